@@ -1,0 +1,81 @@
+// Starts tauri-driver (which drives WebKitWebDriver, which starts the real app) and opens a
+// WebDriver session on the app window. Each session gets its own data dir.
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { Builder, By, until } from "selenium-webdriver";
+
+const root = path.resolve(import.meta.dirname, "..");
+export const app = process.env.TWITCHER_E2E_APP ?? path.join(root, "target/debug/twitcher-desktop");
+export const shotsDir = path.join(path.dirname(path.dirname(app)), "e2e");
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+async function waitForPort(port, deadlineMs) {
+  const deadline = Date.now() + deadlineMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => (socket.end(), resolve(true)));
+      socket.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listened on port ${port} within ${deadlineMs} ms`);
+}
+
+/** Launches the app on a fresh data dir; returns { driver, dataDir, stop }. */
+export async function launch() {
+  if (!existsSync(app)) throw new Error(`${app} is missing: build it first (scripts/test.sh does)`);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-"));
+  const port = await freePort();
+  const nativePort = await freePort();
+  const driverProcess = spawn(
+    "tauri-driver",
+    ["--port", String(port), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"],
+    { env: { ...process.env, TWITCHER_DATA_DIR: dataDir, TWITCHER_KEYRING: "file" }, stdio: ["ignore", "inherit", "inherit"] },
+  );
+  try {
+    await waitForPort(port, 20000);
+    await waitForPort(nativePort, 20000);
+  } catch (e) {
+    driverProcess.kill();
+    throw e;
+  }
+  const driver = await new Builder()
+    .usingServer(`http://127.0.0.1:${port}/`)
+    .withCapabilities({ browserName: "wry", "tauri:options": { application: app } })
+    .build();
+  const stop = async () => {
+    try {
+      await driver.quit();
+    } finally {
+      driverProcess.kill();
+    }
+  };
+  return { driver, dataDir, stop };
+}
+
+export const byTestId = (id) => By.css(`[data-testid="${id}"]`);
+
+export async function find(driver, id, timeoutMs = 10000) {
+  const element = await driver.wait(until.elementLocated(byTestId(id)), timeoutMs, `no [data-testid=${id}]`);
+  await driver.wait(until.elementIsVisible(element), timeoutMs, `[data-testid=${id}] not visible`);
+  return element;
+}
+
+export async function screenshot(driver, name) {
+  mkdirSync(shotsDir, { recursive: true });
+  writeFileSync(path.join(shotsDir, `${name}.png`), await driver.takeScreenshot(), "base64");
+}

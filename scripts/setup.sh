@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what Twitcher needs on Debian/Ubuntu: system libraries for the Tauri shell, FFmpeg, npm
+# packages, and with --test the services and drivers the test suite runs against.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev
+  libayatana-appindicator3-dev librsvg2-dev libxdo-dev libdbus-1-dev file ffmpeg
+  gnome-keyring dbus dbus-x11)
+if [ "$want_test" = 1 ]; then
+  packages+=(xvfb xauth webkit2gtk-driver at-spi2-core imagemagick)
+fi
+command -v node >/dev/null || packages+=(nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> installing system packages: ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "error: Rust is not installed. Install it with rustup (https://rustup.rs), then run this again." >&2
+  exit 1
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "error: Node.js $(node --version) is too old: Twitcher's UI build needs Node.js 20 or newer." >&2
+  exit 1
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "==> npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+if [ "$want_test" = 1 ] && ! command -v tauri-driver >/dev/null; then
+  echo "==> installing tauri-driver"
+  cargo install tauri-driver --locked --version '^2'
+fi

@@ -1,0 +1,31 @@
+use twitcher_core::{doctor, Error, Twitcher};
+
+use crate::output::Output;
+
+pub async fn run(app: &Twitcher, out: &Output) -> Result<(), Error> {
+    let report = doctor::run(app).await?;
+    out.print(&report, || {
+        let tool = |t: &Option<twitcher_core::media::ToolInfo>| match t {
+            Some(t) => {
+                format!("{} ({}, from {})", t.path, t.version.as_deref().unwrap_or("version unknown"), t.source.describe())
+            }
+            None => "not found".to_string(),
+        };
+        let mut text = format!(
+            "ffmpeg          {}\nffprobe         {}\nkeyring         {}\ndata dir        {}\nschema version  {}",
+            tool(&report.ffmpeg),
+            tool(&report.ffprobe),
+            match report.keyring {
+                twitcher_core::vault::KeyringBackend::Os => "OS keyring",
+                twitcher_core::vault::KeyringBackend::File => "key file in the data dir (no usable OS keyring)",
+            },
+            report.data_dir,
+            report.schema_version,
+        );
+        for problem in &report.problems {
+            text.push_str(&format!("\nproblem: {problem}"));
+        }
+        text
+    });
+    Ok(())
+}

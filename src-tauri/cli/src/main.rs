@@ -1,0 +1,39 @@
+//! `twitcher`: the headless command line over twitcher-core. Each command parses its input, calls
+//! one core function and prints the result for people or, with `--json`, for scripts.
+
+mod args;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use twitcher_core::{config, logging, Error, Twitcher};
+
+use args::{Cli, Command};
+use output::Output;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output::new(cli.global.json);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli, &out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
+    let data_dir = config::data_dir(cli.global.data_dir.clone())?;
+    let _log = logging::init(&data_dir, "twitcher-cli")?;
+    let app = Twitcher::open(&data_dir).await?;
+    let result = match cli.command {
+        Command::Profile(cmd) => commands::profile::run(&app, &cli.global, cmd, out).await,
+        Command::Doctor => commands::doctor::run(&app, out).await,
+    };
+    app.db.close().await;
+    result
+}

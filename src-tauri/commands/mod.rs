@@ -1,0 +1,39 @@
+//! Tauri commands. Each one parses its input, calls one core function and maps the error to the
+//! `{code, message}` body the UI shows.
+
+pub mod profile;
+pub mod system;
+
+use twitcher_core::{config, logging, ErrorBody, Twitcher};
+
+/// The shell's managed state. Opening the data dir can fail (unwritable folder, a database from
+/// a newer version): the window still opens and every command reports why.
+pub struct AppState {
+    core: Result<Twitcher, ErrorBody>,
+    _log: Option<logging::LogGuard>,
+}
+
+impl AppState {
+    pub async fn open() -> Self {
+        let data_dir = match config::data_dir(None) {
+            Ok(dir) => dir,
+            Err(e) => return Self { core: Err(twitcher_core::Error::from(e).body()), _log: None },
+        };
+        let log = logging::init(&data_dir, "twitcher-desktop").ok();
+        let core = Twitcher::open(&data_dir).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot open the data dir");
+            e.body()
+        });
+        if core.is_ok() {
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), "Twitcher desktop started");
+        }
+        Self { core, _log: log }
+    }
+
+    pub fn core(&self) -> Result<&Twitcher, ErrorBody> {
+        self.core.as_ref().map_err(Clone::clone)
+    }
+}
+
+/// Commands return this: the UI gets `{status: "error", error: {code, message}}` on failure.
+pub type CommandResult<T> = Result<T, ErrorBody>;

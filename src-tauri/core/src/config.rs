@@ -1,0 +1,38 @@
+//! Where Twitcher keeps its data, and the environment variables that override defaults.
+//!
+//! Precedence for the data dir: an explicit value (the CLI's `--data-dir`), then
+//! `TWITCHER_DATA_DIR`, then the platform's data dir (`~/.local/share/twitcher` on Linux), so the
+//! desktop app and the CLI share one data dir unless told otherwise.
+
+use std::path::PathBuf;
+
+pub const ENV_DATA_DIR: &str = "TWITCHER_DATA_DIR";
+pub const ENV_PROFILE: &str = "TWITCHER_PROFILE";
+pub const ENV_FFMPEG: &str = "TWITCHER_FFMPEG";
+pub const ENV_FFPROBE: &str = "TWITCHER_FFPROBE";
+pub const ENV_KEYRING: &str = "TWITCHER_KEYRING";
+pub const ENV_LOG: &str = "TWITCHER_LOG";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no data dir: set TWITCHER_DATA_DIR or pass --data-dir (this platform has no home folder)")]
+    NoDataDir,
+}
+
+/// Resolves the data dir. An empty value counts as unset.
+pub fn data_dir(explicit: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
+    if let Some(dir) = explicit.filter(|d| !d.as_os_str().is_empty()) {
+        return Ok(dir);
+    }
+    if let Some(dir) = std::env::var_os(ENV_DATA_DIR).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("tv", "Twitcher", "twitcher")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .ok_or(ConfigError::NoDataDir)
+}
+
+/// An environment variable that is set and not empty.
+pub(crate) fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}

@@ -1,0 +1,48 @@
+//! What the app found on this machine: `twitcher doctor` and the desktop's Settings screen.
+
+use serde::{Deserialize, Serialize};
+
+use crate::media::{self, Tool, ToolInfo};
+use crate::vault::{self, KeyringBackend};
+use crate::{Error, Twitcher};
+
+/// Keys are a contract with scripts (CLI.md): `ffmpeg`, `ffprobe`, `keyring`, `data_dir`,
+/// `schema_version`. A missing tool is `null` plus a line in `problems`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DoctorReport {
+    pub ffmpeg: Option<ToolInfo>,
+    pub ffprobe: Option<ToolInfo>,
+    pub keyring: KeyringBackend,
+    pub data_dir: String,
+    pub schema_version: i64,
+    /// What to fix, in words a person can act on; empty when all is well.
+    pub problems: Vec<String>,
+}
+
+pub async fn run(app: &Twitcher) -> Result<DoctorReport, Error> {
+    let mut problems = Vec::new();
+    let mut tool = |result: Result<ToolInfo, media::MediaError>| match result {
+        Ok(info) => Some(info),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    let ffmpeg = tool(media::inspect(Tool::Ffmpeg).await);
+    let ffprobe = tool(media::inspect(Tool::Ffprobe).await);
+    let keyring = tokio::task::spawn_blocking(vault::keyring_backend).await.unwrap_or(KeyringBackend::File);
+    if keyring == KeyringBackend::File {
+        problems.push(
+            "no usable OS keyring: secrets will be protected by a key file (mode 0600) in the data dir".to_string(),
+        );
+    }
+    Ok(DoctorReport {
+        ffmpeg,
+        ffprobe,
+        keyring,
+        data_dir: app.data_dir().display().to_string(),
+        schema_version: app.db.schema_version().await?,
+        problems,
+    })
+}

@@ -1,0 +1,363 @@
+//! UUID profiles: the UUID *is* the login, so it is treated as a bearer credential.
+//!
+//! - It is generated from the OS random source (UUID v4), shown once at creation, and never stored:
+//!   the database keeps its SHA-256 and its last four characters ([`Profile::masked_uuid`]).
+//! - It never appears in a log line or an error message (the input is not echoed back, even when
+//!   malformed, because a typo'd UUID is still mostly a secret).
+//! - Failed logins lock the data dir's login for a growing time (1 s, 2 s, 4 s … up to 60 s), so
+//!   guessing is slow; attempts during the lockout are refused without being checked.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::db::{Db, DbError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("that is not a profile UUID: a profile UUID has 36 characters, like xxxxxxxx-xxxx-4xxx-xxxx-xxxxxxxxxxxx")]
+    MalformedUuid,
+    #[error("no profile on this data dir has that UUID: check it for typos, or create a profile")]
+    UnknownProfile,
+    #[error("too many failed sign-ins on this data dir: wait {retry_after_secs} s and try again")]
+    Throttled { retry_after_secs: u64 },
+    #[error("only an ADMIN profile can do that; the active profile is {role}")]
+    NotAdmin { role: Role },
+    #[error("no profile is signed in on this data dir: create one (`twitcher profile create`) or sign in (`twitcher profile login UUID`)")]
+    NoActiveProfile,
+    #[error("the profile name must be 1 to 64 characters with no control characters")]
+    InvalidName,
+    #[error("unknown plan '{0}': choose FREE, PRO or ENTERPRISE")]
+    UnknownPlan(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "UPPERCASE")]
+#[sqlx(type_name = "TEXT", rename_all = "UPPERCASE")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "UPPERCASE")]
+#[sqlx(type_name = "TEXT", rename_all = "UPPERCASE")]
+pub enum Plan {
+    Free,
+    Pro,
+    Enterprise,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::User => "USER",
+            Role::Admin => "ADMIN",
+        })
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Plan::Free => "FREE",
+            Plan::Pro => "PRO",
+            Plan::Enterprise => "ENTERPRISE",
+        })
+    }
+}
+
+impl std::str::FromStr for Plan {
+    type Err = ProfileError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "FREE" => Ok(Plan::Free),
+            "PRO" => Ok(Plan::Pro),
+            "ENTERPRISE" => Ok(Plan::Enterprise),
+            _ => Err(ProfileError::UnknownPlan(s.chars().take(32).collect())),
+        }
+    }
+}
+
+/// What a plan allows; `None` is unlimited. Stored in the `plans` table, enforced by accounts and
+/// the library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PlanLimits {
+    pub max_accounts: Option<u32>,
+    pub max_storage_bytes: Option<u64>,
+}
+
+/// A profile as every surface sees it: never the UUID, only its last four characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Profile {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub plan: Plan,
+    pub limits: PlanLimits,
+    pub uuid_hint: String,
+    pub created_at: String,
+}
+
+impl Profile {
+    /// `********-****-****-****-********1a2b`: enough to tell profiles apart, useless to log in.
+    pub fn masked_uuid(&self) -> String {
+        format!("********-****-****-****-********{}", self.uuid_hint)
+    }
+}
+
+/// A profile just created, with the only copy of its UUID the app will ever hold.
+#[derive(Debug, Clone)]
+pub struct NewProfile {
+    pub profile: Profile,
+    pub uuid: Uuid,
+}
+
+const DEFAULT_NAME: &str = "Creator";
+const ACTIVE_PROFILE_KEY: &str = "active_profile_id";
+const THROTTLE_KEY: &str = "login_throttle";
+
+/// Consecutive failures further apart than this are forgotten.
+const THROTTLE_FORGET: Duration = Duration::from_secs(15 * 60);
+const THROTTLE_BASE: Duration = Duration::from_secs(1);
+const THROTTLE_CAP: Duration = Duration::from_secs(60);
+
+/// How long the login stays locked after `failures` consecutive failed attempts.
+pub fn lockout_after(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let factor = 1u32.checked_shl(failures - 1).unwrap_or(u32::MAX);
+    THROTTLE_BASE.saturating_mul(factor).min(THROTTLE_CAP)
+}
+
+fn uuid_hash(uuid: &Uuid) -> String {
+    hex::encode(Sha256::digest(uuid.hyphenated().to_string().as_bytes()))
+}
+
+fn uuid_hint(uuid: &Uuid) -> String {
+    let text = uuid.hyphenated().to_string();
+    text[text.len() - 4..].to_string()
+}
+
+/// Accepts the hyphenated form (any case, surrounding spaces from a paste trimmed).
+fn parse_uuid(text: &str) -> Result<Uuid, ProfileError> {
+    let text = text.trim();
+    if text.len() != 36 {
+        return Err(ProfileError::MalformedUuid);
+    }
+    Uuid::try_parse(text).map_err(|_| ProfileError::MalformedUuid)
+}
+
+fn validate_name(name: Option<&str>) -> Result<String, ProfileError> {
+    let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(DEFAULT_NAME);
+    if name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(ProfileError::InvalidName);
+    }
+    Ok(name.to_string())
+}
+
+/// Creates a profile with a fresh UUID v4 (OS random source). The first profile of a data dir is
+/// ADMIN; everyone starts on FREE.
+pub async fn register(db: &Db, name: Option<&str>) -> Result<NewProfile, ProfileError> {
+    let name = validate_name(name)?;
+    let uuid = Uuid::new_v4();
+    let profile = db.insert_user(&uuid_hash(&uuid), &uuid_hint(&uuid), &name).await?;
+    tracing::info!(profile_id = profile.id, role = %profile.role, "profile created");
+    Ok(NewProfile { profile, uuid })
+}
+
+/// Checks a UUID and returns its profile, subject to the data dir's login throttle.
+pub async fn login(db: &Db, uuid_text: &str) -> Result<Profile, ProfileError> {
+    login_at(db, uuid_text, SystemTime::now()).await
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Throttle {
+    failures: u32,
+    last_failure_ms: u64,
+}
+
+impl Throttle {
+    fn parse(text: &str) -> Self {
+        let mut parts = text.split(':').map(str::parse::<u64>);
+        match (parts.next(), parts.next()) {
+            (Some(Ok(failures)), Some(Ok(last_failure_ms))) => {
+                Self { failures: failures.min(u32::MAX as u64) as u32, last_failure_ms }
+            }
+            _ => Self::default(),
+        }
+    }
+
+    /// The failures still counting at `now_ms` (old ones are forgotten).
+    fn current(self, now_ms: u64) -> Self {
+        if now_ms.saturating_sub(self.last_failure_ms) > THROTTLE_FORGET.as_millis() as u64 {
+            Self::default()
+        } else {
+            self
+        }
+    }
+
+    fn remaining_lockout(self, now_ms: u64) -> Duration {
+        let until = self.last_failure_ms + lockout_after(self.failures).as_millis() as u64;
+        Duration::from_millis(until.saturating_sub(now_ms))
+    }
+}
+
+async fn login_at(db: &Db, uuid_text: &str, now: SystemTime) -> Result<Profile, ProfileError> {
+    let uuid = parse_uuid(uuid_text)?;
+    let now_ms = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+    let throttle = db.setting(THROTTLE_KEY).await?.map(|t| Throttle::parse(&t)).unwrap_or_default().current(now_ms);
+    let wait = throttle.remaining_lockout(now_ms);
+    if !wait.is_zero() {
+        tracing::warn!(failures = throttle.failures, "sign-in refused: login is locked after failed attempts");
+        return Err(ProfileError::Throttled { retry_after_secs: wait.as_secs_f64().ceil() as u64 });
+    }
+    match db.user_by_uuid_hash(&uuid_hash(&uuid)).await? {
+        Some(profile) => {
+            if throttle.failures > 0 {
+                db.delete_setting(THROTTLE_KEY).await?;
+            }
+            tracing::info!(profile_id = profile.id, "signed in");
+            Ok(profile)
+        }
+        None => {
+            let failures = throttle.failures.saturating_add(1);
+            db.set_setting(THROTTLE_KEY, &format!("{failures}:{now_ms}")).await?;
+            tracing::warn!(failures, lockout_ms = lockout_after(failures).as_millis() as u64, "failed sign-in");
+            Err(ProfileError::UnknownProfile)
+        }
+    }
+}
+
+/// Profiles the actor may see: every profile for an ADMIN, only itself otherwise.
+pub async fn list(db: &Db, actor: &Profile) -> Result<Vec<Profile>, ProfileError> {
+    match actor.role {
+        Role::Admin => Ok(db.list_users().await?),
+        Role::User => Ok(vec![actor.clone()]),
+    }
+}
+
+/// Changes the plan of the profile with `target_uuid`. ADMIN only.
+pub async fn set_plan(db: &Db, actor: &Profile, target_uuid: &str, plan: Plan) -> Result<Profile, ProfileError> {
+    if actor.role != Role::Admin {
+        return Err(ProfileError::NotAdmin { role: actor.role });
+    }
+    let target = parse_uuid(target_uuid)?;
+    let profile = db.user_by_uuid_hash(&uuid_hash(&target)).await?.ok_or(ProfileError::UnknownProfile)?;
+    db.set_user_plan(profile.id, plan).await?;
+    tracing::info!(profile_id = profile.id, %plan, by = actor.id, "plan changed");
+    Ok(db.user_by_id(profile.id).await?.ok_or(ProfileError::UnknownProfile)?)
+}
+
+/// Remembers `profile` as the one signed in on this data dir (shared by the CLI and the app).
+pub async fn set_active(db: &Db, profile: &Profile) -> Result<(), ProfileError> {
+    Ok(db.set_setting(ACTIVE_PROFILE_KEY, &profile.id.to_string()).await?)
+}
+
+/// The profile signed in on this data dir, if any (and if it still exists).
+pub async fn active(db: &Db) -> Result<Option<Profile>, ProfileError> {
+    let Some(id) = db.setting(ACTIVE_PROFILE_KEY).await?.and_then(|v| v.parse::<i64>().ok()) else {
+        return Ok(None);
+    };
+    Ok(db.user_by_id(id).await?)
+}
+
+pub async fn sign_out(db: &Db) -> Result<(), ProfileError> {
+    Ok(db.delete_setting(ACTIVE_PROFILE_KEY).await?)
+}
+
+/// The profile a command acts as: an explicit UUID (`--profile` / `TWITCHER_PROFILE`, checked
+/// like a login but not made active), else the active one.
+pub async fn resolve(db: &Db, explicit_uuid: Option<&str>) -> Result<Profile, ProfileError> {
+    match explicit_uuid {
+        Some(uuid) => login(db, uuid).await,
+        None => active(db).await?.ok_or(ProfileError::NoActiveProfile),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn temp_db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).await.unwrap();
+        (dir, db)
+    }
+
+    #[test]
+    fn lockout_grows_from_one_second_and_is_capped_at_a_minute() {
+        assert_eq!(lockout_after(0), Duration::ZERO);
+        assert_eq!(lockout_after(1), Duration::from_secs(1));
+        assert_eq!(lockout_after(2), Duration::from_secs(2));
+        assert_eq!(lockout_after(4), Duration::from_secs(8));
+        assert_eq!(lockout_after(7), Duration::from_secs(60));
+        assert_eq!(lockout_after(u32::MAX), Duration::from_secs(60));
+    }
+
+    #[tokio::test]
+    async fn a_failed_login_locks_even_the_right_uuid_until_the_lockout_passes() {
+        let (_dir, db) = temp_db().await;
+        let created = register(&db, Some("Ana")).await.unwrap();
+        let uuid = created.uuid.to_string();
+        let t0 = SystemTime::now();
+
+        let wrong = Uuid::new_v4().to_string();
+        assert!(matches!(login_at(&db, &wrong, t0).await, Err(ProfileError::UnknownProfile)));
+        // Within the 1 s lockout, the right UUID is refused unchecked.
+        let early = login_at(&db, &uuid, t0 + Duration::from_millis(500)).await;
+        assert!(matches!(early, Err(ProfileError::Throttled { retry_after_secs: 1 })), "{early:?}");
+        // After it, the right UUID works and clears the count.
+        let ok = login_at(&db, &uuid, t0 + Duration::from_millis(1001)).await.unwrap();
+        assert_eq!(ok.id, created.profile.id);
+        assert_eq!(db.setting(THROTTLE_KEY).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn consecutive_failures_double_the_lockout() {
+        let (_dir, db) = temp_db().await;
+        register(&db, None).await.unwrap();
+        let mut t = SystemTime::now();
+        for failures in 1..=4u32 {
+            let wrong = Uuid::new_v4().to_string();
+            assert!(matches!(login_at(&db, &wrong, t).await, Err(ProfileError::UnknownProfile)));
+            let lockout = lockout_after(failures);
+            let refused = login_at(&db, &wrong, t + lockout - Duration::from_millis(1)).await;
+            assert!(matches!(refused, Err(ProfileError::Throttled { .. })), "failure {failures}: {refused:?}");
+            t += lockout;
+        }
+        // 4 failures: the last lockout was 8 s.
+        assert_eq!(lockout_after(4), Duration::from_secs(8));
+    }
+
+    #[tokio::test]
+    async fn failures_older_than_fifteen_minutes_are_forgotten() {
+        let (_dir, db) = temp_db().await;
+        let created = register(&db, None).await.unwrap();
+        let t0 = SystemTime::now();
+        for i in 0..6 {
+            let _ = login_at(&db, &Uuid::new_v4().to_string(), t0 + Duration::from_secs(120 * i)).await;
+        }
+        let later = t0 + Duration::from_secs(120 * 5) + THROTTLE_FORGET + Duration::from_secs(1);
+        assert_eq!(login_at(&db, &created.uuid.to_string(), later).await.unwrap().id, created.profile.id);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_uuid_is_refused_without_counting_as_a_guess() {
+        let (_dir, db) = temp_db().await;
+        for bad in ["", "not-a-uuid", "1234", "zzzzzzzz-zzzz-4zzz-zzzz-zzzzzzzzzzzz", "{3f1c…}"] {
+            assert!(matches!(login(&db, bad).await, Err(ProfileError::MalformedUuid)), "{bad:?}");
+        }
+        assert_eq!(db.setting(THROTTLE_KEY).await.unwrap(), None);
+    }
+
+}

@@ -1,0 +1,160 @@
+//! Profiles and the data layer against a real SQLite database in a temp data dir.
+
+use twitcher_core::db::Db;
+use twitcher_core::profiles::{self, Plan, PlanLimits, ProfileError, Role};
+use twitcher_core::Twitcher;
+
+async fn open() -> (tempfile::TempDir, Twitcher) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Twitcher::open(dir.path()).await.unwrap();
+    (dir, app)
+}
+
+#[tokio::test]
+async fn migrations_run_twice_are_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Db::open(dir.path()).await.unwrap();
+    profiles::register(&first, Some("Ana")).await.unwrap();
+    let version = first.schema_version().await.unwrap();
+    first.close().await;
+
+    let second = Db::open(dir.path()).await.unwrap();
+    assert_eq!(second.schema_version().await.unwrap(), version);
+    assert_eq!(second.applied_migrations().await.unwrap() as usize, Db::known_migrations());
+    assert_eq!(second.list_users().await.unwrap().len(), 1, "reopening kept the data");
+}
+
+#[tokio::test]
+async fn the_schema_has_every_table_of_the_design() {
+    let (_dir, app) = open().await;
+    let tables = app.db.table_names().await.unwrap();
+    for table in ["users", "twitch_accounts", "videos", "prepared_media", "streams", "stream_events", "jobs"] {
+        assert!(tables.iter().any(|t| t == table), "missing {table}: {tables:?}");
+    }
+    assert!(app.db.schema_version().await.unwrap() > 0);
+}
+
+#[tokio::test]
+async fn the_database_uses_wal_and_enforces_foreign_keys() {
+    let (_dir, app) = open().await;
+    assert_eq!(app.db.journal_mode().await.unwrap(), "wal");
+    assert!(app.db.foreign_keys().await.unwrap());
+}
+
+#[tokio::test]
+async fn the_first_profile_is_admin_even_when_several_register_at_once() {
+    let (_dir, app) = open().await;
+    let registrations = (0..6).map(|i| {
+        let db = app.db.clone();
+        tokio::spawn(async move { profiles::register(&db, Some(&format!("P{i}"))).await.unwrap() })
+    });
+    let mut admins = 0;
+    for handle in registrations {
+        let created = handle.await.unwrap();
+        assert_eq!(created.uuid.get_version_num(), 4);
+        assert_eq!(created.profile.plan, Plan::Free);
+        admins += (created.profile.role == Role::Admin) as usize;
+    }
+    assert_eq!(admins, 1);
+}
+
+#[tokio::test]
+async fn plans_carry_the_seed_limits_as_data() {
+    let (_dir, app) = open().await;
+    let gb = 1024u64.pow(3);
+    assert_eq!(
+        app.db.plan_limits(Plan::Free).await.unwrap(),
+        PlanLimits { max_accounts: Some(3), max_storage_bytes: Some(10 * gb) }
+    );
+    assert_eq!(
+        app.db.plan_limits(Plan::Pro).await.unwrap(),
+        PlanLimits { max_accounts: Some(10), max_storage_bytes: Some(100 * gb) }
+    );
+    assert_eq!(
+        app.db.plan_limits(Plan::Enterprise).await.unwrap(),
+        PlanLimits { max_accounts: None, max_storage_bytes: None }
+    );
+    let created = profiles::register(&app.db, None).await.unwrap();
+    assert_eq!(created.profile.limits.max_accounts, Some(3));
+}
+
+#[tokio::test]
+async fn only_an_admin_changes_plans_and_the_new_limits_apply() {
+    let (_dir, app) = open().await;
+    let admin = profiles::register(&app.db, Some("Admin")).await.unwrap();
+    let user = profiles::register(&app.db, Some("User")).await.unwrap();
+
+    let refused = profiles::set_plan(&app.db, &user.profile, &admin.uuid.to_string(), Plan::Enterprise).await;
+    assert!(matches!(refused, Err(ProfileError::NotAdmin { role: Role::User })), "{refused:?}");
+
+    let changed = profiles::set_plan(&app.db, &admin.profile, &user.uuid.to_string(), Plan::Pro).await.unwrap();
+    assert_eq!(changed.plan, Plan::Pro);
+    assert_eq!(changed.limits.max_accounts, Some(10));
+    let unknown = profiles::set_plan(&app.db, &admin.profile, &uuid::Uuid::new_v4().to_string(), Plan::Pro).await;
+    assert!(matches!(unknown, Err(ProfileError::UnknownProfile)));
+}
+
+#[tokio::test]
+async fn an_admin_lists_every_profile_and_a_user_only_itself() {
+    let (_dir, app) = open().await;
+    let admin = profiles::register(&app.db, Some("Admin")).await.unwrap();
+    let user = profiles::register(&app.db, Some("User")).await.unwrap();
+    assert_eq!(profiles::list(&app.db, &admin.profile).await.unwrap().len(), 2);
+    let own = profiles::list(&app.db, &user.profile).await.unwrap();
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].id, user.profile.id);
+}
+
+#[tokio::test]
+async fn login_accepts_the_uuid_in_any_case_with_spaces_from_a_paste() {
+    let (_dir, app) = open().await;
+    let created = profiles::register(&app.db, None).await.unwrap();
+    let pasted = format!("  {}\n", created.uuid.to_string().to_uppercase());
+    assert_eq!(profiles::login(&app.db, &pasted).await.unwrap().id, created.profile.id);
+}
+
+#[tokio::test]
+async fn the_active_profile_survives_reopening_and_sign_out_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).await.unwrap();
+    let created = profiles::register(&db, None).await.unwrap();
+    profiles::set_active(&db, &created.profile).await.unwrap();
+    db.close().await;
+
+    let db = Db::open(dir.path()).await.unwrap();
+    assert_eq!(profiles::active(&db).await.unwrap().map(|p| p.id), Some(created.profile.id));
+    profiles::sign_out(&db).await.unwrap();
+    assert!(profiles::active(&db).await.unwrap().is_none());
+    assert!(matches!(profiles::resolve(&db, None).await, Err(ProfileError::NoActiveProfile)));
+}
+
+#[tokio::test]
+async fn the_database_never_holds_a_profile_uuid_in_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).await.unwrap();
+    let created = profiles::register(&db, Some("Ana")).await.unwrap();
+    profiles::login(&db, &created.uuid.to_string()).await.unwrap();
+    db.close().await;
+
+    let uuid = created.uuid.hyphenated().to_string();
+    let simple = created.uuid.simple().to_string();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes).to_lowercase();
+            assert!(!text.contains(&uuid) && !text.contains(&simple), "{} holds the UUID", path.display());
+        }
+    }
+}
+
+#[tokio::test]
+async fn names_are_trimmed_defaulted_and_validated() {
+    let (_dir, app) = open().await;
+    assert_eq!(profiles::register(&app.db, Some("  Ana  ")).await.unwrap().profile.name, "Ana");
+    assert_eq!(profiles::register(&app.db, Some("   ")).await.unwrap().profile.name, "Creator");
+    let long = "x".repeat(65);
+    assert!(matches!(profiles::register(&app.db, Some(&long)).await, Err(ProfileError::InvalidName)));
+    assert!(matches!(profiles::register(&app.db, Some("a\u{7}b")).await, Err(ProfileError::InvalidName)));
+    assert_eq!(app.db.list_users().await.unwrap().len(), 2, "refused names created nothing");
+}
