@@ -44,7 +44,7 @@ export async function launch() {
   const driverProcess = spawn(
     "tauri-driver",
     ["--port", String(port), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"],
-    { env: { ...process.env, TWITCHER_DATA_DIR: dataDir, TWITCHER_KEYRING: "file" }, stdio: ["ignore", "inherit", "inherit"] },
+    { env: { ...process.env, TWITCHER_DATA_DIR: dataDir }, stdio: ["ignore", "inherit", "inherit"] },
   );
   try {
     await waitForPort(port, 20000);

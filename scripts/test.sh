@@ -17,7 +17,9 @@ cargo build --workspace --bins --tests
 # Everything below runs in a private D-Bus session with an unlocked gnome-keyring, and with XDG
 # folders in a temp dir so nothing touches the home folder.
 sandbox=$(mktemp -d)
-trap 'rm -rf "$sandbox"' EXIT
+# WebKit may start xdg-document-portal, which FUSE-mounts RUNTIME/doc: unmount before removing.
+cleanup() { fusermount -u "$sandbox/runtime/doc" 2>/dev/null || true; rm -rf "$sandbox" 2>/dev/null || true; }
+trap cleanup EXIT
 mkdir -p "$sandbox"/{data,cache,config,runtime}
 chmod 700 "$sandbox/runtime"
 export XDG_DATA_HOME="$sandbox/data" XDG_CACHE_HOME="$sandbox/cache" XDG_CONFIG_HOME="$sandbox/config"

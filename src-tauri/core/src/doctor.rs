@@ -32,11 +32,6 @@ pub async fn run(app: &Twitcher) -> Result<DoctorReport, Error> {
     let ffmpeg = tool(media::inspect(Tool::Ffmpeg).await);
     let ffprobe = tool(media::inspect(Tool::Ffprobe).await);
     let keyring = tokio::task::spawn_blocking(vault::keyring_backend).await.unwrap_or(KeyringBackend::File);
-    if keyring == KeyringBackend::File {
-        problems.push(
-            "no usable OS keyring: secrets will be protected by a key file (mode 0600) in the data dir".to_string(),
-        );
-    }
     Ok(DoctorReport {
         ffmpeg,
         ffprobe,
