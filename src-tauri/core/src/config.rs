@@ -12,6 +12,7 @@ pub const ENV_FFMPEG: &str = "TWITCHER_FFMPEG";
 pub const ENV_FFPROBE: &str = "TWITCHER_FFPROBE";
 pub const ENV_KEYRING: &str = "TWITCHER_KEYRING";
 pub const ENV_LOG: &str = "TWITCHER_LOG";
+pub const ENV_INGEST_URL: &str = "TWITCHER_TWITCH_INGEST_URL";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -33,6 +34,6 @@ pub fn data_dir(explicit: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
 }
 
 /// An environment variable that is set and not empty.
-pub(crate) fn env_nonempty(name: &str) -> Option<String> {
+pub fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

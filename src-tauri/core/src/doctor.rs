@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::media::{self, Tool, ToolInfo};
 use crate::vault::{self, KeyringBackend};
+
 use crate::{Error, Twitcher};
 
 /// Keys are a contract with scripts (CLI.md): `ffmpeg`, `ffprobe`, `keyring`, `data_dir`,
@@ -31,7 +32,7 @@ pub async fn run(app: &Twitcher) -> Result<DoctorReport, Error> {
     };
     let ffmpeg = tool(media::inspect(Tool::Ffmpeg).await);
     let ffprobe = tool(media::inspect(Tool::Ffprobe).await);
-    let keyring = tokio::task::spawn_blocking(vault::keyring_backend).await.unwrap_or(KeyringBackend::File);
+    let keyring = vault::backend_in_use(&app.db, app.options().keyring).await.map_err(Error::from)?;
     Ok(DoctorReport {
         ffmpeg,
         ffprobe,

@@ -3,11 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::AccountError;
 use crate::config::ConfigError;
 use crate::db::DbError;
 use crate::logging::LoggingError;
 use crate::media::MediaError;
 use crate::profiles::ProfileError;
+use crate::vault::VaultError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -21,13 +23,20 @@ pub enum Error {
     Logging(#[from] LoggingError),
     #[error(transparent)]
     Media(#[from] MediaError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Account(#[from] AccountError),
 }
 
 impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Config(_) => "config",
-            Error::Db(_) | Error::Profile(ProfileError::Db(_)) => "database",
+            Error::Db(_)
+            | Error::Profile(ProfileError::Db(_))
+            | Error::Vault(VaultError::Db(_))
+            | Error::Account(AccountError::Db(_) | AccountError::Vault(VaultError::Db(_))) => "database",
             Error::Logging(_) => "logging",
             Error::Media(_) => "ffmpeg_missing",
             Error::Profile(e) => match e {
@@ -39,6 +48,27 @@ impl Error {
                 ProfileError::InvalidName => "invalid_name",
                 ProfileError::UnknownPlan(_) => "unknown_plan",
                 ProfileError::Db(_) => unreachable!("matched above"),
+            },
+            Error::Vault(e) | Error::Account(AccountError::Vault(e)) => match e {
+                VaultError::KeyMissing { .. } => "key_missing",
+                VaultError::KeyMismatch { .. } => "key_mismatch",
+                VaultError::KeyringUnavailable { .. } => "keyring_unavailable",
+                VaultError::Store(_) => "key_store",
+                VaultError::Tampered { .. } => "secret_tampered",
+                VaultError::Db(_) => unreachable!("matched above"),
+            },
+            Error::Account(e) => match e {
+                AccountError::InvalidName
+                | AccountError::InvalidChannelId
+                | AccountError::InvalidLogin
+                | AccountError::InvalidStreamKey
+                | AccountError::MissingStreamKey => "invalid_input",
+                AccountError::InvalidIngest(_) => "invalid_ingest",
+                AccountError::DuplicateChannel { .. } => "duplicate_channel",
+                AccountError::PlanLimit { .. } => "plan_limit",
+                AccountError::NotFound { .. } => "account_not_found",
+                AccountError::NoStreamKey { .. } => "no_stream_key",
+                AccountError::Vault(_) | AccountError::Db(_) => unreachable!("matched above"),
             },
         }
     }

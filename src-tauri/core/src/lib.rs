@@ -10,7 +10,9 @@
 //! | [`config`]   | where the data dir is, environment overrides |
 //! | [`db`]       | the SQLite pool (WAL, foreign keys), migrations, and every SQL statement |
 //! | [`profiles`] | UUID profiles: register, login (throttled), roles, plans and their limits |
-//! | [`vault`]    | which keyring backend protects secrets (the sealing itself comes with the vault) |
+//! | [`vault`]    | the data key (OS keyring or key file), AES-256-GCM seal/open, rotation |
+//! | [`accounts`] | Twitch accounts: add/list/update/remove, stream keys through the vault, plan limits |
+//! | [`ingest`]   | Twitch's ingest servers (fetched, cached, built-in default) and URL validation |
 //! | [`media`]    | locating ffmpeg/ffprobe: bundled sidecar, then environment, then PATH |
 //! | [`logging`]  | tracing to a rotating file, every line through one redaction layer |
 //! | [`redact`]   | the redaction rules: UUIDs, stream keys, registered secrets |
@@ -19,10 +21,12 @@
 //!
 //! The [`Twitcher`] handle opens a data dir once and is cheap to clone.
 
+pub mod accounts;
 pub mod config;
 pub mod db;
 pub mod doctor;
 pub mod error;
+pub mod ingest;
 pub mod logging;
 pub mod media;
 pub mod profiles;
@@ -32,23 +36,82 @@ pub mod vault;
 pub use error::{Error, ErrorBody};
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// An opened data dir: the database (migrated) and where it lives. Clone it freely: the pool
-/// inside is an `Arc`.
+use vault::{KeyringPreference, Vault};
+
+/// What the environment decides (DESIGN.md §7), read once at the edge so tests can set it
+/// per instance instead of through process-wide variables.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `TWITCHER_KEYRING`: where a new data key goes.
+    pub keyring: KeyringPreference,
+    /// `TWITCHER_TWITCH_INGEST_URL`: Twitch's ingest list.
+    pub ingest_list_url: String,
+}
+
+impl Options {
+    pub fn from_env() -> Self {
+        Self {
+            keyring: KeyringPreference::from_env_value(config::env_nonempty(config::ENV_KEYRING).as_deref()),
+            ingest_list_url: config::env_nonempty(config::ENV_INGEST_URL)
+                .unwrap_or_else(|| ingest::DEFAULT_LIST_URL.to_string()),
+        }
+    }
+}
+
+/// An opened data dir: the database (migrated), where it lives, and the vault once first needed.
+/// Clone it freely: everything inside is shared.
 #[derive(Clone, Debug)]
 pub struct Twitcher {
     pub db: db::Db,
     data_dir: PathBuf,
+    options: Options,
+    /// Loaded on first use (it may touch the OS keyring). A tokio Mutex on purpose: it is held
+    /// across the load, so two first uses cannot both create a key.
+    vault: Arc<tokio::sync::Mutex<Option<Vault>>>,
 }
 
 impl Twitcher {
-    /// Creates the data dir if needed, opens the database and applies pending migrations.
+    /// Creates the data dir if needed, opens the database and applies pending migrations, with
+    /// options from the environment.
     pub async fn open(data_dir: &Path) -> Result<Self, Error> {
+        Self::open_with(data_dir, Options::from_env()).await
+    }
+
+    pub async fn open_with(data_dir: &Path, options: Options) -> Result<Self, Error> {
         let db = db::Db::open(data_dir).await?;
-        Ok(Self { db, data_dir: data_dir.to_path_buf() })
+        Ok(Self { db, data_dir: data_dir.to_path_buf(), options, vault: Arc::default() })
     }
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The vault, loading or creating the data key on first use.
+    pub async fn vault(&self) -> Result<Vault, vault::VaultError> {
+        let mut slot = self.vault.lock().await;
+        if let Some(vault) = slot.as_ref() {
+            return Ok(vault.clone());
+        }
+        let vault = Vault::load(&self.db, &self.data_dir, self.options.keyring).await?;
+        *slot = Some(vault.clone());
+        Ok(vault)
+    }
+
+    /// Re-seals every secret under a new data key; returns how many secrets moved.
+    pub async fn rotate_vault(&self) -> Result<usize, vault::VaultError> {
+        let mut slot = self.vault.lock().await;
+        let current = match slot.as_ref() {
+            Some(v) => v.clone(),
+            None => Vault::load(&self.db, &self.data_dir, self.options.keyring).await?,
+        };
+        let (next, count) = current.rotate(&self.db, &self.data_dir, self.options.keyring).await?;
+        *slot = Some(next);
+        Ok(count)
     }
 }

@@ -43,11 +43,20 @@ pub fn register_secret(secret: &str) {
 
 /// `live_****1234`: the last four characters, enough to tell keys apart.
 pub fn mask_stream_key(key: &str) -> String {
-    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-    if key.chars().count() <= 8 {
-        return "live_****".to_string();
+    masked_key_from_hint(&stream_key_hint(key))
+}
+
+/// The last four characters of a key (nothing for a key too short to spare them).
+pub fn stream_key_hint(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 8 {
+        return String::new();
     }
-    format!("live_****{tail}")
+    chars[chars.len() - 4..].iter().collect()
+}
+
+pub fn masked_key_from_hint(hint: &str) -> String {
+    format!("live_****{hint}")
 }
 
 pub fn contains_uuid(text: &str) -> bool {

@@ -5,6 +5,8 @@
 //! functions — so that a PostgreSQL implementation for multi-node servers (DESIGN.md §9) is one
 //! module's work.
 
+pub mod accounts;
+pub mod secrets;
 pub mod settings;
 pub mod users;
 

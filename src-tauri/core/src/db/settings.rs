@@ -11,20 +11,25 @@ impl Db {
     }
 
     pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), DbError> {
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES (?, ?) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
-             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        upsert(&mut conn, key, value).await
     }
 
     pub async fn delete_setting(&self, key: &str) -> Result<(), DbError> {
         sqlx::query("DELETE FROM settings WHERE key = ?").bind(key).execute(self.pool()).await?;
         Ok(())
     }
+}
+
+/// Inserts or replaces a setting on a connection (or inside a transaction).
+pub(crate) async fn upsert(conn: &mut sqlx::SqliteConnection, key: &str, value: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

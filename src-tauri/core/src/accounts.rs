@@ -1,0 +1,202 @@
+//! Twitch accounts of a profile: the channels a broadcast goes to.
+//!
+//! Stream keys are write-only. They go into the vault when added or changed, every surface sees
+//! them masked (`live_****1234`), and only [`stream_key`] — called by the streaming engine when it
+//! connects — opens one, into memory that is wiped on drop.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::db::accounts::{AccountFields, InsertOutcome, UpdateOutcome, STREAM_KEY, TABLE};
+use crate::db::DbError;
+use crate::ingest::{self, IngestError};
+use crate::profiles::{Plan, Profile};
+use crate::redact;
+use crate::vault::{SecretRef, VaultError};
+use crate::Twitcher;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("the display name must be 1 to 64 characters with no control characters")]
+    InvalidName,
+    #[error("the channel id must be Twitch's numeric user id (1 to 20 digits)")]
+    InvalidChannelId,
+    #[error("the login must be a Twitch user name: 1 to 25 letters, digits or underscores")]
+    InvalidLogin,
+    #[error("the stream key must be 8 to 256 characters with no spaces, '/' or '?': copy it again from Twitch's Creator Dashboard (Settings → Stream)")]
+    InvalidStreamKey,
+    #[error("no stream key was given: pipe it on stdin or type it at the prompt")]
+    MissingStreamKey,
+    #[error(transparent)]
+    InvalidIngest(#[from] IngestError),
+    #[error("channel {channel_id} is already linked to this profile")]
+    DuplicateChannel { channel_id: String },
+    #[error("your {plan} plan allows {limit} Twitch accounts and you have linked them all: remove one or move to a larger plan")]
+    PlanLimit { plan: Plan, limit: u32 },
+    #[error("no Twitch account {id} on this profile")]
+    NotFound { id: i64 },
+    #[error("account {id} has no stream key yet: set one first")]
+    NoStreamKey { id: i64 },
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// An account as every surface sees it. `stream_key` is masked, `None` when no key is set;
+/// `ingest_server` `None` means automatic (Twitch's default server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Account {
+    pub id: i64,
+    pub display_name: String,
+    pub login: Option<String>,
+    pub channel_id: String,
+    pub ingest_server: Option<String>,
+    pub stream_key: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What a person enters for an account, besides its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct AccountInput {
+    pub display_name: String,
+    pub channel_id: String,
+    pub login: Option<String>,
+    /// `None`, empty or "auto": automatic; otherwise an rtmp:// or rtmps:// server URL.
+    pub ingest_server: Option<String>,
+}
+
+struct Valid {
+    display_name: String,
+    channel_id: String,
+    login: Option<String>,
+    ingest_server: Option<String>,
+}
+
+impl Valid {
+    fn fields(&self) -> AccountFields<'_> {
+        AccountFields {
+            display_name: &self.display_name,
+            login: self.login.as_deref(),
+            channel_id: &self.channel_id,
+            ingest_server: self.ingest_server.as_deref(),
+        }
+    }
+}
+
+fn validate(input: &AccountInput) -> Result<Valid, AccountError> {
+    let display_name = input.display_name.trim();
+    if display_name.is_empty() || display_name.chars().count() > 64 || display_name.chars().any(char::is_control) {
+        return Err(AccountError::InvalidName);
+    }
+    let channel_id = input.channel_id.trim();
+    if channel_id.is_empty() || channel_id.len() > 20 || !channel_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AccountError::InvalidChannelId);
+    }
+    let login = match input.login.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) if l.len() <= 25 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => Some(l.to_ascii_lowercase()),
+        Some(_) => return Err(AccountError::InvalidLogin),
+    };
+    Ok(Valid {
+        display_name: display_name.to_string(),
+        channel_id: channel_id.to_string(),
+        login,
+        ingest_server: ingest::normalize_choice(input.ingest_server.as_deref())?,
+    })
+}
+
+fn validate_key(key: &str) -> Result<&str, AccountError> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(AccountError::MissingStreamKey);
+    }
+    let len = key.chars().count();
+    if !(8..=256).contains(&len) || key.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '?') {
+        return Err(AccountError::InvalidStreamKey);
+    }
+    Ok(key)
+}
+
+fn key_ref(id: i64) -> SecretRef<'static> {
+    SecretRef { table: TABLE, row_id: id, field: STREAM_KEY }
+}
+
+/// Links a Twitch account to the profile, within the plan's account limit.
+pub async fn add(app: &Twitcher, actor: &Profile, input: &AccountInput, stream_key: &str) -> Result<Account, AccountError> {
+    let valid = validate(input)?;
+    let key = validate_key(stream_key)?;
+    let vault = app.vault().await?;
+    let outcome = app
+        .db
+        .insert_account(actor.id, &valid.fields(), &redact::stream_key_hint(key), |at| vault.seal(at, key.as_bytes()))
+        .await?;
+    match outcome {
+        InsertOutcome::Inserted(account) => {
+            tracing::info!(account_id = account.id, profile_id = actor.id, "Twitch account linked");
+            Ok(account)
+        }
+        InsertOutcome::DuplicateChannel => Err(AccountError::DuplicateChannel { channel_id: valid.channel_id }),
+        InsertOutcome::PlanLimitReached => {
+            // Read the plan afresh: an ADMIN may have changed it since the actor was loaded.
+            let profile = app.db.user_by_id(actor.id).await?.unwrap_or_else(|| actor.clone());
+            Err(AccountError::PlanLimit { plan: profile.plan, limit: profile.limits.max_accounts.unwrap_or(0) })
+        }
+    }
+}
+
+pub async fn list(app: &Twitcher, actor: &Profile) -> Result<Vec<Account>, AccountError> {
+    Ok(app.db.accounts(actor.id).await?)
+}
+
+pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Account, AccountError> {
+    app.db.account(actor.id, id).await?.ok_or(AccountError::NotFound { id })
+}
+
+/// Changes name, channel id, login and ingest; the key stays as it is.
+pub async fn update(app: &Twitcher, actor: &Profile, id: i64, input: &AccountInput) -> Result<Account, AccountError> {
+    let valid = validate(input)?;
+    match app.db.update_account(actor.id, id, &valid.fields()).await? {
+        UpdateOutcome::Updated => {
+            tracing::info!(account_id = id, "Twitch account updated");
+            get(app, actor, id).await
+        }
+        UpdateOutcome::NotFound => Err(AccountError::NotFound { id }),
+        UpdateOutcome::DuplicateChannel => Err(AccountError::DuplicateChannel { channel_id: valid.channel_id }),
+    }
+}
+
+pub async fn set_key(app: &Twitcher, actor: &Profile, id: i64, stream_key: &str) -> Result<Account, AccountError> {
+    let key = validate_key(stream_key)?;
+    let vault = app.vault().await?;
+    let sealed = vault.seal(key_ref(id), key.as_bytes());
+    if !app.db.set_account_key(actor.id, id, &sealed, &redact::stream_key_hint(key)).await? {
+        return Err(AccountError::NotFound { id });
+    }
+    tracing::info!(account_id = id, "stream key replaced");
+    get(app, actor, id).await
+}
+
+pub async fn remove(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), AccountError> {
+    if !app.db.delete_account(actor.id, id).await? {
+        return Err(AccountError::NotFound { id });
+    }
+    tracing::info!(account_id = id, "Twitch account removed");
+    Ok(())
+}
+
+/// The plain stream key, for the streaming engine at connect time only. It is registered with the
+/// log redaction so it cannot reach a log line even by accident.
+pub async fn stream_key(app: &Twitcher, actor: &Profile, id: i64) -> Result<Zeroizing<String>, AccountError> {
+    let sealed = app.db.account_key(actor.id, id).await?;
+    let Some(sealed) = sealed else {
+        get(app, actor, id).await?;
+        return Err(AccountError::NoStreamKey { id });
+    };
+    let key = app.vault().await?.open_string(key_ref(id), &sealed)?;
+    redact::register_secret(&key);
+    Ok(key)
+}

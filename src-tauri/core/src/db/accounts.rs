@@ -1,0 +1,205 @@
+//! The `twitch_accounts` table. Stream keys are stored sealed (see [`crate::vault`]); this module
+//! only moves their bytes.
+
+use super::{Db, DbError};
+use crate::accounts::Account;
+use crate::redact::masked_key_from_hint;
+use crate::vault::{Sealed, SecretRef};
+
+pub const TABLE: &str = "twitch_accounts";
+pub const STREAM_KEY: &str = "stream_key";
+
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: i64,
+    display_name: String,
+    login: Option<String>,
+    channel_id: String,
+    ingest_server: Option<String>,
+    stream_key_hint: Option<String>,
+    has_key: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Self {
+        Account {
+            id: r.id,
+            display_name: r.display_name,
+            login: r.login,
+            channel_id: r.channel_id,
+            ingest_server: r.ingest_server,
+            stream_key: r.has_key.then(|| masked_key_from_hint(r.stream_key_hint.as_deref().unwrap_or(""))),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const SELECT: &str = "SELECT id, display_name, login, channel_id, ingest_server, stream_key_hint, \
+     stream_key_cipher IS NOT NULL AS has_key, created_at, updated_at FROM twitch_accounts";
+
+/// The columns of an account besides its key.
+pub struct AccountFields<'a> {
+    pub display_name: &'a str,
+    pub login: Option<&'a str>,
+    pub channel_id: &'a str,
+    pub ingest_server: Option<&'a str>,
+}
+
+/// What inserting an account can run into besides a database failure.
+pub enum InsertOutcome {
+    Inserted(Account),
+    PlanLimitReached,
+    DuplicateChannel,
+}
+
+pub enum UpdateOutcome {
+    Updated,
+    NotFound,
+    DuplicateChannel,
+}
+
+impl Db {
+    /// Inserts an account and its sealed key in one transaction. The plan's account limit is
+    /// checked inside the INSERT itself, so two concurrent adds cannot both squeeze under it.
+    /// `seal` gets the new row's id, which is bound into the ciphertext.
+    pub async fn insert_account(
+        &self,
+        user_id: i64,
+        fields: &AccountFields<'_>,
+        key_hint: &str,
+        seal: impl FnOnce(SecretRef<'_>) -> Sealed,
+    ) -> Result<InsertOutcome, DbError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let inserted: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(
+            "INSERT INTO twitch_accounts (user_id, display_name, login, channel_id, ingest_server, stream_key_hint) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6 \
+             WHERE (SELECT p.max_accounts FROM users u JOIN plans p ON p.name = u.plan WHERE u.id = ?1) IS NULL \
+                OR (SELECT COUNT(*) FROM twitch_accounts WHERE user_id = ?1) \
+                 < (SELECT p.max_accounts FROM users u JOIN plans p ON p.name = u.plan WHERE u.id = ?1) \
+             RETURNING id",
+        )
+        .bind(user_id)
+        .bind(fields.display_name)
+        .bind(fields.login)
+        .bind(fields.channel_id)
+        .bind(fields.ingest_server)
+        .bind(key_hint)
+        .fetch_optional(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(Some(id)) => id,
+            Ok(None) => return Ok(InsertOutcome::PlanLimitReached),
+            Err(e) if is_unique_violation(&e) => return Ok(InsertOutcome::DuplicateChannel),
+            Err(e) => return Err(e.into()),
+        };
+        let sealed = seal(SecretRef { table: TABLE, row_id: id, field: STREAM_KEY });
+        write_key(&mut tx, id, &sealed, key_hint).await?;
+        tx.commit().await?;
+        Ok(InsertOutcome::Inserted(self.account(user_id, id).await?.ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))?))
+    }
+
+    pub async fn account(&self, user_id: i64, id: i64) -> Result<Option<Account>, DbError> {
+        Ok(sqlx::query_as::<_, AccountRow>(&format!("{SELECT} WHERE user_id = ? AND id = ?"))
+            .bind(user_id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(Account::from))
+    }
+
+    pub async fn accounts(&self, user_id: i64) -> Result<Vec<Account>, DbError> {
+        Ok(sqlx::query_as::<_, AccountRow>(&format!("{SELECT} WHERE user_id = ? ORDER BY display_name COLLATE NOCASE, id"))
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(Account::from)
+            .collect())
+    }
+
+    /// Updates the non-secret fields.
+    pub async fn update_account(&self, user_id: i64, id: i64, fields: &AccountFields<'_>) -> Result<UpdateOutcome, DbError> {
+        let result = sqlx::query(
+            "UPDATE twitch_accounts SET display_name = ?, login = ?, channel_id = ?, ingest_server = ?, \
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE user_id = ? AND id = ?",
+        )
+        .bind(fields.display_name)
+        .bind(fields.login)
+        .bind(fields.channel_id)
+        .bind(fields.ingest_server)
+        .bind(user_id)
+        .bind(id)
+        .execute(self.pool())
+        .await;
+        match result {
+            Ok(r) if r.rows_affected() == 0 => Ok(UpdateOutcome::NotFound),
+            Ok(_) => Ok(UpdateOutcome::Updated),
+            Err(e) if is_unique_violation(&e) => Ok(UpdateOutcome::DuplicateChannel),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces the sealed key; false when there is no such account for this user.
+    pub async fn set_account_key(&self, user_id: i64, id: i64, sealed: &Sealed, key_hint: &str) -> Result<bool, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM twitch_accounts WHERE user_id = ? AND id = ?")
+            .bind(user_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owned.is_none() {
+            return Ok(false);
+        }
+        write_key(&mut tx, id, sealed, key_hint).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The sealed key of an account, for the vault to open.
+    pub async fn account_key(&self, user_id: i64, id: i64) -> Result<Option<Sealed>, DbError> {
+        let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT stream_key_cipher, stream_key_nonce, stream_key_tag FROM twitch_accounts WHERE user_id = ? AND id = ?",
+        )
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some((Some(cipher), Some(nonce), Some(tag))) => Some(Sealed { cipher, nonce, tag }),
+            _ => None,
+        })
+    }
+
+    /// Deletes an account; false when there is no such account for this user.
+    pub async fn delete_account(&self, user_id: i64, id: i64) -> Result<bool, DbError> {
+        let result = sqlx::query("DELETE FROM twitch_accounts WHERE user_id = ? AND id = ?")
+            .bind(user_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+}
+
+async fn write_key(conn: &mut sqlx::SqliteConnection, id: i64, sealed: &Sealed, key_hint: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE twitch_accounts SET stream_key_cipher = ?, stream_key_nonce = ?, stream_key_tag = ?, \
+         stream_key_hint = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+    )
+    .bind(&sealed.cipher)
+    .bind(&sealed.nonce)
+    .bind(&sealed.tag)
+    .bind(key_hint)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+}
+

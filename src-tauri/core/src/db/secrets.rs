@@ -1,0 +1,109 @@
+//! Sealed columns and the vault's own records (which key, in which store).
+//!
+//! Every sealed secret is three columns `{field}_cipher`, `{field}_nonce`, `{field}_tag`.
+//! [`SEALED_COLUMNS`] lists them all, so counting and rotation cannot miss one: a new sealed
+//! column is added here as well as in a migration.
+
+use super::{Db, DbError};
+use crate::vault::{KeyringBackend, Sealed, SecretRef, VaultError};
+
+pub struct SealedColumn {
+    pub table: &'static str,
+    pub field: &'static str,
+}
+
+pub const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn { table: "twitch_accounts", field: "stream_key" },
+    SealedColumn { table: "twitch_accounts", field: "access_token" },
+    SealedColumn { table: "twitch_accounts", field: "refresh_token" },
+];
+
+const KEY_ID: &str = "vault.key_id";
+const BACKEND: &str = "vault.backend";
+
+#[derive(sqlx::FromRow)]
+struct SealedRow {
+    id: i64,
+    cipher: Vec<u8>,
+    nonce: Vec<u8>,
+    tag: Vec<u8>,
+}
+
+impl Db {
+    /// The fingerprint of the data key and the store holding it, once a key exists.
+    pub async fn vault_record(&self) -> Result<Option<(String, KeyringBackend)>, DbError> {
+        let key_id = self.setting(KEY_ID).await?;
+        let backend = self.setting(BACKEND).await?;
+        Ok(match (key_id, backend.as_deref()) {
+            (Some(id), Some("os")) => Some((id, KeyringBackend::Os)),
+            (Some(id), Some("file")) => Some((id, KeyringBackend::File)),
+            _ => None,
+        })
+    }
+
+    pub async fn set_vault_record(&self, key_id: &str, backend: KeyringBackend) -> Result<(), DbError> {
+        let mut tx = self.pool().begin().await?;
+        for (key, value) in [(KEY_ID, key_id), (BACKEND, backend_name(backend))] {
+            super::settings::upsert(&mut tx, key, value).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How many secrets are sealed in the whole data dir.
+    pub async fn count_sealed(&self) -> Result<i64, DbError> {
+        let mut total = 0;
+        for c in SEALED_COLUMNS {
+            let sql = format!("SELECT COUNT(*) FROM {} WHERE {}_cipher IS NOT NULL", c.table, c.field);
+            total += sqlx::query_scalar::<_, i64>(&sql).fetch_one(self.pool()).await?;
+        }
+        Ok(total)
+    }
+
+    /// Replaces every sealed secret with `reseal(it)` and records the new key, all in one
+    /// transaction: either every secret moves to the new key or none does.
+    pub async fn reseal_all(
+        &self,
+        key_id: &str,
+        backend: KeyringBackend,
+        reseal: impl Fn(SecretRef<'_>, &Sealed) -> Result<Sealed, VaultError>,
+    ) -> Result<usize, VaultError> {
+        // IMMEDIATE: take the write lock up front, so no secret is added between read and write.
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await.map_err(DbError::from)?;
+        let mut count = 0;
+        for c in SEALED_COLUMNS {
+            let f = c.field;
+            let select = format!(
+                "SELECT id, {f}_cipher AS cipher, {f}_nonce AS nonce, {f}_tag AS tag FROM {} WHERE {f}_cipher IS NOT NULL",
+                c.table
+            );
+            let rows: Vec<SealedRow> = sqlx::query_as(&select).fetch_all(&mut *tx).await.map_err(DbError::from)?;
+            let update = format!("UPDATE {} SET {f}_cipher = ?, {f}_nonce = ?, {f}_tag = ? WHERE id = ?", c.table);
+            for row in rows {
+                let at = SecretRef { table: c.table, row_id: row.id, field: f };
+                let sealed = reseal(at, &Sealed { cipher: row.cipher, nonce: row.nonce, tag: row.tag })?;
+                sqlx::query(&update)
+                    .bind(sealed.cipher)
+                    .bind(sealed.nonce)
+                    .bind(sealed.tag)
+                    .bind(row.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(DbError::from)?;
+                count += 1;
+            }
+        }
+        for (key, value) in [(KEY_ID, key_id), (BACKEND, backend_name(backend))] {
+            super::settings::upsert(&mut tx, key, value).await?;
+        }
+        tx.commit().await.map_err(DbError::from)?;
+        Ok(count)
+    }
+}
+
+fn backend_name(backend: KeyringBackend) -> &'static str {
+    match backend {
+        KeyringBackend::Os => "os",
+        KeyringBackend::File => "file",
+    }
+}

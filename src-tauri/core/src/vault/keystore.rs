@@ -1,0 +1,183 @@
+//! Where the 256-bit data key is kept: an OS keyring entry, or a 0600 file in the data dir.
+//!
+//! Each store has two slots per data dir: `Current` (the key in use) and `Next` (a key being
+//! rotated in, kept until the database has been re-sealed under it, so an interrupted rotation can
+//! always be finished). Every call blocks (D-Bus round trips, file I/O): run them off the async
+//! runtime.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::KeyringBackend;
+
+pub(crate) const KEY_LEN: usize = 32;
+const SERVICE: &str = "tv.twitcher";
+const PROBE_USER: &str = "twitcher-keyring-probe";
+pub const KEY_FILE: &str = "vault.key";
+
+pub(crate) type KeyBytes = Zeroizing<[u8; KEY_LEN]>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Current,
+    Next,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    /// No session bus, no Secret Service provider, or a locked keyring: the OS store cannot be used.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub(crate) enum Store {
+    Os { user: String, next_user: String },
+    File { dir: PathBuf },
+}
+
+impl Store {
+    pub(crate) fn new(backend: KeyringBackend, data_dir: &Path) -> Self {
+        match backend {
+            KeyringBackend::Os => {
+                let id = data_dir_id(data_dir);
+                Store::Os { user: format!("data-key {id}"), next_user: format!("data-key-next {id}") }
+            }
+            KeyringBackend::File => Store::File { dir: data_dir.to_path_buf() },
+        }
+    }
+
+    pub(crate) fn get(&self, slot: Slot) -> Result<Option<KeyBytes>, StoreError> {
+        let text = match self {
+            Store::Os { .. } => match self.entry(slot)?.get_password() {
+                Ok(text) => Zeroizing::new(text),
+                Err(keyring::Error::NoEntry) => return Ok(None),
+                Err(e) => return Err(classify(e)),
+            },
+            Store::File { .. } => {
+                let path = self.file(slot);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => {
+                        tighten_permissions(&path);
+                        Zeroizing::new(text)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(StoreError::Failed(format!("cannot read {}: {e}", path.display()))),
+                }
+            }
+        };
+        decode(text.trim()).map(Some).ok_or_else(|| StoreError::Failed(format!("the stored key in {} is not a 256-bit key", self.describe())))
+    }
+
+    pub(crate) fn put(&self, slot: Slot, key: &KeyBytes) -> Result<(), StoreError> {
+        let text = Zeroizing::new(hex::encode(key.as_slice()));
+        match self {
+            Store::Os { .. } => self.entry(slot)?.set_password(&text).map_err(classify),
+            Store::File { dir } => write_private(dir, &self.file(slot), text.as_bytes())
+                .map_err(|e| StoreError::Failed(format!("cannot write the key file in {}: {e}", dir.display()))),
+        }
+    }
+
+    pub(crate) fn delete(&self, slot: Slot) -> Result<(), StoreError> {
+        match self {
+            Store::Os { .. } => match self.entry(slot)?.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(classify(e)),
+            },
+            Store::File { .. } => match std::fs::remove_file(self.file(slot)) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(StoreError::Failed(e.to_string())),
+            },
+        }
+    }
+
+    /// Where the key lives, in words for an error message.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Store::Os { .. } => "the OS keyring".to_string(),
+            Store::File { dir } => format!("the key file {}", dir.join(KEY_FILE).display()),
+        }
+    }
+
+    fn entry(&self, slot: Slot) -> Result<keyring::Entry, StoreError> {
+        let Store::Os { user, next_user } = self else { unreachable!("entry() is for the OS store") };
+        let user = if slot == Slot::Current { user } else { next_user };
+        keyring::Entry::new(SERVICE, user).map_err(classify)
+    }
+
+    fn file(&self, slot: Slot) -> PathBuf {
+        let Store::File { dir } = self else { unreachable!("file() is for the file store") };
+        match slot {
+            Slot::Current => dir.join(KEY_FILE),
+            Slot::Next => dir.join(format!("{KEY_FILE}.next")),
+        }
+    }
+}
+
+/// keyring's errors for "this machine has no usable keyring" (TOOLCHAIN.md): no session bus or no
+/// Secret Service provider (`PlatformFailure`), a locked keyring (`NoStorageAccess`).
+fn classify(e: keyring::Error) -> StoreError {
+    match e {
+        keyring::Error::PlatformFailure(_) | keyring::Error::NoStorageAccess(_) => StoreError::Unavailable(e.to_string()),
+        other => StoreError::Failed(other.to_string()),
+    }
+}
+
+/// Whether the OS keyring can hold a secret right now: a probe entry is written and deleted.
+/// Writing matters: a locked gnome-keyring answers reads of a missing entry with `NoEntry` but
+/// refuses writes.
+pub(crate) fn probe_os() -> Result<(), StoreError> {
+    let entry = keyring::Entry::new(SERVICE, PROBE_USER).map_err(classify)?;
+    entry.set_password("probe").map_err(classify)?;
+    entry.delete_credential().map_err(classify)
+}
+
+/// One keyring entry per data dir: named by a hash of its canonical path.
+fn data_dir_id(data_dir: &Path) -> String {
+    let canonical = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..8])
+}
+
+fn decode(text: &str) -> Option<KeyBytes> {
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    hex::decode_to_slice(text, key.as_mut_slice()).ok()?;
+    Some(key)
+}
+
+/// Writes a file readable by its owner only, atomically: a 0600 temp file, fsync, rename.
+fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// A key file someone made readable to others is put back to 0600 (and said so).
+fn tighten_permissions(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(path = %path.display(), "the key file was readable by others; restored mode 0600");
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+}

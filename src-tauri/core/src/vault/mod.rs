@@ -1,0 +1,392 @@
+//! The vault: every secret Twitcher stores (stream keys, OAuth tokens) is sealed with AES-256-GCM
+//! under one random 256-bit data key per data dir.
+//!
+//! - The data key lives in the OS keyring (Secret Service, Keychain, Credential Manager via the
+//!   `keyring` crate), one entry per data dir; where no keyring is usable it lives in
+//!   `DATA_DIR/vault.key` (mode 0600), and every surface says so. `TWITCHER_KEYRING=os|file` picks
+//!   the store for a new key; an existing key is always read from where it was recorded.
+//! - Each seal uses a fresh random 96-bit nonce and associated data naming table, row and field,
+//!   so a ciphertext copied to another row or field fails to open instead of decrypting.
+//! - A missing or wrong key never leads to a silent new key while sealed secrets exist: that
+//!   would make them unreadable. It stops with an error and changes nothing.
+//! - Rotation re-seals every secret under a new key in one transaction; the new key is parked in
+//!   the store's `Next` slot until the transaction commits, so a crash at any point leaves a key
+//!   that opens every secret.
+
+mod keystore;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::db::{Db, DbError};
+use keystore::{KeyBytes, Slot, Store, StoreError, KEY_LEN};
+
+pub use keystore::KEY_FILE;
+
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum KeyringBackend {
+    Os,
+    File,
+}
+
+/// Which store a new data key goes to (`TWITCHER_KEYRING`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyringPreference {
+    /// The OS keyring if usable, else the key file (with a warning).
+    #[default]
+    Auto,
+    Os,
+    File,
+}
+
+impl KeyringPreference {
+    pub fn from_env_value(value: Option<&str>) -> Self {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            Some("os") => Self::Os,
+            Some("file") => Self::File,
+            _ => Self::Auto,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("the key that protects your stream keys is missing from {store}: {sealed} stored secret(s) cannot be opened. Nothing was changed. If this data dir came from another machine or user, restore its key there (the keyring entry, or the {KEY_FILE} file) and try again")]
+    KeyMissing { store: String, sealed: i64 },
+    #[error("the key in {store} is not the one that protects this data dir's stream keys: {sealed} stored secret(s) cannot be opened. Nothing was changed. Restore the original key and try again")]
+    KeyMismatch { store: String, sealed: i64 },
+    #[error("the OS keyring is not available ({reason}). Unlock your keyring or sign in to a desktop session; on a server without one, set TWITCHER_KEYRING=file")]
+    KeyringUnavailable { reason: String },
+    #[error("the key store failed: {0}")]
+    Store(String),
+    #[error("the stored {field} of {table} row {row_id} failed its integrity check (it was altered, or copied from another row): set it again")]
+    Tampered { table: String, row_id: i64, field: String },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<StoreError> for VaultError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(reason) => VaultError::KeyringUnavailable { reason },
+            StoreError::Failed(reason) => VaultError::Store(reason),
+        }
+    }
+}
+
+/// Names the column a secret is sealed into; it is bound into the ciphertext as associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretRef<'a> {
+    pub table: &'a str,
+    pub row_id: i64,
+    pub field: &'a str,
+}
+
+impl SecretRef<'_> {
+    fn associated_data(&self) -> Vec<u8> {
+        format!("twitcher/v1/{}/{}/{}", self.table, self.row_id, self.field).into_bytes()
+    }
+}
+
+/// A sealed secret as stored: the `*_cipher`, `*_nonce` and `*_tag` columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub cipher: Vec<u8>,
+    pub nonce: Vec<u8>,
+    pub tag: Vec<u8>,
+}
+
+/// The data key, ready to seal and open. Cheap to clone.
+#[derive(Clone)]
+pub struct Vault {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cipher: Aes256Gcm,
+    key_id: String,
+    backend: KeyringBackend,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").field("key_id", &self.inner.key_id).field("backend", &self.inner.backend).finish()
+    }
+}
+
+/// A short fingerprint that tells keys apart without revealing anything about them.
+fn key_id(key: &KeyBytes) -> String {
+    hex::encode(&Sha256::digest(key.as_slice())[..8])
+}
+
+fn new_key() -> KeyBytes {
+    let key = Aes256Gcm::generate_key(&mut OsRng);
+    let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+    bytes.copy_from_slice(key.as_slice());
+    bytes
+}
+
+impl Vault {
+    fn from_key(key: &KeyBytes, backend: KeyringBackend) -> Self {
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_slice()));
+        Self { inner: Arc::new(Inner { cipher, key_id: key_id(key), backend }) }
+    }
+
+    pub fn backend(&self) -> KeyringBackend {
+        self.inner.backend
+    }
+
+    pub fn seal(&self, at: SecretRef<'_>, plain: &[u8]) -> Sealed {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let aad = at.associated_data();
+        let mut out = self
+            .inner
+            .cipher
+            .encrypt(&nonce, Payload { msg: plain, aad: &aad })
+            .expect("AES-GCM encryption cannot fail for inputs under 64 GiB");
+        let tag = out.split_off(out.len() - TAG_LEN);
+        Sealed { cipher: out, nonce: nonce.to_vec(), tag }
+    }
+
+    /// Opens a sealed secret; any change to ciphertext, nonce, tag or location is an error.
+    pub fn open(&self, at: SecretRef<'_>, sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let tampered =
+            || VaultError::Tampered { table: at.table.to_string(), row_id: at.row_id, field: at.field.to_string() };
+        if sealed.nonce.len() != NONCE_LEN || sealed.tag.len() != TAG_LEN {
+            return Err(tampered());
+        }
+        let mut msg = Vec::with_capacity(sealed.cipher.len() + TAG_LEN);
+        msg.extend_from_slice(&sealed.cipher);
+        msg.extend_from_slice(&sealed.tag);
+        let aad = at.associated_data();
+        self.inner
+            .cipher
+            .decrypt(Nonce::from_slice(&sealed.nonce), Payload { msg: &msg, aad: &aad })
+            .map(Zeroizing::new)
+            .map_err(|_| tampered())
+    }
+
+    pub fn open_string(&self, at: SecretRef<'_>, sealed: &Sealed) -> Result<Zeroizing<String>, VaultError> {
+        let bytes = self.open(at, sealed)?;
+        String::from_utf8(bytes.to_vec()).map(Zeroizing::new).map_err(|_| VaultError::Tampered {
+            table: at.table.to_string(),
+            row_id: at.row_id,
+            field: at.field.to_string(),
+        })
+    }
+
+    /// Loads this data dir's key from where it was recorded, finishing an interrupted rotation if
+    /// needed, or creates the first key. Refuses to create a key while sealed secrets exist.
+    pub async fn load(db: &Db, data_dir: &Path, preference: KeyringPreference) -> Result<Vault, VaultError> {
+        if let Some((recorded_id, backend)) = db.vault_record().await? {
+            let store = Store::new(backend, data_dir);
+            let current = blocking(move || {
+                let current = store.get(Slot::Current)?;
+                if current.as_ref().map(key_id).as_deref() == Some(recorded_id.as_str()) {
+                    return Ok::<_, VaultError>((current, store, recorded_id));
+                }
+                // The database may already be re-sealed under the parked key: finish promoting it.
+                if let Some(next) = store.get(Slot::Next)? {
+                    if key_id(&next) == recorded_id {
+                        store.put(Slot::Current, &next)?;
+                        store.delete(Slot::Next)?;
+                        tracing::warn!("finished an interrupted key rotation");
+                        return Ok((Some(next), store, recorded_id));
+                    }
+                }
+                Ok((current, store, recorded_id))
+            })
+            .await?;
+            let (key, store, recorded_id) = current;
+            match key {
+                Some(key) if key_id(&key) == recorded_id => return Ok(Vault::from_key(&key, backend)),
+                found => {
+                    let sealed = db.count_sealed().await?;
+                    if sealed > 0 {
+                        return Err(match found {
+                            None => VaultError::KeyMissing { store: store.describe(), sealed },
+                            Some(_) => VaultError::KeyMismatch { store: store.describe(), sealed },
+                        });
+                    }
+                    tracing::warn!("the data key was missing but nothing was sealed with it; creating a new one");
+                }
+            }
+        }
+        let sealed = db.count_sealed().await?;
+        if sealed > 0 {
+            let store = Store::new(KeyringBackend::Os, data_dir);
+            return Err(VaultError::KeyMissing { store: store.describe(), sealed });
+        }
+        let (key, backend) = Self::store_new_key(data_dir, preference, Slot::Current).await?;
+        db.set_vault_record(&key_id(&key), backend).await?;
+        tracing::info!(?backend, "created the data key");
+        Ok(Vault::from_key(&key, backend))
+    }
+
+    /// Makes a key and stores it in `slot` of the preferred store, falling back from an unusable OS
+    /// keyring to the key file when the preference allows it.
+    async fn store_new_key(
+        data_dir: &Path,
+        preference: KeyringPreference,
+        slot: Slot,
+    ) -> Result<(KeyBytes, KeyringBackend), VaultError> {
+        let key = new_key();
+        let data_dir = data_dir.to_path_buf();
+        blocking(move || {
+            let backend = match preference {
+                KeyringPreference::File => KeyringBackend::File,
+                KeyringPreference::Os | KeyringPreference::Auto => KeyringBackend::Os,
+            };
+            match Store::new(backend, &data_dir).put(slot, &key) {
+                Ok(()) => Ok((key, backend)),
+                Err(StoreError::Unavailable(reason)) if preference == KeyringPreference::Auto => {
+                    tracing::warn!(%reason, "no usable OS keyring: the data key is kept in a 0600 key file in the data dir");
+                    Store::new(KeyringBackend::File, &data_dir).put(slot, &key)?;
+                    Ok((key, KeyringBackend::File))
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    /// Re-seals every stored secret under a new key, in one transaction. Returns how many.
+    pub async fn rotate(&self, db: &Db, data_dir: &Path, preference: KeyringPreference) -> Result<(Vault, usize), VaultError> {
+        let (key, backend) = Self::store_new_key(data_dir, preference, Slot::Next).await?;
+        let next = Vault::from_key(&key, backend);
+        let resealed = db
+            .reseal_all(&next.inner.key_id, backend, |at, sealed| Ok(next.seal(at, &self.open(at, sealed)?)))
+            .await;
+        let data_dir = data_dir.to_path_buf();
+        let old_backend = self.inner.backend;
+        match resealed {
+            Ok(count) => {
+                blocking(move || {
+                    let store = Store::new(backend, &data_dir);
+                    store.put(Slot::Current, &key)?;
+                    store.delete(Slot::Next)?;
+                    if old_backend != backend {
+                        // Best effort: the old key no longer opens anything.
+                        let _ = Store::new(old_backend, &data_dir).delete(Slot::Current);
+                    }
+                    Ok::<_, VaultError>(())
+                })
+                .await?;
+                tracing::info!(count, ?backend, "rotated the data key");
+                Ok((next, count))
+            }
+            Err(e) => {
+                let _ = blocking(move || Store::new(backend, &data_dir).delete(Slot::Next).map_err(VaultError::from)).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, VaultError> + Send + 'static) -> Result<T, VaultError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| VaultError::Store(format!("key store task failed: {e}")))?
+}
+
+/// The store this data dir's secrets use: where the key was recorded, or, before the first key,
+/// where a new one would go. Blocking when it has to probe the OS keyring.
+pub async fn backend_in_use(db: &Db, preference: KeyringPreference) -> Result<KeyringBackend, VaultError> {
+    if let Some((_, backend)) = db.vault_record().await? {
+        return Ok(backend);
+    }
+    Ok(match preference {
+        KeyringPreference::Os => KeyringBackend::Os,
+        KeyringPreference::File => KeyringBackend::File,
+        KeyringPreference::Auto => match tokio::task::spawn_blocking(keystore::probe_os).await {
+            Ok(Ok(())) => KeyringBackend::Os,
+            _ => KeyringBackend::File,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault() -> Vault {
+        Vault::from_key(&new_key(), KeyringBackend::File)
+    }
+
+    const AT: SecretRef<'static> = SecretRef { table: "twitch_accounts", row_id: 7, field: "stream_key" };
+
+    #[test]
+    fn a_sealed_secret_opens_to_the_same_bytes() {
+        let v = vault();
+        let sealed = v.seal(AT, b"live_123456789_abcdefghijklmnop");
+        assert_eq!(sealed.nonce.len(), 12);
+        assert_eq!(sealed.tag.len(), 16);
+        assert_eq!(v.open(AT, &sealed).unwrap().as_slice(), b"live_123456789_abcdefghijklmnop");
+        assert!(!sealed.cipher.windows(8).any(|w| w == b"live_123"));
+    }
+
+    #[test]
+    fn two_seals_of_the_same_secret_differ() {
+        let v = vault();
+        let a = v.seal(AT, b"same secret");
+        let b = v.seal(AT, b"same secret");
+        assert_ne!(a.nonce, b.nonce);
+        assert_ne!(a.cipher, b.cipher);
+    }
+
+    #[test]
+    fn any_altered_byte_of_ciphertext_nonce_or_tag_is_an_error_never_garbage() {
+        let v = vault();
+        let sealed = v.seal(AT, b"live_123456789_abcdefghijklmnop");
+        for part in 0..3 {
+            let len = [sealed.cipher.len(), sealed.nonce.len(), sealed.tag.len()][part];
+            for i in 0..len {
+                let mut bad = sealed.clone();
+                let bytes = match part {
+                    0 => &mut bad.cipher,
+                    1 => &mut bad.nonce,
+                    _ => &mut bad.tag,
+                };
+                bytes[i] ^= 0x01;
+                assert!(matches!(v.open(AT, &bad), Err(VaultError::Tampered { .. })), "part {part} byte {i}");
+            }
+        }
+        let mut short = sealed.clone();
+        short.tag.pop();
+        assert!(matches!(v.open(AT, &short), Err(VaultError::Tampered { .. })));
+    }
+
+    #[test]
+    fn a_ciphertext_moved_to_another_row_or_field_does_not_open() {
+        let v = vault();
+        let sealed = v.seal(AT, b"live_123456789_abcdefghijklmnop");
+        let other_row = SecretRef { row_id: 8, ..AT };
+        let other_field = SecretRef { field: "access_token", ..AT };
+        assert!(matches!(v.open(other_row, &sealed), Err(VaultError::Tampered { row_id: 8, .. })));
+        assert!(v.open(other_field, &sealed).is_err());
+    }
+
+    #[test]
+    fn another_key_cannot_open_a_secret() {
+        let sealed = vault().seal(AT, b"secret");
+        assert!(vault().open(AT, &sealed).is_err());
+    }
+
+    #[test]
+    fn keyring_preference_reads_the_environment_value() {
+        assert_eq!(KeyringPreference::from_env_value(Some("FILE")), KeyringPreference::File);
+        assert_eq!(KeyringPreference::from_env_value(Some(" os ")), KeyringPreference::Os);
+        assert_eq!(KeyringPreference::from_env_value(Some("")), KeyringPreference::Auto);
+        assert_eq!(KeyringPreference::from_env_value(None), KeyringPreference::Auto);
+    }
+}

@@ -1,0 +1,67 @@
+//! Helpers shared by the core's integration tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use twitcher_core::vault::KeyringPreference;
+use twitcher_core::{Options, Twitcher};
+
+pub async fn open(dir: &Path, keyring: KeyringPreference) -> Twitcher {
+    open_with_ingest(dir, keyring, "http://127.0.0.1:9/unreachable").await
+}
+
+pub async fn open_with_ingest(dir: &Path, keyring: KeyringPreference, ingest_list_url: &str) -> Twitcher {
+    Twitcher::open_with(dir, Options { keyring, ingest_list_url: ingest_list_url.to_string() }).await.unwrap()
+}
+
+/// True when the suite runs with an unlocked Secret Service (scripts/test.sh sets it up).
+pub fn secret_service() -> bool {
+    std::env::var_os("TWITCHER_TEST_SECRET_SERVICE").is_some()
+}
+
+/// A one-route HTTP server on a loopback port that answers every request with `body` as JSON,
+/// standing in for one of Twitch's endpoints. Returns its base URL and the request lines seen.
+pub async fn serve_json(status: u16, body: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let first = String::from_utf8_lossy(&request).lines().next().unwrap_or_default().to_string();
+                log.lock().unwrap().push(first);
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+/// Every file of the data dir's database (main file, WAL, shared memory) as bytes.
+pub fn database_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    ["twitcher.db", "twitcher.db-wal", "twitcher.db-shm"]
+        .iter()
+        .filter_map(|name| std::fs::read(dir.join(name)).ok().map(|b| (name.to_string(), b)))
+        .collect()
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}

@@ -1,0 +1,177 @@
+//! The vault against its real stores: the key file, and gnome-keyring's Secret Service when the
+//! suite runs under scripts/test.sh.
+
+mod support;
+
+use support::{open, secret_service};
+use twitcher_core::accounts::{self, AccountInput};
+use twitcher_core::profiles::{self, Profile};
+use twitcher_core::vault::{KeyringBackend, KeyringPreference, VaultError, KEY_FILE};
+use twitcher_core::Twitcher;
+
+fn input(name: &str, channel: &str) -> AccountInput {
+    AccountInput { display_name: name.into(), channel_id: channel.into(), login: None, ingest_server: None }
+}
+
+async fn with_accounts(app: &Twitcher, keys: &[&str]) -> Profile {
+    let profile = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    for (i, key) in keys.iter().enumerate() {
+        accounts::add(app, &profile, &input(&format!("Chan {i}"), &format!("{}", 1000 + i)), key).await.unwrap();
+    }
+    profile
+}
+
+const KEYS: [&str; 3] = [
+    "live_111111111_aaaaaaaaaaaaaaaaaaaaaaaaaaaa1111",
+    "live_222222222_bbbbbbbbbbbbbbbbbbbbbbbbbbbb2222",
+    "live_333333333_cccccccccccccccccccccccccccc3333",
+];
+
+async fn plain_keys(app: &Twitcher, profile: &Profile) -> Vec<String> {
+    let mut out = Vec::new();
+    for account in accounts::list(app, profile).await.unwrap() {
+        out.push(accounts::stream_key(app, profile, account.id).await.unwrap().to_string());
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn the_key_file_is_created_once_with_mode_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), KeyringPreference::File).await;
+    assert_eq!(app.vault().await.unwrap().backend(), KeyringBackend::File);
+    let path = dir.path().join(KEY_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.len(), 64);
+    assert!(text.bytes().all(|b| b.is_ascii_hexdigit()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // A second process on the same data dir reads the same key instead of making another.
+    let again = open(dir.path(), KeyringPreference::File).await;
+    again.vault().await.unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
+
+#[tokio::test]
+async fn a_missing_key_with_sealed_secrets_stops_with_a_clear_error_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), KeyringPreference::File).await;
+    let profile = with_accounts(&app, &KEYS[..2]).await;
+    let key_path = dir.path().join(KEY_FILE);
+    let saved = std::fs::read(&key_path).unwrap();
+    std::fs::remove_file(&key_path).unwrap();
+
+    let fresh = open(dir.path(), KeyringPreference::File).await;
+    let err = fresh.vault().await.unwrap_err();
+    assert!(matches!(err, VaultError::KeyMissing { sealed: 2, .. }), "{err:?}");
+    assert!(err.to_string().contains("the key that protects your stream keys is missing"), "{err}");
+    assert!(!key_path.exists(), "no second key was created");
+    assert_eq!(accounts::list(&fresh, &profile).await.unwrap().len(), 2, "rows intact");
+
+    // Putting the key back makes everything readable again.
+    std::fs::write(&key_path, saved).unwrap();
+    let restored = open(dir.path(), KeyringPreference::File).await;
+    assert_eq!(plain_keys(&restored, &profile).await, KEYS[..2].to_vec());
+}
+
+#[tokio::test]
+async fn a_different_key_is_refused_rather_than_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), KeyringPreference::File).await;
+    with_accounts(&app, &KEYS[..1]).await;
+    std::fs::write(dir.path().join(KEY_FILE), "ab".repeat(32)).unwrap();
+    let err = open(dir.path(), KeyringPreference::File).await.vault().await.unwrap_err();
+    assert!(matches!(err, VaultError::KeyMismatch { sealed: 1, .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_missing_key_with_nothing_sealed_is_simply_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), KeyringPreference::File).await;
+    app.vault().await.unwrap();
+    std::fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
+    open(dir.path(), KeyringPreference::File).await.vault().await.unwrap();
+    assert!(dir.path().join(KEY_FILE).exists());
+}
+
+#[tokio::test]
+async fn rotation_reseals_every_secret_under_a_new_key_and_keeps_them_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), KeyringPreference::File).await;
+    let profile = with_accounts(&app, &KEYS).await;
+    let old_key = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
+    let before = support::database_bytes(dir.path());
+
+    assert_eq!(app.rotate_vault().await.unwrap(), 3);
+    let new_key = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
+    assert_ne!(old_key, new_key);
+    assert!(!dir.path().join(format!("{KEY_FILE}.next")).exists());
+    assert_eq!(plain_keys(&app, &profile).await, KEYS.to_vec());
+    // Another process sees the rotated state too.
+    let other = open(dir.path(), KeyringPreference::File).await;
+    assert_eq!(plain_keys(&other, &profile).await, KEYS.to_vec());
+    assert_ne!(before, support::database_bytes(dir.path()));
+}
+
+#[tokio::test]
+async fn a_rotation_interrupted_after_the_database_commit_is_finished_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), KeyringPreference::File).await;
+    let profile = with_accounts(&app, &KEYS[..2]).await;
+    let old_key = std::fs::read(dir.path().join(KEY_FILE)).unwrap();
+    app.rotate_vault().await.unwrap();
+    let new_key = std::fs::read(dir.path().join(KEY_FILE)).unwrap();
+    // The state a crash leaves between the commit and the promotion of the parked key.
+    std::fs::write(dir.path().join(KEY_FILE), &old_key).unwrap();
+    std::fs::write(dir.path().join(format!("{KEY_FILE}.next")), &new_key).unwrap();
+
+    let restarted = open(dir.path(), KeyringPreference::File).await;
+    assert_eq!(plain_keys(&restarted, &profile).await, KEYS[..2].to_vec());
+    assert_eq!(std::fs::read(dir.path().join(KEY_FILE)).unwrap(), new_key);
+    assert!(!dir.path().join(format!("{KEY_FILE}.next")).exists());
+}
+
+#[tokio::test]
+async fn the_os_keyring_holds_the_key_when_a_secret_service_runs() {
+    if !secret_service() {
+        eprintln!("skipped: needs the Secret Service that scripts/test.sh starts");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), KeyringPreference::Auto).await;
+    let profile = with_accounts(&app, &KEYS[..2]).await;
+    assert_eq!(app.vault().await.unwrap().backend(), KeyringBackend::Os);
+    assert!(!dir.path().join(KEY_FILE).exists(), "no key file next to the data");
+    let other = open(dir.path(), KeyringPreference::Auto).await;
+    assert_eq!(plain_keys(&other, &profile).await, KEYS[..2].to_vec());
+
+    // The same database under another path has no keyring entry: a clear error, nothing lost.
+    let moved = tempfile::tempdir().unwrap();
+    for (name, bytes) in support::database_bytes(dir.path()) {
+        std::fs::write(moved.path().join(name), bytes).unwrap();
+    }
+    let err = open(moved.path(), KeyringPreference::Auto).await.vault().await.unwrap_err();
+    assert!(matches!(err, VaultError::KeyMissing { sealed: 2, .. }), "{err:?}");
+    assert!(!moved.path().join(KEY_FILE).exists());
+}
+
+#[tokio::test]
+async fn rotation_can_move_the_key_from_the_os_keyring_to_a_key_file() {
+    if !secret_service() {
+        eprintln!("skipped: needs the Secret Service that scripts/test.sh starts");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), KeyringPreference::Os).await;
+    let profile = with_accounts(&app, &KEYS[..2]).await;
+    let to_file = open(dir.path(), KeyringPreference::File).await;
+    assert_eq!(to_file.rotate_vault().await.unwrap(), 2);
+    assert!(dir.path().join(KEY_FILE).exists());
+    let later = open(dir.path(), KeyringPreference::Auto).await;
+    assert_eq!(later.vault().await.unwrap().backend(), KeyringBackend::File);
+    assert_eq!(plain_keys(&later, &profile).await, KEYS[..2].to_vec());
+}
