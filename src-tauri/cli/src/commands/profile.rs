@@ -1,10 +1,9 @@
-use std::io::BufRead;
-
 use serde::Serialize;
 use twitcher_core::profiles::{self, Plan, Profile};
 use twitcher_core::{Error, Twitcher};
 
 use crate::args::{Global, ProfileCommand};
+use super::read_stdin_line;
 use crate::output::{table, Output};
 
 /// `{"uuid","name","role","plan"}` (CLI.md). `uuid` is the full UUID only right after creation;
@@ -42,7 +41,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: ProfileCommand, out: &Out
         }
         ProfileCommand::Login { uuid } => {
             let uuid = match uuid.filter(|u| u != "-") {
-                Some(uuid) => uuid,
+                Some(uuid) => zeroize::Zeroizing::new(uuid),
                 None => read_stdin_line(),
             };
             let p = profiles::login(db, &uuid).await?;
@@ -64,7 +63,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: ProfileCommand, out: &Out
         ProfileCommand::SetPlan { uuid, plan } => {
             let plan: Plan = plan.parse().map_err(Error::from)?;
             let actor = profiles::resolve(db, global.profile.as_deref()).await?;
-            let uuid = if uuid == "-" { read_stdin_line() } else { uuid };
+            let uuid = if uuid == "-" { read_stdin_line() } else { zeroize::Zeroizing::new(uuid) };
             let p = profiles::set_plan(db, &actor, &uuid, plan).await?;
             #[derive(Serialize)]
             struct PlanJson {
@@ -81,11 +80,4 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: ProfileCommand, out: &Out
         }
     }
     Ok(())
-}
-
-/// One line from stdin (a UUID piped in or typed); empty when stdin is closed.
-fn read_stdin_line() -> String {
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
-    line.trim().to_string()
 }
