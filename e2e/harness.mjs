@@ -1,6 +1,7 @@
 // Starts tauri-driver (which drives WebKitWebDriver, which starts the real app) and opens a
 // WebDriver session on the app window. Each session gets its own data dir.
 import { spawn } from "node:child_process";
+import http from "node:http";
 import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -35,8 +36,40 @@ async function waitForPort(port, deadlineMs) {
   throw new Error(`nothing listened on port ${port} within ${deadlineMs} ms`);
 }
 
-/** Launches the app on a fresh data dir; returns { driver, dataDir, stop }. */
-export async function launch() {
+// Twitch's ingest list as https://ingest.twitch.tv/ingests documents it (two servers and a
+// deprecated one the app must skip).
+export const INGESTS = {
+  _total: 3,
+  ingests: [
+    { _id: 24, availability: 1.0, default: true, name: "Default", priority: 0,
+      url_template: "rtmp://ingest.global-contribute.live-video.net/app/{stream_key}",
+      url_template_secure: "rtmps://ingest.global-contribute.live-video.net/app/{stream_key}" },
+    { _id: 190, availability: 1.0, default: false, name: "US West: Los Angeles, CA", priority: 1,
+      url_template: "rtmp://lax.contribute.live-video.net/app/{stream_key}",
+      url_template_secure: "rtmps://lax.contribute.live-video.net/app/{stream_key}" },
+    { _id: 70, availability: 1.0, default: false, name: "EU: Amsterdam, NL (deprecated)", priority: 2,
+      url_template: "rtmp://ams03.contribute.live-video.net/app/{stream_key}",
+      url_template_secure: "rtmps://ams03.contribute.live-video.net/app/{stream_key}" },
+  ],
+};
+
+async function fakeTwitch() {
+  const server = http.createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/ingests") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(INGESTS));
+    } else {
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: "Not Found", status: 404, message: "" }));
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
+/** Launches the app on a fresh data dir, with `env` added; returns { driver, dataDir, stop }. */
+export async function launch(env = {}) {
+  const twitch = await fakeTwitch();
   if (!existsSync(app)) throw new Error(`${app} is missing: build it first (scripts/test.sh does)`);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-"));
   const port = await freePort();
@@ -44,13 +77,21 @@ export async function launch() {
   const driverProcess = spawn(
     "tauri-driver",
     ["--port", String(port), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"],
-    { env: { ...process.env, TWITCHER_DATA_DIR: dataDir }, stdio: ["ignore", "inherit", "inherit"] },
+    {
+      env: {
+        ...process.env,
+        TWITCHER_DATA_DIR: dataDir,
+        TWITCHER_TWITCH_INGEST_URL: `http://127.0.0.1:${twitch.address().port}/ingests`,
+        ...env,
+      },
+      stdio: ["ignore", "inherit", "inherit"] },
   );
   try {
     await waitForPort(port, 20000);
     await waitForPort(nativePort, 20000);
   } catch (e) {
     driverProcess.kill();
+    twitch.close();
     throw e;
   }
   const driver = await new Builder()
@@ -62,6 +103,7 @@ export async function launch() {
       await driver.quit();
     } finally {
       driverProcess.kill();
+      twitch.close();
     }
   };
   return { driver, dataDir, stop };
@@ -78,4 +120,15 @@ export async function find(driver, id, timeoutMs = 10000) {
 export async function screenshot(driver, name) {
   mkdirSync(shotsDir, { recursive: true });
   writeFileSync(path.join(shotsDir, `${name}.png`), await driver.takeScreenshot(), "base64");
+}
+
+/** Creates a profile through the first-run screens and lands on the dashboard; returns its UUID. */
+export async function createProfile(driver, name) {
+  await (await find(driver, "create-name")).sendKeys(name);
+  await (await find(driver, "create-profile")).click();
+  const uuid = (await (await find(driver, "new-uuid")).getText()).trim();
+  await (await find(driver, "uuid-saved")).click();
+  await (await find(driver, "continue")).click();
+  await find(driver, "dashboard");
+  return uuid;
 }

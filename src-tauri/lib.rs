@@ -27,6 +27,12 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::profile::sign_in,
             commands::profile::sign_out,
             commands::system::doctor,
+            commands::accounts::list_accounts,
+            commands::accounts::add_account,
+            commands::accounts::update_account,
+            commands::accounts::remove_account,
+            commands::accounts::ingest_options,
+            commands::accounts::rotate_vault,
         ])
         // One TypeScript type per Rust type (not a Serialize/Deserialize pair): the UI only
         // receives these structs, and arguments are plain values.

@@ -1,10 +1,12 @@
 //! Tauri commands. Each one parses its input, calls one core function and maps the error to the
 //! `{code, message}` body the UI shows.
 
+pub mod accounts;
 pub mod profile;
 pub mod system;
 
-use twitcher_core::{config, logging, ErrorBody, Twitcher};
+use twitcher_core::profiles::{self, Profile};
+use twitcher_core::{config, logging, Error, ErrorBody, Twitcher};
 
 /// The shell's managed state. Opening the data dir can fail (unwritable folder, a database from
 /// a newer version): the window still opens and every command reports why.
@@ -32,6 +34,15 @@ impl AppState {
 
     pub fn core(&self) -> Result<&Twitcher, ErrorBody> {
         self.core.as_ref().map_err(Clone::clone)
+    }
+
+    /// The opened data dir and the profile signed in on it.
+    pub async fn actor(&self) -> Result<(&Twitcher, Profile), ErrorBody> {
+        let app = self.core()?;
+        let profile = profiles::active(&app.db).await.map_err(Error::from)?.ok_or_else(|| {
+            Error::from(profiles::ProfileError::NoActiveProfile).body()
+        })?;
+        Ok((app, profile))
     }
 }
 

@@ -13,9 +13,43 @@ export const commands = {
 	signOut: () => typedError<null, ErrorBody>(__TAURI_INVOKE("sign_out")),
 	/**  What the app found: ffmpeg, ffprobe, keyring backend, data dir, schema version. */
 	doctor: () => typedError<DoctorReport, ErrorBody>(__TAURI_INVOKE("doctor")),
+	listAccounts: () => typedError<Account[], ErrorBody>(__TAURI_INVOKE("list_accounts")),
+	/**  The key travels to Rust once, here; what comes back is masked. */
+	addAccount: (input: AccountInput, streamKey: string) => typedError<Account, ErrorBody>(__TAURI_INVOKE("add_account", { input, streamKey })),
+	/**  Saves the edit dialog: the fields, and a new key when one was typed. */
+	updateAccount: (id: number, input: AccountInput, streamKey: string | null) => typedError<Account, ErrorBody>(__TAURI_INVOKE("update_account", { id, input, streamKey })),
+	removeAccount: (id: number) => typedError<null, ErrorBody>(__TAURI_INVOKE("remove_account", { id })),
+	/**  Twitch's ingest servers for the dropdown (fetched, cached, or the built-in default). */
+	ingestOptions: () => typedError<IngestList, ErrorBody>(__TAURI_INVOKE("ingest_options")),
+	/**  Re-seals every stored secret under a new key; returns how many. */
+	rotateVault: () => typedError<number, ErrorBody>(__TAURI_INVOKE("rotate_vault")),
 };
 
 /* Types */
+/**
+ *  An account as every surface sees it. `stream_key` is masked, `None` when no key is set;
+ *  `ingest_server` `None` means automatic (Twitch's default server).
+ */
+export type Account = {
+	id: number,
+	display_name: string,
+	login: string | null,
+	channel_id: string,
+	ingest_server: string | null,
+	stream_key: string | null,
+	created_at: string,
+	updated_at: string,
+};
+
+/**  What a person enters for an account, besides its key. */
+export type AccountInput = {
+	display_name: string,
+	channel_id: string,
+	login: string | null,
+	/**  `None`, empty or "auto": automatic; otherwise an rtmp:// or rtmps:// server URL. */
+	ingest_server: string | null,
+};
+
 /**  A profile just created: the only payload that ever carries its full UUID. */
 export type CreatedProfile = {
 	uuid: string,
@@ -41,6 +75,30 @@ export type ErrorBody = {
 	code: string,
 	message: string,
 };
+
+export type IngestList = {
+	servers: IngestServer[],
+	source: IngestSource,
+	/**  What "Automatic (Twitch default)" connects to. */
+	automatic: string,
+};
+
+/**  One of Twitch's servers, with URLs stripped of their `/{stream_key}` suffix. */
+export type IngestServer = {
+	name: string,
+	/**  RTMPS when Twitch offers it, else RTMP. */
+	url: string,
+	default: boolean,
+	priority: number,
+};
+
+export type IngestSource = 
+/**  Fetched from Twitch just now (or within the last day). */
+"twitch" | 
+/**  Twitch could not be reached: an older copy. */
+"cache" | 
+/**  Never fetched: only the built-in global server. */
+"builtin";
 
 export type KeyringBackend = "os" | "file";
 

@@ -1,0 +1,68 @@
+use tauri::State;
+use twitcher_core::accounts::{self, Account, AccountInput};
+use twitcher_core::ingest::{self, IngestList};
+use twitcher_core::Error;
+
+use super::{AppState, CommandResult};
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn list_accounts(state: State<'_, AppState>) -> CommandResult<Vec<Account>> {
+    let (app, actor) = state.actor().await?;
+    Ok(accounts::list(app, &actor).await.map_err(Error::from)?)
+}
+
+/// The key travels to Rust once, here; what comes back is masked.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn add_account(state: State<'_, AppState>, input: AccountInput, stream_key: String) -> CommandResult<Account> {
+    let (app, actor) = state.actor().await?;
+    let stream_key = zeroize::Zeroizing::new(stream_key);
+    Ok(accounts::add(app, &actor, &input, &stream_key).await.map_err(Error::from)?)
+}
+
+/// Saves the edit dialog: the fields, and a new key when one was typed.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn update_account(
+    state: State<'_, AppState>,
+    id: i64,
+    input: AccountInput,
+    stream_key: Option<String>,
+) -> CommandResult<Account> {
+    let (app, actor) = state.actor().await?;
+    let account = accounts::update(app, &actor, id, &input).await.map_err(Error::from)?;
+    match stream_key.map(zeroize::Zeroizing::new).filter(|k| !k.trim().is_empty()) {
+        Some(key) => Ok(accounts::set_key(app, &actor, id, &key).await.map_err(Error::from)?),
+        None => Ok(account),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn remove_account(state: State<'_, AppState>, id: i64) -> CommandResult<()> {
+    let (app, actor) = state.actor().await?;
+    Ok(accounts::remove(app, &actor, id).await.map_err(Error::from)?)
+}
+
+/// Twitch's ingest servers for the dropdown (fetched, cached, or the built-in default).
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn ingest_options(state: State<'_, AppState>) -> CommandResult<IngestList> {
+    let app = state.core()?;
+    Ok(ingest::list(&app.db, &app.options().ingest_list_url).await.map_err(Error::from)?)
+}
+
+/// Re-seals every stored secret under a new key; returns how many.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn rotate_vault(state: State<'_, AppState>) -> CommandResult<u32> {
+    let app = state.core()?;
+    Ok(app.rotate_vault().await.map_err(Error::from)? as u32)
+}
