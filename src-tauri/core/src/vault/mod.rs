@@ -190,44 +190,30 @@ impl Vault {
     /// Loads this data dir's key from where it was recorded, finishing an interrupted rotation if
     /// needed, or creates the first key. Refuses to create a key while sealed secrets exist.
     pub async fn load(db: &Db, data_dir: &Path, preference: KeyringPreference) -> Result<Vault, VaultError> {
-        if let Some((recorded_id, backend)) = db.vault_record().await? {
-            let store = Store::new(backend, data_dir);
-            let current = blocking(move || {
-                let current = store.get(Slot::Current)?;
-                if current.as_ref().map(key_id).as_deref() == Some(recorded_id.as_str()) {
-                    return Ok::<_, VaultError>((current, store, recorded_id));
+        match db.vault_record().await? {
+            Some((recorded_id, backend)) => {
+                let store = Store::new(backend, data_dir);
+                let where_ = store.describe();
+                let found = blocking(move || find_recorded_key(&store, &recorded_id)).await?;
+                if let Found::Key(key) = found {
+                    return Ok(Vault::from_key(&key, backend));
                 }
-                // The database may already be re-sealed under the parked key: finish promoting it.
-                if let Some(next) = store.get(Slot::Next)? {
-                    if key_id(&next) == recorded_id {
-                        store.put(Slot::Current, &next)?;
-                        store.delete(Slot::Next)?;
-                        tracing::warn!("finished an interrupted key rotation");
-                        return Ok((Some(next), store, recorded_id));
+                let sealed = db.count_sealed().await?;
+                match found {
+                    _ if sealed == 0 => {
+                        tracing::warn!("the data key was missing but nothing was sealed with it; creating a new one")
                     }
-                }
-                Ok((current, store, recorded_id))
-            })
-            .await?;
-            let (key, store, recorded_id) = current;
-            match key {
-                Some(key) if key_id(&key) == recorded_id => return Ok(Vault::from_key(&key, backend)),
-                found => {
-                    let sealed = db.count_sealed().await?;
-                    if sealed > 0 {
-                        return Err(match found {
-                            None => VaultError::KeyMissing { store: store.describe(), sealed },
-                            Some(_) => VaultError::KeyMismatch { store: store.describe(), sealed },
-                        });
-                    }
-                    tracing::warn!("the data key was missing but nothing was sealed with it; creating a new one");
+                    Found::Different => return Err(VaultError::KeyMismatch { store: where_, sealed }),
+                    _ => return Err(VaultError::KeyMissing { store: where_, sealed }),
                 }
             }
-        }
-        let sealed = db.count_sealed().await?;
-        if sealed > 0 {
-            let store = Store::new(KeyringBackend::Os, data_dir);
-            return Err(VaultError::KeyMissing { store: store.describe(), sealed });
+            None => {
+                let sealed = db.count_sealed().await?;
+                if sealed > 0 {
+                    let store = "the OS keyring and the data dir".to_string();
+                    return Err(VaultError::KeyMissing { store, sealed });
+                }
+            }
         }
         let (key, backend) = Self::store_new_key(data_dir, preference, Slot::Current).await?;
         db.set_vault_record(&key_id(&key), backend).await?;
@@ -293,6 +279,28 @@ impl Vault {
             }
         }
     }
+}
+
+enum Found {
+    Key(KeyBytes),
+    Missing,
+    Different,
+}
+
+/// The key whose fingerprint the database recorded: in `Current`, or parked in `Next` by a
+/// rotation that committed but did not get to promote it (promoted now).
+fn find_recorded_key(store: &Store, recorded_id: &str) -> Result<Found, VaultError> {
+    let current = store.get(Slot::Current)?;
+    if let Some(key) = current.as_ref().filter(|k| key_id(k) == recorded_id) {
+        return Ok(Found::Key(key.clone()));
+    }
+    if let Some(next) = store.get(Slot::Next)?.filter(|k| key_id(k) == recorded_id) {
+        store.put(Slot::Current, &next)?;
+        store.delete(Slot::Next)?;
+        tracing::warn!("finished an interrupted key rotation");
+        return Ok(Found::Key(next));
+    }
+    Ok(if current.is_some() { Found::Different } else { Found::Missing })
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, VaultError> + Send + 'static) -> Result<T, VaultError> {
