@@ -65,3 +65,36 @@ pub fn database_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
+
+/// Makes a 4-second 640x360 25 fps test video with a 330 Hz tone in `container`, the way
+/// TOOLCHAIN.md verified for Debian's ffmpeg. `extra` goes before the output path.
+pub fn make_video(dir: &Path, name: &str, extension: &str, extra: &[&str]) -> std::path::PathBuf {
+    let codecs: &[&str] = match extension {
+        "mp4" | "mov" => &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"],
+        "webm" => &["-c:v", "libvpx-vp9", "-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"],
+        "ogg" => &["-c:v", "libtheora", "-c:a", "libvorbis"],
+        "avi" => &["-c:v", "mpeg4", "-c:a", "libmp3lame"],
+        "wmv" => &["-c:v", "wmv2", "-c:a", "wmav2"],
+        "flv" => &["-c:v", "flv", "-c:a", "libmp3lame", "-ar", "44100"],
+        "mkv" => &["-c:v", "libx264", "-c:a", "aac"],
+        other => panic!("no recipe for {other}"),
+    };
+    let out = dir.join(format!("{name}.{extension}"));
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100", "-t", "4", "-shortest"])
+        .args(codecs)
+        .args(extra)
+        .arg(&out)
+        .status()
+        .expect("ffmpeg (Debian package ffmpeg)");
+    assert!(status.success(), "ffmpeg could not make {}", out.display());
+    out
+}
+
+/// Cuts a file to `fraction` of its size, as an interrupted copy would.
+pub fn truncate(path: &Path, fraction: f64) {
+    let len = std::fs::metadata(path).unwrap().len();
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_len((len as f64 * fraction) as u64).unwrap();
+}

@@ -1,4 +1,5 @@
-//! FFmpeg and ffprobe: where they are, and the one constructor every child process goes through.
+//! FFmpeg and ffprobe: where they are, the one constructor every child process goes through, and
+//! what a media file is ([`probe`], [`verify`], [`thumbnail`]).
 //!
 //! Lookup order for each tool: the sidecar bundled next to the app's executable (Tauri's
 //! `bundle.externalBin`), then `TWITCHER_FFMPEG` / `TWITCHER_FFPROBE`, then `PATH`.
@@ -10,6 +11,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{env_nonempty, ENV_FFMPEG, ENV_FFPROBE};
+
+mod probe;
+
+pub use probe::{probe, thumbnail, verify, Container, MediaInfo, ProbeError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
