@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::AccountError;
 use crate::config::ConfigError;
+use crate::library::LibraryError;
 use crate::db::DbError;
 use crate::logging::LoggingError;
 use crate::media::MediaError;
@@ -27,6 +28,8 @@ pub enum Error {
     Vault(#[from] VaultError),
     #[error(transparent)]
     Account(#[from] AccountError),
+    #[error(transparent)]
+    Library(#[from] LibraryError),
 }
 
 impl Error {
@@ -36,7 +39,8 @@ impl Error {
             Error::Db(_)
             | Error::Profile(ProfileError::Db(_))
             | Error::Vault(VaultError::Db(_))
-            | Error::Account(AccountError::Db(_) | AccountError::Vault(VaultError::Db(_))) => "database",
+            | Error::Account(AccountError::Db(_) | AccountError::Vault(VaultError::Db(_)))
+            | Error::Library(LibraryError::Db(_)) => "database",
             Error::Logging(_) => "logging",
             Error::Media(_) => "ffmpeg_missing",
             Error::Profile(e) => match e {
@@ -69,6 +73,12 @@ impl Error {
                 AccountError::NotFound { .. } => "account_not_found",
                 AccountError::NoStreamKey { .. } => "no_stream_key",
                 AccountError::Vault(_) | AccountError::Db(_) => unreachable!("matched above"),
+            },
+            Error::Library(e) => match e {
+                LibraryError::NotFound { .. } => "video_not_found",
+                LibraryError::InUse { .. } => "video_in_use",
+                LibraryError::InvalidTitle | LibraryError::InvalidDescription => "invalid_input",
+                LibraryError::Db(_) => unreachable!("matched above"),
             },
         }
     }

@@ -13,7 +13,10 @@
 //! | [`vault`]    | the data key (OS keyring or key file), AES-256-GCM seal/open, rotation |
 //! | [`accounts`] | Twitch accounts: add/list/update/remove, stream keys through the vault, plan limits |
 //! | [`ingest`]   | Twitch's ingest servers (fetched, cached, built-in default) and URL validation |
-//! | [`media`]    | locating ffmpeg/ffprobe: bundled sidecar, then environment, then PATH |
+//! | [`library`]  | video import (a job per file), search/filter/sort, edit, remove, storage quota |
+//! | [`jobs`]     | durable background jobs: claim, retry with backoff, recovery after a crash |
+//! | [`events`]   | the typed event stream (job progress, library changes) the surfaces forward |
+//! | [`media`]    | ffmpeg/ffprobe (sidecar, env, PATH), probing by content, verifying, thumbnails |
 //! | [`logging`]  | tracing to a rotating file, every line through one redaction layer |
 //! | [`redact`]   | the redaction rules: UUIDs, stream keys, registered secrets |
 //! | [`doctor`]   | the report of what the app found on this machine |
@@ -26,7 +29,10 @@ pub mod config;
 pub mod db;
 pub mod doctor;
 pub mod error;
+pub mod events;
 pub mod ingest;
+pub mod jobs;
+pub mod library;
 pub mod logging;
 pub mod media;
 pub mod profiles;
@@ -70,6 +76,10 @@ pub struct Twitcher {
     /// Loaded on first use (it may touch the OS keyring). A tokio Mutex on purpose: it is held
     /// across the load, so two first uses cannot both create a key.
     vault: Arc<tokio::sync::Mutex<Option<Vault>>>,
+    pub events: events::Events,
+    /// Wakes the job worker when a job is queued.
+    pub(crate) jobs_changed: Arc<tokio::sync::Notify>,
+    pub(crate) running_jobs: jobs::RunningJobs,
 }
 
 impl Twitcher {
@@ -81,7 +91,15 @@ impl Twitcher {
 
     pub async fn open_with(data_dir: &Path, options: Options) -> Result<Self, Error> {
         let db = db::Db::open(data_dir).await?;
-        Ok(Self { db, data_dir: data_dir.to_path_buf(), options, vault: Arc::default() })
+        Ok(Self {
+            db,
+            data_dir: data_dir.to_path_buf(),
+            options,
+            vault: Arc::default(),
+            events: events::Events::default(),
+            jobs_changed: Arc::default(),
+            running_jobs: Arc::default(),
+        })
     }
 
     pub fn data_dir(&self) -> &Path {

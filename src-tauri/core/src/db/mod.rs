@@ -6,9 +6,11 @@
 //! module's work.
 
 pub mod accounts;
+pub mod jobs;
 pub mod secrets;
 pub mod settings;
 pub mod users;
+pub mod videos;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -1,0 +1,169 @@
+//! The `videos` table: the library's rows, its search, and storage accounting.
+
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{Db, DbError};
+use crate::library::{Sort, Video, VideoQuery};
+use crate::media::MediaInfo;
+
+const COLUMNS: &str = "id, title, description, storage, local_path, s3_key, content_hash, size_bytes, duration_sec, \
+     width, height, fps, codec_video, codec_audio, bitrate, container, thumbnail, status, error, created_at";
+
+/// A video ready to be recorded: the file is already in place.
+pub struct NewVideo<'a> {
+    pub uploader_id: i64,
+    pub title: &'a str,
+    pub local_path: &'a str,
+    pub content_hash: &'a str,
+    pub size_bytes: i64,
+    pub thumbnail: Option<&'a str>,
+    pub info: &'a MediaInfo,
+}
+
+/// Statuses of a stream that still needs its video.
+const ACTIVE_STREAM: &str = "('scheduled', 'queued', 'starting', 'live', 'reconnecting', 'stopping')";
+
+impl Db {
+    /// Records an imported video; `Ok(None)` when this profile already has the same content.
+    pub async fn insert_video(&self, v: &NewVideo<'_>) -> Result<Option<i64>, DbError> {
+        let result = sqlx::query_scalar(
+            "INSERT INTO videos (uploader_id, title, storage, local_path, content_hash, size_bytes, duration_sec, \
+             width, height, fps, codec_video, codec_audio, bitrate, container, thumbnail, status) \
+             VALUES (?, ?, 'local', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ready') RETURNING id",
+        )
+        .bind(v.uploader_id)
+        .bind(v.title)
+        .bind(v.local_path)
+        .bind(v.content_hash)
+        .bind(v.size_bytes)
+        .bind(v.info.duration_sec)
+        .bind(v.info.width)
+        .bind(v.info.height)
+        .bind(v.info.fps)
+        .bind(&v.info.codec_video)
+        .bind(&v.info.codec_audio)
+        .bind(v.info.bitrate)
+        .bind(v.info.container)
+        .bind(v.thumbnail)
+        .fetch_one(self.pool())
+        .await;
+        match result {
+            Ok(id) => Ok(Some(id)),
+            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn video(&self, uploader_id: i64, id: i64) -> Result<Option<Video>, DbError> {
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM videos WHERE uploader_id = ? AND id = ?"))
+            .bind(uploader_id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn video_by_hash(&self, uploader_id: i64, content_hash: &str) -> Result<Option<Video>, DbError> {
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM videos WHERE uploader_id = ? AND content_hash = ?"))
+            .bind(uploader_id)
+            .bind(content_hash)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Bytes of video this profile stores (the plan's storage quota counts these).
+    pub async fn storage_used(&self, uploader_id: i64) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(SUM(size_bytes), 0) FROM videos WHERE uploader_id = ?")
+            .bind(uploader_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// One page of a profile's videos and how many match in all.
+    pub async fn search_videos(&self, uploader_id: i64, q: &VideoQuery) -> Result<(Vec<Video>, i64), DbError> {
+        let filter = |b: &mut QueryBuilder<'_, Sqlite>| {
+            b.push(" FROM videos WHERE uploader_id = ").push_bind(uploader_id);
+            if let Some(text) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+                b.push(" AND (title LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\' OR description LIKE ");
+                b.push_bind(pattern).push(" ESCAPE '\\')");
+            }
+            if let Some(format) = q.format {
+                b.push(" AND container = ").push_bind(format);
+            }
+            if let Some(min) = q.min_duration_sec {
+                b.push(" AND duration_sec >= ").push_bind(min);
+            }
+            if let Some(max) = q.max_duration_sec {
+                b.push(" AND duration_sec <= ").push_bind(max);
+            }
+            if let Some(min) = q.min_height {
+                b.push(" AND height >= ").push_bind(min);
+            }
+            if let Some(max) = q.max_height {
+                b.push(" AND height <= ").push_bind(max);
+            }
+            if let Some(storage) = q.storage {
+                b.push(" AND storage = ").push_bind(storage);
+            }
+            if let Some(status) = q.status {
+                b.push(" AND status = ").push_bind(status);
+            }
+        };
+        let mut count = QueryBuilder::new("SELECT COUNT(*)");
+        filter(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
+
+        let mut page = QueryBuilder::new(format!("SELECT {COLUMNS}"));
+        filter(&mut page);
+        let order = match q.sort {
+            Sort::Date => "created_at",
+            Sort::Title => "title COLLATE NOCASE",
+            Sort::Duration => "duration_sec",
+            Sort::Size => "size_bytes",
+        };
+        let direction = if q.descending { "DESC" } else { "ASC" };
+        page.push(format!(" ORDER BY {order} {direction}, id {direction} LIMIT "));
+        page.push_bind(q.limit.clamp(1, 500) as i64).push(" OFFSET ").push_bind(q.offset.max(0));
+        let items = page.build_query_as().fetch_all(self.pool()).await?;
+        Ok((items, total))
+    }
+
+    pub async fn update_video_text(&self, uploader_id: i64, id: i64, title: &str, description: &str) -> Result<bool, DbError> {
+        let r = sqlx::query("UPDATE videos SET title = ?, description = ? WHERE uploader_id = ? AND id = ?")
+            .bind(title)
+            .bind(description)
+            .bind(uploader_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Whether a stream that has not ended uses the video.
+    pub async fn video_in_use(&self, id: i64) -> Result<bool, DbError> {
+        Ok(sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM streams WHERE video_id = ? AND status IN {ACTIVE_STREAM})"))
+            .bind(id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Whether another row still points at this file or thumbnail (the same content imported by
+    /// another profile).
+    pub async fn file_shared(&self, path: &str, except_id: i64) -> Result<bool, DbError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM videos WHERE (local_path = ?1 OR thumbnail = ?1) AND id != ?2)")
+            .bind(path)
+            .bind(except_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    pub async fn delete_video(&self, uploader_id: i64, id: i64) -> Result<bool, DbError> {
+        let r = sqlx::query("DELETE FROM videos WHERE uploader_id = ? AND id = ?")
+            .bind(uploader_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+}
+

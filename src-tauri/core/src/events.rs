@@ -1,0 +1,56 @@
+//! One typed stream of what happens in the core (job progress, library changes), which the
+//! desktop shell forwards to the window and the CLI prints. Subscribers that fall behind miss
+//! events rather than slowing the work down.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::jobs::JobStatus;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A background job moved: progress (0..=1), a new status, or its end.
+    Job(JobEvent),
+    /// A video was added, changed or removed: lists showing it should refresh.
+    VideosChanged { profile_id: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct JobEvent {
+    pub job_id: i64,
+    pub kind: String,
+    pub profile_id: Option<i64>,
+    /// What the job works on, for people: a file name.
+    pub label: String,
+    pub status: JobStatus,
+    pub progress: f64,
+    /// Seconds left, when it can be estimated.
+    pub eta_sec: Option<f64>,
+    pub error: Option<String>,
+    pub video_id: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Events {
+    tx: broadcast::Sender<Event>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self { tx: broadcast::channel(1024).0 }
+    }
+}
+
+impl Events {
+    pub fn emit(&self, event: Event) {
+        // No subscriber is fine: nobody is watching.
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+}

@@ -1,0 +1,270 @@
+//! Durable background jobs: imports (probe, verify, copy, thumbnail) and uploads, stored in the
+//! `jobs` table so they survive a crash.
+//!
+//! - A worker claims the oldest due job atomically, runs its handler, and records the outcome.
+//! - A handler's error says whether trying again could help; if so the job is re-queued with an
+//!   exponential backoff (2 s, 4 s, … 5 min) until `max_attempts`, then fails.
+//! - At start-up, jobs a crash left `running` are re-queued (handlers are written to be
+//!   restartable) or, out of attempts, failed.
+//! - Progress is saved and sent as [`Event::Job`], at most a few times a second.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::db::DbError;
+use crate::events::{Event, JobEvent};
+use crate::Twitcher;
+
+pub const KIND_IMPORT: &str = "import";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub status: JobStatus,
+    pub progress: f64,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub error: Option<String>,
+}
+
+/// Why a handler stopped. `retry` when the cause may pass (a full disk, a network error).
+#[derive(Debug)]
+pub struct JobError {
+    pub message: String,
+    pub retry: bool,
+}
+
+impl JobError {
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self { message: message.into(), retry: false }
+    }
+
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self { message: message.into(), retry: true }
+    }
+}
+
+impl From<DbError> for JobError {
+    fn from(e: DbError) -> Self {
+        JobError::transient(e.to_string())
+    }
+}
+
+/// What a handler reports back.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct JobOutcome {
+    pub video_id: Option<i64>,
+}
+
+/// Handed to a running handler: report progress, notice cancellation.
+pub struct JobContext<'a> {
+    pub app: &'a Twitcher,
+    pub job: &'a Job,
+    pub cancel: CancellationToken,
+    label: String,
+    profile_id: Option<i64>,
+    started: Instant,
+    last_report: std::sync::Mutex<(Instant, f64)>,
+}
+
+impl JobContext<'_> {
+    /// Saves and announces progress (0..=1), throttled to about four times a second.
+    pub async fn progress(&self, fraction: f64) {
+        let fraction = fraction.clamp(0.0, 1.0);
+        {
+            // A std lock: never held across an await.
+            let mut last = self.last_report.lock().unwrap_or_else(|e| e.into_inner());
+            if last.0.elapsed() < Duration::from_millis(250) && fraction - last.1 < 0.05 {
+                return;
+            }
+            *last = (Instant::now(), fraction);
+        }
+        let _ = self.app.db.set_job_progress(self.job.id, fraction).await;
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let eta = (fraction > 0.02).then(|| elapsed * (1.0 - fraction) / fraction);
+        self.emit(JobStatus::Running, fraction, eta, None, None);
+    }
+
+    pub fn set_label(&mut self, label: impl Into<String>, profile_id: Option<i64>) {
+        self.label = label.into();
+        self.profile_id = profile_id;
+    }
+
+    fn emit(&self, status: JobStatus, progress: f64, eta_sec: Option<f64>, error: Option<String>, video_id: Option<i64>) {
+        self.app.events.emit(Event::Job(JobEvent {
+            job_id: self.job.id,
+            kind: self.job.kind.clone(),
+            profile_id: self.profile_id,
+            label: self.label.clone(),
+            status,
+            progress,
+            eta_sec,
+            error,
+            video_id,
+        }));
+    }
+}
+
+/// Who a job belongs to and what to call it, read from any job's payload.
+#[derive(Deserialize)]
+struct Labelled {
+    #[serde(default)]
+    profile_id: Option<i64>,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+pub async fn enqueue(app: &Twitcher, kind: &str, payload: &impl Serialize) -> Result<i64, DbError> {
+    let payload = serde_json::to_string(payload).expect("serializable payload");
+    let id = app.db.insert_job(kind, &payload, 5).await?;
+    app.jobs_changed.notify_waiters();
+    Ok(id)
+}
+
+fn backoff(attempts: i64) -> Duration {
+    Duration::from_secs(1u64.checked_shl(attempts.clamp(1, 20) as u32).unwrap_or(u64::MAX).min(300))
+}
+
+/// Re-queues what a crash left running; call once at start-up.
+pub async fn recover(app: &Twitcher) -> Result<(), DbError> {
+    let (requeued, failed) = app.db.recover_jobs().await?;
+    if requeued + failed > 0 {
+        tracing::warn!(requeued, failed, "recovered jobs left running by an earlier run");
+    }
+    Ok(())
+}
+
+/// Claims and runs one due job. `Ok(false)` when none is due.
+pub async fn run_one(app: &Twitcher) -> Result<bool, DbError> {
+    let Some(job) = app.db.claim_job().await? else {
+        return Ok(false);
+    };
+    let labelled: Labelled = serde_json::from_str(&job.payload).unwrap_or(Labelled { profile_id: None, label: None });
+    let cancel = CancellationToken::new();
+    app.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).insert(job.id, cancel.clone());
+    let mut ctx = JobContext {
+        app,
+        job: &job,
+        cancel,
+        label: labelled.label.unwrap_or_else(|| job.kind.clone()),
+        profile_id: labelled.profile_id,
+        started: Instant::now(),
+        last_report: std::sync::Mutex::new((Instant::now() - Duration::from_secs(1), -1.0)),
+    };
+    ctx.emit(JobStatus::Running, job.progress, None, None, None);
+    let result = match job.kind.as_str() {
+        KIND_IMPORT => crate::library::run_import_job(&mut ctx).await,
+        other => Err(JobError::permanent(format!("unknown job kind '{other}'"))),
+    };
+    let cancelled = ctx.cancel.is_cancelled();
+    app.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).remove(&job.id);
+    match result {
+        _ if cancelled => {
+            app.db.finish_job(job.id, JobStatus::Cancelled, None).await?;
+            ctx.emit(JobStatus::Cancelled, job.progress, None, None, None);
+        }
+        Ok(outcome) => {
+            app.db.finish_job(job.id, JobStatus::Succeeded, None).await?;
+            ctx.emit(JobStatus::Succeeded, 1.0, Some(0.0), None, outcome.video_id);
+        }
+        Err(e) if e.retry && job.attempts < job.max_attempts => {
+            let delay = backoff(job.attempts);
+            tracing::warn!(job_id = job.id, kind = %job.kind, attempt = job.attempts, delay_s = delay.as_secs(), error = %e.message, "job will be retried");
+            app.db.retry_job(job.id, &e.message, delay.as_secs_f64()).await?;
+            ctx.emit(JobStatus::Queued, job.progress, None, Some(e.message), None);
+        }
+        Err(e) => {
+            tracing::warn!(job_id = job.id, kind = %job.kind, error = %e.message, "job failed");
+            app.db.finish_job(job.id, JobStatus::Failed, Some(&e.message)).await?;
+            ctx.emit(JobStatus::Failed, job.progress, None, Some(e.message), None);
+        }
+    }
+    Ok(true)
+}
+
+/// Runs due jobs until every job in `ids` has ended; returns them as they ended.
+pub async fn run_until_done(app: &Twitcher, ids: &[i64]) -> Result<Vec<Job>, DbError> {
+    loop {
+        let mut done = Vec::with_capacity(ids.len());
+        for id in ids {
+            match app.db.job(*id).await? {
+                Some(job) if job.status.is_finished() => done.push(job),
+                _ => break,
+            }
+        }
+        if done.len() == ids.len() {
+            return Ok(done);
+        }
+        if !run_one(app).await? {
+            // Nothing due: a retry is waiting for its backoff, or another process has it.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// The desktop's worker: runs jobs as they come until `shutdown` fires.
+pub async fn run_worker(app: Twitcher, shutdown: CancellationToken) {
+    if let Err(e) = recover(&app).await {
+        tracing::error!(error = %e, "could not recover jobs");
+    }
+    loop {
+        match run_one(&app).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "job worker"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = app.jobs_changed.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Cancels a queued or running job. A running handler stops at its next check.
+pub async fn cancel(app: &Twitcher, id: i64) -> Result<bool, DbError> {
+    if let Some(token) = app.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        token.cancel();
+        return Ok(true);
+    }
+    app.db.cancel_job(id).await
+}
+
+pub(crate) type RunningJobs = std::sync::Arc<std::sync::Mutex<HashMap<i64, CancellationToken>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_five_minutes() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(2), Duration::from_secs(4));
+        assert_eq!(backoff(8), Duration::from_secs(256));
+        assert_eq!(backoff(9), Duration::from_secs(300));
+        assert_eq!(backoff(1000), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,384 @@
+//! The video library: import, search, edit, remove.
+//!
+//! An import is a durable job ([`crate::jobs`]) per file: it checks size and quota, recognizes
+//! the file by its content, reads it end to end, copies it into `DATA_DIR/library/<profile>/`
+//! (temp file, fsync, rename) while hashing it, makes a thumbnail at 10 %, and only then records
+//! the row. Any failure removes what the job made: nothing half-imported stays behind.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::db::videos::NewVideo;
+use crate::db::DbError;
+use crate::events::Event;
+use crate::jobs::{self, JobContext, JobError, JobOutcome};
+use crate::media::{self, Container, ProbeError};
+use crate::profiles::Profile;
+use crate::Twitcher;
+
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 500 * 1024 * 1024;
+const MAX_FILE_KEY: &str = "library.max_file_bytes";
+const LIBRARY_DIR: &str = "library";
+const THUMBNAIL_DIR: &str = "thumbnails";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("no video {id} in this profile's library")]
+    NotFound { id: i64 },
+    #[error("video {id} is used by a stream that has not ended: stop the stream first")]
+    InUse { id: i64 },
+    #[error("the title must be 1 to 200 characters")]
+    InvalidTitle,
+    #[error("the description must be at most 5000 characters")]
+    InvalidDescription,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum Storage {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum VideoStatus {
+    Importing,
+    Ready,
+    Failed,
+}
+
+/// A video as every surface sees it (CLI.md's keys plus a few).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Video {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub status: VideoStatus,
+    pub container: Option<Container>,
+    pub duration_sec: Option<f64>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub fps: Option<f64>,
+    pub codec_video: Option<String>,
+    pub codec_audio: Option<String>,
+    pub bitrate: Option<i64>,
+    pub size_bytes: i64,
+    pub storage: Storage,
+    pub local_path: Option<String>,
+    pub s3_key: Option<String>,
+    pub content_hash: Option<String>,
+    pub thumbnail: Option<String>,
+    pub error: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    #[default]
+    Date,
+    Title,
+    Duration,
+    Size,
+}
+
+/// Search, filters, order and page. Everything optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(default)]
+pub struct VideoQuery {
+    /// Matched against title and description, case-insensitively.
+    pub search: Option<String>,
+    pub format: Option<Container>,
+    pub min_duration_sec: Option<f64>,
+    pub max_duration_sec: Option<f64>,
+    pub min_height: Option<i64>,
+    pub max_height: Option<i64>,
+    pub storage: Option<Storage>,
+    pub status: Option<VideoStatus>,
+    pub sort: Sort,
+    pub descending: bool,
+    pub limit: u32,
+    pub offset: i64,
+}
+
+impl Default for VideoQuery {
+    fn default() -> Self {
+        Self {
+            search: None,
+            format: None,
+            min_duration_sec: None,
+            max_duration_sec: None,
+            min_height: None,
+            max_height: None,
+            storage: None,
+            status: None,
+            sort: Sort::Date,
+            descending: true,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct VideoPage {
+    pub items: Vec<Video>,
+    pub total: i64,
+}
+
+/// What an import job needs; `label` and `profile_id` are also read by the job runner.
+#[derive(Debug, Serialize, Deserialize)]
+struct ImportPayload {
+    profile_id: i64,
+    source: PathBuf,
+    label: String,
+}
+
+/// A file that could not even be queued (it does not exist, or is not a file).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportRefused {
+    pub file: String,
+    pub message: String,
+}
+
+fn file_label(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
+pub async fn max_file_bytes(app: &Twitcher) -> Result<u64, DbError> {
+    Ok(app.db.setting(MAX_FILE_KEY).await?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MAX_FILE_BYTES))
+}
+
+pub async fn set_max_file_bytes(app: &Twitcher, bytes: u64) -> Result<(), DbError> {
+    app.db.set_setting(MAX_FILE_KEY, &bytes.to_string()).await
+}
+
+/// Queues one import job per file; returns the job ids, and the files refused at once.
+pub async fn import(app: &Twitcher, actor: &Profile, paths: &[PathBuf]) -> Result<(Vec<i64>, Vec<ImportRefused>), DbError> {
+    let mut jobs_ = Vec::new();
+    let mut refused = Vec::new();
+    for path in paths {
+        let label = file_label(path);
+        let source = match tokio::fs::canonicalize(path).await {
+            Ok(p) if p.is_file() => p,
+            Ok(_) => {
+                refused.push(ImportRefused { file: label, message: "not a file".into() });
+                continue;
+            }
+            Err(e) => {
+                refused.push(ImportRefused { file: label, message: format!("cannot open it: {e}") });
+                continue;
+            }
+        };
+        let payload = ImportPayload { profile_id: actor.id, source, label };
+        jobs_.push(jobs::enqueue(app, jobs::KIND_IMPORT, &payload).await?);
+    }
+    Ok((jobs_, refused))
+}
+
+/// Files an import job made, removed unless the import completes.
+struct Leftovers(Vec<PathBuf>);
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+    const MB: f64 = 1024.0 * 1024.0;
+    let b = bytes as f64;
+    if b >= GB {
+        format!("{:.1} GB", b / GB)
+    } else {
+        format!("{:.1} MB", b / MB)
+    }
+}
+
+fn io_error(label: &str, e: std::io::Error) -> JobError {
+    if e.raw_os_error() == Some(28) {
+        // ENOSPC: worth retrying once space is freed; say so.
+        return JobError::transient(format!("{label}: the disk holding the data dir is full: free some space (nothing was imported)"));
+    }
+    JobError::transient(format!("{label}: {e}"))
+}
+
+pub(crate) async fn run_import_job(ctx: &mut JobContext<'_>) -> Result<JobOutcome, JobError> {
+    let payload: ImportPayload =
+        serde_json::from_str(&ctx.job.payload).map_err(|e| JobError::permanent(format!("bad import job: {e}")))?;
+    ctx.set_label(payload.label.clone(), Some(payload.profile_id));
+    let app = ctx.app;
+    let label = payload.label.as_str();
+    let reject = |reason: String| JobError::permanent(format!("{label}: {reason}"));
+    let profile = app.db.user_by_id(payload.profile_id).await?.ok_or_else(|| reject("the profile no longer exists".into()))?;
+
+    let size = match tokio::fs::metadata(&payload.source).await {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(reject("the file is gone".into())),
+        Err(e) => return Err(io_error(label, e)),
+    };
+    if size == 0 {
+        return Err(reject(ProbeError::Empty.to_string()));
+    }
+    let max = max_file_bytes(app).await?;
+    if size > max {
+        return Err(reject(format!("{} is over the {} limit per file (a setting)", human_bytes(size), human_bytes(max))));
+    }
+    check_quota(app, &profile, size).await.map_err(reject)?;
+    ctx.progress(0.02).await;
+
+    let info = media::probe(&payload.source).await.map_err(|e| reject(e.to_string()))?;
+    ctx.progress(0.05).await;
+    media::verify(&payload.source, &info).await.map_err(|e| reject(e.to_string()))?;
+    ctx.progress(0.35).await;
+
+    let dir = app.data_dir().join(LIBRARY_DIR).join(profile.id.to_string());
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| io_error(label, e))?;
+    let part = dir.join(format!(".import-{}.part", ctx.job.id));
+    let mut leftovers = Leftovers(vec![part.clone()]);
+    let hash = copy_hashing(ctx, &payload.source, &part, size).await.map_err(|e| io_error(label, e))?;
+    if ctx.cancel.is_cancelled() {
+        return Err(reject("cancelled".into()));
+    }
+    if let Some(existing) = app.db.video_by_hash(profile.id, &hash).await? {
+        return Err(reject(format!("already in your library as \"{}\" (video {})", existing.title, existing.id)));
+    }
+
+    let thumbs = app.data_dir().join(THUMBNAIL_DIR);
+    tokio::fs::create_dir_all(&thumbs).await.map_err(|e| io_error(label, e))?;
+    let thumb_part = thumbs.join(format!(".import-{}.jpg", ctx.job.id));
+    leftovers.0.push(thumb_part.clone());
+    media::thumbnail(&part, info.duration_sec * 0.1, &thumb_part).await.map_err(|e| reject(e.to_string()))?;
+    ctx.progress(0.97).await;
+
+    // Files are named by content: the same video imported by two profiles is stored once.
+    let final_path = dir.join(format!("{hash}.{}", info.container.extension()));
+    let thumb_path = thumbs.join(format!("{hash}.jpg"));
+    tokio::fs::rename(&part, &final_path).await.map_err(|e| io_error(label, e))?;
+    tokio::fs::rename(&thumb_part, &thumb_path).await.map_err(|e| io_error(label, e))?;
+    let title: String = Path::new(label).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let title = if title.trim().is_empty() { label.to_string() } else { title.chars().take(200).collect() };
+    let new = NewVideo {
+        uploader_id: profile.id,
+        title: &title,
+        local_path: &final_path.to_string_lossy(),
+        content_hash: &hash,
+        size_bytes: size as i64,
+        thumbnail: Some(&thumb_path.to_string_lossy()),
+        info: &info,
+    };
+    // From here the temp files are renamed: `leftovers` has nothing left to remove.
+    let Some(id) = app.db.insert_video(&new).await? else {
+        // A concurrent import of the same content won; its row owns the (identical) files.
+        return Err(reject("already in your library".into()));
+    };
+    drop(leftovers);
+    tracing::info!(video_id = id, profile_id = profile.id, container = ?info.container, "video imported");
+    app.events.emit(Event::VideosChanged { profile_id: profile.id });
+    Ok(JobOutcome { video_id: Some(id) })
+}
+
+async fn check_quota(app: &Twitcher, profile: &Profile, size: u64) -> Result<(), String> {
+    let limits = app.db.plan_limits(profile.plan).await.map_err(|e| e.to_string())?;
+    let Some(quota) = limits.max_storage_bytes else {
+        return Ok(());
+    };
+    let used = app.db.storage_used(profile.id).await.map_err(|e| e.to_string())? as u64;
+    if used + size > quota {
+        return Err(format!(
+            "{} would take your library to {} of your {} plan's {}: remove videos or move to a larger plan",
+            human_bytes(size),
+            human_bytes(used + size),
+            profile.plan,
+            human_bytes(quota)
+        ));
+    }
+    Ok(())
+}
+
+/// Copies `from` to `to` (created new, fsynced) and returns the SHA-256 of the content.
+async fn copy_hashing(ctx: &JobContext<'_>, from: &Path, to: &Path, size: u64) -> std::io::Result<String> {
+    let mut input = tokio::fs::File::open(from).await?;
+    let mut output = tokio::fs::File::create(to).await?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut copied = 0u64;
+    loop {
+        if ctx.cancel.is_cancelled() {
+            break;
+        }
+        let n = input.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        output.write_all(&buf[..n]).await?;
+        copied += n as u64;
+        ctx.progress(0.35 + 0.6 * copied as f64 / size.max(1) as f64).await;
+    }
+    output.sync_all().await?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+pub async fn list(app: &Twitcher, actor: &Profile, query: &VideoQuery) -> Result<VideoPage, LibraryError> {
+    let (items, total) = app.db.search_videos(actor.id, query).await?;
+    Ok(VideoPage { items, total })
+}
+
+pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Video, LibraryError> {
+    app.db.video(actor.id, id).await?.ok_or(LibraryError::NotFound { id })
+}
+
+pub async fn update(app: &Twitcher, actor: &Profile, id: i64, title: &str, description: &str) -> Result<Video, LibraryError> {
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(LibraryError::InvalidTitle);
+    }
+    if description.chars().count() > 5000 {
+        return Err(LibraryError::InvalidDescription);
+    }
+    if !app.db.update_video_text(actor.id, id, title, description.trim()).await? {
+        return Err(LibraryError::NotFound { id });
+    }
+    app.events.emit(Event::VideosChanged { profile_id: actor.id });
+    get(app, actor, id).await
+}
+
+/// Removes the row, the file and the thumbnail; refused while a stream uses the video.
+pub async fn remove(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), LibraryError> {
+    let video = get(app, actor, id).await?;
+    if app.db.video_in_use(id).await? {
+        return Err(LibraryError::InUse { id });
+    }
+    app.db.delete_video(actor.id, id).await?;
+    for path in [video.local_path.as_deref(), video.thumbnail.as_deref()].into_iter().flatten() {
+        if app.db.file_shared(path, id).await? {
+            continue;
+        }
+        match tokio::fs::remove_file(path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(video_id = id, error = %e, "could not delete a removed video's file"),
+        }
+    }
+    tracing::info!(video_id = id, "video removed");
+    app.events.emit(Event::VideosChanged { profile_id: actor.id });
+    Ok(())
+}

@@ -1,0 +1,269 @@
+//! The video library on a real data dir with files ffmpeg makes at test time: imports through
+//! durable jobs, every bad input, duplicates, limits, crash recovery, search, edit and remove.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{make_video, open, truncate};
+use twitcher_core::events::Event;
+use twitcher_core::jobs::{self, Job, JobStatus};
+use twitcher_core::library::{self, LibraryError, Sort, VideoQuery};
+use twitcher_core::media::Container;
+use twitcher_core::profiles::{self, Profile};
+use twitcher_core::vault::KeyringPreference;
+use twitcher_core::Twitcher;
+
+async fn setup() -> (tempfile::TempDir, Twitcher, Profile) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(&dir.path().join("data"), KeyringPreference::File).await;
+    let profile = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    (dir, app, profile)
+}
+
+async fn import(app: &Twitcher, who: &Profile, paths: &[PathBuf]) -> Vec<Job> {
+    let (ids, refused) = library::import(app, who, paths).await.unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+    jobs::run_until_done(app, &ids).await.unwrap()
+}
+
+/// Every file under the data dir's library and thumbnail folders.
+fn stored_files(app: &Twitcher) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for sub in ["library", "thumbnails"] {
+        let root = app.data_dir().join(sub);
+        if root.exists() {
+            for entry in walkdir(&root) {
+                out.push(entry);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_format_imports_with_its_metadata_a_copy_and_a_thumbnail() {
+    let (dir, app, ana) = setup().await;
+    let mut events = app.events.subscribe();
+    let exts = ["mp4", "webm", "ogg", "avi", "mov", "wmv", "flv"];
+    let files: Vec<PathBuf> = exts.iter().map(|e| make_video(dir.path(), &format!("clip {e}"), e, &[])).collect();
+    let done = import(&app, &ana, &files).await;
+    assert!(done.iter().all(|j| j.status == JobStatus::Succeeded), "{done:?}");
+
+    let page = library::list(&app, &ana, &VideoQuery { sort: Sort::Title, descending: false, ..Default::default() }).await.unwrap();
+    assert_eq!(page.total, 7);
+    for (video, ext) in page.items.iter().zip(["avi", "flv", "mov", "mp4", "ogg", "webm", "wmv"]) {
+        assert_eq!(video.title, format!("clip {ext}"));
+        assert_eq!(video.container, Container::from_extension(ext));
+        assert_eq!((video.width, video.height), (Some(640), Some(360)));
+        assert!((video.duration_sec.unwrap() - 4.0).abs() < 0.3);
+        let copy = PathBuf::from(video.local_path.as_ref().unwrap());
+        assert!(copy.starts_with(app.data_dir()), "copied into the data dir");
+        assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(dir.path().join(format!("clip {ext}.{ext}"))).unwrap());
+        assert_eq!(video.size_bytes as u64, std::fs::metadata(&copy).unwrap().len());
+        let thumb = std::fs::read(video.thumbnail.as_ref().unwrap()).unwrap();
+        assert_eq!(&thumb[..2], &[0xFF, 0xD8]);
+    }
+    assert!(!stored_files(&app).iter().any(|p| p.to_string_lossy().contains(".import-")), "no temp files left");
+
+    // Progress went out as events, ending with the new video's id.
+    let mut progressed = false;
+    let mut succeeded = 0;
+    while let Ok(event) = events.try_recv() {
+        if let Event::Job(job) = event {
+            progressed |= job.status == JobStatus::Running && job.progress > 0.3 && job.progress < 1.0;
+            if job.status == JobStatus::Succeeded {
+                assert!(job.video_id.is_some());
+                succeeded += 1;
+            }
+        }
+    }
+    assert!(progressed);
+    assert_eq!(succeeded, 7);
+}
+
+#[tokio::test]
+async fn each_bad_file_gets_its_own_error_and_the_good_ones_still_import() {
+    let (dir, app, ana) = setup().await;
+    let good = make_video(dir.path(), "good", "mp4", &[]);
+    let empty = dir.path().join("empty.mp4");
+    std::fs::write(&empty, b"").unwrap();
+    let text = dir.path().join("notes.avi");
+    std::fs::write(&text, "not a video\n".repeat(500)).unwrap();
+    let truncated = make_video(dir.path(), "cut", "mp4", &["-movflags", "+faststart"]);
+    truncate(&truncated, 0.5);
+    let audio = dir.path().join("clip.ogg");
+    assert!(std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine", "-t", "2", "-c:a", "libvorbis"])
+        .arg(&audio)
+        .status()
+        .unwrap()
+        .success());
+    let missing = dir.path().join("missing.mp4");
+
+    let (ids, refused) = library::import(&app, &ana, &[good, empty, text, truncated, audio, missing]).await.unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].file, "missing.mp4");
+    let done = jobs::run_until_done(&app, &ids).await.unwrap();
+    let errors: Vec<String> = done.iter().map(|j| j.error.clone().unwrap_or_default()).collect();
+    assert_eq!(done[0].status, JobStatus::Succeeded);
+    assert!(errors[1].starts_with("empty.mp4: the file is empty"), "{errors:?}");
+    assert!(errors[2].starts_with("notes.avi: not a video file FFmpeg can read"), "{errors:?}");
+    assert!(errors[3].starts_with("cut.mp4: the file is truncated: it ends at"), "{errors:?}");
+    assert_eq!(errors[4], "clip.ogg: no video stream found");
+    assert!(done[1..].iter().all(|j| j.status == JobStatus::Failed && j.attempts == 1), "bad input is not retried");
+
+    let page = library::list(&app, &ana, &VideoQuery::default()).await.unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(stored_files(&app).len(), 2, "one video and its thumbnail: {:?}", stored_files(&app));
+}
+
+#[tokio::test]
+async fn the_same_content_twice_is_detected_and_said() {
+    let (dir, app, ana) = setup().await;
+    let file = make_video(dir.path(), "clip", "webm", &[]);
+    let copy = dir.path().join("copy of clip.webm");
+    std::fs::copy(&file, &copy).unwrap();
+    import(&app, &ana, &[file]).await;
+    let second = import(&app, &ana, &[copy]).await;
+    assert_eq!(second[0].status, JobStatus::Failed);
+    let error = second[0].error.as_deref().unwrap();
+    assert!(error.contains("already in your library as \"clip\""), "{error}");
+    assert_eq!(library::list(&app, &ana, &VideoQuery::default()).await.unwrap().total, 1);
+    assert_eq!(stored_files(&app).len(), 2);
+}
+
+#[tokio::test]
+async fn the_size_limit_and_the_plan_quota_are_checked_before_copying() {
+    let (dir, app, ana) = setup().await;
+    let file = make_video(dir.path(), "clip", "mp4", &[]);
+    let size = std::fs::metadata(&file).unwrap().len();
+
+    library::set_max_file_bytes(&app, size - 1).await.unwrap();
+    let over = import(&app, &ana, std::slice::from_ref(&file)).await;
+    assert!(over[0].error.as_deref().unwrap().contains("limit per file"), "{:?}", over[0].error);
+
+    library::set_max_file_bytes(&app, library::DEFAULT_MAX_FILE_BYTES).await.unwrap();
+    // Plans are data: shrink FREE's storage to just under this file.
+    use sqlx::Connection;
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.data_dir().join("twitcher.db").display())).await.unwrap();
+    sqlx::query("UPDATE plans SET max_storage_bytes = ? WHERE name = 'FREE'").bind(size as i64 - 1).execute(&mut conn).await.unwrap();
+    let quota = import(&app, &ana, std::slice::from_ref(&file)).await;
+    let error = quota[0].error.as_deref().unwrap();
+    assert!(error.contains("of your FREE plan's"), "{error}");
+    assert!(stored_files(&app).is_empty());
+}
+
+#[tokio::test]
+async fn an_import_a_crash_left_running_is_resumed_at_the_next_start() {
+    let (dir, app, ana) = setup().await;
+    let file = make_video(dir.path(), "clip", "mp4", &[]);
+    let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
+    // The crash: the job was claimed (running) and had started copying.
+    let claimed = app.db.claim_job().await.unwrap().unwrap();
+    assert_eq!(claimed.id, ids[0]);
+    let lib = app.data_dir().join("library").join(ana.id.to_string());
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join(format!(".import-{}.part", ids[0])), b"half a copy").unwrap();
+    let data_dir = app.data_dir().to_path_buf();
+    drop(app);
+
+    let restarted = open(&data_dir, KeyringPreference::File).await;
+    assert_eq!(restarted.db.job(ids[0]).await.unwrap().unwrap().status, JobStatus::Running);
+    jobs::recover(&restarted).await.unwrap();
+    let done = jobs::run_until_done(&restarted, &ids).await.unwrap();
+    assert_eq!(done[0].status, JobStatus::Succeeded);
+    assert_eq!(done[0].attempts, 2);
+    assert_eq!(library::list(&restarted, &ana, &VideoQuery::default()).await.unwrap().total, 1);
+    assert!(!stored_files(&restarted).iter().any(|p| p.to_string_lossy().contains(".import-")));
+}
+
+#[tokio::test]
+async fn search_filters_sort_and_pages_work_together() {
+    let (dir, app, ana) = setup().await;
+    let files = vec![
+        make_video(dir.path(), "Morning stream", "mp4", &[]),
+        make_video(dir.path(), "Evening stream", "webm", &[]),
+        make_video(dir.path(), "Speedrun 100%", "flv", &["-s", "1280x720"]),
+    ];
+    import(&app, &ana, &files).await;
+    let q = |f: fn(&mut VideoQuery)| {
+        let mut q = VideoQuery { sort: Sort::Title, descending: false, ..Default::default() };
+        f(&mut q);
+        q
+    };
+    let titles = |page: library::VideoPage| page.items.into_iter().map(|v| v.title).collect::<Vec<_>>();
+    assert_eq!(titles(library::list(&app, &ana, &q(|q| q.search = Some("STREAM".into()))).await.unwrap()), ["Evening stream", "Morning stream"]);
+    // LIKE wildcards in a search are taken literally.
+    assert_eq!(titles(library::list(&app, &ana, &q(|q| q.search = Some("100%".into()))).await.unwrap()), ["Speedrun 100%"]);
+    assert!(library::list(&app, &ana, &q(|q| q.search = Some("_".into()))).await.unwrap().items.is_empty());
+    assert_eq!(titles(library::list(&app, &ana, &q(|q| q.format = Some(Container::Webm))).await.unwrap()), ["Evening stream"]);
+    assert_eq!(titles(library::list(&app, &ana, &q(|q| q.min_height = Some(720))).await.unwrap()), ["Speedrun 100%"]);
+    assert_eq!(library::list(&app, &ana, &q(|q| q.min_duration_sec = Some(10.0))).await.unwrap().total, 0);
+    let page = library::list(&app, &ana, &q(|q| {
+        q.limit = 2;
+        q.offset = 2;
+    }))
+    .await
+    .unwrap();
+    assert_eq!((page.total, titles(page)), (3, vec!["Speedrun 100%".to_string()]));
+    let by_size = library::list(&app, &ana, &q(|q| {
+        q.sort = Sort::Size;
+        q.descending = true;
+    }))
+    .await
+    .unwrap();
+    assert!(by_size.items.windows(2).all(|w| w[0].size_bytes >= w[1].size_bytes));
+
+    // Another profile sees none of them.
+    let bo = profiles::register(&app.db, Some("Bo")).await.unwrap().profile;
+    assert_eq!(library::list(&app, &bo, &VideoQuery::default()).await.unwrap().total, 0);
+}
+
+#[tokio::test]
+async fn edit_and_remove_and_removal_is_refused_while_a_stream_uses_the_video() {
+    let (dir, app, ana) = setup().await;
+    import(&app, &ana, &[make_video(dir.path(), "a", "mp4", &[]), make_video(dir.path(), "b", "ogg", &[])]).await;
+    let items = library::list(&app, &ana, &VideoQuery { sort: Sort::Title, descending: false, ..Default::default() }).await.unwrap().items;
+    let (a, b) = (&items[0], &items[1]);
+
+    let edited = library::update(&app, &ana, a.id, "  New title ", "About it").await.unwrap();
+    assert_eq!((edited.title.as_str(), edited.description.as_str()), ("New title", "About it"));
+    assert!(matches!(library::update(&app, &ana, a.id, " ", "").await, Err(LibraryError::InvalidTitle)));
+
+    use sqlx::Connection;
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.data_dir().join("twitcher.db").display())).await.unwrap();
+    sqlx::query("INSERT INTO streams (creator_id, video_id, broadcast_id, status) VALUES (?, ?, 'b1', 'live')")
+        .bind(ana.id)
+        .bind(b.id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(matches!(library::remove(&app, &ana, b.id).await, Err(LibraryError::InUse { .. })));
+    assert!(PathBuf::from(b.local_path.as_ref().unwrap()).exists());
+
+    library::remove(&app, &ana, a.id).await.unwrap();
+    assert!(!PathBuf::from(a.local_path.as_ref().unwrap()).exists());
+    assert!(!PathBuf::from(a.thumbnail.as_ref().unwrap()).exists());
+    assert!(matches!(library::get(&app, &ana, a.id).await, Err(LibraryError::NotFound { .. })));
+
+    sqlx::query("UPDATE streams SET status = 'ended'").execute(&mut conn).await.unwrap();
+    library::remove(&app, &ana, b.id).await.unwrap();
+    assert!(stored_files(&app).is_empty());
+}
