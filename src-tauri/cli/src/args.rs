@@ -38,6 +38,9 @@ pub enum Command {
     /// The key that protects stored secrets.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Import, find, edit and remove videos in the library.
+    #[command(subcommand)]
+    Video(VideoCommand),
     /// What Twitcher found on this machine: ffmpeg, ffprobe, keyring, data dir, schema version.
     Doctor,
 }
@@ -106,4 +109,59 @@ pub enum ProfileCommand {
     SetPlan { uuid: String, plan: String },
     /// Forget the active profile on this data dir.
     Logout,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VideoCommand {
+    /// Import files (MP4, WebM, OGG, AVI, MOV, WMV, FLV, recognized by content): each is checked,
+    /// copied into the library and thumbnailed. Exits 1 if any file failed; the others still import.
+    Import {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<std::path::PathBuf>,
+    },
+    /// Videos in the library, newest first unless --sort says otherwise.
+    List {
+        /// Words in the title or description.
+        #[arg(long)]
+        search: Option<String>,
+        /// mp4, webm, ogg, avi, mov, wmv or flv.
+        #[arg(long, value_name = "EXT")]
+        format: Option<String>,
+        #[arg(long, value_name = "SECONDS")]
+        min_duration: Option<f64>,
+        #[arg(long, value_name = "SECONDS")]
+        max_duration: Option<f64>,
+        /// Only videos at least this tall (720 for HD, 1080 for full HD).
+        #[arg(long, value_name = "PIXELS")]
+        min_height: Option<i64>,
+        #[arg(long, value_enum, default_value = "date")]
+        sort: SortArg,
+        /// Ascending order (default: descending).
+        #[arg(long)]
+        asc: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
+    /// One video with all its metadata.
+    Show { id: i64 },
+    /// Change a video's title or description.
+    Edit {
+        id: i64,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Remove a video: its row, file and thumbnail (refused while a stream uses it).
+    Remove { id: i64 },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SortArg {
+    Date,
+    Title,
+    Duration,
+    Size,
 }

@@ -21,8 +21,15 @@ impl Output {
         }
     }
 
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     pub fn error(&self, error: &Error) {
-        let body = error.body();
+        self.error_body(&error.body());
+    }
+
+    pub fn error_body(&self, body: &twitcher_core::ErrorBody) {
         if self.json {
             eprintln!("{}", serde_json::json!({ "error": body }));
         } else {

@@ -75,9 +75,12 @@ impl Error {
                 AccountError::Vault(_) | AccountError::Db(_) => unreachable!("matched above"),
             },
             Error::Library(e) => match e {
+                LibraryError::ImportFailed { .. } => "import_failed",
                 LibraryError::NotFound { .. } => "video_not_found",
                 LibraryError::InUse { .. } => "video_in_use",
-                LibraryError::InvalidTitle | LibraryError::InvalidDescription => "invalid_input",
+                LibraryError::InvalidTitle | LibraryError::InvalidDescription | LibraryError::InvalidFormat(_) => {
+                    "invalid_input"
+                }
                 LibraryError::Db(_) => unreachable!("matched above"),
             },
         }

@@ -48,6 +48,7 @@ pub struct Job {
     pub attempts: i64,
     pub max_attempts: i64,
     pub error: Option<String>,
+    pub video_id: Option<i64>,
 }
 
 /// Why a handler stopped. `retry` when the cause may pass (a full disk, a network error).
@@ -183,11 +184,11 @@ pub async fn run_one(app: &Twitcher) -> Result<bool, DbError> {
     app.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).remove(&job.id);
     match result {
         _ if cancelled => {
-            app.db.finish_job(job.id, JobStatus::Cancelled, None).await?;
+            app.db.finish_job(job.id, JobStatus::Cancelled, None, None).await?;
             ctx.emit(JobStatus::Cancelled, job.progress, None, None, None);
         }
         Ok(outcome) => {
-            app.db.finish_job(job.id, JobStatus::Succeeded, None).await?;
+            app.db.finish_job(job.id, JobStatus::Succeeded, None, outcome.video_id).await?;
             ctx.emit(JobStatus::Succeeded, 1.0, Some(0.0), None, outcome.video_id);
         }
         Err(e) if e.retry && job.attempts < job.max_attempts => {
@@ -198,7 +199,7 @@ pub async fn run_one(app: &Twitcher) -> Result<bool, DbError> {
         }
         Err(e) => {
             tracing::warn!(job_id = job.id, kind = %job.kind, error = %e.message, "job failed");
-            app.db.finish_job(job.id, JobStatus::Failed, Some(&e.message)).await?;
+            app.db.finish_job(job.id, JobStatus::Failed, Some(&e.message), None).await?;
             ctx.emit(JobStatus::Failed, job.progress, None, Some(e.message), None);
         }
     }

@@ -91,9 +91,12 @@ impl Twitcher {
 
     pub async fn open_with(data_dir: &Path, options: Options) -> Result<Self, Error> {
         let db = db::Db::open(data_dir).await?;
+        // Paths stored in the database (library files, thumbnails) must not depend on the
+        // working directory of whoever opened it.
+        let data_dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
         Ok(Self {
             db,
-            data_dir: data_dir.to_path_buf(),
+            data_dir,
             options,
             vault: Arc::default(),
             events: events::Events::default(),

@@ -26,10 +26,14 @@ const THUMBNAIL_DIR: &str = "thumbnails";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LibraryError {
+    #[error("{failed} of {total} files could not be imported")]
+    ImportFailed { failed: usize, total: usize },
     #[error("no video {id} in this profile's library")]
     NotFound { id: i64 },
     #[error("video {id} is used by a stream that has not ended: stop the stream first")]
     InUse { id: i64 },
+    #[error("unknown format '{0}': use mp4, webm, ogg, avi, mov, wmv or flv")]
+    InvalidFormat(String),
     #[error("the title must be 1 to 200 characters")]
     InvalidTitle,
     #[error("the description must be at most 5000 characters")]

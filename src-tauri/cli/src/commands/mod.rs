@@ -2,6 +2,7 @@ pub mod account;
 pub mod doctor;
 pub mod profile;
 pub mod vault;
+pub mod video;
 
 use std::io::{BufRead, IsTerminal};
 

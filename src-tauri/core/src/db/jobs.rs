@@ -3,7 +3,7 @@
 use super::{Db, DbError};
 use crate::jobs::{Job, JobStatus};
 
-const SELECT: &str = "SELECT id, kind, payload, status, progress, attempts, max_attempts, error FROM jobs";
+const SELECT: &str = "SELECT id, kind, payload, status, progress, attempts, max_attempts, error, video_id FROM jobs";
 
 impl Db {
     pub async fn insert_job(&self, kind: &str, payload: &str, max_attempts: i64) -> Result<i64, DbError> {
@@ -27,7 +27,7 @@ impl Db {
              started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
              WHERE id = (SELECT id FROM jobs WHERE status = 'queued' \
                          AND run_after <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ORDER BY id LIMIT 1) \
-             RETURNING id, kind, payload, status, progress, attempts, max_attempts, error",
+             RETURNING id, kind, payload, status, progress, attempts, max_attempts, error, video_id",
         )
         .fetch_optional(self.pool())
         .await?)
@@ -47,15 +47,17 @@ impl Db {
         Ok(())
     }
 
-    /// Ends a job: succeeded, failed or cancelled.
-    pub async fn finish_job(&self, id: i64, status: JobStatus, error: Option<&str>) -> Result<(), DbError> {
+    /// Ends a job: succeeded, failed or cancelled; `video_id` is what it produced, if anything.
+    pub async fn finish_job(&self, id: i64, status: JobStatus, error: Option<&str>, video_id: Option<i64>) -> Result<(), DbError> {
         sqlx::query(
-            "UPDATE jobs SET status = ?, error = ?, progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END, \
+            "UPDATE jobs SET status = ?, error = ?, video_id = COALESCE(?, video_id), \
+             progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END, \
              finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
              WHERE id = ?",
         )
         .bind(status)
         .bind(error)
+        .bind(video_id)
         .bind(status)
         .bind(id)
         .execute(self.pool())
