@@ -132,3 +132,9 @@ export async function createProfile(driver, name) {
   await find(driver, "dashboard");
   return uuid;
 }
+
+/** An element's text as the page has it (WebDriver's visible-text rules drop clipped text). */
+export async function textOf(driver, id) {
+  const element = await find(driver, id);
+  return (await driver.executeScript((el) => el.textContent, element)).trim();
+}

@@ -26,7 +26,7 @@ export XDG_DATA_HOME="$sandbox/data" XDG_CACHE_HOME="$sandbox/cache" XDG_CONFIG_
 export XDG_RUNTIME_DIR="$sandbox/runtime" NO_AT_BRIDGE=1 TWITCHER_TEST_SECRET_SERVICE=1
 mkdir -p "$target_dir/e2e"
 
-dbus-run-session -- bash -euo pipefail -c '
+dbus-run-session --config-file="$PWD/scripts/session-bus.conf" -- bash -euo pipefail -c '
   eval "$(printf %s twitcher-test | gnome-keyring-daemon --unlock --components=secrets)"
   export GNOME_KEYRING_CONTROL
   echo "==> cargo test"

@@ -12,7 +12,9 @@
 pub mod commands;
 
 use tauri::Manager;
-use tauri_specta::{collect_commands, Builder};
+use tauri_specta::{collect_commands, collect_events, Builder, Event as _};
+
+use commands::{AppState, CoreEvent};
 
 /// Where the generated TypeScript lives, relative to the repo root.
 pub const BINDINGS_PATH: &str = "ui/src/lib/bindings.ts";
@@ -33,7 +35,14 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::accounts::remove_account,
             commands::accounts::ingest_options,
             commands::accounts::rotate_vault,
+            commands::videos::list_videos,
+            commands::videos::import_videos,
+            commands::videos::cancel_job,
+            commands::videos::update_video,
+            commands::videos::remove_video,
+            commands::videos::video_thumbnail,
         ])
+        .events(collect_events![CoreEvent])
         // One TypeScript type per Rust type (not a Serialize/Deserialize pair): the UI only
         // receives these structs, and arguments are plain values.
         .disable_serde_phases()
@@ -55,16 +64,43 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
 pub fn run() {
     let builder = specta_builder();
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
-            let state = tauri::async_runtime::block_on(commands::AppState::open());
-            app.manage(state);
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.set_title("Twitcher");
+            let state = tauri::async_runtime::block_on(AppState::open());
+            if let Ok(core) = state.core() {
+                start_background_work(app.handle().clone(), core.clone(), state.shutdown.clone());
             }
+            app.manage(state);
             Ok(())
         })
-        .run(tauri::generate_context!())
-        .expect("error while running Twitcher");
+        .build(tauri::generate_context!())
+        .expect("error while building Twitcher")
+        .run(|handle, event| {
+            if let tauri::RunEvent::Exit = event {
+                // Running jobs stop at their next check and are resumed at the next launch.
+                handle.state::<AppState>().shutdown.cancel();
+            }
+        });
+}
+
+/// The job worker, and the bridge from the core's events to the window.
+fn start_background_work(handle: tauri::AppHandle, core: twitcher_core::Twitcher, shutdown: tokio_util::sync::CancellationToken) {
+    let mut events = core.events.subscribe();
+    let bridge = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    let _ = CoreEvent(event).emit(&bridge);
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "the window missed some progress events");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    tauri::async_runtime::spawn(twitcher_core::jobs::run_worker(core, shutdown));
 }

@@ -1,7 +1,6 @@
 use tauri::State;
 use twitcher_core::accounts::{self, Account, AccountInput};
 use twitcher_core::ingest::{self, IngestList};
-use twitcher_core::Error;
 
 use super::{AppState, CommandResult};
 
@@ -10,7 +9,7 @@ use super::{AppState, CommandResult};
 #[tracing::instrument(skip_all)]
 pub async fn list_accounts(state: State<'_, AppState>) -> CommandResult<Vec<Account>> {
     let (app, actor) = state.actor().await?;
-    Ok(accounts::list(app, &actor).await.map_err(Error::from)?)
+    Ok(accounts::list(app, &actor).await?)
 }
 
 /// The key travels to Rust once, here; what comes back is masked.
@@ -20,7 +19,7 @@ pub async fn list_accounts(state: State<'_, AppState>) -> CommandResult<Vec<Acco
 pub async fn add_account(state: State<'_, AppState>, input: AccountInput, stream_key: String) -> CommandResult<Account> {
     let (app, actor) = state.actor().await?;
     let stream_key = zeroize::Zeroizing::new(stream_key);
-    Ok(accounts::add(app, &actor, &input, &stream_key).await.map_err(Error::from)?)
+    Ok(accounts::add(app, &actor, &input, &stream_key).await?)
 }
 
 /// Saves the edit dialog: the fields, and a new key when one was typed.
@@ -34,9 +33,9 @@ pub async fn update_account(
     stream_key: Option<String>,
 ) -> CommandResult<Account> {
     let (app, actor) = state.actor().await?;
-    let account = accounts::update(app, &actor, id, &input).await.map_err(Error::from)?;
+    let account = accounts::update(app, &actor, id, &input).await?;
     match stream_key.map(zeroize::Zeroizing::new).filter(|k| !k.trim().is_empty()) {
-        Some(key) => Ok(accounts::set_key(app, &actor, id, &key).await.map_err(Error::from)?),
+        Some(key) => Ok(accounts::set_key(app, &actor, id, &key).await?),
         None => Ok(account),
     }
 }
@@ -46,7 +45,7 @@ pub async fn update_account(
 #[tracing::instrument(skip_all)]
 pub async fn remove_account(state: State<'_, AppState>, id: i64) -> CommandResult<()> {
     let (app, actor) = state.actor().await?;
-    Ok(accounts::remove(app, &actor, id).await.map_err(Error::from)?)
+    Ok(accounts::remove(app, &actor, id).await?)
 }
 
 /// Twitch's ingest servers for the dropdown (fetched, cached, or the built-in default).
@@ -55,7 +54,7 @@ pub async fn remove_account(state: State<'_, AppState>, id: i64) -> CommandResul
 #[tracing::instrument(skip_all)]
 pub async fn ingest_options(state: State<'_, AppState>) -> CommandResult<IngestList> {
     let app = state.core()?;
-    Ok(ingest::list(&app.db, &app.options().ingest_list_url).await.map_err(Error::from)?)
+    Ok(ingest::list(&app.db, &app.options().ingest_list_url).await?)
 }
 
 /// Re-seals every stored secret under a new key; returns how many.
@@ -64,5 +63,5 @@ pub async fn ingest_options(state: State<'_, AppState>) -> CommandResult<IngestL
 #[tracing::instrument(skip_all)]
 pub async fn rotate_vault(state: State<'_, AppState>) -> CommandResult<u32> {
     let app = state.core()?;
-    Ok(app.rotate_vault().await.map_err(Error::from)? as u32)
+    Ok(app.rotate_vault().await? as u32)
 }

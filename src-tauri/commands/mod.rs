@@ -4,22 +4,25 @@
 pub mod accounts;
 pub mod profile;
 pub mod system;
+pub mod videos;
 
 use twitcher_core::profiles::{self, Profile};
-use twitcher_core::{config, logging, Error, ErrorBody, Twitcher};
+use twitcher_core::{config, logging, ErrorBody, Twitcher};
 
 /// The shell's managed state. Opening the data dir can fail (unwritable folder, a database from
 /// a newer version): the window still opens and every command reports why.
 pub struct AppState {
     core: Result<Twitcher, ErrorBody>,
     _log: Option<logging::LogGuard>,
+    /// Stops the job worker when the app exits.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
     pub async fn open() -> Self {
         let data_dir = match config::data_dir(None) {
             Ok(dir) => dir,
-            Err(e) => return Self { core: Err(twitcher_core::Error::from(e).body()), _log: None },
+            Err(e) => return Self { core: Err(e.into()), _log: None, shutdown: Default::default() },
         };
         let log = logging::init(&data_dir, "twitcher-desktop").ok();
         let core = Twitcher::open(&data_dir).await.map_err(|e| {
@@ -29,7 +32,7 @@ impl AppState {
         if core.is_ok() {
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "Twitcher desktop started");
         }
-        Self { core, _log: log }
+        Self { core, _log: log, shutdown: Default::default() }
     }
 
     pub fn core(&self) -> Result<&Twitcher, ErrorBody> {
@@ -39,12 +42,15 @@ impl AppState {
     /// The opened data dir and the profile signed in on it.
     pub async fn actor(&self) -> Result<(&Twitcher, Profile), ErrorBody> {
         let app = self.core()?;
-        let profile = profiles::active(&app.db).await.map_err(Error::from)?.ok_or_else(|| {
-            Error::from(profiles::ProfileError::NoActiveProfile).body()
-        })?;
+        let profile =
+            profiles::active(&app.db).await?.ok_or_else(|| ErrorBody::from(profiles::ProfileError::NoActiveProfile))?;
         Ok((app, profile))
     }
 }
 
 /// Commands return this: the UI gets `{status: "error", error: {code, message}}` on failure.
 pub type CommandResult<T> = Result<T, ErrorBody>;
+
+/// Everything the core announces (job progress, library changes), forwarded to the window.
+#[derive(Debug, Clone, serde::Serialize, specta::Type, tauri_specta::Event)]
+pub struct CoreEvent(pub twitcher_core::events::Event);

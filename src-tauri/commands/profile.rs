@@ -1,7 +1,6 @@
 use serde::Serialize;
 use tauri::State;
 use twitcher_core::profiles::{self, Profile};
-use twitcher_core::Error;
 
 use super::{AppState, CommandResult};
 
@@ -17,7 +16,7 @@ pub struct CreatedProfile {
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn session(state: State<'_, AppState>) -> CommandResult<Option<Profile>> {
-    Ok(profiles::active(&state.core()?.db).await.map_err(Error::from)?)
+    Ok(profiles::active(&state.core()?.db).await?)
 }
 
 #[tauri::command]
@@ -25,8 +24,8 @@ pub async fn session(state: State<'_, AppState>) -> CommandResult<Option<Profile
 #[tracing::instrument(skip_all)]
 pub async fn create_profile(state: State<'_, AppState>, name: Option<String>) -> CommandResult<CreatedProfile> {
     let db = &state.core()?.db;
-    let created = profiles::register(db, name.as_deref()).await.map_err(Error::from)?;
-    profiles::set_active(db, &created.profile).await.map_err(Error::from)?;
+    let created = profiles::register(db, name.as_deref()).await?;
+    profiles::set_active(db, &created.profile).await?;
     Ok(CreatedProfile { uuid: created.uuid.to_string(), profile: created.profile })
 }
 
@@ -35,8 +34,8 @@ pub async fn create_profile(state: State<'_, AppState>, name: Option<String>) ->
 #[tracing::instrument(skip_all)]
 pub async fn sign_in(state: State<'_, AppState>, uuid: String) -> CommandResult<Profile> {
     let db = &state.core()?.db;
-    let profile = profiles::login(db, &uuid).await.map_err(Error::from)?;
-    profiles::set_active(db, &profile).await.map_err(Error::from)?;
+    let profile = profiles::login(db, &uuid).await?;
+    profiles::set_active(db, &profile).await?;
     Ok(profile)
 }
 
@@ -44,5 +43,5 @@ pub async fn sign_in(state: State<'_, AppState>, uuid: String) -> CommandResult<
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn sign_out(state: State<'_, AppState>) -> CommandResult<()> {
-    Ok(profiles::sign_out(&state.core()?.db).await.map_err(Error::from)?)
+    Ok(profiles::sign_out(&state.core()?.db).await?)
 }

@@ -100,8 +100,9 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-impl From<Error> for ErrorBody {
-    fn from(e: Error) -> Self {
-        e.body()
+/// Any area's error becomes the body directly, so surfaces can use `?` on core calls.
+impl<E: Into<Error>> From<E> for ErrorBody {
+    fn from(e: E) -> Self {
+        e.into().body()
     }
 }

@@ -1,0 +1,55 @@
+// Background jobs as the window sees them, kept up to date from the core's events. One instance
+// for the app: the Videos tab shows it, and it survives switching tabs.
+import { events, type JobEvent } from "./bindings";
+
+class JobsStore {
+  /** Jobs by id: running ones, and finished ones until dismissed. */
+  byId: Record<number, JobEvent> = $state({});
+  /** Bumped whenever the library changed, so lists know to reload. */
+  libraryVersion = $state(0);
+  #started = false;
+
+  get list(): JobEvent[] {
+    return Object.values(this.byId).sort((a, b) => a.job_id - b.job_id);
+  }
+
+  async start() {
+    if (this.#started) return;
+    this.#started = true;
+    await events.coreEvent.listen(({ payload }) => {
+      if (payload.type === "job") {
+        const { type: _type, ...job } = payload;
+        // Successful jobs leave the list by themselves; failures stay until dismissed.
+        if (job.status === "succeeded" || job.status === "cancelled") {
+          delete this.byId[job.job_id];
+        } else {
+          this.byId[job.job_id] = job;
+        }
+      } else if (payload.type === "videos_changed") {
+        this.libraryVersion += 1;
+      }
+    });
+  }
+
+  /** Shows a file the core refused before queueing it, like a failed job. */
+  addRefused(file: string, message: string) {
+    const id = -Date.now() - Math.random();
+    this.byId[id] = {
+      job_id: id,
+      kind: "import",
+      profile_id: null,
+      label: file,
+      status: "failed",
+      progress: 0,
+      eta_sec: null,
+      error: `${file}: ${message}`,
+      video_id: null,
+    };
+  }
+
+  dismiss(id: number) {
+    delete this.byId[id];
+  }
+}
+
+export const jobs = new JobsStore();
