@@ -10,6 +10,7 @@ use crate::db::DbError;
 use crate::logging::LoggingError;
 use crate::media::MediaError;
 use crate::profiles::ProfileError;
+use crate::storage::StorageError;
 use crate::vault::VaultError;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,8 @@ pub enum Error {
     Account(#[from] AccountError),
     #[error(transparent)]
     Library(#[from] LibraryError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 impl Error {
@@ -40,7 +43,8 @@ impl Error {
             | Error::Profile(ProfileError::Db(_))
             | Error::Vault(VaultError::Db(_))
             | Error::Account(AccountError::Db(_) | AccountError::Vault(VaultError::Db(_)))
-            | Error::Library(LibraryError::Db(_)) => "database",
+            | Error::Library(LibraryError::Db(_))
+            | Error::Storage(StorageError::Db(_)) => "database",
             Error::Logging(_) => "logging",
             Error::Media(_) => "ffmpeg_missing",
             Error::Profile(e) => match e {
@@ -53,14 +57,7 @@ impl Error {
                 ProfileError::UnknownPlan(_) => "unknown_plan",
                 ProfileError::Db(_) => unreachable!("matched above"),
             },
-            Error::Vault(e) | Error::Account(AccountError::Vault(e)) => match e {
-                VaultError::KeyMissing { .. } => "key_missing",
-                VaultError::KeyMismatch { .. } => "key_mismatch",
-                VaultError::KeyringUnavailable { .. } => "keyring_unavailable",
-                VaultError::Store(_) => "key_store",
-                VaultError::Tampered { .. } => "secret_tampered",
-                VaultError::Db(_) => unreachable!("matched above"),
-            },
+            Error::Vault(e) | Error::Account(AccountError::Vault(e)) => vault_code(e),
             Error::Account(e) => match e {
                 AccountError::InvalidName
                 | AccountError::InvalidChannelId
@@ -81,8 +78,10 @@ impl Error {
                 LibraryError::InvalidTitle | LibraryError::InvalidDescription | LibraryError::InvalidFormat(_) => {
                     "invalid_input"
                 }
+                LibraryError::Storage(e) => storage_code(e),
                 LibraryError::Db(_) => unreachable!("matched above"),
             },
+            Error::Storage(e) => storage_code(e),
         }
     }
 
@@ -104,5 +103,29 @@ pub struct ErrorBody {
 impl<E: Into<Error>> From<E> for ErrorBody {
     fn from(e: E) -> Self {
         e.into().body()
+    }
+}
+
+fn storage_code(e: &StorageError) -> &'static str {
+    match e {
+        StorageError::NotConfigured => "s3_not_configured",
+        StorageError::Invalid(_) => "invalid_input",
+        StorageError::S3(_) => "s3_error",
+        StorageError::NotInS3 { .. } => "not_in_s3",
+        StorageError::LocalMissing { .. } => "file_missing",
+        StorageError::Io(_) => "io",
+        StorageError::Vault(e) => vault_code(e),
+        StorageError::Db(_) => "database",
+    }
+}
+
+fn vault_code(e: &VaultError) -> &'static str {
+    match e {
+        VaultError::KeyMissing { .. } => "key_missing",
+        VaultError::KeyMismatch { .. } => "key_mismatch",
+        VaultError::KeyringUnavailable { .. } => "keyring_unavailable",
+        VaultError::Store(_) => "key_store",
+        VaultError::Tampered { .. } => "secret_tampered",
+        VaultError::Db(_) => "database",
     }
 }

@@ -1,4 +1,4 @@
-//! Durable background jobs: imports (probe, verify, copy, thumbnail) and uploads, stored in the
+//! Durable background jobs: imports (probe, verify, copy, thumbnail) and S3 uploads, stored in the
 //! `jobs` table so they survive a crash.
 //!
 //! - A worker claims the oldest due job atomically, runs its handler, and records the outcome.
@@ -178,6 +178,7 @@ pub async fn run_one(app: &Twitcher) -> Result<bool, DbError> {
     ctx.emit(JobStatus::Running, job.progress, None, None, None);
     let result = match job.kind.as_str() {
         KIND_IMPORT => crate::library::run_import_job(&mut ctx).await,
+        crate::storage::KIND_UPLOAD => crate::storage::run_upload_job(&mut ctx).await,
         other => Err(JobError::permanent(format!("unknown job kind '{other}'"))),
     };
     let cancelled = ctx.cancel.is_cancelled();

@@ -14,6 +14,7 @@
 //! | [`accounts`] | Twitch accounts: add/list/update/remove, stream keys through the vault, plan limits |
 //! | [`ingest`]   | Twitch's ingest servers (fetched, cached, built-in default) and URL validation |
 //! | [`library`]  | video import (a job per file), search/filter/sort, edit, remove, storage quota |
+//! | [`storage`]  | S3-compatible storage: settings, uploads (multipart, resumable), fetch, delete |
 //! | [`jobs`]     | durable background jobs: claim, retry with backoff, recovery after a crash |
 //! | [`events`]   | the typed event stream (job progress, library changes) the surfaces forward |
 //! | [`media`]    | ffmpeg/ffprobe (sidecar, env, PATH), probing by content, verifying, thumbnails |
@@ -37,6 +38,7 @@ pub mod logging;
 pub mod media;
 pub mod profiles;
 pub mod redact;
+pub mod storage;
 pub mod vault;
 
 pub use error::{Error, ErrorBody};

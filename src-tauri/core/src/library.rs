@@ -39,6 +39,8 @@ pub enum LibraryError {
     #[error("the description must be at most 5000 characters")]
     InvalidDescription,
     #[error(transparent)]
+    Storage(Box<crate::storage::StorageError>),
+    #[error(transparent)]
     Db(#[from] DbError),
 }
 
@@ -370,6 +372,10 @@ pub async fn remove(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), Libr
     let video = get(app, actor, id).await?;
     if app.db.video_in_use(id).await? {
         return Err(LibraryError::InUse { id });
+    }
+    // The bucket first: if it cannot be reached, nothing is removed and the user can try again.
+    if let Some(key) = &video.s3_key {
+        crate::storage::delete_object(app, key).await.map_err(|e| LibraryError::Storage(Box::new(e)))?;
     }
     app.db.delete_video(actor.id, id).await?;
     for path in [video.local_path.as_deref(), video.thumbnail.as_deref()].into_iter().flatten() {

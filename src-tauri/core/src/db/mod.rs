@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod jobs;
 pub mod secrets;
 pub mod settings;
+pub mod storage;
 pub mod users;
 pub mod videos;
 

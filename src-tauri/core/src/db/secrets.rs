@@ -16,6 +16,7 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     SealedColumn { table: "twitch_accounts", field: "stream_key" },
     SealedColumn { table: "twitch_accounts", field: "access_token" },
     SealedColumn { table: "twitch_accounts", field: "refresh_token" },
+    SealedColumn { table: "s3_config", field: "secret_key" },
 ];
 
 const KEY_ID: &str = "vault.key_id";

@@ -98,3 +98,56 @@ pub fn truncate(path: &Path, fraction: f64) {
     let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
     file.set_len((len as f64 * fraction) as u64).unwrap();
 }
+
+/// A real S3-compatible server (moto's server mode) on a free loopback port, stopped on drop.
+/// `None` when the suite runs without one (scripts/test.sh installs it and sets
+/// TWITCHER_TEST_MOTO_SERVER to its path).
+pub struct S3Server {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl S3Server {
+    pub fn start() -> Option<Self> {
+        let Some(program) = std::env::var_os("TWITCHER_TEST_MOTO_SERVER") else {
+            eprintln!("skipped: needs the S3 server that scripts/test.sh installs (TWITCHER_TEST_MOTO_SERVER)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Some(Self { child, endpoint: format!("http://127.0.0.1:{port}") })
+    }
+
+    /// A client for checks the tests make behind the app's back.
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"))
+            .endpoint_url(&self.endpoint)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    pub async fn create_bucket(&self, name: &str) {
+        self.client().create_bucket().bucket(name).send().await.unwrap();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
