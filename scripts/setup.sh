@@ -14,7 +14,7 @@ packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-d
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev libdbus-1-dev file ffmpeg
   gnome-keyring dbus dbus-x11)
 if [ "$want_test" = 1 ]; then
-  packages+=(xvfb xauth webkit2gtk-driver at-spi2-core imagemagick)
+  packages+=(xvfb xauth webkit2gtk-driver at-spi2-core imagemagick python3-venv)
 fi
 command -v node >/dev/null || packages+=(nodejs npm)
 
@@ -41,6 +41,14 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "==> npm ci"
   npm ci --no-audit --no-fund
+fi
+
+# A real S3-compatible server for the storage tests: moto's server mode, pinned (TOOLCHAIN.md:
+# 5.1.22 answers ListParts the way the SDK expects; 5.2 does not).
+if [ "$want_test" = 1 ] && [ ! -x .venv-test/bin/moto_server ]; then
+  echo "==> installing moto (S3 test server) into .venv-test"
+  python3 -m venv .venv-test
+  .venv-test/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.1.22'
 fi
 
 if [ "$want_test" = 1 ] && ! command -v tauri-driver >/dev/null; then

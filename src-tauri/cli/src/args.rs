@@ -41,6 +41,9 @@ pub enum Command {
     /// Import, find, edit and remove videos in the library.
     #[command(subcommand)]
     Video(VideoCommand),
+    /// Where videos are stored: S3-compatible storage settings.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// What Twitcher found on this machine: ffmpeg, ffprobe, keyring, data dir, schema version.
     Doctor,
 }
@@ -154,8 +157,43 @@ pub enum VideoCommand {
         #[arg(long)]
         description: Option<String>,
     },
-    /// Remove a video: its row, file and thumbnail (refused while a stream uses it).
+    /// Remove a video: its row, file and thumbnail, and its S3 object (refused while a stream uses it).
     Remove { id: i64 },
+    /// Move a video to S3 storage (multipart, resumable: run it again after an interruption).
+    /// Ctrl-C stops between parts.
+    Upload { id: i64 },
+    /// Make sure a video stored in S3 has a local copy (downloaded into the cache).
+    Fetch { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    #[command(subcommand)]
+    S3(S3Command),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum S3Command {
+    /// The S3 settings in use (the secret key is never shown).
+    Show,
+    /// Save S3 settings for this data dir. The secret key is read from stdin (or a prompt);
+    /// an empty one keeps the saved key.
+    Set {
+        /// e.g. http://127.0.0.1:9000 (MinIO); omit for AWS.
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        #[arg(long)]
+        access_key: String,
+        /// Virtual-hosted-style addressing (bucket.host) instead of path-style (host/bucket).
+        #[arg(long)]
+        virtual_hosted: bool,
+    },
+    /// Check that the bucket can be reached with the saved credentials.
+    Test,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -35,6 +35,7 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
         Command::Account(cmd) => commands::account::run(&app, &cli.global, cmd, out).await,
         Command::Vault(cmd) => commands::vault::run(&app, cmd, out).await,
         Command::Video(cmd) => commands::video::run(&app, &cli.global, cmd, out).await,
+        Command::Storage(cmd) => commands::storage::run(&app, cmd, out).await,
         Command::Doctor => commands::doctor::run(&app, out).await,
     };
     app.db.close().await;

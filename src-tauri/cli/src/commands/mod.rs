@@ -1,6 +1,7 @@
 pub mod account;
 pub mod doctor;
 pub mod profile;
+pub mod storage;
 pub mod vault;
 pub mod video;
 

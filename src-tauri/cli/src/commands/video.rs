@@ -4,6 +4,7 @@ use twitcher_core::events::Event;
 use twitcher_core::jobs::{self, JobStatus};
 use twitcher_core::library::{self, LibraryError, Sort, Video, VideoQuery};
 use twitcher_core::media::Container;
+use twitcher_core::storage::{self, StorageError};
 use twitcher_core::{profiles, Error, ErrorBody, Twitcher};
 
 use crate::args::{Global, SortArg, VideoCommand};
@@ -99,6 +100,38 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: VideoCommand, out: &Outpu
         VideoCommand::Remove { id } => {
             library::remove(app, &actor, id).await?;
             out.print(&serde_json::json!({ "removed": id }), || format!("Removed video {id}."));
+        }
+        VideoCommand::Upload { id } => {
+            let job = storage::upload(app, &actor, id).await?;
+            let progress = (!out.is_json() && std::io::stderr().is_terminal()).then(|| show_progress(app));
+            // Ctrl-C stops the upload between parts; the next `video upload` resumes from there.
+            let interrupt = {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        let _ = jobs::cancel(&app, job).await;
+                    }
+                })
+            };
+            let finished = jobs::run_until_done(app, &[job]).await.map_err(Error::from)?;
+            interrupt.abort();
+            if let Some(task) = progress {
+                task.abort();
+                eprint!("\r\x1b[K");
+            }
+            let video = library::get(app, &actor, id).await?;
+            match finished[0].status {
+                JobStatus::Succeeded => out.print(&video, || format!("Uploaded: {}", video.s3_key.as_deref().unwrap_or(""))),
+                JobStatus::Cancelled => {
+                    return Err(StorageError::S3("upload interrupted: run `twitcher video upload` again to resume".into()).into())
+                }
+                _ => return Err(StorageError::S3(finished[0].error.clone().unwrap_or_default()).into()),
+            }
+        }
+        VideoCommand::Fetch { id } => {
+            let video = library::get(app, &actor, id).await?;
+            let path = storage::ensure_local(app, &video).await?;
+            out.print(&serde_json::json!({ "id": id, "local_path": path }), || format!("Local copy: {}", path.display()));
         }
     }
     Ok(())

@@ -1,0 +1,47 @@
+use twitcher_core::storage::{self, S3Settings, S3Status, SettingsSource};
+use twitcher_core::{Error, Twitcher};
+
+use super::read_secret;
+use crate::args::{S3Command, StorageCommand};
+use crate::output::Output;
+
+pub async fn run(app: &Twitcher, cmd: StorageCommand, out: &Output) -> Result<(), Error> {
+    let StorageCommand::S3(cmd) = cmd;
+    match cmd {
+        S3Command::Show => {
+            let status = storage::status(app).await?;
+            out.print(&status, || describe(&status));
+        }
+        S3Command::Set { endpoint, bucket, region, access_key, virtual_hosted } => {
+            let settings = S3Settings { endpoint, bucket, region, access_key, path_style: !virtual_hosted };
+            let secret = read_secret("S3 secret key (empty keeps the saved one): ");
+            let status = storage::save_settings(app, &settings, Some(secret.as_str()).filter(|s| !s.is_empty())).await?;
+            out.print(&status, || format!("Saved.\n{}", describe(&status)));
+        }
+        S3Command::Test => {
+            storage::test_connection(app).await?;
+            out.print(&serde_json::json!({ "ok": true }), || "The bucket answered: S3 storage works.".to_string());
+        }
+    }
+    Ok(())
+}
+
+fn describe(status: &S3Status) -> String {
+    let Some(s) = &status.settings else {
+        return "S3 storage is not set up.".to_string();
+    };
+    let source = match status.source {
+        SettingsSource::Environment => "from the environment (S3_*)",
+        SettingsSource::Saved => "saved in this data dir",
+        SettingsSource::None => "",
+    };
+    format!(
+        "endpoint    {}\nbucket      {}\nregion      {}\naccess key  {}\nsecret key  {}\naddressing  {}\nsettings    {source}",
+        s.endpoint.as_deref().unwrap_or("AWS"),
+        s.bucket,
+        s.region,
+        s.access_key,
+        if status.has_secret_key { "set" } else { "missing" },
+        if s.path_style { "path-style" } else { "virtual-hosted" },
+    )
+}

@@ -1,0 +1,110 @@
+//! `twitcher storage s3 …` and `twitcher video upload|fetch` against a real S3-compatible server
+//! (moto) on loopback, configured the seed's way: S3_* environment variables.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Command as StdCommand, Stdio};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto() -> Option<Moto> {
+    let Some(program) = std::env::var_os("TWITCHER_TEST_MOTO_SERVER") else {
+        eprintln!("skipped: needs the S3 server that scripts/test.sh installs (TWITCHER_TEST_MOTO_SERVER)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = StdCommand::new(program)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Create the bucket with a bare request (moto does not check signatures).
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "PUT /clips HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    Some(Moto { child, endpoint: format!("http://127.0.0.1:{port}") })
+}
+
+fn twitcher(dir: &Path, moto: &Moto) -> Command {
+    let mut cmd = Command::cargo_bin("twitcher").unwrap();
+    cmd.arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("TWITCHER_KEYRING", "file")
+        .env("S3_ENDPOINT", &moto.endpoint)
+        .env("S3_BUCKET_NAME", "clips")
+        .env("S3_ACCESS_KEY", "test")
+        .env("S3_SECRET_KEY", "env-secret-NeVeRlOgGeD-77")
+        .env("S3_REGION", "us-east-1");
+    cmd
+}
+
+fn ok(cmd: &mut Command) -> Value {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn with_the_seeds_s3_variables_a_video_uploads_fetches_back_and_is_removed() {
+    let Some(moto) = moto() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    ok(twitcher(dir.path(), &moto).args(["--json", "profile", "create"]));
+    let status = ok(twitcher(dir.path(), &moto).args(["--json", "storage", "s3", "show"]));
+    assert_eq!(status["source"], "environment");
+    assert_eq!(status["settings"]["bucket"], "clips");
+    assert!(!status.to_string().contains("NeVeRlOgGeD"));
+    assert_eq!(ok(twitcher(dir.path(), &moto).args(["--json", "storage", "s3", "test"]))["ok"], true);
+
+    let clip = dir.path().join("clip.mp4");
+    assert!(StdCommand::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2", "-c:v", "libx264"])
+        .arg(&clip)
+        .status()
+        .unwrap()
+        .success());
+    let id = ok(twitcher(dir.path(), &moto).arg("--json").arg("video").arg("import").arg(&clip))[0]["id"].as_i64().unwrap().to_string();
+    let uploaded = ok(twitcher(dir.path(), &moto).args(["--json", "video", "upload", &id]));
+    assert_eq!(uploaded["storage"], "s3");
+    assert!(uploaded["local_path"].is_null());
+    let fetched = ok(twitcher(dir.path(), &moto).args(["--json", "video", "fetch", &id]));
+    assert_eq!(std::fs::read(fetched["local_path"].as_str().unwrap()).unwrap(), std::fs::read(&clip).unwrap());
+    ok(twitcher(dir.path(), &moto).args(["--json", "video", "remove", &id]));
+
+    let logs: String = std::fs::read_dir(dir.path().join("data/logs"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(logs.contains("video uploaded to S3") && !logs.contains("NeVeRlOgGeD"), "{logs}");
+}
+
+#[test]
+fn a_wrong_endpoint_gives_a_precise_error() {
+    let Some(moto) = moto() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = twitcher(dir.path(), &moto).env("S3_ENDPOINT", "http://127.0.0.1:9").args(["--json", "storage", "s3", "test"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["code"], "s3_error");
+    assert!(err["error"]["message"].as_str().unwrap().contains("cannot reach http://127.0.0.1:9"), "{err}");
+}
