@@ -81,8 +81,12 @@ test("imported videos appear with thumbnail and metadata; a bad file shows its e
 
   await (await find(driver, "video-remove")).click();
   await (await find(driver, "video-confirm-remove")).click();
-  await search.clear();
-  await search.sendKeys(" ");
-  await search.clear();
+  await driver.wait(async () => (await driver.findElements(byTestId("video-remove-dialog"))).length === 0, 10000);
   await driver.wait(async () => (await driver.findElements(byTestId("video-card"))).length === 0, 10000);
+  // With the search cleared, the library is empty again.
+  await driver.executeScript((el) => {
+    el.value = "";
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  }, search);
+  await find(driver, "videos-empty");
 });

@@ -41,6 +41,11 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::videos::update_video,
             commands::videos::remove_video,
             commands::videos::video_thumbnail,
+            commands::videos::upload_video,
+            commands::videos::fetch_video,
+            commands::storage::s3_status,
+            commands::storage::save_s3_settings,
+            commands::storage::test_s3,
         ])
         .events(collect_events![CoreEvent])
         // One TypeScript type per Rust type (not a Serialize/Deserialize pair): the UI only

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod profile;
+pub mod storage;
 pub mod system;
 pub mod videos;
 

@@ -4,7 +4,7 @@ use base64::Engine;
 use serde::Serialize;
 use tauri::State;
 use twitcher_core::library::{self, Video, VideoPage, VideoQuery};
-use twitcher_core::jobs;
+use twitcher_core::{jobs, storage};
 
 use super::{AppState, CommandResult};
 
@@ -76,4 +76,23 @@ pub async fn video_thumbnail(state: State<'_, AppState>, id: i64) -> CommandResu
         .await
         .ok()
         .map(|bytes| format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))))
+}
+
+/// Queues the move of a video to S3; progress arrives as events.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn upload_video(state: State<'_, AppState>, id: i64) -> CommandResult<i64> {
+    let (app, actor) = state.actor().await?;
+    Ok(storage::upload(app, &actor, id).await?)
+}
+
+/// Downloads an S3 video into the local cache (if needed); returns the local path.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn fetch_video(state: State<'_, AppState>, id: i64) -> CommandResult<String> {
+    let (app, actor) = state.actor().await?;
+    let video = library::get(app, &actor, id).await?;
+    Ok(storage::ensure_local(app, &video).await?.display().to_string())
 }

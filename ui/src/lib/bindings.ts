@@ -32,6 +32,14 @@ export const commands = {
 	removeVideo: (id: number) => typedError<null, ErrorBody>(__TAURI_INVOKE("remove_video", { id })),
 	/**  The video's thumbnail as a `data:` URL (a JPEG of ~20 KB), or null when it has none. */
 	videoThumbnail: (id: number) => typedError<string | null, ErrorBody>(__TAURI_INVOKE("video_thumbnail", { id })),
+	/**  Queues the move of a video to S3; progress arrives as events. */
+	uploadVideo: (id: number) => typedError<number, ErrorBody>(__TAURI_INVOKE("upload_video", { id })),
+	/**  Downloads an S3 video into the local cache (if needed); returns the local path. */
+	fetchVideo: (id: number) => typedError<string, ErrorBody>(__TAURI_INVOKE("fetch_video", { id })),
+	s3Status: () => typedError<S3Status, ErrorBody>(__TAURI_INVOKE("s3_status")),
+	/**  Saves S3 settings; a null or empty secret key keeps the saved one. The key is never sent back. */
+	saveS3Settings: (settings: S3Settings, secretKey: string | null) => typedError<S3Status, ErrorBody>(__TAURI_INVOKE("save_s3_settings", { settings, secretKey })),
+	testS3: () => typedError<null, ErrorBody>(__TAURI_INVOKE("test_s3")),
 };
 
 /** Events */
@@ -180,6 +188,25 @@ export type Profile = {
 };
 
 export type Role = "USER" | "ADMIN";
+
+/**  S3 settings without the secret key (which is write-only, like stream keys). */
+export type S3Settings = {
+	/**  e.g. `https://s3.eu-central-1.wasabisys.com` or `http://127.0.0.1:9000`; none for AWS. */
+	endpoint: string | null,
+	bucket: string,
+	region: string,
+	access_key: string,
+	/**  `https://host/bucket/key` rather than `https://bucket.host/key` (MinIO and most others). */
+	path_style: boolean,
+};
+
+export type S3Status = {
+	source: SettingsSource,
+	settings: S3Settings | null,
+	has_secret_key: boolean,
+};
+
+export type SettingsSource = "environment" | "saved" | "none";
 
 export type Sort = "date" | "title" | "duration" | "size";
 
