@@ -72,6 +72,14 @@ test("imported videos appear with thumbnail and metadata; a bad file shows its e
   await driver.wait(async () => (await textOf(driver, "video-title")) === "Launch trailer (final)", 10000);
   await screenshot(driver, "32-video-detail");
 
+  // A 4-second clip is not "over 30 min"; it is "under 5 min".
+  const length = await find(driver, "video-length");
+  await length.sendKeys("Over 30 min");
+  await driver.wait(async () => (await textOf(driver, "video-count")) === "No videos match", 10000);
+  await length.sendKeys("Under 5 min");
+  await driver.wait(async () => (await driver.findElements(byTestId("video-card"))).length === 1, 10000);
+  await length.sendKeys("Any length");
+
   const search = await find(driver, "video-search");
   await search.sendKeys("no such video");
   await driver.wait(until.elementTextIs(await find(driver, "video-count"), "No videos match"), 10000);
