@@ -138,3 +138,16 @@ export async function textOf(driver, id) {
   const element = await find(driver, id);
   return (await driver.executeScript((el) => el.textContent, element)).trim();
 }
+
+/** Picks an option of a <select> by value, as a person choosing it would (fires "change"). */
+export async function choose(driver, id, value) {
+  const select = await find(driver, id);
+  await driver.executeScript(
+    (el, v) => {
+      el.value = v;
+      el.dispatchEvent(new Event("change", { bubbles: true }));
+    },
+    select,
+    value,
+  );
+}

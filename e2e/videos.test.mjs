@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { until } from "selenium-webdriver";
-import { launch, find, screenshot, byTestId, createProfile, textOf } from "./harness.mjs";
+import { launch, find, screenshot, byTestId, createProfile, textOf, choose } from "./harness.mjs";
 
 let session;
 let media;
@@ -73,12 +73,11 @@ test("imported videos appear with thumbnail and metadata; a bad file shows its e
   await screenshot(driver, "32-video-detail");
 
   // A 4-second clip is not "over 30 min"; it is "under 5 min".
-  const length = await find(driver, "video-length");
-  await length.sendKeys("Over 30 min");
+  await choose(driver, "video-length", "long");
   await driver.wait(async () => (await textOf(driver, "video-count")) === "No videos match", 10000);
-  await length.sendKeys("Under 5 min");
+  await choose(driver, "video-length", "short");
   await driver.wait(async () => (await driver.findElements(byTestId("video-card"))).length === 1, 10000);
-  await length.sendKeys("Any length");
+  await choose(driver, "video-length", "");
 
   const search = await find(driver, "video-search");
   await search.sendKeys("no such video");

@@ -17,9 +17,9 @@ cargo build --workspace --bins --tests
 # Everything below runs in a private D-Bus session with an unlocked gnome-keyring, and with XDG
 # folders in a temp dir so nothing touches the home folder.
 sandbox=$(mktemp -d)
-# WebKit may start xdg-document-portal, which FUSE-mounts RUNTIME/doc: unmount before removing.
-cleanup() { fusermount -u "$sandbox/runtime/doc" 2>/dev/null || true; rm -rf "$sandbox" 2>/dev/null || true; }
+cleanup() { rm -rf "$sandbox" 2>/dev/null || true; }
 trap cleanup EXIT
+export TWITCHER_TEST_SANDBOX="$sandbox"
 mkdir -p "$sandbox"/{data,cache,config,runtime}
 chmod 700 "$sandbox/runtime"
 export XDG_DATA_HOME="$sandbox/data" XDG_CACHE_HOME="$sandbox/cache" XDG_CONFIG_HOME="$sandbox/config"
@@ -33,5 +33,11 @@ dbus-run-session --config-file="$PWD/scripts/session-bus.conf" -- bash -euo pipe
   echo "==> cargo test"
   cargo test --workspace
   echo "==> end-to-end: the real window under Xvfb"
-  xvfb-run -a -s "-screen 0 1280x800x24" node --test --test-concurrency=1 e2e/
+  # Xvfb picks a free display and writes its number to fd 3.
+  Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$TWITCHER_TEST_SANDBOX/display" 2>/dev/null &
+  xvfb=$!
+  trap "kill $xvfb 2>/dev/null || true" EXIT
+  for _ in $(seq 100); do [ -s "$TWITCHER_TEST_SANDBOX/display" ] && break; sleep 0.1; done
+  export DISPLAY=":$(cat "$TWITCHER_TEST_SANDBOX/display")"
+  node --test --test-concurrency=1 e2e/
 '
