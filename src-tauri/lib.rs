@@ -43,6 +43,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::videos::video_thumbnail,
             commands::videos::upload_video,
             commands::videos::fetch_video,
+            commands::videos::max_import_bytes,
+            commands::videos::set_max_import_bytes,
             commands::storage::s3_status,
             commands::storage::save_s3_settings,
             commands::storage::test_s3,

@@ -96,3 +96,18 @@ pub async fn fetch_video(state: State<'_, AppState>, id: i64) -> CommandResult<S
     let video = library::get(app, &actor, id).await?;
     Ok(storage::ensure_local(app, &video).await?.display().to_string())
 }
+
+/// The largest file an import accepts, in bytes (a setting; 500 MB by default).
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn max_import_bytes(state: State<'_, AppState>) -> CommandResult<u64> {
+    Ok(library::max_file_bytes(state.core()?).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn set_max_import_bytes(state: State<'_, AppState>, bytes: u64) -> CommandResult<()> {
+    Ok(library::set_max_file_bytes(state.core()?, bytes).await?)
+}

@@ -36,6 +36,9 @@ export const commands = {
 	uploadVideo: (id: number) => typedError<number, ErrorBody>(__TAURI_INVOKE("upload_video", { id })),
 	/**  Downloads an S3 video into the local cache (if needed); returns the local path. */
 	fetchVideo: (id: number) => typedError<string, ErrorBody>(__TAURI_INVOKE("fetch_video", { id })),
+	/**  The largest file an import accepts, in bytes (a setting; 500 MB by default). */
+	maxImportBytes: () => typedError<number, ErrorBody>(__TAURI_INVOKE("max_import_bytes")),
+	setMaxImportBytes: (bytes: number) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_max_import_bytes", { bytes })),
 	s3Status: () => typedError<S3Status, ErrorBody>(__TAURI_INVOKE("s3_status")),
 	/**  Saves S3 settings; a null or empty secret key keeps the saved one. The key is never sent back. */
 	saveS3Settings: (settings: S3Settings, secretKey: string | null) => typedError<S3Status, ErrorBody>(__TAURI_INVOKE("save_s3_settings", { settings, secretKey })),
