@@ -15,6 +15,8 @@ pub enum Event {
     Job(JobEvent),
     /// A video was added, changed or removed: lists showing it should refresh.
     VideosChanged { profile_id: i64 },
+    /// A destination of a broadcast: on every change of state and about once a second.
+    Stream(crate::broadcast::StreamStatus),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

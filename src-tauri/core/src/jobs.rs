@@ -179,6 +179,7 @@ pub async fn run_one(app: &Twitcher) -> Result<bool, DbError> {
     let result = match job.kind.as_str() {
         KIND_IMPORT => crate::library::run_import_job(&mut ctx).await,
         crate::storage::KIND_UPLOAD => crate::storage::run_upload_job(&mut ctx).await,
+        crate::broadcast::prepare::KIND_PREPARE => crate::broadcast::prepare::run_prepare_job(&mut ctx).await,
         other => Err(JobError::permanent(format!("unknown job kind '{other}'"))),
     };
     let cancelled = ctx.cancel.is_cancelled();

@@ -15,6 +15,7 @@
 //! | [`ingest`]   | Twitch's ingest servers (fetched, cached, built-in default) and URL validation |
 //! | [`library`]  | video import (a job per file), search/filter/sort, edit, remove, storage quota |
 //! | [`storage`]  | S3-compatible storage: settings, uploads (multipart, resumable), fetch, delete |
+//! | [`broadcast`]| the streaming engine: prepare, paced FLV source, fan-out, RTMP(S) publishers, supervisor |
 //! | [`jobs`]     | durable background jobs: claim, retry with backoff, recovery after a crash |
 //! | [`events`]   | the typed event stream (job progress, library changes) the surfaces forward |
 //! | [`media`]    | ffmpeg/ffprobe (sidecar, env, PATH), probing by content, verifying, thumbnails |
@@ -26,6 +27,7 @@
 //! The [`Twitcher`] handle opens a data dir once and is cheap to clone.
 
 pub mod accounts;
+pub mod broadcast;
 pub mod config;
 pub mod db;
 pub mod doctor;

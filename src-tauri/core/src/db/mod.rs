@@ -6,6 +6,7 @@
 //! module's work.
 
 pub mod accounts;
+pub mod broadcast;
 pub mod jobs;
 pub mod secrets;
 pub mod settings;

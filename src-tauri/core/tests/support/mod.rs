@@ -151,3 +151,101 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// A real RTMP ingest: nginx with the RTMP module on loopback, recording each stream key to
+/// `record_dir/<key>.flv` (appending across reconnects), with `rtmp_control` on an HTTP port to
+/// drop a publisher. Stopped on drop.
+pub struct Ingest {
+    child: std::process::Child,
+    pub rtmp_port: u16,
+    pub http_port: u16,
+    pub record_dir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+use std::path::PathBuf;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Ingest {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let record_dir = dir.path().join("records");
+        std::fs::create_dir_all(&record_dir).unwrap();
+        let (rtmp_port, http_port) = (free_port(), free_port());
+        // nginx's workers would run as nobody and could not write the records when we are root.
+        let user = if unsafe { libc::geteuid() } == 0 { "user root;" } else { "" };
+        let config = format!(
+            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n{user}\nworker_processes 1;\ndaemon off;\n\
+             pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\n\
+             rtmp {{ server {{ listen 127.0.0.1:{rtmp_port}; chunk_size 4096;\n\
+               application app {{ live on; record all; record_path {r}; record_unique off; record_append on; }} }} }}\n\
+             http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi; \
+               uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+               server {{ listen 127.0.0.1:{http_port}; location /control {{ rtmp_control all; }} }} }}\n",
+            d = dir.path().display(),
+            r = record_dir.display(),
+        );
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(&conf, config).unwrap();
+        let child = std::process::Command::new("nginx")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx (Debian packages nginx and libnginx-mod-rtmp)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", rtmp_port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "nginx did not start: {}", std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self { child, rtmp_port, http_port, record_dir, _dir: dir }
+    }
+
+    pub fn server(&self) -> String {
+        format!("rtmp://127.0.0.1:{}/app", self.rtmp_port)
+    }
+
+    pub fn recording(&self, key: &str) -> PathBuf {
+        self.record_dir.join(format!("{key}.flv"))
+    }
+
+    /// Cuts the publisher of `key` off mid-stream, as a network failure would.
+    pub fn drop_publisher(&self, key: &str) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.http_port)).unwrap();
+        use std::io::{Read, Write};
+        write!(s, "GET /control/drop/publisher?app=app&name={key} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Video packets of a recording: (dts seconds, keyframe), from ffprobe.
+pub fn video_packets(path: &Path) -> Vec<(f64, bool)> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=dts_time,flags", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split(',');
+            let dts = parts.next()?.parse().ok()?;
+            Some((dts, parts.next().unwrap_or("").contains('K')))
+        })
+        .collect()
+}

@@ -1,0 +1,151 @@
+//! The streaming engine: one source, many destinations (DESIGN.md §4).
+//!
+//! ```text
+//! prepared FLV ──▶ source (paced, looped) ──▶ fan-out ──▶ publisher(account A) ──RTMP──▶ ingest
+//!                                                 └────▶ publisher(account B) ──RTMP──▶ ingest
+//! ```
+//! - [`prepare`]: the Twitch-ready FLV, made once per (video, quality) by ffmpeg.
+//! - [`source`]: reads its tags and paces them to the wall clock; a loop continues the timestamps.
+//! - [`fanout`]: one bounded queue per destination; a slow one skips to the next keyframe and never
+//!   holds the others back.
+//! - [`publisher`]: an RTMP client in this process (rml_rtmp over tokio). The stream key never
+//!   leaves it. Lost connections come back with capped exponential backoff and jitter.
+//! - [`supervisor`]: the broadcast as a whole: rows, state transitions ([`state`]), events, stop.
+
+pub mod flv;
+pub mod prepare;
+pub mod publisher;
+pub mod source;
+pub mod state;
+pub mod supervisor;
+
+mod fanout;
+mod tls;
+
+use serde::{Deserialize, Serialize};
+
+pub use state::StreamState;
+pub use supervisor::{start, BroadcastHandle, StartRequest};
+
+use crate::db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BroadcastError {
+    #[error("invalid quality: {0}")]
+    InvalidQuality(String),
+    #[error("no video {id} in this profile's library")]
+    NoVideo { id: i64 },
+    #[error("no Twitch account {id} on this profile")]
+    NoAccount { id: i64 },
+    #[error("choose at least one account to stream to")]
+    NoDestination,
+    #[error("the video could not be prepared: {0}")]
+    Prepare(String),
+    #[error("the prepared file cannot be read: {0}")]
+    Source(String),
+    #[error(transparent)]
+    Account(#[from] crate::accounts::AccountError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The quality a video is prepared and streamed at (Twitch's guidance: 6000 kbps at most).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Quality {
+    pub fps: u32,
+    pub video_bitrate_k: u32,
+    pub audio_bitrate_k: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for Quality {
+    fn default() -> Self {
+        Self { fps: 30, video_bitrate_k: 2500, audio_bitrate_k: 160, width: 1920, height: 1080 }
+    }
+}
+
+impl Quality {
+    pub fn validate(&self) -> Result<(), BroadcastError> {
+        let bad = |m: &str| Err(BroadcastError::InvalidQuality(m.to_string()));
+        if !(1..=60).contains(&self.fps) {
+            return bad("the frame rate must be 1 to 60 fps");
+        }
+        if !(300..=6000).contains(&self.video_bitrate_k) {
+            return bad("the video bitrate must be 300 to 6000 kbps (Twitch's maximum)");
+        }
+        if !(64..=320).contains(&self.audio_bitrate_k) {
+            return bad("the audio bitrate must be 64 to 320 kbps");
+        }
+        if !(160..=3840).contains(&self.width) || !(90..=2160).contains(&self.height) || self.width % 2 == 1 || self.height % 2 == 1 {
+            return bad("the resolution must be even, from 160x90 to 3840x2160");
+        }
+        Ok(())
+    }
+
+    /// `1920x1080`.
+    pub fn resolution(&self) -> String {
+        format!("{}x{}", self.width, self.height)
+    }
+
+    /// Parses `WxH`.
+    pub fn parse_resolution(text: &str) -> Result<(u32, u32), BroadcastError> {
+        let (w, h) = text.trim().split_once(['x', 'X']).ok_or_else(|| BroadcastError::InvalidQuality(format!("'{text}' is not WIDTHxHEIGHT")))?;
+        match (w.parse(), h.parse()) {
+            (Ok(w), Ok(h)) => Ok((w, h)),
+            _ => Err(BroadcastError::InvalidQuality(format!("'{text}' is not WIDTHxHEIGHT"))),
+        }
+    }
+
+    /// The cache key of a prepared file: every setting that changes its bytes.
+    pub fn key(&self) -> String {
+        format!("v1-{}x{}-{}fps-{}k-{}k", self.width, self.height, self.fps, self.video_bitrate_k, self.audio_bitrate_k)
+    }
+
+    pub fn label(&self) -> String {
+        format!("{}p{} {} kbps", self.height, self.fps, self.video_bitrate_k)
+    }
+}
+
+/// A destination of a broadcast as lists show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct StreamRow {
+    pub id: i64,
+    pub broadcast_id: String,
+    pub account_id: Option<i64>,
+    pub account_name: Option<String>,
+    pub video_id: Option<i64>,
+    pub video_title: Option<String>,
+    pub title: String,
+    pub status: StreamState,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub error: Option<String>,
+    pub reconnects: i64,
+    pub bytes_sent: i64,
+    pub created_at: String,
+}
+
+/// A destination's live status: sent on every change and about once a second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct StreamStatus {
+    pub stream_id: i64,
+    pub broadcast_id: String,
+    pub account_id: i64,
+    pub state: StreamState,
+    /// Over the last second.
+    pub bitrate_kbps: f64,
+    /// Over the last ten seconds.
+    pub bitrate_10s_kbps: f64,
+    pub bytes_sent: f64,
+    pub reconnects: u32,
+    pub uptime_sec: f64,
+    pub error: Option<String>,
+    /// Media time minus wall time at the source, in ms (positive: ahead).
+    pub drift_ms: f64,
+}

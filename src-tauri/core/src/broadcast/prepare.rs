@@ -1,0 +1,206 @@
+//! Preparing a video for Twitch once per quality: a remux (`-c copy`) when the file already
+//! complies, a transcode otherwise, into an FLV that the source reads without encoding anything.
+//! Runs as a durable job; the result is cached in `prepared_media` and reused by every stream.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::{BroadcastError, Quality};
+use crate::jobs::{self, JobContext, JobError, JobOutcome};
+use crate::library::Video;
+use crate::media::{self, Tool};
+use crate::profiles::Profile;
+use crate::Twitcher;
+
+pub const KIND_PREPARE: &str = "prepare";
+const PREPARED_DIR: &str = "prepared";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PreparePayload {
+    profile_id: i64,
+    video_id: i64,
+    quality: Quality,
+    label: String,
+}
+
+/// The prepared file for `video` at `quality`, making it first if needed (waiting for the job).
+pub async fn ensure_prepared(app: &Twitcher, actor: &Profile, video: &Video, quality: &Quality) -> Result<PathBuf, BroadcastError> {
+    if let Some(path) = ready(app, video.id, quality).await? {
+        return Ok(path);
+    }
+    let job = enqueue(app, actor, video, quality).await?;
+    let done = jobs::run_until_done(app, &[job]).await?;
+    match done[0].status {
+        jobs::JobStatus::Succeeded => ready(app, video.id, quality)
+            .await?
+            .ok_or_else(|| BroadcastError::Prepare("the prepared file disappeared".into())),
+        _ => Err(BroadcastError::Prepare(done[0].error.clone().unwrap_or_else(|| "cancelled".into()))),
+    }
+}
+
+async fn ready(app: &Twitcher, video_id: i64, quality: &Quality) -> Result<Option<PathBuf>, BroadcastError> {
+    let path = app.db.prepared_path(video_id, &quality.key()).await?.map(PathBuf::from);
+    Ok(path.filter(|p| p.is_file()))
+}
+
+/// Queues a preparation; returns the job id.
+pub async fn enqueue(app: &Twitcher, actor: &Profile, video: &Video, quality: &Quality) -> Result<i64, BroadcastError> {
+    quality.validate()?;
+    let payload = PreparePayload { profile_id: actor.id, video_id: video.id, quality: *quality, label: format!("{} ({})", video.title, quality.label()) };
+    Ok(jobs::enqueue(app, KIND_PREPARE, &payload).await?)
+}
+
+pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutcome, JobError> {
+    let payload: PreparePayload =
+        serde_json::from_str(&ctx.job.payload).map_err(|e| JobError::permanent(format!("bad prepare job: {e}")))?;
+    ctx.set_label(payload.label.clone(), Some(payload.profile_id));
+    let app = ctx.app;
+    let video = app
+        .db
+        .video(payload.profile_id, payload.video_id)
+        .await?
+        .ok_or_else(|| JobError::permanent(format!("video {} no longer exists", payload.video_id)))?;
+    let key = payload.quality.key();
+    let fail = |message: String| JobError::permanent(format!("{}: {message}", video.title));
+    let source = crate::storage::ensure_local(app, &video).await.map_err(|e| JobError::transient(e.to_string()))?;
+    app.db.set_prepared(video.id, &key, "running", None, None).await?;
+
+    let dir = app.data_dir().join(PREPARED_DIR);
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| JobError::transient(e.to_string()))?;
+    let name = format!("{}-{key}.flv", video.content_hash.as_deref().unwrap_or("video"));
+    let target = dir.join(&name);
+    let part = dir.join(format!(".{name}.part"));
+    let remux = complies(&source, &payload.quality).await;
+    let args = if remux { remux_args(&source) } else { transcode_args(&source, &payload.quality, video.codec_audio.is_some()) };
+    let result = run_ffmpeg(ctx, args, &part, video.duration_sec.unwrap_or(0.0)).await;
+    if let Err(message) = result {
+        let _ = tokio::fs::remove_file(&part).await;
+        app.db.set_prepared(video.id, &key, "failed", None, Some(&message)).await?;
+        return Err(fail(message));
+    }
+    tokio::fs::rename(&part, &target).await.map_err(|e| JobError::transient(e.to_string()))?;
+    app.db.set_prepared(video.id, &key, "ready", Some(&target.to_string_lossy()), None).await?;
+    tracing::info!(video_id = video.id, quality = %key, remux, "video prepared");
+    Ok(JobOutcome { video_id: Some(video.id) })
+}
+
+/// Whether the source can be copied as is: H.264 High or Main, AAC, keyframes every 2 s, frame
+/// rate and size of the profile at most, bitrate within it.
+async fn complies(source: &Path, q: &Quality) -> bool {
+    let Ok((ffprobe, _)) = media::locate(Tool::Ffprobe) else { return false };
+    let streams = media::command(&ffprobe)
+        .args(["-v", "error", "-print_format", "json", "-show_streams", "-show_format", "-i"])
+        .arg(source)
+        .output()
+        .await;
+    let Ok(out) = streams else { return false };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else { return false };
+    let streams = json["streams"].as_array().cloned().unwrap_or_default();
+    let video = streams.iter().find(|s| s["codec_type"] == "video");
+    let audio = streams.iter().find(|s| s["codec_type"] == "audio");
+    let (Some(v), Some(a)) = (video, audio) else { return false };
+    let fps = v["avg_frame_rate"].as_str().and_then(|r| {
+        let (n, d) = r.split_once('/')?;
+        Some(n.parse::<f64>().ok()? / d.parse::<f64>().ok()?)
+    });
+    let bitrate_k = json["format"]["bit_rate"].as_str().and_then(|b| b.parse::<f64>().ok()).map(|b| b / 1000.0);
+    let ok = v["codec_name"] == "h264"
+        && matches!(v["profile"].as_str(), Some("High" | "Main"))
+        && a["codec_name"] == "aac"
+        && v["width"].as_u64().is_some_and(|w| w <= q.width as u64)
+        && v["height"].as_u64().is_some_and(|h| h <= q.height as u64)
+        && fps.is_some_and(|f| (f - q.fps as f64).abs() < 0.05)
+        && bitrate_k.is_some_and(|b| b <= (q.video_bitrate_k + q.audio_bitrate_k) as f64 * 1.1);
+    if !ok {
+        return false;
+    }
+    // Keyframes exactly every 2 s over the first minute (Twitch's requirement).
+    let packets = media::command(&ffprobe)
+        .args(["-v", "error", "-select_streams", "v:0", "-read_intervals", "%+60", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", "-i"])
+        .arg(source)
+        .output()
+        .await;
+    let Ok(out) = packets else { return false };
+    let keys: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(",K"))
+        .filter_map(|l| l.split(',').next()?.parse().ok())
+        .collect();
+    keys.len() >= 2 && keys.windows(2).all(|w| ((w[1] - w[0]) - 2.0).abs() < 0.05)
+}
+
+fn remux_args(source: &Path) -> Vec<String> {
+    vec!["-i".into(), source.display().to_string(), "-map".into(), "0:v:0".into(), "-map".into(), "0:a:0".into(), "-c".into(), "copy".into()]
+}
+
+fn transcode_args(source: &Path, q: &Quality, has_audio: bool) -> Vec<String> {
+    let gop = (q.fps * 2).to_string();
+    let (w, h) = (q.width, q.height);
+    let mut args: Vec<String> = vec!["-i".into(), source.display().to_string()];
+    if !has_audio {
+        // Twitch expects an audio track: add silence.
+        args.extend(["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"].map(String::from));
+    }
+    args.extend(["-map", "0:v:0", "-map", if has_audio { "0:a:0" } else { "1:a:0" }].map(String::from));
+    if !has_audio {
+        args.push("-shortest".into());
+    }
+    args.extend(
+        [
+            "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+            "-b:v", &format!("{}k", q.video_bitrate_k), "-maxrate", &format!("{}k", q.video_bitrate_k),
+            "-bufsize", &format!("{}k", q.video_bitrate_k * 2), "-x264-params", "nal-hrd=cbr",
+            "-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0",
+            // The fps filter makes a constant frame rate (FLV output would otherwise keep the
+            // source's timing, and keyframes every 2 × fps frames would not be every 2 s).
+            "-vf", &format!("fps={},scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1", q.fps),
+            "-c:a", "aac", "-b:a", &format!("{}k", q.audio_bitrate_k), "-ar", "48000", "-ac", "2",
+        ]
+        .map(String::from),
+    );
+    args
+}
+
+/// Runs ffmpeg writing FLV to `out`, turning its `-progress` reports into job progress.
+async fn run_ffmpeg(ctx: &JobContext<'_>, args: Vec<String>, out: &Path, duration: f64) -> Result<(), String> {
+    let (ffmpeg, _) = media::locate(Tool::Ffmpeg).map_err(|e| e.to_string())?;
+    let mut child = media::command(&ffmpeg)
+        .args(["-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats"])
+        .args(&args)
+        .args(["-f", "flv"])
+        .arg(out)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let errors = tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut last = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            last = line;
+        }
+        last
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if ctx.cancel.is_cancelled() {
+            let _ = child.kill().await;
+            return Err("cancelled".into());
+        }
+        if let Some(us) = line.strip_prefix("out_time_us=").and_then(|v| v.trim().parse::<f64>().ok()) {
+            if duration > 0.0 {
+                ctx.progress(us / 1e6 / duration * 0.99).await;
+            }
+        }
+    }
+    let status = child.wait().await.map_err(|e| e.to_string())?;
+    let last = errors.await.unwrap_or_default();
+    if !status.success() {
+        return Err(format!("FFmpeg could not prepare it ({})", crate::redact::redact(if last.is_empty() { "no message" } else { &last })));
+    }
+    Ok(())
+}

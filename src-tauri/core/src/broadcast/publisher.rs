@@ -1,0 +1,353 @@
+//! One destination: an RTMP client inside the process (rml_rtmp's session over a tokio socket).
+//!
+//! The stream key is used in exactly one place — the publish request — and never appears in an
+//! argv, a log line, an event or an error. When the connection drops, the publisher reconnects
+//! with capped exponential backoff and jitter (1 s doubling to 30 s), sends the metadata and
+//! sequence headers again, and resumes at the next keyframe.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult, PublishRequestType, StreamMetadata};
+use rml_rtmp::time::RtmpTimestamp;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use zeroize::Zeroizing;
+
+use super::flv::{Tag, TagKind};
+use super::source::Headers;
+use super::StreamState;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_START: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// Attempts before a destination that never went live is declared failed (a wrong key, a server
+/// that refuses us); once live, it keeps trying until stopped.
+const ATTEMPTS_BEFORE_FIRST_LIVE: u32 = 4;
+
+pub struct Destination {
+    pub stream_id: i64,
+    /// `rtmp://host[:port]/app` or `rtmps://…`, without the key.
+    pub server: String,
+    pub key: Zeroizing<String>,
+}
+
+/// Counters the supervisor samples for stats.
+#[derive(Default)]
+pub struct Counters {
+    pub bytes: AtomicU64,
+    pub reconnects: AtomicU32,
+}
+
+/// What a publisher reports to its supervisor.
+#[derive(Debug)]
+pub struct Report {
+    pub stream_id: i64,
+    pub state: StreamState,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    #[error("{0}")]
+    Connection(String),
+    #[error("the server refused the stream key or the app: {0}")]
+    Rejected(String),
+}
+
+/// A TLS failure, turned into a connection error by the caller.
+#[derive(Debug)]
+pub struct PublishErrorForTls(pub String);
+
+impl From<PublishErrorForTls> for PublishError {
+    fn from(e: PublishErrorForTls) -> Self {
+        PublishError::Connection(e.0)
+    }
+}
+
+trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
+
+enum Outcome {
+    /// The source ended and everything was sent.
+    Finished,
+    Cancelled,
+}
+
+/// Publishes until the source ends or `cancel` fires, reconnecting as needed.
+pub async fn run(
+    dest: Destination,
+    headers: Arc<Headers>,
+    metadata: StreamMetadata,
+    mut tags: mpsc::Receiver<Tag>,
+    cancel: CancellationToken,
+    counters: Arc<Counters>,
+    reports: mpsc::UnboundedSender<Report>,
+) {
+    let report = |state, error: Option<String>| {
+        let _ = reports.send(Report { stream_id: dest.stream_id, state, error });
+    };
+    report(StreamState::Starting, None);
+    let mut been_live = false;
+    let mut attempt: u32 = 0;
+    loop {
+        let result = tokio::select! {
+            _ = cancel.cancelled() => Ok(Outcome::Cancelled),
+            r = connect(&dest) => match r {
+                Ok((io, session)) => {
+                    attempt = 0;
+                    been_live = true;
+                    report(StreamState::Live, None);
+                    stream(io, session, &headers, &metadata, &mut tags, &cancel, &counters).await
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Ok(Outcome::Finished) => {
+                report(StreamState::Stopping, None);
+                report(StreamState::Ended, None);
+                return;
+            }
+            Ok(Outcome::Cancelled) => {
+                report(StreamState::Stopping, None);
+                report(StreamState::Ended, None);
+                return;
+            }
+            Err(e) => {
+                attempt += 1;
+                let message = crate::redact::redact(&e.to_string()).into_owned();
+                if !been_live && attempt >= ATTEMPTS_BEFORE_FIRST_LIVE {
+                    report(StreamState::Failed, Some(message));
+                    return;
+                }
+                if been_live {
+                    counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::warn!(stream_id = dest.stream_id, attempt, error = %message, "destination lost; reconnecting");
+                report(StreamState::Reconnecting, Some(message));
+                // Keep the queue moving while away; the next connection starts at a keyframe.
+                let wait = tokio::time::sleep(backoff(attempt));
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        _ = &mut wait => break,
+                        _ = cancel.cancelled() => {
+                            report(StreamState::Stopping, None);
+                            report(StreamState::Ended, None);
+                            return;
+                        }
+                        tag = tags.recv() => if tag.is_none() {
+                            report(StreamState::Stopping, None);
+                            report(StreamState::Ended, Some("the video ended while the destination was reconnecting".into()));
+                            return;
+                        },
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s … capped at 30 s, each ±20 % so many destinations do not retry in step.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = BACKOFF_START.saturating_mul(1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX)).min(BACKOFF_CAP);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    let jitter = 0.8 + (nanos % 1000) as f64 / 1000.0 * 0.4;
+    base.mul_f64(jitter)
+}
+
+async fn write_results(io: &mut Box<dyn Transport>, results: Vec<ClientSessionResult>) -> Result<Vec<ClientSessionEvent>, PublishError> {
+    let mut events = Vec::new();
+    for result in results {
+        match result {
+            ClientSessionResult::OutboundResponse(packet) => {
+                io.write_all(&packet.bytes).await.map_err(|e| PublishError::Connection(e.to_string()))?
+            }
+            ClientSessionResult::RaisedEvent(event) => events.push(event),
+            ClientSessionResult::UnhandleableMessageReceived(_) => {}
+        }
+    }
+    Ok(events)
+}
+
+/// TCP (or TLS), RTMP handshake, connect to the app, publish on the key.
+async fn connect(dest: &Destination) -> Result<(Box<dyn Transport>, ClientSession), PublishError> {
+    tokio::time::timeout(CONNECT_TIMEOUT, connect_inner(dest))
+        .await
+        .map_err(|_| PublishError::Connection(format!("{} did not answer within {} s", dest.server, CONNECT_TIMEOUT.as_secs())))?
+}
+
+async fn connect_inner(dest: &Destination) -> Result<(Box<dyn Transport>, ClientSession), PublishError> {
+    let url = url::Url::parse(&dest.server).map_err(|e| PublishError::Connection(format!("bad ingest URL: {e}")))?;
+    let host = url.host_str().ok_or_else(|| PublishError::Connection("the ingest URL has no host".into()))?.to_string();
+    let tls = url.scheme() == "rtmps";
+    let port = url.port().unwrap_or(if tls { 443 } else { 1935 });
+    let app = url.path().trim_matches('/').to_string();
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| PublishError::Connection(format!("cannot connect to {host}:{port}: {e}")))?;
+    let _ = tcp.set_nodelay(true);
+    let mut io: Box<dyn Transport> = if tls { Box::new(super::tls::connect(&host, tcp).await?) } else { Box::new(tcp) };
+
+    let mut handshake = Handshake::new(PeerType::Client);
+    let p0p1 = handshake.generate_outbound_p0_and_p1().map_err(|e| PublishError::Connection(format!("handshake: {e:?}")))?;
+    io.write_all(&p0p1).await.map_err(|e| PublishError::Connection(e.to_string()))?;
+    let mut buf = vec![0u8; 8192];
+    let leftover = loop {
+        let n = io.read(&mut buf).await.map_err(|e| PublishError::Connection(e.to_string()))?;
+        if n == 0 {
+            return Err(PublishError::Connection("the server closed the connection during the handshake".into()));
+        }
+        match handshake.process_bytes(&buf[..n]).map_err(|e| PublishError::Connection(format!("handshake: {e:?}")))? {
+            HandshakeProcessResult::InProgress { response_bytes } => {
+                io.write_all(&response_bytes).await.map_err(|e| PublishError::Connection(e.to_string()))?
+            }
+            HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
+                io.write_all(&response_bytes).await.map_err(|e| PublishError::Connection(e.to_string()))?;
+                break remaining_bytes;
+            }
+        }
+    };
+
+    let mut config = ClientSessionConfig::new();
+    config.tc_url = Some(format!("{}://{host}:{port}/{app}", url.scheme()));
+    let (mut session, initial) = ClientSession::new(config).map_err(|e| PublishError::Connection(format!("{e:?}")))?;
+    write_results(&mut io, initial).await?;
+    let request = session.request_connection(app).map_err(|e| PublishError::Connection(format!("{e:?}")))?;
+    write_results(&mut io, vec![request]).await?;
+    let mut pending = leftover;
+    loop {
+        if !pending.is_empty() {
+            let results = session.handle_input(&pending).map_err(|e| PublishError::Connection(format!("{e:?}")))?;
+            pending.clear();
+            for event in write_results(&mut io, results).await? {
+                match event {
+                    ClientSessionEvent::ConnectionRequestAccepted => {
+                        let publish = session
+                            .request_publishing(dest.key.to_string(), PublishRequestType::Live)
+                            .map_err(|e| PublishError::Connection(format!("{e:?}")))?;
+                        write_results(&mut io, vec![publish]).await?;
+                    }
+                    ClientSessionEvent::ConnectionRequestRejected { description } => return Err(PublishError::Rejected(description)),
+                    ClientSessionEvent::PublishRequestAccepted => return Ok((io, session)),
+                    _ => {}
+                }
+            }
+        }
+        let n = io.read(&mut buf).await.map_err(|e| PublishError::Connection(e.to_string()))?;
+        if n == 0 {
+            return Err(PublishError::Rejected("the server closed the connection before publishing was accepted".into()));
+        }
+        pending.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Sends tags until the source ends, the connection fails, or `cancel` fires.
+async fn stream(
+    mut io: Box<dyn Transport>,
+    mut session: ClientSession,
+    headers: &Headers,
+    metadata: &StreamMetadata,
+    tags: &mut mpsc::Receiver<Tag>,
+    cancel: &CancellationToken,
+    counters: &Counters,
+) -> Result<Outcome, PublishError> {
+    let err = |e: rml_rtmp::sessions::ClientSessionError| PublishError::Connection(format!("{e:?}"));
+    let mut sent_headers = false;
+    let mut last_ts: u32 = 0;
+    let mut buf = vec![0u8; 4096];
+    let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                if let Ok(results) = session.stop_publishing() {
+                    let _ = write_results(&mut io, results).await;
+                }
+                let _ = io.shutdown().await;
+                return Ok(Outcome::Cancelled);
+            }
+            read = io.read(&mut buf) => {
+                let n = read.map_err(|e| PublishError::Connection(e.to_string()))?;
+                if n == 0 {
+                    return Err(PublishError::Connection("the server closed the connection".into()));
+                }
+                let results = session.handle_input(&buf[..n]).map_err(err)?;
+                write_results(&mut io, results).await?;
+            }
+            tag = tags.recv() => {
+                let Some(first) = tag else {
+                    let _ = io.flush().await;
+                    return Ok(Outcome::Finished);
+                };
+                // Send what is queued in one write: far fewer syscalls with many destinations.
+                let mut batch = vec![first];
+                while batch.len() < 64 {
+                    match tags.try_recv() {
+                        Ok(t) => batch.push(t),
+                        Err(_) => break,
+                    }
+                }
+                out.clear();
+                for tag in batch {
+                    if !sent_headers {
+                        // (Re)start at a keyframe, after the metadata and both sequence headers.
+                        if !tag.is_keyframe() {
+                            continue;
+                        }
+                        let ts = RtmpTimestamp::new(tag.timestamp);
+                        push(&mut out, session.publish_metadata(metadata).map_err(err)?);
+                        if let Some(v) = &headers.video {
+                            push(&mut out, session.publish_video_data(v.data.clone(), ts, false).map_err(err)?);
+                        }
+                        if let Some(a) = &headers.audio {
+                            push(&mut out, session.publish_audio_data(a.data.clone(), ts, false).map_err(err)?);
+                        }
+                        sent_headers = true;
+                    }
+                    // Receivers need timestamps that never go back.
+                    last_ts = last_ts.max(tag.timestamp);
+                    let ts = RtmpTimestamp::new(last_ts);
+                    let packet = match tag.kind {
+                        TagKind::Video => session.publish_video_data(tag.data, ts, false),
+                        TagKind::Audio => session.publish_audio_data(tag.data, ts, false),
+                        TagKind::Script => continue,
+                    }
+                    .map_err(err)?;
+                    push(&mut out, packet);
+                }
+                if !out.is_empty() {
+                    io.write_all(&out).await.map_err(|e| PublishError::Connection(e.to_string()))?;
+                    counters.bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+fn push(out: &mut Vec<u8>, result: ClientSessionResult) {
+    if let ClientSessionResult::OutboundResponse(packet) = result {
+        out.extend_from_slice(&packet.bytes);
+    }
+}
+
+/// Metadata for the receiver, from the quality the file was prepared at.
+pub fn metadata(width: u32, height: u32, fps: u32, video_k: u32, audio_k: u32) -> StreamMetadata {
+    let mut m = StreamMetadata::new();
+    m.video_width = Some(width);
+    m.video_height = Some(height);
+    m.video_codec_id = Some(7);
+    m.video_frame_rate = Some(fps as f32);
+    m.video_bitrate_kbps = Some(video_k);
+    m.audio_codec_id = Some(10);
+    m.audio_bitrate_kbps = Some(audio_k);
+    m.audio_sample_rate = Some(48_000);
+    m.audio_channels = Some(2);
+    m.audio_is_stereo = Some(true);
+    m.encoder = Some(concat!("Twitcher ", env!("CARGO_PKG_VERSION")).to_string());
+    m
+}

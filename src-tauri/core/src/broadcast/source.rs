@@ -1,0 +1,125 @@
+//! The source: reads a prepared FLV and hands its tags to the fan-out at the pace of the wall
+//! clock. With `looped`, each pass's timestamps continue where the previous pass ended (after the
+//! longer of its two tracks, plus one frame), so receivers see one unbroken stream.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::io::BufReader;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::fanout::Fanout;
+use super::flv::{FlvError, FlvReader, Tag, TagKind};
+
+/// What a receiver needs before any frame, sent again on every (re)connect.
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    pub metadata: Option<Tag>,
+    pub video: Option<Tag>,
+    pub audio: Option<Tag>,
+}
+
+async fn open(path: &Path) -> Result<FlvReader<BufReader<tokio::fs::File>>, FlvError> {
+    Ok(FlvReader::new(BufReader::with_capacity(256 * 1024, tokio::fs::File::open(path).await?)))
+}
+
+/// The metadata and sequence headers at the start of a prepared file.
+pub async fn read_headers(path: &Path) -> Result<Headers, FlvError> {
+    let mut reader = open(path).await?;
+    let mut headers = Headers::default();
+    let mut seen_media = 0;
+    while let Some(tag) = reader.next_tag().await? {
+        match tag.kind {
+            TagKind::Script if headers.metadata.is_none() => headers.metadata = Some(tag),
+            TagKind::Video if tag.is_sequence_header() => headers.video = Some(tag),
+            TagKind::Audio if tag.is_sequence_header() => headers.audio = Some(tag),
+            TagKind::Video | TagKind::Audio => seen_media += 1,
+            TagKind::Script => {}
+        }
+        // Headers come first; a few frames in, there are no more to find.
+        if seen_media > 16 {
+            break;
+        }
+    }
+    if headers.video.is_none() {
+        return Err(FlvError::Damaged("no H.264 sequence header: prepare the video again".into()));
+    }
+    Ok(headers)
+}
+
+/// Where the video track ends, in ms after the first media tag: found by walking the tag headers
+/// (seeking over the data), so even a large file costs only a few thousand small reads.
+fn video_end(path: &Path) -> Result<u64, FlvError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut header = [0u8; 9];
+    file.read_exact(&mut header).map_err(|_| FlvError::NotFlv)?;
+    let offset = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) as u64;
+    file.seek(SeekFrom::Start(offset + 4))?;
+    let (mut first, mut last) = (None::<u64>, 0u64);
+    let mut head = [0u8; 11];
+    while file.read_exact(&mut head).is_ok() {
+        let size = u32::from_be_bytes([0, head[1], head[2], head[3]]) as i64;
+        let ts = u32::from_be_bytes([head[7], head[4], head[5], head[6]]) as u64;
+        let kind = head[0] & 0x1f;
+        if kind == 8 || kind == 9 {
+            first.get_or_insert(ts);
+            if kind == 9 {
+                last = last.max(ts);
+            }
+        }
+        file.seek_relative(size + 4)?;
+    }
+    Ok(last.saturating_sub(first.unwrap_or(0)))
+}
+
+/// Plays the file into `fanout` until it ends (or forever when looped), every destination has
+/// gone, or `cancel` fires. `drift` receives media time minus wall time, in ms.
+///
+/// A loop pass lasts as long as its video plus one frame; audio past that point is left out, so
+/// the next pass's audio does not overlap it and the video never has a gap (files whose audio runs
+/// longer than their video are common).
+pub async fn run(path: &Path, looped: bool, frame_ms: u32, mut fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
+    let start = Instant::now();
+    let mut offset: u64 = 0;
+    let pass_length = if looped {
+        let owned = path.to_path_buf();
+        let end = tokio::task::spawn_blocking(move || video_end(&owned)).await.map_err(|e| FlvError::Damaged(e.to_string()))??;
+        Some(end + frame_ms as u64)
+    } else {
+        None
+    };
+    loop {
+        let mut reader = open(path).await?;
+        let mut first: Option<u64> = None;
+        while let Some(mut tag) = reader.next_tag().await? {
+            // Metadata and sequence headers go out per connection (see publisher), not in-band.
+            if tag.kind == TagKind::Script || tag.is_sequence_header() {
+                continue;
+            }
+            let ts = tag.timestamp as u64;
+            let base = *first.get_or_insert(ts);
+            if pass_length.is_some_and(|length| ts - base >= length) {
+                continue;
+            }
+            let media_ms = offset + (ts - base);
+            let due = start + Duration::from_millis(media_ms);
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep_until(due) => {}
+            }
+            let _ = drift.send(media_ms as f64 - start.elapsed().as_secs_f64() * 1000.0);
+            // RTMP timestamps are 32-bit milliseconds: they wrap after 49.7 days, as receivers expect.
+            tag.timestamp = (media_ms & 0xffff_ffff) as u32;
+            if fanout.send(&tag) == 0 {
+                return Ok(());
+            }
+        }
+        match pass_length {
+            Some(length) if first.is_some() => offset += length,
+            _ => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! A destination's lifecycle, written down once (DESIGN.md §3):
+//!
+//! ```text
+//! scheduled → queued → starting → live ⇄ reconnecting → stopping → ended
+//!                 └──────┴──────────┴─────────┴──────────────→ failed | cancelled
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum StreamState {
+    Scheduled,
+    Queued,
+    Starting,
+    Live,
+    Reconnecting,
+    Stopping,
+    Ended,
+    Failed,
+    Cancelled,
+}
+
+use StreamState::*;
+
+/// Every allowed move. Anything not listed is a bug the supervisor refuses.
+const TRANSITIONS: &[(StreamState, &[StreamState])] = &[
+    (Scheduled, &[Queued, Cancelled, Failed]),
+    (Queued, &[Starting, Cancelled, Failed]),
+    (Starting, &[Live, Reconnecting, Stopping, Failed, Cancelled]),
+    (Live, &[Reconnecting, Stopping, Ended, Failed]),
+    (Reconnecting, &[Live, Stopping, Failed]),
+    (Stopping, &[Ended, Failed]),
+    (Ended, &[]),
+    (Failed, &[]),
+    (Cancelled, &[]),
+];
+
+impl StreamState {
+    pub fn can_become(self, next: StreamState) -> bool {
+        TRANSITIONS.iter().any(|(from, to)| *from == self && to.contains(&next))
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Ended | Failed | Cancelled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheduled => "scheduled",
+            Queued => "queued",
+            Starting => "starting",
+            Live => "live",
+            Reconnecting => "reconnecting",
+            Stopping => "stopping",
+            Ended => "ended",
+            Failed => "failed",
+            Cancelled => "cancelled",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [StreamState; 9] = [Scheduled, Queued, Starting, Live, Reconnecting, Stopping, Ended, Failed, Cancelled];
+
+    #[test]
+    fn the_happy_path_and_reconnects_are_allowed() {
+        for (a, b) in [(Scheduled, Queued), (Queued, Starting), (Starting, Live), (Live, Reconnecting), (Reconnecting, Live), (Live, Stopping), (Stopping, Ended)] {
+            assert!(a.can_become(b), "{a:?} → {b:?}");
+        }
+    }
+
+    #[test]
+    fn final_states_never_change_and_nothing_goes_backwards() {
+        for state in ALL.into_iter().filter(|s| s.is_final()) {
+            assert!(ALL.iter().all(|next| !state.can_become(*next)), "{state:?}");
+        }
+        assert!(!Live.can_become(Starting));
+        assert!(!Live.can_become(Queued));
+        assert!(!Stopping.can_become(Live));
+        assert!(!Scheduled.can_become(Live));
+    }
+
+    #[test]
+    fn every_state_is_in_the_table_once() {
+        for state in ALL {
+            assert_eq!(TRANSITIONS.iter().filter(|(from, _)| *from == state).count(), 1, "{state:?}");
+        }
+    }
+}

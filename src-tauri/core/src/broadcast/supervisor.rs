@@ -1,0 +1,261 @@
+//! A broadcast: one video at one quality to N accounts, each a `streams` row with its own state.
+//!
+//! The supervisor owns what was asked (start, stop one, stop all) and records what was observed
+//! (each publisher's reports), letting only the moves of [`StreamState`]'s table through. It
+//! writes every change to the database and to `stream_events`, and sends a [`StreamStatus`] on
+//! every change and once a second, with bitrates over 1 s and 10 s, bytes, uptime, reconnects and
+//! the source's drift.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::fanout::Fanout;
+use super::publisher::{self, Counters, Destination, Report};
+use super::{prepare, source, BroadcastError, Quality, StreamState, StreamStatus};
+use crate::events::Event;
+use crate::profiles::Profile;
+use crate::{accounts, ingest, library, Twitcher};
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct StartRequest {
+    pub video_id: i64,
+    pub account_ids: Vec<i64>,
+    pub title: String,
+    pub quality: Quality,
+    #[serde(rename = "loop")]
+    pub looped: bool,
+}
+
+/// A running broadcast. Dropping it does not stop it: call [`BroadcastHandle::stop_all`].
+pub struct BroadcastHandle {
+    pub broadcast_id: String,
+    /// (stream id, account id), in the order asked.
+    pub destinations: Vec<(i64, i64)>,
+    all: CancellationToken,
+    each: HashMap<i64, CancellationToken>,
+    done: JoinHandle<HashMap<i64, StreamState>>,
+}
+
+impl BroadcastHandle {
+    /// Stops every destination gracefully.
+    pub fn stop_all(&self) {
+        self.all.cancel();
+    }
+
+    /// Stops one destination; the others go on. False if it is not part of this broadcast.
+    pub fn stop(&self, stream_id: i64) -> bool {
+        self.each.get(&stream_id).map(|t| t.cancel()).is_some()
+    }
+
+    /// Waits for every destination to reach a final state; returns them.
+    pub async fn wait(self) -> HashMap<i64, StreamState> {
+        self.done.await.unwrap_or_default()
+    }
+}
+
+/// Prepares (or reuses) the video, records one row per destination and starts publishing.
+pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<BroadcastHandle, BroadcastError> {
+    request.quality.validate()?;
+    if request.account_ids.is_empty() {
+        return Err(BroadcastError::NoDestination);
+    }
+    let video = library::get(app, actor, request.video_id).await.map_err(|_| BroadcastError::NoVideo { id: request.video_id })?;
+    let mut accounts_ = Vec::new();
+    for id in &request.account_ids {
+        let account = accounts::get(app, actor, *id).await.map_err(|_| BroadcastError::NoAccount { id: *id })?;
+        accounts_.push(account);
+    }
+    let broadcast_id = uuid::Uuid::new_v4().simple().to_string();
+    let title = if request.title.trim().is_empty() { video.title.clone() } else { request.title.trim().to_string() };
+    let stream_ids = app
+        .db
+        .insert_streams(actor.id, &broadcast_id, video.id, &request.account_ids, &title, &request.quality, request.looped, None)
+        .await?;
+
+    // From here a failure fails the rows it created, with the reason.
+    let fail_all = |e: BroadcastError| async {
+        let message = e.to_string();
+        for id in &stream_ids {
+            let _ = app.db.set_stream_state(*id, StreamState::Failed, Some(&message)).await;
+            let _ = app.db.add_stream_event(*id, "error", &message).await;
+        }
+        e
+    };
+    let prepared = match prepare::ensure_prepared(app, actor, &video, &request.quality).await {
+        Ok(p) => p,
+        Err(e) => return Err(fail_all(e).await),
+    };
+    let headers = match source::read_headers(&prepared).await {
+        Ok(h) => Arc::new(h),
+        Err(e) => return Err(fail_all(BroadcastError::Source(e.to_string())).await),
+    };
+    let automatic = ingest::list(&app.db, &app.options().ingest_list_url).await?.automatic;
+    let mut destinations = Vec::new();
+    for (account, stream_id) in accounts_.iter().zip(&stream_ids) {
+        let key = match accounts::stream_key(app, actor, account.id).await {
+            Ok(k) => k,
+            Err(e) => return Err(fail_all(e.into()).await),
+        };
+        let server = account.ingest_server.clone().unwrap_or_else(|| automatic.clone());
+        destinations.push((Destination { stream_id: *stream_id, server, key }, account.id));
+    }
+
+    let q = request.quality;
+    let metadata = publisher::metadata(q.width, q.height, q.fps, q.video_bitrate_k, q.audio_bitrate_k);
+    let all = CancellationToken::new();
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    let mut fanout = Fanout::new();
+    let mut each = HashMap::new();
+    let mut counters = HashMap::new();
+    let mut pairs = Vec::new();
+    for (dest, account_id) in destinations {
+        let cancel = all.child_token();
+        let counter = Arc::new(Counters::default());
+        each.insert(dest.stream_id, cancel.clone());
+        counters.insert(dest.stream_id, (account_id, counter.clone()));
+        pairs.push((dest.stream_id, account_id));
+        let rx = fanout.add();
+        tokio::spawn(publisher::run(dest, headers.clone(), metadata.clone(), rx, cancel, counter, reports_tx.clone()));
+    }
+    drop(reports_tx);
+    let (drift_tx, drift) = watch::channel(0.0);
+    let source_cancel = all.clone();
+    let frame_ms = (1000 / q.fps.max(1)).max(1);
+    let looped = request.looped;
+    let path = prepared.clone();
+    let source_task = tokio::spawn(async move { source::run(&path, looped, frame_ms, fanout, source_cancel, drift_tx).await });
+    tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
+
+    let done = tokio::spawn(supervise(app.clone(), broadcast_id.clone(), reports, counters, drift, source_task, all.clone()));
+    Ok(BroadcastHandle { broadcast_id, destinations: pairs, all, each, done })
+}
+
+struct Tracked {
+    account_id: i64,
+    counters: Arc<Counters>,
+    state: StreamState,
+    error: Option<String>,
+    live_since: Option<Instant>,
+    /// (when, total bytes) samples for the 1 s and 10 s bitrates.
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl Tracked {
+    fn bitrate_kbps(&self, window: Duration) -> f64 {
+        let Some(&(last_at, last_bytes)) = self.samples.back() else { return 0.0 };
+        let Some(&(first_at, first_bytes)) = self.samples.iter().find(|(at, _)| last_at.duration_since(*at) <= window) else {
+            return 0.0;
+        };
+        let secs = last_at.duration_since(first_at).as_secs_f64();
+        if secs <= 0.0 {
+            return 0.0;
+        }
+        (last_bytes - first_bytes) as f64 * 8.0 / 1000.0 / secs
+    }
+}
+
+async fn supervise(
+    app: Twitcher,
+    broadcast_id: String,
+    mut reports: mpsc::UnboundedReceiver<Report>,
+    counters: HashMap<i64, (i64, Arc<Counters>)>,
+    drift: watch::Receiver<f64>,
+    source_task: JoinHandle<Result<(), super::flv::FlvError>>,
+    all: CancellationToken,
+) -> HashMap<i64, StreamState> {
+    let mut tracked: HashMap<i64, Tracked> = counters
+        .into_iter()
+        .map(|(id, (account_id, counters))| {
+            (id, Tracked { account_id, counters, state: StreamState::Queued, error: None, live_since: None, samples: VecDeque::new() })
+        })
+        .collect();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut source_task = Some(source_task);
+    loop {
+        tokio::select! {
+            report = reports.recv() => {
+                let Some(report) = report else { break };
+                let Some(t) = tracked.get_mut(&report.stream_id) else { continue };
+                if !t.state.can_become(report.state) {
+                    if t.state != report.state {
+                        tracing::warn!(stream_id = report.stream_id, from = ?t.state, to = ?report.state, "ignored a transition the state table does not allow");
+                    }
+                    continue;
+                }
+                t.state = report.state;
+                t.error = report.error.clone();
+                if report.state == StreamState::Live {
+                    t.live_since.get_or_insert_with(Instant::now);
+                }
+                let _ = app.db.set_stream_state(report.stream_id, report.state, report.error.as_deref()).await;
+                let (level, message) = match (&report.state, &report.error) {
+                    (StreamState::Failed, Some(e)) => ("error", format!("failed: {e}")),
+                    (StreamState::Reconnecting, Some(e)) => ("warn", format!("reconnecting: {e}")),
+                    (state, Some(e)) => ("info", format!("{}: {e}", state.as_str())),
+                    (state, None) => ("info", state.as_str().to_string()),
+                };
+                let _ = app.db.add_stream_event(report.stream_id, level, &message).await;
+                emit(&app, &broadcast_id, report.stream_id, t, *drift.borrow());
+            }
+            _ = tick.tick() => {
+                for (id, t) in tracked.iter_mut() {
+                    let now = Instant::now();
+                    t.samples.push_back((now, t.counters.bytes.load(Ordering::Relaxed)));
+                    while t.samples.front().is_some_and(|(at, _)| now.duration_since(*at) > Duration::from_secs(11)) {
+                        t.samples.pop_front();
+                    }
+                    if !t.state.is_final() {
+                        let bytes = t.counters.bytes.load(Ordering::Relaxed) as i64;
+                        let _ = app.db.set_stream_counters(*id, t.counters.reconnects.load(Ordering::Relaxed) as i64, bytes).await;
+                        emit(&app, &broadcast_id, *id, t, *drift.borrow());
+                    }
+                }
+            }
+            finished = async { source_task.as_mut().expect("polled only while present").await }, if source_task.is_some() => {
+                source_task = None;
+                if let Ok(Err(e)) = finished {
+                    // The file cannot be read any more: every destination stops with the reason.
+                    let message = format!("the video could not be read: {e}");
+                    for (id, t) in tracked.iter_mut() {
+                        t.error = Some(message.clone());
+                        let _ = app.db.add_stream_event(*id, "error", &message).await;
+                    }
+                    all.cancel();
+                }
+            }
+        }
+        if tracked.values().all(|t| t.state.is_final()) {
+            break;
+        }
+    }
+    for (id, t) in &tracked {
+        let _ = app.db.set_stream_counters(*id, t.counters.reconnects.load(Ordering::Relaxed) as i64, t.counters.bytes.load(Ordering::Relaxed) as i64).await;
+    }
+    tracing::info!(broadcast = %broadcast_id, "broadcast ended");
+    tracked.into_iter().map(|(id, t)| (id, t.state)).collect()
+}
+
+fn emit(app: &Twitcher, broadcast_id: &str, stream_id: i64, t: &Tracked, drift_ms: f64) {
+    app.events.emit(Event::Stream(StreamStatus {
+        stream_id,
+        broadcast_id: broadcast_id.to_string(),
+        account_id: t.account_id,
+        state: t.state,
+        bitrate_kbps: t.bitrate_kbps(Duration::from_secs(1)),
+        bitrate_10s_kbps: t.bitrate_kbps(Duration::from_secs(10)),
+        bytes_sent: t.counters.bytes.load(Ordering::Relaxed) as f64,
+        reconnects: t.counters.reconnects.load(Ordering::Relaxed),
+        uptime_sec: t.live_since.map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0),
+        error: t.error.clone(),
+        drift_ms,
+    }));
+}

@@ -1,0 +1,34 @@
+//! RTMPS: RTMP inside TLS (rustls), trusting the web's root certificates — and, for tests only,
+//! one more CA named by `TWITCHER_TEST_EXTRA_CA` (a PEM file), so a local ingest with a
+//! self-signed certificate can be verified rather than trusted blindly.
+
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+
+use super::publisher::PublishErrorForTls;
+
+pub async fn connect(host: &str, tcp: TcpStream) -> Result<tokio_rustls::client::TlsStream<TcpStream>, PublishErrorForTls> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = std::env::var_os("TWITCHER_TEST_EXTRA_CA") {
+        let pem = std::fs::read(&path).map_err(|e| PublishErrorForTls(format!("cannot read the test CA: {e}")))?;
+        for cert in rustls_pemfile::certs(&mut &pem[..]).flatten() {
+            let _ = roots.add(CertificateDer::from(cert));
+        }
+    }
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| PublishErrorForTls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.to_string()).map_err(|e| PublishErrorForTls(format!("bad host name: {e}")))?;
+    TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| PublishErrorForTls(format!("TLS with {host} failed: {e}")))
+}

@@ -1,0 +1,149 @@
+//! The `prepared_media`, `streams` and `stream_events` tables.
+
+use super::{Db, DbError};
+use crate::broadcast::{Quality, StreamRow, StreamState};
+
+impl Db {
+    /// The ready prepared file of a video at a quality, if any.
+    pub async fn prepared_path(&self, video_id: i64, profile_hash: &str) -> Result<Option<String>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT path FROM prepared_media WHERE video_id = ? AND profile_hash = ? AND status = 'ready'",
+        )
+        .bind(video_id)
+        .bind(profile_hash)
+        .fetch_optional(self.pool())
+        .await?
+        .flatten())
+    }
+
+    pub async fn set_prepared(&self, video_id: i64, profile_hash: &str, status: &str, path: Option<&str>, error: Option<&str>) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO prepared_media (video_id, profile_hash, status, path, error, progress) VALUES (?1, ?2, ?3, ?4, ?5, 0) \
+             ON CONFLICT (video_id, profile_hash) DO UPDATE SET status = ?3, path = COALESCE(?4, path), error = ?5",
+        )
+        .bind(video_id)
+        .bind(profile_hash)
+        .bind(status)
+        .bind(path)
+        .bind(error)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// One row per destination of a new broadcast, all `queued` (or `scheduled`).
+    pub async fn insert_streams(
+        &self,
+        creator_id: i64,
+        broadcast_id: &str,
+        video_id: i64,
+        account_ids: &[i64],
+        title: &str,
+        quality: &Quality,
+        looped: bool,
+        scheduled_at: Option<&str>,
+    ) -> Result<Vec<i64>, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(account_ids.len());
+        let status = if scheduled_at.is_some() { StreamState::Scheduled } else { StreamState::Queued };
+        for account in account_ids {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO streams (creator_id, twitch_account_id, video_id, broadcast_id, title, fps, video_bitrate_k, \
+                 audio_bitrate_k, resolution, loop, status, scheduled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(creator_id)
+            .bind(account)
+            .bind(video_id)
+            .bind(broadcast_id)
+            .bind(title)
+            .bind(quality.fps)
+            .bind(quality.video_bitrate_k)
+            .bind(quality.audio_bitrate_k)
+            .bind(quality.resolution())
+            .bind(looped)
+            .bind(status)
+            .bind(scheduled_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Moves a stream to `state` (the caller checked the transition), stamping start and end.
+    pub async fn set_stream_state(&self, id: i64, state: StreamState, error: Option<&str>) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE streams SET status = ?1, error = COALESCE(?2, error), \
+             started_at = CASE WHEN ?1 = 'live' AND started_at IS NULL THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE started_at END, \
+             ended_at = CASE WHEN ?1 IN ('ended', 'failed', 'cancelled') THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE ended_at END \
+             WHERE id = ?3",
+        )
+        .bind(state)
+        .bind(error)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_stream_counters(&self, id: i64, reconnects: i64, bytes_sent: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE streams SET reconnects = ?, bytes_sent = ? WHERE id = ?")
+            .bind(reconnects)
+            .bind(bytes_sent)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn add_stream_event(&self, stream_id: i64, level: &str, message: &str) -> Result<(), DbError> {
+        sqlx::query("INSERT INTO stream_events (stream_id, level, message) VALUES (?, ?, ?)")
+            .bind(stream_id)
+            .bind(level)
+            .bind(crate::redact::redact(message).as_ref())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn streams(&self, creator_id: i64, limit: i64) -> Result<Vec<StreamRow>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT s.id, s.broadcast_id, s.twitch_account_id AS account_id, a.display_name AS account_name, s.video_id, \
+             v.title AS video_title, s.title, s.status, s.started_at, s.ended_at, s.error, s.reconnects, s.bytes_sent, \
+             s.created_at FROM streams s LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id \
+             LEFT JOIN videos v ON v.id = s.video_id WHERE s.creator_id = ? ORDER BY s.id DESC LIMIT ?",
+        )
+        .bind(creator_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The log of one stream: (at, level, message), oldest first.
+    pub async fn stream_events(&self, creator_id: i64, stream_id: i64) -> Result<Option<Vec<(String, String, String)>>, DbError> {
+        let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM streams WHERE id = ? AND creator_id = ?")
+            .bind(stream_id)
+            .bind(creator_id)
+            .fetch_optional(self.pool())
+            .await?;
+        if owned.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(
+            sqlx::query_as("SELECT at, level, message FROM stream_events WHERE stream_id = ? ORDER BY id")
+                .bind(stream_id)
+                .fetch_all(self.pool())
+                .await?,
+        ))
+    }
+
+    /// Streams a crash left running: (id, status).
+    pub async fn unfinished_streams(&self) -> Result<Vec<(i64, StreamState)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT id, status FROM streams WHERE status IN ('queued', 'starting', 'live', 'reconnecting', 'stopping')",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

@@ -1,0 +1,194 @@
+//! The streaming engine against a real RTMP ingest (nginx-rtmp on loopback, recording each stream
+//! key to a file) with media ffmpeg makes at test time.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use support::{make_video, open, video_packets, Ingest};
+use twitcher_core::accounts::{self, AccountInput};
+use twitcher_core::broadcast::{self, Quality, StartRequest, StreamState};
+use twitcher_core::jobs::{self, JobStatus};
+use twitcher_core::library;
+use twitcher_core::profiles::{self, Profile};
+use twitcher_core::vault::KeyringPreference;
+use twitcher_core::Twitcher;
+
+const QUALITY: Quality = Quality { fps: 30, video_bitrate_k: 1200, audio_bitrate_k: 128, width: 640, height: 360 };
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    app: Twitcher,
+    ana: Profile,
+    video_id: i64,
+    /// (account id, stream key)
+    accounts: Vec<(i64, String)>,
+}
+
+async fn setup(ingest: &Ingest, seconds: u32, destinations: usize) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(&dir.path().join("data"), KeyringPreference::File).await;
+    let ana = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    let file = make_video(dir.path(), "clip", "mp4", &["-t", &seconds.to_string()]);
+    let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
+    let done = jobs::run_until_done(&app, &ids).await.unwrap();
+    assert_eq!(done[0].status, JobStatus::Succeeded);
+    let mut accounts_ = Vec::new();
+    for i in 0..destinations {
+        let key = format!("live_{}_{}", 100 + i, uuid::Uuid::new_v4().simple());
+        let input = AccountInput {
+            display_name: format!("Channel {i}"),
+            channel_id: format!("{}", 1000 + i),
+            login: None,
+            ingest_server: Some(ingest.server()),
+        };
+        let account = accounts::add(&app, &ana, &input, &key).await.unwrap();
+        accounts_.push((account.id, key));
+    }
+    Setup { _dir: dir, app, ana, video_id: done[0].video_id.unwrap(), accounts: accounts_ }
+}
+
+fn request(s: &Setup, looped: bool) -> StartRequest {
+    StartRequest { video_id: s.video_id, account_ids: s.accounts.iter().map(|a| a.0).collect(), title: "Test".into(), quality: QUALITY, looped }
+}
+
+fn probe_json(path: &std::path::Path) -> serde_json::Value {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
+        .arg(path)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_video_reaches_three_accounts_as_twitch_ready_recordings() {
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 12, 3).await;
+    let handle = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap();
+    let stream_ids: Vec<i64> = handle.destinations.iter().map(|d| d.0).collect();
+    let states = handle.wait().await;
+    assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
+
+    for (_, key) in &s.accounts {
+        let path = ingest.recording(key);
+        let info = probe_json(&path);
+        let streams = info["streams"].as_array().unwrap();
+        let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+        let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
+        assert_eq!((video["codec_name"].as_str(), audio["codec_name"].as_str()), (Some("h264"), Some("aac")));
+        let packets = video_packets(&path);
+        let duration = packets.last().unwrap().0 - packets.first().unwrap().0 + 1.0 / 30.0;
+        assert!((duration - 12.0).abs() <= 0.2, "duration {duration}");
+        let keys: Vec<f64> = packets.iter().filter(|p| p.1).map(|p| p.0).collect();
+        assert!(keys.len() >= 6, "{keys:?}");
+        assert!(keys.windows(2).all(|w| ((w[1] - w[0]) - 2.0).abs() < 0.001), "keyframes every 2.000 s: {keys:?}");
+        // Average video bitrate, from the packet sizes.
+        let out = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=size", "-of", "csv=p=0"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let bytes: u64 = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum();
+        let kbps = bytes as f64 * 8.0 / 1000.0 / duration;
+        assert!((kbps - 1200.0).abs() / 1200.0 <= 0.10, "video bitrate {kbps:.0} kbps");
+    }
+    let rows = s.app.db.streams(s.ana.id, 10).await.unwrap();
+    for id in stream_ids {
+        let row = rows.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(row.status, StreamState::Ended);
+        assert!(row.bytes_sent > 1_000_000, "{row:?}");
+        assert!(row.started_at.is_some() && row.ended_at.is_some());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loop_continues_timestamps_across_passes_without_gaps() {
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 4, 1).await;
+    let handle = broadcast::start(&s.app, &s.ana, &request(&s, true)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(12_500)).await;
+    handle.stop_all();
+    let states = handle.wait().await;
+    assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
+    let packets = video_packets(&ingest.recording(&s.accounts[0].1));
+    let span = packets.last().unwrap().0 - packets.first().unwrap().0;
+    assert!(span > 11.0, "three passes: {span:.2} s");
+    for w in packets.windows(2) {
+        let step = w[1].0 - w[0].0;
+        assert!(step > 0.0, "DTS must strictly increase: {:?} then {:?}", w[0], w[1]);
+        assert!(step <= 1.0 / 30.0 + 0.0015, "gap of {:.3} s at {:.3}", step, w[0].0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_destination_comes_back_and_the_others_lose_nothing() {
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 12, 3).await;
+    let mut events = s.app.events.subscribe();
+    let handle = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap();
+    let victim = handle.destinations[1].0;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    // While live: no process's argv holds a key.
+    for dir in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(dir.path().join("cmdline")) {
+            for (_, key) in &s.accounts {
+                assert!(!support::contains(&cmdline, key), "{:?} has a stream key in its argv", dir.path());
+            }
+        }
+    }
+
+    let dropped_at = Instant::now();
+    ingest.drop_publisher(&s.accounts[1].1);
+    let mut back_live = None;
+    let mut seen: HashMap<i64, Vec<StreamState>> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && back_live.is_none() {
+        if let Ok(Ok(twitcher_core::events::Event::Stream(status))) = tokio::time::timeout(Duration::from_millis(200), events.recv()).await {
+            seen.entry(status.stream_id).or_default().push(status.state);
+            if status.stream_id == victim && status.state == StreamState::Live && seen[&victim].contains(&StreamState::Reconnecting) {
+                back_live = Some(dropped_at.elapsed());
+            }
+        }
+    }
+    let back = back_live.unwrap_or_else(|| panic!("no reconnect: {seen:?}"));
+    assert!(back < Duration::from_secs(5), "back after {back:?}");
+    let states = handle.wait().await;
+    assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
+
+    for (i, (_, key)) in s.accounts.iter().enumerate() {
+        let packets = video_packets(&ingest.recording(key));
+        if i == 1 {
+            continue;
+        }
+        for w in packets.windows(2) {
+            assert!(w[1].0 - w[0].0 <= 1.0 / 30.0 + 0.0015, "destination {i}: gap at {:.3}", w[0].0);
+        }
+    }
+    let rows = s.app.db.streams(s.ana.id, 10).await.unwrap();
+    assert_eq!(rows.iter().find(|r| r.id == victim).unwrap().reconnects, 1);
+    let log = s.app.db.stream_events(s.ana.id, victim).await.unwrap().unwrap();
+    assert!(log.iter().any(|(_, level, m)| level == "warn" && m.starts_with("reconnecting")), "{log:?}");
+    // Neither the events nor the logs hold a key.
+    for (_, _, message) in &log {
+        for (_, key) in &s.accounts {
+            assert!(!message.contains(key.as_str()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_source_fails_its_broadcast_with_a_clear_error() {
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 2, 1).await;
+    // The library copy is damaged after import.
+    let video = library::get(&s.app, &s.ana, s.video_id).await.unwrap();
+    std::fs::write(video.local_path.as_ref().unwrap(), b"garbage").unwrap();
+    let err = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.err().unwrap();
+    assert!(err.to_string().starts_with("the video could not be prepared: clip: FFmpeg could not prepare it"), "{err}");
+    let rows = s.app.db.streams(s.ana.id, 10).await.unwrap();
+    assert_eq!(rows[0].status, StreamState::Failed);
+    assert!(rows[0].error.as_deref().unwrap().contains("could not be prepared"));
+}
