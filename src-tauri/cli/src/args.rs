@@ -44,6 +44,9 @@ pub enum Command {
     /// Where videos are stored: S3-compatible storage settings.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Go live: stream a video to several accounts; list past streams and read their logs.
+    #[command(subcommand)]
+    Stream(StreamCommand),
     /// What Twitcher found on this machine: ffmpeg, ffprobe, keyring, data dir, schema version.
     Doctor,
 }
@@ -164,6 +167,56 @@ pub enum VideoCommand {
     Upload { id: i64 },
     /// Make sure a video stored in S3 has a local copy (downloaded into the cache).
     Fetch { id: i64 },
+    /// Make the Twitch-ready copy for a quality now (streams reuse it), with progress.
+    Prepare {
+        id: i64,
+        #[command(flatten)]
+        quality: QualityArgs,
+    },
+}
+
+/// The quality of a prepared copy and of a stream (defaults as Twitch suggests for 1080p30).
+#[derive(Debug, Clone, Args)]
+pub struct QualityArgs {
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+    /// kbps (Twitch allows up to 6000).
+    #[arg(long, default_value_t = 2500, value_name = "K")]
+    pub video_bitrate: u32,
+    #[arg(long, default_value_t = 160, value_name = "K")]
+    pub audio_bitrate: u32,
+    #[arg(long, default_value = "1920x1080", value_name = "WxH")]
+    pub resolution: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StreamCommand {
+    /// Stream a video to one or more accounts. Runs in the foreground until every destination has
+    /// ended; Ctrl-C or SIGTERM stops gracefully. Exit 0 when all ended normally.
+    Start {
+        #[arg(long)]
+        video: i64,
+        #[arg(long = "account", required = true, value_name = "ID")]
+        accounts: Vec<i64>,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        #[command(flatten)]
+        quality: QualityArgs,
+        /// Start again from the beginning when the video ends, with no gap, until stopped.
+        #[arg(long = "loop")]
+        looped: bool,
+        /// Wait until this time (RFC 3339, e.g. 2026-11-27T20:00:00Z), then go live.
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+    },
+    /// Past and current streams, newest first.
+    List,
+    /// The log of one stream (redacted).
+    Logs { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]

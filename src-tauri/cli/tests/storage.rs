@@ -1,49 +1,17 @@
 //! `twitcher storage s3 …` and `twitcher video upload|fetch` against a real S3-compatible server
 //! (moto) on loopback, configured the seed's way: S3_* environment variables.
 
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command as StdCommand, Stdio};
+use std::process::Command as StdCommand;
 
 use assert_cmd::Command;
 use serde_json::Value;
-
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use twitcher_testkit::Moto;
 
 fn moto() -> Option<Moto> {
-    let Some(program) = std::env::var_os("TWITCHER_TEST_MOTO_SERVER") else {
-        eprintln!("skipped: needs the S3 server that scripts/test.sh installs (TWITCHER_TEST_MOTO_SERVER)");
-        return None;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = StdCommand::new(program)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "moto_server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    // Create the bucket with a bare request (moto does not check signatures).
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "PUT /clips HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    Some(Moto { child, endpoint: format!("http://127.0.0.1:{port}") })
+    let moto = Moto::start()?;
+    moto.create_bucket("clips");
+    Some(moto)
 }
 
 fn twitcher(dir: &Path, moto: &Moto) -> Command {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::AccountError;
+use crate::broadcast::BroadcastError;
 use crate::config::ConfigError;
 use crate::library::LibraryError;
 use crate::db::DbError;
@@ -33,6 +34,8 @@ pub enum Error {
     Library(#[from] LibraryError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Broadcast(#[from] BroadcastError),
 }
 
 impl Error {
@@ -82,6 +85,19 @@ impl Error {
                 LibraryError::Db(_) => unreachable!("matched above"),
             },
             Error::Storage(e) => storage_code(e),
+            Error::Broadcast(e) => match e {
+                BroadcastError::InvalidQuality(_) => "invalid_input",
+                BroadcastError::NoVideo { .. } => "video_not_found",
+                BroadcastError::NoAccount { .. } => "account_not_found",
+                BroadcastError::NoStream { .. } => "stream_not_found",
+                BroadcastError::NoDestination => "invalid_input",
+                BroadcastError::DestinationsFailed { .. } => "stream_failed",
+                BroadcastError::Prepare(_) => "prepare_failed",
+                BroadcastError::Source(_) => "source_unreadable",
+                BroadcastError::Account(_) => "account_error",
+                BroadcastError::Storage(e) => storage_code(e),
+                BroadcastError::Db(_) => "database",
+            },
         }
     }
 

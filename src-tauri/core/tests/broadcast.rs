@@ -50,7 +50,7 @@ async fn setup(ingest: &Ingest, seconds: u32, destinations: usize) -> Setup {
 }
 
 fn request(s: &Setup, looped: bool) -> StartRequest {
-    StartRequest { video_id: s.video_id, account_ids: s.accounts.iter().map(|a| a.0).collect(), title: "Test".into(), quality: QUALITY, looped }
+    StartRequest { video_id: s.video_id, account_ids: s.accounts.iter().map(|a| a.0).collect(), title: "Test".into(), category: None, tags: vec![], quality: QUALITY, looped }
 }
 
 fn probe_json(path: &std::path::Path) -> serde_json::Value {

@@ -2,6 +2,7 @@ pub mod account;
 pub mod doctor;
 pub mod profile;
 pub mod storage;
+pub mod stream;
 pub mod vault;
 pub mod video;
 

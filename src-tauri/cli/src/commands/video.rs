@@ -128,6 +128,20 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: VideoCommand, out: &Outpu
                 _ => return Err(StorageError::S3(finished[0].error.clone().unwrap_or_default()).into()),
             }
         }
+        VideoCommand::Prepare { id, quality } => {
+            let quality = super::stream::quality(&quality)?;
+            let video = library::get(app, &actor, id).await?;
+            let progress = (!out.is_json() && std::io::stderr().is_terminal()).then(|| show_progress(app));
+            let path = twitcher_core::broadcast::prepare::ensure_prepared(app, &actor, &video, &quality).await;
+            if let Some(task) = progress {
+                task.abort();
+                eprint!("\r\x1b[K");
+            }
+            let path = path?;
+            out.print(&serde_json::json!({ "video_id": id, "status": "ready", "path": path }), || {
+                format!("Ready: {}", path.display())
+            });
+        }
         VideoCommand::Fetch { id } => {
             let video = library::get(app, &actor, id).await?;
             let path = storage::ensure_local(app, &video).await?;

@@ -37,6 +37,10 @@ pub enum BroadcastError {
     NoVideo { id: i64 },
     #[error("no Twitch account {id} on this profile")]
     NoAccount { id: i64 },
+    #[error("no stream {id} on this profile")]
+    NoStream { id: i64 },
+    #[error("{failed} of {total} destinations did not end normally: see `twitcher stream logs ID`")]
+    DestinationsFailed { failed: usize, total: usize },
     #[error("choose at least one account to stream to")]
     NoDestination,
     #[error("the video could not be prepared: {0}")]

@@ -128,7 +128,7 @@ pub async fn run(
                     counters.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
                 tracing::warn!(stream_id = dest.stream_id, attempt, error = %message, "destination lost; reconnecting");
-                report(StreamState::Reconnecting, Some(message));
+                report(StreamState::Reconnecting, Some(message.clone()));
                 // Keep the queue moving while away; the next connection starts at a keyframe.
                 let wait = tokio::time::sleep(backoff(attempt));
                 tokio::pin!(wait);
@@ -141,8 +141,13 @@ pub async fn run(
                             return;
                         }
                         tag = tags.recv() => if tag.is_none() {
-                            report(StreamState::Stopping, None);
-                            report(StreamState::Ended, Some("the video ended while the destination was reconnecting".into()));
+                            // The video ended before this destination (re)connected.
+                            if been_live {
+                                report(StreamState::Stopping, None);
+                                report(StreamState::Ended, Some("the video ended while the destination was reconnecting".into()));
+                            } else {
+                                report(StreamState::Failed, Some(message.clone()));
+                            }
                             return;
                         },
                     }

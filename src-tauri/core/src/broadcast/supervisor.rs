@@ -30,6 +30,9 @@ pub struct StartRequest {
     pub video_id: i64,
     pub account_ids: Vec<i64>,
     pub title: String,
+    /// Twitch category (game) name; applied to the channel at go-live by the Twitch integration.
+    pub category: Option<String>,
+    pub tags: Vec<String>,
     pub quality: Quality,
     #[serde(rename = "loop")]
     pub looped: bool,
@@ -49,6 +52,11 @@ impl BroadcastHandle {
     /// Stops every destination gracefully.
     pub fn stop_all(&self) {
         self.all.cancel();
+    }
+
+    /// A token that stops the whole broadcast when cancelled (for signal handlers).
+    pub fn stopper(&self) -> CancellationToken {
+        self.all.clone()
     }
 
     /// Stops one destination; the others go on. False if it is not part of this broadcast.
@@ -78,7 +86,7 @@ pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> R
     let title = if request.title.trim().is_empty() { video.title.clone() } else { request.title.trim().to_string() };
     let stream_ids = app
         .db
-        .insert_streams(actor.id, &broadcast_id, video.id, &request.account_ids, &title, &request.quality, request.looped, None)
+        .insert_streams(actor.id, &broadcast_id, video.id, &request.account_ids, &title, request.category.as_deref(), &request.tags, &request.quality, request.looped, None)
         .await?;
 
     // From here a failure fails the rows it created, with the reason.

@@ -39,6 +39,8 @@ impl Db {
         video_id: i64,
         account_ids: &[i64],
         title: &str,
+        category: Option<&str>,
+        tags: &[String],
         quality: &Quality,
         looped: bool,
         scheduled_at: Option<&str>,
@@ -48,14 +50,17 @@ impl Db {
         let status = if scheduled_at.is_some() { StreamState::Scheduled } else { StreamState::Queued };
         for account in account_ids {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO streams (creator_id, twitch_account_id, video_id, broadcast_id, title, fps, video_bitrate_k, \
-                 audio_bitrate_k, resolution, loop, status, scheduled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO streams (creator_id, twitch_account_id, video_id, broadcast_id, title, category, tags, fps, \
+                 video_bitrate_k, audio_bitrate_k, resolution, loop, status, scheduled_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(creator_id)
             .bind(account)
             .bind(video_id)
             .bind(broadcast_id)
             .bind(title)
+            .bind(category)
+            .bind(serde_json::to_string(tags).expect("strings serialize"))
             .bind(quality.fps)
             .bind(quality.video_bitrate_k)
             .bind(quality.audio_bitrate_k)

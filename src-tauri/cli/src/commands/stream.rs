@@ -1,0 +1,170 @@
+use std::io::Write;
+
+use twitcher_core::broadcast::{self, BroadcastError, Quality, StartRequest, StreamState};
+use twitcher_core::events::Event;
+use twitcher_core::{profiles, Error, Twitcher};
+
+use crate::args::{Global, QualityArgs, StreamCommand};
+use crate::output::{table, Output};
+
+pub fn quality(args: &QualityArgs) -> Result<Quality, Error> {
+    let (width, height) = Quality::parse_resolution(&args.resolution)?;
+    let q = Quality { fps: args.fps, video_bitrate_k: args.video_bitrate, audio_bitrate_k: args.audio_bitrate, width, height };
+    q.validate()?;
+    Ok(q)
+}
+
+pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Output) -> Result<(), Error> {
+    let actor = profiles::resolve(&app.db, global.profile.as_deref()).await?;
+    match cmd {
+        StreamCommand::Start { video, accounts, title, category, tags, quality: q, looped, at } => {
+            let quality = quality(&q)?;
+            if let Some(at) = at {
+                wait_until(&at, out).await?;
+            }
+            let request = StartRequest { video_id: video, account_ids: accounts, title: title.unwrap_or_default(), category, tags, quality, looped };
+            let mut events = app.events.subscribe();
+            let handle = broadcast::start(app, &actor, &request).await?;
+            let id = handle.broadcast_id.clone();
+            let stop = handle_stop_signals(&handle);
+            let done = handle.wait();
+            tokio::pin!(done);
+            let states = loop {
+                tokio::select! {
+                    states = &mut done => break states,
+                    event = events.recv() => {
+                        if let Ok(Event::Stream(status)) = event {
+                            if status.broadcast_id == id {
+                                print_status(out, &status);
+                            }
+                        }
+                    }
+                }
+            };
+            stop.abort();
+            // Anything still queued (the final transitions) before the summary.
+            while let Ok(event) = events.try_recv() {
+                if let Event::Stream(status) = event {
+                    if status.broadcast_id == id {
+                        print_status(out, &status);
+                    }
+                }
+            }
+            let failed = states.values().filter(|s| **s != StreamState::Ended).count();
+            if failed > 0 {
+                return Err(BroadcastError::DestinationsFailed { failed, total: states.len() }.into());
+            }
+        }
+        StreamCommand::List => {
+            let rows = app.db.streams(actor.id, 100).await.map_err(Error::from)?;
+            out.print(&rows, || {
+                let rows: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            r.account_name.clone().unwrap_or_else(|| "(removed)".into()),
+                            r.video_title.clone().unwrap_or_else(|| "(removed)".into()),
+                            r.status.as_str().to_string(),
+                            r.started_at.clone().unwrap_or_default(),
+                            r.reconnects.to_string(),
+                            format!("{:.1} MB", r.bytes_sent as f64 / 1048576.0),
+                        ]
+                    })
+                    .collect();
+                table(&["ID", "ACCOUNT", "VIDEO", "STATE", "STARTED", "RECONNECTS", "SENT"], &rows)
+            });
+        }
+        StreamCommand::Logs { id } => {
+            let log = app
+                .db
+                .stream_events(actor.id, id)
+                .await
+                .map_err(Error::from)?
+                .ok_or_else(|| Error::from(BroadcastError::NoStream { id }))?;
+            let json: Vec<_> = log.iter().map(|(at, level, message)| serde_json::json!({ "at": at, "level": level, "message": message })).collect();
+            out.print(&json, || log.iter().map(|(at, level, m)| format!("{at}  {level:<5}  {m}")).collect::<Vec<_>>().join("\n"));
+        }
+    }
+    Ok(())
+}
+
+/// One JSON line per status (CLI.md's keys and a few more), or a line for people.
+fn print_status(out: &Output, s: &broadcast::StreamStatus) {
+    if out.is_json() {
+        println!("{}", serde_json::to_string(s).expect("serializable"));
+    } else {
+        println!(
+            "stream {:>4}  {:<12} {:>7.0} kbps  {:>8.1} MB  reconnects {}{}",
+            s.stream_id,
+            s.state.as_str(),
+            s.bitrate_kbps,
+            s.bytes_sent / 1048576.0,
+            s.reconnects,
+            s.error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default()
+        );
+    }
+    let _ = std::io::stdout().flush();
+}
+
+/// Ctrl-C and SIGTERM stop the broadcast gracefully (each destination ends its publish).
+fn handle_stop_signals(handle: &broadcast::BroadcastHandle) -> tokio::task::JoinHandle<()> {
+    let stopper = handle.stopper();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        stopper.cancel();
+    })
+}
+
+async fn wait_until(at: &str, out: &Output) -> Result<(), Error> {
+    let when = chrono_free_parse(at).ok_or_else(|| BroadcastError::InvalidQuality(format!("--at '{at}' is not an RFC 3339 time like 2026-11-27T20:00:00Z")))?;
+    let now = std::time::SystemTime::now();
+    if let Ok(wait) = when.duration_since(now) {
+        if !out.is_json() {
+            eprintln!("Waiting {} s until {at} …", wait.as_secs());
+        }
+        tokio::time::sleep(wait).await;
+    }
+    Ok(())
+}
+
+/// RFC 3339 → SystemTime, without pulling a date library into the CLI for one parse.
+fn chrono_free_parse(text: &str) -> Option<std::time::SystemTime> {
+    let t = text.trim();
+    let (date, rest) = t.split_once(['T', 't', ' '])?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let (time, offset_sec) = if let Some(stripped) = rest.strip_suffix(['Z', 'z']) {
+        (stripped, 0)
+    } else {
+        let pos = rest.rfind(['+', '-'])?;
+        let (time, off) = rest.split_at(pos);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = off[1..].split_once(':')?;
+        (time, sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60))
+    };
+    let mut hms = time.split(':');
+    let (h, min) = (hms.next()?.parse::<i64>().ok()?, hms.next()?.parse::<i64>().ok()?);
+    let sec: f64 = hms.next().unwrap_or("0").parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    let secs = days * 86400 + h * 3600 + min * 60 - offset_sec;
+    if secs < 0 {
+        return None;
+    }
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64) + std::time::Duration::from_secs_f64(sec))
+}
