@@ -113,7 +113,11 @@ export type Event =
 	type: "job",
 } & JobEvent | 
 /**  A video was added, changed or removed: lists showing it should refresh. */
-{ type: "videos_changed"; profile_id: number };
+{ type: "videos_changed"; profile_id: number } | 
+/**  A destination of a broadcast: on every change of state and about once a second. */
+{
+	type: "stream",
+} & StreamStatus;
 
 /**  Files queued for import, and those refused at once. */
 export type ImportQueued = {
@@ -214,6 +218,26 @@ export type SettingsSource = "environment" | "saved" | "none";
 export type Sort = "date" | "title" | "duration" | "size";
 
 export type Storage = "local" | "s3";
+
+export type StreamState = "scheduled" | "queued" | "starting" | "live" | "reconnecting" | "stopping" | "ended" | "failed" | "cancelled";
+
+/**  A destination's live status: sent on every change and about once a second. */
+export type StreamStatus = {
+	stream_id: number,
+	broadcast_id: string,
+	account_id: number,
+	state: StreamState,
+	/**  Over the last second. */
+	bitrate_kbps: number | null,
+	/**  Over the last ten seconds. */
+	bitrate_10s_kbps: number | null,
+	bytes_sent: number | null,
+	reconnects: number,
+	uptime_sec: number | null,
+	error: string | null,
+	/**  Media time minus wall time at the source, in ms (positive: ahead). */
+	drift_ms: number | null,
+};
 
 /**  A located tool and the version it reported. */
 export type ToolInfo = {
