@@ -48,6 +48,11 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::storage::s3_status,
             commands::storage::save_s3_settings,
             commands::storage::test_s3,
+            commands::streams::start_broadcast,
+            commands::streams::list_streams,
+            commands::streams::stop_stream,
+            commands::streams::stop_broadcast,
+            commands::streams::stop_all_broadcasts,
         ])
         .events(collect_events![CoreEvent])
         // One TypeScript type per Rust type (not a Serialize/Deserialize pair): the UI only
@@ -86,8 +91,18 @@ pub fn run() {
         .expect("error while building Twitcher")
         .run(|handle, event| {
             if let tauri::RunEvent::Exit = event {
+                let state = handle.state::<AppState>();
                 // Running jobs stop at their next check and are resumed at the next launch.
-                handle.state::<AppState>().shutdown.cancel();
+                state.shutdown.cancel();
+                // Broadcasts end their publish on every destination before the process goes.
+                if let Ok(core) = state.core() {
+                    if core.broadcasts.stop_all() > 0 {
+                        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                        while core.broadcasts.count() > 0 && std::time::Instant::now() < deadline {
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                        }
+                    }
+                }
             }
         });
 }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod profile;
 pub mod storage;
+pub mod streams;
 pub mod system;
 pub mod videos;
 

@@ -84,6 +84,8 @@ pub struct Twitcher {
     /// Wakes the job worker when a job is queued.
     pub(crate) jobs_changed: Arc<tokio::sync::Notify>,
     pub(crate) running_jobs: jobs::RunningJobs,
+    /// Broadcasts running in this process.
+    pub broadcasts: broadcast::Running,
 }
 
 impl Twitcher {
@@ -106,6 +108,7 @@ impl Twitcher {
             events: events::Events::default(),
             jobs_changed: Arc::default(),
             running_jobs: Arc::default(),
+            broadcasts: broadcast::Running::default(),
         })
     }
 

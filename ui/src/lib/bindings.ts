@@ -43,6 +43,16 @@ export const commands = {
 	/**  Saves S3 settings; a null or empty secret key keeps the saved one. The key is never sent back. */
 	saveS3Settings: (settings: S3Settings, secretKey: string | null) => typedError<S3Status, ErrorBody>(__TAURI_INVOKE("save_s3_settings", { settings, secretKey })),
 	testS3: () => typedError<null, ErrorBody>(__TAURI_INVOKE("test_s3")),
+	/**
+	 *  Prepares the video if needed (progress arrives as job events), then goes live. Status arrives
+	 *  as stream events.
+	 */
+	startBroadcast: (request: StartRequest) => typedError<StartedBroadcast, ErrorBody>(__TAURI_INVOKE("start_broadcast", { request })),
+	/**  This profile's streams, newest first (running ones included). */
+	listStreams: () => typedError<StreamRow[], ErrorBody>(__TAURI_INVOKE("list_streams")),
+	stopStream: (streamId: number) => typedError<boolean, ErrorBody>(__TAURI_INVOKE("stop_stream", { streamId })),
+	stopBroadcast: (broadcastId: string) => typedError<boolean, ErrorBody>(__TAURI_INVOKE("stop_broadcast", { broadcastId })),
+	stopAllBroadcasts: () => typedError<number, ErrorBody>(__TAURI_INVOKE("stop_all_broadcasts")),
 };
 
 /** Events */
@@ -194,6 +204,15 @@ export type Profile = {
 	created_at: string,
 };
 
+/**  The quality a video is prepared and streamed at (Twitch's guidance: 6000 kbps at most). */
+export type Quality = {
+	fps: number,
+	video_bitrate_k: number,
+	audio_bitrate_k: number,
+	width: number,
+	height: number,
+};
+
 export type Role = "USER" | "ADMIN";
 
 /**  S3 settings without the secret key (which is write-only, like stream keys). */
@@ -217,7 +236,42 @@ export type SettingsSource = "environment" | "saved" | "none";
 
 export type Sort = "date" | "title" | "duration" | "size";
 
+/**  What the user asked for. */
+export type StartRequest = {
+	video_id: number,
+	account_ids: number[],
+	title: string,
+	/**  Twitch category (game) name; applied to the channel at go-live by the Twitch integration. */
+	category: string | null,
+	tags: string[],
+	quality: Quality,
+	loop: boolean,
+};
+
+export type StartedBroadcast = {
+	broadcast_id: string,
+	stream_ids: number[],
+};
+
 export type Storage = "local" | "s3";
+
+/**  A destination of a broadcast as lists show it. */
+export type StreamRow = {
+	id: number,
+	broadcast_id: string,
+	account_id: number | null,
+	account_name: string | null,
+	video_id: number | null,
+	video_title: string | null,
+	title: string,
+	status: StreamState,
+	started_at: string | null,
+	ended_at: string | null,
+	error: string | null,
+	reconnects: number,
+	bytes_sent: number,
+	created_at: string,
+};
 
 export type StreamState = "scheduled" | "queued" | "starting" | "live" | "reconnecting" | "stopping" | "ended" | "failed" | "cancelled";
 

@@ -1,12 +1,16 @@
-// Background jobs as the window sees them, kept up to date from the core's events. One instance
+// Background jobs and live destinations as the window sees them, kept up to date from the core's events. One instance
 // for the app: the Videos tab shows it, and it survives switching tabs.
-import { events, type JobEvent } from "./bindings";
+import { events, type JobEvent, type StreamStatus } from "./bindings";
 
 class JobsStore {
   /** Jobs by id: running ones, and finished ones until dismissed. */
   byId: Record<number, JobEvent> = $state({});
   /** Bumped whenever the library changed, so lists know to reload. */
   libraryVersion = $state(0);
+  /** The latest status of each destination, by stream id. */
+  streams: Record<number, StreamStatus> = $state({});
+  /** Bumped when a destination changes state, so stream lists know to reload. */
+  streamsVersion = $state(0);
   #started = false;
 
   get list(): JobEvent[] {
@@ -27,6 +31,11 @@ class JobsStore {
         }
       } else if (payload.type === "videos_changed") {
         this.libraryVersion += 1;
+      } else if (payload.type === "stream") {
+        const { type: _type, ...status } = payload;
+        const before = this.streams[status.stream_id]?.state;
+        this.streams[status.stream_id] = status;
+        if (before !== status.state) this.streamsVersion += 1;
       }
     });
   }

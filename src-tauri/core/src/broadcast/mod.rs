@@ -25,7 +25,7 @@ mod tls;
 use serde::{Deserialize, Serialize};
 
 pub use state::StreamState;
-pub use supervisor::{start, BroadcastHandle, StartRequest};
+pub use supervisor::{start, BroadcastHandle, Running, StartRequest};
 
 use crate::db::DbError;
 

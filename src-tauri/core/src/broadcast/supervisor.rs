@@ -38,6 +38,52 @@ pub struct StartRequest {
     pub looped: bool,
 }
 
+/// The broadcasts running in this process, so any surface (window, tray, HTTP) can stop them.
+#[derive(Clone, Default)]
+pub struct Running {
+    /// broadcast id → (the whole broadcast, each destination by stream id). A std lock: never
+    /// held across an await.
+    inner: Arc<std::sync::Mutex<HashMap<String, (CancellationToken, HashMap<i64, CancellationToken>)>>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").field("broadcasts", &self.inner.lock().map(|m| m.len()).unwrap_or(0)).finish()
+    }
+}
+
+impl Running {
+    fn insert(&self, id: &str, all: CancellationToken, each: HashMap<i64, CancellationToken>) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), (all, each));
+    }
+
+    fn remove(&self, id: &str) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
+    /// Stops one broadcast; false if it is not running here.
+    pub fn stop_broadcast(&self, broadcast_id: &str) -> bool {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).get(broadcast_id).map(|(all, _)| all.cancel()).is_some()
+    }
+
+    /// Stops one destination; false if it is not running here.
+    pub fn stop_stream(&self, stream_id: i64) -> bool {
+        let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        map.values().find_map(|(_, each)| each.get(&stream_id)).map(|t| t.cancel()).is_some()
+    }
+
+    /// Stops everything; returns how many broadcasts were told to.
+    pub fn stop_all(&self) -> usize {
+        let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        map.values().for_each(|(all, _)| all.cancel());
+        map.len()
+    }
+
+    pub fn count(&self) -> usize {
+        self.inner.lock().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
 /// A running broadcast. Dropping it does not stop it: call [`BroadcastHandle::stop_all`].
 pub struct BroadcastHandle {
     pub broadcast_id: String,
@@ -143,6 +189,7 @@ pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> R
     let source_task = tokio::spawn(async move { source::run(&path, looped, frame_ms, fanout, source_cancel, drift_tx).await });
     tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
 
+    app.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
     let done = tokio::spawn(supervise(app.clone(), broadcast_id.clone(), reports, counters, drift, source_task, all.clone()));
     Ok(BroadcastHandle { broadcast_id, destinations: pairs, all, each, done })
 }
@@ -248,6 +295,7 @@ async fn supervise(
     for (id, t) in &tracked {
         let _ = app.db.set_stream_counters(*id, t.counters.reconnects.load(Ordering::Relaxed) as i64, t.counters.bytes.load(Ordering::Relaxed) as i64).await;
     }
+    app.broadcasts.remove(&broadcast_id);
     tracing::info!(broadcast = %broadcast_id, "broadcast ended");
     tracked.into_iter().map(|(id, t)| (id, t.state)).collect()
 }

@@ -1,0 +1,112 @@
+// Going live from the window to a real RTMP ingest (nginx-rtmp on loopback): the Go live dialog,
+// the destination going live with a bitrate, Stop all, and the recording nginx made.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync, statSync, existsSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { launch, find, screenshot, createProfile, textOf, choose, byTestId } from "./harness.mjs";
+
+let session;
+let nginx;
+let dir;
+let rtmpPort;
+const KEY = "live_4242_e2eStreamKeyNotShown";
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, "127.0.0.1", () => (s.end(), resolve(true)));
+      s.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nginx did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+before(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-live-"));
+  mkdirSync(path.join(dir, "records"));
+  rtmpPort = await freePort();
+  const user = process.getuid?.() === 0 ? "user root;" : "";
+  writeFileSync(path.join(dir, "nginx.conf"), `load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+${user}
+worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
+events { worker_connections 64; }
+rtmp { server { listen 127.0.0.1:${rtmpPort};
+  application app { live on; record all; record_path ${dir}/records; record_unique off; record_append on; } } }
+`);
+  nginx = spawn("nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" });
+  await waitForPort(rtmpPort);
+  execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
+    "-t", "4", "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", path.join(dir, "Live show.mp4")]);
+  session = await launch();
+});
+after(async () => {
+  await session?.stop();
+  nginx?.kill();
+});
+
+async function invoke(driver, command, args) {
+  const result = await driver.executeAsyncScript(
+    (command, args, done) => window.__TAURI_INTERNALS__.invoke(command, args).then(done, (e) => done({ failed: e })),
+    command,
+    args,
+  );
+  assert.ok(result === null || !result.failed, JSON.stringify(result));
+  return result;
+}
+
+test("a video goes live to an account from the window and Stop all ends it", async () => {
+  const { driver } = session;
+  await createProfile(driver, "Live E2E");
+  await invoke(driver, "import_videos", { paths: [path.join(dir, "Live show.mp4")] });
+  await invoke(driver, "add_account", {
+    input: { display_name: "Main", channel_id: "4242", login: null, ingest_server: `rtmp://127.0.0.1:${rtmpPort}/app` },
+    streamKey: KEY,
+  });
+  // Wait for the import to land before opening the dialog.
+  await (await find(driver, "tab-videos")).click();
+  await find(driver, "video-card", 30000);
+
+  await (await find(driver, "tab-streams")).click();
+  await find(driver, "streams-empty");
+  await (await find(driver, "go-live")).click();
+  await find(driver, "go-live-dialog");
+  await driver.wait(async () => (await driver.findElements(byTestId("go-live-account"))).length === 1, 10000);
+  await (await find(driver, "go-live-account")).click();
+  await choose(driver, "go-live-preset", "480p30");
+  await driver.executeScript(() => {
+    const loop = [...document.querySelectorAll("input[type=checkbox]")].find((c) => c.parentElement.textContent.includes("Loop"));
+    loop.click();
+  });
+  await (await find(driver, "go-live-title")).sendKeys("E2E live");
+  await screenshot(driver, "50-go-live");
+  await (await find(driver, "go-live-start")).click();
+
+  await driver.wait(async () => (await driver.findElements(byTestId("destination-row"))).length === 1, 60000, "a destination row");
+  await driver.wait(async () => (await textOf(driver, "destination-state")) === "live", 30000, "live");
+  await driver.wait(async () => parseInt(await textOf(driver, "destination-bitrate"), 10) > 100, 15000, "a bitrate");
+  await screenshot(driver, "51-live");
+  assert.ok(!(await driver.getPageSource()).includes("e2eStreamKeyNotShown"));
+
+  await (await find(driver, "stop-all")).click();
+  await find(driver, "streams-empty", 20000);
+  await driver.wait(async () => (await textOf(driver, "past-streams")).includes("ended"), 10000);
+  await screenshot(driver, "52-stopped");
+  const recording = path.join(dir, "records", `${KEY}.flv`);
+  assert.ok(existsSync(recording) && statSync(recording).size > 50000, "nginx recorded the stream");
+});

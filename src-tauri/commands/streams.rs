@@ -1,0 +1,55 @@
+use serde::Serialize;
+use tauri::State;
+use twitcher_core::broadcast::{self, StartRequest, StreamRow};
+
+use super::{AppState, CommandResult};
+
+#[derive(Debug, Serialize, specta::Type)]
+pub struct StartedBroadcast {
+    pub broadcast_id: String,
+    pub stream_ids: Vec<i64>,
+}
+
+/// Prepares the video if needed (progress arrives as job events), then goes live. Status arrives
+/// as stream events.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn start_broadcast(state: State<'_, AppState>, request: StartRequest) -> CommandResult<StartedBroadcast> {
+    let (app, actor) = state.actor().await?;
+    let handle = broadcast::start(app, &actor, &request).await?;
+    let started = StartedBroadcast { broadcast_id: handle.broadcast_id.clone(), stream_ids: handle.destinations.iter().map(|d| d.0).collect() };
+    // The supervisor runs on its own; the registry in the core can stop it.
+    tokio::spawn(handle.wait());
+    Ok(started)
+}
+
+/// This profile's streams, newest first (running ones included).
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn list_streams(state: State<'_, AppState>) -> CommandResult<Vec<StreamRow>> {
+    let (app, actor) = state.actor().await?;
+    Ok(app.db.streams(actor.id, 200).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn stop_stream(state: State<'_, AppState>, stream_id: i64) -> CommandResult<bool> {
+    Ok(state.core()?.broadcasts.stop_stream(stream_id))
+}
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn stop_broadcast(state: State<'_, AppState>, broadcast_id: String) -> CommandResult<bool> {
+    Ok(state.core()?.broadcasts.stop_broadcast(&broadcast_id))
+}
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn stop_all_broadcasts(state: State<'_, AppState>) -> CommandResult<u32> {
+    Ok(state.core()?.broadcasts.stop_all() as u32)
+}
