@@ -1,4 +1,4 @@
-//! Logs go to a daily-rotating file in `DATA_DIR/logs/` (seven files kept), and every line passes
+//! Logs go to a daily-rotating file in `DATA_DIR/logs/` (30 days kept), and every line passes
 //! through [`crate::redact`] before it reaches the file. Redaction sits in the writer, not in each
 //! call site, so no event — ours or a dependency's — can bypass it.
 //!
@@ -39,7 +39,7 @@ pub fn init(data_dir: &Path, app: &str) -> Result<LogGuard, LoggingError> {
         .rotation(Rotation::DAILY)
         .filename_prefix(app)
         .filename_suffix("log")
-        .max_log_files(7)
+        .max_log_files(30)
         .build(&dir)
         .map_err(|e| LoggingError::Open { path: dir.display().to_string(), reason: e.to_string() })?;
     let (writer, worker) = tracing_appender::non_blocking(appender);

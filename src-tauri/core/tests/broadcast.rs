@@ -27,10 +27,14 @@ struct Setup {
 }
 
 async fn setup(ingest: &Ingest, seconds: u32, destinations: usize) -> Setup {
+    setup_with(ingest.server(), seconds, destinations, "mp4").await
+}
+
+async fn setup_with(server: String, seconds: u32, destinations: usize, format: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let app = open(&dir.path().join("data"), KeyringPreference::File).await;
     let ana = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
-    let file = make_video(dir.path(), "clip", "mp4", &["-t", &seconds.to_string()]);
+    let file = make_video(dir.path(), "clip", format, &["-t", &seconds.to_string()]);
     let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
     let done = jobs::run_until_done(&app, &ids).await.unwrap();
     assert_eq!(done[0].status, JobStatus::Succeeded);
@@ -41,7 +45,7 @@ async fn setup(ingest: &Ingest, seconds: u32, destinations: usize) -> Setup {
             display_name: format!("Channel {i}"),
             channel_id: format!("{}", 1000 + i),
             login: None,
-            ingest_server: Some(ingest.server()),
+            ingest_server: Some(server.clone()),
         };
         let account = accounts::add(&app, &ana, &input, &key).await.unwrap();
         accounts_.push((account.id, key));
@@ -191,4 +195,31 @@ async fn an_unreadable_source_fails_its_broadcast_with_a_clear_error() {
     let rows = s.app.db.streams(s.ana.id, 10).await.unwrap();
     assert_eq!(rows[0].status, StreamState::Failed);
     assert!(rows[0].error.as_deref().unwrap().contains("could not be prepared"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtmps_through_a_tls_ingest_is_recorded_like_rtmp() {
+    let ingest = Ingest::start_with_tls();
+    // Trust the test's self-signed certificate, and only in this test process.
+    std::env::set_var("TWITCHER_TEST_EXTRA_CA", &ingest.tls.as_ref().unwrap().1);
+    let s = setup_with(ingest.tls_server(), 4, 1, "mp4").await;
+    let states = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap().wait().await;
+    let rows = s.app.db.streams(s.ana.id, 1).await.unwrap();
+    assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?} {:?}", rows[0].error);
+    let packets = video_packets(&ingest.recording(&s.accounts[0].1));
+    let span = packets.last().unwrap().0 - packets.first().unwrap().0;
+    assert!((span - 4.0).abs() < 0.3, "{span}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_supported_format_is_prepared_and_streamed() {
+    let ingest = Ingest::start();
+    for format in ["webm", "ogg", "avi", "mov", "wmv", "flv"] {
+        let s = setup_with(ingest.server(), 2, 1, format).await;
+        let states = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap().wait().await;
+        assert!(states.values().all(|s| *s == StreamState::Ended), "{format}: {states:?}");
+        let info = probe_json(&ingest.recording(&s.accounts[0].1));
+        let codecs: Vec<&str> = info["streams"].as_array().unwrap().iter().filter_map(|s| s["codec_name"].as_str()).collect();
+        assert!(codecs.contains(&"h264") && codecs.contains(&"aac"), "{format}: {codecs:?}");
+    }
 }

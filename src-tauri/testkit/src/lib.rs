@@ -44,6 +44,8 @@ pub struct Ingest {
     child: std::process::Child,
     pub rtmp_port: u16,
     pub http_port: u16,
+    /// With [`Ingest::start_with_tls`]: the RTMPS port, and the test CA to trust.
+    pub tls: Option<(u16, PathBuf)>,
     pub record_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -54,6 +56,16 @@ fn free_port() -> u16 {
 
 impl Ingest {
     pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// Also RTMPS: nginx's stream module terminates TLS with a fresh self-signed certificate for
+    /// 127.0.0.1 and passes the bytes to the RTMP port.
+    pub fn start_with_tls() -> Self {
+        Self::launch(true)
+    }
+
+    fn launch(with_tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let record_dir = dir.path().join("records");
         std::fs::create_dir_all(&record_dir).unwrap();
@@ -71,6 +83,38 @@ impl Ingest {
             d = dir.path().display(),
             r = record_dir.display(),
         );
+        let mut config = config;
+        let mut tls = None;
+        if with_tls {
+            // A test CA and a certificate for 127.0.0.1 signed by it (rustls will not accept a
+            // self-signed CA certificate as the server's own).
+            let p = |name: &str| dir.path().join(name);
+            let openssl = |args: &[&str]| {
+                let ok = std::process::Command::new("openssl")
+                    .current_dir(dir.path())
+                    .args(args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .expect("openssl")
+                    .success();
+                assert!(ok, "openssl {args:?}");
+            };
+            openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Twitcher test CA", "-keyout", "ca.key", "-out", "ca.pem"]);
+            openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "key.pem", "-out", "req.csr"]);
+            std::fs::write(p("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+            openssl(&["x509", "-req", "-in", "req.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1", "-extfile", "ext.cnf", "-out", "cert.pem"]);
+            let (cert, key) = (p("cert.pem"), p("key.pem"));
+            let tls_port = free_port();
+            config = format!(
+                "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n{config}\n\
+                 stream {{ server {{ listen 127.0.0.1:{tls_port} ssl; ssl_certificate {}; ssl_certificate_key {}; \
+                 proxy_pass 127.0.0.1:{rtmp_port}; }} }}\n",
+                cert.display(),
+                key.display()
+            );
+            tls = Some((tls_port, p("ca.pem")));
+        }
         let conf = dir.path().join("nginx.conf");
         std::fs::write(&conf, config).unwrap();
         let child = std::process::Command::new("nginx")
@@ -87,11 +131,16 @@ impl Ingest {
             assert!(std::time::Instant::now() < deadline, "nginx did not start: {}", std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default());
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        Self { child, rtmp_port, http_port, record_dir, _dir: dir }
+        Self { child, rtmp_port, http_port, tls, record_dir, _dir: dir }
     }
 
     pub fn server(&self) -> String {
         format!("rtmp://127.0.0.1:{}/app", self.rtmp_port)
+    }
+
+    /// `rtmps://127.0.0.1:PORT/app` (only after [`Ingest::start_with_tls`]).
+    pub fn tls_server(&self) -> String {
+        format!("rtmps://127.0.0.1:{}/app", self.tls.as_ref().expect("started with TLS").0)
     }
 
     pub fn recording(&self, key: &str) -> PathBuf {
