@@ -109,6 +109,12 @@ pub fn run() {
 
 /// The job worker, and the bridge from the core's events to the window.
 fn start_background_work(handle: tauri::AppHandle, core: twitcher_core::Twitcher, shutdown: tokio_util::sync::CancellationToken) {
+    let recovering = core.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = twitcher_core::broadcast::recover(&recovering).await {
+            tracing::error!(error = %e, "could not recover streams");
+        }
+    });
     let mut events = core.events.subscribe();
     let bridge = handle.clone();
     tauri::async_runtime::spawn(async move {

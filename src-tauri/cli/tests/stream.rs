@@ -92,3 +92,66 @@ fn a_stream_to_an_unreachable_ingest_fails_and_exits_1() {
     let err: Value = serde_json::from_slice(&result.stderr).unwrap();
     assert_eq!(err["error"]["code"], "stream_failed");
 }
+
+/// The PIDs of processes whose parent is `parent` and whose name is `name`.
+fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else { continue };
+        let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string());
+        if field("Name:").as_deref() == Some(name) && field("PPid:").and_then(|p| p.parse().ok()) == Some(parent) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Running (not gone, not a zombie waiting to be reaped).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_cli_killed_mid_prepare_leaves_no_ffmpeg_and_the_next_run_closes_its_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(twitcher(dir.path()).args(["profile", "create"]));
+    // Long enough that preparing at 1080p takes a while.
+    let clip = make_video(dir.path(), "long", "mp4", &["-t", "40", "-s", "1280x720"]);
+    let video: Value = serde_json::from_str(&ok(twitcher(dir.path()).arg("--json").arg("video").arg("import").arg(&clip))).unwrap();
+    let out = ok(twitcher(dir.path())
+        .args(["--json", "account", "add", "--name", "A", "--channel-id", "1", "--ingest", "rtmp://127.0.0.1:9/app"])
+        .write_stdin("live_1_sigkill000000000000"));
+    let account = serde_json::from_str::<Value>(&out).unwrap()["id"].to_string();
+
+    let mut cli = std::process::Command::new(assert_cmd::cargo::cargo_bin("twitcher"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--json", "stream", "start", "--video", &video[0]["id"].to_string(), "--account", &account])
+        .env("TWITCHER_KEYRING", "file")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let ffmpeg = loop {
+        if let Some(pid) = children_named(cli.id(), "ffmpeg").first() {
+            break *pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "no ffmpeg started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    cli.kill().unwrap(); // SIGKILL: no chance to clean up
+    cli.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while running(ffmpeg) {
+        assert!(std::time::Instant::now() < deadline, "ffmpeg {ffmpeg} outlived the CLI");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let list: Value = serde_json::from_str(&ok(twitcher(dir.path()).args(["--json", "stream", "list"]))).unwrap();
+    assert_eq!(list[0]["status"], "failed");
+    assert!(list[0]["error"].as_str().unwrap().starts_with("interrupted"), "{list}");
+}

@@ -223,3 +223,21 @@ async fn every_supported_format_is_prepared_and_streamed() {
         assert!(codecs.contains(&"h264") && codecs.contains(&"aac"), "{format}: {codecs:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_destination_comes_back_after_the_ingest_restarts() {
+    let mut ingest = Ingest::start();
+    let s = setup(&ingest, 12, 3).await;
+    let handle = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    ingest.restart();
+    let states = handle.wait().await;
+    assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
+    let rows = s.app.db.streams(s.ana.id, 10).await.unwrap();
+    for row in rows {
+        assert!(row.reconnects >= 1, "{row:?}");
+        let log = s.app.db.stream_events(s.ana.id, row.id).await.unwrap().unwrap();
+        let live = log.iter().filter(|(_, _, m)| m == "live").count();
+        assert!(live >= 2, "live again after the restart: {log:?}");
+    }
+}

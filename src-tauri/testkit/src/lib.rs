@@ -42,6 +42,7 @@ pub fn truncate(path: &Path, fraction: f64) {
 /// drop a publisher. Stopped on drop.
 pub struct Ingest {
     child: std::process::Child,
+    conf: PathBuf,
     pub rtmp_port: u16,
     pub http_port: u16,
     /// With [`Ingest::start_with_tls`]: the RTMPS port, and the test CA to trust.
@@ -117,25 +118,18 @@ impl Ingest {
         }
         let conf = dir.path().join("nginx.conf");
         std::fs::write(&conf, config).unwrap();
-        let child = std::process::Command::new("nginx")
-            .arg("-c")
-            .arg(&conf)
-            .arg("-p")
-            .arg(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("nginx (Debian packages nginx and libnginx-mod-rtmp)");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", rtmp_port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "nginx did not start: {}", std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default());
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Self { child, rtmp_port, http_port, tls, record_dir, _dir: dir }
+        let child = spawn_nginx(&conf, rtmp_port);
+        Self { child, conf, rtmp_port, http_port, tls, record_dir, _dir: dir }
     }
 
     pub fn server(&self) -> String {
         format!("rtmp://127.0.0.1:{}/app", self.rtmp_port)
+    }
+
+    /// Kills nginx and starts it again on the same ports, as a crashed or redeployed ingest would.
+    pub fn restart(&mut self) {
+        stop_nginx(&mut self.child);
+        self.child = spawn_nginx(&self.conf, self.rtmp_port);
     }
 
     /// `rtmps://127.0.0.1:PORT/app` (only after [`Ingest::start_with_tls`]).
@@ -158,10 +152,37 @@ impl Ingest {
     }
 }
 
+fn spawn_nginx(conf: &Path, rtmp_port: u16) -> std::process::Child {
+    let dir = conf.parent().unwrap();
+    let child = std::process::Command::new("nginx")
+        .arg("-c")
+        .arg(conf)
+        .arg("-p")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nginx (Debian packages nginx and libnginx-mod-rtmp)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", rtmp_port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "nginx did not start: {}", std::fs::read_to_string(dir.join("error.log")).unwrap_or_default());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child
+}
+
+/// SIGTERM to the master: nginx's fast shutdown, which also ends its workers (a SIGKILL would
+/// leave them running, holding the port and the connections).
+fn stop_nginx(child: &mut std::process::Child) {
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let _ = child.wait();
+}
+
 impl Drop for Ingest {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_nginx(&mut self.child);
     }
 }
 

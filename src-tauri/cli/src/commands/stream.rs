@@ -16,6 +16,7 @@ pub fn quality(args: &QualityArgs) -> Result<Quality, Error> {
 
 pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Output) -> Result<(), Error> {
     let actor = profiles::resolve(&app.db, global.profile.as_deref()).await?;
+    broadcast::recover(app).await?;
     match cmd {
         StreamCommand::Start { video, accounts, title, category, tags, quality: q, looped, at } => {
             let quality = quality(&q)?;

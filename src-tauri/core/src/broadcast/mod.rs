@@ -25,7 +25,7 @@ mod tls;
 use serde::{Deserialize, Serialize};
 
 pub use state::StreamState;
-pub use supervisor::{start, BroadcastHandle, Running, StartRequest};
+pub use supervisor::{recover, start, BroadcastHandle, Running, StartRequest};
 
 use crate::db::DbError;
 

@@ -48,11 +48,12 @@ impl Db {
         let mut tx = self.pool().begin().await?;
         let mut ids = Vec::with_capacity(account_ids.len());
         let status = if scheduled_at.is_some() { StreamState::Scheduled } else { StreamState::Queued };
+        let pid = std::process::id();
         for account in account_ids {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO streams (creator_id, twitch_account_id, video_id, broadcast_id, title, category, tags, fps, \
-                 video_bitrate_k, audio_bitrate_k, resolution, loop, status, scheduled_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 video_bitrate_k, audio_bitrate_k, resolution, loop, status, scheduled_at, owner_pid, heartbeat_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) RETURNING id",
             )
             .bind(creator_id)
             .bind(account)
@@ -68,6 +69,7 @@ impl Db {
             .bind(looped)
             .bind(status)
             .bind(scheduled_at)
+            .bind(pid)
             .fetch_one(&mut *tx)
             .await?;
             ids.push(id);
@@ -92,10 +94,15 @@ impl Db {
         Ok(())
     }
 
+    /// Saves the counters and renews this process's claim on the stream (its heartbeat).
     pub async fn set_stream_counters(&self, id: i64, reconnects: i64, bytes_sent: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE streams SET reconnects = ?, bytes_sent = ? WHERE id = ?")
+        sqlx::query(
+            "UPDATE streams SET reconnects = ?, bytes_sent = ?, owner_pid = ?, \
+             heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+        )
             .bind(reconnects)
             .bind(bytes_sent)
+            .bind(std::process::id())
             .bind(id)
             .execute(self.pool())
             .await?;
@@ -143,10 +150,11 @@ impl Db {
         ))
     }
 
-    /// Streams a crash left running: (id, status).
-    pub async fn unfinished_streams(&self) -> Result<Vec<(i64, StreamState)>, DbError> {
+    /// Streams not finished: (id, owner pid, seconds since the owner's last heartbeat).
+    pub async fn unfinished_streams(&self) -> Result<Vec<(i64, Option<i64>, Option<f64>)>, DbError> {
         Ok(sqlx::query_as(
-            "SELECT id, status FROM streams WHERE status IN ('queued', 'starting', 'live', 'reconnecting', 'stopping')",
+            "SELECT id, owner_pid, (julianday('now') - julianday(COALESCE(heartbeat_at, created_at))) * 86400.0 \
+             FROM streams WHERE status IN ('queued', 'starting', 'live', 'reconnecting', 'stopping')",
         )
         .fetch_all(self.pool())
         .await?)
