@@ -15,6 +15,10 @@ use twitcher_core::profiles::{self, Profile};
 use twitcher_core::vault::KeyringPreference;
 use twitcher_core::Twitcher;
 
+/// These tests measure real-time streams: run them one at a time, so parallel transcodes on a
+/// two-core machine do not starve the one being measured.
+static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const QUALITY: Quality = Quality { fps: 30, video_bitrate_k: 1200, audio_bitrate_k: 128, width: 640, height: 360 };
 
 struct Setup {
@@ -68,6 +72,7 @@ fn probe_json(path: &std::path::Path) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_video_reaches_three_accounts_as_twitch_ready_recordings() {
+    let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();
     let s = setup(&ingest, 12, 3).await;
     let handle = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap();
@@ -109,6 +114,7 @@ async fn one_video_reaches_three_accounts_as_twitch_ready_recordings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loop_continues_timestamps_across_passes_without_gaps() {
+    let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();
     let s = setup(&ingest, 4, 1).await;
     let handle = broadcast::start(&s.app, &s.ana, &request(&s, true)).await.unwrap();
@@ -128,6 +134,7 @@ async fn a_loop_continues_timestamps_across_passes_without_gaps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_destination_comes_back_and_the_others_lose_nothing() {
+    let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();
     let s = setup(&ingest, 12, 3).await;
     let mut events = s.app.events.subscribe();
@@ -185,6 +192,7 @@ async fn a_dropped_destination_comes_back_and_the_others_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_source_fails_its_broadcast_with_a_clear_error() {
+    let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();
     let s = setup(&ingest, 2, 1).await;
     // The library copy is damaged after import.
@@ -199,6 +207,7 @@ async fn an_unreadable_source_fails_its_broadcast_with_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtmps_through_a_tls_ingest_is_recorded_like_rtmp() {
+    let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start_with_tls();
     // Trust the test's self-signed certificate, and only in this test process.
     std::env::set_var("TWITCHER_TEST_EXTRA_CA", &ingest.tls.as_ref().unwrap().1);
@@ -213,6 +222,7 @@ async fn rtmps_through_a_tls_ingest_is_recorded_like_rtmp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_supported_format_is_prepared_and_streamed() {
+    let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();
     for format in ["webm", "ogg", "avi", "mov", "wmv", "flv"] {
         let s = setup_with(ingest.server(), 2, 1, format).await;
@@ -226,6 +236,7 @@ async fn every_supported_format_is_prepared_and_streamed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_destination_comes_back_after_the_ingest_restarts() {
+    let _one_at_a_time = REAL_TIME.lock().await;
     let mut ingest = Ingest::start();
     let s = setup(&ingest, 12, 3).await;
     let handle = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap();

@@ -86,7 +86,9 @@ pub async fn run(
     cancel: CancellationToken,
     counters: Arc<Counters>,
     reports: mpsc::UnboundedSender<Report>,
+    first_attempt: mpsc::Sender<()>,
 ) {
+    let mut first_attempt = Some(first_attempt);
     let report = |state, error: Option<String>| {
         let _ = reports.send(Report { stream_id: dest.stream_id, state, error });
     };
@@ -98,6 +100,7 @@ pub async fn run(
             _ = cancel.cancelled() => Ok(Outcome::Cancelled),
             r = connect(&dest) => match r {
                 Ok((io, session)) => {
+                    first_attempt.take().map(|tx| tx.try_send(()));
                     attempt = 0;
                     been_live = true;
                     report(StreamState::Live, None);
@@ -118,6 +121,7 @@ pub async fn run(
                 return;
             }
             Err(e) => {
+                first_attempt.take().map(|tx| tx.try_send(()));
                 attempt += 1;
                 let message = crate::redact::redact(&e.to_string()).into_owned();
                 if !been_live && attempt >= ATTEMPTS_BEFORE_FIRST_LIVE {

@@ -171,6 +171,9 @@ pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> R
     let mut each = HashMap::new();
     let mut counters = HashMap::new();
     let mut pairs = Vec::new();
+    // The source starts once every destination has made its first connection attempt (or after
+    // 10 s), so nobody misses the opening seconds to a slow handshake.
+    let (attempted_tx, mut attempted) = mpsc::channel(destinations.len().max(1));
     for (dest, account_id) in destinations {
         let cancel = all.child_token();
         let counter = Arc::new(Counters::default());
@@ -178,15 +181,27 @@ pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> R
         counters.insert(dest.stream_id, (account_id, counter.clone()));
         pairs.push((dest.stream_id, account_id));
         let rx = fanout.add();
-        tokio::spawn(publisher::run(dest, headers.clone(), metadata.clone(), rx, cancel, counter, reports_tx.clone()));
+        tokio::spawn(publisher::run(dest, headers.clone(), metadata.clone(), rx, cancel, counter, reports_tx.clone(), attempted_tx.clone()));
     }
+    drop(attempted_tx);
     drop(reports_tx);
     let (drift_tx, drift) = watch::channel(0.0);
     let source_cancel = all.clone();
     let frame_ms = (1000 / q.fps.max(1)).max(1);
     let looped = request.looped;
     let path = prepared.clone();
-    let source_task = tokio::spawn(async move { source::run(&path, looped, frame_ms, fanout, source_cancel, drift_tx).await });
+    let expected = pairs.len();
+    let source_task = tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            for _ in 0..expected {
+                if attempted.recv().await.is_none() {
+                    break;
+                }
+            }
+        })
+        .await;
+        source::run(&path, looped, frame_ms, fanout, source_cancel, drift_tx).await
+    });
     tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
 
     app.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
