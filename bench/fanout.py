@@ -43,7 +43,7 @@ def measure(args, **kw):
 def main():
     twitcher = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target/release/twitcher")
     if not os.path.exists(twitcher):
-        subprocess.run(["cargo", "build", "--release", "--bin", "twitcher"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "-p", "twitcher-cli"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="twitcher-bench-")
     port = free_port()
     user = "user root;" if os.geteuid() == 0 else ""

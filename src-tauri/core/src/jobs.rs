@@ -109,6 +109,20 @@ impl JobContext<'_> {
         self.emit(JobStatus::Running, fraction, eta, None, None);
     }
 
+    /// The job's payload; one that does not parse is a permanent failure.
+    pub fn payload<T: serde::de::DeserializeOwned>(&self) -> Result<T, JobError> {
+        serde_json::from_str(&self.job.payload).map_err(|e| JobError::permanent(format!("bad {} job: {e}", self.job.kind)))
+    }
+
+    /// The video a job works on, which must still exist.
+    pub async fn video(&self, profile_id: i64, video_id: i64) -> Result<crate::library::Video, JobError> {
+        self.app
+            .db
+            .video(profile_id, video_id)
+            .await?
+            .ok_or_else(|| JobError::permanent(format!("video {video_id} no longer exists")))
+    }
+
     pub fn set_label(&mut self, label: impl Into<String>, profile_id: Option<i64>) {
         self.label = label.into();
         self.profile_id = profile_id;

@@ -227,8 +227,7 @@ fn io_error(label: &str, e: std::io::Error) -> JobError {
 }
 
 pub(crate) async fn run_import_job(ctx: &mut JobContext<'_>) -> Result<JobOutcome, JobError> {
-    let payload: ImportPayload =
-        serde_json::from_str(&ctx.job.payload).map_err(|e| JobError::permanent(format!("bad import job: {e}")))?;
+    let payload: ImportPayload = ctx.payload()?;
     ctx.set_label(payload.label.clone(), Some(payload.profile_id));
     let app = ctx.app;
     let label = payload.label.as_str();

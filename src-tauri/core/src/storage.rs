@@ -265,15 +265,10 @@ fn transient(e: StorageError) -> JobError {
 }
 
 pub(crate) async fn run_upload_job(ctx: &mut JobContext<'_>) -> Result<JobOutcome, JobError> {
-    let mut payload: UploadPayload =
-        serde_json::from_str(&ctx.job.payload).map_err(|e| JobError::permanent(format!("bad upload job: {e}")))?;
+    let mut payload: UploadPayload = ctx.payload()?;
     ctx.set_label(payload.label.clone(), Some(payload.profile_id));
     let app = ctx.app;
-    let video = app
-        .db
-        .video(payload.profile_id, payload.video_id)
-        .await?
-        .ok_or_else(|| JobError::permanent(format!("video {} no longer exists", payload.video_id)))?;
+    let video = ctx.video(payload.profile_id, payload.video_id).await?;
     if video.storage == Storage::S3 {
         return Ok(JobOutcome { video_id: Some(video.id) });
     }

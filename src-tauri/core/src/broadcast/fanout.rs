@@ -1,18 +1,22 @@
-//! One source, N bounded queues. A destination whose queue is full misses tags until the next
-//! keyframe (a clean place for its decoder to resume) instead of stalling the source and every
-//! other destination.
+//! One source, N bounded queues. The source hands over batches of tags (about 100 ms each, so a
+//! destination costs one wake-up and one socket write per batch, not per tag). A destination whose
+//! queue is full misses batches until the next keyframe — a clean place for its decoder to
+//! resume — instead of stalling the source and every other destination.
+
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::flv::{Tag, TagKind};
+use super::flv::Tag;
 
-/// Tags a destination may fall behind by: about 4 s of 30 fps video with its audio.
-pub const QUEUE: usize = 320;
+/// Batches a destination may fall behind by: about 4 s.
+pub const QUEUE: usize = 40;
+
+pub type Batch = Arc<Vec<Tag>>;
 
 struct Output {
-    tx: mpsc::Sender<Tag>,
+    tx: mpsc::Sender<Batch>,
     skipping: bool,
-    skipped: u64,
 }
 
 pub struct Fanout {
@@ -24,28 +28,28 @@ impl Fanout {
         Self { outputs: Vec::new() }
     }
 
-    pub fn add(&mut self) -> mpsc::Receiver<Tag> {
+    pub fn add(&mut self) -> mpsc::Receiver<Batch> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        self.outputs.push(Output { tx, skipping: false, skipped: 0 });
+        self.outputs.push(Output { tx, skipping: false });
         rx
     }
 
-    /// Hands a tag to every destination still listening; returns how many are.
-    pub fn send(&mut self, tag: &Tag) -> usize {
+    /// Hands a batch to every destination still listening; returns how many are.
+    pub fn send(&mut self, batch: &Batch) -> usize {
         self.outputs.retain_mut(|out| {
+            let mut to_send = batch.clone();
             if out.skipping {
-                if tag.kind == TagKind::Video && tag.is_keyframe() {
-                    out.skipping = false;
-                } else {
-                    out.skipped += 1;
-                    return true;
+                // Resume at the batch's first keyframe, if it has one.
+                let Some(k) = batch.iter().position(Tag::is_keyframe) else { return !out.tx.is_closed() };
+                if k > 0 {
+                    to_send = Arc::new(batch[k..].to_vec());
                 }
+                out.skipping = false;
             }
-            match out.tx.try_send(tag.clone()) {
+            match out.tx.try_send(to_send) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     out.skipping = true;
-                    out.skipped += 1;
                     true
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -58,10 +62,15 @@ impl Fanout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broadcast::flv::TagKind;
     use bytes::Bytes;
 
     fn tag(keyframe: bool, ts: u32) -> Tag {
         Tag { kind: TagKind::Video, timestamp: ts, data: Bytes::from(vec![if keyframe { 0x17 } else { 0x27 }, 1]) }
+    }
+
+    fn batch(tags: Vec<Tag>) -> Batch {
+        Arc::new(tags)
     }
 
     #[tokio::test]
@@ -69,23 +78,23 @@ mod tests {
         let mut fanout = Fanout::new();
         let mut fast = fanout.add();
         let mut slow = fanout.add();
-        let mut received = Vec::new();
-        for i in 0..(QUEUE as u32 + 10) {
-            fanout.send(&tag(i % 60 == 0, i));
-            received.push(fast.recv().await.unwrap().timestamp); // fast keeps up
+        for i in 0..(QUEUE as u32 + 5) {
+            fanout.send(&batch(vec![tag(false, i * 10), tag(false, i * 10 + 1)]));
+            assert_eq!(fast.recv().await.unwrap()[0].timestamp, i * 10, "fast keeps up");
         }
-        assert_eq!(received.len(), QUEUE + 10);
-        // slow never read: it holds the first QUEUE tags and then skipped.
-        let mut slow_ts = Vec::new();
-        while let Ok(t) = slow.try_recv() {
-            slow_ts.push(t.timestamp);
+        let mut held = 0;
+        while slow.try_recv().is_ok() {
+            held += 1;
         }
-        assert_eq!(slow_ts.len(), QUEUE);
-        // After draining, the next tags wait for a keyframe.
-        fanout.send(&tag(false, 1000));
+        assert_eq!(held, QUEUE, "slow holds a full queue and skipped the rest");
+        // After draining, a batch without a keyframe is still skipped …
+        fanout.send(&batch(vec![tag(false, 1000)]));
         assert!(slow.try_recv().is_err());
-        fanout.send(&tag(true, 1001));
-        assert_eq!(slow.try_recv().unwrap().timestamp, 1001);
+        // … and one with a keyframe resumes from that keyframe.
+        fanout.send(&batch(vec![tag(false, 1001), tag(true, 1002), tag(false, 1003)]));
+        let resumed = slow.try_recv().unwrap();
+        assert_eq!(resumed.iter().map(|t| t.timestamp).collect::<Vec<_>>(), [1002, 1003]);
+        assert_eq!(fast.try_recv().unwrap().len(), 1);
     }
 
     #[tokio::test]
@@ -93,8 +102,8 @@ mod tests {
         let mut fanout = Fanout::new();
         let keep = fanout.add();
         drop(fanout.add());
-        assert_eq!(fanout.send(&tag(true, 0)), 1);
+        assert_eq!(fanout.send(&batch(vec![tag(true, 0)])), 1);
         drop(keep);
-        assert_eq!(fanout.send(&tag(true, 1)), 0);
+        assert_eq!(fanout.send(&batch(vec![tag(true, 1)])), 0);
     }
 }

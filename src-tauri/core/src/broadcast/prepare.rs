@@ -54,15 +54,10 @@ pub async fn enqueue(app: &Twitcher, actor: &Profile, video: &Video, quality: &Q
 }
 
 pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutcome, JobError> {
-    let payload: PreparePayload =
-        serde_json::from_str(&ctx.job.payload).map_err(|e| JobError::permanent(format!("bad prepare job: {e}")))?;
+    let payload: PreparePayload = ctx.payload()?;
     ctx.set_label(payload.label.clone(), Some(payload.profile_id));
     let app = ctx.app;
-    let video = app
-        .db
-        .video(payload.profile_id, payload.video_id)
-        .await?
-        .ok_or_else(|| JobError::permanent(format!("video {} no longer exists", payload.video_id)))?;
+    let video = ctx.video(payload.profile_id, payload.video_id).await?;
     let key = payload.quality.key();
     let fail = |message: String| JobError::permanent(format!("{}: {message}", video.title));
     let source = crate::storage::ensure_local(app, &video).await.map_err(|e| JobError::transient(e.to_string()))?;

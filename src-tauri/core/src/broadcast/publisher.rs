@@ -17,7 +17,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
-use super::flv::{Tag, TagKind};
+use super::fanout::Batch;
+use super::flv::TagKind;
 use super::source::Headers;
 use super::StreamState;
 
@@ -82,7 +83,7 @@ pub async fn run(
     dest: Destination,
     headers: Arc<Headers>,
     metadata: StreamMetadata,
-    mut tags: mpsc::Receiver<Tag>,
+    mut tags: mpsc::Receiver<Batch>,
     cancel: CancellationToken,
     counters: Arc<Counters>,
     reports: mpsc::UnboundedSender<Report>,
@@ -261,7 +262,7 @@ async fn stream(
     mut session: ClientSession,
     headers: &Headers,
     metadata: &StreamMetadata,
-    tags: &mut mpsc::Receiver<Tag>,
+    tags: &mut mpsc::Receiver<Batch>,
     cancel: &CancellationToken,
     counters: &Counters,
 ) -> Result<Outcome, PublishError> {
@@ -293,16 +294,16 @@ async fn stream(
                     let _ = io.flush().await;
                     return Ok(Outcome::Finished);
                 };
-                // Send what is queued in one write: far fewer syscalls with many destinations.
-                let mut batch = vec![first];
-                while batch.len() < 64 {
+                // Everything queued goes out in one write: far fewer syscalls with many destinations.
+                let mut batches = vec![first];
+                while batches.len() < 8 {
                     match tags.try_recv() {
-                        Ok(t) => batch.push(t),
+                        Ok(b) => batches.push(b),
                         Err(_) => break,
                     }
                 }
                 out.clear();
-                for tag in batch {
+                for tag in batches.iter().flat_map(|b| b.iter()) {
                     if !sent_headers {
                         // (Re)start at a keyframe, after the metadata and both sequence headers.
                         if !tag.is_keyframe() {
@@ -322,8 +323,8 @@ async fn stream(
                     last_ts = last_ts.max(tag.timestamp);
                     let ts = RtmpTimestamp::new(last_ts);
                     let packet = match tag.kind {
-                        TagKind::Video => session.publish_video_data(tag.data, ts, false),
-                        TagKind::Audio => session.publish_audio_data(tag.data, ts, false),
+                        TagKind::Video => session.publish_video_data(tag.data.clone(), ts, false),
+                        TagKind::Audio => session.publish_audio_data(tag.data.clone(), ts, false),
                         TagKind::Script => continue,
                     }
                     .map_err(err)?;

@@ -1,5 +1,7 @@
 //! The source: reads a prepared FLV and hands its tags to the fan-out at the pace of the wall
-//! clock. With `looped`, each pass's timestamps continue where the previous pass ended (after the
+//! clock, in batches of about [`BATCH_MS`] (sent when the first tag of a batch is due, so at most
+//! that much early: receivers buffer far more, and one wake-up and write per destination per batch
+//! costs much less than one per tag). With `looped`, each pass's timestamps continue where the previous pass ended (after the
 //! longer of its two tracks, plus one frame), so receivers see one unbroken stream.
 
 use std::path::Path;
@@ -10,8 +12,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::fanout::Fanout;
+use super::fanout::{Batch, Fanout};
 use super::flv::{FlvError, FlvReader, Tag, TagKind};
+
+pub const BATCH_MS: u64 = 100;
 
 /// What a receiver needs before any frame, sent again on every (re)connect.
 #[derive(Debug, Clone, Default)]
@@ -94,6 +98,8 @@ pub async fn run(path: &Path, looped: bool, frame_ms: u32, mut fanout: Fanout, c
     loop {
         let mut reader = open(path).await?;
         let mut first: Option<u64> = None;
+        let mut batch: Vec<Tag> = Vec::with_capacity(16);
+        let mut batch_ms = 0u64;
         while let Some(mut tag) = reader.next_tag().await? {
             // Metadata and sequence headers go out per connection (see publisher), not in-band.
             if tag.kind == TagKind::Script || tag.is_sequence_header() {
@@ -105,21 +111,36 @@ pub async fn run(path: &Path, looped: bool, frame_ms: u32, mut fanout: Fanout, c
                 continue;
             }
             let media_ms = offset + (ts - base);
-            let due = start + Duration::from_millis(media_ms);
-            tokio::select! {
-                _ = cancel.cancelled() => return Ok(()),
-                _ = tokio::time::sleep_until(due) => {}
+            if !batch.is_empty() && media_ms >= batch_ms + BATCH_MS {
+                if !flush(&mut batch, batch_ms, start, &mut fanout, &cancel, &drift).await {
+                    return Ok(());
+                }
             }
-            let _ = drift.send(media_ms as f64 - start.elapsed().as_secs_f64() * 1000.0);
+            if batch.is_empty() {
+                batch_ms = media_ms;
+            }
             // RTMP timestamps are 32-bit milliseconds: they wrap after 49.7 days, as receivers expect.
             tag.timestamp = (media_ms & 0xffff_ffff) as u32;
-            if fanout.send(&tag) == 0 {
-                return Ok(());
-            }
+            batch.push(tag);
+        }
+        if !batch.is_empty() && !flush(&mut batch, batch_ms, start, &mut fanout, &cancel, &drift).await {
+            return Ok(());
         }
         match pass_length {
             Some(length) if first.is_some() => offset += length,
             _ => return Ok(()),
         }
     }
+}
+
+/// Waits until the batch's first tag is due, then hands the batch over. False when there is
+/// nobody left to send to (or the broadcast was stopped).
+async fn flush(batch: &mut Vec<Tag>, batch_ms: u64, start: Instant, fanout: &mut Fanout, cancel: &CancellationToken, drift: &watch::Sender<f64>) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => return false,
+        _ = tokio::time::sleep_until(start + Duration::from_millis(batch_ms)) => {}
+    }
+    let _ = drift.send(batch_ms as f64 - start.elapsed().as_secs_f64() * 1000.0);
+    let ready: Batch = std::sync::Arc::new(std::mem::take(batch));
+    fanout.send(&ready) > 0
 }
