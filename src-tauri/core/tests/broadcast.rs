@@ -252,3 +252,22 @@ async fn every_destination_comes_back_after_the_ingest_restarts() {
         assert!(live >= 2, "live again after the restart: {log:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_reconnect_before_twitchs_48_hour_limit_loses_nothing() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    // 47 h 50 min in production; 3 s here. Set only while this test runs (the others wait).
+    std::env::set_var("TWITCHER_TEST_PLANNED_RECONNECT_SEC", "3");
+    let s = setup(&ingest, 10, 1).await;
+    let states = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap().wait().await;
+    std::env::remove_var("TWITCHER_TEST_PLANNED_RECONNECT_SEC");
+    assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
+    let row = &s.app.db.streams(s.ana.id, 1).await.unwrap()[0];
+    assert!(row.reconnects >= 2, "{row:?}");
+    let log = s.app.db.stream_events(s.ana.id, row.id).await.unwrap().unwrap();
+    assert!(log.iter().any(|(_, _, m)| m.contains("planned reconnect")), "{log:?}");
+    let packets = video_packets(&ingest.recording(&s.accounts[0].1));
+    let span = packets.last().unwrap().0 - packets.first().unwrap().0 + 1.0 / 30.0;
+    assert!((span - 10.0).abs() <= 0.2, "nothing lost: {span:.2} s");
+}

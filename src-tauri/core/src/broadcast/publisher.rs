@@ -18,13 +18,26 @@ use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 use super::fanout::Batch;
-use super::flv::TagKind;
+use super::flv::{Tag, TagKind};
 use super::source::Headers;
 use super::StreamState;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// Twitch ends a stream after 48 hours; reconnecting a little before, at a keyframe, keeps a 24/7
+/// loop going with a seconds-long blip instead of an abrupt cut.
+const PLANNED_RECONNECT: Duration = Duration::from_secs(47 * 3600 + 50 * 60);
+
+/// The planned-reconnect interval; tests shorten it with `TWITCHER_TEST_PLANNED_RECONNECT_SEC`.
+fn planned_reconnect() -> Duration {
+    std::env::var("TWITCHER_TEST_PLANNED_RECONNECT_SEC")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(PLANNED_RECONNECT)
+}
+
 /// Attempts before a destination that never went live is declared failed (a wrong key, a server
 /// that refuses us); once live, it keeps trying until stopped.
 const ATTEMPTS_BEFORE_FIRST_LIVE: u32 = 4;
@@ -57,6 +70,8 @@ enum PublishError {
     Connection(String),
     #[error("the server refused the stream key or the app: {0}")]
     Rejected(String),
+    #[error("planned reconnect before Twitch's 48-hour limit")]
+    Planned,
 }
 
 /// A TLS failure, turned into a connection error by the caller.
@@ -96,6 +111,7 @@ pub async fn run(
     report(StreamState::Starting, None);
     let mut been_live = false;
     let mut attempt: u32 = 0;
+    let mut carry: Vec<Tag> = Vec::new();
     loop {
         let result = tokio::select! {
             _ = cancel.cancelled() => Ok(Outcome::Cancelled),
@@ -105,7 +121,7 @@ pub async fn run(
                     attempt = 0;
                     been_live = true;
                     report(StreamState::Live, None);
-                    stream(io, session, &headers, &metadata, &mut tags, &cancel, &counters).await
+                    stream(io, session, &headers, &metadata, &mut tags, &mut carry, &cancel, &counters).await
                 }
                 Err(e) => Err(e),
             },
@@ -120,6 +136,12 @@ pub async fn run(
                 report(StreamState::Stopping, None);
                 report(StreamState::Ended, None);
                 return;
+            }
+            Err(PublishError::Planned) => {
+                counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(stream_id = dest.stream_id, "planned reconnect");
+                report(StreamState::Reconnecting, Some(PublishError::Planned.to_string()));
+                continue;
             }
             Err(e) => {
                 first_attempt.take().map(|tx| tx.try_send(()));
@@ -257,84 +279,108 @@ async fn connect_inner(dest: &Destination) -> Result<(Box<dyn Transport>, Client
 }
 
 /// Sends tags until the source ends, the connection fails, or `cancel` fires.
+/// Sends tags until the source ends, the connection fails, or `cancel` fires. `carry` holds tags
+/// a planned reconnect left unsent; they go out first on the next connection, so a planned
+/// reconnect loses nothing.
+#[allow(clippy::too_many_arguments)]
 async fn stream(
     mut io: Box<dyn Transport>,
     mut session: ClientSession,
     headers: &Headers,
     metadata: &StreamMetadata,
     tags: &mut mpsc::Receiver<Batch>,
+    carry: &mut Vec<Tag>,
     cancel: &CancellationToken,
     counters: &Counters,
 ) -> Result<Outcome, PublishError> {
     let err = |e: rml_rtmp::sessions::ClientSessionError| PublishError::Connection(format!("{e:?}"));
     let mut sent_headers = false;
     let mut last_ts: u32 = 0;
+    let connected_at = tokio::time::Instant::now();
+    let planned = planned_reconnect();
     let mut buf = vec![0u8; 4096];
     let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => {
+        let pending: Vec<Tag> = if !carry.is_empty() {
+            std::mem::take(carry)
+        } else {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    if let Ok(results) = session.stop_publishing() {
+                        let _ = write_results(&mut io, results).await;
+                    }
+                    let _ = io.shutdown().await;
+                    return Ok(Outcome::Cancelled);
+                }
+                read = io.read(&mut buf) => {
+                    let n = read.map_err(|e| PublishError::Connection(e.to_string()))?;
+                    if n == 0 {
+                        return Err(PublishError::Connection("the server closed the connection".into()));
+                    }
+                    let results = session.handle_input(&buf[..n]).map_err(err)?;
+                    write_results(&mut io, results).await?;
+                    continue;
+                }
+                batch = tags.recv() => {
+                    let Some(first) = batch else {
+                        let _ = io.flush().await;
+                        return Ok(Outcome::Finished);
+                    };
+                    // Everything queued goes out in one write: far fewer syscalls with many destinations.
+                    let mut all: Vec<Tag> = first.iter().cloned().collect();
+                    for _ in 0..8 {
+                        match tags.try_recv() {
+                            Ok(b) => all.extend(b.iter().cloned()),
+                            Err(_) => break,
+                        }
+                    }
+                    all
+                }
+            }
+        };
+        out.clear();
+        for (i, tag) in pending.iter().enumerate() {
+            if sent_headers && tag.is_keyframe() && connected_at.elapsed() >= planned {
+                carry.extend(pending[i..].iter().cloned());
+                if !out.is_empty() {
+                    io.write_all(&out).await.map_err(|e| PublishError::Connection(e.to_string()))?;
+                }
                 if let Ok(results) = session.stop_publishing() {
                     let _ = write_results(&mut io, results).await;
                 }
                 let _ = io.shutdown().await;
-                return Ok(Outcome::Cancelled);
+                return Err(PublishError::Planned);
             }
-            read = io.read(&mut buf) => {
-                let n = read.map_err(|e| PublishError::Connection(e.to_string()))?;
-                if n == 0 {
-                    return Err(PublishError::Connection("the server closed the connection".into()));
+            if !sent_headers {
+                // (Re)start at a keyframe, after the metadata and both sequence headers.
+                if !tag.is_keyframe() {
+                    continue;
                 }
-                let results = session.handle_input(&buf[..n]).map_err(err)?;
-                write_results(&mut io, results).await?;
+                let ts = RtmpTimestamp::new(tag.timestamp);
+                push(&mut out, session.publish_metadata(metadata).map_err(err)?);
+                if let Some(v) = &headers.video {
+                    push(&mut out, session.publish_video_data(v.data.clone(), ts, false).map_err(err)?);
+                }
+                if let Some(a) = &headers.audio {
+                    push(&mut out, session.publish_audio_data(a.data.clone(), ts, false).map_err(err)?);
+                }
+                sent_headers = true;
             }
-            tag = tags.recv() => {
-                let Some(first) = tag else {
-                    let _ = io.flush().await;
-                    return Ok(Outcome::Finished);
-                };
-                // Everything queued goes out in one write: far fewer syscalls with many destinations.
-                let mut batches = vec![first];
-                while batches.len() < 8 {
-                    match tags.try_recv() {
-                        Ok(b) => batches.push(b),
-                        Err(_) => break,
-                    }
-                }
-                out.clear();
-                for tag in batches.iter().flat_map(|b| b.iter()) {
-                    if !sent_headers {
-                        // (Re)start at a keyframe, after the metadata and both sequence headers.
-                        if !tag.is_keyframe() {
-                            continue;
-                        }
-                        let ts = RtmpTimestamp::new(tag.timestamp);
-                        push(&mut out, session.publish_metadata(metadata).map_err(err)?);
-                        if let Some(v) = &headers.video {
-                            push(&mut out, session.publish_video_data(v.data.clone(), ts, false).map_err(err)?);
-                        }
-                        if let Some(a) = &headers.audio {
-                            push(&mut out, session.publish_audio_data(a.data.clone(), ts, false).map_err(err)?);
-                        }
-                        sent_headers = true;
-                    }
-                    // Receivers need timestamps that never go back.
-                    last_ts = last_ts.max(tag.timestamp);
-                    let ts = RtmpTimestamp::new(last_ts);
-                    let packet = match tag.kind {
-                        TagKind::Video => session.publish_video_data(tag.data.clone(), ts, false),
-                        TagKind::Audio => session.publish_audio_data(tag.data.clone(), ts, false),
-                        TagKind::Script => continue,
-                    }
-                    .map_err(err)?;
-                    push(&mut out, packet);
-                }
-                if !out.is_empty() {
-                    io.write_all(&out).await.map_err(|e| PublishError::Connection(e.to_string()))?;
-                    counters.bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
-                }
+            // Receivers need timestamps that never go back.
+            last_ts = last_ts.max(tag.timestamp);
+            let ts = RtmpTimestamp::new(last_ts);
+            let packet = match tag.kind {
+                TagKind::Video => session.publish_video_data(tag.data.clone(), ts, false),
+                TagKind::Audio => session.publish_audio_data(tag.data.clone(), ts, false),
+                TagKind::Script => continue,
             }
+            .map_err(err)?;
+            push(&mut out, packet);
+        }
+        if !out.is_empty() {
+            io.write_all(&out).await.map_err(|e| PublishError::Connection(e.to_string()))?;
+            counters.bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
         }
     }
 }

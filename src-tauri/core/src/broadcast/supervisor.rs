@@ -209,6 +209,10 @@ pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> R
     Ok(BroadcastHandle { broadcast_id, destinations: pairs, all, each, done })
 }
 
+/// How long the source may produce nothing before the watchdog stops the broadcast. The first
+/// batch may wait for every destination's first connection attempt (up to 10 s).
+const STALL_LIMIT: Duration = Duration::from_secs(20);
+
 struct Tracked {
     account_id: i64,
     counters: Arc<Counters>,
@@ -250,6 +254,11 @@ async fn supervise(
         .collect();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut source_task = Some(source_task);
+    let mut drift = drift;
+    // The watchdog: a source that stops producing (a hung disk, a stuck network mount) ends the
+    // broadcast with a reason instead of leaving destinations live on nothing.
+    let mut last_progress = Instant::now();
+    let mut stalled = false;
     loop {
         tokio::select! {
             report = reports.recv() => {
@@ -277,6 +286,19 @@ async fn supervise(
                 emit(&app, &broadcast_id, report.stream_id, t, *drift.borrow());
             }
             _ = tick.tick() => {
+                if drift.has_changed().unwrap_or(false) {
+                    drift.borrow_and_update();
+                    last_progress = Instant::now();
+                } else if source_task.is_some() && !stalled && last_progress.elapsed() > STALL_LIMIT {
+                    stalled = true;
+                    let message = format!("the video stopped coming for {} s: stopped", STALL_LIMIT.as_secs());
+                    tracing::error!(broadcast = %broadcast_id, "source stalled");
+                    for (id, t) in tracked.iter_mut() {
+                        t.error = Some(message.clone());
+                        let _ = app.db.add_stream_event(*id, "error", &message).await;
+                    }
+                    all.cancel();
+                }
                 for (id, t) in tracked.iter_mut() {
                     let now = Instant::now();
                     t.samples.push_back((now, t.counters.bytes.load(Ordering::Relaxed)));
