@@ -110,3 +110,21 @@ test("a video goes live to an account from the window and Stop all ends it", asy
   const recording = path.join(dir, "records", `${KEY}.flv`);
   assert.ok(existsSync(recording) && statSync(recording).size > 50000, "nginx recorded the stream");
 });
+
+test("a broadcast scheduled for later shows its time and can be cancelled", async () => {
+  const { driver } = session;
+  await (await find(driver, "go-live")).click();
+  await driver.wait(async () => (await driver.findElements(byTestId("go-live-account"))).length === 1, 10000);
+  await (await find(driver, "go-live-account")).click();
+  await (await find(driver, "go-live-later")).click();
+  await driver.executeScript((el) => {
+    el.value = "2099-01-01T20:00";
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  }, await find(driver, "go-live-at"));
+  await (await find(driver, "go-live-start")).click();
+  const when = await textOf(driver, "scheduled-at");
+  assert.match(when, /2099/);
+  await screenshot(driver, "53-scheduled");
+  await (await find(driver, "cancel-scheduled")).click();
+  await find(driver, "streams-empty", 10000);
+});

@@ -53,6 +53,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::streams::stop_stream,
             commands::streams::stop_broadcast,
             commands::streams::stop_all_broadcasts,
+            commands::streams::schedule_broadcast,
+            commands::streams::cancel_scheduled,
         ])
         .events(collect_events![CoreEvent])
         // One TypeScript type per Rust type (not a Serialize/Deserialize pair): the UI only
@@ -107,7 +109,7 @@ pub fn run() {
         });
 }
 
-/// The job worker, and the bridge from the core's events to the window.
+/// The job worker, the scheduler, and the bridge from the core's events to the window.
 fn start_background_work(handle: tauri::AppHandle, core: twitcher_core::Twitcher, shutdown: tokio_util::sync::CancellationToken) {
     let recovering = core.clone();
     tauri::async_runtime::spawn(async move {
@@ -130,5 +132,6 @@ fn start_background_work(handle: tauri::AppHandle, core: twitcher_core::Twitcher
             }
         }
     });
+    tauri::async_runtime::spawn(twitcher_core::broadcast::run_scheduler(core.clone(), shutdown.clone()));
     tauri::async_runtime::spawn(twitcher_core::jobs::run_worker(core, shutdown));
 }

@@ -53,3 +53,21 @@ pub async fn stop_broadcast(state: State<'_, AppState>, broadcast_id: String) ->
 pub async fn stop_all_broadcasts(state: State<'_, AppState>) -> CommandResult<u32> {
     Ok(state.core()?.broadcasts.stop_all() as u32)
 }
+
+/// Schedules a broadcast for `at` (RFC 3339); the app starts it then, even after a restart.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn schedule_broadcast(state: State<'_, AppState>, request: StartRequest, at: String) -> CommandResult<String> {
+    let (app, actor) = state.actor().await?;
+    Ok(broadcast::schedule(app, &actor, &request, &at).await?)
+}
+
+/// Cancels a scheduled broadcast; returns how many destinations it had.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn cancel_scheduled(state: State<'_, AppState>, broadcast_id: String) -> CommandResult<u32> {
+    let (app, actor) = state.actor().await?;
+    Ok(app.db.cancel_scheduled(actor.id, &broadcast_id).await? as u32)
+}

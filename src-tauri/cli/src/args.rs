@@ -209,10 +209,13 @@ pub enum StreamCommand {
         /// Start again from the beginning when the video ends, with no gap, until stopped.
         #[arg(long = "loop")]
         looped: bool,
-        /// Wait until this time (RFC 3339, e.g. 2026-11-27T20:00:00Z), then go live.
+        /// Go live at this time (RFC 3339, e.g. 2026-11-27T20:00:00Z). The schedule is saved: if
+        /// this command is stopped, the desktop app (or another `stream start --at`) starts it.
         #[arg(long, value_name = "RFC3339")]
         at: Option<String>,
     },
+    /// Cancel a scheduled broadcast (its id is printed when it is scheduled).
+    Cancel { broadcast_id: String },
     /// Past and current streams, newest first.
     List,
     /// The log of one stream (redacted).

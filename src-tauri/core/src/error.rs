@@ -89,7 +89,7 @@ impl Error {
                 BroadcastError::InvalidQuality(_) => "invalid_input",
                 BroadcastError::NoVideo { .. } => "video_not_found",
                 BroadcastError::NoAccount { .. } => "account_not_found",
-                BroadcastError::NoStream { .. } => "stream_not_found",
+                BroadcastError::NoStream { .. } | BroadcastError::NoBroadcast { .. } => "stream_not_found",
                 BroadcastError::NoDestination => "invalid_input",
                 BroadcastError::DestinationsFailed { .. } => "stream_failed",
                 BroadcastError::Prepare(_) => "prepare_failed",

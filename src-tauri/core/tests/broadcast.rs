@@ -271,3 +271,44 @@ async fn a_planned_reconnect_before_twitchs_48_hour_limit_loses_nothing() {
     let span = packets.last().unwrap().0 - packets.first().unwrap().0 + 1.0 / 30.0;
     assert!((span - 10.0).abs() <= 0.2, "nothing lost: {span:.2} s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_broadcast_survives_a_restart_and_starts_on_time() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 3, 1).await;
+    use sqlx::Connection;
+    let db_path = s.app.data_dir().join("twitcher.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db_path.display())).await.unwrap();
+    let at: String = sqlx::query_scalar("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+3 seconds')").fetch_one(&mut conn).await.unwrap();
+    let id = broadcast::schedule(&s.app, &s.ana, &request(&s, false), &at).await.unwrap();
+    assert_eq!(s.app.db.streams(s.ana.id, 1).await.unwrap()[0].status, StreamState::Scheduled);
+
+    // "Restart": a new process-like handle on the same data dir runs the scheduler.
+    let data_dir = s.app.data_dir().to_path_buf();
+    let restarted = open(&data_dir, KeyringPreference::File).await;
+    broadcast::recover(&restarted).await.unwrap();
+    assert_eq!(restarted.db.streams(s.ana.id, 1).await.unwrap()[0].status, StreamState::Scheduled, "recovery leaves the schedule alone");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let scheduler = tokio::spawn(broadcast::run_scheduler(restarted.clone(), shutdown.clone()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let row = loop {
+        let row = restarted.db.streams(s.ana.id, 1).await.unwrap().remove(0);
+        if row.status.is_final() {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "{row:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    shutdown.cancel();
+    scheduler.await.unwrap();
+    assert_eq!(row.broadcast_id, id);
+    assert_eq!(row.status, StreamState::Ended, "{row:?}");
+    let started: bool = sqlx::query_scalar("SELECT julianday(started_at) >= julianday(scheduled_at) FROM streams WHERE id = ?")
+        .bind(row.id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(started, "started at or after its time: {row:?}");
+    assert!(ingest.recording(&s.accounts[0].1).exists());
+}

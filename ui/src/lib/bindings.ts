@@ -53,6 +53,10 @@ export const commands = {
 	stopStream: (streamId: number) => typedError<boolean, ErrorBody>(__TAURI_INVOKE("stop_stream", { streamId })),
 	stopBroadcast: (broadcastId: string) => typedError<boolean, ErrorBody>(__TAURI_INVOKE("stop_broadcast", { broadcastId })),
 	stopAllBroadcasts: () => typedError<number, ErrorBody>(__TAURI_INVOKE("stop_all_broadcasts")),
+	/**  Schedules a broadcast for `at` (RFC 3339); the app starts it then, even after a restart. */
+	scheduleBroadcast: (request: StartRequest, at: string) => typedError<string, ErrorBody>(__TAURI_INVOKE("schedule_broadcast", { request, at })),
+	/**  Cancels a scheduled broadcast; returns how many destinations it had. */
+	cancelScheduled: (broadcastId: string) => typedError<number, ErrorBody>(__TAURI_INVOKE("cancel_scheduled", { broadcastId })),
 };
 
 /** Events */
@@ -265,6 +269,7 @@ export type StreamRow = {
 	video_title: string | null,
 	title: string,
 	status: StreamState,
+	scheduled_at: string | null,
 	started_at: string | null,
 	ended_at: string | null,
 	error: string | null,

@@ -20,12 +20,24 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
     match cmd {
         StreamCommand::Start { video, accounts, title, category, tags, quality: q, looped, at } => {
             let quality = quality(&q)?;
-            if let Some(at) = at {
-                wait_until(&at, out).await?;
-            }
             let request = StartRequest { video_id: video, account_ids: accounts, title: title.unwrap_or_default(), category, tags, quality, looped };
             let mut events = app.events.subscribe();
-            let handle = broadcast::start(app, &actor, &request).await?;
+            let handle = match at {
+                Some(at) => {
+                    let when = parse_rfc3339(&at).ok_or_else(|| BroadcastError::InvalidQuality(format!("--at '{at}' is not an RFC 3339 time like 2026-11-27T20:00:00Z")))?;
+                    let id = broadcast::schedule(app, &actor, &request, at.trim()).await?;
+                    if out.is_json() {
+                        println!("{}", serde_json::json!({ "broadcast_id": id, "state": "scheduled", "scheduled_at": at }));
+                    } else {
+                        eprintln!("Scheduled broadcast {id} for {at}; waiting (Ctrl-C leaves it scheduled).");
+                    }
+                    if let Ok(wait) = when.duration_since(std::time::SystemTime::now()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                    broadcast::start_scheduled(app, &id).await?
+                }
+                None => broadcast::start(app, &actor, &request).await?,
+            };
             let id = handle.broadcast_id.clone();
             let stop = handle_stop_signals(&handle);
             let done = handle.wait();
@@ -55,6 +67,13 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
             if failed > 0 {
                 return Err(BroadcastError::DestinationsFailed { failed, total: states.len() }.into());
             }
+        }
+        StreamCommand::Cancel { broadcast_id } => {
+            let n = app.db.cancel_scheduled(actor.id, &broadcast_id).await.map_err(Error::from)?;
+            if n == 0 {
+                return Err(BroadcastError::NoBroadcast { id: broadcast_id }.into());
+            }
+            out.print(&serde_json::json!({ "cancelled": n }), || format!("Cancelled {n} scheduled stream(s)."));
         }
         StreamCommand::List => {
             let rows = app.db.streams(actor.id, 100).await.map_err(Error::from)?;
@@ -126,20 +145,8 @@ fn handle_stop_signals(handle: &broadcast::BroadcastHandle) -> tokio::task::Join
     })
 }
 
-async fn wait_until(at: &str, out: &Output) -> Result<(), Error> {
-    let when = chrono_free_parse(at).ok_or_else(|| BroadcastError::InvalidQuality(format!("--at '{at}' is not an RFC 3339 time like 2026-11-27T20:00:00Z")))?;
-    let now = std::time::SystemTime::now();
-    if let Ok(wait) = when.duration_since(now) {
-        if !out.is_json() {
-            eprintln!("Waiting {} s until {at} …", wait.as_secs());
-        }
-        tokio::time::sleep(wait).await;
-    }
-    Ok(())
-}
-
 /// RFC 3339 → SystemTime, without pulling a date library into the CLI for one parse.
-fn chrono_free_parse(text: &str) -> Option<std::time::SystemTime> {
+fn parse_rfc3339(text: &str) -> Option<std::time::SystemTime> {
     let t = text.trim();
     let (date, rest) = t.split_once(['T', 't', ' '])?;
     let mut d = date.split('-').map(|p| p.parse::<i64>());

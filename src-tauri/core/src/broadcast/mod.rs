@@ -25,7 +25,7 @@ mod tls;
 use serde::{Deserialize, Serialize};
 
 pub use state::StreamState;
-pub use supervisor::{recover, start, BroadcastHandle, Running, StartRequest};
+pub use supervisor::{recover, run_scheduler, schedule, start, start_scheduled, BroadcastHandle, Running, StartRequest};
 
 use crate::db::DbError;
 
@@ -37,6 +37,8 @@ pub enum BroadcastError {
     NoVideo { id: i64 },
     #[error("no Twitch account {id} on this profile")]
     NoAccount { id: i64 },
+    #[error("no scheduled broadcast {id}")]
+    NoBroadcast { id: String },
     #[error("no stream {id} on this profile")]
     NoStream { id: i64 },
     #[error("{failed} of {total} destinations did not end normally: see `twitcher stream logs ID`")]
@@ -126,6 +128,7 @@ pub struct StreamRow {
     pub video_title: Option<String>,
     pub title: String,
     pub status: StreamState,
+    pub scheduled_at: Option<String>,
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
     pub error: Option<String>,
@@ -152,4 +155,22 @@ pub struct StreamStatus {
     pub error: Option<String>,
     /// Media time minus wall time at the source, in ms (positive: ahead).
     pub drift_ms: f64,
+}
+
+/// A row of a scheduled broadcast, with what it takes to start it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ScheduledRow {
+    pub id: i64,
+    pub creator_id: i64,
+    pub account_id: Option<i64>,
+    pub video_id: Option<i64>,
+    pub title: String,
+    pub category: Option<String>,
+    pub tags: String,
+    pub fps: i64,
+    pub video_bitrate_k: i64,
+    pub audio_bitrate_k: i64,
+    pub resolution: String,
+    #[sqlx(rename = "loop")]
+    pub looped: bool,
 }

@@ -116,8 +116,8 @@ impl BroadcastHandle {
     }
 }
 
-/// Prepares (or reuses) the video, records one row per destination and starts publishing.
-pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<BroadcastHandle, BroadcastError> {
+/// Checks a request against the profile's library and accounts.
+async fn validate(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<(library::Video, Vec<accounts::Account>), BroadcastError> {
     request.quality.validate()?;
     if request.account_ids.is_empty() {
         return Err(BroadcastError::NoDestination);
@@ -125,16 +125,85 @@ pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> R
     let video = library::get(app, actor, request.video_id).await.map_err(|_| BroadcastError::NoVideo { id: request.video_id })?;
     let mut accounts_ = Vec::new();
     for id in &request.account_ids {
-        let account = accounts::get(app, actor, *id).await.map_err(|_| BroadcastError::NoAccount { id: *id })?;
-        accounts_.push(account);
+        accounts_.push(accounts::get(app, actor, *id).await.map_err(|_| BroadcastError::NoAccount { id: *id })?);
     }
+    Ok((video, accounts_))
+}
+
+async fn insert_rows(app: &Twitcher, actor: &Profile, request: &StartRequest, video: &library::Video, scheduled_at: Option<&str>) -> Result<(String, Vec<i64>), BroadcastError> {
     let broadcast_id = uuid::Uuid::new_v4().simple().to_string();
     let title = if request.title.trim().is_empty() { video.title.clone() } else { request.title.trim().to_string() };
-    let stream_ids = app
+    let ids = app
         .db
-        .insert_streams(actor.id, &broadcast_id, video.id, &request.account_ids, &title, request.category.as_deref(), &request.tags, &request.quality, request.looped, None)
+        .insert_streams(actor.id, &broadcast_id, video.id, &request.account_ids, &title, request.category.as_deref(), &request.tags, &request.quality, request.looped, scheduled_at)
         .await?;
+    Ok((broadcast_id, ids))
+}
 
+/// Records a broadcast to start at `at` (RFC 3339, UTC). It is kept in the database, so it
+/// survives restarts; whichever Twitcher is running then (the app, or `twitcher stream start
+/// --at`) starts it. Returns the broadcast id.
+pub async fn schedule(app: &Twitcher, actor: &Profile, request: &StartRequest, at: &str) -> Result<String, BroadcastError> {
+    let (video, _) = validate(app, actor, request).await?;
+    let (broadcast_id, ids) = insert_rows(app, actor, request, &video, Some(at)).await?;
+    for id in ids {
+        app.db.add_stream_event(id, "info", &format!("scheduled for {at}")).await?;
+    }
+    tracing::info!(broadcast = %broadcast_id, %at, "broadcast scheduled");
+    Ok(broadcast_id)
+}
+
+/// Starts a scheduled broadcast now (its time has come, or the user said "start now").
+pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<BroadcastHandle, BroadcastError> {
+    let rows = app.db.scheduled_broadcast(broadcast_id).await?;
+    let Some(first) = rows.first() else {
+        return Err(BroadcastError::NoBroadcast { id: broadcast_id.to_string() });
+    };
+    let actor = app.db.user_by_id(first.creator_id).await?.ok_or(BroadcastError::NoBroadcast { id: broadcast_id.to_string() })?;
+    let (width, height) = Quality::parse_resolution(&first.resolution)?;
+    let request = StartRequest {
+        video_id: first.video_id.ok_or(BroadcastError::NoVideo { id: 0 })?,
+        account_ids: rows.iter().filter_map(|r| r.account_id).collect(),
+        title: first.title.clone(),
+        category: first.category.clone(),
+        tags: serde_json::from_str(&first.tags).unwrap_or_default(),
+        quality: Quality { fps: first.fps as u32, video_bitrate_k: first.video_bitrate_k as u32, audio_bitrate_k: first.audio_bitrate_k as u32, width, height },
+        looped: first.looped,
+    };
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    for id in &ids {
+        app.db.set_stream_state(*id, StreamState::Queued, None).await?;
+        app.db.claim_stream(*id).await?;
+    }
+    let checked = validate(app, &actor, &request).await;
+    let (video, accounts_) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            for id in &ids {
+                let _ = app.db.set_stream_state(*id, StreamState::Failed, Some(&e.to_string())).await;
+            }
+            return Err(e);
+        }
+    };
+    launch(app, &actor, &request, broadcast_id.to_string(), ids, video, accounts_).await
+}
+
+/// Prepares (or reuses) the video, records one row per destination and starts publishing.
+pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<BroadcastHandle, BroadcastError> {
+    let (video, accounts_) = validate(app, actor, request).await?;
+    let (broadcast_id, stream_ids) = insert_rows(app, actor, request, &video, None).await?;
+    launch(app, actor, request, broadcast_id, stream_ids, video, accounts_).await
+}
+
+async fn launch(
+    app: &Twitcher,
+    actor: &Profile,
+    request: &StartRequest,
+    broadcast_id: String,
+    stream_ids: Vec<i64>,
+    video: library::Video,
+    accounts_: Vec<accounts::Account>,
+) -> Result<BroadcastHandle, BroadcastError> {
     // From here a failure fails the rows it created, with the reason.
     let fail_all = |e: BroadcastError| async {
         let message = e.to_string();
@@ -387,5 +456,30 @@ fn process_alive(pid: i64) -> bool {
     #[cfg(not(unix))]
     {
         true
+    }
+}
+
+/// Starts scheduled broadcasts when their time comes, until `shutdown` fires. The schedule lives
+/// in the database: a broadcast scheduled before a restart starts after it.
+pub async fn run_scheduler(app: Twitcher, shutdown: CancellationToken) {
+    loop {
+        match app.db.due_broadcasts().await {
+            Ok(due) => {
+                for broadcast_id in due {
+                    tracing::info!(broadcast = %broadcast_id, "starting a scheduled broadcast");
+                    match start_scheduled(&app, &broadcast_id).await {
+                        Ok(handle) => {
+                            tokio::spawn(handle.wait());
+                        }
+                        Err(e) => tracing::warn!(broadcast = %broadcast_id, error = %e, "a scheduled broadcast could not start"),
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "scheduler"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
     }
 }

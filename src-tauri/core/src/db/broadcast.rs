@@ -1,7 +1,7 @@
 //! The `prepared_media`, `streams` and `stream_events` tables.
 
 use super::{Db, DbError};
-use crate::broadcast::{Quality, StreamRow, StreamState};
+use crate::broadcast::{Quality, ScheduledRow, StreamRow, StreamState};
 
 impl Db {
     /// The ready prepared file of a video at a quality, if any.
@@ -122,7 +122,7 @@ impl Db {
     pub async fn streams(&self, creator_id: i64, limit: i64) -> Result<Vec<StreamRow>, DbError> {
         Ok(sqlx::query_as(
             "SELECT s.id, s.broadcast_id, s.twitch_account_id AS account_id, a.display_name AS account_name, s.video_id, \
-             v.title AS video_title, s.title, s.status, s.started_at, s.ended_at, s.error, s.reconnects, s.bytes_sent, \
+             v.title AS video_title, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.reconnects, s.bytes_sent, \
              s.created_at FROM streams s LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id \
              LEFT JOIN videos v ON v.id = s.video_id WHERE s.creator_id = ? ORDER BY s.id DESC LIMIT ?",
         )
@@ -148,6 +148,50 @@ impl Db {
                 .fetch_all(self.pool())
                 .await?,
         ))
+    }
+
+    /// Broadcasts whose scheduled time has come.
+    pub async fn due_broadcasts(&self) -> Result<Vec<String>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT broadcast_id FROM streams WHERE status = 'scheduled' \
+             AND julianday(scheduled_at) <= julianday('now')",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The still-scheduled rows of a broadcast.
+    pub async fn scheduled_broadcast(&self, broadcast_id: &str) -> Result<Vec<ScheduledRow>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT id, creator_id, twitch_account_id AS account_id, video_id, title, category, tags, fps, video_bitrate_k, \
+             audio_bitrate_k, resolution, loop FROM streams WHERE broadcast_id = ? AND status = 'scheduled' ORDER BY id",
+        )
+        .bind(broadcast_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// This process runs the stream now.
+    pub async fn claim_stream(&self, id: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE streams SET owner_pid = ?, heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?")
+            .bind(std::process::id())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Cancels a scheduled broadcast; returns how many rows it had.
+    pub async fn cancel_scheduled(&self, creator_id: i64, broadcast_id: &str) -> Result<u64, DbError> {
+        Ok(sqlx::query(
+            "UPDATE streams SET status = 'cancelled', ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+             WHERE broadcast_id = ? AND creator_id = ? AND status = 'scheduled'",
+        )
+        .bind(broadcast_id)
+        .bind(creator_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
     }
 
     /// Streams not finished: (id, owner pid, seconds since the owner's last heartbeat).
