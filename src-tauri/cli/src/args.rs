@@ -209,6 +209,10 @@ pub enum StreamCommand {
         /// Start again from the beginning when the video ends, with no gap, until stopped.
         #[arg(long = "loop")]
         looped: bool,
+        /// If the video is not prepared for this quality yet, go live at once with a real-time
+        /// encode instead of preparing first.
+        #[arg(long)]
+        live_encode: bool,
         /// Go live at this time (RFC 3339, e.g. 2026-11-27T20:00:00Z). The schedule is saved: if
         /// this command is stopped, the desktop app (or another `stream start --at`) starts it.
         #[arg(long, value_name = "RFC3339")]

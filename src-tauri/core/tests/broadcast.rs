@@ -58,7 +58,7 @@ async fn setup_with(server: String, seconds: u32, destinations: usize, format: &
 }
 
 fn request(s: &Setup, looped: bool) -> StartRequest {
-    StartRequest { video_id: s.video_id, account_ids: s.accounts.iter().map(|a| a.0).collect(), title: "Test".into(), category: None, tags: vec![], quality: QUALITY, looped }
+    StartRequest { video_id: s.video_id, account_ids: s.accounts.iter().map(|a| a.0).collect(), title: "Test".into(), category: None, tags: vec![], quality: QUALITY, looped, live_encode: false }
 }
 
 fn probe_json(path: &std::path::Path) -> serde_json::Value {
@@ -311,4 +311,26 @@ async fn a_scheduled_broadcast_survives_a_restart_and_starts_on_time() {
         .unwrap();
     assert!(started, "started at or after its time: {row:?}");
     assert!(ingest.recording(&s.accounts[0].1).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprepared_video_goes_live_at_once_with_a_real_time_encode() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 6, 1).await;
+    let live = StartRequest { live_encode: true, ..request(&s, false) };
+    let states = broadcast::start(&s.app, &s.ana, &live).await.unwrap().wait().await;
+    assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
+    let path = ingest.recording(&s.accounts[0].1);
+    let info = probe_json(&path);
+    let codecs: Vec<&str> = info["streams"].as_array().unwrap().iter().filter_map(|s| s["codec_name"].as_str()).collect();
+    assert!(codecs.contains(&"h264") && codecs.contains(&"aac"), "{codecs:?}");
+    let packets = video_packets(&path);
+    let span = packets.last().unwrap().0 - packets.first().unwrap().0 + 1.0 / 30.0;
+    assert!((span - 6.0).abs() <= 0.3, "{span}");
+    let keys: Vec<f64> = packets.iter().filter(|p| p.1).map(|p| p.0).collect();
+    assert!(keys.windows(2).all(|w| ((w[1] - w[0]) - 2.0).abs() < 0.001), "{keys:?}");
+    // The preparation was queued for next time.
+    let open = s.app.db.open_jobs().await.unwrap();
+    assert!(open.iter().any(|j| j.kind == "prepare"), "{open:?}");
 }

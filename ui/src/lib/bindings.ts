@@ -250,6 +250,11 @@ export type StartRequest = {
 	tags: string[],
 	quality: Quality,
 	loop: boolean,
+	/**
+	 *  When the video is not prepared for this quality yet: go live at once with a real-time
+	 *  encode (and prepare in the background for next time) instead of waiting.
+	 */
+	live_encode?: boolean,
 };
 
 export type StartedBroadcast = {

@@ -18,9 +18,9 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
     let actor = profiles::resolve(&app.db, global.profile.as_deref()).await?;
     broadcast::recover(app).await?;
     match cmd {
-        StreamCommand::Start { video, accounts, title, category, tags, quality: q, looped, at } => {
+        StreamCommand::Start { video, accounts, title, category, tags, quality: q, looped, live_encode, at } => {
             let quality = quality(&q)?;
-            let request = StartRequest { video_id: video, account_ids: accounts, title: title.unwrap_or_default(), category, tags, quality, looped };
+            let request = StartRequest { video_id: video, account_ids: accounts, title: title.unwrap_or_default(), category, tags, quality, looped, live_encode };
             let mut events = app.events.subscribe();
             let handle = match at {
                 Some(at) => {

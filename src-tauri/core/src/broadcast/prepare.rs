@@ -41,7 +41,7 @@ pub async fn ensure_prepared(app: &Twitcher, actor: &Profile, video: &Video, qua
     }
 }
 
-async fn ready(app: &Twitcher, video_id: i64, quality: &Quality) -> Result<Option<PathBuf>, BroadcastError> {
+pub(crate) async fn ready(app: &Twitcher, video_id: i64, quality: &Quality) -> Result<Option<PathBuf>, BroadcastError> {
     let path = app.db.prepared_path(video_id, &quality.key()).await?.map(PathBuf::from);
     Ok(path.filter(|p| p.is_file()))
 }
@@ -131,7 +131,7 @@ fn remux_args(source: &Path) -> Vec<String> {
     vec!["-i".into(), source.display().to_string(), "-map".into(), "0:v:0".into(), "-map".into(), "0:a:0".into(), "-c".into(), "copy".into()]
 }
 
-fn transcode_args(source: &Path, q: &Quality, has_audio: bool) -> Vec<String> {
+pub(crate) fn transcode_args(source: &Path, q: &Quality, has_audio: bool) -> Vec<String> {
     let gop = (q.fps * 2).to_string();
     let (w, h) = (q.width, q.height);
     let mut args: Vec<String> = vec!["-i".into(), source.display().to_string()];

@@ -4,16 +4,21 @@
 //! costs much less than one per tag). With `looped`, each pass's timestamps continue where the previous pass ended (after the
 //! longer of its two tracks, plus one frame), so receivers see one unbroken stream.
 
-use std::path::Path;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::BufReader;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdout};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::fanout::{Batch, Fanout};
 use super::flv::{FlvError, FlvReader, Tag, TagKind};
+use super::{prepare, Quality};
+use crate::media::{self, Tool};
 
 pub const BATCH_MS: u64 = 100;
 
@@ -79,24 +84,116 @@ fn video_end(path: &Path) -> Result<u64, FlvError> {
     Ok(last.saturating_sub(first.unwrap_or(0)))
 }
 
+/// Where a source's tags come from.
+pub enum Input {
+    /// The prepared file: nothing is encoded while live.
+    Prepared(PathBuf),
+    /// The video is not prepared yet: ffmpeg encodes it in real time to FLV on a pipe, with the
+    /// same settings a preparation would use, and the same reader consumes it.
+    Live(LiveEncode),
+}
+
+/// A running real-time encode, with the tags read while looking for its headers.
+pub struct LiveEncode {
+    /// Killed when dropped (the constructor of every child sets it), and with us on Linux.
+    _child: Child,
+    reader: FlvReader<BufReader<ChildStdout>>,
+    buffered: VecDeque<Tag>,
+    spec: LiveSpec,
+}
+
+#[derive(Clone)]
+struct LiveSpec {
+    source: PathBuf,
+    quality: Quality,
+    has_audio: bool,
+}
+
+/// Starts ffmpeg encoding `source` in real time and reads until its sequence headers are known.
+pub async fn start_live(source: &Path, quality: &Quality, has_audio: bool) -> Result<(Headers, LiveEncode), FlvError> {
+    spawn_live(LiveSpec { source: source.to_path_buf(), quality: *quality, has_audio }).await
+}
+
+async fn spawn_live(spec: LiveSpec) -> Result<(Headers, LiveEncode), FlvError> {
+    let (ffmpeg, _) = media::locate(Tool::Ffmpeg).map_err(|e| FlvError::Damaged(e.to_string()))?;
+    let mut child = media::command(&ffmpeg)
+        .args(["-nostdin", "-v", "error", "-re"])
+        .args(prepare::transcode_args(&spec.source, &spec.quality, spec.has_audio))
+        .args(["-f", "flv", "pipe:1"])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    // Drain ffmpeg's messages (a full pipe would stall it) into the log, redacted.
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::warn!(ffmpeg = %crate::redact::redact(&line), "live encode");
+        }
+    });
+    let mut reader = FlvReader::new(BufReader::new(stdout));
+    let mut headers = Headers::default();
+    let mut buffered = VecDeque::new();
+    while headers.video.is_none() || (spec.has_audio && headers.audio.is_none() && buffered.len() < 64) {
+        let Some(tag) = reader.next_tag().await? else {
+            return Err(FlvError::Damaged("FFmpeg could not encode the video".into()));
+        };
+        match tag.kind {
+            TagKind::Script if headers.metadata.is_none() => headers.metadata = Some(tag),
+            TagKind::Video if tag.is_sequence_header() => headers.video = Some(tag),
+            TagKind::Audio if tag.is_sequence_header() => headers.audio = Some(tag),
+            TagKind::Video | TagKind::Audio => buffered.push_back(tag),
+            TagKind::Script => {}
+        }
+    }
+    Ok((headers, LiveEncode { _child: child, reader, buffered, spec }))
+}
+
+enum Reader {
+    File(FlvReader<BufReader<tokio::fs::File>>),
+    Live(LiveEncode),
+}
+
+impl Reader {
+    async fn next_tag(&mut self) -> Result<Option<Tag>, FlvError> {
+        match self {
+            Reader::File(r) => r.next_tag().await,
+            Reader::Live(l) => match l.buffered.pop_front() {
+                Some(tag) => Ok(Some(tag)),
+                None => l.reader.next_tag().await,
+            },
+        }
+    }
+}
+
 /// Plays the file into `fanout` until it ends (or forever when looped), every destination has
 /// gone, or `cancel` fires. `drift` receives media time minus wall time, in ms.
 ///
 /// A loop pass lasts as long as its video plus one frame; audio past that point is left out, so
 /// the next pass's audio does not overlap it and the video never has a gap (files whose audio runs
 /// longer than their video are common).
-pub async fn run(path: &Path, looped: bool, frame_ms: u32, mut fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
+///
+/// A live encode has no file to measure in advance: its passes last as long as the video seen.
+pub async fn run(input: Input, looped: bool, frame_ms: u32, mut fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
     let start = Instant::now();
     let mut offset: u64 = 0;
-    let pass_length = if looped {
-        let owned = path.to_path_buf();
-        let end = tokio::task::spawn_blocking(move || video_end(&owned)).await.map_err(|e| FlvError::Damaged(e.to_string()))??;
-        Some(end + frame_ms as u64)
-    } else {
-        None
+    let (mut reader, path, live) = match input {
+        Input::Prepared(path) => (Reader::File(open(&path).await?), Some(path), None),
+        Input::Live(encode) => {
+            let spec = encode.spec.clone();
+            (Reader::Live(encode), None, Some(spec))
+        }
+    };
+    let pass_length = match (&path, looped) {
+        (Some(path), true) => {
+            let owned = path.clone();
+            let end = tokio::task::spawn_blocking(move || video_end(&owned)).await.map_err(|e| FlvError::Damaged(e.to_string()))??;
+            Some(end + frame_ms as u64)
+        }
+        _ => None,
     };
     loop {
-        let mut reader = open(path).await?;
+        let mut video_seen: u64 = 0;
         let mut first: Option<u64> = None;
         let mut batch: Vec<Tag> = Vec::with_capacity(16);
         let mut batch_ms = 0u64;
@@ -109,6 +206,9 @@ pub async fn run(path: &Path, looped: bool, frame_ms: u32, mut fanout: Fanout, c
             let base = *first.get_or_insert(ts);
             if pass_length.is_some_and(|length| ts - base >= length) {
                 continue;
+            }
+            if tag.kind == TagKind::Video {
+                video_seen = video_seen.max(ts - base);
             }
             let media_ms = offset + (ts - base);
             if !batch.is_empty() && media_ms >= batch_ms + BATCH_MS {
@@ -126,10 +226,15 @@ pub async fn run(path: &Path, looped: bool, frame_ms: u32, mut fanout: Fanout, c
         if !batch.is_empty() && !flush(&mut batch, batch_ms, start, &mut fanout, &cancel, &drift).await {
             return Ok(());
         }
-        match pass_length {
-            Some(length) if first.is_some() => offset += length,
-            _ => return Ok(()),
+        if !looped || first.is_none() {
+            return Ok(());
         }
+        offset += pass_length.unwrap_or(video_seen + frame_ms as u64);
+        reader = match (&path, &live) {
+            (Some(path), _) => Reader::File(open(path).await?),
+            (None, Some(spec)) => Reader::Live(spawn_live(spec.clone()).await?.1),
+            (None, None) => unreachable!("a source is a file or a live encode"),
+        };
     }
 }
 

@@ -36,6 +36,10 @@ pub struct StartRequest {
     pub quality: Quality,
     #[serde(rename = "loop")]
     pub looped: bool,
+    /// When the video is not prepared for this quality yet: go live at once with a real-time
+    /// encode (and prepare in the background for next time) instead of waiting.
+    #[serde(default)]
+    pub live_encode: bool,
 }
 
 /// The broadcasts running in this process, so any surface (window, tray, HTTP) can stop them.
@@ -169,6 +173,8 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
         tags: serde_json::from_str(&first.tags).unwrap_or_default(),
         quality: Quality { fps: first.fps as u32, video_bitrate_k: first.video_bitrate_k as u32, audio_bitrate_k: first.audio_bitrate_k as u32, width, height },
         looped: first.looped,
+        // The scheduler starts on time rather than waiting for a preparation.
+        live_encode: true,
     };
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     for id in &ids {
@@ -213,14 +219,38 @@ async fn launch(
         }
         e
     };
-    let prepared = match prepare::ensure_prepared(app, actor, &video, &request.quality).await {
-        Ok(p) => p,
+    let ready = match prepare::ready(app, video.id, &request.quality).await {
+        Ok(r) => r,
         Err(e) => return Err(fail_all(e).await),
     };
-    let headers = match source::read_headers(&prepared).await {
-        Ok(h) => Arc::new(h),
-        Err(e) => return Err(fail_all(BroadcastError::Source(e.to_string())).await),
+    let (headers, input) = match ready {
+        None if request.live_encode => {
+            let local = match crate::storage::ensure_local(app, &video).await {
+                Ok(p) => p,
+                Err(e) => return Err(fail_all(e.into()).await),
+            };
+            // Prepared in the background (by the job worker) for the next stream of this video.
+            let _ = prepare::enqueue(app, actor, &video, &request.quality).await;
+            match source::start_live(&local, &request.quality, video.codec_audio.is_some()).await {
+                Ok((headers, encode)) => (headers, source::Input::Live(encode)),
+                Err(e) => return Err(fail_all(BroadcastError::Source(e.to_string())).await),
+            }
+        }
+        _ => {
+            let prepared = match ready {
+                Some(path) => path,
+                None => match prepare::ensure_prepared(app, actor, &video, &request.quality).await {
+                    Ok(p) => p,
+                    Err(e) => return Err(fail_all(e).await),
+                },
+            };
+            match source::read_headers(&prepared).await {
+                Ok(h) => (h, source::Input::Prepared(prepared)),
+                Err(e) => return Err(fail_all(BroadcastError::Source(e.to_string())).await),
+            }
+        }
     };
+    let headers = Arc::new(headers);
     let automatic = ingest::list(&app.db, &app.options().ingest_list_url).await?.automatic;
     let mut destinations = Vec::new();
     for (account, stream_id) in accounts_.iter().zip(&stream_ids) {
@@ -258,7 +288,6 @@ async fn launch(
     let source_cancel = all.clone();
     let frame_ms = (1000 / q.fps.max(1)).max(1);
     let looped = request.looped;
-    let path = prepared.clone();
     let expected = pairs.len();
     let source_task = tokio::spawn(async move {
         let _ = tokio::time::timeout(Duration::from_secs(10), async {
@@ -269,7 +298,7 @@ async fn launch(
             }
         })
         .await;
-        source::run(&path, looped, frame_ms, fanout, source_cancel, drift_tx).await
+        source::run(input, looped, frame_ms, fanout, source_cancel, drift_tx).await
     });
     tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
 
