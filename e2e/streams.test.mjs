@@ -78,6 +78,10 @@ test("a video goes live to an account from the window and Stop all ends it", asy
     input: { display_name: "Main", channel_id: "4242", login: null, ingest_server: `rtmp://127.0.0.1:${rtmpPort}/app` },
     streamKey: KEY,
   });
+  // The key checks out with the ingest (Twitch's bandwidth test), from the Accounts tab.
+  await (await find(driver, "tab-accounts")).click();
+  await (await find(driver, "test-key")).click();
+  await driver.wait(async () => (await textOf(driver, "key-check")).startsWith("Key accepted"), 15000);
   // Wait for the import to land before opening the dialog.
   await (await find(driver, "tab-videos")).click();
   await find(driver, "video-card", 30000);

@@ -35,6 +35,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::accounts::remove_account,
             commands::accounts::ingest_options,
             commands::accounts::rotate_vault,
+            commands::accounts::test_stream_key,
             commands::videos::list_videos,
             commands::videos::import_videos,
             commands::videos::cancel_job,

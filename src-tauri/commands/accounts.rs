@@ -65,3 +65,12 @@ pub async fn rotate_vault(state: State<'_, AppState>) -> CommandResult<u32> {
     let app = state.core()?;
     Ok(app.rotate_vault().await? as u32)
 }
+
+/// Checks an account's stream key with Twitch's bandwidth test (nothing goes live).
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn test_stream_key(state: State<'_, AppState>, id: i64) -> CommandResult<twitcher_core::broadcast::KeyCheck> {
+    let (app, actor) = state.actor().await?;
+    Ok(twitcher_core::broadcast::check_key(app, &actor, id).await?)
+}

@@ -90,6 +90,8 @@ pub enum AccountCommand {
     SetKey { id: i64 },
     /// Twitch's ingest servers to choose from (fetched, cached, or the built-in default).
     Ingests,
+    /// Check the stream key with Twitch's bandwidth test, without going live. Exit 1 if refused.
+    Test { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -155,3 +155,27 @@ fn a_cli_killed_mid_prepare_leaves_no_ffmpeg_and_the_next_run_closes_its_streams
     assert_eq!(list[0]["status"], "failed");
     assert!(list[0]["error"].as_str().unwrap().starts_with("interrupted"), "{list}");
 }
+
+#[test]
+fn account_test_checks_a_key_without_going_live() {
+    let ingest = Ingest::start();
+    let dir = tempfile::tempdir().unwrap();
+    ok(twitcher(dir.path()).args(["profile", "create"]));
+    let out = ok(twitcher(dir.path())
+        .args(["--json", "account", "add", "--name", "A", "--channel-id", "1", "--ingest", &ingest.server()])
+        .write_stdin("live_1_checkme00000000000"));
+    let id = serde_json::from_str::<Value>(&out).unwrap()["id"].to_string();
+    let check: Value = serde_json::from_str(&ok(twitcher(dir.path()).args(["--json", "account", "test", &id]))).unwrap();
+    assert_eq!(check["ok"], true, "{check}");
+    assert!(!check.to_string().contains("checkme"));
+
+    let out = ok(twitcher(dir.path())
+        .args(["--json", "account", "add", "--name", "B", "--channel-id", "2", "--ingest", "rtmp://127.0.0.1:9/app"])
+        .write_stdin("live_2_unreachable00000000"));
+    let id = serde_json::from_str::<Value>(&out).unwrap()["id"].to_string();
+    let result = twitcher(dir.path()).args(["--json", "account", "test", &id]).output().unwrap();
+    assert_eq!(result.status.code(), Some(1));
+    let check: Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(check["ok"], false);
+    assert!(check["message"].as_str().unwrap().contains("cannot connect"), "{check}");
+}

@@ -92,6 +92,7 @@ impl Error {
                 BroadcastError::NoStream { .. } | BroadcastError::NoBroadcast { .. } => "stream_not_found",
                 BroadcastError::NoDestination => "invalid_input",
                 BroadcastError::DestinationsFailed { .. } => "stream_failed",
+                BroadcastError::KeyRefused(_) => "key_refused",
                 BroadcastError::Prepare(_) => "prepare_failed",
                 BroadcastError::Source(_) => "source_unreadable",
                 BroadcastError::Account(_) => "account_error",

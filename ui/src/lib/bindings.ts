@@ -24,6 +24,8 @@ export const commands = {
 	ingestOptions: () => typedError<IngestList, ErrorBody>(__TAURI_INVOKE("ingest_options")),
 	/**  Re-seals every stored secret under a new key; returns how many. */
 	rotateVault: () => typedError<number, ErrorBody>(__TAURI_INVOKE("rotate_vault")),
+	/**  Checks an account's stream key with Twitch's bandwidth test (nothing goes live). */
+	testStreamKey: (id: number) => typedError<KeyCheck, ErrorBody>(__TAURI_INVOKE("test_stream_key", { id })),
 	listVideos: (query: VideoQuery) => typedError<VideoPage, ErrorBody>(__TAURI_INVOKE("list_videos", { query })),
 	/**  What a drop on the window and the file dialog both call. Progress arrives as events. */
 	importVideos: (paths: string[]) => typedError<ImportQueued, ErrorBody>(__TAURI_INVOKE("import_videos", { paths })),
@@ -183,6 +185,15 @@ export type JobEvent = {
 };
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+/**  What checking an account's stream key found. */
+export type KeyCheck = {
+	id: number,
+	ok: boolean,
+	server: string,
+	elapsed_ms: number | null,
+	message: string,
+};
 
 export type KeyringBackend = "os" | "file";
 

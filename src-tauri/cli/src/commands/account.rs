@@ -44,6 +44,16 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: AccountCommand, out: &Out
             let account = accounts::set_key(app, &actor, id, &key).await?;
             out.print(&account, || format!("Stream key replaced.\n{}", rows(&[account.clone()])));
         }
+        AccountCommand::Test { id } => {
+            let check = twitcher_core::broadcast::check_key(app, &actor, id).await?;
+            out.print(&check, || match check.ok {
+                true => format!("OK: {} accepted the key ({:.0} ms).", check.server, check.elapsed_ms),
+                false => format!("Refused: {}", check.message),
+            });
+            if !check.ok {
+                return Err(twitcher_core::broadcast::BroadcastError::KeyRefused(check.message).into());
+            }
+        }
         AccountCommand::Ingests => unreachable!("handled above"),
     }
     Ok(())

@@ -25,7 +25,7 @@ mod tls;
 use serde::{Deserialize, Serialize};
 
 pub use state::StreamState;
-pub use supervisor::{recover, run_scheduler, schedule, start, start_scheduled, BroadcastHandle, Running, StartRequest};
+pub use supervisor::{check_key, recover, run_scheduler, KeyCheck, schedule, start, start_scheduled, BroadcastHandle, Running, StartRequest};
 
 use crate::db::DbError;
 
@@ -37,6 +37,8 @@ pub enum BroadcastError {
     NoVideo { id: i64 },
     #[error("no Twitch account {id} on this profile")]
     NoAccount { id: i64 },
+    #[error("the stream key check failed: {0}")]
+    KeyRefused(String),
     #[error("no scheduled broadcast {id}")]
     NoBroadcast { id: String },
     #[error("no stream {id} on this profile")]

@@ -184,6 +184,21 @@ pub async fn run(
     }
 }
 
+/// Checks a stream key without going live: Twitch's bandwidth test, a publish on
+/// `KEY?bandwidthtest=true` that it accepts for a valid key and does not show to viewers. Returns
+/// how long the connection and publish took.
+pub async fn check_key(server: &str, key: &str) -> Result<Duration, String> {
+    let dest = Destination { stream_id: 0, server: server.to_string(), key: Zeroizing::new(format!("{key}?bandwidthtest=true")) };
+    let started = std::time::Instant::now();
+    let (mut io, mut session) = connect(&dest).await.map_err(|e| crate::redact::redact(&e.to_string()).into_owned())?;
+    let elapsed = started.elapsed();
+    if let Ok(results) = session.stop_publishing() {
+        let _ = write_results(&mut io, results).await;
+    }
+    let _ = io.shutdown().await;
+    Ok(elapsed)
+}
+
 /// 1 s, 2 s, 4 s … capped at 30 s, each ±20 % so many destinations do not retry in step.
 pub fn backoff(attempt: u32) -> Duration {
     let base = BACKOFF_START.saturating_mul(1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX)).min(BACKOFF_CAP);
