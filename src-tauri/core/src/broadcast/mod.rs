@@ -10,11 +10,17 @@
 //!   holds the others back.
 //! - [`publisher`]: an RTMP client in this process (rml_rtmp over tokio). The stream key never
 //!   leaves it. Lost connections come back with capped exponential backoff and jitter.
-//! - [`supervisor`]: the broadcast as a whole: rows, state transitions ([`state`]), events, stop.
+//! - [`supervisor`]: the broadcast as a whole: rows, state transitions ([`state`]), events, stop;
+//!   [`running`] lets any surface stop it; [`schedule`] starts it later; [`recovery`] closes what
+//!   a crash left; [`keycheck`] tests a key without going live.
 
 pub mod flv;
+pub mod keycheck;
 pub mod prepare;
 pub mod publisher;
+pub mod recovery;
+pub mod running;
+pub mod schedule;
 pub mod source;
 pub mod state;
 pub mod supervisor;
@@ -25,7 +31,11 @@ mod tls;
 use serde::{Deserialize, Serialize};
 
 pub use state::StreamState;
-pub use supervisor::{check_key, recover, run_scheduler, KeyCheck, schedule, start, start_scheduled, BroadcastHandle, Running, StartRequest};
+pub use keycheck::{check_key, KeyCheck};
+pub use recovery::recover;
+pub use running::Running;
+pub use schedule::{run_scheduler, schedule, start_scheduled};
+pub use supervisor::{start, BroadcastHandle, StartRequest};
 
 use crate::db::DbError;
 

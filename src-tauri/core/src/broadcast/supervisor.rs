@@ -1,4 +1,6 @@
 //! A broadcast: one video at one quality to N accounts, each a `streams` row with its own state.
+//! (Scheduling is in [`super::schedule`], crash recovery in [`super::recovery`], the registry of
+//! running broadcasts in [`super::running`].)
 //!
 //! The supervisor owns what was asked (start, stop one, stop all) and records what was observed
 //! (each publisher's reports), letting only the moves of [`StreamState`]'s table through. It
@@ -42,52 +44,6 @@ pub struct StartRequest {
     pub live_encode: bool,
 }
 
-/// The broadcasts running in this process, so any surface (window, tray, HTTP) can stop them.
-#[derive(Clone, Default)]
-pub struct Running {
-    /// broadcast id → (the whole broadcast, each destination by stream id). A std lock: never
-    /// held across an await.
-    inner: Arc<std::sync::Mutex<HashMap<String, (CancellationToken, HashMap<i64, CancellationToken>)>>>,
-}
-
-impl std::fmt::Debug for Running {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running").field("broadcasts", &self.inner.lock().map(|m| m.len()).unwrap_or(0)).finish()
-    }
-}
-
-impl Running {
-    fn insert(&self, id: &str, all: CancellationToken, each: HashMap<i64, CancellationToken>) {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), (all, each));
-    }
-
-    fn remove(&self, id: &str) {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
-    }
-
-    /// Stops one broadcast; false if it is not running here.
-    pub fn stop_broadcast(&self, broadcast_id: &str) -> bool {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).get(broadcast_id).map(|(all, _)| all.cancel()).is_some()
-    }
-
-    /// Stops one destination; false if it is not running here.
-    pub fn stop_stream(&self, stream_id: i64) -> bool {
-        let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        map.values().find_map(|(_, each)| each.get(&stream_id)).map(|t| t.cancel()).is_some()
-    }
-
-    /// Stops everything; returns how many broadcasts were told to.
-    pub fn stop_all(&self) -> usize {
-        let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        map.values().for_each(|(all, _)| all.cancel());
-        map.len()
-    }
-
-    pub fn count(&self) -> usize {
-        self.inner.lock().map(|m| m.len()).unwrap_or(0)
-    }
-}
-
 /// A running broadcast. Dropping it does not stop it: call [`BroadcastHandle::stop_all`].
 pub struct BroadcastHandle {
     pub broadcast_id: String,
@@ -121,7 +77,7 @@ impl BroadcastHandle {
 }
 
 /// Checks a request against the profile's library and accounts.
-async fn validate(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<(library::Video, Vec<accounts::Account>), BroadcastError> {
+pub(super) async fn validate(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<(library::Video, Vec<accounts::Account>), BroadcastError> {
     request.quality.validate()?;
     if request.account_ids.is_empty() {
         return Err(BroadcastError::NoDestination);
@@ -134,7 +90,7 @@ async fn validate(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Re
     Ok((video, accounts_))
 }
 
-async fn insert_rows(app: &Twitcher, actor: &Profile, request: &StartRequest, video: &library::Video, scheduled_at: Option<&str>) -> Result<(String, Vec<i64>), BroadcastError> {
+pub(super) async fn insert_rows(app: &Twitcher, actor: &Profile, request: &StartRequest, video: &library::Video, scheduled_at: Option<&str>) -> Result<(String, Vec<i64>), BroadcastError> {
     let broadcast_id = uuid::Uuid::new_v4().simple().to_string();
     let title = if request.title.trim().is_empty() { video.title.clone() } else { request.title.trim().to_string() };
     let ids = app
@@ -144,56 +100,6 @@ async fn insert_rows(app: &Twitcher, actor: &Profile, request: &StartRequest, vi
     Ok((broadcast_id, ids))
 }
 
-/// Records a broadcast to start at `at` (RFC 3339, UTC). It is kept in the database, so it
-/// survives restarts; whichever Twitcher is running then (the app, or `twitcher stream start
-/// --at`) starts it. Returns the broadcast id.
-pub async fn schedule(app: &Twitcher, actor: &Profile, request: &StartRequest, at: &str) -> Result<String, BroadcastError> {
-    let (video, _) = validate(app, actor, request).await?;
-    let (broadcast_id, ids) = insert_rows(app, actor, request, &video, Some(at)).await?;
-    for id in ids {
-        app.db.add_stream_event(id, "info", &format!("scheduled for {at}")).await?;
-    }
-    tracing::info!(broadcast = %broadcast_id, %at, "broadcast scheduled");
-    Ok(broadcast_id)
-}
-
-/// Starts a scheduled broadcast now (its time has come, or the user said "start now").
-pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<BroadcastHandle, BroadcastError> {
-    let rows = app.db.scheduled_broadcast(broadcast_id).await?;
-    let Some(first) = rows.first() else {
-        return Err(BroadcastError::NoBroadcast { id: broadcast_id.to_string() });
-    };
-    let actor = app.db.user_by_id(first.creator_id).await?.ok_or(BroadcastError::NoBroadcast { id: broadcast_id.to_string() })?;
-    let (width, height) = Quality::parse_resolution(&first.resolution)?;
-    let request = StartRequest {
-        video_id: first.video_id.ok_or(BroadcastError::NoVideo { id: 0 })?,
-        account_ids: rows.iter().filter_map(|r| r.account_id).collect(),
-        title: first.title.clone(),
-        category: first.category.clone(),
-        tags: serde_json::from_str(&first.tags).unwrap_or_default(),
-        quality: Quality { fps: first.fps as u32, video_bitrate_k: first.video_bitrate_k as u32, audio_bitrate_k: first.audio_bitrate_k as u32, width, height },
-        looped: first.looped,
-        // The scheduler starts on time rather than waiting for a preparation.
-        live_encode: true,
-    };
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    for id in &ids {
-        app.db.set_stream_state(*id, StreamState::Queued, None).await?;
-        app.db.claim_stream(*id).await?;
-    }
-    let checked = validate(app, &actor, &request).await;
-    let (video, accounts_) = match checked {
-        Ok(v) => v,
-        Err(e) => {
-            for id in &ids {
-                let _ = app.db.set_stream_state(*id, StreamState::Failed, Some(&e.to_string())).await;
-            }
-            return Err(e);
-        }
-    };
-    launch(app, &actor, &request, broadcast_id.to_string(), ids, video, accounts_).await
-}
-
 /// Prepares (or reuses) the video, records one row per destination and starts publishing.
 pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<BroadcastHandle, BroadcastError> {
     let (video, accounts_) = validate(app, actor, request).await?;
@@ -201,7 +107,7 @@ pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> R
     launch(app, actor, request, broadcast_id, stream_ids, video, accounts_).await
 }
 
-async fn launch(
+pub(super) async fn launch(
     app: &Twitcher,
     actor: &Profile,
     request: &StartRequest,
@@ -449,94 +355,4 @@ fn emit(app: &Twitcher, broadcast_id: &str, stream_id: i64, t: &Tracked, drift_m
         error: t.error.clone(),
         drift_ms,
     }));
-}
-
-/// Closes streams a crash left unfinished: their process is gone, or has not renewed its claim for
-/// a minute. They fail with a reason the user can read (restarting them automatically is not done
-/// yet). Returns how many.
-pub async fn recover(app: &Twitcher) -> Result<usize, BroadcastError> {
-    let mut closed = 0;
-    for (id, owner, silent_sec) in app.db.unfinished_streams().await? {
-        let alive = owner.is_some_and(process_alive) && silent_sec.unwrap_or(f64::MAX) < 60.0;
-        if alive {
-            continue;
-        }
-        let message = "interrupted: Twitcher stopped while this stream was running (start it again)";
-        app.db.set_stream_state(id, StreamState::Failed, Some(message)).await?;
-        app.db.add_stream_event(id, "error", message).await?;
-        closed += 1;
-    }
-    if closed > 0 {
-        tracing::warn!(closed, "closed streams a crash left unfinished");
-    }
-    Ok(closed)
-}
-
-fn process_alive(pid: i64) -> bool {
-    if pid as u32 == std::process::id() {
-        return true;
-    }
-    #[cfg(unix)]
-    {
-        // Signal 0 checks existence only. EPERM also means it exists (another user's process).
-        let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    }
-    #[cfg(not(unix))]
-    {
-        true
-    }
-}
-
-/// Starts scheduled broadcasts when their time comes, until `shutdown` fires. The schedule lives
-/// in the database: a broadcast scheduled before a restart starts after it.
-pub async fn run_scheduler(app: Twitcher, shutdown: CancellationToken) {
-    loop {
-        match app.db.due_broadcasts().await {
-            Ok(due) => {
-                for broadcast_id in due {
-                    tracing::info!(broadcast = %broadcast_id, "starting a scheduled broadcast");
-                    match start_scheduled(&app, &broadcast_id).await {
-                        Ok(handle) => {
-                            tokio::spawn(handle.wait());
-                        }
-                        Err(e) => tracing::warn!(broadcast = %broadcast_id, error = %e, "a scheduled broadcast could not start"),
-                    }
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "scheduler"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-        }
-    }
-}
-
-/// What checking an account's stream key found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct KeyCheck {
-    pub id: i64,
-    pub ok: bool,
-    pub server: String,
-    pub elapsed_ms: f64,
-    pub message: String,
-}
-
-/// Tests an account's stream key against its ingest with Twitch's bandwidth test (nothing goes
-/// live). A refusal is a result, not an error.
-pub async fn check_key(app: &Twitcher, actor: &Profile, account_id: i64) -> Result<KeyCheck, BroadcastError> {
-    let account = accounts::get(app, actor, account_id).await?;
-    let key = accounts::stream_key(app, actor, account_id).await?;
-    let server = match account.ingest_server {
-        Some(s) => s,
-        None => ingest::list(&app.db, &app.options().ingest_list_url).await?.automatic,
-    };
-    let (ok, elapsed_ms, message) = match publisher::check_key(&server, &key).await {
-        Ok(elapsed) => (true, elapsed.as_secs_f64() * 1000.0, "the ingest accepted the key".to_string()),
-        Err(e) => (false, 0.0, e),
-    };
-    tracing::info!(account_id, ok, "stream key checked");
-    Ok(KeyCheck { id: account_id, ok, server, elapsed_ms, message })
 }
