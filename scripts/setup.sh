@@ -14,7 +14,7 @@ packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-d
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev libdbus-1-dev file ffmpeg
   gnome-keyring dbus dbus-x11)
 if [ "$want_test" = 1 ]; then
-  packages+=(xvfb xauth webkit2gtk-driver at-spi2-core imagemagick python3-venv nginx libnginx-mod-rtmp libnginx-mod-stream)
+  packages+=(xvfb webkit2gtk-driver at-spi2-core python3-venv openssl nginx libnginx-mod-rtmp libnginx-mod-stream)
 fi
 command -v node >/dev/null || packages+=(nodejs npm)
 
