@@ -54,6 +54,11 @@ pub struct Account {
     pub channel_id: String,
     pub ingest_server: Option<String>,
     pub stream_key: Option<String>,
+    /// Linked through "Connect with Twitch" (Twitcher holds its tokens), not typed in by hand.
+    pub connected: bool,
+    pub avatar_url: Option<String>,
+    /// Set when Twitch stopped accepting the tokens: the user must connect again.
+    pub auth_problem: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -180,7 +185,9 @@ pub async fn set_key(app: &Twitcher, actor: &Profile, id: i64, stream_key: &str)
     get(app, actor, id).await
 }
 
+/// Unlinks an account; a connected one's grant is revoked on Twitch first (best effort).
 pub async fn remove(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), AccountError> {
+    crate::twitch::tokens::revoke(app, actor.id, id).await;
     if !app.db.delete_account(actor.id, id).await? {
         return Err(AccountError::NotFound { id });
     }

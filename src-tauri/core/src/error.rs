@@ -12,6 +12,7 @@ use crate::logging::LoggingError;
 use crate::media::MediaError;
 use crate::profiles::ProfileError;
 use crate::storage::StorageError;
+use crate::twitch::TwitchError;
 use crate::vault::VaultError;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,8 @@ pub enum Error {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Broadcast(#[from] BroadcastError),
+    #[error(transparent)]
+    Twitch(#[from] TwitchError),
 }
 
 impl Error {
@@ -45,7 +48,6 @@ impl Error {
             Error::Db(_)
             | Error::Profile(ProfileError::Db(_))
             | Error::Vault(VaultError::Db(_))
-            | Error::Account(AccountError::Db(_) | AccountError::Vault(VaultError::Db(_)))
             | Error::Library(LibraryError::Db(_))
             | Error::Storage(StorageError::Db(_)) => "database",
             Error::Logging(_) => "logging",
@@ -60,20 +62,8 @@ impl Error {
                 ProfileError::UnknownPlan(_) => "unknown_plan",
                 ProfileError::Db(_) => unreachable!("matched above"),
             },
-            Error::Vault(e) | Error::Account(AccountError::Vault(e)) => vault_code(e),
-            Error::Account(e) => match e {
-                AccountError::InvalidName
-                | AccountError::InvalidChannelId
-                | AccountError::InvalidLogin
-                | AccountError::InvalidStreamKey
-                | AccountError::MissingStreamKey => "invalid_input",
-                AccountError::InvalidIngest(_) => "invalid_ingest",
-                AccountError::DuplicateChannel { .. } => "duplicate_channel",
-                AccountError::PlanLimit { .. } => "plan_limit",
-                AccountError::NotFound { .. } => "account_not_found",
-                AccountError::NoStreamKey { .. } => "no_stream_key",
-                AccountError::Vault(_) | AccountError::Db(_) => unreachable!("matched above"),
-            },
+            Error::Vault(e) => vault_code(e),
+            Error::Account(e) => account_code(e),
             Error::Library(e) => match e {
                 LibraryError::ImportFailed { .. } => "import_failed",
                 LibraryError::NotFound { .. } => "video_not_found",
@@ -85,6 +75,10 @@ impl Error {
                 LibraryError::Db(_) => unreachable!("matched above"),
             },
             Error::Storage(e) => storage_code(e),
+            Error::Twitch(TwitchError::Account(e)) => account_code(e),
+            Error::Twitch(TwitchError::Vault(e)) => vault_code(e),
+            Error::Twitch(TwitchError::Db(_)) => "database",
+            Error::Twitch(e) => e.code(),
             Error::Broadcast(e) => match e {
                 BroadcastError::InvalidQuality(_) => "invalid_input",
                 BroadcastError::NoVideo { .. } => "video_not_found",
@@ -120,6 +114,23 @@ pub struct ErrorBody {
 impl<E: Into<Error>> From<E> for ErrorBody {
     fn from(e: E) -> Self {
         e.into().body()
+    }
+}
+
+fn account_code(e: &AccountError) -> &'static str {
+    match e {
+        AccountError::InvalidName
+        | AccountError::InvalidChannelId
+        | AccountError::InvalidLogin
+        | AccountError::InvalidStreamKey
+        | AccountError::MissingStreamKey => "invalid_input",
+        AccountError::InvalidIngest(_) => "invalid_ingest",
+        AccountError::DuplicateChannel { .. } => "duplicate_channel",
+        AccountError::PlanLimit { .. } => "plan_limit",
+        AccountError::NotFound { .. } => "account_not_found",
+        AccountError::NoStreamKey { .. } => "no_stream_key",
+        AccountError::Vault(e) => vault_code(e),
+        AccountError::Db(_) => "database",
     }
 }
 

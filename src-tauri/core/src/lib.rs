@@ -15,6 +15,7 @@
 //! | [`ingest`]   | Twitch's ingest servers (fetched, cached, built-in default) and URL validation |
 //! | [`library`]  | video import (a job per file), search/filter/sort, edit, remove, storage quota |
 //! | [`storage`]  | S3-compatible storage: settings, uploads (multipart, resumable), fetch, delete |
+//! | [`twitch`]   | Twitch's OAuth (device flow, refresh, validate, revoke) and Helix: stats, channel settings |
 //! | [`broadcast`]| the streaming engine: prepare, paced FLV source, fan-out, RTMP(S) publishers, supervisor |
 //! | [`jobs`]     | durable background jobs: claim, retry with backoff, recovery after a crash |
 //! | [`events`]   | the typed event stream (job progress, library changes) the surfaces forward |
@@ -41,6 +42,7 @@ pub mod media;
 pub mod profiles;
 pub mod redact;
 pub mod storage;
+pub mod twitch;
 pub mod vault;
 
 pub use error::{Error, ErrorBody};
@@ -58,6 +60,8 @@ pub struct Options {
     pub keyring: KeyringPreference,
     /// `TWITCHER_TWITCH_INGEST_URL`: Twitch's ingest list.
     pub ingest_list_url: String,
+    /// `TWITCHER_TWITCH_AUTH_URL`, `TWITCHER_TWITCH_API_URL`, `TWITCHER_TWITCH_CLIENT_ID`.
+    pub twitch: twitch::TwitchConfig,
 }
 
 impl Options {
@@ -66,6 +70,7 @@ impl Options {
             keyring: KeyringPreference::from_env_value(config::env_nonempty(config::ENV_KEYRING).as_deref()),
             ingest_list_url: config::env_nonempty(config::ENV_INGEST_URL)
                 .unwrap_or_else(|| ingest::DEFAULT_LIST_URL.to_string()),
+            twitch: twitch::TwitchConfig::from_env(),
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct Twitcher {
     pub(crate) running_jobs: jobs::RunningJobs,
     /// Broadcasts running in this process.
     pub broadcasts: broadcast::Running,
+    /// Helix's rate-limit bucket as last seen by this process.
+    pub(crate) twitch_limit: twitch::RateLimit,
 }
 
 impl Twitcher {
@@ -109,6 +116,7 @@ impl Twitcher {
             jobs_changed: Arc::default(),
             running_jobs: Arc::default(),
             broadcasts: broadcast::Running::default(),
+            twitch_limit: twitch::RateLimit::default(),
         })
     }
 

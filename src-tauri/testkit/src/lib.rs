@@ -1,6 +1,9 @@
 //! Real parts for Twitcher's tests, shared by every crate's test suite: test media made by ffmpeg,
-//! an RTMP ingest (nginx with the RTMP module) and an S3-compatible server (moto).
+//! an RTMP ingest (nginx with the RTMP module), an S3-compatible server (moto) and a fake Twitch
+//! API ([`twitch`]: only Twitch itself is faked).
 //! None of this is in the product.
+
+pub mod twitch;
 
 use std::path::{Path, PathBuf};
 

@@ -144,6 +144,7 @@ pub struct StreamRow {
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
     pub error: Option<String>,
+    pub channel_notice: Option<String>,
     pub reconnects: i64,
     pub bytes_sent: i64,
     pub created_at: String,
@@ -165,6 +166,8 @@ pub struct StreamStatus {
     pub reconnects: u32,
     pub uptime_sec: f64,
     pub error: Option<String>,
+    /// Why the channel's title, category or tags were not set on Twitch (the stream still runs).
+    pub channel_notice: Option<String>,
     /// Media time minus wall time at the source, in ms (positive: ahead).
     pub drift_ms: f64,
 }

@@ -92,12 +92,17 @@ pub(super) async fn validate(app: &Twitcher, actor: &Profile, request: &StartReq
 
 pub(super) async fn insert_rows(app: &Twitcher, actor: &Profile, request: &StartRequest, video: &library::Video, scheduled_at: Option<&str>) -> Result<(String, Vec<i64>), BroadcastError> {
     let broadcast_id = uuid::Uuid::new_v4().simple().to_string();
-    let title = if request.title.trim().is_empty() { video.title.clone() } else { request.title.trim().to_string() };
+    let title = stream_title(request, video);
     let ids = app
         .db
         .insert_streams(actor.id, &broadcast_id, video.id, &request.account_ids, &title, request.category.as_deref(), &request.tags, &request.quality, request.looped, scheduled_at)
         .await?;
     Ok((broadcast_id, ids))
+}
+
+/// The title asked for, else the video's.
+fn stream_title(request: &StartRequest, video: &library::Video) -> String {
+    if request.title.trim().is_empty() { video.title.clone() } else { request.title.trim().to_string() }
 }
 
 /// Prepares (or reuses) the video, records one row per destination and starts publishing.
@@ -168,6 +173,16 @@ pub(super) async fn launch(
         destinations.push((Destination { stream_id: *stream_id, server, key }, account.id));
     }
 
+    // Title, category and tags go to each connected channel before it goes live; a refusal is
+    // that destination's notice, not a reason to stay offline.
+    let mut notices = crate::twitch::channel::apply_all(app, actor, &accounts_, &stream_title(request, &video), request.category.as_deref(), &request.tags).await;
+    for (account, stream_id) in accounts_.iter().zip(&stream_ids) {
+        if let Some(notice) = notices.get(&account.id) {
+            let _ = app.db.set_stream_channel_notice(*stream_id, notice).await;
+            let _ = app.db.add_stream_event(*stream_id, if account.connected { "warn" } else { "info" }, notice).await;
+        }
+    }
+
     let q = request.quality;
     let metadata = publisher::metadata(q.width, q.height, q.fps, q.video_bitrate_k, q.audio_bitrate_k);
     let all = CancellationToken::new();
@@ -183,7 +198,7 @@ pub(super) async fn launch(
         let cancel = all.child_token();
         let counter = Arc::new(Counters::default());
         each.insert(dest.stream_id, cancel.clone());
-        counters.insert(dest.stream_id, (account_id, counter.clone()));
+        counters.insert(dest.stream_id, (account_id, counter.clone(), notices.remove(&account_id)));
         pairs.push((dest.stream_id, account_id));
         let rx = fanout.add();
         tokio::spawn(publisher::run(dest, headers.clone(), metadata.clone(), rx, cancel, counter, reports_tx.clone(), attempted_tx.clone()));
@@ -219,6 +234,8 @@ const STALL_LIMIT: Duration = Duration::from_secs(20);
 
 struct Tracked {
     account_id: i64,
+    /// Why the channel's title, category or tags were not set, if so.
+    channel_notice: Option<String>,
     counters: Arc<Counters>,
     state: StreamState,
     error: Option<String>,
@@ -245,15 +262,15 @@ async fn supervise(
     app: Twitcher,
     broadcast_id: String,
     mut reports: mpsc::UnboundedReceiver<Report>,
-    counters: HashMap<i64, (i64, Arc<Counters>)>,
+    counters: HashMap<i64, (i64, Arc<Counters>, Option<String>)>,
     drift: watch::Receiver<f64>,
     source_task: JoinHandle<Result<(), super::flv::FlvError>>,
     all: CancellationToken,
 ) -> HashMap<i64, StreamState> {
     let mut tracked: HashMap<i64, Tracked> = counters
         .into_iter()
-        .map(|(id, (account_id, counters))| {
-            (id, Tracked { account_id, counters, state: StreamState::Queued, error: None, live_since: None, samples: VecDeque::new() })
+        .map(|(id, (account_id, counters, channel_notice))| {
+            (id, Tracked { account_id, channel_notice, counters, state: StreamState::Queued, error: None, live_since: None, samples: VecDeque::new() })
         })
         .collect();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -353,6 +370,7 @@ fn emit(app: &Twitcher, broadcast_id: &str, stream_id: i64, t: &Tracked, drift_m
         reconnects: t.counters.reconnects.load(Ordering::Relaxed),
         uptime_sec: t.live_since.map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0),
         error: t.error.clone(),
+        channel_notice: t.channel_notice.clone(),
         drift_ms,
     }));
 }

@@ -18,6 +18,9 @@ struct AccountRow {
     ingest_server: Option<String>,
     stream_key_hint: Option<String>,
     has_key: bool,
+    connected: bool,
+    avatar_url: Option<String>,
+    auth_problem: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -31,6 +34,9 @@ impl From<AccountRow> for Account {
             channel_id: r.channel_id,
             ingest_server: r.ingest_server,
             stream_key: r.has_key.then(|| masked_key_from_hint(r.stream_key_hint.as_deref().unwrap_or(""))),
+            connected: r.connected,
+            avatar_url: r.avatar_url,
+            auth_problem: r.auth_problem,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -38,7 +44,7 @@ impl From<AccountRow> for Account {
 }
 
 const SELECT: &str = "SELECT id, display_name, login, channel_id, ingest_server, stream_key_hint, \
-     stream_key_cipher IS NOT NULL AS has_key, created_at, updated_at FROM twitch_accounts";
+     stream_key_cipher IS NOT NULL AS has_key, refresh_token_cipher IS NOT NULL AS connected, avatar_url, auth_problem, created_at, updated_at FROM twitch_accounts";
 
 /// The columns of an account besides its key.
 pub struct AccountFields<'a> {

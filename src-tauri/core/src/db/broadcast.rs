@@ -122,7 +122,7 @@ impl Db {
     pub async fn streams(&self, creator_id: i64, limit: i64) -> Result<Vec<StreamRow>, DbError> {
         Ok(sqlx::query_as(
             "SELECT s.id, s.broadcast_id, s.twitch_account_id AS account_id, a.display_name AS account_name, s.video_id, \
-             v.title AS video_title, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.reconnects, s.bytes_sent, \
+             v.title AS video_title, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.channel_notice, s.reconnects, s.bytes_sent, \
              s.created_at FROM streams s LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id \
              LEFT JOIN videos v ON v.id = s.video_id WHERE s.creator_id = ? ORDER BY s.id DESC LIMIT ?",
         )

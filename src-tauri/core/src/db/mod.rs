@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod secrets;
 pub mod settings;
 pub mod storage;
+pub mod twitch;
 pub mod users;
 pub mod videos;
 

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use twitcher_core::twitch::TwitchConfig;
 use twitcher_core::vault::KeyringPreference;
+use twitcher_testkit::twitch::{self, FakeTwitch};
 use twitcher_core::{Options, Twitcher};
 
 #[allow(unused_imports)]
@@ -17,7 +19,19 @@ pub async fn open(dir: &Path, keyring: KeyringPreference) -> Twitcher {
 }
 
 pub async fn open_with_ingest(dir: &Path, keyring: KeyringPreference, ingest_list_url: &str) -> Twitcher {
-    Twitcher::open_with(dir, Options { keyring, ingest_list_url: ingest_list_url.to_string() }).await.unwrap()
+    Twitcher::open_with(dir, Options { keyring, ingest_list_url: ingest_list_url.to_string(), twitch: unreachable_twitch() }).await.unwrap()
+}
+
+/// Twitch nowhere: what tests that do not talk to Twitch get.
+pub fn unreachable_twitch() -> TwitchConfig {
+    TwitchConfig { auth_url: "http://127.0.0.1:9".into(), api_url: "http://127.0.0.1:9/helix".into(), client_id: None }
+}
+
+/// A data dir talking to the fake Twitch (and to `ingest_list_url` for the ingest list).
+pub async fn open_with_twitch(dir: &Path, fake: &FakeTwitch, ingest_list_url: &str) -> Twitcher {
+    let twitch = TwitchConfig { auth_url: fake.auth_url.clone(), api_url: fake.api_url.clone(), client_id: Some(twitch::CLIENT_ID.into()) };
+    let options = Options { keyring: KeyringPreference::File, ingest_list_url: ingest_list_url.to_string(), twitch };
+    Twitcher::open_with(dir, options).await.unwrap()
 }
 
 /// True when the suite runs with an unlocked Secret Service (scripts/test.sh sets it up).

@@ -1,0 +1,184 @@
+//! The Twitch side of `twitch_accounts`: sealed OAuth tokens, the profile Twitch reports, the
+//! "reconnect needed" state and the stats cache.
+
+use super::accounts::TABLE;
+use super::{Db, DbError};
+use crate::vault::{Sealed, SecretRef};
+
+pub const ACCESS_TOKEN: &str = "access_token";
+pub const REFRESH_TOKEN: &str = "refresh_token";
+
+pub fn token_ref(id: i64, field: &'static str) -> SecretRef<'static> {
+    SecretRef { table: TABLE, row_id: id, field }
+}
+
+/// An account's sealed tokens.
+pub struct SealedTokens {
+    pub access: Sealed,
+    pub refresh: Sealed,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub login: String,
+    pub problem: Option<String>,
+}
+
+/// What Twitch says about the user behind a token.
+pub struct TwitchProfile<'a> {
+    pub login: &'a str,
+    pub display_name: &'a str,
+    pub avatar_url: Option<&'a str>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    access_token_cipher: Vec<u8>,
+    access_token_nonce: Vec<u8>,
+    access_token_tag: Vec<u8>,
+    refresh_token_cipher: Vec<u8>,
+    refresh_token_nonce: Vec<u8>,
+    refresh_token_tag: Vec<u8>,
+    token_expires_at: Option<String>,
+    login: Option<String>,
+    display_name: String,
+    auth_problem: Option<String>,
+}
+
+impl Db {
+    /// The account of this profile that streams to `channel_id`, if linked.
+    pub async fn account_by_channel(&self, user_id: i64, channel_id: &str) -> Result<Option<i64>, DbError> {
+        Ok(sqlx::query_scalar("SELECT id FROM twitch_accounts WHERE user_id = ? AND channel_id = ?")
+            .bind(user_id)
+            .bind(channel_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Records a fresh connection: Twitch's profile, the sealed tokens and scopes; clears any
+    /// "reconnect needed". False when the account is not this profile's.
+    pub async fn set_account_connection(
+        &self,
+        user_id: i64,
+        id: i64,
+        profile: &TwitchProfile<'_>,
+        access: &Sealed,
+        refresh: &Sealed,
+        expires_at: i64,
+        scopes: &str,
+    ) -> Result<bool, DbError> {
+        let result = sqlx::query(
+            "UPDATE twitch_accounts SET login = ?, display_name = ?, avatar_url = ?, \
+             access_token_cipher = ?, access_token_nonce = ?, access_token_tag = ?, \
+             refresh_token_cipher = ?, refresh_token_nonce = ?, refresh_token_tag = ?, \
+             token_expires_at = ?, scopes = ?, auth_problem = NULL, validated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE user_id = ? AND id = ?",
+        )
+        .bind(profile.login)
+        .bind(profile.display_name)
+        .bind(profile.avatar_url)
+        .bind(&access.cipher)
+        .bind(&access.nonce)
+        .bind(&access.tag)
+        .bind(&refresh.cipher)
+        .bind(&refresh.nonce)
+        .bind(&refresh.tag)
+        .bind(expires_at.to_string())
+        .bind(scopes)
+        .bind(user_id)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// The sealed tokens of an account (`None`: added by hand, or disconnected).
+    pub async fn account_tokens(&self, user_id: i64, id: i64) -> Result<Option<SealedTokens>, DbError> {
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT access_token_cipher, access_token_nonce, access_token_tag, refresh_token_cipher, refresh_token_nonce, \
+             refresh_token_tag, token_expires_at, login, display_name, auth_problem FROM twitch_accounts \
+             WHERE user_id = ? AND id = ? AND access_token_cipher IS NOT NULL AND refresh_token_cipher IS NOT NULL",
+        )
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| SealedTokens {
+            access: Sealed { cipher: r.access_token_cipher, nonce: r.access_token_nonce, tag: r.access_token_tag },
+            refresh: Sealed { cipher: r.refresh_token_cipher, nonce: r.refresh_token_nonce, tag: r.refresh_token_tag },
+            expires_at: r.token_expires_at.and_then(|t| t.parse().ok()).unwrap_or(0),
+            login: r.login.unwrap_or(r.display_name),
+            problem: r.auth_problem,
+        }))
+    }
+
+    /// Stores a refreshed pair (the old refresh token is spent).
+    pub async fn set_account_tokens(&self, id: i64, access: &Sealed, refresh: &Sealed, expires_at: i64) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE twitch_accounts SET access_token_cipher = ?, access_token_nonce = ?, access_token_tag = ?, \
+             refresh_token_cipher = ?, refresh_token_nonce = ?, refresh_token_tag = ?, token_expires_at = ?, \
+             auth_problem = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+        )
+        .bind(&access.cipher)
+        .bind(&access.nonce)
+        .bind(&access.tag)
+        .bind(&refresh.cipher)
+        .bind(&refresh.nonce)
+        .bind(&refresh.tag)
+        .bind(expires_at.to_string())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks an account "reconnect needed" with the reason.
+    pub async fn set_account_auth_problem(&self, id: i64, problem: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE twitch_accounts SET auth_problem = ? WHERE id = ?").bind(problem).bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub async fn set_account_validated(&self, id: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE twitch_accounts SET validated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Every account holding tokens, in every profile: (profile id, account id).
+    pub async fn connected_accounts(&self) -> Result<Vec<(i64, i64)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT user_id, id FROM twitch_accounts WHERE access_token_cipher IS NOT NULL AND auth_problem IS NULL ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The cached stats (JSON) and when they were fetched (Unix seconds).
+    pub async fn account_stats_cache(&self, id: i64) -> Result<Option<(String, i64)>, DbError> {
+        let row: Option<(Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT stats_json, stats_fetched_unix FROM twitch_accounts WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        Ok(match row {
+            Some((Some(json), Some(at))) => Some((json, at)),
+            _ => None,
+        })
+    }
+
+    pub async fn set_account_stats_cache(&self, id: i64, json: &str, fetched_unix: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE twitch_accounts SET stats_json = ?, stats_fetched_unix = ? WHERE id = ?")
+            .bind(json)
+            .bind(fetched_unix)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_stream_channel_notice(&self, stream_id: i64, notice: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE streams SET channel_notice = ? WHERE id = ?")
+            .bind(crate::redact::redact(notice).as_ref())
+            .bind(stream_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

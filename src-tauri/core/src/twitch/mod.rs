@@ -1,0 +1,138 @@
+//! Twitch itself: OAuth (device code grant, refresh, validate, revoke) and the Helix calls
+//! Twitcher needs (users, followers, streams, stream key, channel settings, category search).
+//!
+//! - [`client`]: the HTTP layer: base URLs per instance (`TWITCHER_TWITCH_AUTH_URL`,
+//!   `TWITCHER_TWITCH_API_URL`), error bodies, the rate-limit bucket (waits for
+//!   `Ratelimit-Reset` instead of being refused).
+//! - [`connect`]: "Connect with Twitch": the device flow, then the account is created or updated
+//!   with its profile, tokens and stream key — the user never pastes a key.
+//! - [`tokens`]: opening the sealed tokens, refresh on a 401 (refresh tokens rotate), the hourly
+//!   validation Twitch requires, "reconnect needed" when the grant is gone, revoke on unlink.
+//! - [`stats`]: followers, live, viewers, title and category per account, cached.
+//! - [`channel`]: title, category and tags applied to each connected destination at go-live.
+//!
+//! Twitcher is a public client (a desktop app cannot keep a secret): no `client_secret` is ever
+//! sent. Tokens are sealed by the vault like stream keys and registered with the log redaction
+//! the moment they exist in memory.
+
+pub mod channel;
+pub mod client;
+pub mod connect;
+pub mod stats;
+pub mod tokens;
+
+use crate::accounts::AccountError;
+use crate::db::DbError;
+use crate::vault::VaultError;
+
+pub use client::RateLimit;
+pub use connect::{begin_connect, finish_connect, Connected, DeviceLogin, DevicePrompt};
+pub use stats::{stats, AccountStats};
+
+pub const DEFAULT_AUTH_URL: &str = "https://id.twitch.tv";
+pub const DEFAULT_API_URL: &str = "https://api.twitch.tv/helix";
+/// A client id set in Settings (the environment variable wins over it).
+pub const CLIENT_ID_SETTING: &str = "twitch.client_id";
+/// What "Connect with Twitch" asks for: reading the stream key, and setting title, category and
+/// tags at go-live. Followers' `total` and live status need no scope.
+pub const SCOPES: &[&str] = &["channel:read:stream_key", "channel:manage:broadcast"];
+
+/// Where Twitch is, read once from the environment (tests point it at a local fake).
+#[derive(Debug, Clone)]
+pub struct TwitchConfig {
+    pub auth_url: String,
+    pub api_url: String,
+    /// `TWITCHER_TWITCH_CLIENT_ID`; else the Settings value; else one compiled in.
+    pub client_id: Option<String>,
+}
+
+impl TwitchConfig {
+    pub fn from_env() -> Self {
+        use crate::config::env_nonempty;
+        Self {
+            auth_url: env_nonempty("TWITCHER_TWITCH_AUTH_URL").unwrap_or_else(|| DEFAULT_AUTH_URL.into()).trim_end_matches('/').into(),
+            api_url: env_nonempty("TWITCHER_TWITCH_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()).trim_end_matches('/').into(),
+            client_id: env_nonempty("TWITCHER_TWITCH_CLIENT_ID").map(|c| c.trim().to_string()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TwitchError {
+    #[error("no Twitch client id: register a public application at dev.twitch.tv/console (Client Type: Public, OAuth Redirect URL: http://localhost) and put its Client ID in Settings → Twitch, or set TWITCHER_TWITCH_CLIENT_ID")]
+    NoClientId,
+    #[error("the Twitch client id must be 1 to 64 letters, digits, '-' or '_' (copy it from dev.twitch.tv/console)")]
+    InvalidClientId,
+    #[error("Twitch could not be reached ({0}): check the connection and try again")]
+    Unreachable(String),
+    #[error("Twitch refused the request ({status}): {message}")]
+    Api { status: u16, message: String },
+    #[error("Twitch did not grant the permission this needs ({0}): connect with Twitch again to grant it")]
+    MissingScope(String),
+    #[error("Twitch's rate limit is used up for {retry_in_s} s more: try again then")]
+    RateLimited { retry_in_s: u64 },
+    #[error("the connection was declined on Twitch: nothing was linked")]
+    Denied,
+    #[error("the code expired before it was entered on Twitch: start again to get a new one")]
+    Expired,
+    #[error("cancelled")]
+    Cancelled,
+    #[error("Twitch no longer accepts Twitcher's access to {login} (the app was disconnected or the password changed): connect with Twitch again")]
+    ReconnectNeeded { login: String },
+    #[error("account {id} is not connected with Twitch (it was added by hand): use Connect with Twitch to link it")]
+    NotConnected { id: i64 },
+    #[error("Twitch answered something unexpected: {0}")]
+    Unexpected(String),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl TwitchError {
+    /// The stable code scripts and the UI see.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TwitchError::NoClientId => "twitch_no_client_id",
+            TwitchError::InvalidClientId => "invalid_input",
+            TwitchError::Unreachable(_) => "twitch_unreachable",
+            TwitchError::Api { .. } | TwitchError::Unexpected(_) => "twitch_error",
+            TwitchError::MissingScope(_) => "twitch_missing_scope",
+            TwitchError::RateLimited { .. } => "twitch_rate_limited",
+            TwitchError::Denied => "twitch_denied",
+            TwitchError::Expired => "twitch_code_expired",
+            TwitchError::Cancelled => "cancelled",
+            TwitchError::ReconnectNeeded { .. } => "twitch_reconnect_needed",
+            TwitchError::NotConnected { .. } => "twitch_not_connected",
+            TwitchError::Account(_) | TwitchError::Vault(_) | TwitchError::Db(_) => "twitch_error",
+        }
+    }
+}
+
+/// The client id to use: the environment's, else Settings', else the one compiled in
+/// (`TWITCHER_TWITCH_CLIENT_ID` at build time, for packaged builds).
+pub async fn client_id(app: &crate::Twitcher) -> Result<String, TwitchError> {
+    if let Some(id) = &app.options().twitch.client_id {
+        return Ok(id.clone());
+    }
+    if let Some(id) = app.db.setting(CLIENT_ID_SETTING).await? {
+        return Ok(id);
+    }
+    option_env!("TWITCHER_TWITCH_CLIENT_ID").map(str::to_string).ok_or(TwitchError::NoClientId)
+}
+
+/// Saves the client id of Settings (empty clears it).
+pub async fn set_client_id(app: &crate::Twitcher, id: &str) -> Result<(), TwitchError> {
+    let id = id.trim();
+    if id.is_empty() {
+        app.db.delete_setting(CLIENT_ID_SETTING).await?;
+        return Ok(());
+    }
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(TwitchError::InvalidClientId);
+    }
+    app.db.set_setting(CLIENT_ID_SETTING, id).await?;
+    Ok(())
+}
