@@ -47,8 +47,28 @@ pub enum Command {
     /// Go live: stream a video to several accounts; list past streams and read their logs.
     #[command(subcommand)]
     Stream(StreamCommand),
+    /// Connect Twitch accounts (no key to paste) and read their followers, live status and viewers.
+    #[command(subcommand)]
+    Twitch(TwitchCommand),
     /// What Twitcher found on this machine: ffmpeg, ffprobe, keyring, data dir, schema version.
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TwitchCommand {
+    /// Link an account with Twitch's device login: prints a URL and a code, waits until you
+    /// approve on Twitch, then creates (or updates) the account with its stream key.
+    Connect,
+    /// Followers, live status, viewers, title and category of one account or all of them
+    /// (cached for a minute; --refresh asks Twitch again).
+    Stats {
+        account_id: Option<i64>,
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Set the Twitch client id this data dir uses (TWITCHER_TWITCH_CLIENT_ID overrides it);
+    /// an empty value clears it.
+    ClientId { client_id: String },
 }
 
 #[derive(Debug, Subcommand)]

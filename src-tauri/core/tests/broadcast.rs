@@ -334,3 +334,59 @@ async fn an_unprepared_video_goes_live_at_once_with_a_real_time_encode() {
     let open = s.app.db.open_jobs().await.unwrap();
     assert!(open.iter().any(|j| j.kind == "prepare"), "{open:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_live_sets_each_channels_title_category_and_tags_and_a_refusal_only_marks_its_destination() {
+    use twitcher_testkit::twitch::{FakeTwitch, FakeUser};
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let fake = FakeTwitch::start();
+    fake.add_user(FakeUser::new("41245072", "nightowl", "live_41245072_GoLiveKeyOne1111"));
+    let mut old_grant = FakeUser::new("77701", "oldgrant", "live_77701_GoLiveKeyTwo2222");
+    old_grant.grants = Some(vec!["channel:read:stream_key".into()]);
+    fake.add_user(old_grant);
+    let dir = tempfile::tempdir().unwrap();
+    let app = support::open_with_twitch(&dir.path().join("data"), &fake, "http://127.0.0.1:9/unreachable").await;
+    let ana = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    let file = make_video(dir.path(), "clip", "mp4", &["-t", "4"]);
+    let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
+    let video_id = jobs::run_until_done(&app, &ids).await.unwrap()[0].video_id.unwrap();
+    let mut account_ids = Vec::new();
+    for user in ["41245072", "77701"] {
+        fake.auto_approve(user);
+        let login = twitcher_core::twitch::begin_connect(&app).await.unwrap();
+        let account = twitcher_core::twitch::finish_connect(&app, &ana, login, &Default::default()).await.unwrap().account;
+        let input = AccountInput { display_name: account.display_name.clone(), channel_id: account.channel_id.clone(), login: account.login.clone(), ingest_server: Some(ingest.server()) };
+        accounts::update(&app, &ana, account.id, &input).await.unwrap();
+        account_ids.push(account.id);
+    }
+
+    let request = StartRequest {
+        video_id,
+        account_ids: account_ids.clone(),
+        title: "Night rerun".into(),
+        category: Some("Art".into()),
+        tags: vec!["Chill".into(), "lofi".into()],
+        quality: QUALITY,
+        looped: false,
+        live_encode: false,
+    };
+    let handle = broadcast::start(&app, &ana, &request).await.unwrap();
+    let stream_ids: Vec<i64> = handle.destinations.iter().map(|d| d.0).collect();
+    let states = handle.wait().await;
+    assert!(states.values().all(|s| *s == StreamState::Ended), "a refused PATCH does not stop the stream: {states:?}");
+
+    let channel = fake.channel("41245072");
+    assert_eq!((channel.title.as_str(), channel.game_id.as_str()), ("Night rerun", "509660"));
+    assert_eq!(channel.tags, vec!["Chill".to_string(), "lofi".to_string()]);
+    assert_eq!(fake.channel("77701").title, "first stream");
+    let rows = app.db.streams(ana.id, 10).await.unwrap();
+    let row = |id| rows.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(row(stream_ids[0]).channel_notice, None);
+    assert!(row(stream_ids[1]).channel_notice.as_deref().unwrap().contains("Missing scope: channel:manage:broadcast"));
+    for key in ["live_41245072_GoLiveKeyOne1111", "live_77701_GoLiveKeyTwo2222"] {
+        assert!(video_packets(&ingest.recording(key)).len() > 90, "both destinations published");
+    }
+    let events = app.db.stream_events(ana.id, stream_ids[1]).await.unwrap().unwrap();
+    assert!(events.iter().any(|(_, level, message)| level == "warn" && message.contains("not set on Twitch")), "{events:?}");
+}

@@ -46,12 +46,22 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: AccountCommand, out: &Out
         }
         AccountCommand::Test { id } => {
             let check = twitcher_core::broadcast::check_key(app, &actor, id).await?;
-            out.print(&check, || match check.ok {
-                true => format!("OK: {} accepted the key ({:.0} ms).", check.server, check.elapsed_ms),
-                false => format!("Refused: {}", check.message),
+            out.print(&check, || {
+                let key = match check.ok {
+                    true => format!("Key OK: {} accepted it ({:.0} ms).", check.server, check.elapsed_ms),
+                    false => format!("Key refused: {}", check.message),
+                };
+                match (&check.token_ok, &check.token_message) {
+                    (Some(true), Some(m)) => format!("{key}\nTwitch OK: {m}."),
+                    (Some(false), Some(m)) => format!("{key}\nTwitch: {m}"),
+                    _ => key,
+                }
             });
             if !check.ok {
                 return Err(twitcher_core::broadcast::BroadcastError::KeyRefused(check.message).into());
+            }
+            if check.token_ok == Some(false) {
+                return Err(twitcher_core::twitch::TwitchError::Unexpected(check.token_message.unwrap_or_default()).into());
             }
         }
         AccountCommand::Ingests => unreachable!("handled above"),

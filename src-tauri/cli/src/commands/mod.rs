@@ -3,6 +3,7 @@ pub mod doctor;
 pub mod profile;
 pub mod storage;
 pub mod stream;
+pub mod twitch;
 pub mod vault;
 pub mod video;
 

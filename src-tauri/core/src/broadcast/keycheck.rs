@@ -1,4 +1,5 @@
-//! Checking a stream key without going live (Twitch's bandwidth test).
+//! Checking a stream key without going live (Twitch's bandwidth test), and for an account
+//! connected with Twitch its grant too.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,9 @@ pub struct KeyCheck {
     pub server: String,
     pub elapsed_ms: f64,
     pub message: String,
+    /// For an account connected with Twitch: whether its grant is valid and names this channel.
+    pub token_ok: Option<bool>,
+    pub token_message: Option<String>,
 }
 
 /// Tests an account's stream key against its ingest with Twitch's bandwidth test (nothing goes
@@ -22,7 +26,7 @@ pub struct KeyCheck {
 pub async fn check_key(app: &Twitcher, actor: &Profile, account_id: i64) -> Result<KeyCheck, BroadcastError> {
     let account = accounts::get(app, actor, account_id).await?;
     let key = accounts::stream_key(app, actor, account_id).await?;
-    let server = match account.ingest_server {
+    let server = match account.ingest_server.clone() {
         Some(s) => s,
         None => ingest::list(&app.db, &app.options().ingest_list_url).await?.automatic,
     };
@@ -30,6 +34,14 @@ pub async fn check_key(app: &Twitcher, actor: &Profile, account_id: i64) -> Resu
         Ok(elapsed) => (true, elapsed.as_secs_f64() * 1000.0, "the ingest accepted the key".to_string()),
         Err(e) => (false, 0.0, e),
     };
-    tracing::info!(account_id, ok, "stream key checked");
-    Ok(KeyCheck { id: account_id, ok, server, elapsed_ms, message })
+    let (token_ok, token_message) = if account.connected {
+        match crate::twitch::tokens::verify(app, actor.id, &account).await {
+            Ok(message) => (Some(true), Some(message)),
+            Err(e) => (Some(false), Some(e.to_string())),
+        }
+    } else {
+        (None, None)
+    };
+    tracing::info!(account_id, ok, ?token_ok, "stream key checked");
+    Ok(KeyCheck { id: account_id, ok, server, elapsed_ms, message, token_ok, token_message })
 }

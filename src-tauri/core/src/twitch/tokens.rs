@@ -117,6 +117,27 @@ pub async fn validate(app: &Twitcher, user_id: i64, id: i64) -> Result<Validatio
     Ok(validation)
 }
 
+/// Checks a connected account end to end: the grant (`/oauth2/validate`) and that `/users`
+/// names the channel the account streams to. Returns what Twitch knows it as.
+pub async fn verify(app: &Twitcher, user_id: i64, account: &crate::accounts::Account) -> Result<String, TwitchError> {
+    #[derive(serde::Deserialize)]
+    struct User {
+        id: String,
+        login: String,
+    }
+    let validation = validate(app, user_id, account.id).await?;
+    let client = Client::new(app).await?;
+    let c = &client;
+    let user: Option<User> = with_token(app, c, user_id, account.id, |token| async move { c.get_one(&token, "/users", &[]).await }).await?;
+    match user {
+        Some(u) if u.id == account.channel_id => {
+            Ok(format!("Twitch knows this account as {} and accepts Twitcher's access ({} scopes)", u.login, validation.scopes.len()))
+        }
+        Some(u) => Err(TwitchError::Unexpected(format!("the token belongs to {}, not to channel {}", u.login, account.channel_id))),
+        None => Err(TwitchError::Unexpected("/users returned no user for the token".into())),
+    }
+}
+
 /// Validates every connected account of the data dir; returns how many are still good.
 pub async fn validate_all(app: &Twitcher) -> Result<usize, TwitchError> {
     let mut good = 0;
