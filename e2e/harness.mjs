@@ -67,6 +67,36 @@ async function fakeTwitch() {
   return server;
 }
 
+/**
+ * The testkit's fake Twitch OAuth + Helix (src-tauri/testkit/src/bin/fake-twitch.rs): one
+ * channel, "nightowl", live with 42 viewers and 1,234 followers, approving every device code.
+ * Returns the environment that points the app at it, and stop().
+ */
+export async function fakeTwitchApi() {
+  const bin = path.join(path.dirname(app), "fake-twitch");
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: cargo build --workspace --bins`);
+  const child = spawn(bin, [], { stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise((resolve, reject) => {
+    let text = "";
+    child.stdout.on("data", (chunk) => {
+      text += chunk;
+      if (text.includes("\n")) resolve(text.split("\n")[0]);
+    });
+    child.on("exit", (code) => reject(new Error(`fake-twitch exited with ${code}`)));
+  });
+  const urls = JSON.parse(line);
+  return {
+    env: {
+      TWITCHER_TWITCH_AUTH_URL: urls.auth_url,
+      TWITCHER_TWITCH_API_URL: urls.api_url,
+      TWITCHER_TWITCH_CLIENT_ID: urls.client_id,
+      // xdg-open hands URLs to $BROWSER when no desktop is running: open nothing in tests.
+      BROWSER: "/bin/true",
+    },
+    stop: () => child.kill(),
+  };
+}
+
 /** Launches the app on a fresh data dir, with `env` added; returns { driver, dataDir, stop }. */
 export async function launch(env = {}) {
   const twitch = await fakeTwitch();

@@ -36,6 +36,12 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::accounts::ingest_options,
             commands::accounts::rotate_vault,
             commands::accounts::test_stream_key,
+            commands::twitch::twitch_connect_begin,
+            commands::twitch::twitch_connect_finish,
+            commands::twitch::twitch_connect_cancel,
+            commands::twitch::twitch_stats,
+            commands::twitch::twitch_client_id,
+            commands::twitch::set_twitch_client_id,
             commands::videos::list_videos,
             commands::videos::import_videos,
             commands::videos::cancel_job,
@@ -80,6 +86,7 @@ pub fn run() {
     let builder = specta_builder();
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
@@ -134,5 +141,7 @@ fn start_background_work(handle: tauri::AppHandle, core: twitcher_core::Twitcher
         }
     });
     tauri::async_runtime::spawn(twitcher_core::broadcast::run_scheduler(core.clone(), shutdown.clone()));
+    // Twitch requires apps to validate their tokens at start-up and hourly.
+    tauri::async_runtime::spawn(twitcher_core::twitch::tokens::run_validation(core.clone(), shutdown.clone()));
     tauri::async_runtime::spawn(twitcher_core::jobs::run_worker(core, shutdown));
 }

@@ -6,6 +6,7 @@ pub mod profile;
 pub mod storage;
 pub mod streams;
 pub mod system;
+pub mod twitch;
 pub mod videos;
 
 use twitcher_core::profiles::{self, Profile};
@@ -18,13 +19,16 @@ pub struct AppState {
     _log: Option<logging::LogGuard>,
     /// Stops the job worker when the app exits.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// A "Connect with Twitch" waiting to be approved, and how to cancel its wait.
+    pub pending_connect: tokio::sync::Mutex<Option<(twitcher_core::twitch::DeviceLogin, tokio_util::sync::CancellationToken)>>,
+    pub connect_cancel: tokio::sync::Mutex<Option<tokio_util::sync::CancellationToken>>,
 }
 
 impl AppState {
     pub async fn open() -> Self {
         let data_dir = match config::data_dir(None) {
             Ok(dir) => dir,
-            Err(e) => return Self { core: Err(e.into()), _log: None, shutdown: Default::default() },
+            Err(e) => return Self { core: Err(e.into()), _log: None, shutdown: Default::default(), pending_connect: Default::default(), connect_cancel: Default::default() },
         };
         let log = logging::init(&data_dir, "twitcher-desktop").ok();
         let core = Twitcher::open(&data_dir).await.map_err(|e| {
@@ -34,7 +38,7 @@ impl AppState {
         if core.is_ok() {
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "Twitcher desktop started");
         }
-        Self { core, _log: log, shutdown: Default::default() }
+        Self { core, _log: log, shutdown: Default::default(), pending_connect: Default::default(), connect_cancel: Default::default() }
     }
 
     pub fn core(&self) -> Result<&Twitcher, ErrorBody> {

@@ -26,6 +26,14 @@ export const commands = {
 	rotateVault: () => typedError<number, ErrorBody>(__TAURI_INVOKE("rotate_vault")),
 	/**  Checks an account's stream key with Twitch's bandwidth test (nothing goes live). */
 	testStreamKey: (id: number) => typedError<KeyCheck, ErrorBody>(__TAURI_INVOKE("test_stream_key", { id })),
+	twitchConnectBegin: () => typedError<DevicePrompt, ErrorBody>(__TAURI_INVOKE("twitch_connect_begin")),
+	/**  Waits until the code is approved on Twitch (or expires, or is cancelled). */
+	twitchConnectFinish: () => typedError<Connected, ErrorBody>(__TAURI_INVOKE("twitch_connect_finish")),
+	twitchConnectCancel: () => typedError<null, ErrorBody>(__TAURI_INVOKE("twitch_connect_cancel")),
+	/**  Followers, live status and viewers per account (cached for a minute unless `refresh`). */
+	twitchStats: (refresh: boolean) => typedError<AccountStats[], ErrorBody>(__TAURI_INVOKE("twitch_stats", { refresh })),
+	twitchClientId: () => typedError<TwitchClientId, ErrorBody>(__TAURI_INVOKE("twitch_client_id")),
+	setTwitchClientId: (clientId: string) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_twitch_client_id", { clientId })),
 	listVideos: (query: VideoQuery) => typedError<VideoPage, ErrorBody>(__TAURI_INVOKE("list_videos", { query })),
 	/**  What a drop on the window and the file dialog both call. Progress arrives as events. */
 	importVideos: (paths: string[]) => typedError<ImportQueued, ErrorBody>(__TAURI_INVOKE("import_videos", { paths })),
@@ -78,6 +86,11 @@ export type Account = {
 	channel_id: string,
 	ingest_server: string | null,
 	stream_key: string | null,
+	/**  Linked through "Connect with Twitch" (Twitcher holds its tokens), not typed in by hand. */
+	connected: boolean,
+	avatar_url: string | null,
+	/**  Set when Twitch stopped accepting the tokens: the user must connect again. */
+	auth_problem: string | null,
 	created_at: string,
 	updated_at: string,
 };
@@ -91,6 +104,28 @@ export type AccountInput = {
 	ingest_server: string | null,
 };
 
+export type AccountStats = {
+	account_id: number,
+	login: string | null,
+	followers: number | null,
+	live: boolean | null,
+	viewer_count: number | null,
+	title: string | null,
+	game_name: string | null,
+	/**  When Twitch was asked (Unix seconds); `None` if never. */
+	fetched_unix: number | null,
+	/**  Why numbers are missing or old, in words for the user. */
+	note: string | null,
+};
+
+/**  The outcome of a connection. */
+export type Connected = {
+	account: Account,
+	scopes: string[],
+	/**  False when the channel was already linked and has been updated. */
+	created: boolean,
+};
+
 /**  The containers Twitcher imports. */
 export type Container = "mp4" | "webm" | "ogg" | "avi" | "mov" | "wmv" | "flv";
 
@@ -101,6 +136,13 @@ export type CoreEvent = Event;
 export type CreatedProfile = {
 	uuid: string,
 	profile: Profile,
+};
+
+/**  What the user needs to approve the connection: shown in the window, printed by the CLI. */
+export type DevicePrompt = {
+	user_code: string,
+	verification_uri: string,
+	expires_in_s: number,
 };
 
 /**
@@ -193,6 +235,9 @@ export type KeyCheck = {
 	server: string,
 	elapsed_ms: number | null,
 	message: string,
+	/**  For an account connected with Twitch: whether its grant is valid and names this channel. */
+	token_ok: boolean | null,
+	token_message: string | null,
 };
 
 export type KeyringBackend = "os" | "file";
@@ -289,6 +334,7 @@ export type StreamRow = {
 	started_at: string | null,
 	ended_at: string | null,
 	error: string | null,
+	channel_notice: string | null,
 	reconnects: number,
 	bytes_sent: number,
 	created_at: string,
@@ -310,6 +356,8 @@ export type StreamStatus = {
 	reconnects: number,
 	uptime_sec: number | null,
 	error: string | null,
+	/**  Why the channel's title, category or tags were not set on Twitch (the stream still runs). */
+	channel_notice: string | null,
 	/**  Media time minus wall time at the source, in ms (positive: ahead). */
 	drift_ms: number | null,
 };
@@ -323,6 +371,12 @@ export type ToolInfo = {
 };
 
 export type ToolSource = "sidecar" | "env" | "path";
+
+/**  The client id Settings shows: `from_env` when TWITCHER_TWITCH_CLIENT_ID overrides the field. */
+export type TwitchClientId = {
+	client_id: string | null,
+	from_env: boolean,
+};
 
 /**  A video as every surface sees it (CLI.md's keys plus a few). */
 export type Video = {
