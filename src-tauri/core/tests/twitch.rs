@@ -253,6 +253,11 @@ async fn channel_settings_apply_per_destination_and_a_refusal_stays_on_its_desti
     assert!(notices[&day.id].contains("added by hand"));
     assert_eq!(s.fake.channel("77701").title, "first stream");
 
+    // Tags Twitch refuses: each connected destination carries Twitch's reason.
+    let notices = channel::apply_all(&s.app, &s.ana, &[owl.clone(), day.clone()], "Bad tags", None, &["no spaces allowed".into()]).await;
+    assert!(notices[&owl.id].contains("'no spaces allowed' is not valid"), "{}", notices[&owl.id]);
+    assert_eq!(s.fake.channel("41245072").title, "Night rerun", "a refused PATCH changes nothing");
+
     // A category Twitch does not know is said; title and tags still go.
     let notices = channel::apply_all(&s.app, &s.ana, &[owl.clone()], "Second", Some("Nonexistent Game 3000"), &[]).await;
     assert!(notices[&owl.id].contains("no category named"));
