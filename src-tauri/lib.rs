@@ -62,6 +62,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::streams::stop_all_broadcasts,
             commands::streams::schedule_broadcast,
             commands::streams::cancel_scheduled,
+            commands::streams::after_crash,
+            commands::streams::set_after_crash,
         ])
         .events(collect_events![CoreEvent])
         // One TypeScript type per Rust type (not a Serialize/Deserialize pair): the UI only

@@ -71,3 +71,18 @@ pub async fn cancel_scheduled(state: State<'_, AppState>, broadcast_id: String) 
     let (app, actor) = state.actor().await?;
     Ok(app.db.cancel_scheduled(actor.id, &broadcast_id).await? as u32)
 }
+
+/// What happens at the next launch to broadcasts a crash interrupted.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn after_crash(state: State<'_, AppState>) -> CommandResult<broadcast::AfterCrash> {
+    Ok(broadcast::after_crash(state.core()?).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn set_after_crash(state: State<'_, AppState>, policy: broadcast::AfterCrash) -> CommandResult<()> {
+    Ok(broadcast::set_after_crash(state.core()?, policy).await?)
+}

@@ -52,6 +52,12 @@ pub enum Command {
     Twitch(TwitchCommand),
     /// What Twitcher found on this machine: ffmpeg, ffprobe, keyring, data dir, schema version.
     Doctor,
+    /// Run the HTTP API (and the scheduler, job worker and streaming engine) until Ctrl-C or
+    /// SIGTERM. Binds loopback unless told otherwise: put a TLS proxy in front to expose it.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR:PORT")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +252,12 @@ pub enum StreamCommand {
     List,
     /// The log of one stream (redacted).
     Logs { id: i64 },
+    /// What happens at the next launch to broadcasts a crash interrupted: `fail` (the default) or
+    /// `restart` (scheduled again for at once; the app or `serve` starts them). No value: show it.
+    AfterCrash {
+        #[arg(value_parser = ["fail", "restart"])]
+        policy: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

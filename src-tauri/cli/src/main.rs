@@ -39,6 +39,7 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
         Command::Stream(cmd) => commands::stream::run(&app, &cli.global, cmd, out).await,
         Command::Twitch(cmd) => commands::twitch::run(&app, &cli.global, cmd, out).await,
         Command::Doctor => commands::doctor::run(&app, out).await,
+        Command::Serve { listen } => commands::serve::run(&app, listen, out).await,
     };
     app.db.close().await;
     result

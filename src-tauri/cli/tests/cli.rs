@@ -280,3 +280,34 @@ fn usage_errors_exit_2_with_help() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
 }
+
+#[test]
+fn serve_answers_on_the_address_it_prints_warns_beyond_loopback_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    for (listen, warns) in [("127.0.0.1:0", false), ("0.0.0.0:0", true)] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("twitcher"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["--json", "serve", "--listen", listen])
+            .env("TWITCHER_KEYRING", "file")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let address = serde_json::from_str::<serde_json::Value>(&line).unwrap()["listening"].as_str().unwrap().replace("0.0.0.0", "127.0.0.1");
+        let mut socket = std::net::TcpStream::connect(&address).unwrap();
+        socket.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        socket.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200") && response.contains("\"status\":\"ok\""), "{response}");
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert!(status.success(), "{stderr}");
+        assert_eq!(stderr.contains("reachable from other machines"), warns, "{stderr}");
+    }
+}

@@ -47,6 +47,7 @@ pub enum AccountError {
 /// `ingest_server` `None` means automatic (Twitch's default server).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     pub id: i64,
     pub display_name: String,

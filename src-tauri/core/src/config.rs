@@ -18,6 +18,8 @@ pub const ENV_INGEST_URL: &str = "TWITCHER_TWITCH_INGEST_URL";
 pub enum ConfigError {
     #[error("no data dir: set TWITCHER_DATA_DIR or pass --data-dir (this platform has no home folder)")]
     NoDataDir,
+    #[error("cannot listen on {address}: {reason} (is another Twitcher serving there? pick another --listen)")]
+    Listen { address: String, reason: String },
 }
 
 /// Resolves the data dir. An empty value counts as unset.

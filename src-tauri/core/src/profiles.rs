@@ -37,6 +37,7 @@ pub enum ProfileError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "UPPERCASE")]
 #[sqlx(type_name = "TEXT", rename_all = "UPPERCASE")]
 pub enum Role {
@@ -46,6 +47,7 @@ pub enum Role {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "UPPERCASE")]
 #[sqlx(type_name = "TEXT", rename_all = "UPPERCASE")]
 pub enum Plan {
@@ -89,6 +91,7 @@ impl std::str::FromStr for Plan {
 /// the library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlanLimits {
     pub max_accounts: Option<u32>,
     pub max_storage_bytes: Option<u64>,
@@ -97,6 +100,7 @@ pub struct PlanLimits {
 /// A profile as every surface sees it: never the UUID, only its last four characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Profile {
     pub id: i64,
     pub name: String,

@@ -390,3 +390,45 @@ async fn go_live_sets_each_channels_title_category_and_tags_and_a_refusal_only_m
     let events = app.db.stream_events(ana.id, stream_ids[1]).await.unwrap().unwrap();
     assert!(events.iter().any(|(_, level, message)| level == "warn" && message.contains("not set on Twitch")), "{events:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 3, 2).await;
+    assert_eq!(broadcast::after_crash(&s.app).await.unwrap(), broadcast::AfterCrash::Fail, "failing is the default");
+    broadcast::set_after_crash(&s.app, broadcast::AfterCrash::Restart).await.unwrap();
+    // A broadcast that was on air in a process that is gone (pid 2^22+1 is above Linux's pid_max
+    // default, so no process has it).
+    let id = broadcast::schedule(&s.app, &s.ana, &request(&s, false), "2099-01-01T00:00:00Z").await.unwrap();
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", s.app.data_dir().join("twitcher.db").display())).await.unwrap();
+    sqlx::query("UPDATE streams SET status = 'live', scheduled_at = NULL, owner_pid = 4194305 WHERE broadcast_id = ?").bind(&id).execute(&mut conn).await.unwrap();
+
+    let restarted = open(s.app.data_dir(), KeyringPreference::File).await;
+    assert_eq!(broadcast::recover(&restarted).await.unwrap(), 2);
+    let rows = restarted.db.streams(s.ana.id, 10).await.unwrap();
+    let (old, new): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.broadcast_id == id);
+    assert!(old.iter().all(|r| r.status == StreamState::Failed && r.error.as_deref().unwrap().contains("restarted as stream")), "{old:?}");
+    assert_eq!(new.len(), 2);
+    assert!(new.iter().all(|r| r.status == StreamState::Scheduled && r.title == "Test" && r.video_id == Some(s.video_id)), "{new:?}");
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let scheduler = tokio::spawn(broadcast::run_scheduler(restarted.clone(), shutdown.clone()));
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let rows = restarted.db.streams(s.ana.id, 10).await.unwrap();
+        let replacements: Vec<_> = rows.iter().filter(|r| r.broadcast_id != id).collect();
+        if replacements.iter().all(|r| r.status.is_final()) {
+            assert!(replacements.iter().all(|r| r.status == StreamState::Ended), "{replacements:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{replacements:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    shutdown.cancel();
+    scheduler.await.unwrap();
+    for (_, key) in &s.accounts {
+        assert!(video_packets(&ingest.recording(key)).len() > 60, "published again");
+    }
+}

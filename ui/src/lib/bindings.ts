@@ -67,6 +67,9 @@ export const commands = {
 	scheduleBroadcast: (request: StartRequest, at: string) => typedError<string, ErrorBody>(__TAURI_INVOKE("schedule_broadcast", { request, at })),
 	/**  Cancels a scheduled broadcast; returns how many destinations it had. */
 	cancelScheduled: (broadcastId: string) => typedError<number, ErrorBody>(__TAURI_INVOKE("cancel_scheduled", { broadcastId })),
+	/**  What happens at the next launch to broadcasts a crash interrupted. */
+	afterCrash: () => typedError<AfterCrash, ErrorBody>(__TAURI_INVOKE("after_crash")),
+	setAfterCrash: (policy: AfterCrash) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_after_crash", { policy })),
 };
 
 /** Events */
@@ -117,6 +120,13 @@ export type AccountStats = {
 	/**  Why numbers are missing or old, in words for the user. */
 	note: string | null,
 };
+
+/**  What happens to broadcasts a crash interrupted. */
+export type AfterCrash = 
+/**  Marked failed ("interrupted"); the user starts them again. */
+"fail" | 
+/**  Started again from the beginning of the video (a loop simply goes on). */
+"restart";
 
 /**  The outcome of a connection. */
 export type Connected = {

@@ -1,6 +1,7 @@
 pub mod account;
 pub mod doctor;
 pub mod profile;
+pub mod serve;
 pub mod storage;
 pub mod stream;
 pub mod twitch;

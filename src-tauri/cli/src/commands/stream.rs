@@ -95,6 +95,17 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
                 table(&["ID", "ACCOUNT", "VIDEO", "STATE", "STARTED", "RECONNECTS", "SENT"], &rows)
             });
         }
+        StreamCommand::AfterCrash { policy } => {
+            if let Some(policy) = policy {
+                let value = if policy == "restart" { broadcast::AfterCrash::Restart } else { broadcast::AfterCrash::Fail };
+                broadcast::set_after_crash(app, value).await?;
+            }
+            let current = broadcast::after_crash(app).await?;
+            out.print(&serde_json::json!({ "after_crash": current }), || match current {
+                broadcast::AfterCrash::Fail => "After a crash, interrupted broadcasts are marked failed.".to_string(),
+                broadcast::AfterCrash::Restart => "After a crash, interrupted broadcasts start again.".to_string(),
+            });
+        }
         StreamCommand::Logs { id } => {
             let log = app
                 .db

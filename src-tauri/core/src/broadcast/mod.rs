@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 pub use state::StreamState;
 pub use keycheck::{check_key, KeyCheck};
-pub use recovery::recover;
+pub use recovery::{after_crash, recover, set_after_crash, AfterCrash};
 pub use running::Running;
 pub use schedule::{run_scheduler, schedule, start_scheduled};
 pub use supervisor::{start, BroadcastHandle, StartRequest};
@@ -72,6 +72,7 @@ pub enum BroadcastError {
 /// The quality a video is prepared and streamed at (Twitch's guidance: 6000 kbps at most).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quality {
     pub fps: u32,
     pub video_bitrate_k: u32,
@@ -131,6 +132,7 @@ impl Quality {
 /// A destination of a broadcast as lists show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamRow {
     pub id: i64,
     pub broadcast_id: String,
@@ -153,6 +155,7 @@ pub struct StreamRow {
 /// A destination's live status: sent on every change and about once a second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamStatus {
     pub stream_id: i64,
     pub broadcast_id: String,

@@ -194,13 +194,37 @@ impl Db {
         .rows_affected())
     }
 
-    /// Streams not finished: (id, owner pid, seconds since the owner's last heartbeat).
-    pub async fn unfinished_streams(&self) -> Result<Vec<(i64, Option<i64>, Option<f64>)>, DbError> {
+    /// Streams not finished: (id, broadcast id, status, owner pid, seconds since the owner's last
+    /// heartbeat).
+    pub async fn unfinished_streams(&self) -> Result<Vec<(i64, String, StreamState, Option<i64>, Option<f64>)>, DbError> {
         Ok(sqlx::query_as(
-            "SELECT id, owner_pid, (julianday('now') - julianday(COALESCE(heartbeat_at, created_at))) * 86400.0 \
+            "SELECT id, broadcast_id, status, owner_pid, (julianday('now') - julianday(COALESCE(heartbeat_at, created_at))) * 86400.0 \
              FROM streams WHERE status IN ('queued', 'starting', 'live', 'reconnecting', 'stopping')",
         )
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// Copies streams into a new broadcast scheduled for now, with the same video, account and
+    /// settings (for the scheduler to start). Returns the new rows' ids.
+    pub async fn requeue_streams(&self, ids: &[i64], new_broadcast_id: &str) -> Result<Vec<i64>, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let mut new_ids = Vec::with_capacity(ids.len());
+        for id in ids {
+            let new_id: i64 = sqlx::query_scalar(
+                "INSERT INTO streams (creator_id, twitch_account_id, video_id, broadcast_id, title, category, tags, fps, \
+                 video_bitrate_k, audio_bitrate_k, resolution, loop, status, scheduled_at) \
+                 SELECT creator_id, twitch_account_id, video_id, ?, title, category, tags, fps, video_bitrate_k, \
+                 audio_bitrate_k, resolution, loop, 'scheduled', strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM streams WHERE id = ? \
+                 RETURNING id",
+            )
+            .bind(new_broadcast_id)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            new_ids.push(new_id);
+        }
+        tx.commit().await?;
+        Ok(new_ids)
     }
 }

@@ -17,6 +17,7 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     SealedColumn { table: "twitch_accounts", field: "access_token" },
     SealedColumn { table: "twitch_accounts", field: "refresh_token" },
     SealedColumn { table: "s3_config", field: "secret_key" },
+    SealedColumn { table: "server_keys", field: "secret" },
 ];
 
 const KEY_ID: &str = "vault.key_id";
@@ -99,6 +100,42 @@ impl Db {
         }
         tx.commit().await.map_err(DbError::from)?;
         Ok(count)
+    }
+}
+
+impl Db {
+    /// The sealed secret called `name`, if made.
+    pub async fn named_secret(&self, name: &str) -> Result<Option<(i64, Sealed)>, DbError> {
+        let row: Option<SealedRow> =
+            sqlx::query_as("SELECT id, secret_cipher AS cipher, secret_nonce AS nonce, secret_tag AS tag FROM server_keys WHERE name = ?")
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|r| (r.id, Sealed { cipher: r.cipher, nonce: r.nonce, tag: r.tag })))
+    }
+
+    /// Stores a new secret called `name`, sealed by `seal` (which gets the row it is bound to).
+    /// When another process made one first, theirs stays and `false` is returned.
+    pub async fn insert_named_secret(&self, name: &str, seal: impl FnOnce(SecretRef<'_>) -> Sealed) -> Result<bool, DbError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO server_keys (name, secret_cipher, secret_nonce, secret_tag) VALUES (?, x'', x'', x'') \
+             ON CONFLICT (name) DO NOTHING RETURNING id",
+        )
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else { return Ok(false) };
+        let sealed = seal(SecretRef { table: "server_keys", row_id: id, field: "secret" });
+        sqlx::query("UPDATE server_keys SET secret_cipher = ?, secret_nonce = ?, secret_tag = ? WHERE id = ?")
+            .bind(&sealed.cipher)
+            .bind(&sealed.nonce)
+            .bind(&sealed.tag)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

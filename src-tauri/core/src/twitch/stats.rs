@@ -23,6 +23,7 @@ pub const MIN_AGE_S: i64 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountStats {
     pub account_id: i64,
     pub login: Option<String>,

@@ -187,6 +187,18 @@ impl Vault {
         })
     }
 
+    /// A random secret of `len` bytes that Twitcher keeps for itself under `name` (the API's
+    /// token signing key): made and sealed on first use, the same one afterwards.
+    pub async fn named_secret(&self, db: &Db, name: &str, len: usize) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        if db.named_secret(name).await?.is_none() {
+            let mut fresh = Zeroizing::new(vec![0u8; len]);
+            aes_gcm::aead::rand_core::RngCore::fill_bytes(&mut OsRng, &mut fresh);
+            db.insert_named_secret(name, |at| self.seal(at, &fresh)).await?;
+        }
+        let (id, sealed) = db.named_secret(name).await?.ok_or(VaultError::Db(DbError::Sqlx(sqlx::Error::RowNotFound)))?;
+        self.open(SecretRef { table: "server_keys", row_id: id, field: "secret" }, &sealed)
+    }
+
     /// Loads this data dir's key from where it was recorded, finishing an interrupted rotation if
     /// needed, or creates the first key. Refuses to create a key while sealed secrets exist.
     pub async fn load(db: &Db, data_dir: &Path, preference: KeyringPreference) -> Result<Vault, VaultError> {

@@ -1,0 +1,35 @@
+use std::net::SocketAddr;
+
+use tokio_util::sync::CancellationToken;
+use twitcher_core::{Error, Twitcher};
+
+use crate::output::Output;
+
+pub async fn run(app: &Twitcher, listen: SocketAddr, out: &Output) -> Result<(), Error> {
+    if !listen.ip().is_loopback() {
+        // The API speaks plain HTTP: tokens and stream keys would cross the network in clear.
+        tracing::warn!(%listen, "the API is listening beyond this machine");
+        eprintln!("warning: listening on {listen}, reachable from other machines. The API speaks plain HTTP: put a TLS proxy in front of it.");
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| twitcher_core::config::ConfigError::Listen { address: listen.to_string(), reason: e.to_string() })?;
+    let address = listener.local_addr().unwrap_or(listen);
+    out.print(&serde_json::json!({ "listening": address.to_string() }), || format!("Twitcher API on http://{address}/api (Ctrl-C stops)"));
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        on_signal.cancel();
+    });
+    twitcher_server::serve(app.clone(), listener, twitcher_server::ServerOptions::default(), shutdown).await
+}

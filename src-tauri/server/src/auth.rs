@@ -1,0 +1,113 @@
+//! Sessions: a UUID logs in once and gets a JWT (HS256, 12 h) whose `sub` is the profile's row
+//! id — never the UUID, which is a password. The signing key is made on first start and sealed
+//! by the vault like every other secret. Sign-in attempts are limited per client address on top
+//! of the core's per-data-dir throttle.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use twitcher_core::profiles::Profile;
+use twitcher_core::Twitcher;
+
+use crate::error::ApiError;
+use crate::ServerState;
+
+const SECRET_NAME: &str = "api.jwt_hs256";
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    /// The profile's row id.
+    sub: String,
+    iat: u64,
+    exp: u64,
+}
+
+pub struct Jwt {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl: Duration,
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+impl Jwt {
+    pub async fn load(app: &Twitcher, ttl: Duration) -> Result<Self, twitcher_core::vault::VaultError> {
+        let secret = app.vault().await?.named_secret(&app.db, SECRET_NAME, 32).await?;
+        Ok(Self { encoding: EncodingKey::from_secret(&secret), decoding: DecodingKey::from_secret(&secret), ttl })
+    }
+
+    /// A token for the profile, and when it expires (Unix seconds).
+    pub fn issue(&self, profile_id: i64) -> (String, u64) {
+        let iat = now_unix();
+        let exp = iat + self.ttl.as_secs();
+        let claims = Claims { sub: profile_id.to_string(), iat, exp };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail");
+        (token, exp)
+    }
+
+    /// The profile id of a valid, unexpired token signed by this server.
+    pub fn verify(&self, token: &str) -> Option<i64> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?.claims.sub.parse().ok()
+    }
+}
+
+/// The signed-in profile of a request; 401 without a valid token.
+pub struct Session(pub Profile);
+
+impl FromRequestParts<ServerState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(ApiError::unauthorized)?;
+        let id = state.jwt.verify(token.trim()).ok_or_else(ApiError::unauthorized)?;
+        // A token outliving its profile is no longer good.
+        let profile = state.app.db.user_by_id(id).await?.ok_or_else(ApiError::unauthorized)?;
+        Ok(Session(profile))
+    }
+}
+
+/// Sign-in attempts per client address in a sliding minute.
+pub struct LoginLimiter {
+    per_minute: usize,
+    seen: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+}
+
+impl LoginLimiter {
+    pub fn new(per_minute: usize) -> Self {
+        Self { per_minute, seen: Mutex::default() }
+    }
+
+    /// Counts an attempt; `Err(seconds)` when the address must wait.
+    pub fn attempt(&self, address: IpAddr) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget quiet addresses so the map cannot grow without bound.
+        seen.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60)));
+        let times = seen.entry(address).or_default();
+        while times.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
+            times.pop_front();
+        }
+        if times.len() >= self.per_minute {
+            let oldest = *times.front().expect("full");
+            return Err(60u64.saturating_sub(now.duration_since(oldest).as_secs()).max(1));
+        }
+        times.push_back(now);
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+//! # twitcher-server
+//!
+//! `twitcher serve`: the core (job worker, scheduler, streaming engine, Twitch validation) and an
+//! HTTP API over it, for creators who stream from a server. Every request runs as the profile of
+//! its session token and sees only that profile's rows: another profile's id answers 404, as an
+//! unknown one does.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`auth`] | UUID login → JWT (HS256, key sealed by the vault), the session extractor, per-address sign-in limit |
+//! | [`routes`] | one file per resource: auth, videos, twitch, streams |
+//! | [`extract`] | JSON, path and query extractors that fail with the API's error body |
+//! | [`error`] | `{"error":{"code","message"}}` and the status of each core error code |
+//! | [`openapi`] | the generated OpenAPI document |
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+use twitcher_core::Twitcher;
+
+use auth::{Jwt, LoginLimiter};
+use error::ApiError;
+
+/// What a deployment may tune; the defaults are what `twitcher serve` uses.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub token_ttl: Duration,
+    /// Sign-in attempts per client address per minute.
+    pub login_attempts_per_minute: usize,
+    /// Largest JSON body (uploads have the library's own limit).
+    pub max_json_bytes: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self { token_ttl: Duration::from_secs(12 * 3600), login_attempts_per_minute: 10, max_json_bytes: 64 * 1024 }
+    }
+}
+
+#[derive(Clone)]
+pub struct ServerState {
+    pub app: Twitcher,
+    pub jwt: Arc<Jwt>,
+    pub login_limiter: Arc<LoginLimiter>,
+}
+
+/// The API's routes. Needs `into_make_service_with_connect_info::<SocketAddr>()` (sign-in limits
+/// are per client address).
+pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, twitcher_core::Error> {
+    let jwt = Arc::new(Jwt::load(&app, options.token_ttl).await?);
+    let state = ServerState { app, jwt, login_limiter: Arc::new(LoginLimiter::new(options.login_attempts_per_minute)) };
+    let upload = Router::new()
+        .route("/api/videos/upload", post(routes::videos::upload))
+        // The upload handler streams to disk and enforces the library's size limit itself.
+        .layer(DefaultBodyLimit::disable());
+    let api = Router::new()
+        .route("/api/health", get(routes::health))
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/api/auth/register", post(routes::auth::register))
+        .route("/api/auth/login", post(routes::auth::login))
+        .route("/api/videos", get(routes::videos::list))
+        .route("/api/twitch/link", get(routes::twitch::list).post(routes::twitch::link))
+        .route("/api/twitch/link/{id}", delete(routes::twitch::unlink))
+        .route("/api/twitch/stats", get(routes::twitch::stats))
+        .route("/api/streams/start", post(routes::streams::start))
+        .route("/api/streams/stop", post(routes::streams::stop))
+        .route("/api/streams", get(routes::streams::list))
+        .route("/api/streams/{id}/events", get(routes::streams::events))
+        .layer(DefaultBodyLimit::max(options.max_json_bytes));
+    Ok(api
+        .merge(upload)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint (see /api/openapi.json)") })
+        .method_not_allowed_fallback(|| async { ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method") })
+        .with_state(state))
+}
+
+/// Runs the core's background work (recovery, job worker, scheduler, hourly Twitch validation)
+/// until `shutdown`.
+pub fn start_background_work(app: &Twitcher, shutdown: &CancellationToken) {
+    let recovering = app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = twitcher_core::broadcast::recover(&recovering).await {
+            tracing::error!(error = %e, "could not recover streams");
+        }
+    });
+    tokio::spawn(twitcher_core::jobs::run_worker(app.clone(), shutdown.clone()));
+    tokio::spawn(twitcher_core::broadcast::run_scheduler(app.clone(), shutdown.clone()));
+    tokio::spawn(twitcher_core::twitch::tokens::run_validation(app.clone(), shutdown.clone()));
+}
+
+/// Serves the API on `listener` until `shutdown`, then ends every broadcast gracefully.
+pub async fn serve(app: Twitcher, listener: tokio::net::TcpListener, options: ServerOptions, shutdown: CancellationToken) -> Result<(), twitcher_core::Error> {
+    let router = router(app.clone(), &options).await?;
+    start_background_work(&app, &shutdown);
+    let address = listener.local_addr().ok();
+    tracing::info!(?address, "API listening");
+    let stopping = shutdown.clone();
+    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { stopping.cancelled().await })
+        .await;
+    if app.broadcasts.stop_all() > 0 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while app.broadcasts.count() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    if let Err(e) = served {
+        tracing::error!(error = %e, "the API stopped");
+    }
+    Ok(())
+}

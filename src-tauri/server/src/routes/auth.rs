@@ -1,0 +1,66 @@
+//! `POST /api/auth/register` and `POST /api/auth/login`.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use twitcher_core::profiles::{self, Profile};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Body;
+use crate::ServerState;
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    /// Shown in lists; "Creator" when omitted.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RegisterResponse {
+    /// The profile's login. Shown this once: the server keeps only its hash.
+    pub uuid: String,
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    pub profile: Profile,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub uuid: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+/// Creates a profile; its UUID is the login.
+#[utoipa::path(post, path = "/api/auth/register", request_body = RegisterRequest,
+    responses((status = 201, body = RegisterResponse), (status = 400, body = crate::openapi::ErrorResponse)))]
+pub async fn register(State(state): State<ServerState>, Body(request): Body<RegisterRequest>) -> ApiResult<(StatusCode, axum::Json<RegisterResponse>)> {
+    let created = profiles::register(&state.app.db, request.name.as_deref()).await?;
+    let (token, expires_at) = state.jwt.issue(created.profile.id);
+    Ok((StatusCode::CREATED, axum::Json(RegisterResponse { uuid: created.uuid.to_string(), token, expires_at, profile: created.profile })))
+}
+
+/// Exchanges a profile UUID for a session token (12 h).
+#[utoipa::path(post, path = "/api/auth/login", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::openapi::ErrorResponse),
+        (status = 429, description = "too many attempts; see Retry-After", body = crate::openapi::ErrorResponse)))]
+pub async fn login(
+    State(state): State<ServerState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Body(request): Body<LoginRequest>,
+) -> ApiResult<axum::Json<LoginResponse>> {
+    state.login_limiter.attempt(client.ip()).map_err(ApiError::too_many)?;
+    let profile = profiles::login(&state.app.db, &request.uuid).await?;
+    let (token, expires_at) = state.jwt.issue(profile.id);
+    Ok(axum::Json(LoginResponse { token, expires_at }))
+}

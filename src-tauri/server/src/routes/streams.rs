@@ -1,0 +1,161 @@
+//! `POST /api/streams/start`, `POST /api/streams/stop`, `GET /api/streams`,
+//! `GET /api/streams/{id}/events` (server-sent events of a destination's live status).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use serde::{Deserialize, Serialize};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::{Stream, StreamExt};
+use twitcher_core::broadcast::{self, Quality, StartRequest, StreamRow, StreamStatus};
+use twitcher_core::events::Event;
+use utoipa::ToSchema;
+
+use crate::auth::Session;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Body, Id};
+use crate::ServerState;
+
+#[derive(Deserialize, ToSchema)]
+pub struct StartBody {
+    pub video_id: i64,
+    pub account_ids: Vec<i64>,
+    /// The video's title when omitted.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// A Twitch category name, applied to connected channels.
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Default 30.
+    #[serde(default)]
+    pub fps: Option<u32>,
+    /// kbps, default 2500 (Twitch allows up to 6000).
+    #[serde(default)]
+    pub video_bitrate_k: Option<u32>,
+    /// kbps, default 160.
+    #[serde(default)]
+    pub audio_bitrate_k: Option<u32>,
+    /// `WIDTHxHEIGHT`, default 1920x1080.
+    #[serde(default)]
+    pub resolution: Option<String>,
+    #[serde(default, rename = "loop")]
+    pub looped: bool,
+    /// RFC 3339: go live then (kept across restarts) instead of now.
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Destination {
+    pub stream_id: i64,
+    pub account_id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Started {
+    pub broadcast_id: String,
+    /// Empty for a scheduled broadcast (see `GET /api/streams`).
+    pub streams: Vec<Destination>,
+    pub scheduled_at: Option<String>,
+}
+
+/// Goes live now (a video not prepared yet is encoded in real time meanwhile) or at `at`.
+#[utoipa::path(post, path = "/api/streams/start", request_body = StartBody, security(("bearer" = [])),
+    responses((status = 202, body = Started), (status = 400, body = crate::openapi::ErrorResponse),
+        (status = 404, description = "no such video or account", body = crate::openapi::ErrorResponse)))]
+pub async fn start(State(state): State<ServerState>, Session(actor): Session, Body(body): Body<StartBody>) -> ApiResult<(StatusCode, axum::Json<Started>)> {
+    let (width, height) = Quality::parse_resolution(body.resolution.as_deref().unwrap_or("1920x1080"))?;
+    let request = StartRequest {
+        video_id: body.video_id,
+        account_ids: body.account_ids,
+        title: body.title.unwrap_or_default(),
+        category: body.category,
+        tags: body.tags,
+        quality: Quality {
+            fps: body.fps.unwrap_or(30),
+            video_bitrate_k: body.video_bitrate_k.unwrap_or(2500),
+            audio_bitrate_k: body.audio_bitrate_k.unwrap_or(160),
+            width,
+            height,
+        },
+        looped: body.looped,
+        live_encode: true,
+    };
+    if let Some(at) = body.at {
+        let broadcast_id = broadcast::schedule(&state.app, &actor, &request, &at).await?;
+        return Ok((StatusCode::ACCEPTED, axum::Json(Started { broadcast_id, streams: vec![], scheduled_at: Some(at) })));
+    }
+    let handle = broadcast::start(&state.app, &actor, &request).await?;
+    let started = Started {
+        broadcast_id: handle.broadcast_id.clone(),
+        streams: handle.destinations.iter().map(|&(stream_id, account_id)| Destination { stream_id, account_id }).collect(),
+        scheduled_at: None,
+    };
+    tokio::spawn(handle.wait());
+    Ok((StatusCode::ACCEPTED, axum::Json(started)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StopBody {
+    /// One destination…
+    #[serde(default)]
+    pub stream_id: Option<i64>,
+    /// …or every running stream of this profile.
+    #[serde(default)]
+    pub all: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Stopped {
+    pub stopped: u32,
+}
+
+/// Stops one destination (`stream_id`) or all of the profile's (`all: true`), gracefully.
+#[utoipa::path(post, path = "/api/streams/stop", request_body = StopBody, security(("bearer" = [])),
+    responses((status = 200, body = Stopped), (status = 400, body = crate::openapi::ErrorResponse), (status = 404, body = crate::openapi::ErrorResponse)))]
+pub async fn stop(State(state): State<ServerState>, Session(actor): Session, Body(body): Body<StopBody>) -> ApiResult<axum::Json<Stopped>> {
+    let ids: Vec<i64> = match (body.stream_id, body.all) {
+        (Some(id), false) => {
+            owned_stream(&state, actor.id, id).await?;
+            vec![id]
+        }
+        (None, true) => state.app.db.streams(actor.id, 1000).await?.into_iter().filter(|r| !r.status.is_final()).map(|r| r.id).collect(),
+        _ => return Err(ApiError::invalid("give either stream_id or all: true")),
+    };
+    let stopped = ids.into_iter().filter(|id| state.app.broadcasts.stop_stream(*id)).count() as u32;
+    Ok(axum::Json(Stopped { stopped }))
+}
+
+#[utoipa::path(get, path = "/api/streams", security(("bearer" = [])),
+    responses((status = 200, body = Vec<StreamRow>), (status = 401, body = crate::openapi::ErrorResponse)))]
+pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> ApiResult<axum::Json<Vec<StreamRow>>> {
+    Ok(axum::Json(state.app.db.streams(actor.id, 200).await?))
+}
+
+/// The profile's stream `id`, or a 404 that does not say whether it exists for someone else.
+async fn owned_stream(state: &ServerState, profile_id: i64, id: i64) -> ApiResult<StreamRow> {
+    let rows = state.app.db.streams(profile_id, 10_000).await?;
+    rows.into_iter().find(|r| r.id == id).ok_or_else(|| ApiError::not_found("stream"))
+}
+
+/// Server-sent events: `row` once (the stored state), then `status` on every change and about
+/// once a second while it runs (`StreamStatus`).
+#[utoipa::path(get, path = "/api/streams/{id}/events", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "text/event-stream of StreamStatus", body = StreamStatus), (status = 404, body = crate::openapi::ErrorResponse)))]
+pub async fn events(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let row = owned_stream(&state, actor.id, id).await?;
+    let first = SseEvent::default().event("row").json_data(&row).expect("rows serialize");
+    let updates = BroadcastStream::new(state.app.events.subscribe()).filter_map(move |event| match event {
+        Ok(Event::Stream(status)) if status.stream_id == id => {
+            Some(SseEvent::default().event("status").json_data(&status).expect("statuses serialize"))
+        }
+        _ => None,
+    });
+    let stream = tokio_stream::once(first).chain(updates).map(Ok);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -1,0 +1,64 @@
+//! `GET|POST /api/twitch/link`, `DELETE /api/twitch/link/{id}`, `GET /api/twitch/stats`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use twitcher_core::accounts::{self, Account, AccountInput};
+use twitcher_core::twitch::{self, AccountStats};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Session;
+use crate::error::ApiResult;
+use crate::extract::{Body, Id, Params};
+use crate::ServerState;
+
+#[derive(Deserialize, ToSchema)]
+pub struct LinkRequest {
+    pub display_name: String,
+    /// Twitch's numeric user id, as a string.
+    pub channel_id: String,
+    /// Write-only: stored sealed, answered masked (`live_****1234`).
+    pub stream_key: String,
+    /// Omitted or "auto": Twitch's default server; else an rtmp:// or rtmps:// URL.
+    #[serde(default)]
+    pub ingest_server: Option<String>,
+    #[serde(default)]
+    pub login: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/twitch/link", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Account>), (status = 401, body = crate::openapi::ErrorResponse)))]
+pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> ApiResult<axum::Json<Vec<Account>>> {
+    Ok(axum::Json(accounts::list(&state.app, &actor).await?))
+}
+
+/// Links an account by hand (the stream key is never echoed).
+#[utoipa::path(post, path = "/api/twitch/link", request_body = LinkRequest, security(("bearer" = [])),
+    responses((status = 201, body = Account), (status = 400, body = crate::openapi::ErrorResponse),
+        (status = 403, description = "plan limit", body = crate::openapi::ErrorResponse), (status = 409, body = crate::openapi::ErrorResponse)))]
+pub async fn link(State(state): State<ServerState>, Session(actor): Session, Body(request): Body<LinkRequest>) -> ApiResult<(StatusCode, axum::Json<Account>)> {
+    let key = zeroize::Zeroizing::new(request.stream_key);
+    let input = AccountInput { display_name: request.display_name, channel_id: request.channel_id, login: request.login, ingest_server: request.ingest_server };
+    Ok((StatusCode::CREATED, axum::Json(accounts::add(&state.app, &actor, &input, &key).await?)))
+}
+
+/// Unlinks an account (a connected one's grant is revoked on Twitch).
+#[utoipa::path(delete, path = "/api/twitch/link/{id}", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = crate::openapi::ErrorResponse)))]
+pub async fn unlink(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<StatusCode> {
+    accounts::remove(&state.app, &actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct StatsParams {
+    /// Ask Twitch again instead of the minute-old cache.
+    #[serde(default)]
+    pub refresh: bool,
+}
+
+#[utoipa::path(get, path = "/api/twitch/stats", params(StatsParams), security(("bearer" = [])),
+    responses((status = 200, body = Vec<AccountStats>), (status = 401, body = crate::openapi::ErrorResponse)))]
+pub async fn stats(State(state): State<ServerState>, Session(actor): Session, Params(params): Params<StatsParams>) -> ApiResult<axum::Json<Vec<AccountStats>>> {
+    Ok(axum::Json(twitch::stats(&state.app, &actor, None, params.refresh).await?))
+}

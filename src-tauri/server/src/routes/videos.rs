@@ -1,0 +1,119 @@
+//! `GET /api/videos` and `POST /api/videos/upload` (streamed multipart; size limit and quota
+//! enforced; a partial upload is removed).
+
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+use twitcher_core::jobs::{self, JobStatus};
+use twitcher_core::library::{self, Video, VideoPage, VideoQuery};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Session;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Params;
+use crate::ServerState;
+
+#[derive(Deserialize, IntoParams)]
+pub struct VideoListParams {
+    /// Matched against title and description.
+    pub search: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/videos", params(VideoListParams), security(("bearer" = [])),
+    responses((status = 200, body = VideoPage), (status = 401, body = crate::openapi::ErrorResponse)))]
+pub async fn list(State(state): State<ServerState>, Session(actor): Session, Params(params): Params<VideoListParams>) -> ApiResult<axum::Json<VideoPage>> {
+    let query = VideoQuery {
+        search: params.search,
+        limit: params.limit.unwrap_or(50).min(500),
+        offset: params.offset.unwrap_or(0).max(0),
+        ..VideoQuery::default()
+    };
+    Ok(axum::Json(library::list(&state.app, &actor, &query).await?))
+}
+
+/// The multipart form of an upload, for the OpenAPI document.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The video file (MP4, WebM, OGG, AVI, MOV, WMV or FLV).
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+/// How much of an oversized upload is read and discarded before answering 413.
+const DRAIN_LIMIT: u64 = 1 << 30;
+
+/// Removes the upload's folder however the request ends (error, disconnect, success).
+struct Staging(std::path::PathBuf);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Uploads a video into the library: checked, probed and thumbnailed like an import.
+#[utoipa::path(post, path = "/api/videos/upload", request_body(content = UploadForm, content_type = "multipart/form-data"),
+    security(("bearer" = [])),
+    responses((status = 201, body = Video), (status = 400, body = crate::openapi::ErrorResponse),
+        (status = 413, body = crate::openapi::ErrorResponse), (status = 401, body = crate::openapi::ErrorResponse)))]
+pub async fn upload(
+    State(state): State<ServerState>,
+    Session(actor): Session,
+    form: Result<Multipart, MultipartRejection>,
+) -> ApiResult<(StatusCode, axum::Json<Video>)> {
+    let mut form = form.map_err(|e| ApiError::invalid(format!("send the video as multipart/form-data with a 'file' field ({})", e.body_text())))?;
+    let app = &state.app;
+    let limit = library::max_file_bytes(app).await?;
+    let staging = Staging(app.data_dir().join("uploads").join(uuid::Uuid::new_v4().simple().to_string()));
+    tokio::fs::create_dir_all(&staging.0).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string()))?;
+    let mut saved = None;
+    while let Some(mut field) = form.next_field().await.map_err(|e| ApiError::invalid(format!("the multipart body is malformed: {e}")))? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        // Only the file name's last component, so a name cannot point outside the folder.
+        let name = field.file_name().and_then(|n| std::path::Path::new(n).file_name()).and_then(|n| n.to_str()).unwrap_or("upload").to_string();
+        let name = if name.starts_with('.') || name.is_empty() { format!("upload{name}") } else { name };
+        let path = staging.0.join(&name);
+        let mut file = tokio::fs::File::create(&path).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string()))?;
+        let mut written: u64 = 0;
+        while let Some(chunk) = field.chunk().await.map_err(|e| ApiError::invalid(format!("the upload was interrupted: {e}")))? {
+            written += chunk.len() as u64;
+            if written > limit {
+                // Read (and drop) the rest, up to a bound, so the client gets this answer
+                // instead of a connection reset in the middle of its upload.
+                while written < DRAIN_LIMIT {
+                    match field.chunk().await {
+                        Ok(Some(chunk)) => written += chunk.len() as u64,
+                        _ => break,
+                    }
+                }
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "import_rejected",
+                    format!("the file is larger than the {} MB limit", limit / 1024 / 1024),
+                ));
+            }
+            file.write_all(&chunk).await.map_err(|e| ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "io", format!("could not save the upload: {e}")))?;
+        }
+        file.flush().await.map_err(|e| ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "io", e.to_string()))?;
+        saved = Some(path);
+        break;
+    }
+    let path = saved.ok_or_else(|| ApiError::invalid("no 'file' field in the form"))?;
+    let (ids, refused) = library::import(app, &actor, &[path]).await?;
+    if let Some(r) = refused.first() {
+        return Err(ApiError::invalid(r.message.clone()).with_code("import_rejected"));
+    }
+    let done = jobs::run_until_done(app, &ids).await?;
+    let job = done.first().ok_or_else(|| ApiError::invalid("the import did not start"))?;
+    match (job.status, job.video_id) {
+        (JobStatus::Succeeded, Some(video_id)) => Ok((StatusCode::CREATED, axum::Json(library::get(app, &actor, video_id).await?))),
+        _ => Err(ApiError::invalid(job.error.clone().unwrap_or_else(|| "the file could not be imported".into())).with_code("import_failed")),
+    }
+}

@@ -1,0 +1,345 @@
+//! The HTTP API with a real client against a server on port 0, over a real data dir: every
+//! endpoint's happy path, 401 without or with a bad token, 404 for another profile's rows,
+//! validation errors, an upload of a real video, a stream to nginx-rtmp started and stopped
+//! through the API with its server-sent events, and random JSON bodies that never get a 5xx.
+
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use twitcher_core::twitch::TwitchConfig;
+use twitcher_core::vault::KeyringPreference;
+use twitcher_core::{Options, Twitcher};
+use twitcher_server::ServerOptions;
+use twitcher_testkit::{make_video, Ingest};
+
+struct Server {
+    dir: tempfile::TempDir,
+    app: Twitcher,
+    base: String,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn start(options: ServerOptions) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let twitch = TwitchConfig { auth_url: "http://127.0.0.1:9".into(), api_url: "http://127.0.0.1:9/helix".into(), client_id: None };
+    let app = Twitcher::open_with(&dir.path().join("data"), Options { keyring: KeyringPreference::File, ingest_list_url: "http://127.0.0.1:9/ingests".into(), twitch })
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(twitcher_server::serve(app.clone(), listener, options, shutdown.clone()));
+    Server { dir, app, base, http: reqwest::Client::new(), shutdown }
+}
+
+impl Server {
+    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// A new profile: (uuid, token).
+    async fn register(&self, name: &str) -> (String, String) {
+        let (status, body) = self.call(Method::POST, "/api/auth/register", None, Some(json!({ "name": name }))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (body["uuid"].as_str().unwrap().to_string(), body["token"].as_str().unwrap().to_string())
+    }
+
+    async fn link(&self, token: &str, channel: &str, key: &str, ingest: Option<&str>) -> Value {
+        let body = json!({ "display_name": format!("Channel {channel}"), "channel_id": channel, "stream_key": key, "ingest_server": ingest });
+        let (status, account) = self.call(Method::POST, "/api/twitch/link", Some(token), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{account}");
+        account
+    }
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error body: {body}"))
+}
+
+#[tokio::test]
+async fn uuid_login_gives_a_token_and_missing_forged_or_expired_tokens_get_401() {
+    let s = start(ServerOptions { token_ttl: Duration::from_secs(2), ..Default::default() }).await;
+    let (status, health) = s.call(Method::GET, "/api/health", None, None).await;
+    assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
+
+    let (uuid, first) = s.register("Ana").await;
+    let (status, login) = s.call(Method::POST, "/api/auth/login", None, Some(json!({ "uuid": uuid }))).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let token = login["token"].as_str().unwrap().to_string();
+    assert!(login["expires_at"].as_u64().is_some());
+    for t in [&first, &token] {
+        assert_eq!(s.call(Method::GET, "/api/videos", Some(t), None).await.0, StatusCode::OK);
+    }
+    // The token names the profile by its row id, never by the UUID.
+    let claims = token.split('.').nth(1).unwrap();
+    assert!(!claims.contains(&uuid[..8]) && !token.contains(&uuid));
+
+    let (status, body) = s.call(Method::POST, "/api/auth/login", None, Some(json!({ "uuid": uuid::Uuid::new_v4().to_string() }))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "unknown_profile"));
+    let (status, body) = s.call(Method::POST, "/api/auth/login", None, Some(json!({ "uuid": "not-a-uuid" }))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "malformed_uuid"));
+
+    let (status, body) = s.call(Method::GET, "/api/videos", None, None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let mut forged = token.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(s.call(Method::GET, "/api/videos", Some(&forged), None).await.0, StatusCode::UNAUTHORIZED);
+    // A token from another server (another signing key) is forged too.
+    let other = start(ServerOptions::default()).await;
+    let (_, foreign) = other.register("Eve").await;
+    assert_eq!(s.call(Method::GET, "/api/videos", Some(&foreign), None).await.0, StatusCode::UNAUTHORIZED);
+
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let (status, body) = s.call(Method::GET, "/api/videos", Some(&token), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"), "expired");
+
+    let (status, body) = s.call(Method::GET, "/api/nothing-here", None, None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, body) = s.call(Method::DELETE, "/api/videos", None, None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    // The signing key is sealed, not stored in plaintext: no setting holds it.
+    assert_eq!(s.app.db.count_sealed().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_client_address_with_retry_after() {
+    let s = start(ServerOptions { login_attempts_per_minute: 3, ..Default::default() }).await;
+    let (uuid, _) = s.register("Ana").await;
+    for _ in 0..3 {
+        assert_eq!(s.call(Method::POST, "/api/auth/login", None, Some(json!({ "uuid": uuid }))).await.0, StatusCode::OK);
+    }
+    let response = s.http.post(format!("{}/api/auth/login", s.base)).json(&json!({ "uuid": uuid })).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "login_throttled");
+}
+
+#[tokio::test]
+async fn accounts_are_linked_masked_listed_and_unlinked_and_another_profile_sees_404() {
+    let s = start(ServerOptions::default()).await;
+    let (_, ana) = s.register("Ana").await;
+    let (_, bo) = s.register("Bo").await;
+    let key = "live_271828_ApiSecretStreamKey4242";
+    let account = s.link(&ana, "271828", key, None).await;
+    assert_eq!(account["stream_key"], "live_****4242");
+    assert!(!account.to_string().contains("ApiSecret"), "the key is never echoed");
+    let id = account["id"].as_i64().unwrap();
+
+    let (status, list) = s.call(Method::GET, "/api/twitch/link", Some(&ana), None).await;
+    assert_eq!((status, list.as_array().unwrap().len()), (StatusCode::OK, 1));
+    assert!(!list.to_string().contains("ApiSecret"));
+    let (_, theirs) = s.call(Method::GET, "/api/twitch/link", Some(&bo), None).await;
+    assert_eq!(theirs, json!([]));
+    let (status, body) = s.call(Method::DELETE, &format!("/api/twitch/link/{id}"), Some(&bo), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "account_not_found"));
+    let (status, _) = s.call(Method::DELETE, "/api/twitch/link/999999", Some(&ana), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "an unknown id looks the same as another's");
+
+    // Validation: missing fields, wrong types, a bad key, a duplicate, a non-numeric id.
+    for (body, code, status) in [
+        (json!({ "display_name": "X", "channel_id": "1" }), "invalid_input", StatusCode::BAD_REQUEST),
+        (json!({ "display_name": "X", "channel_id": 1, "stream_key": key }), "invalid_input", StatusCode::BAD_REQUEST),
+        (json!({ "display_name": "X", "channel_id": "1", "stream_key": "short" }), "invalid_input", StatusCode::BAD_REQUEST),
+        (json!({ "display_name": "X", "channel_id": "1", "stream_key": key, "ingest_server": "http://x" }), "invalid_ingest", StatusCode::BAD_REQUEST),
+        (json!({ "display_name": "X", "channel_id": "271828", "stream_key": key }), "duplicate_channel", StatusCode::CONFLICT),
+        (json!([1, 2]), "invalid_input", StatusCode::BAD_REQUEST),
+    ] {
+        let (got, answer) = s.call(Method::POST, "/api/twitch/link", Some(&ana), Some(body.clone())).await;
+        assert_eq!((got, error_code(&answer)), (status, code), "{body}");
+    }
+    let (status, body) = s.call(Method::DELETE, "/api/twitch/link/abc", Some(&ana), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"));
+    let huge = json!({ "display_name": "x".repeat(100_000), "channel_id": "1", "stream_key": key });
+    assert_eq!(s.call(Method::POST, "/api/twitch/link", Some(&ana), Some(huge)).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Stats answer even with Twitch out of reach, saying why numbers are missing.
+    let (status, stats) = s.call(Method::GET, "/api/twitch/stats", Some(&ana), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stats[0]["account_id"], id);
+    assert!(stats[0]["note"].as_str().is_some());
+    assert_eq!(s.call(Method::GET, "/api/twitch/stats", None, None).await.0, StatusCode::UNAUTHORIZED);
+
+    assert_eq!(s.call(Method::DELETE, &format!("/api/twitch/link/{id}"), Some(&ana), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.call(Method::GET, "/api/twitch/link", Some(&ana), None).await.1, json!([]));
+}
+
+async fn upload(s: &Server, token: &str, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()));
+    let response = s.http.post(format!("{}/api/videos/upload", s.base)).bearer_auth(token).multipart(form).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn uploads_left(s: &Server) -> usize {
+    std::fs::read_dir(s.app.data_dir().join("uploads")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_video_is_imported_and_listed_only_for_its_profile_and_bad_uploads_leave_nothing() {
+    let s = start(ServerOptions::default()).await;
+    let (_, ana) = s.register("Ana").await;
+    let (_, bo) = s.register("Bo").await;
+    let file = make_video(s.dir.path(), "night-rerun", "mp4", &[]);
+    let (status, video) = upload(&s, &ana, "night-rerun.mp4", std::fs::read(&file).unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{video}");
+    assert_eq!((video["title"].as_str(), video["container"].as_str(), video["width"].as_i64()), (Some("night-rerun"), Some("mp4"), Some(640)));
+    let (status, page) = s.call(Method::GET, "/api/videos?search=rerun", Some(&ana), None).await;
+    assert_eq!((status, page["total"].as_i64()), (StatusCode::OK, Some(1)), "{page}");
+    assert_eq!(s.call(Method::GET, "/api/videos", Some(&bo), None).await.1["total"], 0);
+    let (status, body) = s.call(Method::GET, "/api/videos?limit=lots", Some(&ana), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"));
+
+    let (status, body) = upload(&s, &ana, "notes.mp4", b"not a video at all".repeat(100)).await;
+    assert!(status == StatusCode::BAD_REQUEST && ["import_rejected", "import_failed"].contains(&error_code(&body)), "{status} {body}");
+    twitcher_core::library::set_max_file_bytes(&s.app, 10_000).await.unwrap();
+    let (status, body) = upload(&s, &ana, "big.mp4", std::fs::read(&file).unwrap()).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "import_rejected"));
+    let (status, _) = upload(&s, &bo, "x.mp4", vec![]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(uploads_left(&s), 0, "partial uploads are removed");
+    assert_eq!(s.call(Method::GET, "/api/videos", Some(&ana), None).await.1["total"], 1);
+    let unauth = s.http.post(format!("{}/api/videos/upload", s.base)).send().await.unwrap();
+    assert_eq!(unauth.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_started_through_the_api_goes_live_on_nginx_sends_events_and_stops() {
+    let ingest = Ingest::start();
+    let s = start(ServerOptions::default()).await;
+    let (_, ana) = s.register("Ana").await;
+    let (_, bo) = s.register("Bo").await;
+    let file = make_video(s.dir.path(), "clip", "mp4", &[]);
+    let (_, video) = upload(&s, &ana, "clip.mp4", std::fs::read(&file).unwrap()).await;
+    let key = "live_31415_ApiStreamKey00009999";
+    let account = s.link(&ana, "31415", key, Some(&ingest.server())).await;
+
+    let start_body = json!({ "video_id": video["id"], "account_ids": [account["id"]], "title": "API", "resolution": "640x360",
+        "video_bitrate_k": 800, "loop": true });
+    let (status, body) = s.call(Method::POST, "/api/streams/start", Some(&bo), Some(start_body.clone())).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "video_not_found"), "another profile's video");
+    let (status, body) = s.call(Method::POST, "/api/streams/start", Some(&ana), Some(json!({ "video_id": video["id"], "account_ids": [] }))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"));
+    let (status, started) = s.call(Method::POST, "/api/streams/start", Some(&ana), Some(start_body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let stream_id = started["streams"][0]["stream_id"].as_i64().unwrap();
+
+    // Server-sent events: the stored row first, then live statuses.
+    let (status, body) = s.call(Method::GET, &format!("/api/streams/{stream_id}/events"), Some(&bo), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let mut events = s.http.get(format!("{}/api/streams/{stream_id}/events", s.base)).bearer_auth(&ana).send().await.unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut text = String::new();
+    while !text.contains("\"state\":\"live\"") {
+        assert!(Instant::now() < deadline, "no live status event: {text}");
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk()).await.unwrap().unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.starts_with("event: row"), "{text}");
+    assert!(text.contains("event: status"));
+    assert!(!text.contains("ApiStreamKey"));
+    tokio::time::sleep(Duration::from_secs(3)).await; // a few seconds on air
+
+    let (status, body) = s.call(Method::POST, "/api/streams/stop", Some(&bo), Some(json!({ "stream_id": stream_id }))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, body) = s.call(Method::POST, "/api/streams/stop", Some(&ana), Some(json!({}))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"));
+    assert_eq!(s.call(Method::POST, "/api/streams/stop", Some(&bo), Some(json!({ "all": true }))).await.1["stopped"], 0, "Bo cannot stop Ana's");
+    let (status, stopped) = s.call(Method::POST, "/api/streams/stop", Some(&ana), Some(json!({ "stream_id": stream_id }))).await;
+    assert_eq!((status, stopped["stopped"].as_u64()), (StatusCode::OK, Some(1)));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, list) = s.call(Method::GET, "/api/streams", Some(&ana), None).await;
+        if list[0]["status"] == "ended" {
+            assert!(list[0]["started_at"].is_string(), "{list}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{list}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(s.call(Method::GET, "/api/streams", Some(&bo), None).await.1, json!([]));
+    assert!(twitcher_testkit::video_packets(&ingest.recording(key)).len() > 25, "published to nginx");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_endpoint() {
+    let s = start(ServerOptions::default()).await;
+    let (status, doc) = s.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in ["/api/auth/register", "/api/auth/login", "/api/videos", "/api/videos/upload", "/api/twitch/link", "/api/twitch/link/{id}",
+        "/api/twitch/stats", "/api/streams/start", "/api/streams/stop", "/api/streams", "/api/streams/{id}/events", "/api/health"] {
+        assert!(paths.contains_key(path), "{path} missing");
+    }
+    assert!(doc["components"]["schemas"]["Video"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        "[a-z_]{0,12}".prop_map(Value::String),
+        "\\PC{0,30}".prop_map(Value::String),
+    ];
+    let fields = prop_oneof![
+        Just("video_id".to_string()), Just("account_ids".to_string()), Just("uuid".to_string()), Just("name".to_string()),
+        Just("display_name".to_string()), Just("channel_id".to_string()), Just("stream_key".to_string()), Just("stream_id".to_string()),
+        Just("all".to_string()), Just("resolution".to_string()), Just("fps".to_string()), Just("at".to_string()), "[a-z]{1,8}",
+    ];
+    leaf.prop_recursive(3, 24, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(fields.clone(), inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+#[test]
+fn random_json_bodies_never_get_a_5xx() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (s, token) = runtime.block_on(async {
+        let s = start(ServerOptions { login_attempts_per_minute: 1000, ..Default::default() }).await;
+        let (_, token) = s.register("Fuzz").await;
+        (s, token)
+    });
+    const ENDPOINTS: [&str; 6] = ["/api/auth/register", "/api/auth/login", "/api/twitch/link", "/api/streams/start", "/api/streams/stop", "/api/videos/upload"];
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 300, ..ProptestConfig::default() });
+    runner
+        .run(&(any_json(), 0..ENDPOINTS.len()), |(body, which)| {
+            let (status, answer) = runtime.block_on(s.call(Method::POST, ENDPOINTS[which], Some(&token), Some(body.clone())));
+            prop_assert!(!status.is_server_error(), "{} with {body} → {status} {answer}", ENDPOINTS[which]);
+            if !status.is_success() {
+                prop_assert!(answer["error"]["code"].is_string(), "{} with {body} → {answer}", ENDPOINTS[which]);
+            }
+            Ok(())
+        })
+        .unwrap();
+    drop(s);
+}
