@@ -99,8 +99,23 @@ async fn uuid_login_gives_a_token_and_missing_forged_or_expired_tokens_get_401()
     let (status, body) = s.call(Method::POST, "/api/auth/login", None, Some(json!({ "uuid": "not-a-uuid" }))).await;
     assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "malformed_uuid"));
 
-    let (status, body) = s.call(Method::GET, "/api/videos", None, None).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    for (method, path) in [
+        (Method::GET, "/api/videos"),
+        (Method::POST, "/api/videos/upload"),
+        (Method::GET, "/api/twitch/link"),
+        (Method::POST, "/api/twitch/link"),
+        (Method::DELETE, "/api/twitch/link/1"),
+        (Method::GET, "/api/twitch/stats"),
+        (Method::POST, "/api/streams/start"),
+        (Method::POST, "/api/streams/stop"),
+        (Method::GET, "/api/streams"),
+        (Method::GET, "/api/streams/1/events"),
+    ] {
+        let (status, body) = s.call(method.clone(), path, None, Some(json!({}))).await;
+        assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{method} {path}");
+    }
+    let (status, body) = s.call(Method::POST, "/api/auth/register", None, Some(json!({ "name": "x".repeat(200) }))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_name"));
     let mut forged = token.clone();
     let last = forged.pop().unwrap();
     forged.push(if last == 'A' { 'B' } else { 'A' });
@@ -219,6 +234,20 @@ async fn an_uploaded_video_is_imported_and_listed_only_for_its_profile_and_bad_u
     assert_eq!((status, error_code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "import_rejected"));
     let (status, _) = upload(&s, &bo, "x.mp4", vec![]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A client that goes away in the middle of its upload leaves nothing either.
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut socket = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://")).await.unwrap();
+        let head = format!(
+            "POST /api/videos/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ana}\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: 5000\r\n\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.mp4\"\r\n\r\n"
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        socket.write_all(&[0u8; 1000]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(uploads_left(&s), 1, "the upload is being written");
+        drop(socket);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     assert_eq!(uploads_left(&s), 0, "partial uploads are removed");
     assert_eq!(s.call(Method::GET, "/api/videos", Some(&ana), None).await.1["total"], 1);
     let unauth = s.http.post(format!("{}/api/videos/upload", s.base)).send().await.unwrap();
