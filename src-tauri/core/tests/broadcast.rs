@@ -432,3 +432,25 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
         assert!(video_packets(&ingest.recording(key)).len() > 60, "published again");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timestamps_past_four_hours_and_forty_minutes_use_extended_timestamps_the_ingest_reads() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    // 0xFFFFFF ms is where RTMP's 24-bit timestamp field runs out (4 h 39 min 37 s): start 2 s
+    // before it. Set only while this test runs (the others wait).
+    std::env::set_var("TWITCHER_TEST_MEDIA_START_MS", (0xFF_FFFF - 2000).to_string());
+    let s = setup(&ingest, 5, 1).await;
+    let states = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap().wait().await;
+    std::env::remove_var("TWITCHER_TEST_MEDIA_START_MS");
+    assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
+    // nginx records relative to the first timestamp it received, so the recording starts at 0;
+    // a misread extended timestamp would show as a jump (or a dropped connection) at 2 s.
+    let packets = video_packets(&ingest.recording(&s.accounts[0].1));
+    let first = packets.first().unwrap().0;
+    let last = packets.last().unwrap().0;
+    assert!((last - first + 1.0 / 30.0 - 5.0).abs() <= 0.2, "all 5 s arrived: {first} .. {last}");
+    assert_eq!(s.app.db.streams(s.ana.id, 1).await.unwrap()[0].reconnects, 0, "the ingest never dropped us");
+    let gaps: Vec<f64> = packets.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    assert!(gaps.iter().all(|g| *g > 0.0 && *g <= 1.5 / 30.0), "strictly increasing, no gap over a frame: {gaps:?}");
+}

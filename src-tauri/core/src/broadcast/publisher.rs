@@ -17,8 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
-use super::fanout::Batch;
-use super::flv::{Tag, TagKind};
+use super::fanout::Slice;
 use super::source::Headers;
 use super::StreamState;
 
@@ -98,7 +97,7 @@ pub async fn run(
     dest: Destination,
     headers: Arc<Headers>,
     metadata: StreamMetadata,
-    mut tags: mpsc::Receiver<Batch>,
+    mut tags: mpsc::Receiver<Slice>,
     cancel: CancellationToken,
     counters: Arc<Counters>,
     reports: mpsc::UnboundedSender<Report>,
@@ -111,7 +110,7 @@ pub async fn run(
     report(StreamState::Starting, None);
     let mut been_live = false;
     let mut attempt: u32 = 0;
-    let mut carry: Vec<Tag> = Vec::new();
+    let mut carry: Vec<Slice> = Vec::new();
     loop {
         let result = tokio::select! {
             _ = cancel.cancelled() => Ok(Outcome::Cancelled),
@@ -293,31 +292,33 @@ async fn connect_inner(dest: &Destination) -> Result<(Box<dyn Transport>, Client
     }
 }
 
-/// Sends tags until the source ends, the connection fails, or `cancel` fires.
-/// Sends tags until the source ends, the connection fails, or `cancel` fires. `carry` holds tags
-/// a planned reconnect left unsent; they go out first on the next connection, so a planned
+/// Sends tags until the source ends, the connection fails, or `cancel` fires. `carry` holds what
+/// a planned reconnect left unsent; it goes out first on the next connection, so a planned
 /// reconnect loses nothing.
+///
+/// After the metadata and sequence headers (sent through the session), audio and video go out as
+/// the batch's shared chunks ([`Batch::wire`]): one write of bytes made once for everyone.
 #[allow(clippy::too_many_arguments)]
 async fn stream(
     mut io: Box<dyn Transport>,
     mut session: ClientSession,
     headers: &Headers,
     metadata: &StreamMetadata,
-    tags: &mut mpsc::Receiver<Batch>,
-    carry: &mut Vec<Tag>,
+    tags: &mut mpsc::Receiver<Slice>,
+    carry: &mut Vec<Slice>,
     cancel: &CancellationToken,
     counters: &Counters,
 ) -> Result<Outcome, PublishError> {
     let err = |e: rml_rtmp::sessions::ClientSessionError| PublishError::Connection(format!("{e:?}"));
-    let mut sent_headers = false;
-    let mut last_ts: u32 = 0;
+    let write_err = |e: std::io::Error| PublishError::Connection(e.to_string());
+    // The message stream id the server gave this connection, read off the first header sent.
+    let mut stream_id: Option<u32> = None;
     let connected_at = tokio::time::Instant::now();
     let planned = planned_reconnect();
     let mut buf = vec![0u8; 4096];
-    let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
-        let pending: Vec<Tag> = if !carry.is_empty() {
-            std::mem::take(carry)
+        let mut pending: std::collections::VecDeque<Slice> = if !carry.is_empty() {
+            std::mem::take(carry).into()
         } else {
             tokio::select! {
                 biased;
@@ -329,7 +330,7 @@ async fn stream(
                     return Ok(Outcome::Cancelled);
                 }
                 read = io.read(&mut buf) => {
-                    let n = read.map_err(|e| PublishError::Connection(e.to_string()))?;
+                    let n = read.map_err(write_err)?;
                     if n == 0 {
                         return Err(PublishError::Connection("the server closed the connection".into()));
                     }
@@ -337,16 +338,16 @@ async fn stream(
                     write_results(&mut io, results).await?;
                     continue;
                 }
-                batch = tags.recv() => {
-                    let Some(first) = batch else {
+                slice = tags.recv() => {
+                    let Some(first) = slice else {
                         let _ = io.flush().await;
                         return Ok(Outcome::Finished);
                     };
-                    // Everything queued goes out in one write: far fewer syscalls with many destinations.
-                    let mut all: Vec<Tag> = first.iter().cloned().collect();
+                    // Whatever else is queued goes out in the same wake-up.
+                    let mut all = std::collections::VecDeque::from([first]);
                     for _ in 0..8 {
                         match tags.try_recv() {
-                            Ok(b) => all.extend(b.iter().cloned()),
+                            Ok(s) => all.push_back(s),
                             Err(_) => break,
                         }
                     }
@@ -354,50 +355,79 @@ async fn stream(
                 }
             }
         };
-        out.clear();
-        for (i, tag) in pending.iter().enumerate() {
-            if sent_headers && tag.is_keyframe() && connected_at.elapsed() >= planned {
-                carry.extend(pending[i..].iter().cloned());
-                if !out.is_empty() {
-                    io.write_all(&out).await.map_err(|e| PublishError::Connection(e.to_string()))?;
+        while let Some(slice) = pending.pop_front() {
+            let batch = &slice.batch;
+            let mut from = slice.from;
+            let had_headers = stream_id.is_some();
+            let id = match stream_id {
+                Some(id) => id,
+                None => {
+                    // (Re)start at a keyframe, after the metadata and both sequence headers.
+                    let Some(k) = batch.tags[from..].iter().position(|t| t.is_keyframe()).map(|k| from + k) else { continue };
+                    from = k;
+                    let ts = RtmpTimestamp::new(batch.tags[k].timestamp);
+                    let mut out = Vec::new();
+                    let meta = session.publish_metadata(metadata).map_err(err)?;
+                    if let ClientSessionResult::OutboundResponse(packet) = &meta {
+                        stream_id = message_stream_id(&packet.bytes);
+                    }
+                    push(&mut out, meta);
+                    if let Some(v) = &headers.video {
+                        push(&mut out, session.publish_video_data(v.data.clone(), ts, false).map_err(err)?);
+                    }
+                    if let Some(a) = &headers.audio {
+                        push(&mut out, session.publish_audio_data(a.data.clone(), ts, false).map_err(err)?);
+                    }
+                    io.write_all(&out).await.map_err(write_err)?;
+                    counters.bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
+                    stream_id.ok_or_else(|| PublishError::Connection("could not read the stream id the server assigned".into()))?
                 }
+            };
+            let wire = batch.wire(id);
+            let mut to = batch.tags.len();
+            let mut reconnect_at = None;
+            if connected_at.elapsed() >= planned {
+                // Reconnect at the next keyframe (not the one this connection started on).
+                let search = if had_headers { from } else { from + 1 };
+                if let Some(k) = batch.tags.iter().enumerate().skip(search).find(|(_, t)| t.is_keyframe()).map(|(k, _)| k) {
+                    to = k;
+                    reconnect_at = Some(k);
+                }
+            }
+            if from < to {
+                let bytes = wire.range(from, to);
+                io.write_all(&bytes).await.map_err(write_err)?;
+                counters.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            }
+            if let Some(k) = reconnect_at {
+                carry.push(Slice { batch: slice.batch.clone(), from: k });
+                carry.extend(pending.drain(..));
                 if let Ok(results) = session.stop_publishing() {
                     let _ = write_results(&mut io, results).await;
                 }
                 let _ = io.shutdown().await;
                 return Err(PublishError::Planned);
             }
-            if !sent_headers {
-                // (Re)start at a keyframe, after the metadata and both sequence headers.
-                if !tag.is_keyframe() {
-                    continue;
-                }
-                let ts = RtmpTimestamp::new(tag.timestamp);
-                push(&mut out, session.publish_metadata(metadata).map_err(err)?);
-                if let Some(v) = &headers.video {
-                    push(&mut out, session.publish_video_data(v.data.clone(), ts, false).map_err(err)?);
-                }
-                if let Some(a) = &headers.audio {
-                    push(&mut out, session.publish_audio_data(a.data.clone(), ts, false).map_err(err)?);
-                }
-                sent_headers = true;
-            }
-            // Receivers need timestamps that never go back.
-            last_ts = last_ts.max(tag.timestamp);
-            let ts = RtmpTimestamp::new(last_ts);
-            let packet = match tag.kind {
-                TagKind::Video => session.publish_video_data(tag.data.clone(), ts, false),
-                TagKind::Audio => session.publish_audio_data(tag.data.clone(), ts, false),
-                TagKind::Script => continue,
-            }
-            .map_err(err)?;
-            push(&mut out, packet);
-        }
-        if !out.is_empty() {
-            io.write_all(&out).await.map_err(|e| PublishError::Connection(e.to_string()))?;
-            counters.bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
         }
     }
+}
+
+/// The message stream id in the first chunk of a message sent with a full (type 0) header —
+/// as the first message on a chunk stream of a new session always is.
+fn message_stream_id(chunk: &[u8]) -> Option<u32> {
+    let first = *chunk.first()?;
+    if first >> 6 != 0 {
+        return None;
+    }
+    // Basic header: 1 byte, or 2/3 bytes for chunk stream ids 64 and up.
+    let basic = match first & 0x3f {
+        0 => 2,
+        1 => 3,
+        _ => 1,
+    };
+    // Then timestamp (3), length (3), type (1), and the stream id (4, little-endian).
+    let id = chunk.get(basic + 7..basic + 11)?;
+    Some(u32::from_le_bytes(id.try_into().ok()?))
 }
 
 fn push(out: &mut Vec<u8>, result: ClientSessionResult) {
@@ -421,4 +451,24 @@ pub fn metadata(width: u32, height: u32, fps: u32, video_k: u32, audio_k: u32) -
     m.audio_is_stereo = Some(true);
     m.encoder = Some(concat!("Twitcher ", env!("CARGO_PKG_VERSION")).to_string());
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_stream_id;
+    use rml_rtmp::chunk_io::ChunkSerializer;
+    use rml_rtmp::messages::RtmpMessage;
+    use rml_rtmp::time::RtmpTimestamp;
+
+    #[test]
+    fn the_stream_id_is_read_off_a_full_header_at_any_timestamp() {
+        for (ts, id) in [(0, 1), (0x0123_4567, 7), (0xFFFF_FFFF, 0x0102_0304)] {
+            let payload = RtmpMessage::VideoData { data: bytes::Bytes::from_static(&[0x17, 0]) }.into_message_payload(RtmpTimestamp::new(ts), id).unwrap();
+            let packet = ChunkSerializer::new().serialize(&payload, false, false).unwrap();
+            assert_eq!(message_stream_id(&packet.bytes), Some(id));
+        }
+        // A compressed (type 1-3) header carries no stream id.
+        assert_eq!(message_stream_id(&[0x46, 0, 0, 0]), None);
+        assert_eq!(message_stream_id(&[]), None);
+    }
 }

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::fanout::{Batch, Fanout};
+use super::fanout::Fanout;
 use super::flv::{FlvError, FlvReader, Tag, TagKind};
 use super::{prepare, Quality};
 use crate::media::{self, Tool};
@@ -166,6 +166,13 @@ impl Reader {
     }
 }
 
+/// The RTMP timestamp of a stream's first tag: 0. Tests start later with
+/// `TWITCHER_TEST_MEDIA_START_MS` to cover, in seconds, what takes hours of streaming: the
+/// extended timestamps past 0xFFFFFF ms (4.66 h).
+fn timestamp_epoch() -> u64 {
+    std::env::var("TWITCHER_TEST_MEDIA_START_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
 /// Plays the file into `fanout` until it ends (or forever when looped), every destination has
 /// gone, or `cancel` fires. `drift` receives media time minus wall time, in ms.
 ///
@@ -176,6 +183,7 @@ impl Reader {
 /// A live encode has no file to measure in advance: its passes last as long as the video seen.
 pub async fn run(input: Input, looped: bool, frame_ms: u32, mut fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
     let start = Instant::now();
+    let epoch = timestamp_epoch();
     let mut offset: u64 = 0;
     let (mut reader, path, live) = match input {
         Input::Prepared(path) => (Reader::File(open(&path).await?), Some(path), None),
@@ -220,7 +228,7 @@ pub async fn run(input: Input, looped: bool, frame_ms: u32, mut fanout: Fanout, 
                 batch_ms = media_ms;
             }
             // RTMP timestamps are 32-bit milliseconds: they wrap after 49.7 days, as receivers expect.
-            tag.timestamp = (media_ms & 0xffff_ffff) as u32;
+            tag.timestamp = ((epoch + media_ms) & 0xffff_ffff) as u32;
             batch.push(tag);
         }
         if !batch.is_empty() && !flush(&mut batch, batch_ms, start, &mut fanout, &cancel, &drift).await {
@@ -246,6 +254,5 @@ async fn flush(batch: &mut Vec<Tag>, batch_ms: u64, start: Instant, fanout: &mut
         _ = tokio::time::sleep_until(start + Duration::from_millis(batch_ms)) => {}
     }
     let _ = drift.send(batch_ms as f64 - start.elapsed().as_secs_f64() * 1000.0);
-    let ready: Batch = std::sync::Arc::new(std::mem::take(batch));
-    fanout.send(&ready) > 0
+    fanout.send(std::mem::take(batch)) > 0
 }
