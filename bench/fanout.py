@@ -33,14 +33,14 @@ def free_port():
 
 
 def measure(args, **kw):
-    """Runs a command to the end; returns (cpu seconds, peak RSS in MiB, wall seconds)."""
+    """Runs a command to the end; returns (cpu seconds, peak RSS in MiB, wall seconds, user s, system s)."""
     start = time.monotonic()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"{args[0]} exited with {proc.returncode}")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, time.monotonic() - start
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, time.monotonic() - start, usage.ru_utime, usage.ru_stime
 
 
 def main():
@@ -101,10 +101,10 @@ rtmp {{ server {{ listen 127.0.0.1:{port}; application app {{ live on; }} }} }}
         nginx.wait()
 
     print()
-    print(f"{'dest':>4}  {'twitcher cpu s':>14}  {'ffmpeg cpu s':>12}  {'ratio':>6}  {'twitcher MiB':>12}  {'ffmpeg MiB':>10}  {'wall s':>7}")
-    for n, (cpu, rss, wall), (fcpu, frss, _) in rows:
-        print(f"{n:>4}  {cpu:>14.2f}  {fcpu:>12.2f}  {cpu / fcpu:>6.2f}  {rss:>12.1f}  {frss:>10.1f}  {wall:>7.1f}")
-    (_, (cpu1, rss1, _)), (_, (cpu6, rss6, _)) = live
+    print(f"{'dest':>4}  {'twitcher cpu s':>14}  {'(user/sys)':>11}  {'ffmpeg cpu s':>12}  {'(user/sys)':>11}  {'ratio':>6}  {'twitcher MiB':>12}  {'ffmpeg MiB':>10}  {'wall s':>7}")
+    for n, (cpu, rss, wall, usr, sys_), (fcpu, frss, _, fusr, fsys) in rows:
+        print(f"{n:>4}  {cpu:>14.2f}  {usr:>5.2f}/{sys_:<5.2f}  {fcpu:>12.2f}  {fusr:>5.2f}/{fsys:<5.2f}  {cpu / fcpu:>6.2f}  {rss:>12.1f}  {frss:>10.1f}  {wall:>7.1f}")
+    (_, (cpu1, rss1, *_)), (_, (cpu6, rss6, *_)) = live
     print(f"\nlive encode (720p30, with its ffmpeg): 1 → {cpu1:.2f} cpu s, {rss1:.1f} MiB; 6 → {cpu6:.2f} cpu s, {rss6:.1f} MiB; ratio {cpu6 / cpu1:.3f}")
     print("\ngoals: ratio ≤ 0.50 at 6 and ≤ 0.30 at 50; twitcher peak RSS at 50 < 32 MiB; live encode 6/1 ≤ 1.05")
     print("(twitcher's figures include its start: opening the database, the vault, reading the file's headers)")

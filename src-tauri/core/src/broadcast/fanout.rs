@@ -1,4 +1,4 @@
-//! One source, N bounded queues. The source hands over batches of tags (about 100 ms each, so a
+//! One source, N bounded queues. The source hands over batches of tags (about 200 ms each, so a
 //! destination costs one wake-up and one socket write per batch, not per tag). A destination whose
 //! queue is full misses batches until the next keyframe — a clean place for its decoder to
 //! resume — instead of stalling the source and every other destination.
@@ -19,8 +19,8 @@ use tokio::sync::mpsc;
 
 use super::flv::{Tag, TagKind};
 
-/// Batches a destination may fall behind by: about 4 s.
-pub const QUEUE: usize = 40;
+/// Batches a destination may fall behind by: about 4 s (of [`super::source::BATCH_MS`] each).
+pub const QUEUE: usize = 20;
 
 /// The chunk size every publisher announces (rml_rtmp's `ClientSessionConfig` default): the
 /// shared chunks are cut at it, so it must be the one the receiver was told.

@@ -320,6 +320,7 @@ async fn supervise(
                     }
                     all.cancel();
                 }
+                let mut running = Vec::with_capacity(tracked.len());
                 for (id, t) in tracked.iter_mut() {
                     let now = Instant::now();
                     t.samples.push_back((now, t.counters.bytes.load(Ordering::Relaxed)));
@@ -327,11 +328,11 @@ async fn supervise(
                         t.samples.pop_front();
                     }
                     if !t.state.is_final() {
-                        let bytes = t.counters.bytes.load(Ordering::Relaxed) as i64;
-                        let _ = app.db.set_stream_counters(*id, t.counters.reconnects.load(Ordering::Relaxed) as i64, bytes).await;
+                        running.push(counters_of(*id, t));
                         emit(&app, &broadcast_id, *id, t, *drift.borrow());
                     }
                 }
+                let _ = app.db.set_stream_counters(&running).await;
             }
             finished = async { source_task.as_mut().expect("polled only while present").await }, if source_task.is_some() => {
                 source_task = None;
@@ -350,12 +351,16 @@ async fn supervise(
             break;
         }
     }
-    for (id, t) in &tracked {
-        let _ = app.db.set_stream_counters(*id, t.counters.reconnects.load(Ordering::Relaxed) as i64, t.counters.bytes.load(Ordering::Relaxed) as i64).await;
-    }
+    let last: Vec<_> = tracked.iter().map(|(id, t)| counters_of(*id, t)).collect();
+    let _ = app.db.set_stream_counters(&last).await;
     app.broadcasts.remove(&broadcast_id);
     tracing::info!(broadcast = %broadcast_id, "broadcast ended");
     tracked.into_iter().map(|(id, t)| (id, t.state)).collect()
+}
+
+/// (stream id, reconnects, bytes sent) for the database.
+fn counters_of(id: i64, t: &Tracked) -> (i64, i64, i64) {
+    (id, t.counters.reconnects.load(Ordering::Relaxed) as i64, t.counters.bytes.load(Ordering::Relaxed) as i64)
 }
 
 fn emit(app: &Twitcher, broadcast_id: &str, stream_id: i64, t: &Tracked, drift_ms: f64) {
