@@ -104,6 +104,8 @@ test("a video goes live to an account from the window and Stop all ends it", asy
   await driver.wait(async () => (await driver.findElements(byTestId("destination-row"))).length === 1, 60000, "a destination row");
   await driver.wait(async () => (await textOf(driver, "destination-state")) === "live", 30000, "live");
   await driver.wait(async () => parseInt(await textOf(driver, "destination-bitrate"), 10) > 100, 15000, "a bitrate");
+  // The source's pace against the wall clock, on the broadcast's card.
+  assert.match(await textOf(driver, "source-drift"), /^· source [+-]\d+ ms$/);
   await screenshot(driver, "51-live");
   assert.ok(!(await driver.getPageSource()).includes("e2eStreamKeyNotShown"));
 

@@ -28,6 +28,9 @@ pub struct LogGuard {
     pub dir: PathBuf,
 }
 
+/// Days of logs kept: a file a day (stream logs in the database are pruned to match).
+pub const KEEP_DAYS: u32 = 30;
+
 /// Installs the global subscriber writing `DATA_DIR/logs/<app>.YYYY-MM-DD.log`. A second call in
 /// the same process (tests) keeps the first subscriber.
 pub fn init(data_dir: &Path, app: &str) -> Result<LogGuard, LoggingError> {
@@ -39,7 +42,7 @@ pub fn init(data_dir: &Path, app: &str) -> Result<LogGuard, LoggingError> {
         .rotation(Rotation::DAILY)
         .filename_prefix(app)
         .filename_suffix("log")
-        .max_log_files(30)
+        .max_log_files(KEEP_DAYS as usize)
         .build(&dir)
         .map_err(|e| LoggingError::Open { path: dir.display().to_string(), reason: e.to_string() })?;
     let (writer, worker) = tracing_appender::non_blocking(appender);

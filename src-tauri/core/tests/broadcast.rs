@@ -404,12 +404,25 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
     use sqlx::Connection;
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", s.app.data_dir().join("twitcher.db").display())).await.unwrap();
     sqlx::query("UPDATE streams SET status = 'live', scheduled_at = NULL, owner_pid = 4194305 WHERE broadcast_id = ?").bind(&id).execute(&mut conn).await.unwrap();
+    // Stream log lines past the logs' 30 days go at the same time; younger ones stay.
+    sqlx::query("INSERT INTO stream_events (stream_id, at, level, message) SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-31 days'), 'info', 'ancient' FROM streams WHERE broadcast_id = ?")
+        .bind(&id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO stream_events (stream_id, at, level, message) SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-29 days'), 'info', 'recent' FROM streams WHERE broadcast_id = ?")
+        .bind(&id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
 
     let restarted = open(s.app.data_dir(), KeyringPreference::File).await;
     assert_eq!(broadcast::recover(&restarted).await.unwrap(), 2);
     let rows = restarted.db.streams(s.ana.id, 10).await.unwrap();
     let (old, new): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.broadcast_id == id);
     assert!(old.iter().all(|r| r.status == StreamState::Failed && r.error.as_deref().unwrap().contains("restarted as stream")), "{old:?}");
+    let log = restarted.db.stream_events(s.ana.id, old[0].id).await.unwrap().unwrap();
+    assert!(log.iter().any(|(_, _, m)| m == "recent") && !log.iter().any(|(_, _, m)| m == "ancient"), "{log:?}");
     assert_eq!(new.len(), 2);
     assert!(new.iter().all(|r| r.status == StreamState::Scheduled && r.title == "Test" && r.video_id == Some(s.video_id)), "{new:?}");
 

@@ -2,6 +2,7 @@
 //! setting they fail with a reason (the default), or their broadcast is started again: copied
 //! into a new broadcast scheduled for now, which the running scheduler (the window, `serve`)
 //! starts at once. The interrupted rows stay, failed, pointing at their replacement.
+//! It also drops stream log lines past the logs' retention (30 days).
 
 use std::collections::BTreeMap;
 
@@ -74,6 +75,11 @@ pub async fn recover(app: &Twitcher) -> Result<usize, BroadcastError> {
     }
     if closed > 0 {
         tracing::warn!(closed, ?policy, "closed streams a crash left unfinished");
+    }
+    // Stream logs are kept as long as the log files.
+    let pruned = app.db.prune_stream_events(crate::logging::KEEP_DAYS).await?;
+    if pruned > 0 {
+        tracing::info!(pruned, "removed stream log lines older than {} days", crate::logging::KEEP_DAYS);
     }
     Ok(closed)
 }

@@ -118,6 +118,15 @@ impl Db {
         Ok(())
     }
 
+    /// Deletes stream log lines older than `days` (the logs' own retention); returns how many.
+    pub async fn prune_stream_events(&self, days: u32) -> Result<u64, DbError> {
+        Ok(sqlx::query("DELETE FROM stream_events WHERE julianday(at) < julianday('now') - ?")
+            .bind(days)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
     pub async fn add_stream_event(&self, stream_id: i64, level: &str, message: &str) -> Result<(), DbError> {
         sqlx::query("INSERT INTO stream_events (stream_id, level, message) VALUES (?, ?, ?)")
             .bind(stream_id)
