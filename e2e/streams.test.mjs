@@ -1,10 +1,12 @@
 // Going live from the window to a real RTMP ingest (nginx-rtmp on loopback): the Go live dialog,
-// the destination going live with a bitrate, Stop all, and the recording nginx made.
+// the destination going live with a bitrate and its health graph, Stop all, the recording nginx
+// made, and the alert webhook (a local receiver) told of the broadcast's end.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync, statSync, existsSync } from "node:fs";
 import net from "node:net";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { launch, find, screenshot, createProfile, textOf, choose, byTestId } from "./harness.mjs";
@@ -13,6 +15,8 @@ let session;
 let nginx;
 let dir;
 let rtmpPort;
+let hook;
+const posted = [];
 const KEY = "live_4242_e2eStreamKeyNotShown";
 
 async function freePort() {
@@ -53,11 +57,22 @@ rtmp { server { listen 127.0.0.1:${rtmpPort};
   await waitForPort(rtmpPort);
   execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
     "-t", "4", "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", path.join(dir, "Live show.mp4")]);
+  // The user's alert webhook.
+  hook = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      posted.push(JSON.parse(body));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((resolve) => hook.listen(0, "127.0.0.1", resolve));
   session = await launch();
 });
 after(async () => {
   await session?.stop();
   nginx?.kill();
+  hook?.close();
 });
 
 async function invoke(driver, command, args) {
@@ -79,6 +94,13 @@ test("a video goes live to an account from the window and Stop all ends it", asy
     streamKey: KEY,
   });
   // The key checks out with the ingest (Twitch's bandwidth test), from the Accounts tab.
+  // Alerts go to the webhook set in Settings.
+  await (await find(driver, "tab-settings")).click();
+  const webhook = await find(driver, "alerts-webhook");
+  await webhook.clear();
+  await webhook.sendKeys(`http://127.0.0.1:${hook.address().port}/alerts`);
+  await (await find(driver, "alerts-save")).click();
+  await find(driver, "alerts-saved");
   await (await find(driver, "tab-accounts")).click();
   await (await find(driver, "test-key")).click();
   await driver.wait(async () => (await textOf(driver, "key-check")).startsWith("Key accepted"), 15000);
@@ -104,6 +126,8 @@ test("a video goes live to an account from the window and Stop all ends it", asy
   await driver.wait(async () => (await driver.findElements(byTestId("destination-row"))).length === 1, 60000, "a destination row");
   await driver.wait(async () => (await textOf(driver, "destination-state")) === "live", 30000, "live");
   await driver.wait(async () => parseInt(await textOf(driver, "destination-bitrate"), 10) > 100, 15000, "a bitrate");
+  // A few seconds of bitrate on the destination's five-minute graph.
+  await driver.wait(async () => (await driver.executeScript(() => document.querySelector('[data-testid="health-graph"] polyline')?.getAttribute("points")?.split(" ").length ?? 0)) >= 3, 10000, "a health graph");
   // The source's pace against the wall clock, on the broadcast's card.
   assert.match(await textOf(driver, "source-drift"), /^· source [+-]\d+ ms$/);
   await screenshot(driver, "51-live");
@@ -112,6 +136,11 @@ test("a video goes live to an account from the window and Stop all ends it", asy
   await (await find(driver, "stop-all")).click();
   await find(driver, "streams-empty", 20000);
   await driver.wait(async () => (await textOf(driver, "past-streams")).includes("ended"), 10000);
+  await driver.wait(async () => posted.some((p) => p.event === "broadcast_ended"), 10000, "the webhook heard the end");
+  const ended = posted.find((p) => p.event === "broadcast_ended");
+  assert.equal(ended.title, "E2E live");
+  assert.equal(ended.destinations, 1);
+  assert.ok(!JSON.stringify(posted).includes("e2eStreamKeyNotShown"));
   await screenshot(driver, "52-stopped");
   const recording = path.join(dir, "records", `${KEY}.flv`);
   assert.ok(existsSync(recording) && statSync(recording).size > 50000, "nginx recorded the stream");

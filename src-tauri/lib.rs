@@ -42,6 +42,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::twitch::twitch_stats,
             commands::twitch::twitch_client_id,
             commands::twitch::set_twitch_client_id,
+            commands::alerts::alert_settings,
+            commands::alerts::save_alert_settings,
             commands::videos::list_videos,
             commands::videos::import_videos,
             commands::videos::cancel_job,
@@ -89,12 +91,13 @@ pub fn run() {
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
             let state = tauri::async_runtime::block_on(AppState::open());
             if let Ok(core) = state.core() {
-                start_background_work(app.handle().clone(), core.clone(), state.shutdown.clone());
+                start_background_work(app.handle().clone(), core.clone(), state.shutdown.clone(), state.notify_desktop.clone());
             }
             app.manage(state);
             Ok(())
@@ -120,7 +123,25 @@ pub fn run() {
 }
 
 /// The job worker, the scheduler, and the bridge from the core's events to the window.
-fn start_background_work(handle: tauri::AppHandle, core: twitcher_core::Twitcher, shutdown: tokio_util::sync::CancellationToken) {
+fn start_background_work(
+    handle: tauri::AppHandle,
+    core: twitcher_core::Twitcher,
+    shutdown: tokio_util::sync::CancellationToken,
+    notify_desktop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    // Alerts become system notifications (when on) and webhook posts (when a URL is set).
+    let notifier = handle.clone();
+    tauri::async_runtime::spawn(twitcher_core::alerts::run(core.clone(), shutdown.clone(), move |alert| {
+        if !notify_desktop.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        use tauri_plugin_notification::NotificationExt;
+        let (title, body) = alert.text();
+        // No notification service (a bare X server, a headless box) is not an error.
+        if let Err(e) = notifier.notification().builder().title(title).body(body).show() {
+            tracing::debug!(error = %e, "no desktop notification shown");
+        }
+    }));
     let recovering = core.clone();
     tauri::async_runtime::spawn(async move {
         if let Err(e) = twitcher_core::broadcast::recover(&recovering).await {

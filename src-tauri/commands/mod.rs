@@ -2,6 +2,7 @@
 //! `{code, message}` body the UI shows.
 
 pub mod accounts;
+pub mod alerts;
 pub mod profile;
 pub mod storage;
 pub mod streams;
@@ -22,13 +23,27 @@ pub struct AppState {
     /// A "Connect with Twitch" waiting to be approved, and how to cancel its wait.
     pub pending_connect: tokio::sync::Mutex<Option<(twitcher_core::twitch::DeviceLogin, tokio_util::sync::CancellationToken)>>,
     pub connect_cancel: tokio::sync::Mutex<Option<tokio_util::sync::CancellationToken>>,
+    /// Whether alerts become system notifications (the "Desktop notifications" setting).
+    pub notify_desktop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// Settings key of [`AppState::notify_desktop`] ("on" unless set to "off").
+pub const NOTIFY_DESKTOP_SETTING: &str = "alerts.desktop";
 
 impl AppState {
     pub async fn open() -> Self {
         let data_dir = match config::data_dir(None) {
             Ok(dir) => dir,
-            Err(e) => return Self { core: Err(e.into()), _log: None, shutdown: Default::default(), pending_connect: Default::default(), connect_cancel: Default::default() },
+            Err(e) => {
+                return Self {
+                    core: Err(e.into()),
+                    _log: None,
+                    shutdown: Default::default(),
+                    pending_connect: Default::default(),
+                    connect_cancel: Default::default(),
+                    notify_desktop: Default::default(),
+                }
+            }
         };
         let log = logging::init(&data_dir, "twitcher-desktop").ok();
         let core = Twitcher::open(&data_dir).await.map_err(|e| {
@@ -38,7 +53,18 @@ impl AppState {
         if core.is_ok() {
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "Twitcher desktop started");
         }
-        Self { core, _log: log, shutdown: Default::default(), pending_connect: Default::default(), connect_cancel: Default::default() }
+        let desktop = match &core {
+            Ok(app) => app.db.setting(NOTIFY_DESKTOP_SETTING).await.ok().flatten().as_deref() != Some("off"),
+            Err(_) => false,
+        };
+        Self {
+            core,
+            _log: log,
+            shutdown: Default::default(),
+            pending_connect: Default::default(),
+            connect_cancel: Default::default(),
+            notify_desktop: std::sync::Arc::new(desktop.into()),
+        }
     }
 
     pub fn core(&self) -> Result<&Twitcher, ErrorBody> {

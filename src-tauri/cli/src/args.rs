@@ -52,12 +52,22 @@ pub enum Command {
     Twitch(TwitchCommand),
     /// What Twitcher found on this machine: ffmpeg, ffprobe, keyring, data dir, schema version.
     Doctor,
+    /// Alerts (a destination lost, failed or back; a scheduled start; a broadcast's end) POSTed as
+    /// JSON to a webhook by `serve`, `stream start` and the desktop app.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Run the HTTP API (and the scheduler, job worker and streaming engine) until Ctrl-C or
     /// SIGTERM. Binds loopback unless told otherwise: put a TLS proxy in front to expose it.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR:PORT")]
         listen: std::net::SocketAddr,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Show the webhook URL, or set it ("" clears it).
+    Webhook { url: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]

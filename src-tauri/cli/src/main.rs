@@ -39,6 +39,17 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
         Command::Stream(cmd) => commands::stream::run(&app, &cli.global, cmd, out).await,
         Command::Twitch(cmd) => commands::twitch::run(&app, &cli.global, cmd, out).await,
         Command::Doctor => commands::doctor::run(&app, out).await,
+        Command::Alerts(args::AlertsCommand::Webhook { url }) => {
+            if let Some(url) = url {
+                twitcher_core::alerts::set_webhook_url(&app, &url).await.map_err(Error::from)?;
+            }
+            let current = twitcher_core::alerts::webhook_url(&app).await.map_err(Error::from)?;
+            out.print(&serde_json::json!({ "webhook_url": current }), || match &current {
+                Some(u) => format!("Alerts are posted to {u}"),
+                None => "No alert webhook.".to_string(),
+            });
+            Ok(())
+        }
         Command::Serve { listen } => commands::serve::run(&app, listen, out).await,
     };
     app.db.close().await;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::AccountError;
+use crate::alerts::AlertError;
 use crate::broadcast::BroadcastError;
 use crate::config::ConfigError;
 use crate::library::LibraryError;
@@ -39,12 +40,16 @@ pub enum Error {
     Broadcast(#[from] BroadcastError),
     #[error(transparent)]
     Twitch(#[from] TwitchError),
+    #[error(transparent)]
+    Alert(#[from] AlertError),
 }
 
 impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Config(_) => "config",
+            Error::Alert(AlertError::InvalidWebhook) => "invalid_input",
+            Error::Alert(AlertError::Db(_)) => "database",
             Error::Db(_)
             | Error::Profile(ProfileError::Db(_))
             | Error::Vault(VaultError::Db(_))

@@ -17,6 +17,8 @@ pub enum Event {
     VideosChanged { profile_id: i64 },
     /// A destination of a broadcast: on every change of state and about once a second.
     Stream(crate::broadcast::StreamStatus),
+    /// A scheduled broadcast's time came and it is starting.
+    ScheduledStarted { broadcast_id: String, title: String, destinations: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -87,21 +87,18 @@ struct Cached {
     servers: Vec<IngestServer>,
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
-}
 
 /// The ingest servers to offer, from Twitch if possible. Never fails for want of a network.
 pub async fn list(db: &Db, list_url: &str) -> Result<IngestList, DbError> {
     let cached: Option<Cached> = db.setting(CACHE_KEY).await?.and_then(|text| serde_json::from_str(&text).ok());
     if let Some(cache) = &cached {
-        if now_ms().saturating_sub(cache.fetched_at_ms) < CACHE_FRESH.as_millis() as u64 {
+        if crate::clock::now_ms().saturating_sub(cache.fetched_at_ms) < CACHE_FRESH.as_millis() as u64 {
             return Ok(assemble(cache.servers.clone(), IngestSource::Twitch));
         }
     }
     match fetch(list_url).await {
         Ok(servers) => {
-            let cache = Cached { fetched_at_ms: now_ms(), servers: servers.clone() };
+            let cache = Cached { fetched_at_ms: crate::clock::now_ms(), servers: servers.clone() };
             db.set_setting(CACHE_KEY, &serde_json::to_string(&cache).expect("serializable")).await?;
             Ok(assemble(servers, IngestSource::Twitch))
         }

@@ -18,6 +18,7 @@
 //! | [`twitch`]   | Twitch's OAuth (device flow, refresh, validate, revoke) and Helix: stats, channel settings |
 //! | [`broadcast`]| the streaming engine: prepare, paced FLV source, fan-out, RTMP(S) publishers, supervisor |
 //! | [`jobs`]     | durable background jobs: claim, retry with backoff, recovery after a crash |
+//! | [`alerts`]   | notifications and the webhook: destination lost/failed/recovered, scheduled start, end |
 //! | [`events`]   | the typed event stream (job progress, library changes) the surfaces forward |
 //! | [`media`]    | ffmpeg/ffprobe (sidecar, env, PATH), probing by content, verifying, thumbnails |
 //! | [`logging`]  | tracing to a rotating file, every line through one redaction layer |
@@ -28,7 +29,9 @@
 //! The [`Twitcher`] handle opens a data dir once and is cheap to clone.
 
 pub mod accounts;
+pub mod alerts;
 pub mod broadcast;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod doctor;

@@ -138,6 +138,13 @@ async fn a_dropped_destination_comes_back_and_the_others_lose_nothing() {
     let ingest = Ingest::start();
     let s = setup(&ingest, 12, 3).await;
     let mut events = s.app.events.subscribe();
+    // Alerts go to the surface's notifier and to the webhook.
+    let (hook, posted) = support::webhook_receiver().await;
+    twitcher_core::alerts::set_webhook_url(&s.app, &hook).await.unwrap();
+    let notified = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = notified.clone();
+    let stop_alerts = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(twitcher_core::alerts::run(s.app.clone(), stop_alerts.clone(), move |a| sink.lock().unwrap().push(a.clone())));
     let handle = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap();
     let victim = handle.destinations[1].0;
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -180,6 +187,26 @@ async fn a_dropped_destination_comes_back_and_the_others_lose_nothing() {
     }
     let rows = s.app.db.streams(s.ana.id, 10).await.unwrap();
     assert_eq!(rows.iter().find(|r| r.id == victim).unwrap().reconnects, 1);
+
+    // Alerts: the loss, the recovery, the end — notified and posted to the webhook, keyless.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop_alerts.cancel();
+    use twitcher_core::alerts::Alert;
+    let alerts = notified.lock().unwrap().clone();
+    assert!(alerts.iter().any(|a| matches!(a, Alert::DestinationLost { stream_id, account, .. } if *stream_id == victim && account == "Channel 1")), "{alerts:?}");
+    assert!(alerts.iter().any(|a| matches!(a, Alert::DestinationRecovered { stream_id, reconnects: 1, .. } if *stream_id == victim)), "{alerts:?}");
+    assert!(matches!(alerts.last(), Some(Alert::BroadcastEnded { destinations: 3, failed: 0, .. })), "{alerts:?}");
+    assert_eq!(alerts.iter().filter(|a| matches!(a, Alert::BroadcastEnded { .. })).count(), 1);
+    let bodies = posted.lock().unwrap().clone();
+    let kinds: Vec<&str> = bodies.iter().filter_map(|b| b["event"].as_str()).collect();
+    assert_eq!(kinds, alerts.iter().map(|a| serde_json::to_value(a).unwrap()["event"].as_str().unwrap().to_string()).collect::<Vec<_>>(), "{bodies:?}");
+    assert!(kinds.contains(&"destination_lost") && kinds.contains(&"destination_recovered") && kinds.contains(&"broadcast_ended"));
+    assert_eq!(bodies[0]["app"], "twitcher");
+    for body in &bodies {
+        for (_, key) in &s.accounts {
+            assert!(!body.to_string().contains(key.as_str()), "a webhook body holds a key");
+        }
+    }
     let log = s.app.db.stream_events(s.ana.id, victim).await.unwrap().unwrap();
     assert!(log.iter().any(|(_, level, m)| level == "warn" && m.starts_with("reconnecting")), "{log:?}");
     // Neither the events nor the logs hold a key.

@@ -86,8 +86,8 @@ pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, tw
         .with_state(state))
 }
 
-/// Runs the core's background work (recovery, job worker, scheduler, hourly Twitch validation)
-/// until `shutdown`.
+/// Runs the core's background work (recovery, job worker, scheduler, hourly Twitch validation,
+/// alerts) until `shutdown`.
 pub fn start_background_work(app: &Twitcher, shutdown: &CancellationToken) {
     let recovering = app.clone();
     tokio::spawn(async move {
@@ -98,6 +98,11 @@ pub fn start_background_work(app: &Twitcher, shutdown: &CancellationToken) {
     tokio::spawn(twitcher_core::jobs::run_worker(app.clone(), shutdown.clone()));
     tokio::spawn(twitcher_core::broadcast::run_scheduler(app.clone(), shutdown.clone()));
     tokio::spawn(twitcher_core::twitch::tokens::run_validation(app.clone(), shutdown.clone()));
+    // On a server, alerts go to the log and to the webhook (when one is set).
+    tokio::spawn(twitcher_core::alerts::run(app.clone(), shutdown.clone(), |alert| {
+        let (title, body) = alert.text();
+        tracing::info!(%title, %body, "alert");
+    }));
 }
 
 /// Serves the API on `listener` until `shutdown`, then ends every broadcast gracefully.

@@ -34,6 +34,8 @@ export const commands = {
 	twitchStats: (refresh: boolean) => typedError<AccountStats[], ErrorBody>(__TAURI_INVOKE("twitch_stats", { refresh })),
 	twitchClientId: () => typedError<TwitchClientId, ErrorBody>(__TAURI_INVOKE("twitch_client_id")),
 	setTwitchClientId: (clientId: string) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_twitch_client_id", { clientId })),
+	alertSettings: () => typedError<AlertSettings, ErrorBody>(__TAURI_INVOKE("alert_settings")),
+	saveAlertSettings: (settings: AlertSettings) => typedError<null, ErrorBody>(__TAURI_INVOKE("save_alert_settings", { settings })),
 	listVideos: (query: VideoQuery) => typedError<VideoPage, ErrorBody>(__TAURI_INVOKE("list_videos", { query })),
 	/**  What a drop on the window and the file dialog both call. Progress arrives as events. */
 	importVideos: (paths: string[]) => typedError<ImportQueued, ErrorBody>(__TAURI_INVOKE("import_videos", { paths })),
@@ -128,6 +130,16 @@ export type AfterCrash =
 /**  Started again from the beginning of the video (a loop simply goes on). */
 "restart";
 
+export type AlertSettings = {
+	/**
+	 *  System notifications when a destination drops, fails or recovers, and when a broadcast
+	 *  starts on schedule or ends.
+	 */
+	desktop: boolean,
+	/**  The same alerts POSTed as JSON; empty for none. */
+	webhook_url: string,
+};
+
 /**  The outcome of a connection. */
 export type Connected = {
 	account: Account,
@@ -181,11 +193,13 @@ export type Event =
 	type: "job",
 } & JobEvent | 
 /**  A video was added, changed or removed: lists showing it should refresh. */
-{ type: "videos_changed"; profile_id: number } | 
+({ type: "videos_changed"; profile_id: number }) & { broadcast_id?: never; destinations?: never; title?: never } | 
 /**  A destination of a broadcast: on every change of state and about once a second. */
 {
 	type: "stream",
-} & StreamStatus;
+} & StreamStatus | 
+/**  A scheduled broadcast's time came and it is starting. */
+({ type: "scheduled_started"; broadcast_id: string; title: string; destinations: number }) & { profile_id?: never };
 
 /**  Files queued for import, and those refused at once. */
 export type ImportQueued = {
@@ -345,6 +359,8 @@ export type StreamRow = {
 	ended_at: string | null,
 	error: string | null,
 	channel_notice: string | null,
+	/**  The bitrate asked for (video + audio, kbps): the line health graphs are read against. */
+	target_kbps: number,
 	reconnects: number,
 	bytes_sent: number,
 	created_at: string,

@@ -2,6 +2,12 @@
 // for the app: the Videos tab shows it, and it survives switching tabs.
 import { events, type JobEvent, type StreamStatus } from "./bindings";
 
+/** One point of a destination's health graph. */
+export type HealthSample = { at: number; kbps: number; reconnects: number; state: string };
+
+/** How far back the health graphs go. */
+export const HISTORY_MS = 5 * 60 * 1000;
+
 class JobsStore {
   /** Jobs by id: running ones, and finished ones until dismissed. */
   byId: Record<number, JobEvent> = $state({});
@@ -11,6 +17,8 @@ class JobsStore {
   streams: Record<number, StreamStatus> = $state({});
   /** Bumped when a destination changes state, so stream lists know to reload. */
   streamsVersion = $state(0);
+  /** The last five minutes of each destination's bitrate, reconnects and state, by stream id. */
+  history: Record<number, HealthSample[]> = $state({});
   #started = false;
 
   get list(): JobEvent[] {
@@ -36,6 +44,10 @@ class JobsStore {
         const before = this.streams[status.stream_id]?.state;
         this.streams[status.stream_id] = status;
         if (before !== status.state) this.streamsVersion += 1;
+        const now = Date.now();
+        const samples = (this.history[status.stream_id] ?? []).filter((s) => now - s.at <= HISTORY_MS);
+        samples.push({ at: now, kbps: status.bitrate_kbps ?? 0, reconnects: status.reconnects, state: status.state });
+        this.history[status.stream_id] = samples;
       }
     });
   }

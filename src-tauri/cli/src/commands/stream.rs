@@ -22,6 +22,9 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
             let quality = quality(&q)?;
             let request = StartRequest { video_id: video, account_ids: accounts, title: title.unwrap_or_default(), category, tags, quality, looped, live_encode };
             let mut events = app.events.subscribe();
+            // Alerts go to the webhook, if one is set (stderr already shows every change).
+            let alerts_done = tokio_util::sync::CancellationToken::new();
+            let alerts = tokio::spawn(twitcher_core::alerts::run(app.clone(), alerts_done.clone(), |_| {}));
             let handle = match at {
                 Some(at) => {
                     let when = parse_rfc3339(&at).ok_or_else(|| BroadcastError::InvalidQuality(format!("--at '{at}' is not an RFC 3339 time like 2026-11-27T20:00:00Z")))?;
@@ -63,6 +66,9 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
                     }
                 }
             }
+            // The last alerts (the broadcast's end) go out before the process does.
+            alerts_done.cancel();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), alerts).await;
             let failed = states.values().filter(|s| **s != StreamState::Ended).count();
             if failed > 0 {
                 return Err(BroadcastError::DestinationsFailed { failed, total: states.len() }.into());

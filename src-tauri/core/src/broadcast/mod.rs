@@ -147,6 +147,8 @@ pub struct StreamRow {
     pub ended_at: Option<String>,
     pub error: Option<String>,
     pub channel_notice: Option<String>,
+    /// The bitrate asked for (video + audio, kbps): the line health graphs are read against.
+    pub target_kbps: i64,
     pub reconnects: i64,
     pub bytes_sent: i64,
     pub created_at: String,

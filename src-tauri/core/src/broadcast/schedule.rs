@@ -58,6 +58,7 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
             return Err(e);
         }
     };
+    app.events.emit(crate::events::Event::ScheduledStarted { broadcast_id: broadcast_id.to_string(), title: request.title.clone(), destinations: ids.len() as u32 });
     launch(app, &actor, &request, broadcast_id.to_string(), ids, video, accounts_).await
 }
 

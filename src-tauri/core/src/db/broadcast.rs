@@ -118,6 +118,17 @@ impl Db {
         Ok(())
     }
 
+    /// The account's display name and the stream's title, for alerts.
+    pub async fn stream_names(&self, id: i64) -> Result<Option<(String, String)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT COALESCE(a.display_name, 'a removed account'), s.title FROM streams s \
+             LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id WHERE s.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// Deletes stream log lines older than `days` (the logs' own retention); returns how many.
     pub async fn prune_stream_events(&self, days: u32) -> Result<u64, DbError> {
         Ok(sqlx::query("DELETE FROM stream_events WHERE julianday(at) < julianday('now') - ?")
@@ -140,7 +151,7 @@ impl Db {
     pub async fn streams(&self, creator_id: i64, limit: i64) -> Result<Vec<StreamRow>, DbError> {
         Ok(sqlx::query_as(
             "SELECT s.id, s.broadcast_id, s.twitch_account_id AS account_id, a.display_name AS account_name, s.video_id, \
-             v.title AS video_title, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.channel_notice, s.reconnects, s.bytes_sent, \
+             v.title AS video_title, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.channel_notice, s.video_bitrate_k + s.audio_bitrate_k AS target_kbps, s.reconnects, s.bytes_sent, \
              s.created_at FROM streams s LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id \
              LEFT JOIN videos v ON v.id = s.video_id WHERE s.creator_id = ? ORDER BY s.id DESC LIMIT ?",
         )

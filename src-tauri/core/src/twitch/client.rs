@@ -7,7 +7,7 @@
 //! once more. A wait longer than a minute is an error the caller can show.
 
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -39,7 +39,7 @@ struct Bucket {
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+    crate::clock::now_unix() as u64
 }
 
 impl RateLimit {

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::sync::LazyLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
@@ -27,9 +27,7 @@ static REFRESHING: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sy
 /// How often connected accounts are validated (Twitch: "at least once an hour").
 pub const VALIDATE_EVERY: Duration = Duration::from_secs(3600);
 
-pub(crate) fn now_unix() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64
-}
+pub(crate) use crate::clock::now_unix;
 
 struct Open {
     access: Zeroizing<String>,

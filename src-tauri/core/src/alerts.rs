@@ -1,0 +1,179 @@
+//! Alerts for a creator who is not watching the window: a destination lost, failed or back, a
+//! scheduled broadcast started, a broadcast ended. Derived from the core's events; each surface
+//! shows them its way (the desktop as system notifications), and when a webhook URL is set they
+//! are POSTed to it as JSON — for a phone, a chat bot, a pager.
+//!
+//! An alert names accounts and titles, never a key, a token or a profile UUID, and its error
+//! text passes the redaction rules.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::broadcast::StreamState;
+use crate::db::DbError;
+use crate::events::Event;
+use crate::Twitcher;
+
+const WEBHOOK_SETTING: &str = "alerts.webhook_url";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("the webhook URL must be an http:// or https:// URL")]
+    InvalidWebhook,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// What happened, with what a person needs to act on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Alert {
+    /// The connection to Twitch dropped; Twitcher is reconnecting.
+    DestinationLost { broadcast_id: String, stream_id: i64, account: String, title: String, error: Option<String> },
+    /// The destination gave up (a refused key, a video that ended while away).
+    DestinationFailed { broadcast_id: String, stream_id: i64, account: String, title: String, error: Option<String> },
+    /// Back on air after a loss.
+    DestinationRecovered { broadcast_id: String, stream_id: i64, account: String, title: String, reconnects: u32 },
+    ScheduledStarted { broadcast_id: String, title: String, destinations: u32 },
+    BroadcastEnded { broadcast_id: String, title: String, destinations: u32, failed: u32 },
+}
+
+impl Alert {
+    /// A notification's title and body.
+    pub fn text(&self) -> (String, String) {
+        match self {
+            Alert::DestinationLost { account, title, error, .. } => {
+                (format!("{account}: connection lost"), format!("“{title}” is reconnecting{}", error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()))
+            }
+            Alert::DestinationFailed { account, title, error, .. } => {
+                (format!("{account}: stopped"), format!("“{title}” failed{}", error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()))
+            }
+            Alert::DestinationRecovered { account, title, reconnects, .. } => {
+                (format!("{account}: back on air"), format!("“{title}” recovered ({reconnects} reconnect{})", if *reconnects == 1 { "" } else { "s" }))
+            }
+            Alert::ScheduledStarted { title, destinations, .. } => ("Scheduled stream started".into(), format!("“{title}” is going live on {destinations} channel(s)")),
+            Alert::BroadcastEnded { title, destinations, failed, .. } => (
+                "Broadcast ended".into(),
+                if *failed == 0 { format!("“{title}” ended on {destinations} channel(s)") } else { format!("“{title}” ended; {failed} of {destinations} channel(s) failed") },
+            ),
+        }
+    }
+}
+
+/// The webhook URL, if set.
+pub async fn webhook_url(app: &Twitcher) -> Result<Option<String>, AlertError> {
+    Ok(app.db.setting(WEBHOOK_SETTING).await?)
+}
+
+/// Sets the webhook URL (empty clears it).
+pub async fn set_webhook_url(app: &Twitcher, url: &str) -> Result<(), AlertError> {
+    let url = url.trim();
+    if url.is_empty() {
+        app.db.delete_setting(WEBHOOK_SETTING).await?;
+        return Ok(());
+    }
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+        _ => return Err(AlertError::InvalidWebhook),
+    }
+    app.db.set_setting(WEBHOOK_SETTING, url).await?;
+    Ok(())
+}
+
+/// What alerts need to remember about each destination seen.
+struct Seen {
+    broadcast_id: String,
+    state: StreamState,
+}
+
+/// Turns core events into alerts until cancelled (what is already queued then still goes out):
+/// each goes to `notify` and to the webhook.
+pub async fn run(app: Twitcher, cancel: CancellationToken, notify: impl Fn(&Alert) + Send + 'static) {
+    let mut events = app.events.subscribe();
+    let mut seen: HashMap<i64, Seen> = HashMap::new();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("a TLS backend is compiled in");
+    loop {
+        let event = tokio::select! {
+            e = events.recv() => e,
+            _ = cancel.cancelled() => match events.try_recv() {
+                Ok(e) => Ok(e),
+                Err(_) => return,
+            },
+        };
+        let alerts = match event {
+            Ok(Event::Stream(status)) => {
+                let previous = seen.insert(status.stream_id, Seen { broadcast_id: status.broadcast_id.clone(), state: status.state }).map(|s| s.state);
+                if previous == Some(status.state) {
+                    continue;
+                }
+                transition(&app, &seen, &status, previous).await
+            }
+            Ok(Event::ScheduledStarted { broadcast_id, title, destinations }) => vec![Alert::ScheduledStarted { broadcast_id, title, destinations }],
+            Ok(_) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        for alert in alerts {
+            notify(&alert);
+            if let Ok(Some(url)) = webhook_url(&app).await {
+                post(&http, &url, &alert).await;
+            }
+        }
+        // Forget broadcasts that have ended.
+        let done: Vec<String> = ended_broadcasts(&seen);
+        seen.retain(|_, s| !done.contains(&s.broadcast_id));
+    }
+}
+
+fn ended_broadcasts(seen: &HashMap<i64, Seen>) -> Vec<String> {
+    let mut all: HashMap<&str, bool> = HashMap::new();
+    for s in seen.values() {
+        *all.entry(&s.broadcast_id).or_insert(true) &= s.state.is_final();
+    }
+    all.into_iter().filter(|(_, done)| *done).map(|(id, _)| id.to_string()).collect()
+}
+
+async fn transition(app: &Twitcher, seen: &HashMap<i64, Seen>, status: &crate::broadcast::StreamStatus, previous: Option<StreamState>) -> Vec<Alert> {
+    let (account, title) = match app.db.stream_names(status.stream_id).await {
+        Ok(Some(names)) => names,
+        _ => ("a channel".to_string(), "the broadcast".to_string()),
+    };
+    let (broadcast_id, stream_id) = (status.broadcast_id.clone(), status.stream_id);
+    let error = status.error.as_deref().map(|e| crate::redact::redact(e).into_owned());
+    let mut alerts = Vec::new();
+    match (previous, status.state) {
+        (Some(StreamState::Live), StreamState::Reconnecting) => {
+            alerts.push(Alert::DestinationLost { broadcast_id: broadcast_id.clone(), stream_id, account, title: title.clone(), error });
+        }
+        (Some(StreamState::Reconnecting), StreamState::Live) => {
+            alerts.push(Alert::DestinationRecovered { broadcast_id: broadcast_id.clone(), stream_id, account, title: title.clone(), reconnects: status.reconnects });
+        }
+        (_, StreamState::Failed) => {
+            alerts.push(Alert::DestinationFailed { broadcast_id: broadcast_id.clone(), stream_id, account, title: title.clone(), error });
+        }
+        _ => {}
+    }
+    if status.state.is_final() {
+        let mine: Vec<&Seen> = seen.values().filter(|s| s.broadcast_id == broadcast_id).collect();
+        if mine.iter().all(|s| s.state.is_final()) {
+            let failed = mine.iter().filter(|s| s.state == StreamState::Failed).count() as u32;
+            alerts.push(Alert::BroadcastEnded { broadcast_id, title, destinations: mine.len() as u32, failed });
+        }
+    }
+    alerts
+}
+
+async fn post(http: &reqwest::Client, url: &str, alert: &Alert) {
+    let mut body = serde_json::to_value(alert).expect("alerts serialize");
+    body["app"] = serde_json::json!("twitcher");
+    body["at_unix"] = serde_json::json!(crate::clock::now_unix());
+    match http.post(url).json(&body).send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => tracing::warn!(status = r.status().as_u16(), "the alert webhook refused an alert"),
+        Err(e) => tracing::warn!(error = %e.without_url(), "the alert webhook could not be reached"),
+    }
+}
