@@ -1,6 +1,6 @@
 // Starts tauri-driver (which drives WebKitWebDriver, which starts the real app) and opens a
 // WebDriver session on the app window. Each session gets its own data dir.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import http from "node:http";
 import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
 import net from "node:net";
@@ -180,4 +180,42 @@ export async function choose(driver, id, value) {
     select,
     value,
   );
+}
+
+/**
+ * nginx with the RTMP module on a free loopback port, recording every stream key to
+ * `dir/records/<key>.flv`. Returns { dir, port, server (the ingest URL), stop }.
+ */
+export async function startIngest() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-live-"));
+  mkdirSync(path.join(dir, "records"));
+  const port = await freePort();
+  const user = process.getuid?.() === 0 ? "user root;" : "";
+  writeFileSync(path.join(dir, "nginx.conf"), `load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+${user}
+worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
+events { worker_connections 64; }
+rtmp { server { listen 127.0.0.1:${port};
+  application app { live on; record all; record_path ${dir}/records; record_unique off; record_append on; } } }
+`);
+  const nginx = spawn("nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" });
+  await waitForPort(port, 10000);
+  return { dir, port, server: `rtmp://127.0.0.1:${port}/app`, stop: () => nginx.kill() };
+}
+
+/** A 4 s 640x360 test video with a tone, made by ffmpeg. */
+export function makeVideo(file) {
+  execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
+    "-t", "4", "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", file]);
+}
+
+/** Calls a Tauri command from the page, as the UI would; fails the test on an error result. */
+export async function invoke(driver, command, args) {
+  const result = await driver.executeAsyncScript(
+    (command, args, done) => window.__TAURI_INTERNALS__.invoke(command, args).then(done, (e) => done({ failed: e })),
+    command,
+    args,
+  );
+  if (result && result.failed) throw new Error(`${command}: ${JSON.stringify(result.failed)}`);
+  return result;
 }

@@ -3,13 +3,10 @@
 // made, and the alert webhook (a local receiver) told of the broadcast's end.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, statSync, existsSync } from "node:fs";
-import net from "node:net";
+import { statSync, existsSync } from "node:fs";
 import http from "node:http";
-import os from "node:os";
 import path from "node:path";
-import { launch, find, screenshot, createProfile, textOf, choose, byTestId } from "./harness.mjs";
+import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, makeVideo, invoke } from "./harness.mjs";
 
 let session;
 let nginx;
@@ -19,44 +16,10 @@ let hook;
 const posted = [];
 const KEY = "live_4242_e2eStreamKeyNotShown";
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port) {
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, "127.0.0.1", () => (s.end(), resolve(true)));
-      s.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nginx did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 before(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-live-"));
-  mkdirSync(path.join(dir, "records"));
-  rtmpPort = await freePort();
-  const user = process.getuid?.() === 0 ? "user root;" : "";
-  writeFileSync(path.join(dir, "nginx.conf"), `load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-${user}
-worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
-events { worker_connections 64; }
-rtmp { server { listen 127.0.0.1:${rtmpPort};
-  application app { live on; record all; record_path ${dir}/records; record_unique off; record_append on; } } }
-`);
-  nginx = spawn("nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" });
-  await waitForPort(rtmpPort);
-  execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
-    "-t", "4", "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", path.join(dir, "Live show.mp4")]);
+  nginx = await startIngest();
+  ({ dir, port: rtmpPort } = nginx);
+  makeVideo(path.join(dir, "Live show.mp4"));
   // The user's alert webhook.
   hook = http.createServer((req, res) => {
     let body = "";
@@ -71,19 +34,9 @@ rtmp { server { listen 127.0.0.1:${rtmpPort};
 });
 after(async () => {
   await session?.stop();
-  nginx?.kill();
+  nginx?.stop();
   hook?.close();
 });
-
-async function invoke(driver, command, args) {
-  const result = await driver.executeAsyncScript(
-    (command, args, done) => window.__TAURI_INTERNALS__.invoke(command, args).then(done, (e) => done({ failed: e })),
-    command,
-    args,
-  );
-  assert.ok(result === null || !result.failed, JSON.stringify(result));
-  return result;
-}
 
 test("a video goes live to an account from the window and Stop all ends it", async () => {
   const { driver } = session;

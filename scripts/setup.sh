@@ -14,7 +14,8 @@ packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-d
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev libdbus-1-dev file ffmpeg
   gnome-keyring dbus dbus-x11)
 if [ "$want_test" = 1 ]; then
-  packages+=(xvfb webkit2gtk-driver at-spi2-core python3-venv openssl nginx libnginx-mod-rtmp libnginx-mod-stream)
+  packages+=(xvfb webkit2gtk-driver at-spi2-core python3-venv openssl nginx libnginx-mod-rtmp libnginx-mod-stream
+    trayer xdotool)
 fi
 command -v node >/dev/null || packages+=(nodejs npm)
 
@@ -49,6 +50,10 @@ if [ "$want_test" = 1 ] && [ ! -x .venv-test/bin/moto_server ]; then
   echo "==> installing moto (S3 test server) into .venv-test"
   python3 -m venv .venv-test
   .venv-test/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.1.22'
+fi
+# python-xlib: the tray test closes the window the way a window manager asks (WM_DELETE_WINDOW).
+if [ "$want_test" = 1 ] && ! .venv-test/bin/python -c 'import Xlib' 2>/dev/null; then
+  .venv-test/bin/pip install --quiet --disable-pip-version-check 'python-xlib==0.33'
 fi
 
 if [ "$want_test" = 1 ] && ! command -v tauri-driver >/dev/null; then

@@ -10,6 +10,7 @@
 //!   [`twitcher_core::ErrorBody`].
 
 pub mod commands;
+mod tray;
 
 use tauri::Manager;
 use tauri_specta::{collect_commands, collect_events, Builder, Event as _};
@@ -29,6 +30,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::profile::sign_in,
             commands::profile::sign_out,
             commands::system::doctor,
+            commands::system::about,
             commands::accounts::list_accounts,
             commands::accounts::add_account,
             commands::accounts::update_account,
@@ -66,6 +68,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::streams::cancel_scheduled,
             commands::streams::after_crash,
             commands::streams::set_after_crash,
+            commands::streams::close_to_tray,
+            commands::streams::set_close_to_tray,
         ])
         .events(collect_events![CoreEvent])
         // One TypeScript type per Rust type (not a Serialize/Deserialize pair): the UI only
@@ -89,6 +93,9 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
 pub fn run() {
     let builder = specta_builder();
     tauri::Builder::default()
+        // First: a second launch hands over to the running one, which shows its window.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| tray::show_window(app)))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
@@ -98,9 +105,23 @@ pub fn run() {
             let state = tauri::async_runtime::block_on(AppState::open());
             if let Ok(core) = state.core() {
                 start_background_work(app.handle().clone(), core.clone(), state.shutdown.clone(), state.notify_desktop.clone());
+                if let Err(e) = tray::install(app.handle(), core.clone()) {
+                    tracing::warn!(error = %e, "no tray icon");
+                }
             }
             app.manage(state);
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            // With streams live, closing the window hides it to the tray (unless turned off).
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                let state = window.state::<AppState>();
+                let live = state.core().map(|c| c.broadcasts.count()).unwrap_or(0);
+                if live > 0 && state.close_to_tray.load(std::sync::atomic::Ordering::Relaxed) {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
         })
         .build(tauri::generate_context!())
         .expect("error while building Twitcher")

@@ -25,6 +25,8 @@ pub struct AppState {
     pub connect_cancel: tokio::sync::Mutex<Option<tokio_util::sync::CancellationToken>>,
     /// Whether alerts become system notifications (the "Desktop notifications" setting).
     pub notify_desktop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether closing the window while streams are live hides it to the tray.
+    pub close_to_tray: std::sync::atomic::AtomicBool,
 }
 
 /// Settings key of [`AppState::notify_desktop`] ("on" unless set to "off").
@@ -42,6 +44,7 @@ impl AppState {
                     pending_connect: Default::default(),
                     connect_cancel: Default::default(),
                     notify_desktop: Default::default(),
+                    close_to_tray: Default::default(),
                 }
             }
         };
@@ -53,10 +56,17 @@ impl AppState {
         if core.is_ok() {
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "Twitcher desktop started");
         }
-        let desktop = match &core {
-            Ok(app) => app.db.setting(NOTIFY_DESKTOP_SETTING).await.ok().flatten().as_deref() != Some("off"),
-            Err(_) => false,
+        let on = |key: &'static str| {
+            let core = &core;
+            async move {
+                match core {
+                    Ok(app) => app.db.setting(key).await.ok().flatten().as_deref() != Some("off"),
+                    Err(_) => false,
+                }
+            }
         };
+        let desktop = on(NOTIFY_DESKTOP_SETTING).await;
+        let close_to_tray = on(crate::tray::CLOSE_TO_TRAY_SETTING).await;
         Self {
             core,
             _log: log,
@@ -64,6 +74,7 @@ impl AppState {
             pending_connect: Default::default(),
             connect_cancel: Default::default(),
             notify_desktop: std::sync::Arc::new(desktop.into()),
+            close_to_tray: close_to_tray.into(),
         }
     }
 

@@ -86,3 +86,20 @@ pub async fn after_crash(state: State<'_, AppState>) -> CommandResult<broadcast:
 pub async fn set_after_crash(state: State<'_, AppState>, policy: broadcast::AfterCrash) -> CommandResult<()> {
     Ok(broadcast::set_after_crash(state.core()?, policy).await?)
 }
+
+/// Whether closing the window while streams are live hides it to the tray (else it quits).
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn close_to_tray(state: State<'_, AppState>) -> CommandResult<bool> {
+    Ok(state.close_to_tray.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn set_close_to_tray(state: State<'_, AppState>, on: bool) -> CommandResult<()> {
+    state.core()?.db.set_setting(crate::tray::CLOSE_TO_TRAY_SETTING, if on { "on" } else { "off" }).await?;
+    state.close_to_tray.store(on, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}

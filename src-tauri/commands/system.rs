@@ -10,3 +10,18 @@ use super::{AppState, CommandResult};
 pub async fn doctor(state: State<'_, AppState>) -> CommandResult<DoctorReport> {
     Ok(doctor::run(state.core()?).await?)
 }
+
+/// Versions for the About panel.
+#[derive(Debug, Clone, serde::Serialize, specta::Type)]
+pub struct About {
+    pub app_version: String,
+    /// WebKitGTK's version on Linux.
+    pub webview_version: Option<String>,
+}
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn about() -> CommandResult<About> {
+    Ok(About { app_version: env!("CARGO_PKG_VERSION").to_string(), webview_version: tauri::webview_version().ok() })
+}

@@ -14,6 +14,7 @@ export const commands = {
 	signOut: () => typedError<null, ErrorBody>(__TAURI_INVOKE("sign_out")),
 	/**  What the app found: ffmpeg, ffprobe, keyring backend, data dir, schema version. */
 	doctor: () => typedError<DoctorReport, ErrorBody>(__TAURI_INVOKE("doctor")),
+	about: () => typedError<About, ErrorBody>(__TAURI_INVOKE("about")),
 	listAccounts: () => typedError<Account[], ErrorBody>(__TAURI_INVOKE("list_accounts")),
 	/**  The key travels to Rust once, here; what comes back is masked. */
 	addAccount: (input: AccountInput, streamKey: string) => typedError<Account, ErrorBody>(__TAURI_INVOKE("add_account", { input, streamKey })),
@@ -72,6 +73,9 @@ export const commands = {
 	/**  What happens at the next launch to broadcasts a crash interrupted. */
 	afterCrash: () => typedError<AfterCrash, ErrorBody>(__TAURI_INVOKE("after_crash")),
 	setAfterCrash: (policy: AfterCrash) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_after_crash", { policy })),
+	/**  Whether closing the window while streams are live hides it to the tray (else it quits). */
+	closeToTray: () => typedError<boolean, ErrorBody>(__TAURI_INVOKE("close_to_tray")),
+	setCloseToTray: (on: boolean) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_close_to_tray", { on })),
 };
 
 /** Events */
@@ -80,6 +84,13 @@ export const events = {
 };
 
 /* Types */
+/**  Versions for the About panel. */
+export type About = {
+	app_version: string,
+	/**  WebKitGTK's version on Linux. */
+	webview_version: string | null,
+};
+
 /**
  *  An account as every surface sees it. `stream_key` is masked, `None` when no key is set;
  *  `ingest_server` `None` means automatic (Twitch's default server).

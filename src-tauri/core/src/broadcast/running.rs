@@ -27,6 +27,13 @@ impl Running {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
     }
 
+    /// The ids of the broadcasts running here.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.inner.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     /// Stops one broadcast; false if it is not running here.
     pub fn stop_broadcast(&self, broadcast_id: &str) -> bool {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).get(broadcast_id).map(|(all, _)| all.cancel()).is_some()

@@ -118,6 +118,24 @@ impl Db {
         Ok(())
     }
 
+    /// The title of a broadcast (its first row's).
+    pub async fn broadcast_title(&self, broadcast_id: &str) -> Result<Option<String>, DbError> {
+        Ok(sqlx::query_scalar("SELECT title FROM streams WHERE broadcast_id = ? ORDER BY id LIMIT 1")
+            .bind(broadcast_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// The scheduled broadcast that starts first: (broadcast id, title, scheduled_at).
+    pub async fn next_scheduled(&self) -> Result<Option<(String, String, String)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT broadcast_id, title, scheduled_at FROM streams WHERE status = 'scheduled' \
+             ORDER BY julianday(scheduled_at), id LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// The account's display name and the stream's title, for alerts.
     pub async fn stream_names(&self, id: i64) -> Result<Option<(String, String)>, DbError> {
         Ok(sqlx::query_as(
