@@ -44,6 +44,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
+# The FFmpeg sidecars the desktop build bundles (it refuses to build without them).
+bash scripts/sidecars.sh
+
 # A real S3-compatible server for the storage tests: moto's server mode, pinned (TOOLCHAIN.md:
 # 5.1.22 answers ListParts the way the SDK expects; 5.2 does not).
 if [ "$want_test" = 1 ] && [ ! -x .venv-test/bin/moto_server ]; then

@@ -199,7 +199,8 @@ fn doctor_reports_ffmpeg_ffprobe_keyring_data_dir_and_schema_version() {
     for tool in ["ffmpeg", "ffprobe"] {
         let path = report[tool]["path"].as_str().unwrap_or_else(|| panic!("{tool} not found: {report}"));
         assert!(Path::new(path).is_file());
-        assert_eq!(report[tool]["source"], "path");
+        // The desktop build copies the sidecars next to the binaries in target/ (see below).
+        assert!(["sidecar", "path"].contains(&report[tool]["source"].as_str().unwrap()), "{report}");
         assert!(report[tool]["version"].as_str().is_some_and(|v| !v.is_empty()), "{report}");
     }
     // Running again (migrations already applied) changes nothing.
@@ -207,9 +208,48 @@ fn doctor_reports_ffmpeg_ffprobe_keyring_data_dir_and_schema_version() {
     assert_eq!(again["schema_version"], report["schema_version"]);
 }
 
+/// The CLI alone in a folder (a hard link: the same file, no copy), without the sidecars the
+/// desktop build puts next to it in target/.
+fn isolated_cli() -> (tempfile::TempDir, std::path::PathBuf) {
+    let cli = assert_cmd::cargo::cargo_bin("twitcher");
+    let bin = tempfile::tempdir_in(cli.parent().unwrap().parent().unwrap()).unwrap();
+    let alone = bin.path().join("twitcher");
+    std::fs::hard_link(&cli, &alone).unwrap();
+    (bin, alone)
+}
+
+/// The sidecar next to the executable wins over the environment, which wins over PATH.
+#[test]
+fn doctor_finds_the_bundled_sidecar_first_then_the_override_then_path() {
+    let (bin, alone) = isolated_cli();
+    let data = tempfile::tempdir().unwrap();
+    let doctor = |env: Option<&Path>| {
+        let mut cmd = assert_cmd::Command::new(&alone);
+        cmd.arg("--data-dir").arg(data.path()).args(["--json", "doctor"]).env("TWITCHER_KEYRING", "file").env_remove("TWITCHER_FFMPEG");
+        if let Some(path) = env {
+            cmd.env("TWITCHER_FFMPEG", path);
+        }
+        json_ok(&mut cmd)
+    };
+    let real = which::which("ffmpeg").unwrap();
+    assert_eq!(doctor(None)["ffmpeg"]["source"], "path");
+    assert_eq!(doctor(Some(&real))["ffmpeg"]["source"], "env");
+    std::os::unix::fs::symlink(&real, bin.path().join("twitcher-ffmpeg")).unwrap();
+    let report = doctor(Some(&real));
+    assert_eq!(report["ffmpeg"]["source"], "sidecar", "{report}");
+    assert_eq!(report["ffmpeg"]["path"], bin.path().join("twitcher-ffmpeg").display().to_string());
+    assert!(report["ffmpeg"]["version"].as_str().is_some_and(|v| !v.is_empty()));
+}
+
 #[test]
 fn doctor_honours_ffmpeg_overrides_and_names_a_broken_one() {
     let dir = tempfile::tempdir().unwrap();
+    let (_bin, alone) = isolated_cli();
+    let twitcher = |dir: &Path| {
+        let mut cmd = assert_cmd::Command::new(&alone);
+        cmd.arg("--data-dir").arg(dir).env("TWITCHER_KEYRING", "file").env_remove("TWITCHER_PROFILE");
+        cmd
+    };
     let real = which::which("ffmpeg").unwrap();
     let report = json_ok(twitcher(dir.path()).args(["--json", "doctor"]).env("TWITCHER_FFMPEG", &real));
     assert_eq!(report["ffmpeg"]["source"], "env");

@@ -100,7 +100,9 @@ fn children_named(parent: u32, name: &str) -> Vec<u32> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else { continue };
         let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string());
-        if field("Name:").as_deref() == Some(name) && field("PPid:").and_then(|p| p.parse().ok()) == Some(parent) {
+        // The tool itself, or the bundle's sidecar copy of it (twitcher-ffmpeg).
+        let named = field("Name:").is_some_and(|n| n == name || n == format!("twitcher-{name}"));
+        if named && field("PPid:").and_then(|p| p.parse().ok()) == Some(parent) {
             found.push(pid);
         }
     }

@@ -1,8 +1,9 @@
 //! FFmpeg and ffprobe: where they are, the one constructor every child process goes through, and
 //! what a media file is ([`probe`], [`verify`], [`thumbnail`]).
 //!
-//! Lookup order for each tool: the sidecar bundled next to the app's executable (Tauri's
-//! `bundle.externalBin`), then `TWITCHER_FFMPEG` / `TWITCHER_FFPROBE`, then `PATH`.
+//! Lookup order for each tool: the sidecar bundled next to the app's executable
+//! (`twitcher-ffmpeg`, `twitcher-ffprobe`: Tauri's `bundle.externalBin`, made by
+//! scripts/sidecars.sh), then `TWITCHER_FFMPEG` / `TWITCHER_FFPROBE`, then `PATH`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -83,7 +84,8 @@ fn exe_name(name: &str) -> String {
 pub fn locate(tool: Tool) -> Result<(PathBuf, ToolSource), MediaError> {
     let exe = exe_name(tool.name());
     if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
-        let sidecar = dir.join(&exe);
+        // The bundle's sidecar (scripts/sidecars.sh): twitcher-ffmpeg next to the app.
+        let sidecar = dir.join(exe_name(&format!("twitcher-{}", tool.name())));
         if sidecar.is_file() {
             return Ok((sidecar, ToolSource::Sidecar));
         }
