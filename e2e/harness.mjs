@@ -97,10 +97,13 @@ export async function fakeTwitchApi() {
   };
 }
 
-/** Launches the app on a fresh data dir, with `env` added; returns { driver, dataDir, stop }. */
-export async function launch(env = {}) {
+/**
+ * Launches the app (the build under test, or `application`) on a fresh data dir, with `env`
+ * added; returns { driver, dataDir, stop }.
+ */
+export async function launch(env = {}, application = app) {
   const twitch = await fakeTwitch();
-  if (!existsSync(app)) throw new Error(`${app} is missing: build it first (scripts/test.sh does)`);
+  if (!existsSync(application)) throw new Error(`${application} is missing: build it first (scripts/test.sh does)`);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-"));
   const port = await freePort();
   const nativePort = await freePort();
@@ -126,7 +129,7 @@ export async function launch(env = {}) {
   }
   const driver = await new Builder()
     .usingServer(`http://127.0.0.1:${port}/`)
-    .withCapabilities({ browserName: "wry", "tauri:options": { application: app } })
+    .withCapabilities({ browserName: "wry", "tauri:options": { application } })
     .build();
   const stop = async () => {
     try {
