@@ -3,6 +3,7 @@
 // made, and the alert webhook (a local receiver) told of the broadcast's end.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { Key } from "selenium-webdriver";
 import { statSync, existsSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -61,9 +62,8 @@ test("a video goes live to an account from the window and Stop all ends it", asy
   await (await find(driver, "tab-videos")).click();
   await find(driver, "video-card", 30000);
 
-  await (await find(driver, "tab-streams")).click();
-  await find(driver, "streams-empty");
-  await (await find(driver, "go-live")).click();
+  // Ctrl+L from the Videos tab: the Streams tab, with the Go live dialog open.
+  await driver.actions().keyDown(Key.CONTROL).sendKeys("l").keyUp(Key.CONTROL).perform();
   await find(driver, "go-live-dialog");
   await driver.wait(async () => (await driver.findElements(byTestId("go-live-account"))).length === 1, 10000);
   await (await find(driver, "go-live-account")).click();
