@@ -1,10 +1,13 @@
 // Going live from the window to a real RTMP ingest (nginx-rtmp on loopback): the Go live dialog,
 // the destination going live with a bitrate and its health graph, Stop all, the recording nginx
-// made, and the alert webhook (a local receiver) told of the broadcast's end.
+// made, and the broadcast's end as an alert: POSTed to the webhook (a local receiver) and shown
+// as a desktop notification (a stand-in notification server on the test's D-Bus).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Key } from "selenium-webdriver";
-import { statSync, existsSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, existsSync } from "node:fs";
+import os from "node:os";
 import http from "node:http";
 import path from "node:path";
 import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, makeVideo, invoke } from "./harness.mjs";
@@ -15,6 +18,8 @@ let dir;
 let rtmpPort;
 let hook;
 const posted = [];
+let notifier;
+let notified;
 const KEY = "live_4242_e2eStreamKeyNotShown";
 
 before(async () => {
@@ -31,12 +36,21 @@ before(async () => {
     });
   });
   await new Promise((resolve) => hook.listen(0, "127.0.0.1", resolve));
+  // The desktop's notification server.
+  notified = path.join(mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-notify-")), "notified.jsonl");
+  const root = path.resolve(import.meta.dirname, "..");
+  notifier = spawn(path.join(root, ".venv-test/bin/python"), [path.join(root, "e2e/notifications.py"), notified], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise((resolve, reject) => {
+    notifier.stdout.on("data", (d) => String(d).includes("ready") && resolve());
+    notifier.on("exit", (code) => reject(new Error(`the notification server exited with ${code}`)));
+  });
   session = await launch();
 });
 after(async () => {
   await session?.stop();
   nginx?.stop();
   hook?.close();
+  notifier?.kill();
 });
 
 test("a video goes live to an account from the window and Stop all ends it", async () => {
@@ -94,6 +108,10 @@ test("a video goes live to an account from the window and Stop all ends it", asy
   assert.equal(ended.title, "E2E live");
   assert.equal(ended.destinations, 1);
   assert.ok(!JSON.stringify(posted).includes("e2eStreamKeyNotShown"));
+  // The same end, as a desktop notification.
+  const notes = () => (existsSync(notified) ? readFileSync(notified, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : []);
+  await driver.wait(async () => notes().some((n) => n.summary === "Broadcast ended"), 10000, "a desktop notification");
+  assert.match(notes().find((n) => n.summary === "Broadcast ended").body, /“E2E live” ended on 1 channel/);
   await screenshot(driver, "52-stopped");
   const recording = path.join(dir, "records", `${KEY}.flv`);
   assert.ok(existsSync(recording) && statSync(recording).size > 50000, "nginx recorded the stream");

@@ -54,9 +54,10 @@ if [ "$want_test" = 1 ] && [ ! -x .venv-test/bin/moto_server ]; then
   python3 -m venv .venv-test
   .venv-test/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.1.22'
 fi
-# python-xlib: the tray test closes the window the way a window manager asks (WM_DELETE_WINDOW).
-if [ "$want_test" = 1 ] && ! .venv-test/bin/python -c 'import Xlib' 2>/dev/null; then
-  .venv-test/bin/pip install --quiet --disable-pip-version-check 'python-xlib==0.33'
+# python-xlib: the tray test closes the window the way a window manager asks (WM_DELETE_WINDOW);
+# jeepney: e2e/notifications.py, the stand-in notification server on the test's D-Bus.
+if [ "$want_test" = 1 ] && ! .venv-test/bin/python -c 'import Xlib, jeepney' 2>/dev/null; then
+  .venv-test/bin/pip install --quiet --disable-pip-version-check 'python-xlib==0.33' 'jeepney==0.8.0'
 fi
 
 if [ "$want_test" = 1 ] && ! command -v tauri-driver >/dev/null; then
