@@ -1,11 +1,12 @@
 // The system tray under Xvfb, with trayer as the tray host and xdotool as the hand: while a
-// broadcast is live, closing the window hides it to the tray and the stream goes on; the tray
-// menu shows the window again; its "Stop all…" asks first, then ends every stream.
+// broadcast is live, closing the window hides it to the tray and the stream goes on; a second
+// launch shows the running one instead of starting another; the tray menu shows the window again;
+// its "Stop all…" asks first, then ends every stream.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import path from "node:path";
-import { launch, find, screenshot, createProfile, textOf, startIngest, makeVideo, invoke, shotsDir } from "./harness.mjs";
+import { app, launch, find, screenshot, createProfile, textOf, startIngest, makeVideo, invoke, shotsDir } from "./harness.mjs";
 
 let session;
 let ingest;
@@ -101,6 +102,18 @@ test("closing the window while live hides it to the tray, and the tray's Stop al
   await sleep(1500);
   const states = await invoke(driver, "list_streams", {});
   assert.equal(states[0].status, "live", "still live with the window closed");
+
+  // Launching Twitcher again while it runs in the tray: the second copy hands over and exits,
+  // and the first shows its window.
+  const second = spawn(app, [], { stdio: "ignore" });
+  const exited = await Promise.race([
+    new Promise((resolve) => second.on("exit", (code) => resolve(code))),
+    sleep(15000).then(() => (second.kill(), "still running after 15 s")),
+  ]);
+  assert.equal(exited, 0, "the second launch exits");
+  await until(() => x11("visible", "Twitcher") === "yes", "the window shown by the second launch");
+  x11("close", "Twitcher");
+  await until(() => x11("visible", "Twitcher") === "no", "hidden again");
 
   // Tray → Show window (menu: header [disabled], Stop “Tray night”, Start next [disabled], Stop all…, Show window, Quit).
   await pickFromTray(3);
