@@ -29,3 +29,17 @@ pub fn read_secret(prompt: &str) -> Zeroizing<String> {
     }
     read_stdin_line()
 }
+
+/// Resolves on Ctrl-C or SIGTERM: how a foreground command is asked to stop gracefully.
+pub async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -19,16 +19,7 @@ pub async fn run(app: &Twitcher, listen: SocketAddr, out: &Output) -> Result<(),
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        super::stop_requested().await;
         on_signal.cancel();
     });
     twitcher_server::serve(app.clone(), listener, twitcher_server::ServerOptions::default(), shutdown).await

@@ -148,16 +148,7 @@ fn print_status(out: &Output, s: &broadcast::StreamStatus) {
 fn handle_stop_signals(handle: &broadcast::BroadcastHandle) -> tokio::task::JoinHandle<()> {
     let stopper = handle.stopper();
     tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        super::stop_requested().await;
         stopper.cancel();
     })
 }

@@ -23,10 +23,10 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: TwitchCommand, out: &Outp
             eprintln!("To connect a Twitch account, open {}", login.prompt.verification_uri);
             eprintln!("and enter the code {} (valid {} min). Waiting…", login.prompt.user_code, login.prompt.expires_in_s / 60);
             let cancel = CancellationToken::new();
-            let on_ctrl_c = cancel.clone();
+            let on_signal = cancel.clone();
             tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                on_ctrl_c.cancel();
+                super::stop_requested().await;
+                on_signal.cancel();
             });
             let connected = twitch::finish_connect(app, &actor, login, &cancel).await?;
             let a = &connected.account;
