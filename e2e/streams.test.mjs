@@ -101,6 +101,10 @@ test("a video goes live to an account from the window and Stop all ends it", asy
   assert.ok(!(await driver.getPageSource()).includes("e2eStreamKeyNotShown"));
 
   await (await find(driver, "stop-all")).click();
+  // It asks first; nothing stops before the answer.
+  await find(driver, "stop-all-dialog");
+  assert.equal(await textOf(driver, "destination-state"), "live");
+  await (await find(driver, "confirm-stop-all")).click();
   await find(driver, "streams-empty", 20000);
   await driver.wait(async () => (await textOf(driver, "past-streams")).includes("ended"), 10000);
   await driver.wait(async () => posted.some((p) => p.event === "broadcast_ended"), 10000, "the webhook heard the end");

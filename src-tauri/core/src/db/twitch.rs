@@ -65,29 +65,25 @@ impl Db {
         expires_at: i64,
         scopes: &str,
     ) -> Result<bool, DbError> {
+        let mut tx = self.pool().begin().await?;
         let result = sqlx::query(
-            "UPDATE twitch_accounts SET login = ?, display_name = ?, avatar_url = ?, \
-             access_token_cipher = ?, access_token_nonce = ?, access_token_tag = ?, \
-             refresh_token_cipher = ?, refresh_token_nonce = ?, refresh_token_tag = ?, \
-             token_expires_at = ?, scopes = ?, auth_problem = NULL, validated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
-             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE user_id = ? AND id = ?",
+            "UPDATE twitch_accounts SET login = ?, display_name = ?, avatar_url = ?, scopes = ?, \
+             validated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE user_id = ? AND id = ?",
         )
         .bind(profile.login)
         .bind(profile.display_name)
         .bind(profile.avatar_url)
-        .bind(&access.cipher)
-        .bind(&access.nonce)
-        .bind(&access.tag)
-        .bind(&refresh.cipher)
-        .bind(&refresh.nonce)
-        .bind(&refresh.tag)
-        .bind(expires_at.to_string())
         .bind(scopes)
         .bind(user_id)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(result.rows_affected() > 0)
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        write_tokens(&mut tx, id, access, refresh, expires_at).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The sealed tokens of an account (`None`: added by hand, or disconnected).
@@ -112,22 +108,8 @@ impl Db {
 
     /// Stores a refreshed pair (the old refresh token is spent).
     pub async fn set_account_tokens(&self, id: i64, access: &Sealed, refresh: &Sealed, expires_at: i64) -> Result<(), DbError> {
-        sqlx::query(
-            "UPDATE twitch_accounts SET access_token_cipher = ?, access_token_nonce = ?, access_token_tag = ?, \
-             refresh_token_cipher = ?, refresh_token_nonce = ?, refresh_token_tag = ?, token_expires_at = ?, \
-             auth_problem = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-        )
-        .bind(&access.cipher)
-        .bind(&access.nonce)
-        .bind(&access.tag)
-        .bind(&refresh.cipher)
-        .bind(&refresh.nonce)
-        .bind(&refresh.tag)
-        .bind(expires_at.to_string())
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        write_tokens(&mut conn, id, access, refresh, expires_at).await
     }
 
     /// Marks an account "reconnect needed" with the reason.
@@ -181,4 +163,24 @@ impl Db {
             .await?;
         Ok(())
     }
+}
+
+/// Writes a sealed token pair and its expiry (Unix seconds), clearing "reconnect needed".
+async fn write_tokens(conn: &mut sqlx::SqliteConnection, id: i64, access: &Sealed, refresh: &Sealed, expires_at: i64) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE twitch_accounts SET access_token_cipher = ?, access_token_nonce = ?, access_token_tag = ?, \
+         refresh_token_cipher = ?, refresh_token_nonce = ?, refresh_token_tag = ?, token_expires_at = ?, \
+         auth_problem = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+    )
+    .bind(&access.cipher)
+    .bind(&access.nonce)
+    .bind(&access.tag)
+    .bind(&refresh.cipher)
+    .bind(&refresh.nonce)
+    .bind(&refresh.tag)
+    .bind(expires_at.to_string())
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
