@@ -2,14 +2,13 @@
 // installed app starts, shows its window, and finds the FFmpeg sidecar it shipped. Removed after.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { app, launch, find, screenshot, createProfile, textOf } from "./harness.mjs";
+import { app, launch, find, screenshot, createProfile, textOf, run } from "./harness.mjs";
 
 const debDir = path.join(path.dirname(path.dirname(app)), "release/bundle/deb");
 const root = process.getuid?.() === 0;
-const asRoot = (...args) => execFileSync(root ? args[0] : "sudo", root ? args.slice(1) : ["-n", ...args], { stdio: "inherit" });
+const asRoot = (...args) => run(root ? args[0] : "sudo", root ? args.slice(1) : ["-n", ...args], { stdio: "inherit", timeout: 120000 });
 let session;
 
 before(async () => {
@@ -19,8 +18,13 @@ before(async () => {
   session = await launch({}, "/usr/bin/twitcher-desktop");
 });
 after(async () => {
-  await session?.stop();
-  asRoot("dpkg", "-r", "twitcher");
+  // The installed app is ended by pid before the package goes: removing the files under a running
+  // app is what left an orphan holding the single-instance lock for the next test.
+  try {
+    await session?.stop();
+  } finally {
+    asRoot("dpkg", "-r", "twitcher");
+  }
 });
 
 test("the installed .deb starts and uses the FFmpeg it ships", async () => {

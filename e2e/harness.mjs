@@ -1,12 +1,16 @@
 // Starts tauri-driver (which drives WebKitWebDriver, which starts the real app) and opens a
 // WebDriver session on the app window. Each session gets its own data dir.
-import { execFileSync, spawn } from "node:child_process";
+//
+// Nothing here may wait forever: every wait has a deadline, and everything a session starts is
+// owned by pid (processes.mjs) and ended by `stop()` whether the test passed, failed or threw.
+import { execFileSync } from "node:child_process";
 import http from "node:http";
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync, realpathSync, readlinkSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { Builder, By, until } from "selenium-webdriver";
+import { Builder, By, until as elementUntil } from "selenium-webdriver";
+import { spawnOwned, commandLine } from "./processes.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
 export const app = process.env.TWITCHER_E2E_APP ?? path.join(root, "target/debug/twitcher-desktop");
@@ -21,6 +25,37 @@ async function freePort() {
     });
     server.on("error", reject);
   });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** `promise`, or an error naming `what` once `ms` have passed. */
+export function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `check` until it returns something truthy; fails naming `what` after `ms`. */
+export async function until(check, what, ms = 15000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s: ${what}`);
+    await sleep(200);
+  }
+}
+
+/** execFileSync with a deadline (default 60 s): a helper program that hangs fails the test. */
+export function run(command, args, options = {}) {
+  return execFileSync(command, args, { encoding: "utf8", timeout: 60000, killSignal: "SIGKILL", ...options });
 }
 
 async function waitForPort(port, deadlineMs) {
@@ -75,15 +110,25 @@ async function fakeTwitch() {
 export async function fakeTwitchApi() {
   const bin = path.join(path.dirname(app), "fake-twitch");
   if (!existsSync(bin)) throw new Error(`${bin} is missing: cargo build --workspace --bins`);
-  const child = spawn(bin, [], { stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise((resolve, reject) => {
-    let text = "";
-    child.stdout.on("data", (chunk) => {
-      text += chunk;
-      if (text.includes("\n")) resolve(text.split("\n")[0]);
-    });
-    child.on("exit", (code) => reject(new Error(`fake-twitch exited with ${code}`)));
-  });
+  const child = spawnOwned(bin, [], { stdio: ["ignore", "pipe", "inherit"] }, "fake-twitch");
+  let line;
+  try {
+    line = await within(
+      new Promise((resolve, reject) => {
+        let text = "";
+        child.stdout.on("data", (chunk) => {
+          text += chunk;
+          if (text.includes("\n")) resolve(text.split("\n")[0]);
+        });
+        child.on("exit", (code) => reject(new Error(`fake-twitch exited with ${code}`)));
+      }),
+      20000,
+      "fake-twitch printing its URLs",
+    );
+  } catch (e) {
+    await child.unit.end();
+    throw e;
+  }
   const urls = JSON.parse(line);
   return {
     env: {
@@ -93,21 +138,68 @@ export async function fakeTwitchApi() {
       // xdg-open hands URLs to $BROWSER when no desktop is running: open nothing in tests.
       BROWSER: "/bin/true",
     },
-    stop: () => child.kill(),
+    stop: () => child.unit.end(),
   };
+}
+
+/** The single-instance plugin's name on the session bus (tauri-plugin-single-instance, Linux). */
+const SINGLE_INSTANCE_NAME = "tv.twitcher.desktop.SingleInstance";
+
+/**
+ * Twitcher instances alive on this test's D-Bus and X display: each would take a new launch over
+ * through the single-instance lock. Returns "pid command" lines (empty when there is none).
+ */
+export function runningInstances() {
+  const pids = new Set();
+  if (process.env.DBUS_SESSION_BUS_ADDRESS) {
+    try {
+      const reply = run("dbus-send", ["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+        "org.freedesktop.DBus.GetConnectionUnixProcessID", `string:${SINGLE_INSTANCE_NAME}`], { timeout: 10000, stdio: ["ignore", "pipe", "ignore"] });
+      const pid = Number(reply.match(/uint32 (\d+)/)?.[1]);
+      if (pid) pids.add(pid);
+    } catch {
+      // NameHasNoOwner: no instance holds the lock.
+    }
+  }
+  if (process.env.DISPLAY) {
+    for (const pid of x11("pids", "twitcher-desktop").split(/\s+/).filter(Boolean)) pids.add(Number(pid));
+  }
+  return [...pids].map((pid) => `${pid} ${commandLine(pid)}`);
+}
+
+/** e2e/x11.py (python-xlib) with a deadline. */
+export const x11 = (...args) => run(path.join(root, ".venv-test/bin/python"), [path.join(root, "e2e/x11.py"), ...args], { timeout: 20000 }).trim();
+
+/** The app process that WebKitWebDriver started for this session: in tauri-driver's tree, running `application`. */
+function findApp(unit, application) {
+  const want = realpathSync(application);
+  return unit.members().find((p) => {
+    try {
+      return readlinkSync(`/proc/${p.pid}/exe`) === want;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**
  * Launches the app (the build under test, or `application`) on a fresh data dir, with `env`
- * added; returns { driver, dataDir, stop }.
+ * added; returns { driver, dataDir, appPid, unit, stop }. `stop()` ends the session and makes
+ * sure the app and every process it started are gone, whatever state they are in.
  */
 export async function launch(env = {}, application = app) {
-  const twitch = await fakeTwitch();
   if (!existsSync(application)) throw new Error(`${application} is missing: build it first (scripts/test.sh does)`);
+  const leftovers = runningInstances();
+  if (leftovers.length > 0) {
+    throw new Error(`a Twitcher from an earlier test is still running on this test's D-Bus or X display (${leftovers.join("; ")}): ` +
+      "a new launch would hand over to it through the single-instance lock and the session would never start. " +
+      "The test that launched it did not end it: look at its after() hook.");
+  }
+  const twitch = await fakeTwitch();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-"));
   const port = await freePort();
   const nativePort = await freePort();
-  const driverProcess = spawn(
+  const driverProcess = spawnOwned(
     "tauri-driver",
     ["--port", String(port), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"],
     {
@@ -117,36 +209,55 @@ export async function launch(env = {}, application = app) {
         TWITCHER_TWITCH_INGEST_URL: `http://127.0.0.1:${twitch.address().port}/ingests`,
         ...env,
       },
-      stdio: ["ignore", "inherit", "inherit"] },
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+    `tauri-driver for ${path.basename(application)}`,
   );
+  const unit = driverProcess.unit;
+  let driver;
+  let appPid;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      // Ask through WebDriver first; a hung app or a dead web process must not hang this.
+      if (driver) await within(driver.quit(), 10000, "driver.quit()");
+    } catch (e) {
+      console.error(`e2e: ${e.message}; ending the app by pid`);
+    } finally {
+      const survivors = await unit.end();
+      twitch.close();
+      if (survivors.length > 0) throw new Error(`processes survived SIGKILL: ${survivors.join("; ")}`);
+    }
+  };
   try {
     await waitForPort(port, 20000);
     await waitForPort(nativePort, 20000);
+    driver = await within(
+      new Builder()
+        .usingServer(`http://127.0.0.1:${port}/`)
+        .withCapabilities({ browserName: "wry", "tauri:options": { application } })
+        .build(),
+      60000,
+      "a WebDriver session on the app",
+    );
+    await driver.manage().setTimeouts({ script: 30000, pageLoad: 30000 });
+    const found = await until(() => findApp(unit, application), `the app process (${application}) under tauri-driver`, 10000);
+    appPid = found.pid;
+    unit.adopt(appPid, `twitcher app ${path.basename(application)}`);
   } catch (e) {
-    driverProcess.kill();
-    twitch.close();
+    await stop().catch(() => {});
     throw e;
   }
-  const driver = await new Builder()
-    .usingServer(`http://127.0.0.1:${port}/`)
-    .withCapabilities({ browserName: "wry", "tauri:options": { application } })
-    .build();
-  const stop = async () => {
-    try {
-      await driver.quit();
-    } finally {
-      driverProcess.kill();
-      twitch.close();
-    }
-  };
-  return { driver, dataDir, stop };
+  return { driver, dataDir, appPid, unit, stop };
 }
 
 export const byTestId = (id) => By.css(`[data-testid="${id}"]`);
 
 export async function find(driver, id, timeoutMs = 10000) {
-  const element = await driver.wait(until.elementLocated(byTestId(id)), timeoutMs, `no [data-testid=${id}]`);
-  await driver.wait(until.elementIsVisible(element), timeoutMs, `[data-testid=${id}] not visible`);
+  const element = await driver.wait(elementUntil.elementLocated(byTestId(id)), timeoutMs, `no [data-testid=${id}]`);
+  await driver.wait(elementUntil.elementIsVisible(element), timeoutMs, `[data-testid=${id}] not visible`);
   return element;
 }
 
@@ -201,14 +312,19 @@ events { worker_connections 64; }
 rtmp { server { listen 127.0.0.1:${port};
   application app { live on; record all; record_path ${dir}/records; record_unique off; record_append on; } } }
 `);
-  const nginx = spawn("nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" });
-  await waitForPort(port, 10000);
-  return { dir, port, server: `rtmp://127.0.0.1:${port}/app`, stop: () => nginx.kill() };
+  const nginx = spawnOwned("nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" }, "nginx");
+  try {
+    await waitForPort(port, 10000);
+  } catch (e) {
+    await nginx.unit.end();
+    throw e;
+  }
+  return { dir, port, server: `rtmp://127.0.0.1:${port}/app`, stop: () => nginx.unit.end() };
 }
 
 /** A 4 s 640x360 test video with a tone, made by ffmpeg. */
 export function makeVideo(file) {
-  execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
+  run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
     "-t", "4", "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", file]);
 }
 

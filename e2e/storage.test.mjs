@@ -2,12 +2,12 @@
 // settings (the secret never comes back), test the connection, move an imported video to S3.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { launch, find, screenshot, createProfile, textOf } from "./harness.mjs";
+import { launch, find, screenshot, createProfile, textOf, run, until } from "./harness.mjs";
+import { spawnOwned } from "./processes.mjs";
 
 const SECRET = "e2e-s3-SeCrEt-key-0099";
 let session;
@@ -28,27 +28,21 @@ before(async () => {
   const program = process.env.TWITCHER_TEST_MOTO_SERVER;
   assert.ok(program, "TWITCHER_TEST_MOTO_SERVER (scripts/test.sh installs moto)");
   const port = await freePort();
-  moto = spawn(program, ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+  moto = spawnOwned(program, ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" }, "moto_server");
   endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    try {
-      const res = await fetch(`${endpoint}/e2e-videos`, { method: "PUT" });
-      assert.equal(res.status, 200);
-      break;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await until(async () => (await fetch(`${endpoint}/e2e-videos`, { method: "PUT", signal: AbortSignal.timeout(5000) })).status === 200,
+    "moto answering and making the bucket", 20000);
   media = mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-s3-"));
-  execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2",
+  run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2",
     "-c:v", "libx264", "-pix_fmt", "yuv420p", path.join(media, "Cloud clip.mp4")]);
   session = await launch();
 });
 after(async () => {
-  await session?.stop();
-  moto?.kill();
+  try {
+    await session?.stop();
+  } finally {
+    await moto?.unit.end();
+  }
 });
 
 test("S3 settings are saved and tested, and a video moves to the bucket", async () => {

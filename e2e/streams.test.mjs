@@ -5,12 +5,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Key } from "selenium-webdriver";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync, existsSync } from "node:fs";
 import os from "node:os";
 import http from "node:http";
 import path from "node:path";
-import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, makeVideo, invoke } from "./harness.mjs";
+import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, makeVideo, invoke, within } from "./harness.mjs";
+import { spawnOwned } from "./processes.mjs";
 
 let session;
 let nginx;
@@ -39,18 +39,22 @@ before(async () => {
   // The desktop's notification server.
   notified = path.join(mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-notify-")), "notified.jsonl");
   const root = path.resolve(import.meta.dirname, "..");
-  notifier = spawn(path.join(root, ".venv-test/bin/python"), [path.join(root, "e2e/notifications.py"), notified], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise((resolve, reject) => {
+  notifier = spawnOwned(path.join(root, ".venv-test/bin/python"), [path.join(root, "e2e/notifications.py"), notified],
+    { stdio: ["ignore", "pipe", "inherit"] }, "notification server");
+  await within(new Promise((resolve, reject) => {
     notifier.stdout.on("data", (d) => String(d).includes("ready") && resolve());
     notifier.on("exit", (code) => reject(new Error(`the notification server exited with ${code}`)));
-  });
+  }), 20000, "the notification server getting ready");
   session = await launch();
 });
 after(async () => {
-  await session?.stop();
-  nginx?.stop();
-  hook?.close();
-  notifier?.kill();
+  try {
+    await session?.stop();
+  } finally {
+    await nginx?.stop();
+    hook?.close();
+    await notifier?.unit.end();
+  }
 });
 
 test("a video goes live to an account from the window and Stop all ends it", async () => {

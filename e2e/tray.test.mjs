@@ -4,33 +4,16 @@
 // its "Stop all…" asks first, then ends every stream.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
 import path from "node:path";
-import { app, launch, find, screenshot, createProfile, textOf, startIngest, makeVideo, invoke, shotsDir } from "./harness.mjs";
+import { app, launch, find, screenshot, createProfile, textOf, startIngest, makeVideo, invoke, shotsDir, until, sleep, run, x11, within } from "./harness.mjs";
+import { spawnOwned } from "./processes.mjs";
 
 let session;
 let ingest;
 let trayer;
-const root = path.resolve(import.meta.dirname, "..");
 const KEY = "live_5151_e2eTrayKeyNotShown";
 
-const xdotool = (...args) => execFileSync("xdotool", args, { encoding: "utf8" }).trim();
-const x11 = (...args) => execFileSync(path.join(root, ".venv-test/bin/python"), [path.join(root, "e2e/x11.py"), ...args], { encoding: "utf8" }).trim();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check, what, ms = 15000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(200);
-  }
-}
+const xdotool = (...args) => run("xdotool", args, { timeout: 20000 }).trim();
 
 /** The tray icon's centre on screen, from the window trayer embedded it in. */
 function trayIconCentre() {
@@ -54,20 +37,23 @@ async function pickFromTray(downs) {
 }
 
 function rootShot(name) {
-  execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "x11grab", "-video_size", "1280x800", "-i", process.env.DISPLAY, "-frames:v", "1", path.join(shotsDir, `${name}.png`)]);
+  run("ffmpeg", ["-v", "error", "-y", "-f", "x11grab", "-video_size", "1280x800", "-i", process.env.DISPLAY, "-frames:v", "1", path.join(shotsDir, `${name}.png`)]);
 }
 
 before(async () => {
   ingest = await startIngest();
   makeVideo(path.join(ingest.dir, "Tray show.mp4"));
-  trayer = spawn("trayer", ["--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32", "--SetDockType", "true", "--transparent", "false", "--tint", "0x333333"], { stdio: "ignore" });
+  trayer = spawnOwned("trayer", ["--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32", "--SetDockType", "true", "--transparent", "false", "--tint", "0x333333"], { stdio: "ignore" }, "trayer");
   await until(() => xdotool("search", "--class", "trayer").split("\n").length >= 2, "trayer's panel");
   session = await launch();
 });
 after(async () => {
-  await session?.stop();
-  ingest?.stop();
-  trayer?.kill();
+  try {
+    await session?.stop();
+  } finally {
+    await ingest?.stop();
+    await trayer?.unit.end();
+  }
 });
 
 test("closing the window while live hides it to the tray, and the tray's Stop all asks then ends the streams", async () => {
@@ -105,11 +91,10 @@ test("closing the window while live hides it to the tray, and the tray's Stop al
 
   // Launching Twitcher again while it runs in the tray: the second copy hands over and exits,
   // and the first shows its window.
-  const second = spawn(app, [], { stdio: "ignore" });
-  const exited = await Promise.race([
-    new Promise((resolve) => second.on("exit", (code) => resolve(code))),
-    sleep(15000).then(() => (second.kill(), "still running after 15 s")),
-  ]);
+  const second = spawnOwned(app, [], { stdio: "ignore" }, "second launch");
+  const exited = await within(new Promise((resolve) => second.on("exit", (code) => resolve(code))), 15000, "the second launch exiting")
+    .catch((e) => e.message)
+    .finally(() => second.unit.end());
   assert.equal(exited, 0, "the second launch exits");
   await until(() => x11("visible", "Twitcher") === "yes", "the window shown by the second launch");
   x11("close", "Twitcher");

@@ -12,8 +12,11 @@ before(async () => {
   session = await launch(twitch.env);
 });
 after(async () => {
-  await session?.stop();
-  twitch?.stop();
+  try {
+    await session?.stop();
+  } finally {
+    await twitch?.stop();
+  }
 });
 
 test("connect with Twitch links the channel with its key, and its stats show", async () => {

@@ -4,18 +4,17 @@
 // search and removal.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { until } from "selenium-webdriver";
-import { launch, find, screenshot, byTestId, createProfile, textOf, choose } from "./harness.mjs";
+import { launch, find, screenshot, byTestId, createProfile, textOf, choose, run } from "./harness.mjs";
 
 let session;
 let media;
 before(async () => {
   media = mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-media-"));
-  execFileSync("ffmpeg", [
+  run("ffmpeg", [
     "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
     "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100", "-t", "4", "-shortest",
     "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", path.join(media, "Launch trailer.mp4"),

@@ -3,18 +3,22 @@
   python3 e2e/x11.py close NAME    ask the window titled NAME to close, as a window manager's
                                    close button does (a WM_DELETE_WINDOW client message)
   python3 e2e/x11.py visible NAME  print "yes" if a window titled NAME is mapped, else "no"
+  python3 e2e/x11.py pids CLASS    print the pids (_NET_WM_PID) of the windows whose WM_CLASS
+                                   names CLASS, one a line (the harness's check for leftovers)
 """
 import sys
 
 from Xlib import X, display, protocol
 
 
-def windows(d, name):
+def windows(d, name=None, wm_class=None):
     found = []
 
     def walk(w):
         try:
-            if w.get_wm_name() == name:
+            if name is not None and w.get_wm_name() == name:
+                found.append(w)
+            if wm_class is not None and wm_class.lower() in [c.lower() for c in (w.get_wm_class() or ())]:
                 found.append(w)
             for child in w.query_tree().children:
                 walk(child)
@@ -28,6 +32,15 @@ def windows(d, name):
 def main():
     action, name = sys.argv[1], sys.argv[2]
     d = display.Display()
+    if action == "pids":
+        pid_atom = d.intern_atom("_NET_WM_PID")
+        pids = set()
+        for w in windows(d, wm_class=name):
+            prop = w.get_full_property(pid_atom, X.AnyPropertyType)
+            if prop and len(prop.value):
+                pids.add(int(prop.value[0]))
+        print("\n".join(str(p) for p in sorted(pids)))
+        return
     targets = windows(d, name)
     if action == "visible":
         print("yes" if any(w.get_attributes().map_state == X.IsViewable for w in targets) else "no")

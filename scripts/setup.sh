@@ -60,6 +60,11 @@ if [ "$want_test" = 1 ] && ! .venv-test/bin/python -c 'import Xlib, jeepney' 2>/
   .venv-test/bin/pip install --quiet --disable-pip-version-check 'python-xlib==0.33' 'jeepney==0.8.0'
 fi
 
+# cargo-nextest runs the Rust tests: a process group and a deadline per test (.config/nextest.toml).
+if [ "$want_test" = 1 ] && ! cargo nextest --version >/dev/null 2>&1; then
+  echo "==> installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
 if [ "$want_test" = 1 ] && ! command -v tauri-driver >/dev/null; then
   echo "==> installing tauri-driver"
   cargo install tauri-driver --locked --version '^2'

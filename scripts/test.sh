@@ -32,8 +32,8 @@ mkdir -p "$target_dir/e2e"
 dbus-run-session --config-file="$PWD/scripts/session-bus.conf" -- bash -euo pipefail -c '
   eval "$(printf %s twitcher-test | gnome-keyring-daemon --unlock --components=secrets)"
   export GNOME_KEYRING_CONTROL
-  echo "==> cargo test"
-  cargo test --workspace
+  echo "==> Rust tests (cargo nextest: a deadline per test, see .config/nextest.toml)"
+  cargo nextest run --workspace --no-tests=fail
   echo "==> end-to-end: the real window under Xvfb"
   # Xvfb picks a free display and writes its number to fd 3.
   Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$TWITCHER_TEST_SANDBOX/display" 2>/dev/null &
@@ -41,5 +41,20 @@ dbus-run-session --config-file="$PWD/scripts/session-bus.conf" -- bash -euo pipe
   trap "kill $xvfb 2>/dev/null || true" EXIT
   for _ in $(seq 100); do [ -s "$TWITCHER_TEST_SANDBOX/display" ] && break; sleep 0.1; done
   export DISPLAY=":$(cat "$TWITCHER_TEST_SANDBOX/display")"
-  node --test --test-concurrency=1 e2e/
+  # Every process a test starts is recorded here (e2e/processes.mjs) and swept afterwards.
+  export TWITCHER_E2E_PIDS="$TWITCHER_TEST_SANDBOX/e2e-pids"
+  : >"$TWITCHER_E2E_PIDS"
+  running="$TWITCHER_TEST_SANDBOX/e2e-running"
+  limit=${TWITCHER_E2E_LIMIT_S:-1800}
+  status=0
+  # A test may take 4 min (the slowest takes about a minute); the whole stage ${limit} s.
+  timeout --kill-after=30 "$limit" node --test --test-concurrency=1 --test-timeout=240000 --test-force-exit \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=./e2e/running-reporter.mjs --test-reporter-destination="$running" e2e/ || status=$?
+  if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+    echo "error: the end-to-end stage passed its limit of ${limit} s; it was running:" >&2
+    grep "^start" "$running" | tail -n 2 >&2 || true
+  fi
+  node e2e/sweep.mjs "$TWITCHER_E2E_PIDS" || status=1
+  exit "$status"
 '

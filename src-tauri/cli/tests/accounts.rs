@@ -4,17 +4,18 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command as StdCommand, Stdio};
+use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use twitcher_testkit::{output_within, Guarded};
 use serde_json::Value;
 
 const KEY: &str = "live_314159265_SeCrEtStReAmKeYvAlUe00001234";
 
 fn twitcher(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("twitcher").unwrap();
-    cmd.arg("--data-dir")
+    cmd.timeout(twitcher_testkit::COMMAND_LIMIT).arg("--data-dir")
         .arg(dir)
         .env_remove("TWITCHER_PROFILE")
         .env("TWITCHER_KEYRING", "file")
@@ -119,19 +120,22 @@ fn a_stream_key_can_only_come_in_on_stdin() {
 fn no_process_argument_list_holds_the_key_while_an_account_is_added() {
     let dir = tempfile::tempdir().unwrap();
     profile(dir.path());
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("twitcher"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--json", "account", "add", "--name", "A", "--channel-id", "1"])
-        .env("TWITCHER_KEYRING", "file")
-        .env("TWITCHER_LOG", "trace")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{KEY}\n").as_bytes()).unwrap();
+    let mut child = twitcher_testkit::Guarded::spawn(
+        StdCommand::new(assert_cmd::cargo::cargo_bin("twitcher"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["--json", "account", "add", "--name", "A", "--channel-id", "1"])
+            .env("TWITCHER_KEYRING", "file")
+            .env("TWITCHER_LOG", "trace")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+        "twitcher account add",
+    );
+    child.take_stdin().unwrap().write_all(format!("{KEY}\n").as_bytes()).unwrap();
     let mut scans = 0;
-    while child.try_wait().unwrap().is_none() {
+    let deadline = Instant::now() + twitcher_testkit::COMMAND_LIMIT;
+    while child.running() {
+        assert!(Instant::now() < deadline, "account add did not finish");
         for proc_dir in std::fs::read_dir("/proc").unwrap().flatten() {
             if let Ok(cmdline) = std::fs::read(proc_dir.path().join("cmdline")) {
                 assert!(!contains(&cmdline, "SeCrEtStReAmKeY"), "argv of {:?} holds the key", proc_dir.path());
@@ -139,7 +143,7 @@ fn no_process_argument_list_holds_the_key_while_an_account_is_added() {
         }
         scans += 1;
     }
-    assert!(child.wait().unwrap().success());
+    assert!(child.output_within(Duration::from_secs(5)).status.success());
     assert!(scans > 0);
 }
 
@@ -231,8 +235,9 @@ fn a_missing_key_file_stops_with_a_clear_error_and_loses_nothing() {
 
 /// A private D-Bus session bus with no services to activate, killed on drop.
 struct PrivateBus {
-    daemon: Child,
-    keyring: Option<Child>,
+    // Dropped in this order: the keyring before the bus it talks on.
+    keyring: Option<Guarded>,
+    _daemon: Guarded,
     address: String,
     dir: tempfile::TempDir,
 }
@@ -253,15 +258,15 @@ impl PrivateBus {
             ),
         )
         .unwrap();
-        let mut daemon = StdCommand::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--print-address=1", "--nofork"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("dbus-daemon (Debian package dbus)");
+        let mut daemon = Guarded::spawn(
+            StdCommand::new("dbus-daemon").arg(format!("--config-file={}", config.display())).args(["--print-address=1", "--nofork"]).stdout(Stdio::piped()),
+            "dbus-daemon (Debian package dbus)",
+        );
+        // It prints its address once listening; exiting instead closes the pipe (an empty line).
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(daemon.stdout.take().unwrap()), &mut line).unwrap();
-        Self { daemon, keyring: None, address: line.trim().to_string(), dir }
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(daemon.take_stdout().unwrap()), &mut line).unwrap();
+        assert!(!line.trim().is_empty(), "dbus-daemon exited without an address");
+        Self { _daemon: daemon, keyring: None, address: line.trim().to_string(), dir }
     }
 
     fn env(&self, cmd: &mut StdCommand) {
@@ -278,25 +283,26 @@ impl PrivateBus {
         let mut first = StdCommand::new("gnome-keyring-daemon");
         first.args(["--unlock", "--components=secrets", "--foreground"]).stdin(Stdio::piped()).stdout(Stdio::null());
         self.env(&mut first);
-        let mut first = first.spawn().expect("gnome-keyring-daemon (Debian package gnome-keyring)");
-        first.stdin.take().unwrap().write_all(b"test-password").unwrap();
+        let mut first = Guarded::spawn(&mut first, "gnome-keyring-daemon (Debian package gnome-keyring)");
+        first.take_stdin().unwrap().write_all(b"test-password").unwrap();
         wait_until(|| keyring_file.exists(), "the login keyring to be created");
-        let _ = first.kill();
-        let _ = first.wait();
+        first.end();
 
         let mut second = StdCommand::new("gnome-keyring-daemon");
         second.args(["--start", "--components=secrets", "--foreground"]).stdout(Stdio::null()).stderr(Stdio::null());
         self.env(&mut second);
-        self.keyring = Some(second.spawn().unwrap());
+        self.keyring = Some(Guarded::spawn(&mut second, "gnome-keyring-daemon"));
         let address = self.address.clone();
         wait_until(
             || {
-                StdCommand::new("dbus-send")
-                    .env("DBUS_SESSION_BUS_ADDRESS", &address)
-                    .args(["--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus"])
-                    .args(["org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets"])
-                    .output()
-                    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+                let asked = output_within(
+                    StdCommand::new("dbus-send")
+                        .env("DBUS_SESSION_BUS_ADDRESS", &address)
+                        .args(["--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus"])
+                        .args(["org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets"]),
+                    Duration::from_secs(10),
+                );
+                String::from_utf8_lossy(&asked.stdout).contains("boolean true")
             },
             "gnome-keyring to own org.freedesktop.secrets",
         );
@@ -304,23 +310,8 @@ impl PrivateBus {
     }
 }
 
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        if let Some(keyring) = self.keyring.as_mut() {
-            let _ = keyring.kill();
-            let _ = keyring.wait();
-        }
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-    }
-}
-
-fn wait_until(mut check: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(check: impl FnMut() -> bool, what: &str) {
+    twitcher_testkit::wait_until(Duration::from_secs(15), what, check);
 }
 
 /// Adds an account with the OS keyring preferred, under `bus` (or with no bus at all), and checks
@@ -337,7 +328,7 @@ fn falls_back_to_key_file(bus: Option<&PrivateBus>) {
         }
     }
     let mut add = Command::from_std(cmd);
-    add.args(["--json", "account", "add", "--name", "A", "--channel-id", "1"]).write_stdin(KEY);
+    add.timeout(twitcher_testkit::COMMAND_LIMIT).args(["--json", "account", "add", "--name", "A", "--channel-id", "1"]).write_stdin(KEY);
     let account = ok(&mut add);
     assert_eq!(account["stream_key"], "live_****1234");
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 /// `twitcher --data-dir DIR ARGS...`, isolated from the caller's environment.
 fn twitcher(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("twitcher").unwrap();
-    cmd.arg("--data-dir")
+    cmd.timeout(twitcher_testkit::COMMAND_LIMIT).arg("--data-dir")
         .arg(dir)
         .env_remove("TWITCHER_PROFILE")
         .env_remove("TWITCHER_DATA_DIR")
@@ -225,7 +225,7 @@ fn doctor_finds_the_bundled_sidecar_first_then_the_override_then_path() {
     let data = tempfile::tempdir().unwrap();
     let doctor = |env: Option<&Path>| {
         let mut cmd = assert_cmd::Command::new(&alone);
-        cmd.arg("--data-dir").arg(data.path()).args(["--json", "doctor"]).env("TWITCHER_KEYRING", "file").env_remove("TWITCHER_FFMPEG");
+        cmd.timeout(twitcher_testkit::COMMAND_LIMIT).arg("--data-dir").arg(data.path()).args(["--json", "doctor"]).env("TWITCHER_KEYRING", "file").env_remove("TWITCHER_FFMPEG");
         if let Some(path) = env {
             cmd.env("TWITCHER_FFMPEG", path);
         }
@@ -247,7 +247,7 @@ fn doctor_honours_ffmpeg_overrides_and_names_a_broken_one() {
     let (_bin, alone) = isolated_cli();
     let twitcher = |dir: &Path| {
         let mut cmd = assert_cmd::Command::new(&alone);
-        cmd.arg("--data-dir").arg(dir).env("TWITCHER_KEYRING", "file").env_remove("TWITCHER_PROFILE");
+        cmd.timeout(twitcher_testkit::COMMAND_LIMIT).arg("--data-dir").arg(dir).env("TWITCHER_KEYRING", "file").env_remove("TWITCHER_PROFILE");
         cmd
     };
     let real = which::which("ffmpeg").unwrap();
@@ -265,7 +265,7 @@ fn doctor_honours_ffmpeg_overrides_and_names_a_broken_one() {
 fn the_data_dir_comes_from_the_environment_when_no_flag_is_given() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::cargo_bin("twitcher").unwrap();
-    cmd.env("TWITCHER_DATA_DIR", dir.path()).env("TWITCHER_KEYRING", "file").args(["--json", "doctor"]);
+    cmd.timeout(twitcher_testkit::COMMAND_LIMIT).env("TWITCHER_DATA_DIR", dir.path()).env("TWITCHER_KEYRING", "file").args(["--json", "doctor"]);
     let report = json_ok(&mut cmd);
     assert_eq!(report["data_dir"], dir.path().display().to_string());
     assert!(dir.path().join("twitcher.db").is_file());
@@ -326,28 +326,29 @@ fn serve_answers_on_the_address_it_prints_warns_beyond_loopback_and_stops_on_sig
     use std::io::{BufRead, BufReader, Read, Write};
     let dir = tempfile::tempdir().unwrap();
     for (listen, warns) in [("127.0.0.1:0", false), ("0.0.0.0:0", true)] {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("twitcher"))
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(["--json", "serve", "--listen", listen])
-            .env("TWITCHER_KEYRING", "file")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = twitcher_testkit::Guarded::spawn(
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("twitcher"))
+                .arg("--data-dir")
+                .arg(dir.path())
+                .args(["--json", "serve", "--listen", listen])
+                .env("TWITCHER_KEYRING", "file")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped()),
+            "twitcher serve",
+        );
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.take_stdout().unwrap()).read_line(&mut line).unwrap();
         let address = serde_json::from_str::<serde_json::Value>(&line).unwrap()["listening"].as_str().unwrap().replace("0.0.0.0", "127.0.0.1");
         let mut socket = std::net::TcpStream::connect(&address).unwrap();
+        socket.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
         socket.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
         let mut response = String::new();
         socket.read_to_string(&mut response).unwrap();
         assert!(response.starts_with("HTTP/1.1 200") && response.contains("\"status\":\"ok\""), "{response}");
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let status = child.wait().unwrap();
-        let mut stderr = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-        assert!(status.success(), "{stderr}");
+        let out = child.output_within(std::time::Duration::from_secs(20));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
         assert_eq!(stderr.contains("reachable from other machines"), warns, "{stderr}");
     }
 }

@@ -16,7 +16,7 @@ fn moto() -> Option<Moto> {
 
 fn twitcher(dir: &Path, moto: &Moto) -> Command {
     let mut cmd = Command::cargo_bin("twitcher").unwrap();
-    cmd.arg("--data-dir")
+    cmd.timeout(twitcher_testkit::COMMAND_LIMIT).arg("--data-dir")
         .arg(dir.join("data"))
         .env("TWITCHER_KEYRING", "file")
         .env("S3_ENDPOINT", &moto.endpoint)
@@ -45,12 +45,12 @@ fn with_the_seeds_s3_variables_a_video_uploads_fetches_back_and_is_removed() {
     assert_eq!(ok(twitcher(dir.path(), &moto).args(["--json", "storage", "s3", "test"]))["ok"], true);
 
     let clip = dir.path().join("clip.mp4");
-    assert!(StdCommand::new("ffmpeg")
-        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2", "-c:v", "libx264"])
-        .arg(&clip)
-        .status()
-        .unwrap()
-        .success());
+    assert!(twitcher_testkit::output_within(
+        StdCommand::new("ffmpeg").args(["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2", "-c:v", "libx264"]).arg(&clip),
+        twitcher_testkit::COMMAND_LIMIT,
+    )
+    .status
+    .success());
     let id = ok(twitcher(dir.path(), &moto).arg("--json").arg("video").arg("import").arg(&clip))[0]["id"].as_i64().unwrap().to_string();
     let uploaded = ok(twitcher(dir.path(), &moto).args(["--json", "video", "upload", &id]));
     assert_eq!(uploaded["storage"], "s3");

@@ -9,7 +9,7 @@ use twitcher_testkit::{make_video, Ingest};
 
 fn twitcher(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("twitcher").unwrap();
-    cmd.arg("--data-dir").arg(dir.join("data")).env("TWITCHER_KEYRING", "file").env_remove("TWITCHER_PROFILE");
+    cmd.timeout(twitcher_testkit::COMMAND_LIMIT).arg("--data-dir").arg(dir.join("data")).env("TWITCHER_KEYRING", "file").env_remove("TWITCHER_PROFILE");
     cmd
 }
 
@@ -128,15 +128,16 @@ fn a_cli_killed_mid_prepare_leaves_no_ffmpeg_and_the_next_run_closes_its_streams
         .write_stdin("live_1_sigkill000000000000"));
     let account = serde_json::from_str::<Value>(&out).unwrap()["id"].to_string();
 
-    let mut cli = std::process::Command::new(assert_cmd::cargo::cargo_bin("twitcher"))
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["--json", "stream", "start", "--video", &video[0]["id"].to_string(), "--account", &account])
-        .env("TWITCHER_KEYRING", "file")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut cli = twitcher_testkit::Guarded::spawn(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("twitcher"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--json", "stream", "start", "--video", &video[0]["id"].to_string(), "--account", &account])
+            .env("TWITCHER_KEYRING", "file")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+        "twitcher stream start",
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let ffmpeg = loop {
         if let Some(pid) = children_named(cli.id(), "ffmpeg").first() {
@@ -145,8 +146,7 @@ fn a_cli_killed_mid_prepare_leaves_no_ffmpeg_and_the_next_run_closes_its_streams
         assert!(std::time::Instant::now() < deadline, "no ffmpeg started");
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    cli.kill().unwrap(); // SIGKILL: no chance to clean up
-    cli.wait().unwrap();
+    cli.crash(); // SIGKILL: no chance to clean up
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while running(ffmpeg) {
         assert!(std::time::Instant::now() < deadline, "ffmpeg {ffmpeg} outlived the CLI");

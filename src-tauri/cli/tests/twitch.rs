@@ -29,7 +29,7 @@ fn twitcher(dir: &Path, fake: &FakeTwitch) -> StdCommand {
 }
 
 fn json(cmd: &mut StdCommand, outputs: &mut String) -> Value {
-    let out = cmd.output().unwrap();
+    let out = twitcher_testkit::output_within(cmd, twitcher_testkit::COMMAND_LIMIT);
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     outputs.push_str(&text);
     assert!(out.status.success(), "{text}");
@@ -60,8 +60,11 @@ fn twitch_connect_prints_a_code_waits_for_approval_and_links_the_account_without
     let mut outputs = String::new();
     json(twitcher(dir.path(), &fake).args(["--json", "profile", "create", "--name", "Ana"]), &mut outputs);
 
-    let mut child = twitcher(dir.path(), &fake).args(["--json", "twitch", "connect"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut child = twitcher_testkit::Guarded::spawn(
+        twitcher(dir.path(), &fake).args(["--json", "twitch", "connect"]).stdout(Stdio::piped()).stderr(Stdio::piped()),
+        "twitcher twitch connect",
+    );
+    let mut stderr = BufReader::new(child.take_stderr().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut prompt = String::new();
     let code = loop {
@@ -75,9 +78,9 @@ fn twitch_connect_prints_a_code_waits_for_approval_and_links_the_account_without
     };
     assert!(prompt.contains(&format!("{}/activate", fake.auth_url)), "{prompt}");
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(child.try_wait().unwrap().is_none(), "it waits for the approval");
+    assert!(child.running(), "it waits for the approval");
     fake.approve(&code, "41245072");
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(twitcher_testkit::COMMAND_LIMIT);
     let rest: String = stderr.lines().map_while(Result::ok).collect();
     outputs.push_str(&(String::from_utf8_lossy(&out.stdout).to_string() + &prompt + &rest));
     assert!(out.status.success(), "{outputs}");

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 fn twitcher(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("twitcher").unwrap();
-    cmd.arg("--data-dir").arg(dir.join("data")).env_remove("TWITCHER_PROFILE").env("TWITCHER_KEYRING", "file");
+    cmd.timeout(twitcher_testkit::COMMAND_LIMIT).arg("--data-dir").arg(dir.join("data")).env_remove("TWITCHER_PROFILE").env("TWITCHER_KEYRING", "file");
     cmd
 }
 
@@ -22,14 +22,16 @@ fn json(text: &str) -> Value {
 
 fn make(dir: &Path, name: &str, codecs: &[&str]) -> PathBuf {
     let out = dir.join(name);
-    let ok = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine"])
-        .args(["-t", "3", "-shortest"])
-        .args(codecs)
-        .arg(&out)
-        .status()
-        .unwrap()
-        .success();
+    let ok = twitcher_testkit::output_within(
+        std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine"])
+            .args(["-t", "3", "-shortest"])
+            .args(codecs)
+            .arg(&out),
+        twitcher_testkit::COMMAND_LIMIT,
+    )
+    .status
+    .success();
     assert!(ok);
     out
 }

@@ -62,11 +62,10 @@ fn request(s: &Setup, looped: bool) -> StartRequest {
 }
 
 fn probe_json(path: &std::path::Path) -> serde_json::Value {
-    let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
-        .arg(path)
-        .output()
-        .unwrap();
+    let out = twitcher_testkit::output_within(
+        std::process::Command::new("ffprobe").args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"]).arg(path),
+        Duration::from_secs(60),
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -94,11 +93,10 @@ async fn one_video_reaches_three_accounts_as_twitch_ready_recordings() {
         assert!(keys.len() >= 6, "{keys:?}");
         assert!(keys.windows(2).all(|w| ((w[1] - w[0]) - 2.0).abs() < 0.001), "keyframes every 2.000 s: {keys:?}");
         // Average video bitrate, from the packet sizes.
-        let out = std::process::Command::new("ffprobe")
-            .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=size", "-of", "csv=p=0"])
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = twitcher_testkit::output_within(
+            std::process::Command::new("ffprobe").args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=size", "-of", "csv=p=0"]).arg(&path),
+            Duration::from_secs(60),
+        );
         let bytes: u64 = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum();
         let kbps = bytes as f64 * 8.0 / 1000.0 / duration;
         assert!((kbps - 1200.0).abs() / 1200.0 <= 0.10, "video bitrate {kbps:.0} kbps");

@@ -107,12 +107,12 @@ async fn each_bad_file_gets_its_own_error_and_the_good_ones_still_import() {
     let truncated = make_video(dir.path(), "cut", "mp4", &["-movflags", "+faststart"]);
     truncate(&truncated, 0.5);
     let audio = dir.path().join("clip.ogg");
-    assert!(std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine", "-t", "2", "-c:a", "libvorbis"])
-        .arg(&audio)
-        .status()
-        .unwrap()
-        .success());
+    assert!(twitcher_testkit::output_within(
+        std::process::Command::new("ffmpeg").args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine", "-t", "2", "-c:a", "libvorbis"]).arg(&audio),
+        std::time::Duration::from_secs(60),
+    )
+    .status
+    .success());
     let missing = dir.path().join("missing.mp4");
 
     let (ids, refused) = library::import(&app, &ana, &[good, empty, text, truncated, audio, missing]).await.unwrap();

@@ -48,12 +48,11 @@ async fn bad_inputs_get_errors_that_say_what_is_wrong() {
     assert!(matches!(media::probe(&text).await, Err(ProbeError::Unreadable(_))));
 
     let audio_only = dir.path().join("tone.ogg");
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", "-c:a", "libvorbis"])
-        .arg(&audio_only)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let made = twitcher_testkit::output_within(
+        std::process::Command::new("ffmpeg").args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", "-c:a", "libvorbis"]).arg(&audio_only),
+        std::time::Duration::from_secs(60),
+    );
+    assert!(made.status.success());
     let err = media::probe(&audio_only).await.unwrap_err();
     assert_eq!(err.to_string(), "no video stream found");
 

@@ -3,9 +3,17 @@
 //! API ([`twitch`]: only Twitch itself is faked).
 //! None of this is in the product.
 
+pub mod process;
 pub mod twitch;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+pub use process::{output_within, wait_until, Guarded, COMMAND_LIMIT};
+
+/// Long enough for any one-shot helper (a 4 s test clip, a probe, a certificate) on a busy machine.
+const HELPER_LIMIT: Duration = Duration::from_secs(120);
 
 /// Makes a 4-second 640x360 25 fps test video with a 330 Hz tone in `container`, the way
 /// TOOLCHAIN.md verified for Debian's ffmpeg. `extra` goes before the output path.
@@ -21,15 +29,16 @@ pub fn make_video(dir: &Path, name: &str, extension: &str, extra: &[&str]) -> st
         other => panic!("no recipe for {other}"),
     };
     let out = dir.join(format!("{name}.{extension}"));
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100", "-t", "4", "-shortest"])
-        .args(codecs)
-        .args(extra)
-        .arg(&out)
-        .status()
-        .expect("ffmpeg (Debian package ffmpeg)");
-    assert!(status.success(), "ffmpeg could not make {}", out.display());
+    let made = output_within(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100", "-t", "4", "-shortest"])
+            .args(codecs)
+            .args(extra)
+            .arg(&out),
+        HELPER_LIMIT,
+    );
+    assert!(made.status.success(), "ffmpeg could not make {}: {}", out.display(), String::from_utf8_lossy(&made.stderr));
     out
 }
 
@@ -42,9 +51,9 @@ pub fn truncate(path: &Path, fraction: f64) {
 
 /// A real RTMP ingest: nginx with the RTMP module on loopback, recording each stream key to
 /// `record_dir/<key>.flv` (appending across reconnects), with `rtmp_control` on an HTTP port to
-/// drop a publisher. Stopped on drop.
+/// drop a publisher. Stopped on drop (nginx's group: the master and its workers).
 pub struct Ingest {
-    child: std::process::Child,
+    nginx: Guarded,
     conf: PathBuf,
     pub rtmp_port: u16,
     pub http_port: u16,
@@ -94,14 +103,7 @@ impl Ingest {
             // self-signed CA certificate as the server's own).
             let p = |name: &str| dir.path().join(name);
             let openssl = |args: &[&str]| {
-                let ok = std::process::Command::new("openssl")
-                    .current_dir(dir.path())
-                    .args(args)
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status()
-                    .expect("openssl")
-                    .success();
+                let ok = output_within(Command::new("openssl").current_dir(dir.path()).args(args), HELPER_LIMIT).status.success();
                 assert!(ok, "openssl {args:?}");
             };
             openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Twitcher test CA", "-keyout", "ca.key", "-out", "ca.pem"]);
@@ -121,8 +123,8 @@ impl Ingest {
         }
         let conf = dir.path().join("nginx.conf");
         std::fs::write(&conf, config).unwrap();
-        let child = spawn_nginx(&conf, rtmp_port);
-        Self { child, conf, rtmp_port, http_port, tls, record_dir, _dir: dir }
+        let nginx = spawn_nginx(&conf, rtmp_port);
+        Self { nginx, conf, rtmp_port, http_port, tls, record_dir, _dir: dir }
     }
 
     pub fn server(&self) -> String {
@@ -131,8 +133,8 @@ impl Ingest {
 
     /// Kills nginx and starts it again on the same ports, as a crashed or redeployed ingest would.
     pub fn restart(&mut self) {
-        stop_nginx(&mut self.child);
-        self.child = spawn_nginx(&self.conf, self.rtmp_port);
+        self.nginx.end();
+        self.nginx = spawn_nginx(&self.conf, self.rtmp_port);
     }
 
     /// `rtmps://127.0.0.1:PORT/app` (only after [`Ingest::start_with_tls`]).
@@ -147,6 +149,7 @@ impl Ingest {
     /// Cuts the publisher of `key` off mid-stream, as a network failure would.
     pub fn drop_publisher(&self, key: &str) {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.http_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         use std::io::{Read, Write};
         write!(s, "GET /control/drop/publisher?app=app&name={key} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
         let mut answer = String::new();
@@ -155,47 +158,29 @@ impl Ingest {
     }
 }
 
-fn spawn_nginx(conf: &Path, rtmp_port: u16) -> std::process::Child {
+/// nginx (Debian packages nginx and libnginx-mod-rtmp). Ending it sends SIGTERM first: nginx's
+/// fast shutdown, which also ends its workers and closes their connections.
+fn spawn_nginx(conf: &Path, rtmp_port: u16) -> Guarded {
     let dir = conf.parent().unwrap();
-    let child = std::process::Command::new("nginx")
-        .arg("-c")
-        .arg(conf)
-        .arg("-p")
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("nginx (Debian packages nginx and libnginx-mod-rtmp)");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let nginx = Guarded::spawn(
+        Command::new("nginx").arg("-c").arg(conf).arg("-p").arg(dir).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()),
+        "nginx",
+    );
+    let started = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", rtmp_port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "nginx did not start: {}", std::fs::read_to_string(dir.join("error.log")).unwrap_or_default());
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        // `nginx` is dropped (and ended) by the panic.
+        assert!(started.elapsed() < Duration::from_secs(10), "nginx did not start: {}", std::fs::read_to_string(dir.join("error.log")).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
     }
-    child
-}
-
-/// SIGTERM to the master: nginx's fast shutdown, which also ends its workers (a SIGKILL would
-/// leave them running, holding the port and the connections).
-fn stop_nginx(child: &mut std::process::Child) {
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let _ = child.wait();
-}
-
-impl Drop for Ingest {
-    fn drop(&mut self) {
-        stop_nginx(&mut self.child);
-    }
+    nginx
 }
 
 /// Video packets of a recording: (dts seconds, keyframe), from ffprobe.
 pub fn video_packets(path: &Path) -> Vec<(f64, bool)> {
-    let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=dts_time,flags", "-of", "csv=p=0"])
-        .arg(path)
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new("ffprobe").args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=dts_time,flags", "-of", "csv=p=0"]).arg(path),
+        HELPER_LIMIT,
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
@@ -209,7 +194,7 @@ pub fn video_packets(path: &Path) -> Vec<(f64, bool)> {
 /// moto's S3 server on a free loopback port, stopped on drop. `None` when the suite runs without
 /// one (scripts/test.sh installs it and sets TWITCHER_TEST_MOTO_SERVER to its path).
 pub struct Moto {
-    child: std::process::Child,
+    _server: Guarded,
     pub endpoint: String,
 }
 
@@ -220,18 +205,12 @@ impl Moto {
             return None;
         };
         let port = free_port();
-        let child = std::process::Command::new(program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("moto_server");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Some(Self { child, endpoint: format!("http://127.0.0.1:{port}") })
+        let server = Guarded::spawn(
+            Command::new(program).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()),
+            "moto_server",
+        );
+        wait_until(Duration::from_secs(20), "moto_server to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        Some(Self { _server: server, endpoint: format!("http://127.0.0.1:{port}") })
     }
 
     /// Creates a bucket with a bare request (moto does not check signatures).
@@ -243,13 +222,6 @@ impl Moto {
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
