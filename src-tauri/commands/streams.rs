@@ -33,25 +33,31 @@ pub async fn list_streams(state: State<'_, AppState>) -> CommandResult<Vec<Strea
     Ok(app.db.streams(actor.id, 200).await?)
 }
 
+/// Stops one destination, whichever process runs it (a stop order on its row).
 #[tauri::command]
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn stop_stream(state: State<'_, AppState>, stream_id: i64) -> CommandResult<bool> {
-    Ok(state.core()?.broadcasts.stop_stream(stream_id))
+    let (app, actor) = state.actor().await?;
+    Ok(broadcast::stop(app, &actor, broadcast::StopTarget::Stream(stream_id)).await? > 0)
 }
 
+/// Stops a broadcast, whichever process runs it.
 #[tauri::command]
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn stop_broadcast(state: State<'_, AppState>, broadcast_id: String) -> CommandResult<bool> {
-    Ok(state.core()?.broadcasts.stop_broadcast(&broadcast_id))
+    let (app, actor) = state.actor().await?;
+    Ok(broadcast::stop(app, &actor, broadcast::StopTarget::Broadcast { broadcast_id, account_id: None }).await? > 0)
 }
 
+/// Stops every running broadcast of the signed-in profile; returns how many destinations.
 #[tauri::command]
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn stop_all_broadcasts(state: State<'_, AppState>) -> CommandResult<u32> {
-    Ok(state.core()?.broadcasts.stop_all() as u32)
+    let (app, actor) = state.actor().await?;
+    Ok(broadcast::stop(app, &actor, broadcast::StopTarget::All).await? as u32)
 }
 
 /// Schedules a broadcast for `at` (RFC 3339); the app starts it then, even after a restart.

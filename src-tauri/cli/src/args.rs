@@ -258,6 +258,19 @@ pub enum StreamCommand {
     },
     /// Cancel a scheduled broadcast (its id is printed when it is scheduled).
     Cancel { broadcast_id: String },
+    /// Stop a running broadcast (or one destination of it, or every broadcast of the profile),
+    /// whichever process runs it: the window, `serve` or another `twitcher`. Returns once the
+    /// order is written; the process running it stops within about a second.
+    Stop {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        broadcast_id: Option<String>,
+        /// Only the destination going to this account.
+        #[arg(long = "account", value_name = "ID", requires = "broadcast_id")]
+        account: Option<i64>,
+        /// Every running broadcast of the profile.
+        #[arg(long)]
+        all: bool,
+    },
     /// Past and current streams, newest first.
     List,
     /// The log of one stream (redacted).

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use support::{make_video, open, video_packets, Ingest};
 use twitcher_core::accounts::{self, AccountInput};
-use twitcher_core::broadcast::{self, Quality, StartRequest, StreamState};
+use twitcher_core::broadcast::{self, BroadcastError, Quality, StartRequest, StopTarget, StreamState};
 use twitcher_core::jobs::{self, JobStatus};
 use twitcher_core::library;
 use twitcher_core::profiles::{self, Profile};
@@ -228,6 +228,25 @@ async fn an_unreadable_source_fails_its_broadcast_with_a_clear_error() {
     let rows = s.app.db.streams(s.ana.id, 10).await.unwrap();
     assert_eq!(rows[0].status, StreamState::Failed);
     assert!(rows[0].error.as_deref().unwrap().contains("could not be prepared"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_order_reaches_only_the_profile_that_owns_the_broadcast() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 4, 1).await;
+    let handle = broadcast::start(&s.app, &s.ana, &request(&s, true)).await.unwrap();
+    let (broadcast_id, stream_id) = (handle.broadcast_id.clone(), handle.destinations[0].0);
+    let bo = profiles::register(&s.app.db, Some("Bo")).await.unwrap().profile;
+    assert_eq!(broadcast::stop(&s.app, &bo, StopTarget::All).await.unwrap(), 0);
+    let theirs = StopTarget::Broadcast { broadcast_id: broadcast_id.clone(), account_id: None };
+    assert!(matches!(broadcast::stop(&s.app, &bo, theirs.clone()).await, Err(BroadcastError::NoBroadcast { .. })));
+    assert!(matches!(broadcast::stop(&s.app, &bo, StopTarget::Stream(stream_id)).await, Err(BroadcastError::NoStream { .. })));
+    // None of that wrote an order: the owner's stop is the first to take.
+    assert_eq!(broadcast::stop(&s.app, &s.ana, theirs.clone()).await.unwrap(), 1);
+    let states = tokio::time::timeout(Duration::from_secs(10), handle.wait()).await.expect("the order ends the looping broadcast");
+    assert_eq!(states.values().copied().collect::<Vec<_>>(), vec![StreamState::Ended]);
+    assert_eq!(broadcast::stop(&s.app, &s.ana, theirs).await.unwrap(), 0, "nothing left to stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

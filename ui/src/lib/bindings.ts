@@ -63,8 +63,11 @@ export const commands = {
 	startBroadcast: (request: StartRequest) => typedError<StartedBroadcast, ErrorBody>(__TAURI_INVOKE("start_broadcast", { request })),
 	/**  This profile's streams, newest first (running ones included). */
 	listStreams: () => typedError<StreamRow[], ErrorBody>(__TAURI_INVOKE("list_streams")),
+	/**  Stops one destination, whichever process runs it (a stop order on its row). */
 	stopStream: (streamId: number) => typedError<boolean, ErrorBody>(__TAURI_INVOKE("stop_stream", { streamId })),
+	/**  Stops a broadcast, whichever process runs it. */
 	stopBroadcast: (broadcastId: string) => typedError<boolean, ErrorBody>(__TAURI_INVOKE("stop_broadcast", { broadcastId })),
+	/**  Stops every running broadcast of the signed-in profile; returns how many destinations. */
 	stopAllBroadcasts: () => typedError<number, ErrorBody>(__TAURI_INVOKE("stop_all_broadcasts")),
 	/**  Schedules a broadcast for `at` (RFC 3339); the app starts it then, even after a restart. */
 	scheduleBroadcast: (request: StartRequest, at: string) => typedError<string, ErrorBody>(__TAURI_INVOKE("schedule_broadcast", { request, at })),

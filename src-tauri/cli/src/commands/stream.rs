@@ -81,6 +81,14 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
             }
             out.print(&serde_json::json!({ "cancelled": n }), || format!("Cancelled {n} scheduled stream(s)."));
         }
+        StreamCommand::Stop { broadcast_id, account, all } => {
+            let target = match broadcast_id {
+                Some(broadcast_id) if !all => broadcast::StopTarget::Broadcast { broadcast_id, account_id: account },
+                _ => broadcast::StopTarget::All,
+            };
+            let n = broadcast::stop(app, &actor, target).await?;
+            out.print(&serde_json::json!({ "stopped": n }), || format!("Ordered {n} stream(s) to stop."));
+        }
         StreamCommand::List => {
             let rows = app.db.streams(actor.id, 100).await.map_err(Error::from)?;
             out.print(&rows, || {

@@ -11,11 +11,13 @@
 //! - [`publisher`]: an RTMP client in this process (rml_rtmp over tokio). The stream key never
 //!   leaves it. Lost connections come back with capped exponential backoff and jitter.
 //! - [`supervisor`]: the broadcast as a whole: rows, state transitions ([`state`]), events, stop;
-//!   [`running`] lets any surface stop it; [`schedule`] starts it later; [`recovery`] closes what
-//!   a crash left; [`keycheck`] tests a key without going live.
+//!   [`orders`] carries a stop from any process (written on the rows, read by the supervisor);
+//!   [`running`] holds the broadcasts this process runs; [`schedule`] starts one later;
+//!   [`recovery`] closes what a crash left; [`keycheck`] tests a key without going live.
 
 pub mod flv;
 pub mod keycheck;
+pub mod orders;
 pub mod prepare;
 pub mod publisher;
 pub mod recovery;
@@ -32,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use state::StreamState;
 pub use keycheck::{check_key, KeyCheck};
+pub use orders::{stop, StopTarget};
 pub use recovery::{after_crash, recover, set_after_crash, AfterCrash};
 pub use running::Running;
 pub use schedule::{run_scheduler, schedule, start_scheduled};
@@ -49,7 +52,7 @@ pub enum BroadcastError {
     NoAccount { id: i64 },
     #[error("the stream key check failed: {0}")]
     KeyRefused(String),
-    #[error("no scheduled broadcast {id}")]
+    #[error("no broadcast {id} to act on in this profile (see `twitcher stream list`)")]
     NoBroadcast { id: String },
     #[error("no stream {id} on this profile")]
     NoStream { id: i64 },

@@ -224,7 +224,7 @@ pub(super) async fn launch(
     tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
 
     app.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
-    let done = tokio::spawn(supervise(app.clone(), broadcast_id.clone(), reports, counters, drift, source_task, all.clone()));
+    let done = tokio::spawn(supervise(app.clone(), broadcast_id.clone(), reports, counters, drift, source_task, all.clone(), each.clone()));
     Ok(BroadcastHandle { broadcast_id, destinations: pairs, all, each, done })
 }
 
@@ -266,6 +266,7 @@ async fn supervise(
     drift: watch::Receiver<f64>,
     source_task: JoinHandle<Result<(), super::flv::FlvError>>,
     all: CancellationToken,
+    each: HashMap<i64, CancellationToken>,
 ) -> HashMap<i64, StreamState> {
     let mut tracked: HashMap<i64, Tracked> = counters
         .into_iter()
@@ -307,6 +308,14 @@ async fn supervise(
                 emit(&app, &broadcast_id, report.stream_id, t, *drift.borrow());
             }
             _ = tick.tick() => {
+                // Stop orders from any process (super::orders): each ordered destination stops
+                // gracefully; when every unfinished one is ordered, the source stops too.
+                if let Ok(ordered) = app.db.stop_orders(&broadcast_id).await {
+                    ordered.iter().filter_map(|id| each.get(id)).for_each(|t| t.cancel());
+                    if !ordered.is_empty() && tracked.iter().all(|(id, t)| t.state.is_final() || ordered.contains(id)) {
+                        all.cancel();
+                    }
+                }
                 if drift.has_changed().unwrap_or(false) {
                     drift.borrow_and_update();
                     last_progress = Instant::now();

@@ -228,6 +228,51 @@ impl Db {
         Ok(())
     }
 
+    /// True if the profile has a stream `id`.
+    pub async fn has_stream(&self, creator_id: i64, id: i64) -> Result<bool, DbError> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM streams WHERE id = ? AND creator_id = ?")
+            .bind(id)
+            .bind(creator_id)
+            .fetch_optional(self.pool())
+            .await?
+            .is_some())
+    }
+
+    /// True if the profile has a broadcast `broadcast_id`.
+    pub async fn has_broadcast(&self, creator_id: i64, broadcast_id: &str) -> Result<bool, DbError> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM streams WHERE broadcast_id = ? AND creator_id = ? LIMIT 1")
+            .bind(broadcast_id)
+            .bind(creator_id)
+            .fetch_optional(self.pool())
+            .await?
+            .is_some())
+    }
+
+    /// Writes a stop order on the profile's running streams that match (a stream, a broadcast,
+    /// an account of it, or all when every filter is `None`), in one statement; returns the ids
+    /// ordered. Rows already ordered or finished are left alone.
+    pub async fn order_stop(&self, creator_id: i64, stream_id: Option<i64>, broadcast_id: Option<&str>, account_id: Option<i64>) -> Result<Vec<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE streams SET stop_requested_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')              WHERE creator_id = ?1 AND stop_requested_at IS NULL              AND status IN ('queued', 'starting', 'live', 'reconnecting')              AND (?2 IS NULL OR id = ?2) AND (?3 IS NULL OR broadcast_id = ?3) AND (?4 IS NULL OR twitch_account_id = ?4)              RETURNING id",
+        )
+        .bind(creator_id)
+        .bind(stream_id)
+        .bind(broadcast_id)
+        .bind(account_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The streams of a broadcast that were ordered to stop and have not finished.
+    pub async fn stop_orders(&self, broadcast_id: &str) -> Result<Vec<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM streams WHERE broadcast_id = ? AND stop_requested_at IS NOT NULL              AND status NOT IN ('ended', 'failed', 'cancelled')",
+        )
+        .bind(broadcast_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Cancels a scheduled broadcast; returns how many rows it had.
     pub async fn cancel_scheduled(&self, creator_id: i64, broadcast_id: &str) -> Result<u64, DbError> {
         Ok(sqlx::query(

@@ -10,7 +10,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
-use twitcher_core::broadcast::{self, Quality, StartRequest, StreamRow, StreamStatus};
+use twitcher_core::broadcast::{self, Quality, StartRequest, StopTarget, StreamRow, StreamStatus};
 use twitcher_core::events::Event;
 use utoipa::ToSchema;
 
@@ -105,6 +105,11 @@ pub struct StopBody {
     /// One destination…
     #[serde(default)]
     pub stream_id: Option<i64>,
+    /// …or a broadcast (with `account_id`: only its destination to that account)…
+    #[serde(default)]
+    pub broadcast_id: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<i64>,
     /// …or every running stream of this profile.
     #[serde(default)]
     pub all: bool,
@@ -115,19 +120,24 @@ pub struct Stopped {
     pub stopped: u32,
 }
 
-/// Stops one destination (`stream_id`) or all of the profile's (`all: true`), gracefully.
+/// Stops one destination (`stream_id`), a broadcast (`broadcast_id`, optionally only its
+/// `account_id`) or all of the profile's (`all: true`), gracefully, whichever process runs them:
+/// the order is written on the rows and returned once taken; `stopped` counts destinations.
 #[utoipa::path(post, path = "/api/streams/stop", request_body = StopBody, security(("bearer" = [])),
     responses((status = 200, body = Stopped), (status = 400, body = crate::openapi::ErrorResponse), (status = 404, body = crate::openapi::ErrorResponse)))]
 pub async fn stop(State(state): State<ServerState>, Session(actor): Session, Body(body): Body<StopBody>) -> ApiResult<axum::Json<Stopped>> {
-    let ids: Vec<i64> = match (body.stream_id, body.all) {
-        (Some(id), false) => {
-            owned_stream(&state, actor.id, id).await?;
-            vec![id]
-        }
-        (None, true) => state.app.db.streams(actor.id, 1000).await?.into_iter().filter(|r| !r.status.is_final()).map(|r| r.id).collect(),
-        _ => return Err(ApiError::invalid("give either stream_id or all: true")),
+    let target = match (body.stream_id, body.broadcast_id, body.account_id, body.all) {
+        (Some(id), None, None, false) => StopTarget::Stream(id),
+        (None, Some(broadcast_id), account_id, false) => StopTarget::Broadcast { broadcast_id, account_id },
+        (None, None, None, true) => StopTarget::All,
+        _ => return Err(ApiError::invalid("give one of stream_id, broadcast_id (with an optional account_id) or all: true")),
     };
-    let stopped = ids.into_iter().filter(|id| state.app.broadcasts.stop_stream(*id)).count() as u32;
+    // The API's contract answers any id the profile does not have with `not_found`.
+    let stopped = match broadcast::stop(&state.app, &actor, target).await {
+        Err(broadcast::BroadcastError::NoStream { .. }) => return Err(ApiError::not_found("stream")),
+        Err(broadcast::BroadcastError::NoBroadcast { .. }) => return Err(ApiError::not_found("broadcast")),
+        other => other? as u32,
+    };
     Ok(axum::Json(Stopped { stopped }))
 }
 

@@ -1,0 +1,169 @@
+//! Stopping from anywhere: a broadcast run by one process (`twitcher serve`, or a foreground
+//! `twitcher stream start`) is stopped by `twitcher stream stop` in another, through the stop
+//! order written on its rows. Real processes, one data dir, nginx-rtmp as the ingest.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+use twitcher_testkit::{make_video, wait_until, Guarded, Ingest, COMMAND_LIMIT};
+
+const QUALITY: [&str; 6] = ["--fps", "30", "--video-bitrate", "1000", "--resolution", "640x360"];
+
+fn twitcher(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("twitcher").unwrap();
+    cmd.timeout(COMMAND_LIMIT).arg("--data-dir").arg(dir.join("data")).env("TWITCHER_KEYRING", "file").env_remove("TWITCHER_PROFILE");
+    cmd
+}
+
+/// A long-running `twitcher` process on the same data dir (stdout piped).
+fn background(dir: &Path, args: &[&str], what: &str) -> Guarded {
+    Guarded::spawn(
+        StdCommand::new(assert_cmd::cargo::cargo_bin("twitcher"))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(args)
+            .env("TWITCHER_KEYRING", "file")
+            .env_remove("TWITCHER_PROFILE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+        what,
+    )
+}
+
+fn json_ok(cmd: &mut Command) -> Value {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A profile with a 6 s clip prepared at [`QUALITY`] and one account per key, all to `ingest`:
+/// (profile uuid, video id, account ids).
+fn library(dir: &Path, ingest: &Ingest, keys: &[&str]) -> (String, i64, Vec<i64>) {
+    let profile = json_ok(twitcher(dir).args(["--json", "profile", "create", "--name", "Night owl"]));
+    let clip = make_video(dir, "clip", "mp4", &["-t", "6"]);
+    let video = json_ok(twitcher(dir).arg("--json").arg("video").arg("import").arg(&clip))[0]["id"].as_i64().unwrap();
+    let mut accounts = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let account = json_ok(
+            twitcher(dir)
+                .args(["--json", "account", "add", "--name", &format!("Channel {i}"), "--channel-id", &(500 + i).to_string(), "--ingest", &ingest.server()])
+                .write_stdin(*key),
+        );
+        accounts.push(account["id"].as_i64().unwrap());
+    }
+    json_ok(twitcher(dir).args(["--json", "video", "prepare", &video.to_string()]).args(QUALITY));
+    (profile["uuid"].as_str().unwrap().to_string(), video, accounts)
+}
+
+/// The status of each of the profile's streams, by stream id, as `stream list` shows them.
+fn states(dir: &Path) -> Vec<(i64, String)> {
+    let rows = json_ok(twitcher(dir).args(["--json", "stream", "list"]));
+    rows.as_array().unwrap().iter().map(|r| (r["id"].as_i64().unwrap(), r["status"].as_str().unwrap().to_string())).collect()
+}
+
+#[test]
+fn a_broadcast_started_through_serve_is_stopped_by_the_cli_within_two_seconds() {
+    let ingest = Ingest::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = "live_701_servedThenStoppedByCli";
+    let (uuid, video, accounts) = library(dir.path(), &ingest, &[key]);
+
+    let mut serve = background(dir.path(), &["--json", "serve", "--listen", "127.0.0.1:0"], "twitcher serve");
+    let mut stdout = std::io::BufReader::new(serve.take_stdout().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    std::thread::spawn(move || stdout.lines().count());
+    let base = format!("http://{}", serde_json::from_str::<Value>(&line).unwrap()["listening"].as_str().unwrap());
+    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let login: Value = http.post(format!("{base}/api/auth/login")).json(&json!({ "uuid": uuid })).send().unwrap().json().unwrap();
+    let token = login["token"].as_str().unwrap().to_string();
+    let started: Value = http
+        .post(format!("{base}/api/streams/start"))
+        .bearer_auth(&token)
+        .json(&json!({ "video_id": video, "account_ids": accounts, "title": "Served", "fps": 30, "video_bitrate_k": 1000, "resolution": "640x360", "loop": true }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let broadcast_id = started["broadcast_id"].as_str().unwrap().to_string();
+    let stream_id = started["streams"][0]["stream_id"].as_i64().unwrap();
+    let status = |http: &reqwest::blocking::Client| -> String {
+        let rows: Value = http.get(format!("{base}/api/streams")).bearer_auth(&token).send().unwrap().json().unwrap();
+        rows.as_array().unwrap().iter().find(|r| r["id"] == stream_id).unwrap()["status"].as_str().unwrap().to_string()
+    };
+    wait_until(Duration::from_secs(30), "the served stream to go live", || status(&http) == "live");
+
+    // Another process, the same data dir: the order is taken, and serve carries it out.
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "stream", "stop", &broadcast_id])), json!({ "stopped": 1 }));
+    let ordered = Instant::now();
+    wait_until(Duration::from_secs(10), "the stream to end", || status(&http) == "ended");
+    let took = ordered.elapsed();
+    eprintln!("the served stream ended {took:?} after the order");
+    assert!(took <= Duration::from_secs(2), "ended {took:?} after the order");
+    assert_eq!(states(dir.path()), vec![(stream_id, "ended".to_string())], "the CLI reads the same row");
+    assert!(ingest.recording(key).metadata().unwrap().len() > 50_000, "it was live on nginx");
+
+    // A second stop finds nothing running; serve goes on and ends cleanly.
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "stream", "stop", &broadcast_id])), json!({ "stopped": 0 }));
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    assert!(serve.wait_within(Duration::from_secs(20)).success());
+}
+
+#[test]
+fn one_destination_then_all_are_stopped_from_another_process_and_the_running_cli_exits_0() {
+    let ingest = Ingest::start();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = ["live_702_firstStoppedAlone", "live_703_secondStoppedByAll"];
+    let (_, video, accounts) = library(dir.path(), &ingest, &keys);
+    let args = [
+        "--json", "stream", "start", "--video", &video.to_string(), "--account", &accounts[0].to_string(), "--account", &accounts[1].to_string(), "--loop",
+    ];
+    let mut live = background(dir.path(), &[&args[..], &QUALITY[..]].concat(), "twitcher stream start");
+    // Its JSON lines: read until both destinations are live.
+    let mut lines = std::io::BufReader::new(live.take_stdout().unwrap()).lines();
+    let mut live_ids = std::collections::BTreeMap::new();
+    let mut broadcast_id = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while live_ids.len() < 2 {
+        assert!(Instant::now() < deadline, "both destinations live");
+        let status: Value = serde_json::from_str(&lines.next().expect("a status line").unwrap()).unwrap();
+        broadcast_id = status["broadcast_id"].as_str().unwrap().to_string();
+        if status["state"] == "live" {
+            live_ids.insert(status["account_id"].as_i64().unwrap(), status["stream_id"].as_i64().unwrap());
+        }
+    }
+    // Keep reading (and dropping) its output so it never blocks on a full pipe.
+    let reader = std::thread::spawn(move || lines.count());
+
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "stream", "stop", &broadcast_id, "--account", &accounts[0].to_string()])), json!({ "stopped": 1 }));
+    let (first, second) = (live_ids[&accounts[0]], live_ids[&accounts[1]]);
+    let status_of = |id: i64| states(dir.path()).into_iter().find(|(s, _)| *s == id).unwrap().1;
+    wait_until(Duration::from_secs(10), "the first destination to end", || status_of(first) == "ended");
+    assert_eq!(status_of(second), "live", "the other destination goes on");
+    assert!(live.running(), "the broadcast goes on");
+
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "stream", "stop", "--all"])), json!({ "stopped": 1 }));
+    assert!(live.wait_within(Duration::from_secs(10)).success(), "every destination ended normally: exit 0");
+    reader.join().unwrap();
+    assert_eq!(status_of(second), "ended");
+    for key in keys {
+        assert!(ingest.recording(key).metadata().unwrap().len() > 50_000, "{key} was live on nginx");
+    }
+}
+
+#[test]
+fn stopping_a_broadcast_the_profile_does_not_have_is_an_error_and_stops_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    json_ok(twitcher(dir.path()).args(["--json", "profile", "create"]));
+    let out = twitcher(dir.path()).args(["--json", "stream", "stop", "0123456789abcdef0123456789abcdef"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let error: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(error["error"]["code"], "stream_not_found", "{error}");
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "stream", "stop", "--all"])), json!({ "stopped": 0 }));
+    let usage = twitcher(dir.path()).args(["stream", "stop"]).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2), "a broadcast id or --all is required");
+}

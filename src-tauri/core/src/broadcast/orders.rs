@@ -1,0 +1,46 @@
+//! Orders any process may give about streams it may not be running (DESIGN.md §4, §9).
+//!
+//! A stop is written on the stream rows, scoped to the profile in SQL, by whichever process is
+//! asked (the window, `serve`, a `twitcher stream stop`). The process that runs the broadcast
+//! reads its orders on every supervisor tick (once a second) and stops those destinations
+//! gracefully; so stopping works across processes and needs no channel between them. When the
+//! broadcast runs here, the order is also carried out at once, without waiting for the tick.
+
+use super::BroadcastError;
+use crate::profiles::Profile;
+use crate::Twitcher;
+
+/// What to stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopTarget {
+    /// One destination, by its stream id.
+    Stream(i64),
+    /// A broadcast: every destination, or only the one going to `account_id`.
+    Broadcast { broadcast_id: String, account_id: Option<i64> },
+    /// Every running broadcast of the profile.
+    All,
+}
+
+/// Orders `target`'s running destinations to stop; returns how many were ordered. A stream or
+/// broadcast the profile does not have is `NoStream` / `NoBroadcast`; one that has already ended
+/// gives 0.
+pub async fn stop(app: &Twitcher, actor: &Profile, target: StopTarget) -> Result<usize, BroadcastError> {
+    match &target {
+        StopTarget::Stream(id) if !app.db.has_stream(actor.id, *id).await? => return Err(BroadcastError::NoStream { id: *id }),
+        StopTarget::Broadcast { broadcast_id, .. } if !app.db.has_broadcast(actor.id, broadcast_id).await? => {
+            return Err(BroadcastError::NoBroadcast { id: broadcast_id.clone() })
+        }
+        _ => {}
+    }
+    let (stream, broadcast, account) = match &target {
+        StopTarget::Stream(id) => (Some(*id), None, None),
+        StopTarget::Broadcast { broadcast_id, account_id } => (None, Some(broadcast_id.as_str()), *account_id),
+        StopTarget::All => (None, None, None),
+    };
+    let ordered = app.db.order_stop(actor.id, stream, broadcast, account).await?;
+    for id in &ordered {
+        app.broadcasts.stop_stream(*id);
+    }
+    tracing::info!(streams = ordered.len(), "stop ordered");
+    Ok(ordered.len())
+}
