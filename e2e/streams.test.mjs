@@ -142,3 +142,18 @@ test("a broadcast scheduled for later shows its time and can be cancelled", asyn
   await (await find(driver, "cancel-scheduled")).click();
   await find(driver, "streams-empty", 10000);
 });
+
+test("the window refuses a start time that is not RFC 3339 with an offset, or is past, and stores nothing", async () => {
+  const { driver } = session;
+  const video = (await invoke(driver, "list_videos", { query: {} })).items[0];
+  const [account] = await invoke(driver, "list_accounts", {});
+  const before = (await invoke(driver, "list_streams", {})).length;
+  const request = {
+    video_id: video.id, account_ids: [account.id], title: "Never", category: null, tags: [],
+    quality: { fps: 30, video_bitrate_k: 800, audio_bitrate_k: 128, width: 640, height: 360 }, loop: false, live_encode: false,
+  };
+  for (const at of ["tonight at eight", "2030-01-01T20:00:00", "2020-01-01T20:00:00Z"]) {
+    await assert.rejects(invoke(driver, "schedule_broadcast", { request, at }), /"code":"invalid_input"/, at);
+  }
+  assert.equal((await invoke(driver, "list_streams", {})).length, before, "nothing was stored");
+});

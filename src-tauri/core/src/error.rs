@@ -85,7 +85,9 @@ impl Error {
             Error::Twitch(TwitchError::Db(_)) => "database",
             Error::Twitch(e) => e.code(),
             Error::Broadcast(e) => match e {
-                BroadcastError::InvalidQuality(_) => "invalid_input",
+                BroadcastError::InvalidQuality(_) | BroadcastError::InvalidTime(_) => "invalid_input",
+                BroadcastError::AlreadyStarted { .. } => "already_started",
+                BroadcastError::Cancelled { .. } => "broadcast_cancelled",
                 BroadcastError::NoVideo { .. } => "video_not_found",
                 BroadcastError::NoAccount { .. } => "account_not_found",
                 BroadcastError::NoStream { .. } | BroadcastError::NoBroadcast { .. } => "stream_not_found",

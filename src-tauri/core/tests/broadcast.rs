@@ -358,6 +358,34 @@ async fn a_scheduled_broadcast_survives_a_restart_and_starts_on_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_broadcast_claimed_by_several_processes_at_once_starts_exactly_once() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 3, 1).await;
+    let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+    let id = broadcast::schedule(&s.app, &s.ana, &request(&s, false), &now).await.unwrap();
+    // Four handles on the data dir, each with its own connection pool as a process has, each
+    // trying twice at the same moment: the database decides.
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        handles.push(open(s.app.data_dir(), KeyringPreference::File).await);
+    }
+    let tries: Vec<_> = handles.iter().chain(handles.iter()).map(|app| (app.clone(), id.clone())).map(|(app, id)| tokio::spawn(async move { broadcast::start_scheduled(&app, &id).await })).collect();
+    let mut started = Vec::new();
+    for attempt in tries {
+        match attempt.await.unwrap() {
+            Ok(handle) => started.push(handle),
+            Err(e) => assert!(matches!(e, BroadcastError::AlreadyStarted { .. }), "{e}"),
+        }
+    }
+    assert_eq!(started.len(), 1, "exactly one claim won");
+    let states = tokio::time::timeout(Duration::from_secs(30), started.pop().unwrap().wait()).await.unwrap();
+    assert_eq!(states.values().copied().collect::<Vec<_>>(), vec![StreamState::Ended]);
+    assert_eq!(ingest.publishes(&s.accounts[0].1), 1, "one publish reached the ingest");
+    assert!(matches!(broadcast::start_scheduled(&s.app, &id).await, Err(BroadcastError::AlreadyStarted { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unprepared_video_goes_live_at_once_with_a_real_time_encode() {
     let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();

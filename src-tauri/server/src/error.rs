@@ -50,7 +50,7 @@ fn status_of(code: &str) -> StatusCode {
         "unknown_profile" => StatusCode::UNAUTHORIZED,
         "not_admin" | "plan_limit" => StatusCode::FORBIDDEN,
         c if c.ends_with("_not_found") => StatusCode::NOT_FOUND,
-        "duplicate_channel" | "video_in_use" => StatusCode::CONFLICT,
+        "duplicate_channel" | "video_in_use" | "already_started" | "broadcast_cancelled" => StatusCode::CONFLICT,
         "login_throttled" | "twitch_rate_limited" => StatusCode::TOO_MANY_REQUESTS,
         "twitch_unreachable" | "twitch_error" | "s3_error" => StatusCode::BAD_GATEWAY,
         c if c.starts_with("twitch_") => StatusCode::CONFLICT,

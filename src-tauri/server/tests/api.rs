@@ -271,6 +271,14 @@ async fn a_stream_started_through_the_api_goes_live_on_nginx_sends_events_and_st
     assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "video_not_found"), "another profile's video");
     let (status, body) = s.call(Method::POST, "/api/streams/start", Some(&ana), Some(json!({ "video_id": video["id"], "account_ids": [] }))).await;
     assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"));
+    for at in ["8 pm", "2030-01-01T20:00:00", "2020-01-01T20:00:00Z"] {
+        let mut scheduled = start_body.clone();
+        scheduled["at"] = json!(at);
+        let (status, body) = s.call(Method::POST, "/api/streams/start", Some(&ana), Some(scheduled)).await;
+        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"), "at {at}: {body}");
+    }
+    let (_, none) = s.call(Method::GET, "/api/streams", Some(&ana), None).await;
+    assert_eq!(none, json!([]), "a refused start time stores nothing");
     let (status, started) = s.call(Method::POST, "/api/streams/start", Some(&ana), Some(start_body)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{started}");
     let stream_id = started["streams"][0]["stream_id"].as_i64().unwrap();

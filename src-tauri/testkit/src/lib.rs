@@ -88,7 +88,7 @@ impl Ingest {
         let config = format!(
             "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n{user}\nworker_processes 1;\ndaemon off;\n\
              pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\n\
-             rtmp {{ server {{ listen 127.0.0.1:{rtmp_port}; chunk_size 4096;\n\
+             rtmp {{ access_log {d}/rtmp-access.log; server {{ listen 127.0.0.1:{rtmp_port}; chunk_size 4096;\n\
                application app {{ live on; record all; record_path {r}; record_unique off; record_append on; }} }} }}\n\
              http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi; \
                uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
@@ -144,6 +144,14 @@ impl Ingest {
 
     pub fn recording(&self, key: &str) -> PathBuf {
         self.record_dir.join(format!("{key}.flv"))
+    }
+
+    /// How many publish sessions for `key` have ended, from nginx-rtmp's access log (a session
+    /// is logged when its connection closes). A bandwidth test counts too.
+    pub fn publishes(&self, key: &str) -> usize {
+        let log = std::fs::read_to_string(self._dir.path().join("rtmp-access.log")).unwrap_or_default();
+        let needle = format!("PUBLISH \"app\" \"{key}\"");
+        log.lines().filter(|l| l.contains(&needle)).count()
     }
 
     /// Cuts the publisher of `key` off mid-stream, as a network failure would.

@@ -27,17 +27,22 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
             let alerts = tokio::spawn(twitcher_core::alerts::run(app.clone(), alerts_done.clone(), |_| {}));
             let handle = match at {
                 Some(at) => {
-                    let when = parse_rfc3339(&at).ok_or_else(|| BroadcastError::InvalidQuality(format!("--at '{at}' is not an RFC 3339 time like 2026-11-27T20:00:00Z")))?;
-                    let id = broadcast::schedule(app, &actor, &request, at.trim()).await?;
+                    let id = broadcast::schedule(app, &actor, &request, &at).await?;
                     if out.is_json() {
                         println!("{}", serde_json::json!({ "broadcast_id": id, "state": "scheduled", "scheduled_at": at }));
                     } else {
                         eprintln!("Scheduled broadcast {id} for {at}; waiting (Ctrl-C leaves it scheduled).");
                     }
-                    if let Ok(wait) = when.duration_since(std::time::SystemTime::now()) {
-                        tokio::time::sleep(wait).await;
+                    match broadcast::start_when_due(app, &id).await {
+                        Ok(handle) => handle,
+                        // Its time came and another process on this data dir (the window, `serve`)
+                        // started it, or it was cancelled: nothing is left for this one to do.
+                        Err(e @ (BroadcastError::AlreadyStarted { .. } | BroadcastError::Cancelled { .. })) => {
+                            eprintln!("{e}.");
+                            return Ok(());
+                        }
+                        Err(e) => return Err(e.into()),
                     }
-                    broadcast::start_scheduled(app, &id).await?
                 }
                 None => broadcast::start(app, &actor, &request).await?,
             };
@@ -159,36 +164,4 @@ fn handle_stop_signals(handle: &broadcast::BroadcastHandle) -> tokio::task::Join
         super::stop_requested().await;
         stopper.cancel();
     })
-}
-
-/// RFC 3339 → SystemTime, without pulling a date library into the CLI for one parse.
-fn parse_rfc3339(text: &str) -> Option<std::time::SystemTime> {
-    let t = text.trim();
-    let (date, rest) = t.split_once(['T', 't', ' '])?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let (time, offset_sec) = if let Some(stripped) = rest.strip_suffix(['Z', 'z']) {
-        (stripped, 0)
-    } else {
-        let pos = rest.rfind(['+', '-'])?;
-        let (time, off) = rest.split_at(pos);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = off[1..].split_once(':')?;
-        (time, sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60))
-    };
-    let mut hms = time.split(':');
-    let (h, min) = (hms.next()?.parse::<i64>().ok()?, hms.next()?.parse::<i64>().ok()?);
-    let sec: f64 = hms.next().unwrap_or("0").parse().ok()?;
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let yy = if m <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    let secs = days * 86400 + h * 3600 + min * 60 - offset_sec;
-    if secs < 0 {
-        return None;
-    }
-    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64) + std::time::Duration::from_secs_f64(sec))
 }

@@ -37,7 +37,7 @@ pub use keycheck::{check_key, KeyCheck};
 pub use orders::{stop, StopTarget};
 pub use recovery::{after_crash, recover, set_after_crash, AfterCrash};
 pub use running::Running;
-pub use schedule::{run_scheduler, schedule, start_scheduled};
+pub use schedule::{parse_start_time, run_scheduler, schedule, start_scheduled, start_when_due};
 pub use supervisor::{start, BroadcastHandle, StartRequest};
 
 use crate::db::DbError;
@@ -54,6 +54,12 @@ pub enum BroadcastError {
     KeyRefused(String),
     #[error("no broadcast {id} to act on in this profile (see `twitcher stream list`)")]
     NoBroadcast { id: String },
+    #[error("{0}")]
+    InvalidTime(String),
+    #[error("broadcast {id} was already started, by this or another Twitcher on this data dir (the window, `serve` or another `twitcher`)")]
+    AlreadyStarted { id: String },
+    #[error("broadcast {id} was cancelled before its time")]
+    Cancelled { id: String },
     #[error("no stream {id} on this profile")]
     NoStream { id: i64 },
     #[error("{failed} of {total} destinations did not end normally: see `twitcher stream logs ID`")]

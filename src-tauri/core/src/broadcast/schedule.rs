@@ -1,9 +1,16 @@
 //! Scheduled broadcasts: rows in the database (status `scheduled`, `scheduled_at` and everything
 //! needed to start them), so a schedule survives restarts; whichever Twitcher runs the scheduler
 //! then starts them.
+//!
+//! Several processes may find the same broadcast due at once (the window's scheduler, `serve`'s,
+//! a `twitcher stream start --at` waiting for it): starting begins with a claim that moves the rows
+//! from `scheduled` to `queued` in one statement, so exactly one of them goes live and the others
+//! learn that it was [`BroadcastError::AlreadyStarted`].
 
 use std::time::Duration;
 
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::supervisor::{insert_rows, launch, validate, BroadcastHandle, StartRequest};
@@ -11,12 +18,40 @@ use super::{BroadcastError, Quality, StreamState};
 use crate::profiles::Profile;
 use crate::Twitcher;
 
-/// Records a broadcast to start at `at` (RFC 3339, UTC). It is kept in the database, so it
-/// survives restarts; whichever Twitcher is running then (the app, or `twitcher stream start
-/// --at`) starts it. Returns the broadcast id.
+/// A start time this close behind the clock still means "now" (a time typed a moment ago).
+const PAST_GRACE: time::Duration = time::Duration::minutes(1);
+
+/// Checks a start time as every surface takes it: RFC 3339 with an offset (`Z` or `+01:00`), not
+/// in the past. Returns it in UTC, as stored (`2026-11-27T20:00:00.000Z`).
+pub fn parse_start_time(at: &str) -> Result<String, BroadcastError> {
+    let when = OffsetDateTime::parse(at.trim(), &Rfc3339).map_err(|_| {
+        BroadcastError::InvalidTime(format!(
+            "'{at}' is not a start time: give an RFC 3339 time with an offset, like 2026-11-27T20:00:00Z or 2026-11-27T21:00:00+01:00"
+        ))
+    })?;
+    if when < OffsetDateTime::now_utc() - PAST_GRACE {
+        return Err(BroadcastError::InvalidTime(format!("'{at}' is in the past: give a time from now on")));
+    }
+    let utc = when.to_offset(time::UtcOffset::UTC);
+    Ok(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        utc.year(),
+        utc.month() as u8,
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second(),
+        utc.millisecond()
+    ))
+}
+
+/// Records a broadcast to start at `at` (see [`parse_start_time`]). It is kept in the database,
+/// so it survives restarts; whichever Twitcher is running then (the app, `serve`, or `twitcher
+/// stream start --at`) starts it. Returns the broadcast id.
 pub async fn schedule(app: &Twitcher, actor: &Profile, request: &StartRequest, at: &str) -> Result<String, BroadcastError> {
+    let at = parse_start_time(at)?;
     let (video, _) = validate(app, actor, request).await?;
-    let (broadcast_id, ids) = insert_rows(app, actor, request, &video, Some(at)).await?;
+    let (broadcast_id, ids) = insert_rows(app, actor, request, &video, Some(&at)).await?;
     for id in ids {
         app.db.add_stream_event(id, "info", &format!("scheduled for {at}")).await?;
     }
@@ -24,11 +59,12 @@ pub async fn schedule(app: &Twitcher, actor: &Profile, request: &StartRequest, a
     Ok(broadcast_id)
 }
 
-/// Starts a scheduled broadcast now (its time has come, or the user said "start now").
+/// Starts a scheduled broadcast now (its time has come, or the user said "start now"), if this
+/// process wins the claim on it.
 pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<BroadcastHandle, BroadcastError> {
-    let rows = app.db.scheduled_broadcast(broadcast_id).await?;
+    let rows = app.db.claim_scheduled(broadcast_id).await?;
     let Some(first) = rows.first() else {
-        return Err(BroadcastError::NoBroadcast { id: broadcast_id.to_string() });
+        return Err(not_startable(app, broadcast_id).await?);
     };
     let actor = app.db.user_by_id(first.creator_id).await?.ok_or(BroadcastError::NoBroadcast { id: broadcast_id.to_string() })?;
     let (width, height) = Quality::parse_resolution(&first.resolution)?;
@@ -44,10 +80,6 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
         live_encode: true,
     };
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    for id in &ids {
-        app.db.set_stream_state(*id, StreamState::Queued, None).await?;
-        app.db.claim_stream(*id).await?;
-    }
     let checked = validate(app, &actor, &request).await;
     let (video, accounts_) = match checked {
         Ok(v) => v,
@@ -62,6 +94,37 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
     launch(app, &actor, &request, broadcast_id.to_string(), ids, video, accounts_).await
 }
 
+/// Why a broadcast with no `scheduled` rows cannot be started: it is unknown, was cancelled, or
+/// another process (or an earlier call) started it.
+async fn not_startable(app: &Twitcher, broadcast_id: &str) -> Result<BroadcastError, BroadcastError> {
+    let id = broadcast_id.to_string();
+    let rows = app.db.broadcast_schedule(broadcast_id).await?;
+    Ok(if rows.is_empty() {
+        BroadcastError::NoBroadcast { id }
+    } else if rows.iter().all(|(status, _)| *status == StreamState::Cancelled) {
+        BroadcastError::Cancelled { id }
+    } else {
+        BroadcastError::AlreadyStarted { id }
+    })
+}
+
+/// Waits for a scheduled broadcast's time, then starts it — unless meanwhile it was cancelled or
+/// another process started it (checked every second, so a long wait ends as soon as that happens).
+pub async fn start_when_due(app: &Twitcher, broadcast_id: &str) -> Result<BroadcastHandle, BroadcastError> {
+    loop {
+        let rows = app.db.broadcast_schedule(broadcast_id).await?;
+        let Some(due) = rows.iter().find(|(status, _)| *status == StreamState::Scheduled).and_then(|(_, at)| at.as_deref()) else {
+            return Err(not_startable(app, broadcast_id).await?);
+        };
+        let due = OffsetDateTime::parse(due, &Rfc3339).unwrap_or_else(|_| OffsetDateTime::now_utc());
+        let left = due - OffsetDateTime::now_utc();
+        if left <= time::Duration::ZERO {
+            return start_scheduled(app, broadcast_id).await;
+        }
+        tokio::time::sleep(Duration::from_millis(left.whole_milliseconds().clamp(1, 1000) as u64)).await;
+    }
+}
+
 /// Starts scheduled broadcasts when their time comes, until `shutdown` fires. The schedule lives
 /// in the database: a broadcast scheduled before a restart starts after it.
 pub async fn run_scheduler(app: Twitcher, shutdown: CancellationToken) {
@@ -74,6 +137,10 @@ pub async fn run_scheduler(app: Twitcher, shutdown: CancellationToken) {
                         Ok(handle) => {
                             tokio::spawn(handle.wait());
                         }
+                        // Another process won the claim (or it was cancelled): nothing to do here.
+                        Err(e @ (BroadcastError::AlreadyStarted { .. } | BroadcastError::Cancelled { .. })) => {
+                            tracing::debug!(broadcast = %broadcast_id, reason = %e, "not started here")
+                        }
                         Err(e) => tracing::warn!(broadcast = %broadcast_id, error = %e, "a scheduled broadcast could not start"),
                     }
                 }
@@ -84,5 +151,39 @@ pub async fn run_scheduler(app: Twitcher, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rfc3339(t: OffsetDateTime) -> String {
+        t.format(&Rfc3339).unwrap()
+    }
+
+    #[test]
+    fn a_start_time_with_an_offset_is_kept_in_utc() {
+        let in_a_day = OffsetDateTime::now_utc() + time::Duration::days(1);
+        let paris = in_a_day.to_offset(time::UtcOffset::from_hms(1, 0, 0).unwrap());
+        let stored = parse_start_time(&rfc3339(paris)).unwrap();
+        assert!(stored.ends_with('Z') && stored.len() == "2026-11-27T20:00:00.000Z".len(), "{stored}");
+        assert_eq!(OffsetDateTime::parse(&stored, &Rfc3339).unwrap().unix_timestamp(), in_a_day.unix_timestamp());
+    }
+
+    #[test]
+    fn a_time_without_an_offset_or_not_a_time_is_refused_naming_what_was_given() {
+        for bad in ["2030-01-01T20:00:00", "2030-13-01T20:00:00Z", "20:00", "tomorrow", ""] {
+            let err = parse_start_time(bad).unwrap_err();
+            assert!(matches!(err, BroadcastError::InvalidTime(_)), "{bad}");
+            assert!(err.to_string().contains(&format!("'{bad}'")) && err.to_string().contains("RFC 3339"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_past_time_is_refused_but_one_typed_a_moment_ago_means_now() {
+        let hour_ago = rfc3339(OffsetDateTime::now_utc() - time::Duration::hours(1));
+        assert!(parse_start_time(&hour_ago).unwrap_err().to_string().contains("in the past"));
+        assert!(parse_start_time(&rfc3339(OffsetDateTime::now_utc() - time::Duration::seconds(10))).is_ok());
     }
 }

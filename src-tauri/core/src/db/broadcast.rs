@@ -207,25 +207,30 @@ impl Db {
         .await?)
     }
 
-    /// The still-scheduled rows of a broadcast.
-    pub async fn scheduled_broadcast(&self, broadcast_id: &str) -> Result<Vec<ScheduledRow>, DbError> {
-        Ok(sqlx::query_as(
-            "SELECT id, creator_id, twitch_account_id AS account_id, video_id, title, category, tags, fps, video_bitrate_k, \
-             audio_bitrate_k, resolution, loop FROM streams WHERE broadcast_id = ? AND status = 'scheduled' ORDER BY id",
+    /// Claims a scheduled broadcast for this process: its rows move from `scheduled` to `queued`
+    /// in one statement, so when several processes find it due, exactly one gets the rows and the
+    /// others get none.
+    pub async fn claim_scheduled(&self, broadcast_id: &str) -> Result<Vec<ScheduledRow>, DbError> {
+        let mut rows: Vec<ScheduledRow> = sqlx::query_as(
+            "UPDATE streams SET status = 'queued', owner_pid = ?, heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+             WHERE broadcast_id = ? AND status = 'scheduled' \
+             RETURNING id, creator_id, twitch_account_id AS account_id, video_id, title, category, tags, fps, video_bitrate_k, \
+             audio_bitrate_k, resolution, loop",
         )
+        .bind(std::process::id())
         .bind(broadcast_id)
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
     }
 
-    /// This process runs the stream now.
-    pub async fn claim_stream(&self, id: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE streams SET owner_pid = ?, heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?")
-            .bind(std::process::id())
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+    /// (status, scheduled_at) of each row of a broadcast.
+    pub async fn broadcast_schedule(&self, broadcast_id: &str) -> Result<Vec<(StreamState, Option<String>)>, DbError> {
+        Ok(sqlx::query_as("SELECT status, scheduled_at FROM streams WHERE broadcast_id = ? ORDER BY id")
+            .bind(broadcast_id)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// True if the profile has a stream `id`.

@@ -1,6 +1,8 @@
-//! Stopping from anywhere: a broadcast run by one process (`twitcher serve`, or a foreground
-//! `twitcher stream start`) is stopped by `twitcher stream stop` in another, through the stop
-//! order written on its rows. Real processes, one data dir, nginx-rtmp as the ingest.
+//! Many processes on one data dir, as real processes with nginx-rtmp as the ingest:
+//! - stopping from anywhere: a broadcast run by one process (`twitcher serve`, or a foreground
+//!   `twitcher stream start`) is stopped by `twitcher stream stop` in another, through the stop
+//!   order written on its rows;
+//! - one start for a scheduled broadcast that several processes find due at the same moment.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -59,6 +61,22 @@ fn library(dir: &Path, ingest: &Ingest, keys: &[&str]) -> (String, i64, Vec<i64>
     (profile["uuid"].as_str().unwrap().to_string(), video, accounts)
 }
 
+/// `twitcher serve` on a free port: (the process, its base URL, a signed-in HTTP client's token).
+fn serve(dir: &Path, uuid: &str) -> (Guarded, String, String) {
+    let mut serve = background(dir, &["--json", "serve", "--listen", "127.0.0.1:0"], "twitcher serve");
+    let mut stdout = std::io::BufReader::new(serve.take_stdout().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    std::thread::spawn(move || stdout.lines().count());
+    let base = format!("http://{}", serde_json::from_str::<Value>(&line).unwrap()["listening"].as_str().unwrap());
+    let login: Value = http().post(format!("{base}/api/auth/login")).json(&json!({ "uuid": uuid })).send().unwrap().json().unwrap();
+    (serve, base, login["token"].as_str().unwrap().to_string())
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
 /// The status of each of the profile's streams, by stream id, as `stream list` shows them.
 fn states(dir: &Path) -> Vec<(i64, String)> {
     let rows = json_ok(twitcher(dir).args(["--json", "stream", "list"]));
@@ -72,15 +90,8 @@ fn a_broadcast_started_through_serve_is_stopped_by_the_cli_within_two_seconds() 
     let key = "live_701_servedThenStoppedByCli";
     let (uuid, video, accounts) = library(dir.path(), &ingest, &[key]);
 
-    let mut serve = background(dir.path(), &["--json", "serve", "--listen", "127.0.0.1:0"], "twitcher serve");
-    let mut stdout = std::io::BufReader::new(serve.take_stdout().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    std::thread::spawn(move || stdout.lines().count());
-    let base = format!("http://{}", serde_json::from_str::<Value>(&line).unwrap()["listening"].as_str().unwrap());
-    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-    let login: Value = http.post(format!("{base}/api/auth/login")).json(&json!({ "uuid": uuid })).send().unwrap().json().unwrap();
-    let token = login["token"].as_str().unwrap().to_string();
+    let (mut serve, base, token) = serve(dir.path(), &uuid);
+    let http = http();
     let started: Value = http
         .post(format!("{base}/api/streams/start"))
         .bearer_auth(&token)
@@ -166,4 +177,56 @@ fn stopping_a_broadcast_the_profile_does_not_have_is_an_error_and_stops_nothing(
     assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "stream", "stop", "--all"])), json!({ "stopped": 0 }));
     let usage = twitcher(dir.path()).args(["stream", "stop"]).output().unwrap();
     assert_eq!(usage.status.code(), Some(2), "a broadcast id or --all is required");
+}
+
+#[test]
+fn a_scheduled_broadcast_found_due_by_serve_and_by_stream_start_at_is_published_once() {
+    let ingest = Ingest::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = "live_704_scheduledOnceOnly";
+    let (uuid, video, accounts) = library(dir.path(), &ingest, &[key]);
+    // serve's scheduler looks every 2 s; `stream start --at` wakes at the time itself.
+    let (mut serve, _, _) = serve(dir.path(), &uuid);
+    let at = time_in(Duration::from_secs(3));
+    let mut cli = background(
+        dir.path(),
+        &[&["--json", "stream", "start", "--video", &video.to_string(), "--account", &accounts[0].to_string(), "--at", &at][..], &QUALITY[..]].concat(),
+        "twitcher stream start --at",
+    );
+    let stream_id = || states(dir.path()).first().map(|(id, _)| *id);
+    wait_until(Duration::from_secs(30), "the scheduled broadcast to go live", || {
+        stream_id().is_some_and(|id| states(dir.path()).contains(&(id, "live".to_string())))
+    });
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "stream", "stop", "--all"])), json!({ "stopped": 1 }));
+    // Whichever won, the CLI ends: after its own broadcast, or at once when serve won.
+    assert!(cli.wait_within(Duration::from_secs(20)).success());
+    wait_until(Duration::from_secs(10), "the stream to end", || states(dir.path()).iter().all(|(_, s)| s == "ended"));
+    wait_until(Duration::from_secs(10), "nginx to log the session", || ingest.publishes(key) >= 1);
+    assert_eq!(states(dir.path()).len(), 1, "one row: one destination of one broadcast");
+    assert_eq!(ingest.publishes(key), 1, "exactly one publish reached the ingest");
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    assert!(serve.wait_within(Duration::from_secs(20)).success());
+}
+
+#[test]
+fn a_start_time_that_is_not_rfc3339_with_an_offset_or_is_past_is_refused_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = Ingest::start();
+    let (_, video, accounts) = library(dir.path(), &ingest, &["live_705_neverScheduled"]);
+    for at in ["tomorrow at eight", "2026-11-27T20:00:00", "2026-13-01T20:00:00Z", "2020-01-01T00:00:00Z"] {
+        let out = twitcher(dir.path())
+            .args(["--json", "stream", "start", "--video", &video.to_string(), "--account", &accounts[0].to_string(), "--at", at])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{at}");
+        let error: Value = serde_json::from_slice(&out.stderr).unwrap();
+        assert_eq!(error["error"]["code"], "invalid_input", "{at}: {error}");
+        assert!(error["error"]["message"].as_str().unwrap().contains(at), "the message names what was given: {error}");
+    }
+    assert_eq!(states(dir.path()), vec![], "nothing was stored");
+}
+
+/// RFC 3339 in UTC, `after` from now.
+fn time_in(after: Duration) -> String {
+    (time::OffsetDateTime::now_utc() + after).format(&time::format_description::well_known::Rfc3339).unwrap()
 }
