@@ -104,7 +104,8 @@ pub fn run() {
             builder.mount_events(app);
             let state = tauri::async_runtime::block_on(AppState::open());
             if let Ok(core) = state.core() {
-                start_background_work(app.handle().clone(), core.clone(), state.shutdown.clone(), state.notify_desktop.clone());
+                let runtime = tauri::async_runtime::block_on(async { start_background_work(app.handle().clone(), core, state.notify_desktop.clone()) });
+                *state.runtime.lock().unwrap_or_else(|e| e.into_inner()) = Some(runtime);
                 if let Err(e) = tray::install(app.handle(), core.clone()) {
                     tracing::warn!(error = %e, "no tray icon");
                 }
@@ -128,47 +129,23 @@ pub fn run() {
         .run(|handle, event| {
             if let tauri::RunEvent::Exit = event {
                 let state = handle.state::<AppState>();
-                // Running jobs stop at their next check and are resumed at the next launch.
-                state.shutdown.cancel();
-                // Broadcasts end their publish on every destination before the process goes.
-                if let Ok(core) = state.core() {
-                    if core.broadcasts.stop_all() > 0 {
-                        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-                        while core.broadcasts.count() > 0 && std::time::Instant::now() < deadline {
-                            std::thread::sleep(std::time::Duration::from_millis(50));
-                        }
-                    }
+                // Broadcasts end their publish on every destination before the process goes;
+                // running jobs stop at their next check and are resumed at the next launch.
+                let runtime = state.runtime.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(runtime) = runtime {
+                    tauri::async_runtime::block_on(runtime.shutdown(std::time::Duration::from_secs(5)));
                 }
             }
         });
 }
 
-/// The job worker, the scheduler, and the bridge from the core's events to the window.
+/// The core's background work (its [`Runtime`](twitcher_core::runtime::Runtime)), with alerts
+/// shown as desktop notifications (when on), and the bridge from the core's events to the window.
 fn start_background_work(
     handle: tauri::AppHandle,
-    core: twitcher_core::Twitcher,
-    shutdown: tokio_util::sync::CancellationToken,
+    core: &twitcher_core::Twitcher,
     notify_desktop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) {
-    // Alerts become system notifications (when on) and webhook posts (when a URL is set).
-    let notifier = handle.clone();
-    tauri::async_runtime::spawn(twitcher_core::alerts::run(core.clone(), shutdown.clone(), move |alert| {
-        if !notify_desktop.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
-        }
-        use tauri_plugin_notification::NotificationExt;
-        let (title, body) = alert.text();
-        // No notification service (a bare X server, a headless box) is not an error.
-        if let Err(e) = notifier.notification().builder().title(title).body(body).show() {
-            tracing::debug!(error = %e, "no desktop notification shown");
-        }
-    }));
-    let recovering = core.clone();
-    tauri::async_runtime::spawn(async move {
-        if let Err(e) = twitcher_core::broadcast::recover(&recovering).await {
-            tracing::error!(error = %e, "could not recover streams");
-        }
-    });
+) -> twitcher_core::runtime::Runtime {
     let mut events = core.events.subscribe();
     let bridge = handle.clone();
     tauri::async_runtime::spawn(async move {
@@ -184,8 +161,15 @@ fn start_background_work(
             }
         }
     });
-    tauri::async_runtime::spawn(twitcher_core::broadcast::run_scheduler(core.clone(), shutdown.clone()));
-    // Twitch requires apps to validate their tokens at start-up and hourly.
-    tauri::async_runtime::spawn(twitcher_core::twitch::tokens::run_validation(core.clone(), shutdown.clone()));
-    tauri::async_runtime::spawn(twitcher_core::jobs::run_worker(core, shutdown));
+    twitcher_core::runtime::Runtime::start(core, move |alert| {
+        if !notify_desktop.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        use tauri_plugin_notification::NotificationExt;
+        let (title, body) = alert.text();
+        // No notification service (a bare X server, a headless box) is not an error.
+        if let Err(e) = handle.notification().builder().title(title).body(body).show() {
+            tracing::debug!(error = %e, "no desktop notification shown");
+        }
+    })
 }

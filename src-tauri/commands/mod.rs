@@ -18,8 +18,8 @@ use twitcher_core::{config, logging, ErrorBody, Twitcher};
 pub struct AppState {
     core: Result<Twitcher, ErrorBody>,
     _log: Option<logging::LogGuard>,
-    /// Stops the job worker when the app exits.
-    pub shutdown: tokio_util::sync::CancellationToken,
+    /// The core's background work (job worker, scheduler, alerts…), shut down when the app exits.
+    pub runtime: std::sync::Mutex<Option<twitcher_core::runtime::Runtime>>,
     /// A "Connect with Twitch" waiting to be approved, and how to cancel its wait.
     pub pending_connect: tokio::sync::Mutex<Option<(twitcher_core::twitch::DeviceLogin, tokio_util::sync::CancellationToken)>>,
     pub connect_cancel: tokio::sync::Mutex<Option<tokio_util::sync::CancellationToken>>,
@@ -40,7 +40,7 @@ impl AppState {
                 return Self {
                     core: Err(e.into()),
                     _log: None,
-                    shutdown: Default::default(),
+                    runtime: Default::default(),
                     pending_connect: Default::default(),
                     connect_cancel: Default::default(),
                     notify_desktop: Default::default(),
@@ -70,7 +70,7 @@ impl AppState {
         Self {
             core,
             _log: log,
-            shutdown: Default::default(),
+            runtime: Default::default(),
             pending_connect: Default::default(),
             connect_cancel: Default::default(),
             notify_desktop: std::sync::Arc::new(desktop.into()),

@@ -230,3 +230,71 @@ fn a_start_time_that_is_not_rfc3339_with_an_offset_or_is_past_is_refused_and_not
 fn time_in(after: Duration) -> String {
     (time::OffsetDateTime::now_utc() + after).format(&time::format_description::well_known::Rfc3339).unwrap()
 }
+
+/// Starts a looping broadcast through `serve`'s API; returns its stream id.
+fn start_through_api(base: &str, token: &str, video: i64, account: i64) -> i64 {
+    let started: Value = http()
+        .post(format!("{base}/api/streams/start"))
+        .bearer_auth(token)
+        .json(&json!({ "video_id": video, "account_ids": [account], "fps": 30, "video_bitrate_k": 1000, "resolution": "640x360", "loop": true }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    started["streams"][0]["stream_id"].as_i64().unwrap_or_else(|| panic!("{started}"))
+}
+
+fn status_of(dir: &Path, id: i64) -> String {
+    states(dir).into_iter().find(|(s, _)| *s == id).map(|(_, status)| status).unwrap_or_default()
+}
+
+#[test]
+fn a_killed_serves_streams_are_taken_over_only_after_its_lease_expires_and_a_live_process_is_never_touched() {
+    let ingest = Ingest::start();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = ["live_706_onAServeThatDies", "live_707_onACliThatLives"];
+    let (uuid, video, accounts) = library(dir.path(), &ingest, &keys);
+    // A: a serve that will be killed, running one broadcast.
+    let (mut doomed, base, token) = serve(dir.path(), &uuid);
+    let orphan = start_through_api(&base, &token, video, accounts[0]);
+    // B: a foreground `stream start`, alive throughout.
+    let args = ["--json", "stream", "start", "--video", &video.to_string(), "--account", &accounts[1].to_string(), "--loop"];
+    let mut alive = background(dir.path(), &[&args[..], &QUALITY[..]].concat(), "twitcher stream start");
+    let mut lines = std::io::BufReader::new(alive.take_stdout().unwrap()).lines();
+    let kept: Value = loop {
+        let status: Value = serde_json::from_str(&lines.next().expect("a status line").unwrap()).unwrap();
+        if status["state"] == "live" {
+            break status;
+        }
+    };
+    let kept = kept["stream_id"].as_i64().unwrap();
+    std::thread::spawn(move || lines.count());
+    wait_until(Duration::from_secs(30), "A's stream live", || status_of(dir.path(), orphan) == "live");
+    // C: another serve, whose scheduler loop runs recovery every 2 s.
+    let (mut survivor, _, _) = serve(dir.path(), &uuid);
+
+    doomed.crash();
+    let killed = Instant::now();
+    let mut taken_after = None;
+    while killed.elapsed() < Duration::from_secs(40) {
+        assert_eq!(status_of(dir.path(), kept), "live", "the live process's stream is never touched");
+        if status_of(dir.path(), orphan) == "failed" {
+            taken_after = Some(killed.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let taken_after = taken_after.expect("the dead serve's stream was taken over");
+    eprintln!("the dead serve's stream was taken over {taken_after:?} after the kill");
+    // Its last renewal was at most 2 s before the kill; the lease lasts 10 s from there.
+    assert!(taken_after >= Duration::from_secs(8), "taken over before its lease expired: {taken_after:?}");
+    let rows = json_ok(twitcher(dir.path()).args(["--json", "stream", "list"]));
+    let row = rows.as_array().unwrap().iter().find(|r| r["id"] == orphan).unwrap().clone();
+    assert!(row["error"].as_str().unwrap().starts_with("interrupted"), "{row}");
+
+    assert!(alive.running(), "B went on");
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "stream", "stop", "--all"])), json!({ "stopped": 1 }));
+    assert!(alive.wait_within(Duration::from_secs(10)).success());
+    unsafe { libc::kill(survivor.id() as i32, libc::SIGTERM) };
+    assert!(survivor.wait_within(Duration::from_secs(20)).success());
+}

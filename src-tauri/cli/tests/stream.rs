@@ -117,7 +117,7 @@ fn running(pid: u32) -> bool {
 }
 
 #[test]
-fn a_cli_killed_mid_prepare_leaves_no_ffmpeg_and_the_next_run_closes_its_streams() {
+fn a_cli_killed_mid_prepare_leaves_no_ffmpeg_and_a_later_run_closes_its_streams_once_its_lease_expires() {
     let dir = tempfile::tempdir().unwrap();
     ok(twitcher(dir.path()).args(["profile", "create"]));
     // Long enough that preparing at 1080p takes a while.
@@ -153,8 +153,13 @@ fn a_cli_killed_mid_prepare_leaves_no_ffmpeg_and_the_next_run_closes_its_streams
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 
-    let list: Value = serde_json::from_str(&ok(twitcher(dir.path()).args(["--json", "stream", "list"]))).unwrap();
-    assert_eq!(list[0]["status"], "failed");
+    // The dead process's lease expires 10 s after its last renewal; a later run takes the stream
+    // over and closes it.
+    let mut list = Value::Null;
+    twitcher_testkit::wait_until(std::time::Duration::from_secs(30), "a later run to close the stream", || {
+        list = serde_json::from_str(&ok(twitcher(dir.path()).args(["--json", "stream", "list"]))).unwrap();
+        list[0]["status"] == "failed"
+    });
     assert!(list[0]["error"].as_str().unwrap().starts_with("interrupted"), "{list}");
 }
 

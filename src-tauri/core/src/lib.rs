@@ -16,7 +16,8 @@
 //! | [`library`]  | video import (a job per file), search/filter/sort, edit, remove, storage quota |
 //! | [`storage`]  | S3-compatible storage: settings, uploads (multipart, resumable), fetch, delete |
 //! | [`twitch`]   | Twitch's OAuth (device flow, refresh, validate, revoke) and Helix: stats, channel settings |
-//! | [`broadcast`]| the streaming engine: prepare, paced FLV source, fan-out, RTMP(S) publishers, supervisor |
+//! | [`broadcast`]| the streaming engine: prepare, paced FLV source, fan-out, RTMP(S) publishers, supervisor, stop orders and leases |
+//! | [`runtime`]  | the background work of the window and `serve`, started and shut down in one place |
 //! | [`jobs`]     | durable background jobs: claim, retry with backoff, recovery after a crash |
 //! | [`alerts`]   | notifications and the webhook: destination lost/failed/recovered, scheduled start, end |
 //! | [`events`]   | the typed event stream (job progress, library changes) the surfaces forward |
@@ -44,6 +45,7 @@ pub mod logging;
 pub mod media;
 pub mod profiles;
 pub mod redact;
+pub mod runtime;
 pub mod storage;
 pub mod twitch;
 pub mod vault;
@@ -96,6 +98,11 @@ pub struct Twitcher {
     pub broadcasts: broadcast::Running,
     /// Helix's rate-limit bucket as last seen by this process.
     pub(crate) twitch_limit: twitch::RateLimit,
+    /// This process's id in leases (`streams.owner_instance`): random, so it means one process
+    /// on one machine.
+    instance: Arc<str>,
+    /// Whether this process's lease renewal runs ([`broadcast::lease`]).
+    pub(crate) lease_keeper: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Twitcher {
@@ -120,7 +127,14 @@ impl Twitcher {
             running_jobs: Arc::default(),
             broadcasts: broadcast::Running::default(),
             twitch_limit: twitch::RateLimit::default(),
+            instance: uuid::Uuid::new_v4().simple().to_string().into(),
+            lease_keeper: Arc::default(),
         })
+    }
+
+    /// This process's id in stream leases.
+    pub fn instance_id(&self) -> &str {
+        &self.instance
     }
 
     pub fn data_dir(&self) -> &Path {

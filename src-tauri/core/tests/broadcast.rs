@@ -470,12 +470,19 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
     let s = setup(&ingest, 3, 2).await;
     assert_eq!(broadcast::after_crash(&s.app).await.unwrap(), broadcast::AfterCrash::Fail, "failing is the default");
     broadcast::set_after_crash(&s.app, broadcast::AfterCrash::Restart).await.unwrap();
-    // A broadcast that was on air in a process that is gone (pid 2^22+1 is above Linux's pid_max
-    // default, so no process has it).
+    // A broadcast that was on air in a process that is gone: its lease was last renewed a
+    // minute ago.
     let id = broadcast::schedule(&s.app, &s.ana, &request(&s, false), "2099-01-01T00:00:00Z").await.unwrap();
     use sqlx::Connection;
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", s.app.data_dir().join("twitcher.db").display())).await.unwrap();
-    sqlx::query("UPDATE streams SET status = 'live', scheduled_at = NULL, owner_pid = 4194305 WHERE broadcast_id = ?").bind(&id).execute(&mut conn).await.unwrap();
+    sqlx::query(
+        "UPDATE streams SET status = 'live', scheduled_at = NULL, owner_instance = 'a-process-that-died', \
+         heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 minute') WHERE broadcast_id = ?",
+    )
+    .bind(&id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
     // Stream log lines past the logs' 30 days go at the same time; younger ones stay.
     sqlx::query("INSERT INTO stream_events (stream_id, at, level, message) SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-31 days'), 'info', 'ancient' FROM streams WHERE broadcast_id = ?")
         .bind(&id)
@@ -490,6 +497,7 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
 
     let restarted = open(s.app.data_dir(), KeyringPreference::File).await;
     assert_eq!(broadcast::recover(&restarted).await.unwrap(), 2);
+    broadcast::prune_logs(&restarted).await.unwrap();
     let rows = restarted.db.streams(s.ana.id, 10).await.unwrap();
     let (old, new): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.broadcast_id == id);
     assert!(old.iter().all(|r| r.status == StreamState::Failed && r.error.as_deref().unwrap().contains("restarted as stream")), "{old:?}");

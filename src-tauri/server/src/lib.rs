@@ -86,41 +86,22 @@ pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, tw
         .with_state(state))
 }
 
-/// Runs the core's background work (recovery, job worker, scheduler, hourly Twitch validation,
-/// alerts) until `shutdown`.
-pub fn start_background_work(app: &Twitcher, shutdown: &CancellationToken) {
-    let recovering = app.clone();
-    tokio::spawn(async move {
-        if let Err(e) = twitcher_core::broadcast::recover(&recovering).await {
-            tracing::error!(error = %e, "could not recover streams");
-        }
-    });
-    tokio::spawn(twitcher_core::jobs::run_worker(app.clone(), shutdown.clone()));
-    tokio::spawn(twitcher_core::broadcast::run_scheduler(app.clone(), shutdown.clone()));
-    tokio::spawn(twitcher_core::twitch::tokens::run_validation(app.clone(), shutdown.clone()));
-    // On a server, alerts go to the log and to the webhook (when one is set).
-    tokio::spawn(twitcher_core::alerts::run(app.clone(), shutdown.clone(), |alert| {
-        let (title, body) = alert.text();
-        tracing::info!(%title, %body, "alert");
-    }));
-}
 
 /// Serves the API on `listener` until `shutdown`, then ends every broadcast gracefully.
 pub async fn serve(app: Twitcher, listener: tokio::net::TcpListener, options: ServerOptions, shutdown: CancellationToken) -> Result<(), twitcher_core::Error> {
     let router = router(app.clone(), &options).await?;
-    start_background_work(&app, &shutdown);
+    // On a server, alerts go to the log (and to the webhook, when one is set).
+    let runtime = twitcher_core::runtime::Runtime::start(&app, |alert| {
+        let (title, body) = alert.text();
+        tracing::info!(%title, %body, "alert");
+    });
     let address = listener.local_addr().ok();
     tracing::info!(?address, "API listening");
     let stopping = shutdown.clone();
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move { stopping.cancelled().await })
         .await;
-    if app.broadcasts.stop_all() > 0 {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while app.broadcasts.count() > 0 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    runtime.shutdown(Duration::from_secs(5)).await;
     if let Err(e) = served {
         tracing::error!(error = %e, "the API stopped");
     }

@@ -17,6 +17,7 @@
 
 pub mod flv;
 pub mod keycheck;
+pub mod lease;
 pub mod orders;
 pub mod prepare;
 pub mod publisher;
@@ -35,7 +36,7 @@ use serde::{Deserialize, Serialize};
 pub use state::StreamState;
 pub use keycheck::{check_key, KeyCheck};
 pub use orders::{stop, StopTarget};
-pub use recovery::{after_crash, recover, set_after_crash, AfterCrash};
+pub use recovery::{after_crash, prune_logs, recover, set_after_crash, AfterCrash};
 pub use running::Running;
 pub use schedule::{parse_start_time, run_scheduler, schedule, start_scheduled, start_when_due};
 pub use supervisor::{start, BroadcastHandle, StartRequest};

@@ -62,7 +62,8 @@ pub async fn schedule(app: &Twitcher, actor: &Profile, request: &StartRequest, a
 /// Starts a scheduled broadcast now (its time has come, or the user said "start now"), if this
 /// process wins the claim on it.
 pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<BroadcastHandle, BroadcastError> {
-    let rows = app.db.claim_scheduled(broadcast_id).await?;
+    super::lease::keep(app, &app.lease_keeper);
+    let rows = app.db.claim_scheduled(broadcast_id, app.instance_id()).await?;
     let Some(first) = rows.first() else {
         return Err(not_startable(app, broadcast_id).await?);
     };
@@ -85,7 +86,7 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
         Ok(v) => v,
         Err(e) => {
             for id in &ids {
-                let _ = app.db.set_stream_state(*id, StreamState::Failed, Some(&e.to_string())).await;
+                let _ = app.db.set_stream_state(*id, StreamState::Failed, Some(&e.to_string()), app.instance_id()).await;
             }
             return Err(e);
         }
@@ -125,10 +126,15 @@ pub async fn start_when_due(app: &Twitcher, broadcast_id: &str) -> Result<Broadc
     }
 }
 
-/// Starts scheduled broadcasts when their time comes, until `shutdown` fires. The schedule lives
-/// in the database: a broadcast scheduled before a restart starts after it.
+/// Starts scheduled broadcasts when their time comes, until `shutdown` fires; every 2 s it also
+/// runs [`super::recover`]. The schedule lives in the database: a broadcast scheduled before a
+/// restart starts after it.
 pub async fn run_scheduler(app: Twitcher, shutdown: CancellationToken) {
     loop {
+        // Streams of a process that died (its lease expired) are closed, or restarted here.
+        if let Err(e) = super::recover(&app).await {
+            tracing::error!(error = %e, "recovery");
+        }
         match app.db.due_broadcasts().await {
             Ok(due) => {
                 for broadcast_id in due {

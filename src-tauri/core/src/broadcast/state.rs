@@ -44,6 +44,16 @@ impl StreamState {
         TRANSITIONS.iter().any(|(from, to)| *from == self && to.contains(&next))
     }
 
+    /// The states that may move to `next`: the guard of every status write.
+    pub fn sources(next: StreamState) -> Vec<StreamState> {
+        TRANSITIONS.iter().filter(|(_, to)| to.contains(&next)).map(|(from, _)| *from).collect()
+    }
+
+    /// `'a', 'b'` for an SQL `IN (…)` (the names are fixed words, never user input).
+    pub(crate) fn sql_list(states: &[StreamState]) -> String {
+        states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ")
+    }
+
     pub fn is_final(self) -> bool {
         matches!(self, Ended | Failed | Cancelled)
     }
@@ -62,6 +72,9 @@ impl StreamState {
         }
     }
 }
+
+/// A stream some process runs (and holds a lease on).
+pub(crate) const ACTIVE: [StreamState; 5] = [Queued, Starting, Live, Reconnecting, Stopping];
 
 #[cfg(test)]
 mod tests {

@@ -93,9 +93,10 @@ pub(super) async fn validate(app: &Twitcher, actor: &Profile, request: &StartReq
 pub(super) async fn insert_rows(app: &Twitcher, actor: &Profile, request: &StartRequest, video: &library::Video, scheduled_at: Option<&str>) -> Result<(String, Vec<i64>), BroadcastError> {
     let broadcast_id = uuid::Uuid::new_v4().simple().to_string();
     let title = stream_title(request, video);
+    super::lease::keep(app, &app.lease_keeper);
     let ids = app
         .db
-        .insert_streams(actor.id, &broadcast_id, video.id, &request.account_ids, &title, request.category.as_deref(), &request.tags, &request.quality, request.looped, scheduled_at)
+        .insert_streams(app.instance_id(), actor.id, &broadcast_id, video.id, &request.account_ids, &title, request.category.as_deref(), &request.tags, &request.quality, request.looped, scheduled_at)
         .await?;
     Ok((broadcast_id, ids))
 }
@@ -125,7 +126,7 @@ pub(super) async fn launch(
     let fail_all = |e: BroadcastError| async {
         let message = e.to_string();
         for id in &stream_ids {
-            let _ = app.db.set_stream_state(*id, StreamState::Failed, Some(&message)).await;
+            let _ = app.db.set_stream_state(*id, StreamState::Failed, Some(&message), app.instance_id()).await;
             let _ = app.db.add_stream_event(*id, "error", &message).await;
         }
         e
@@ -297,7 +298,13 @@ async fn supervise(
                 if report.state == StreamState::Live {
                     t.live_since.get_or_insert_with(Instant::now);
                 }
-                let _ = app.db.set_stream_state(report.stream_id, report.state, report.error.as_deref()).await;
+                // Guarded by this process's lease: a stream another process took over is not ours
+                // to write (its destination is being stopped here, see below).
+                match app.db.set_stream_state(report.stream_id, report.state, report.error.as_deref(), app.instance_id()).await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => tracing::warn!(stream_id = report.stream_id, error = %e, "could not record a state"),
+                }
                 let (level, message) = match (&report.state, &report.error) {
                     (StreamState::Failed, Some(e)) => ("error", format!("failed: {e}")),
                     (StreamState::Reconnecting, Some(e)) => ("warn", format!("reconnecting: {e}")),
@@ -308,11 +315,19 @@ async fn supervise(
                 emit(&app, &broadcast_id, report.stream_id, t, *drift.borrow());
             }
             _ = tick.tick() => {
-                // Stop orders from any process (super::orders): each ordered destination stops
-                // gracefully; when every unfinished one is ordered, the source stops too.
-                if let Ok(ordered) = app.db.stop_orders(&broadcast_id).await {
-                    ordered.iter().filter_map(|id| each.get(id)).for_each(|t| t.cancel());
-                    if !ordered.is_empty() && tracked.iter().all(|(id, t)| t.state.is_final() || ordered.contains(id)) {
+                // Stop orders from any process (super::orders), and leases another process took
+                // over (super::lease): those destinations stop publishing here; when none is left
+                // to publish, the source stops too.
+                if let Ok(due) = app.db.stops_due(&broadcast_id, app.instance_id()).await {
+                    for (id, _, lost) in &due {
+                        if let Some(token) = each.get(id) {
+                            if *lost && !token.is_cancelled() {
+                                tracing::warn!(stream_id = id, "another process took this stream over: stopped here");
+                            }
+                            token.cancel();
+                        }
+                    }
+                    if !due.is_empty() && tracked.iter().all(|(id, t)| t.state.is_final() || due.iter().any(|d| d.0 == *id)) {
                         all.cancel();
                     }
                 }
@@ -341,7 +356,7 @@ async fn supervise(
                         emit(&app, &broadcast_id, *id, t, *drift.borrow());
                     }
                 }
-                let _ = app.db.set_stream_counters(&running).await;
+                let _ = app.db.set_stream_counters(&running, app.instance_id()).await;
             }
             finished = async { source_task.as_mut().expect("polled only while present").await }, if source_task.is_some() => {
                 source_task = None;
@@ -361,7 +376,7 @@ async fn supervise(
         }
     }
     let last: Vec<_> = tracked.iter().map(|(id, t)| counters_of(*id, t)).collect();
-    let _ = app.db.set_stream_counters(&last).await;
+    let _ = app.db.set_stream_counters(&last, app.instance_id()).await;
     app.broadcasts.remove(&broadcast_id);
     tracing::info!(broadcast = %broadcast_id, "broadcast ended");
     tracked.into_iter().map(|(id, t)| (id, t.state)).collect()

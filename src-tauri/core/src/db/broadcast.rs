@@ -2,6 +2,7 @@
 
 use super::{Db, DbError};
 use crate::broadcast::{Quality, ScheduledRow, StreamRow, StreamState};
+use crate::broadcast::state::ACTIVE;
 
 impl Db {
     /// The ready prepared file of a video at a quality, if any.
@@ -31,9 +32,11 @@ impl Db {
         Ok(())
     }
 
-    /// One row per destination of a new broadcast, all `queued` (or `scheduled`).
+    /// One row per destination of a new broadcast, all `queued` (or `scheduled`), leased to
+    /// `instance`.
     pub async fn insert_streams(
         &self,
+        instance: &str,
         creator_id: i64,
         broadcast_id: &str,
         video_id: i64,
@@ -52,8 +55,8 @@ impl Db {
         for account in account_ids {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO streams (creator_id, twitch_account_id, video_id, broadcast_id, title, category, tags, fps, \
-                 video_bitrate_k, audio_bitrate_k, resolution, loop, status, scheduled_at, owner_pid, heartbeat_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) RETURNING id",
+                 video_bitrate_k, audio_bitrate_k, resolution, loop, status, scheduled_at, owner_pid, owner_instance, heartbeat_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) RETURNING id",
             )
             .bind(creator_id)
             .bind(account)
@@ -70,6 +73,7 @@ impl Db {
             .bind(status)
             .bind(scheduled_at)
             .bind(pid)
+            .bind(instance)
             .fetch_one(&mut *tx)
             .await?;
             ids.push(id);
@@ -78,41 +82,58 @@ impl Db {
         Ok(ids)
     }
 
-    /// Moves a stream to `state` (the caller checked the transition), stamping start and end.
-    pub async fn set_stream_state(&self, id: i64, state: StreamState, error: Option<&str>) -> Result<(), DbError> {
-        sqlx::query(
+    /// Moves a stream to `state`, stamping start and end — only if `instance` holds its lease and
+    /// the transition table allows the move from its current state (one guarded UPDATE, so no
+    /// write can skip the table or overwrite another process's stream). Returns whether it moved.
+    pub async fn set_stream_state(&self, id: i64, state: StreamState, error: Option<&str>, instance: &str) -> Result<bool, DbError> {
+        let sql = format!(
             "UPDATE streams SET status = ?1, error = COALESCE(?2, error), \
              started_at = CASE WHEN ?1 = 'live' AND started_at IS NULL THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE started_at END, \
              ended_at = CASE WHEN ?1 IN ('ended', 'failed', 'cancelled') THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE ended_at END \
-             WHERE id = ?3",
-        )
-        .bind(state)
-        .bind(error)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+             WHERE id = ?3 AND owner_instance = ?4 AND status IN ({})",
+            StreamState::sql_list(&StreamState::sources(state))
+        );
+        let moved = sqlx::query(&sql).bind(state).bind(error).bind(id).bind(instance).execute(self.pool()).await?.rows_affected();
+        Ok(moved == 1)
     }
 
-    /// Saves the counters and renews this process's claim on the stream (its heartbeat).
-    /// Records (stream id, reconnects, bytes sent) and renews this process's claim on each, in
-    /// one transaction: a broadcast to 50 channels writes once a second, not 50 times.
-    pub async fn set_stream_counters(&self, counters: &[(i64, i64, i64)]) -> Result<(), DbError> {
+    /// Renews every lease `instance` holds (one statement for all its streams).
+    pub async fn renew_leases(&self, instance: &str) -> Result<u64, DbError> {
+        let sql = format!(
+            "UPDATE streams SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE owner_instance = ? AND status IN ({})",
+            StreamState::sql_list(&ACTIVE)
+        );
+        Ok(sqlx::query(&sql).bind(instance).execute(self.pool()).await?.rows_affected())
+    }
+
+    /// Takes over, for `instance`, every running stream whose lease is older than `expired_secs`,
+    /// in one statement (two processes recovering at once never take the same row). Returns
+    /// (id, broadcast id, status) of each.
+    pub async fn take_over_expired(&self, instance: &str, expired_secs: f64) -> Result<Vec<(i64, String, StreamState)>, DbError> {
+        let sql = format!(
+            "UPDATE streams SET owner_instance = ?1, owner_pid = ?2, heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+             WHERE status IN ({}) AND (heartbeat_at IS NULL OR julianday(heartbeat_at) < julianday('now') - ?3 / 86400.0) \
+             RETURNING id, broadcast_id, status",
+            StreamState::sql_list(&ACTIVE)
+        );
+        Ok(sqlx::query_as(&sql).bind(instance).bind(std::process::id()).bind(expired_secs).fetch_all(self.pool()).await?)
+    }
+
+    /// Records (stream id, reconnects, bytes sent) of the streams `instance` holds, in one
+    /// transaction: a broadcast to 50 channels writes once a second, not 50 times.
+    pub async fn set_stream_counters(&self, counters: &[(i64, i64, i64)], instance: &str) -> Result<(), DbError> {
         if counters.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool().begin().await?;
         for (id, reconnects, bytes_sent) in counters {
-            sqlx::query(
-                "UPDATE streams SET reconnects = ?, bytes_sent = ?, owner_pid = ?, \
-                 heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-            )
-            .bind(reconnects)
-            .bind(bytes_sent)
-            .bind(std::process::id())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE streams SET reconnects = ?, bytes_sent = ? WHERE id = ? AND owner_instance = ?")
+                .bind(reconnects)
+                .bind(bytes_sent)
+                .bind(id)
+                .bind(instance)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -210,14 +231,15 @@ impl Db {
     /// Claims a scheduled broadcast for this process: its rows move from `scheduled` to `queued`
     /// in one statement, so when several processes find it due, exactly one gets the rows and the
     /// others get none.
-    pub async fn claim_scheduled(&self, broadcast_id: &str) -> Result<Vec<ScheduledRow>, DbError> {
+    pub async fn claim_scheduled(&self, broadcast_id: &str, instance: &str) -> Result<Vec<ScheduledRow>, DbError> {
         let mut rows: Vec<ScheduledRow> = sqlx::query_as(
-            "UPDATE streams SET status = 'queued', owner_pid = ?, heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+            "UPDATE streams SET status = 'queued', owner_pid = ?, owner_instance = ?, heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
              WHERE broadcast_id = ? AND status = 'scheduled' \
              RETURNING id, creator_id, twitch_account_id AS account_id, video_id, title, category, tags, fps, video_bitrate_k, \
              audio_bitrate_k, resolution, loop",
         )
         .bind(std::process::id())
+        .bind(instance)
         .bind(broadcast_id)
         .fetch_all(self.pool())
         .await?;
@@ -268,12 +290,15 @@ impl Db {
         .await?)
     }
 
-    /// The streams of a broadcast that were ordered to stop and have not finished.
-    pub async fn stop_orders(&self, broadcast_id: &str) -> Result<Vec<i64>, DbError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM streams WHERE broadcast_id = ? AND stop_requested_at IS NOT NULL              AND status NOT IN ('ended', 'failed', 'cancelled')",
+    /// The unfinished streams of a broadcast that `instance` must stop: (id, ordered to stop,
+    /// lease lost to another process).
+    pub async fn stops_due(&self, broadcast_id: &str, instance: &str) -> Result<Vec<(i64, bool, bool)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT id, stop_requested_at IS NOT NULL, owner_instance IS NOT ?2 FROM streams WHERE broadcast_id = ?1 \
+             AND status NOT IN ('ended', 'failed', 'cancelled') AND (stop_requested_at IS NOT NULL OR owner_instance IS NOT ?2)",
         )
         .bind(broadcast_id)
+        .bind(instance)
         .fetch_all(self.pool())
         .await?)
     }
@@ -289,17 +314,6 @@ impl Db {
         .execute(self.pool())
         .await?
         .rows_affected())
-    }
-
-    /// Streams not finished: (id, broadcast id, status, owner pid, seconds since the owner's last
-    /// heartbeat).
-    pub async fn unfinished_streams(&self) -> Result<Vec<(i64, String, StreamState, Option<i64>, Option<f64>)>, DbError> {
-        Ok(sqlx::query_as(
-            "SELECT id, broadcast_id, status, owner_pid, (julianday('now') - julianday(COALESCE(heartbeat_at, created_at))) * 86400.0 \
-             FROM streams WHERE status IN ('queued', 'starting', 'live', 'reconnecting', 'stopping')",
-        )
-        .fetch_all(self.pool())
-        .await?)
     }
 
     /// Copies streams into a new broadcast scheduled for now, with the same video, account and

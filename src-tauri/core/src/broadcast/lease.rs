@@ -1,0 +1,40 @@
+//! Leases on streams (DESIGN.md §4, §9): which process runs a stream, and proof that it still
+//! does.
+//!
+//! Every process has an instance id ([`crate::Twitcher::instance_id`]). The rows it inserts or
+//! claims carry it in `owner_instance`, and one task per process renews all of its leases every
+//! [`RENEW_EVERY`] in a single statement — a broadcast still preparing has a lease as much as one
+//! on air. A lease not renewed for [`EXPIRES_AFTER`] belongs to nobody: recovery (in any process)
+//! may take the stream over, and until then no other process touches it. Status writes are
+//! guarded by the lease (`… AND owner_instance = me`), so a process that lost a stream cannot
+//! overwrite what the new owner records; its supervisor notices on its next tick and stops
+//! publishing that destination.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Twitcher;
+
+/// How often a process renews its leases.
+pub const RENEW_EVERY: Duration = Duration::from_secs(2);
+/// How old a heartbeat must be before the stream may be taken over.
+pub const EXPIRES_AFTER: Duration = Duration::from_secs(10);
+
+/// Starts this process's lease renewal, once (later calls do nothing). It runs until the runtime
+/// ends; renewing when there is nothing to renew is one cheap UPDATE.
+pub(crate) fn keep(app: &Twitcher, started: &Arc<AtomicBool>) {
+    if started.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let (db, instance) = (app.db.clone(), app.instance_id().to_string());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RENEW_EVERY);
+        loop {
+            tick.tick().await;
+            if let Err(e) = db.renew_leases(&instance).await {
+                tracing::warn!(error = %e, "could not renew stream leases");
+            }
+        }
+    });
+}

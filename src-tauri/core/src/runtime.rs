@@ -1,0 +1,56 @@
+//! The background work of a long-running Twitcher — the window and `twitcher serve` — started and
+//! ended in one place, so both do the same: stream logs pruned at start, the job worker, the
+//! scheduler (which also takes over streams whose lease expired, see [`crate::broadcast::lease`]),
+//! Twitch token validation, and alerts. Surfaces start a [`Runtime`] and end it with
+//! [`Runtime::shutdown`]; they run no background work of their own.
+
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::alerts::{self, Alert};
+use crate::{broadcast, jobs, twitch, Twitcher};
+
+pub struct Runtime {
+    app: Twitcher,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// Starts the background work on the current tokio runtime. `present` shows each alert the
+    /// surface's way (a desktop notification, a log line); the core posts webhooks itself.
+    pub fn start(app: &Twitcher, present: impl Fn(&Alert) + Send + 'static) -> Self {
+        let shutdown = CancellationToken::new();
+        let pruning = app.clone();
+        let tasks = vec![
+            tokio::spawn(async move {
+                if let Err(e) = broadcast::prune_logs(&pruning).await {
+                    tracing::error!(error = %e, "could not prune stream logs");
+                }
+            }),
+            tokio::spawn(jobs::run_worker(app.clone(), shutdown.clone())),
+            tokio::spawn(broadcast::run_scheduler(app.clone(), shutdown.clone())),
+            tokio::spawn(twitch::tokens::run_validation(app.clone(), shutdown.clone())),
+            tokio::spawn(alerts::run(app.clone(), shutdown.clone(), present)),
+        ];
+        Self { app: app.clone(), shutdown, tasks }
+    }
+
+    /// Ends the background work and every broadcast this process runs — each destination ends
+    /// its publish — waiting at most `timeout` in all. A job still running stops at its next
+    /// check and is resumed at the next start.
+    pub async fn shutdown(self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        self.shutdown.cancel();
+        if self.app.broadcasts.stop_all() > 0 {
+            while self.app.broadcasts.count() > 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        for task in self.tasks {
+            let _ = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), task).await;
+        }
+    }
+}
