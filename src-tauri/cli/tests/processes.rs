@@ -298,3 +298,92 @@ fn a_killed_serves_streams_are_taken_over_only_after_its_lease_expires_and_a_liv
     unsafe { libc::kill(survivor.id() as i32, libc::SIGTERM) };
     assert!(survivor.wait_within(Duration::from_secs(20)).success());
 }
+
+/// `account add` as a background process with the key on stdin (not yet waited for).
+fn adding(dir: &Path, channel: &str, key: &str) -> Guarded {
+    let mut child = Guarded::spawn(
+        StdCommand::new(assert_cmd::cargo::cargo_bin("twitcher"))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(["--json", "account", "add", "--name", channel, "--channel-id", channel])
+            .env("TWITCHER_KEYRING", "file")
+            .env_remove("TWITCHER_PROFILE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+        "twitcher account add",
+    );
+    std::io::Write::write_all(&mut child.take_stdin().unwrap(), format!("{key}\n").as_bytes()).unwrap();
+    child
+}
+
+#[test]
+fn two_processes_starting_at_once_on_a_new_data_dir_agree_on_one_key_twenty_times() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        json_ok(twitcher(dir.path()).args(["--json", "profile", "create"]));
+        // Both find no key and would each make one; they must agree on a single key.
+        let mut first = adding(dir.path(), "801", "live_801_firstOfTwoAtOnce");
+        let mut second = adding(dir.path(), "802", "live_802_secondOfTwoAtOnce");
+        for child in [&mut first, &mut second] {
+            let out = child.output_within(COMMAND_LIMIT);
+            assert!(out.status.success(), "round {round}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        // Rotation opens every secret: both were sealed under the one key on record.
+        assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "vault", "rotate"])), json!({ "rotated": 2 }), "round {round}");
+    }
+}
+
+#[test]
+fn a_database_moved_aside_leaves_the_key_file_unchanged_and_still_opens_when_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    json_ok(twitcher(dir.path()).args(["--json", "profile", "create"]));
+    assert!(adding(dir.path(), "811", "live_811_sealedBeforeTheMove").output_within(COMMAND_LIMIT).status.success());
+    let key_file = std::fs::read(data.join("vault.key")).unwrap();
+    let aside = dir.path().join("aside");
+    std::fs::create_dir(&aside).unwrap();
+    let moves = |from: &Path, to: &Path| {
+        for name in ["twitcher.db", "twitcher.db-wal", "twitcher.db-shm"] {
+            if from.join(name).exists() {
+                std::fs::rename(from.join(name), to.join(name)).unwrap();
+            }
+        }
+    };
+    moves(&data, &aside);
+    // A fresh database on the same data dir: the key already there is adopted, not replaced.
+    json_ok(twitcher(dir.path()).args(["--json", "profile", "create"]));
+    assert!(adding(dir.path(), "812", "live_812_sealedOnAFreshDatabase").output_within(COMMAND_LIMIT).status.success());
+    assert_eq!(std::fs::read(data.join("vault.key")).unwrap(), key_file, "the key file is unchanged");
+    // The old database back: its secret opens (rotation re-seals it).
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    moves(&data, &fresh);
+    moves(&aside, &data);
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "vault", "rotate"])), json!({ "rotated": 1 }));
+}
+
+#[test]
+fn after_a_rotation_by_another_process_serve_seals_under_the_new_key() {
+    let ingest = Ingest::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (uuid, _, _) = library(dir.path(), &ingest, &["live_821_linkedBeforeTheRotation"]);
+    let (mut serve, base, token) = serve(dir.path(), &uuid);
+    // serve has loaded the key (it sealed its token signing key); another process rotates it.
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "vault", "rotate"]))["rotated"], 2, "the account's key and serve's signing key");
+    let linked: Value = http()
+        .post(format!("{base}/api/twitch/link"))
+        .bearer_auth(&token)
+        .json(&json!({ "display_name": "After rotation", "channel_id": "822", "stream_key": "live_822_linkedAfterTheRotation", "ingest_server": ingest.server() }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = linked["id"].as_i64().unwrap_or_else(|| panic!("{linked}"));
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    assert!(serve.wait_within(Duration::from_secs(20)).success());
+    // Another process opens the key serve sealed: Twitch's bandwidth test against nginx.
+    let check = json_ok(twitcher(dir.path()).args(["--json", "account", "test", &id.to_string()]));
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "vault", "rotate"]))["rotated"], 3, "every secret still opens");
+}

@@ -146,10 +146,18 @@ impl Twitcher {
     }
 
     /// The vault, loading or creating the data key on first use.
+    ///
+    /// Before handing it out, it checks the key recorded in the database: when another process
+    /// rotated it, the new key is loaded from its store. (A seal that still races a rotation is
+    /// refused by the database itself: see [`db::DbError::KeySuperseded`].)
     pub async fn vault(&self) -> Result<Vault, vault::VaultError> {
         let mut slot = self.vault.lock().await;
         if let Some(vault) = slot.as_ref() {
-            return Ok(vault.clone());
+            let recorded = self.db.vault_record().await?;
+            if recorded.as_ref().is_some_and(|(id, backend)| id == vault.key_id() && *backend == vault.backend()) {
+                return Ok(vault.clone());
+            }
+            tracing::info!("the data key was changed by another process: loading the new one");
         }
         let vault = Vault::load(&self.db, &self.data_dir, self.options.keyring).await?;
         *slot = Some(vault.clone());
@@ -159,10 +167,8 @@ impl Twitcher {
     /// Re-seals every secret under a new data key; returns how many secrets moved.
     pub async fn rotate_vault(&self) -> Result<usize, vault::VaultError> {
         let mut slot = self.vault.lock().await;
-        let current = match slot.as_ref() {
-            Some(v) => v.clone(),
-            None => Vault::load(&self.db, &self.data_dir, self.options.keyring).await?,
-        };
+        // Always the recorded key: another process may have rotated since this one loaded it.
+        let current = Vault::load(&self.db, &self.data_dir, self.options.keyring).await?;
         let (next, count) = current.rotate(&self.db, &self.data_dir, self.options.keyring).await?;
         *slot = Some(next);
         Ok(count)

@@ -174,7 +174,7 @@ impl Db {
         .fetch_optional(self.pool())
         .await?;
         Ok(match row {
-            Some((Some(cipher), Some(nonce), Some(tag))) => Some(Sealed { cipher, nonce, tag }),
+            Some((Some(cipher), Some(nonce), Some(tag))) => Some(Sealed { cipher, nonce, tag, key_id: None }),
             _ => None,
         })
     }
@@ -191,18 +191,21 @@ impl Db {
 }
 
 async fn write_key(conn: &mut sqlx::SqliteConnection, id: i64, sealed: &Sealed, key_hint: &str) -> Result<(), DbError> {
-    sqlx::query(
+    let sql = format!(
         "UPDATE twitch_accounts SET stream_key_cipher = ?, stream_key_nonce = ?, stream_key_tag = ?, \
-         stream_key_hint = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-    )
-    .bind(&sealed.cipher)
-    .bind(&sealed.nonce)
-    .bind(&sealed.tag)
-    .bind(key_hint)
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
+         stream_key_hint = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND {}",
+        super::secrets::UNDER_RECORDED_KEY
+    );
+    let written = sqlx::query(&sql)
+        .bind(&sealed.cipher)
+        .bind(&sealed.nonce)
+        .bind(&sealed.tag)
+        .bind(key_hint)
+        .bind(id)
+        .bind(&sealed.key_id)
+        .execute(conn)
+        .await?;
+    super::secrets::guarded(written.rows_affected())
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

@@ -35,6 +35,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error("the data key was rotated by another Twitcher process on this data dir while this one was saving a secret: nothing was saved. Try again")]
+    KeySuperseded,
 }
 
 /// A handle to the database. Cloning shares the pool (already synchronized: never wrap it in a

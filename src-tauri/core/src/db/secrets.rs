@@ -21,6 +21,20 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
 ];
 
 const KEY_ID: &str = "vault.key_id";
+
+/// The guard of every write of a freshly sealed secret: true only while the key it was sealed
+/// under (bound as `?`) is still the recorded one. Inside the writing statement itself, so a
+/// rotation (one IMMEDIATE transaction) is either wholly before it or wholly after it.
+pub(super) const UNDER_RECORDED_KEY: &str = "(SELECT value FROM settings WHERE key = 'vault.key_id') IS ?";
+
+/// Turns "the guarded write changed nothing" into [`DbError::KeySuperseded`].
+pub(super) fn guarded(rows_affected: u64) -> Result<(), DbError> {
+    if rows_affected == 0 {
+        Err(DbError::KeySuperseded)
+    } else {
+        Ok(())
+    }
+}
 const BACKEND: &str = "vault.backend";
 
 #[derive(sqlx::FromRow)]
@@ -83,7 +97,7 @@ impl Db {
             let update = format!("UPDATE {} SET {f}_cipher = ?, {f}_nonce = ?, {f}_tag = ? WHERE id = ?", c.table);
             for row in rows {
                 let at = SecretRef { table: c.table, row_id: row.id, field: f };
-                let sealed = reseal(at, &Sealed { cipher: row.cipher, nonce: row.nonce, tag: row.tag })?;
+                let sealed = reseal(at, &Sealed { cipher: row.cipher, nonce: row.nonce, tag: row.tag, key_id: None })?;
                 sqlx::query(&update)
                     .bind(sealed.cipher)
                     .bind(sealed.nonce)
@@ -111,7 +125,7 @@ impl Db {
                 .bind(name)
                 .fetch_optional(self.pool())
                 .await?;
-        Ok(row.map(|r| (r.id, Sealed { cipher: r.cipher, nonce: r.nonce, tag: r.tag })))
+        Ok(row.map(|r| (r.id, Sealed { cipher: r.cipher, nonce: r.nonce, tag: r.tag, key_id: None })))
     }
 
     /// Stores a new secret called `name`, sealed by `seal` (which gets the row it is bound to).
@@ -127,13 +141,16 @@ impl Db {
         .await?;
         let Some(id) = id else { return Ok(false) };
         let sealed = seal(SecretRef { table: "server_keys", row_id: id, field: "secret" });
-        sqlx::query("UPDATE server_keys SET secret_cipher = ?, secret_nonce = ?, secret_tag = ? WHERE id = ?")
+        let sql = format!("UPDATE server_keys SET secret_cipher = ?, secret_nonce = ?, secret_tag = ? WHERE id = ? AND {UNDER_RECORDED_KEY}");
+        let written = sqlx::query(&sql)
             .bind(&sealed.cipher)
             .bind(&sealed.nonce)
             .bind(&sealed.tag)
             .bind(id)
+            .bind(&sealed.key_id)
             .execute(&mut *tx)
             .await?;
+        guarded(written.rows_affected())?;
         tx.commit().await?;
         Ok(true)
     }

@@ -30,7 +30,7 @@ impl Db {
         .await?;
         Ok(row.map(|r| {
             let sealed = match (r.secret_key_cipher, r.secret_key_nonce, r.secret_key_tag) {
-                (Some(cipher), Some(nonce), Some(tag)) => Some(Sealed { cipher, nonce, tag }),
+                (Some(cipher), Some(nonce), Some(tag)) => Some(Sealed { cipher, nonce, tag, key_id: None }),
                 _ => None,
             };
             let settings = S3Settings {
@@ -63,12 +63,12 @@ impl Db {
         .await?;
         if let Some(seal) = seal {
             let sealed = seal(SecretRef { table: TABLE, row_id: 1, field: SECRET_KEY });
-            sqlx::query("UPDATE s3_config SET secret_key_cipher = ?, secret_key_nonce = ?, secret_key_tag = ? WHERE id = 1")
-                .bind(sealed.cipher)
-                .bind(sealed.nonce)
-                .bind(sealed.tag)
-                .execute(&mut *tx)
-                .await?;
+            let sql = format!(
+                "UPDATE s3_config SET secret_key_cipher = ?, secret_key_nonce = ?, secret_key_tag = ? WHERE id = 1 AND {}",
+                super::secrets::UNDER_RECORDED_KEY
+            );
+            let written = sqlx::query(&sql).bind(sealed.cipher).bind(sealed.nonce).bind(sealed.tag).bind(sealed.key_id).execute(&mut *tx).await?;
+            super::secrets::guarded(written.rows_affected())?;
         }
         tx.commit().await?;
         Ok(())

@@ -98,8 +98,8 @@ impl Db {
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|r| SealedTokens {
-            access: Sealed { cipher: r.access_token_cipher, nonce: r.access_token_nonce, tag: r.access_token_tag },
-            refresh: Sealed { cipher: r.refresh_token_cipher, nonce: r.refresh_token_nonce, tag: r.refresh_token_tag },
+            access: Sealed { cipher: r.access_token_cipher, nonce: r.access_token_nonce, tag: r.access_token_tag, key_id: None },
+            refresh: Sealed { cipher: r.refresh_token_cipher, nonce: r.refresh_token_nonce, tag: r.refresh_token_tag, key_id: None },
             expires_at: r.token_expires_at.and_then(|t| t.parse().ok()).unwrap_or(0),
             login: r.login.unwrap_or(r.display_name),
             problem: r.auth_problem,
@@ -167,20 +167,24 @@ impl Db {
 
 /// Writes a sealed token pair and its expiry (Unix seconds), clearing "reconnect needed".
 async fn write_tokens(conn: &mut sqlx::SqliteConnection, id: i64, access: &Sealed, refresh: &Sealed, expires_at: i64) -> Result<(), DbError> {
-    sqlx::query(
+    debug_assert_eq!(access.key_id, refresh.key_id, "one vault seals a token pair");
+    let sql = format!(
         "UPDATE twitch_accounts SET access_token_cipher = ?, access_token_nonce = ?, access_token_tag = ?, \
          refresh_token_cipher = ?, refresh_token_nonce = ?, refresh_token_tag = ?, token_expires_at = ?, \
-         auth_problem = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-    )
-    .bind(&access.cipher)
-    .bind(&access.nonce)
-    .bind(&access.tag)
-    .bind(&refresh.cipher)
-    .bind(&refresh.nonce)
-    .bind(&refresh.tag)
-    .bind(expires_at.to_string())
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
+         auth_problem = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND {}",
+        super::secrets::UNDER_RECORDED_KEY
+    );
+    let written = sqlx::query(&sql)
+        .bind(&access.cipher)
+        .bind(&access.nonce)
+        .bind(&access.tag)
+        .bind(&refresh.cipher)
+        .bind(&refresh.nonce)
+        .bind(&refresh.tag)
+        .bind(expires_at.to_string())
+        .bind(id)
+        .bind(&access.key_id)
+        .execute(conn)
+        .await?;
+    super::secrets::guarded(written.rows_affected())
 }

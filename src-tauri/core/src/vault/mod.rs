@@ -106,6 +106,10 @@ pub struct Sealed {
     pub cipher: Vec<u8>,
     pub nonce: Vec<u8>,
     pub tag: Vec<u8>,
+    /// For a fresh seal, the fingerprint of the key it was sealed under: the database refuses to
+    /// store it once another key was recorded (a rotation by another process), so nothing is
+    /// ever sealed under a superseded key. `None` for a secret read back from the database.
+    pub key_id: Option<String>,
 }
 
 /// The data key, ready to seal and open. Cheap to clone.
@@ -148,6 +152,11 @@ impl Vault {
         self.inner.backend
     }
 
+    /// The key's fingerprint, as the database records it.
+    pub fn key_id(&self) -> &str {
+        &self.inner.key_id
+    }
+
     pub fn seal(&self, at: SecretRef<'_>, plain: &[u8]) -> Sealed {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let aad = at.associated_data();
@@ -157,7 +166,7 @@ impl Vault {
             .encrypt(&nonce, Payload { msg: plain, aad: &aad })
             .expect("AES-GCM encryption cannot fail for inputs under 64 GiB");
         let tag = out.split_off(out.len() - TAG_LEN);
-        Sealed { cipher: out, nonce: nonce.to_vec(), tag }
+        Sealed { cipher: out, nonce: nonce.to_vec(), tag, key_id: Some(self.inner.key_id.clone()) }
     }
 
     /// Opens a sealed secret; any change to ciphertext, nonce, tag or location is an error.
@@ -200,37 +209,57 @@ impl Vault {
     }
 
     /// Loads this data dir's key from where it was recorded, finishing an interrupted rotation if
-    /// needed, or creates the first key. Refuses to create a key while sealed secrets exist.
+    /// needed. When none is recorded (a new data dir, a fresh or replaced database) it adopts the
+    /// key already in the stores — so a backup sealed under it still opens — and makes one only
+    /// when no store holds one; that happens under the data dir's lock, so processes starting at
+    /// once agree on one key. Refuses to make a key while sealed secrets exist.
     pub async fn load(db: &Db, data_dir: &Path, preference: KeyringPreference) -> Result<Vault, VaultError> {
-        match db.vault_record().await? {
-            Some((recorded_id, backend)) => {
-                let store = Store::new(backend, data_dir);
-                let where_ = store.describe();
-                let found = blocking(move || find_recorded_key(&store, &recorded_id)).await?;
-                if let Found::Key(key) = found {
-                    return Ok(Vault::from_key(&key, backend));
-                }
-                let sealed = db.count_sealed().await?;
-                match found {
-                    _ if sealed == 0 => {
-                        tracing::warn!("the data key was missing but nothing was sealed with it; creating a new one")
-                    }
-                    Found::Different => return Err(VaultError::KeyMismatch { store: where_, sealed }),
-                    _ => return Err(VaultError::KeyMissing { store: where_, sealed }),
-                }
+        if let Some(vault) = Self::load_recorded(db, data_dir).await? {
+            return Ok(vault);
+        }
+        let _lock = DirLock::acquire(data_dir).await?;
+        // Another process may have recorded a key while this one waited for the lock.
+        if let Some(vault) = Self::load_recorded(db, data_dir).await? {
+            return Ok(vault);
+        }
+        if db.vault_record().await?.is_none() {
+            let sealed = db.count_sealed().await?;
+            if sealed > 0 {
+                let store = "the OS keyring and the data dir".to_string();
+                return Err(VaultError::KeyMissing { store, sealed });
             }
-            None => {
-                let sealed = db.count_sealed().await?;
-                if sealed > 0 {
-                    let store = "the OS keyring and the data dir".to_string();
-                    return Err(VaultError::KeyMissing { store, sealed });
-                }
-            }
+        }
+        let dir = data_dir.to_path_buf();
+        if let Some((key, backend)) = blocking(move || Ok(existing_key(&dir, preference))).await? {
+            db.set_vault_record(&key_id(&key), backend).await?;
+            tracing::info!(?backend, "adopted the data key already in the store");
+            return Ok(Vault::from_key(&key, backend));
         }
         let (key, backend) = Self::store_new_key(data_dir, preference, Slot::Current).await?;
         db.set_vault_record(&key_id(&key), backend).await?;
         tracing::info!(?backend, "created the data key");
         Ok(Vault::from_key(&key, backend))
+    }
+
+    /// The recorded key, if its store has it. `None` when nothing is recorded, or when the
+    /// recorded key is gone but nothing was sealed with it (a new one may be adopted or made).
+    async fn load_recorded(db: &Db, data_dir: &Path) -> Result<Option<Vault>, VaultError> {
+        let Some((recorded_id, backend)) = db.vault_record().await? else { return Ok(None) };
+        let store = Store::new(backend, data_dir);
+        let where_ = store.describe();
+        let found = blocking(move || find_recorded_key(&store, &recorded_id)).await?;
+        if let Found::Key(key) = found {
+            return Ok(Some(Vault::from_key(&key, backend)));
+        }
+        let sealed = db.count_sealed().await?;
+        match found {
+            _ if sealed == 0 => {
+                tracing::warn!("the recorded data key is gone but nothing was sealed with it");
+                Ok(None)
+            }
+            Found::Different => Err(VaultError::KeyMismatch { store: where_, sealed }),
+            _ => Err(VaultError::KeyMissing { store: where_, sealed }),
+        }
     }
 
     /// Makes a key and stores it in `slot` of the preferred store, falling back from an unusable OS
@@ -260,8 +289,13 @@ impl Vault {
         .await
     }
 
-    /// Re-seals every stored secret under a new key, in one transaction. Returns how many.
+    /// Re-seals every stored secret under a new key, in one transaction, holding the data dir's
+    /// lock (one rotation at a time across processes). Returns how many.
     pub async fn rotate(&self, db: &Db, data_dir: &Path, preference: KeyringPreference) -> Result<(Vault, usize), VaultError> {
+        let _lock = DirLock::acquire(data_dir).await?;
+        if db.vault_record().await?.is_some_and(|(id, _)| id != self.inner.key_id) {
+            return Err(VaultError::Db(DbError::KeySuperseded));
+        }
         let (key, backend) = Self::store_new_key(data_dir, preference, Slot::Next).await?;
         let next = Vault::from_key(&key, backend);
         let resealed = db
@@ -313,6 +347,38 @@ fn find_recorded_key(store: &Store, recorded_id: &str) -> Result<Found, VaultErr
         return Ok(Found::Key(next));
     }
     Ok(if current.is_some() { Found::Different } else { Found::Missing })
+}
+
+/// A key already in a store of this data dir, when the database records none: the key file,
+/// then (unless key files were asked for) the OS keyring. A store that cannot be read counts as
+/// holding nothing.
+fn existing_key(data_dir: &Path, preference: KeyringPreference) -> Option<(KeyBytes, KeyringBackend)> {
+    let mut backends = vec![KeyringBackend::File];
+    if preference != KeyringPreference::File {
+        backends.push(KeyringBackend::Os);
+    }
+    backends.into_iter().find_map(|backend| Store::new(backend, data_dir).get(Slot::Current).ok().flatten().map(|key| (key, backend)))
+}
+
+/// An exclusive lock on the data dir's vault (`DATA_DIR/vault.lock`, an OS file lock), held
+/// while a key is made, adopted or rotated: processes starting at once on a new data dir agree
+/// on one key, and two rotations never interleave. Released when dropped (or when the process
+/// dies).
+struct DirLock(#[allow(dead_code)] std::fs::File);
+
+const LOCK_FILE: &str = "vault.lock";
+
+impl DirLock {
+    async fn acquire(data_dir: &Path) -> Result<DirLock, VaultError> {
+        let path = data_dir.join(LOCK_FILE);
+        blocking(move || {
+            let failed = |e: std::io::Error| VaultError::Store(format!("cannot lock {}: {e}", path.display()));
+            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(failed)?;
+            file.lock().map_err(failed)?;
+            Ok(DirLock(file))
+        })
+        .await
+    }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, VaultError> + Send + 'static) -> Result<T, VaultError> {
