@@ -153,9 +153,17 @@ struct Labelled {
 }
 
 pub async fn enqueue(app: &Twitcher, kind: &str, payload: &impl Serialize) -> Result<i64, DbError> {
+    enqueue_once(app, kind, None, payload).await
+}
+
+/// Queues a job unless one with the same `key` is open (queued or running), in which case that
+/// one's id is returned: the caller joins it (a second preparation of one video at one quality).
+pub async fn enqueue_once(app: &Twitcher, kind: &str, key: Option<&str>, payload: &impl Serialize) -> Result<i64, DbError> {
     let payload = serde_json::to_string(payload).expect("serializable payload");
-    let id = app.db.insert_job(kind, &payload, 5).await?;
-    app.jobs_changed.notify_waiters();
+    let (id, new) = app.db.insert_job(kind, &payload, 5, key).await?;
+    if new {
+        app.jobs_changed.notify_waiters();
+    }
     Ok(id)
 }
 
@@ -163,18 +171,20 @@ fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(1u64.checked_shl(attempts.clamp(1, 20) as u32).unwrap_or(u64::MAX).min(300))
 }
 
-/// Re-queues what a crash left running; call once at start-up.
+/// Re-queues the jobs whose process stopped renewing its lease (it crashed or hung), never a live
+/// process's. The worker runs it at start and then every few seconds.
 pub async fn recover(app: &Twitcher) -> Result<(), DbError> {
-    let (requeued, failed) = app.db.recover_jobs().await?;
+    let (requeued, failed) = app.db.recover_jobs(crate::broadcast::lease::EXPIRES_AFTER.as_secs_f64()).await?;
     if requeued + failed > 0 {
         tracing::warn!(requeued, failed, "recovered jobs left running by an earlier run");
     }
     Ok(())
 }
 
-/// Claims and runs one due job. `Ok(false)` when none is due.
-pub async fn run_one(app: &Twitcher) -> Result<bool, DbError> {
-    let Some(job) = app.db.claim_job().await? else {
+/// Claims and runs one due job (the oldest, or `only` that one). `Ok(false)` when none is due.
+pub async fn run_one(app: &Twitcher, only: Option<i64>) -> Result<bool, DbError> {
+    crate::broadcast::lease::keep(app, &app.lease_keeper);
+    let Some(job) = app.db.claim_job(app.instance_id(), only).await? else {
         return Ok(false);
     };
     let labelled: Labelled = serde_json::from_str(&job.payload).unwrap_or(Labelled { profile_id: None, label: None });
@@ -200,30 +210,34 @@ pub async fn run_one(app: &Twitcher) -> Result<bool, DbError> {
     app.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).remove(&job.id);
     match result {
         _ if cancelled => {
-            app.db.finish_job(job.id, JobStatus::Cancelled, None, None).await?;
+            app.db.finish_job(job.id, JobStatus::Cancelled, None, None, app.instance_id()).await?;
             ctx.emit(JobStatus::Cancelled, job.progress, None, None, None);
         }
         Ok(outcome) => {
-            app.db.finish_job(job.id, JobStatus::Succeeded, None, outcome.video_id).await?;
+            app.db.finish_job(job.id, JobStatus::Succeeded, None, outcome.video_id, app.instance_id()).await?;
             ctx.emit(JobStatus::Succeeded, 1.0, Some(0.0), None, outcome.video_id);
         }
         Err(e) if e.retry && job.attempts < job.max_attempts => {
             let delay = backoff(job.attempts);
             tracing::warn!(job_id = job.id, kind = %job.kind, attempt = job.attempts, delay_s = delay.as_secs(), error = %e.message, "job will be retried");
-            app.db.retry_job(job.id, &e.message, delay.as_secs_f64()).await?;
+            app.db.retry_job(job.id, &e.message, delay.as_secs_f64(), app.instance_id()).await?;
             ctx.emit(JobStatus::Queued, job.progress, None, Some(e.message), None);
         }
         Err(e) => {
             tracing::warn!(job_id = job.id, kind = %job.kind, error = %e.message, "job failed");
-            app.db.finish_job(job.id, JobStatus::Failed, Some(&e.message), None).await?;
+            app.db.finish_job(job.id, JobStatus::Failed, Some(&e.message), None, app.instance_id()).await?;
             ctx.emit(JobStatus::Failed, job.progress, None, Some(e.message), None);
         }
     }
     Ok(true)
 }
 
-/// Runs due jobs until every job in `ids` has ended; returns them as they ended.
+/// Waits until every job in `ids` has ended; returns them as they ended. In a process whose job
+/// worker runs (the window, `serve`) the worker runs them; elsewhere (a `twitcher` command) this
+/// runs them itself — only these, never anyone else's queued work. A job another process runs is
+/// waited for.
 pub async fn run_until_done(app: &Twitcher, ids: &[i64]) -> Result<Vec<Job>, DbError> {
+    let worker = app.worker_running.load(std::sync::atomic::Ordering::Relaxed);
     loop {
         let mut done = Vec::with_capacity(ids.len());
         for id in ids {
@@ -235,8 +249,14 @@ pub async fn run_until_done(app: &Twitcher, ids: &[i64]) -> Result<Vec<Job>, DbE
         if done.len() == ids.len() {
             return Ok(done);
         }
-        if !run_one(app).await? {
-            // Nothing due: a retry is waiting for its backoff, or another process has it.
+        let mut ran = false;
+        if !worker {
+            for id in ids {
+                ran |= run_one(app, Some(*id)).await?;
+            }
+        }
+        if !ran {
+            // Not due yet (a retry's backoff), or another worker or process runs it.
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -244,11 +264,17 @@ pub async fn run_until_done(app: &Twitcher, ids: &[i64]) -> Result<Vec<Job>, DbE
 
 /// The desktop's worker: runs jobs as they come until `shutdown` fires.
 pub async fn run_worker(app: Twitcher, shutdown: CancellationToken) {
-    if let Err(e) = recover(&app).await {
-        tracing::error!(error = %e, "could not recover jobs");
-    }
+    app.worker_running.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut recovered = Instant::now() - Duration::from_secs(60);
     loop {
-        match run_one(&app).await {
+        // Jobs of a process that died (lease expired) go back to the queue, every few seconds.
+        if recovered.elapsed() >= Duration::from_secs(5) {
+            recovered = Instant::now();
+            if let Err(e) = recover(&app).await {
+                tracing::error!(error = %e, "could not recover jobs");
+            }
+        }
+        match run_one(&app, None).await {
             Ok(true) => continue,
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "job worker"),

@@ -103,6 +103,8 @@ pub struct Twitcher {
     instance: Arc<str>,
     /// Whether this process's lease renewal runs ([`broadcast::lease`]).
     pub(crate) lease_keeper: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether this process runs the job worker (then waiting for a job never runs it inline).
+    pub(crate) worker_running: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Twitcher {
@@ -129,6 +131,7 @@ impl Twitcher {
             twitch_limit: twitch::RateLimit::default(),
             instance: uuid::Uuid::new_v4().simple().to_string().into(),
             lease_keeper: Arc::default(),
+            worker_running: Arc::default(),
         })
     }
 

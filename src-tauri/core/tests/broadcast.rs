@@ -386,6 +386,20 @@ async fn a_due_broadcast_claimed_by_several_processes_at_once_starts_exactly_onc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_preparation_of_the_same_video_and_quality_joins_the_first() {
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 2, 1).await;
+    let video = library::get(&s.app, &s.ana, s.video_id).await.unwrap();
+    let first = broadcast::prepare::enqueue(&s.app, &s.ana, &video, &QUALITY).await.unwrap();
+    assert_eq!(broadcast::prepare::enqueue(&s.app, &s.ana, &video, &QUALITY).await.unwrap(), first, "joined while queued");
+    let other = Quality { fps: 25, ..QUALITY };
+    assert_ne!(broadcast::prepare::enqueue(&s.app, &s.ana, &video, &other).await.unwrap(), first, "another quality is another job");
+    let done = jobs::run_until_done(&s.app, &[first]).await.unwrap();
+    assert_eq!(done[0].status, JobStatus::Succeeded);
+    assert_ne!(broadcast::prepare::enqueue(&s.app, &s.ana, &video, &QUALITY).await.unwrap(), first, "a finished job is not joined");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unprepared_video_goes_live_at_once_with_a_real_time_encode() {
     let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();

@@ -170,12 +170,12 @@ async fn the_size_limit_and_the_plan_quota_are_checked_before_copying() {
 }
 
 #[tokio::test]
-async fn an_import_a_crash_left_running_is_resumed_at_the_next_start() {
+async fn an_import_a_crash_left_running_is_resumed_once_its_lease_expires() {
     let (dir, app, ana) = setup().await;
     let file = make_video(dir.path(), "clip", "mp4", &[]);
     let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
-    // The crash: the job was claimed (running) and had started copying.
-    let claimed = app.db.claim_job().await.unwrap().unwrap();
+    // The crash: the job was claimed (running) by a process and had started copying.
+    let claimed = app.db.claim_job("a-process-that-dies", None).await.unwrap().unwrap();
     assert_eq!(claimed.id, ids[0]);
     let lib = app.data_dir().join("library").join(ana.id.to_string());
     std::fs::create_dir_all(&lib).unwrap();
@@ -184,8 +184,15 @@ async fn an_import_a_crash_left_running_is_resumed_at_the_next_start() {
     drop(app);
 
     let restarted = open(&data_dir, KeyringPreference::File).await;
-    assert_eq!(restarted.db.job(ids[0]).await.unwrap().unwrap().status, JobStatus::Running);
+    // Its lease is fresh: as far as anyone can tell that process still runs it.
     jobs::recover(&restarted).await.unwrap();
+    assert_eq!(restarted.db.job(ids[0]).await.unwrap().unwrap().status, JobStatus::Running, "a live lease is not taken");
+    // Its process never renews it: 10 s on, the job is recovered.
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", data_dir.join("twitcher.db").display())).await.unwrap();
+    sqlx::query("UPDATE jobs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-11 seconds') WHERE id = ?").bind(ids[0]).execute(&mut conn).await.unwrap();
+    jobs::recover(&restarted).await.unwrap();
+    assert_eq!(restarted.db.job(ids[0]).await.unwrap().unwrap().status, JobStatus::Queued);
     let done = jobs::run_until_done(&restarted, &ids).await.unwrap();
     assert_eq!(done[0].status, JobStatus::Succeeded);
     assert_eq!(done[0].attempts, 2);
@@ -266,4 +273,15 @@ async fn edit_and_remove_and_removal_is_refused_while_a_stream_uses_the_video() 
     sqlx::query("UPDATE streams SET status = 'ended'").execute(&mut conn).await.unwrap();
     library::remove(&app, &ana, b.id).await.unwrap();
     assert!(stored_files(&app).is_empty());
+}
+
+#[tokio::test]
+async fn waiting_for_ones_own_import_never_runs_another_profiles_queued_job() {
+    let (dir, app, ana) = setup().await;
+    let bo = profiles::register(&app.db, Some("Bo")).await.unwrap().profile;
+    let (theirs, _) = library::import(&app, &bo, &[make_video(dir.path(), "theirs", "mp4", &[])]).await.unwrap();
+    let (mine, _) = library::import(&app, &ana, &[make_video(dir.path(), "mine", "mp4", &[])]).await.unwrap();
+    let done = jobs::run_until_done(&app, &mine).await.unwrap();
+    assert_eq!(done[0].status, JobStatus::Succeeded);
+    assert_eq!(app.db.job(theirs[0]).await.unwrap().unwrap().status, JobStatus::Queued, "Bo's job waits for a worker");
 }

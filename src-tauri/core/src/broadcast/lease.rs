@@ -1,5 +1,5 @@
-//! Leases on streams (DESIGN.md §4, §9): which process runs a stream, and proof that it still
-//! does.
+//! Leases on streams and jobs (DESIGN.md §4, §9): which process runs one, and proof that it
+//! still does.
 //!
 //! Every process has an instance id ([`crate::Twitcher::instance_id`]). The rows it inserts or
 //! claims carry it in `owner_instance`, and one task per process renews all of its leases every
@@ -34,6 +34,9 @@ pub(crate) fn keep(app: &Twitcher, started: &Arc<AtomicBool>) {
             tick.tick().await;
             if let Err(e) = db.renew_leases(&instance).await {
                 tracing::warn!(error = %e, "could not renew stream leases");
+            }
+            if let Err(e) = db.renew_job_leases(&instance).await {
+                tracing::warn!(error = %e, "could not renew job leases");
             }
         }
     });

@@ -46,11 +46,13 @@ pub(crate) async fn ready(app: &Twitcher, video_id: i64, quality: &Quality) -> R
     Ok(path.filter(|p| p.is_file()))
 }
 
-/// Queues a preparation; returns the job id.
+/// Queues a preparation (or joins the one already queued or running); returns the job id.
 pub async fn enqueue(app: &Twitcher, actor: &Profile, video: &Video, quality: &Quality) -> Result<i64, BroadcastError> {
     quality.validate()?;
     let payload = PreparePayload { profile_id: actor.id, video_id: video.id, quality: *quality, label: format!("{} ({})", video.title, quality.label()) };
-    Ok(jobs::enqueue(app, KIND_PREPARE, &payload).await?)
+    // One preparation per video and quality at a time: a second request joins the open job.
+    let key = format!("{KIND_PREPARE}/{}/{}", video.id, quality.key());
+    Ok(jobs::enqueue_once(app, KIND_PREPARE, Some(&key), &payload).await?)
 }
 
 pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutcome, JobError> {

@@ -6,31 +6,62 @@ use crate::jobs::{Job, JobStatus};
 const SELECT: &str = "SELECT id, kind, payload, status, progress, attempts, max_attempts, error, video_id FROM jobs";
 
 impl Db {
-    pub async fn insert_job(&self, kind: &str, payload: &str, max_attempts: i64) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar("INSERT INTO jobs (kind, payload, max_attempts) VALUES (?, ?, ?) RETURNING id")
-            .bind(kind)
-            .bind(payload)
-            .bind(max_attempts)
-            .fetch_one(self.pool())
-            .await?)
+    /// Queues a job. With a `dedupe_key`, while a job with that key is open (queued or running)
+    /// no second one is made and the open one's id is returned: (id, whether it is new).
+    pub async fn insert_job(&self, kind: &str, payload: &str, max_attempts: i64, dedupe_key: Option<&str>) -> Result<(i64, bool), DbError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO jobs (kind, payload, max_attempts, dedupe_key) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING RETURNING id",
+        )
+        .bind(kind)
+        .bind(payload)
+        .bind(max_attempts)
+        .bind(dedupe_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let found = match inserted {
+            Some(id) => (id, true),
+            None => {
+                let open: i64 = sqlx::query_scalar("SELECT id FROM jobs WHERE dedupe_key = ? AND status IN ('queued', 'running')")
+                    .bind(dedupe_key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                (open, false)
+            }
+        };
+        tx.commit().await?;
+        Ok(found)
     }
 
     pub async fn job(&self, id: i64) -> Result<Option<Job>, DbError> {
         Ok(sqlx::query_as(&format!("{SELECT} WHERE id = ?")).bind(id).fetch_optional(self.pool()).await?)
     }
 
-    /// Takes the oldest due job, marking it running, in one statement so two workers never take
-    /// the same job.
-    pub async fn claim_job(&self) -> Result<Option<Job>, DbError> {
+    /// Takes a due job for `instance` — the oldest, or `only` that one — marking it running
+    /// under its lease, in one statement so two workers never take the same job.
+    pub async fn claim_job(&self, instance: &str, only: Option<i64>) -> Result<Option<Job>, DbError> {
         Ok(sqlx::query_as(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, \
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, owner_instance = ?1, \
+             heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
              started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' \
+             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND (?2 IS NULL OR id = ?2) \
                          AND run_after <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ORDER BY id LIMIT 1) \
              RETURNING id, kind, payload, status, progress, attempts, max_attempts, error, video_id",
         )
+        .bind(instance)
+        .bind(only)
         .fetch_optional(self.pool())
         .await?)
+    }
+
+    /// Renews the leases of the jobs `instance` is running.
+    pub async fn renew_job_leases(&self, instance: &str) -> Result<u64, DbError> {
+        Ok(sqlx::query("UPDATE jobs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE owner_instance = ? AND status = 'running'")
+            .bind(instance)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
     }
 
     pub async fn set_job_progress(&self, id: i64, progress: f64) -> Result<(), DbError> {
@@ -47,53 +78,59 @@ impl Db {
         Ok(())
     }
 
-    /// Ends a job: succeeded, failed or cancelled; `video_id` is what it produced, if anything.
-    pub async fn finish_job(&self, id: i64, status: JobStatus, error: Option<&str>, video_id: Option<i64>) -> Result<(), DbError> {
+    /// Ends a job `instance` runs: succeeded, failed or cancelled; `video_id` is what it produced,
+    /// if anything. A job whose lease another process took is left to that process.
+    pub async fn finish_job(&self, id: i64, status: JobStatus, error: Option<&str>, video_id: Option<i64>, instance: &str) -> Result<(), DbError> {
         sqlx::query(
             "UPDATE jobs SET status = ?, error = ?, video_id = COALESCE(?, video_id), \
              progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END, \
              finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-             WHERE id = ?",
+             WHERE id = ? AND owner_instance IS ?",
         )
         .bind(status)
         .bind(error)
         .bind(video_id)
         .bind(status)
         .bind(id)
+        .bind(instance)
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// Puts a job back in the queue to run again after `delay_sec`.
-    pub async fn retry_job(&self, id: i64, error: &str, delay_sec: f64) -> Result<(), DbError> {
+    /// Puts a job `instance` runs back in the queue to run again after `delay_sec`.
+    pub async fn retry_job(&self, id: i64, error: &str, delay_sec: f64, instance: &str) -> Result<(), DbError> {
         sqlx::query(
-            "UPDATE jobs SET status = 'queued', error = ?, \
+            "UPDATE jobs SET status = 'queued', error = ?, owner_instance = NULL, \
              run_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('+%.3f seconds', ?)), \
-             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND owner_instance IS ?",
         )
         .bind(error)
         .bind(delay_sec)
         .bind(id)
+        .bind(instance)
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// Jobs a crash left running go back to the queue; those out of attempts fail. Returns
-    /// (requeued, failed).
-    pub async fn recover_jobs(&self) -> Result<(u64, u64), DbError> {
-        let failed = sqlx::query(
-            "UPDATE jobs SET status = 'failed', error = 'interrupted too many times', \
-             finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-             WHERE status = 'running' AND attempts >= max_attempts",
-        )
+    /// Running jobs whose lease is older than `expired_secs` (their process died or hung) go
+    /// back to the queue; those out of attempts fail. A live process's jobs are never touched.
+    /// Returns (requeued, failed).
+    pub async fn recover_jobs(&self, expired_secs: f64) -> Result<(u64, u64), DbError> {
+        const EXPIRED: &str = "status = 'running' AND (heartbeat_at IS NULL OR julianday(heartbeat_at) < julianday('now') - ? / 86400.0)";
+        let failed = sqlx::query(&format!(
+            "UPDATE jobs SET status = 'failed', error = 'interrupted too many times', owner_instance = NULL, \
+             finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE {EXPIRED} AND attempts >= max_attempts"
+        ))
+        .bind(expired_secs)
         .execute(self.pool())
         .await?
         .rows_affected();
-        let requeued = sqlx::query(
-            "UPDATE jobs SET status = 'queued', run_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE status = 'running'",
-        )
+        let requeued = sqlx::query(&format!(
+            "UPDATE jobs SET status = 'queued', owner_instance = NULL, run_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE {EXPIRED}"
+        ))
+        .bind(expired_secs)
         .execute(self.pool())
         .await?
         .rows_affected();
