@@ -120,3 +120,31 @@ fn twitch_connect_prints_a_code_waits_for_approval_and_links_the_account_without
         assert!(!outputs.contains(secret), "a secret was printed");
     }
 }
+
+#[test]
+fn two_processes_needing_a_fresh_token_at_once_spend_the_refresh_token_exactly_once() {
+    let fake = FakeTwitch::start();
+    fake.add_user(FakeUser::new("41245072", "nightowl", KEY));
+    fake.auto_approve("41245072");
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = String::new();
+    json(twitcher(dir.path(), &fake).args(["--json", "profile", "create", "--name", "Ana"]), &mut outputs);
+    let id = json(twitcher(dir.path(), &fake).args(["--json", "twitch", "connect"]), &mut outputs)["account_id"].to_string();
+    let refreshes = || fake.requests().iter().filter(|r| r.path.ends_with("/oauth2/token") && r.form.get("grant_type").map(String::as_str) == Some("refresh_token")).count();
+    assert_eq!(refreshes(), 0);
+    // Twitch stops taking the access token: both processes get a 401 and need a new one.
+    fake.expire_access_tokens();
+    let mut both: Vec<_> = (0..2)
+        .map(|_| twitcher_testkit::Guarded::spawn(twitcher(dir.path(), &fake).args(["--json", "twitch", "stats", &id, "--refresh"]).stdout(Stdio::piped()).stderr(Stdio::piped()), "twitcher twitch stats"))
+        .collect();
+    for child in &mut both {
+        let out = child.output_within(twitcher_testkit::COMMAND_LIMIT);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(stats[0]["login"], "nightowl", "{stats}");
+    }
+    assert_eq!(refreshes(), 1, "one refresh for both processes");
+    assert_eq!(fake.live_tokens().1, 1, "one refresh token left, and it works");
+    let accounts = json(twitcher(dir.path(), &fake).args(["--json", "account", "list"]), &mut outputs);
+    assert!(accounts[0]["auth_problem"].is_null(), "no 'reconnect needed': {accounts}");
+}

@@ -112,9 +112,31 @@ impl Db {
         write_tokens(&mut conn, id, access, refresh, expires_at).await
     }
 
-    /// Marks an account "reconnect needed" with the reason.
+    /// Marks an account "reconnect needed" with the reason (and releases a refresh claim).
     pub async fn set_account_auth_problem(&self, id: i64, problem: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE twitch_accounts SET auth_problem = ? WHERE id = ?").bind(problem).bind(id).execute(self.pool()).await?;
+        sqlx::query("UPDATE twitch_accounts SET auth_problem = ?, refresh_claimed_until = NULL WHERE id = ?").bind(problem).bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Claims the right to spend the account's refresh token until `until` (Unix seconds), in one
+    /// statement: of several processes needing a fresh token at once, exactly one wins. True if
+    /// this caller won.
+    pub async fn claim_token_refresh(&self, id: i64, now: i64, until: i64) -> Result<bool, DbError> {
+        let won = sqlx::query(
+            "UPDATE twitch_accounts SET refresh_claimed_until = ? WHERE id = ? \
+             AND (refresh_claimed_until IS NULL OR refresh_claimed_until < ?)",
+        )
+        .bind(until)
+        .bind(id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(won.rows_affected() == 1)
+    }
+
+    /// Gives up a refresh claim (the refresh failed for a reason that is not the grant's).
+    pub async fn release_token_refresh(&self, id: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE twitch_accounts SET refresh_claimed_until = NULL WHERE id = ?").bind(id).execute(self.pool()).await?;
         Ok(())
     }
 
@@ -171,7 +193,7 @@ async fn write_tokens(conn: &mut sqlx::SqliteConnection, id: i64, access: &Seale
     let sql = format!(
         "UPDATE twitch_accounts SET access_token_cipher = ?, access_token_nonce = ?, access_token_tag = ?, \
          refresh_token_cipher = ?, refresh_token_nonce = ?, refresh_token_tag = ?, token_expires_at = ?, \
-         auth_problem = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND {}",
+         auth_problem = NULL, refresh_claimed_until = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND {}",
         super::secrets::UNDER_RECORDED_KEY
     );
     let written = sqlx::query(&sql)

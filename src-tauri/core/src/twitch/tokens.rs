@@ -21,8 +21,13 @@ use crate::vault::{Sealed, Vault};
 use crate::Twitcher;
 
 /// One refresh at a time in the process: two callers refreshing with the same refresh token
-/// would spend it twice, and the second would look like a revoked grant.
+/// would spend it twice, and the second would look like a revoked grant. Between processes the
+/// same is done by a claim in the database ([`REFRESH_CLAIM`]).
 static REFRESHING: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sync::Mutex::new(()));
+
+/// How long a process may hold the right to spend an account's refresh token: longer than a
+/// refresh takes, short enough that the claim of a process that died runs out soon.
+const REFRESH_CLAIM: Duration = Duration::from_secs(30);
 
 /// How often connected accounts are validated (Twitch: "at least once an hour").
 pub const VALIDATE_EVERY: Duration = Duration::from_secs(3600);
@@ -81,14 +86,37 @@ where
     }
 }
 
-/// A new access token for the account, unless another caller already replaced `stale`.
+/// A new access token for the account, unless another caller — in this process or another —
+/// already replaced `stale`: then that one. Only the caller that wins the claim in the database
+/// spends the refresh token; the others wait for the pair it stores.
 async fn refresh(app: &Twitcher, client: &Client<'_>, user_id: i64, id: i64, stale: &str) -> Result<Zeroizing<String>, TwitchError> {
     let _one_at_a_time = REFRESHING.lock().await;
-    let current = open(app, user_id, id).await?;
-    if current.access.as_str() != stale {
-        return Ok(current.access);
+    let deadline = tokio::time::Instant::now() + REFRESH_CLAIM;
+    let current = loop {
+        let current = open(app, user_id, id).await?;
+        if current.access.as_str() != stale {
+            return Ok(current.access);
+        }
+        let now = now_unix();
+        if app.db.claim_token_refresh(id, now, now + REFRESH_CLAIM.as_secs() as i64).await? {
+            // Tokens stored between the look above and the claim are not stale: look again.
+            let current = open(app, user_id, id).await?;
+            if current.access.as_str() != stale {
+                app.db.release_token_refresh(id).await?;
+                return Ok(current.access);
+            }
+            break current;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(TwitchError::Unexpected("another Twitcher process is refreshing this account's tokens and has not finished: try again".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let refreshed = client.refresh(&current.refresh).await;
+    if !matches!(refreshed, Ok(_) | Err(TwitchError::Api { status: 400 | 401, .. })) {
+        app.db.release_token_refresh(id).await?;
     }
-    match client.refresh(&current.refresh).await {
+    match refreshed {
         Ok(tokens) => {
             let vault = app.vault().await?;
             let (access, refresh, expires_at) = seal_pair(&vault, id, &tokens);
