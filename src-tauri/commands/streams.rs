@@ -30,7 +30,7 @@ pub async fn start_broadcast(state: State<'_, AppState>, request: StartRequest) 
 #[tracing::instrument(skip_all)]
 pub async fn list_streams(state: State<'_, AppState>) -> CommandResult<Vec<StreamRow>> {
     let (app, actor) = state.actor().await?;
-    Ok(app.db.streams(actor.id, 200).await?)
+    Ok(broadcast::list(app, &actor, None, 0).await?)
 }
 
 /// Stops one destination, whichever process runs it (a stop order on its row).

@@ -271,8 +271,13 @@ pub enum StreamCommand {
         #[arg(long)]
         all: bool,
     },
-    /// Past and current streams, newest first.
-    List,
+    /// Past and current streams, newest first (200 unless --limit says, at most 1000 a page).
+    List {
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+    },
     /// The log of one stream (redacted).
     Logs { id: i64 },
     /// What happens at the next launch to broadcasts a crash interrupted: `fail` (the default) or

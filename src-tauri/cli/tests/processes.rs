@@ -92,16 +92,7 @@ fn a_broadcast_started_through_serve_is_stopped_by_the_cli_within_two_seconds() 
 
     let (mut serve, base, token) = serve(dir.path(), &uuid);
     let http = http();
-    let started: Value = http
-        .post(format!("{base}/api/streams/start"))
-        .bearer_auth(&token)
-        .json(&json!({ "video_id": video, "account_ids": accounts, "title": "Served", "fps": 30, "video_bitrate_k": 1000, "resolution": "640x360", "loop": true }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let broadcast_id = started["broadcast_id"].as_str().unwrap().to_string();
-    let stream_id = started["streams"][0]["stream_id"].as_i64().unwrap();
+    let (broadcast_id, stream_id) = start_through_api(&base, &token, video, accounts[0]);
     let status = |http: &reqwest::blocking::Client| -> String {
         let rows: Value = http.get(format!("{base}/api/streams")).bearer_auth(&token).send().unwrap().json().unwrap();
         rows.as_array().unwrap().iter().find(|r| r["id"] == stream_id).unwrap()["status"].as_str().unwrap().to_string()
@@ -231,8 +222,8 @@ fn time_in(after: Duration) -> String {
     (time::OffsetDateTime::now_utc() + after).format(&time::format_description::well_known::Rfc3339).unwrap()
 }
 
-/// Starts a looping broadcast through `serve`'s API; returns its stream id.
-fn start_through_api(base: &str, token: &str, video: i64, account: i64) -> i64 {
+/// Starts a looping broadcast to one account through `serve`'s API: (broadcast id, stream id).
+fn start_through_api(base: &str, token: &str, video: i64, account: i64) -> (String, i64) {
     let started: Value = http()
         .post(format!("{base}/api/streams/start"))
         .bearer_auth(token)
@@ -241,7 +232,8 @@ fn start_through_api(base: &str, token: &str, video: i64, account: i64) -> i64 {
         .unwrap()
         .json()
         .unwrap();
-    started["streams"][0]["stream_id"].as_i64().unwrap_or_else(|| panic!("{started}"))
+    let stream_id = started["streams"][0]["stream_id"].as_i64().unwrap_or_else(|| panic!("{started}"));
+    (started["broadcast_id"].as_str().unwrap().to_string(), stream_id)
 }
 
 fn status_of(dir: &Path, id: i64) -> String {
@@ -256,7 +248,7 @@ fn a_killed_serves_streams_are_taken_over_only_after_its_lease_expires_and_a_liv
     let (uuid, video, accounts) = library(dir.path(), &ingest, &keys);
     // A: a serve that will be killed, running one broadcast.
     let (mut doomed, base, token) = serve(dir.path(), &uuid);
-    let orphan = start_through_api(&base, &token, video, accounts[0]);
+    let (_, orphan) = start_through_api(&base, &token, video, accounts[0]);
     // B: a foreground `stream start`, alive throughout.
     let args = ["--json", "stream", "start", "--video", &video.to_string(), "--account", &accounts[1].to_string(), "--loop"];
     let mut alive = background(dir.path(), &[&args[..], &QUALITY[..]].concat(), "twitcher stream start");

@@ -101,7 +101,7 @@ async fn one_video_reaches_three_accounts_as_twitch_ready_recordings() {
         let kbps = bytes as f64 * 8.0 / 1000.0 / duration;
         assert!((kbps - 1200.0).abs() / 1200.0 <= 0.10, "video bitrate {kbps:.0} kbps");
     }
-    let rows = s.app.db.streams(s.ana.id, 10).await.unwrap();
+    let rows = s.app.db.streams(s.ana.id, 10, 0).await.unwrap();
     for id in stream_ids {
         let row = rows.iter().find(|r| r.id == id).unwrap();
         assert_eq!(row.status, StreamState::Ended);
@@ -183,7 +183,7 @@ async fn a_dropped_destination_comes_back_and_the_others_lose_nothing() {
             assert!(w[1].0 - w[0].0 <= 1.0 / 30.0 + 0.0015, "destination {i}: gap at {:.3}", w[0].0);
         }
     }
-    let rows = s.app.db.streams(s.ana.id, 10).await.unwrap();
+    let rows = s.app.db.streams(s.ana.id, 10, 0).await.unwrap();
     assert_eq!(rows.iter().find(|r| r.id == victim).unwrap().reconnects, 1);
 
     // Alerts: the loss, the recovery, the end — notified and posted to the webhook, keyless.
@@ -225,7 +225,7 @@ async fn an_unreadable_source_fails_its_broadcast_with_a_clear_error() {
     std::fs::write(video.local_path.as_ref().unwrap(), b"garbage").unwrap();
     let err = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.err().unwrap();
     assert!(err.to_string().starts_with("the video could not be prepared: clip: FFmpeg could not prepare it"), "{err}");
-    let rows = s.app.db.streams(s.ana.id, 10).await.unwrap();
+    let rows = s.app.db.streams(s.ana.id, 10, 0).await.unwrap();
     assert_eq!(rows[0].status, StreamState::Failed);
     assert!(rows[0].error.as_deref().unwrap().contains("could not be prepared"));
 }
@@ -257,7 +257,7 @@ async fn rtmps_through_a_tls_ingest_is_recorded_like_rtmp() {
     std::env::set_var("TWITCHER_TEST_EXTRA_CA", &ingest.tls.as_ref().unwrap().1);
     let s = setup_with(ingest.tls_server(), 4, 1, "mp4").await;
     let states = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap().wait().await;
-    let rows = s.app.db.streams(s.ana.id, 1).await.unwrap();
+    let rows = s.app.db.streams(s.ana.id, 1, 0).await.unwrap();
     assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?} {:?}", rows[0].error);
     let packets = video_packets(&ingest.recording(&s.accounts[0].1));
     let span = packets.last().unwrap().0 - packets.first().unwrap().0;
@@ -288,7 +288,7 @@ async fn every_destination_comes_back_after_the_ingest_restarts() {
     ingest.restart();
     let states = handle.wait().await;
     assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
-    let rows = s.app.db.streams(s.ana.id, 10).await.unwrap();
+    let rows = s.app.db.streams(s.ana.id, 10, 0).await.unwrap();
     for row in rows {
         assert!(row.reconnects >= 1, "{row:?}");
         let log = s.app.db.stream_events(s.ana.id, row.id).await.unwrap().unwrap();
@@ -307,7 +307,7 @@ async fn a_planned_reconnect_before_twitchs_48_hour_limit_loses_nothing() {
     let states = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap().wait().await;
     std::env::remove_var("TWITCHER_TEST_PLANNED_RECONNECT_SEC");
     assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
-    let row = &s.app.db.streams(s.ana.id, 1).await.unwrap()[0];
+    let row = &s.app.db.streams(s.ana.id, 1, 0).await.unwrap()[0];
     assert!(row.reconnects >= 2, "{row:?}");
     let log = s.app.db.stream_events(s.ana.id, row.id).await.unwrap().unwrap();
     assert!(log.iter().any(|(_, _, m)| m.contains("planned reconnect")), "{log:?}");
@@ -326,18 +326,18 @@ async fn a_scheduled_broadcast_survives_a_restart_and_starts_on_time() {
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db_path.display())).await.unwrap();
     let at: String = sqlx::query_scalar("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+3 seconds')").fetch_one(&mut conn).await.unwrap();
     let id = broadcast::schedule(&s.app, &s.ana, &request(&s, false), &at).await.unwrap();
-    assert_eq!(s.app.db.streams(s.ana.id, 1).await.unwrap()[0].status, StreamState::Scheduled);
+    assert_eq!(s.app.db.streams(s.ana.id, 1, 0).await.unwrap()[0].status, StreamState::Scheduled);
 
     // "Restart": a new process-like handle on the same data dir runs the scheduler.
     let data_dir = s.app.data_dir().to_path_buf();
     let restarted = open(&data_dir, KeyringPreference::File).await;
     broadcast::recover(&restarted).await.unwrap();
-    assert_eq!(restarted.db.streams(s.ana.id, 1).await.unwrap()[0].status, StreamState::Scheduled, "recovery leaves the schedule alone");
+    assert_eq!(restarted.db.streams(s.ana.id, 1, 0).await.unwrap()[0].status, StreamState::Scheduled, "recovery leaves the schedule alone");
     let shutdown = tokio_util::sync::CancellationToken::new();
     let scheduler = tokio::spawn(broadcast::run_scheduler(restarted.clone(), shutdown.clone()));
     let deadline = Instant::now() + Duration::from_secs(30);
     let row = loop {
-        let row = restarted.db.streams(s.ana.id, 1).await.unwrap().remove(0);
+        let row = restarted.db.streams(s.ana.id, 1, 0).await.unwrap().remove(0);
         if row.status.is_final() {
             break row;
         }
@@ -383,6 +383,30 @@ async fn a_due_broadcast_claimed_by_several_processes_at_once_starts_exactly_onc
     assert_eq!(states.values().copied().collect::<Vec<_>>(), vec![StreamState::Ended]);
     assert_eq!(ingest.publishes(&s.accounts[0].1), 1, "one publish reached the ingest");
     assert!(matches!(broadcast::start_scheduled(&s.app, &id).await, Err(BroadcastError::AlreadyStarted { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_page_newest_first_within_one_limit_policy_and_another_profiles_stream_is_not_found() {
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 2, 1).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        broadcast::schedule(&s.app, &s.ana, &request(&s, false), "2099-01-01T00:00:00Z").await.unwrap();
+        ids.push(broadcast::list(&s.app, &s.ana, Some(1), 0).await.unwrap()[0].id);
+    }
+    let page = |limit, offset| {
+        let (app, ana) = (s.app.clone(), s.ana.clone());
+        async move { broadcast::list(&app, &ana, limit, offset).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>() }
+    };
+    assert_eq!(page(None, 0).await, vec![ids[2], ids[1], ids[0]], "newest first, all of them by default");
+    assert_eq!(page(Some(2), 0).await, vec![ids[2], ids[1]]);
+    assert_eq!(page(Some(2), 2).await, vec![ids[0]]);
+    assert_eq!(page(Some(0), 0).await.len(), 1, "a limit below 1 gives one");
+    assert_eq!(broadcast::stream(&s.app, &s.ana, ids[0]).await.unwrap().id, ids[0]);
+    let bo = profiles::register(&s.app.db, Some("Bo")).await.unwrap().profile;
+    assert!(matches!(broadcast::stream(&s.app, &bo, ids[0]).await, Err(BroadcastError::NoStream { .. })));
+    assert!(matches!(broadcast::logs(&s.app, &bo, ids[0]).await, Err(BroadcastError::NoStream { .. })));
+    assert!(broadcast::list(&s.app, &bo, None, 0).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,7 +490,7 @@ async fn go_live_sets_each_channels_title_category_and_tags_and_a_refusal_only_m
     assert_eq!((channel.title.as_str(), channel.game_id.as_str()), ("Night rerun", "509660"));
     assert_eq!(channel.tags, vec!["Chill".to_string(), "lofi".to_string()]);
     assert_eq!(fake.channel("77701").title, "first stream");
-    let rows = app.db.streams(ana.id, 10).await.unwrap();
+    let rows = app.db.streams(ana.id, 10, 0).await.unwrap();
     let row = |id| rows.iter().find(|r| r.id == id).unwrap();
     assert_eq!(row(stream_ids[0]).channel_notice, None);
     assert!(row(stream_ids[1]).channel_notice.as_deref().unwrap().contains("Missing scope: channel:manage:broadcast"));
@@ -512,7 +536,7 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
     let restarted = open(s.app.data_dir(), KeyringPreference::File).await;
     assert_eq!(broadcast::recover(&restarted).await.unwrap(), 2);
     broadcast::prune_logs(&restarted).await.unwrap();
-    let rows = restarted.db.streams(s.ana.id, 10).await.unwrap();
+    let rows = restarted.db.streams(s.ana.id, 10, 0).await.unwrap();
     let (old, new): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.broadcast_id == id);
     assert!(old.iter().all(|r| r.status == StreamState::Failed && r.error.as_deref().unwrap().contains("restarted as stream")), "{old:?}");
     let log = restarted.db.stream_events(s.ana.id, old[0].id).await.unwrap().unwrap();
@@ -524,7 +548,7 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
     let scheduler = tokio::spawn(broadcast::run_scheduler(restarted.clone(), shutdown.clone()));
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
-        let rows = restarted.db.streams(s.ana.id, 10).await.unwrap();
+        let rows = restarted.db.streams(s.ana.id, 10, 0).await.unwrap();
         let replacements: Vec<_> = rows.iter().filter(|r| r.broadcast_id != id).collect();
         if replacements.iter().all(|r| r.status.is_final()) {
             assert!(replacements.iter().all(|r| r.status == StreamState::Ended), "{replacements:?}");
@@ -557,7 +581,7 @@ async fn timestamps_past_four_hours_and_forty_minutes_use_extended_timestamps_th
     let first = packets.first().unwrap().0;
     let last = packets.last().unwrap().0;
     assert!((last - first + 1.0 / 30.0 - 5.0).abs() <= 0.2, "all 5 s arrived: {first} .. {last}");
-    assert_eq!(s.app.db.streams(s.ana.id, 1).await.unwrap()[0].reconnects, 0, "the ingest never dropped us");
+    assert_eq!(s.app.db.streams(s.ana.id, 1, 0).await.unwrap()[0].reconnects, 0, "the ingest never dropped us");
     let gaps: Vec<f64> = packets.windows(2).map(|w| w[1].0 - w[0].0).collect();
     assert!(gaps.iter().all(|g| *g > 0.0 && *g <= 1.5 / 30.0), "strictly increasing, no gap over a frame: {gaps:?}");
 }

@@ -94,8 +94,8 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
             let n = broadcast::stop(app, &actor, target).await?;
             out.print(&serde_json::json!({ "stopped": n }), || format!("Ordered {n} stream(s) to stop."));
         }
-        StreamCommand::List => {
-            let rows = app.db.streams(actor.id, 100).await.map_err(Error::from)?;
+        StreamCommand::List { limit, offset } => {
+            let rows = broadcast::list(app, &actor, limit, offset).await?;
             out.print(&rows, || {
                 let rows: Vec<Vec<String>> = rows
                     .iter()
@@ -126,12 +126,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
             });
         }
         StreamCommand::Logs { id } => {
-            let log = app
-                .db
-                .stream_events(actor.id, id)
-                .await
-                .map_err(Error::from)?
-                .ok_or_else(|| Error::from(BroadcastError::NoStream { id }))?;
+            let log = broadcast::logs(app, &actor, id).await?;
             let json: Vec<_> = log.iter().map(|(at, level, message)| serde_json::json!({ "at": at, "level": level, "message": message })).collect();
             out.print(&json, || log.iter().map(|(at, level, m)| format!("{at}  {level:<5}  {m}")).collect::<Vec<_>>().join("\n"));
         }

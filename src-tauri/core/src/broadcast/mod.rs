@@ -18,6 +18,7 @@
 pub mod flv;
 pub mod keycheck;
 pub mod lease;
+pub mod listing;
 pub mod orders;
 pub mod prepare;
 pub mod publisher;
@@ -35,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 pub use state::StreamState;
 pub use keycheck::{check_key, KeyCheck};
+pub use listing::{list, logs, stream, LIST_DEFAULT, LIST_MAX};
 pub use orders::{stop, StopTarget};
 pub use recovery::{after_crash, prune_logs, recover, set_after_crash, AfterCrash};
 pub use running::Running;

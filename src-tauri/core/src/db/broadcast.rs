@@ -4,6 +4,12 @@ use super::{Db, DbError};
 use crate::broadcast::{Quality, ScheduledRow, StreamRow, StreamState};
 use crate::broadcast::state::ACTIVE;
 
+/// The columns of a [`StreamRow`], with the account's and the video's names.
+const STREAM_ROW: &str = "SELECT s.id, s.broadcast_id, s.twitch_account_id AS account_id, a.display_name AS account_name, s.video_id, \
+     v.title AS video_title, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.channel_notice, \
+     s.video_bitrate_k + s.audio_bitrate_k AS target_kbps, s.reconnects, s.bytes_sent, s.created_at \
+     FROM streams s LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id LEFT JOIN videos v ON v.id = s.video_id";
+
 impl Db {
     /// The ready prepared file of a video at a quality, if any.
     pub async fn prepared_path(&self, video_id: i64, profile_hash: &str) -> Result<Option<String>, DbError> {
@@ -187,17 +193,23 @@ impl Db {
         Ok(())
     }
 
-    pub async fn streams(&self, creator_id: i64, limit: i64) -> Result<Vec<StreamRow>, DbError> {
-        Ok(sqlx::query_as(
-            "SELECT s.id, s.broadcast_id, s.twitch_account_id AS account_id, a.display_name AS account_name, s.video_id, \
-             v.title AS video_title, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.channel_notice, s.video_bitrate_k + s.audio_bitrate_k AS target_kbps, s.reconnects, s.bytes_sent, \
-             s.created_at FROM streams s LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id \
-             LEFT JOIN videos v ON v.id = s.video_id WHERE s.creator_id = ? ORDER BY s.id DESC LIMIT ?",
-        )
-        .bind(creator_id)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
+    /// The profile's streams, newest first, `limit` after skipping `offset`.
+    pub async fn streams(&self, creator_id: i64, limit: i64, offset: i64) -> Result<Vec<StreamRow>, DbError> {
+        Ok(sqlx::query_as(&format!("{STREAM_ROW} WHERE s.creator_id = ? ORDER BY s.id DESC LIMIT ? OFFSET ?"))
+            .bind(creator_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// One of the profile's streams.
+    pub async fn stream(&self, creator_id: i64, id: i64) -> Result<Option<StreamRow>, DbError> {
+        Ok(sqlx::query_as(&format!("{STREAM_ROW} WHERE s.creator_id = ? AND s.id = ?"))
+            .bind(creator_id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// The log of one stream: (at, level, message), oldest first.

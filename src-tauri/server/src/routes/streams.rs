@@ -144,13 +144,7 @@ pub async fn stop(State(state): State<ServerState>, Session(actor): Session, Bod
 #[utoipa::path(get, path = "/api/streams", security(("bearer" = [])),
     responses((status = 200, body = Vec<StreamRow>), (status = 401, body = crate::openapi::ErrorResponse)))]
 pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> ApiResult<axum::Json<Vec<StreamRow>>> {
-    Ok(axum::Json(state.app.db.streams(actor.id, 200).await?))
-}
-
-/// The profile's stream `id`, or a 404 that does not say whether it exists for someone else.
-async fn owned_stream(state: &ServerState, profile_id: i64, id: i64) -> ApiResult<StreamRow> {
-    let rows = state.app.db.streams(profile_id, 10_000).await?;
-    rows.into_iter().find(|r| r.id == id).ok_or_else(|| ApiError::not_found("stream"))
+    Ok(axum::Json(broadcast::list(&state.app, &actor, None, 0).await?))
 }
 
 /// Server-sent events: `row` once (the stored state), then `status` on every change and about
@@ -158,7 +152,8 @@ async fn owned_stream(state: &ServerState, profile_id: i64, id: i64) -> ApiResul
 #[utoipa::path(get, path = "/api/streams/{id}/events", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, description = "text/event-stream of StreamStatus", body = StreamStatus), (status = 404, body = crate::openapi::ErrorResponse)))]
 pub async fn events(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    let row = owned_stream(&state, actor.id, id).await?;
+    // Another profile's stream is a 404 that does not say whether it exists.
+    let row = broadcast::stream(&state.app, &actor, id).await.map_err(|_| ApiError::not_found("stream"))?;
     let first = SseEvent::default().event("row").json_data(&row).expect("rows serialize");
     let updates = BroadcastStream::new(state.app.events.subscribe()).filter_map(move |event| match event {
         Ok(Event::Stream(status)) if status.stream_id == id => {
