@@ -67,6 +67,8 @@ pub struct Options {
     pub ingest_list_url: String,
     /// `TWITCHER_TWITCH_AUTH_URL`, `TWITCHER_TWITCH_API_URL`, `TWITCHER_TWITCH_CLIENT_ID`.
     pub twitch: twitch::TwitchConfig,
+    /// What tests change in the engine (never read from the environment).
+    pub engine: broadcast::EngineOptions,
 }
 
 impl Options {
@@ -76,6 +78,7 @@ impl Options {
             ingest_list_url: config::env_nonempty(config::ENV_INGEST_URL)
                 .unwrap_or_else(|| ingest::DEFAULT_LIST_URL.to_string()),
             twitch: twitch::TwitchConfig::from_env(),
+            engine: broadcast::EngineOptions::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use support::{make_video, open, video_packets, Ingest};
 use twitcher_core::accounts::{self, AccountInput};
-use twitcher_core::broadcast::{self, BroadcastError, Quality, StartRequest, StopTarget, StreamState};
+use twitcher_core::broadcast::{self, BroadcastError, EngineOptions, Quality, StartRequest, StopTarget, StreamState};
 use twitcher_core::jobs::{self, JobStatus};
 use twitcher_core::library;
 use twitcher_core::profiles::{self, Profile};
@@ -35,8 +35,13 @@ async fn setup(ingest: &Ingest, seconds: u32, destinations: usize) -> Setup {
 }
 
 async fn setup_with(server: String, seconds: u32, destinations: usize, format: &str) -> Setup {
+    setup_engine(server, seconds, destinations, format, EngineOptions::default()).await
+}
+
+/// [`setup_with`] with the engine's test settings.
+async fn setup_engine(server: String, seconds: u32, destinations: usize, format: &str, engine: EngineOptions) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let app = open(&dir.path().join("data"), KeyringPreference::File).await;
+    let app = support::open_with_engine(&dir.path().join("data"), KeyringPreference::File, "http://127.0.0.1:9/unreachable", engine).await;
     let ana = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
     let file = make_video(dir.path(), "clip", format, &["-t", &seconds.to_string()]);
     let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
@@ -253,9 +258,9 @@ async fn a_stop_order_reaches_only_the_profile_that_owns_the_broadcast() {
 async fn rtmps_through_a_tls_ingest_is_recorded_like_rtmp() {
     let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start_with_tls();
-    // Trust the test's self-signed certificate, and only in this test process.
-    std::env::set_var("TWITCHER_TEST_EXTRA_CA", &ingest.tls.as_ref().unwrap().1);
-    let s = setup_with(ingest.tls_server(), 4, 1, "mp4").await;
+    // Trust the test's self-signed certificate (an option only tests set).
+    let engine = EngineOptions { extra_ca: Some(ingest.tls.as_ref().unwrap().1.clone()), ..Default::default() };
+    let s = setup_engine(ingest.tls_server(), 4, 1, "mp4", engine).await;
     let states = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap().wait().await;
     let rows = s.app.db.streams(s.ana.id, 1, 0).await.unwrap();
     assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?} {:?}", rows[0].error);
@@ -301,11 +306,10 @@ async fn every_destination_comes_back_after_the_ingest_restarts() {
 async fn a_planned_reconnect_before_twitchs_48_hour_limit_loses_nothing() {
     let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();
-    // 47 h 50 min in production; 3 s here. Set only while this test runs (the others wait).
-    std::env::set_var("TWITCHER_TEST_PLANNED_RECONNECT_SEC", "3");
-    let s = setup(&ingest, 10, 1).await;
+    // 47 h 50 min in production; 3 s here.
+    let engine = EngineOptions { planned_reconnect: Duration::from_secs(3), ..Default::default() };
+    let s = setup_engine(ingest.server(), 10, 1, "mp4", engine).await;
     let states = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap().wait().await;
-    std::env::remove_var("TWITCHER_TEST_PLANNED_RECONNECT_SEC");
     assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
     let row = &s.app.db.streams(s.ana.id, 1, 0).await.unwrap()[0];
     assert!(row.reconnects >= 2, "{row:?}");
@@ -569,11 +573,10 @@ async fn timestamps_past_four_hours_and_forty_minutes_use_extended_timestamps_th
     let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();
     // 0xFFFFFF ms is where RTMP's 24-bit timestamp field runs out (4 h 39 min 37 s): start 2 s
-    // before it. Set only while this test runs (the others wait).
-    std::env::set_var("TWITCHER_TEST_MEDIA_START_MS", (0xFF_FFFF - 2000).to_string());
-    let s = setup(&ingest, 5, 1).await;
+    // before it.
+    let engine = EngineOptions { first_timestamp_ms: 0xFF_FFFF - 2000, ..Default::default() };
+    let s = setup_engine(ingest.server(), 5, 1, "mp4", engine).await;
     let states = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap().wait().await;
-    std::env::remove_var("TWITCHER_TEST_MEDIA_START_MS");
     assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
     // nginx records relative to the first timestamp it received, so the recording starts at 0;
     // a misread extended timestamp would show as a jump (or a dropped connection) at 2 s.

@@ -81,6 +81,26 @@ pub enum BroadcastError {
     Db(#[from] DbError),
 }
 
+/// Settings of the streaming engine that only tests change, passed in [`crate::Options`] — no
+/// environment variable reaches them, so a release build never trusts an extra CA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// One more CA trusted for RTMPS (a local test ingest's self-signed CA), besides the web's
+    /// root certificates.
+    pub extra_ca: Option<std::path::PathBuf>,
+    /// How long one publish lasts before the planned reconnect (Twitch ends a broadcast at 48 h).
+    pub planned_reconnect: std::time::Duration,
+    /// The RTMP timestamp of a stream's first tag (a test starts near 0xFFFFFF ms to cover, in
+    /// seconds, the extended timestamps that take 4.66 h to reach).
+    pub first_timestamp_ms: u64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self { extra_ca: None, planned_reconnect: publisher::PLANNED_RECONNECT, first_timestamp_ms: 0 }
+    }
+}
+
 /// The quality a video is prepared and streamed at (Twitch's guidance: 6000 kbps at most).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

@@ -26,16 +26,7 @@ const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// Twitch ends a stream after 48 hours; reconnecting a little before, at a keyframe, keeps a 24/7
 /// loop going with a seconds-long blip instead of an abrupt cut.
-const PLANNED_RECONNECT: Duration = Duration::from_secs(47 * 3600 + 50 * 60);
-
-/// The planned-reconnect interval; tests shorten it with `TWITCHER_TEST_PLANNED_RECONNECT_SEC`.
-fn planned_reconnect() -> Duration {
-    std::env::var("TWITCHER_TEST_PLANNED_RECONNECT_SEC")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(PLANNED_RECONNECT)
-}
+pub(super) const PLANNED_RECONNECT: Duration = Duration::from_secs(47 * 3600 + 50 * 60);
 
 /// Attempts before a destination that never went live is declared failed (a wrong key, a server
 /// that refuses us); once live, it keeps trying until stopped.
@@ -46,6 +37,8 @@ pub struct Destination {
     /// `rtmp://host[:port]/app` or `rtmps://…`, without the key.
     pub server: String,
     pub key: Zeroizing<String>,
+    /// The engine's settings (the planned-reconnect interval, an extra CA for RTMPS).
+    pub engine: super::EngineOptions,
 }
 
 /// Counters the supervisor samples for stats.
@@ -120,7 +113,7 @@ pub async fn run(
                     attempt = 0;
                     been_live = true;
                     report(StreamState::Live, None);
-                    stream(io, session, &headers, &metadata, &mut tags, &mut carry, &cancel, &counters).await
+                    stream(io, session, &headers, &metadata, &mut tags, &mut carry, &cancel, &counters, dest.engine.planned_reconnect).await
                 }
                 Err(e) => Err(e),
             },
@@ -186,8 +179,8 @@ pub async fn run(
 /// Checks a stream key without going live: Twitch's bandwidth test, a publish on
 /// `KEY?bandwidthtest=true` that it accepts for a valid key and does not show to viewers. Returns
 /// how long the connection and publish took.
-pub async fn check_key(server: &str, key: &str) -> Result<Duration, String> {
-    let dest = Destination { stream_id: 0, server: server.to_string(), key: Zeroizing::new(format!("{key}?bandwidthtest=true")) };
+pub async fn check_key(server: &str, key: &str, engine: &super::EngineOptions) -> Result<Duration, String> {
+    let dest = Destination { stream_id: 0, server: server.to_string(), key: Zeroizing::new(format!("{key}?bandwidthtest=true")), engine: engine.clone() };
     let started = std::time::Instant::now();
     let (mut io, mut session) = connect(&dest).await.map_err(|e| crate::redact::redact(&e.to_string()).into_owned())?;
     let elapsed = started.elapsed();
@@ -237,7 +230,7 @@ async fn connect_inner(dest: &Destination) -> Result<(Box<dyn Transport>, Client
         .await
         .map_err(|e| PublishError::Connection(format!("cannot connect to {host}:{port}: {e}")))?;
     let _ = tcp.set_nodelay(true);
-    let mut io: Box<dyn Transport> = if tls { Box::new(super::tls::connect(&host, tcp).await?) } else { Box::new(tcp) };
+    let mut io: Box<dyn Transport> = if tls { Box::new(super::tls::connect(&host, tcp, dest.engine.extra_ca.as_deref()).await?) } else { Box::new(tcp) };
 
     let mut handshake = Handshake::new(PeerType::Client);
     let p0p1 = handshake.generate_outbound_p0_and_p1().map_err(|e| PublishError::Connection(format!("handshake: {e:?}")))?;
@@ -308,13 +301,13 @@ async fn stream(
     carry: &mut Vec<Slice>,
     cancel: &CancellationToken,
     counters: &Counters,
+    planned: Duration,
 ) -> Result<Outcome, PublishError> {
     let err = |e: rml_rtmp::sessions::ClientSessionError| PublishError::Connection(format!("{e:?}"));
     let write_err = |e: std::io::Error| PublishError::Connection(e.to_string());
     // The message stream id the server gave this connection, read off the first header sent.
     let mut stream_id: Option<u32> = None;
     let connected_at = tokio::time::Instant::now();
-    let planned = planned_reconnect();
     let mut buf = vec![0u8; 4096];
     loop {
         let mut pending: std::collections::VecDeque<Slice> = if !carry.is_empty() {

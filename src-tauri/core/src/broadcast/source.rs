@@ -168,13 +168,6 @@ impl Reader {
     }
 }
 
-/// The RTMP timestamp of a stream's first tag: 0. Tests start later with
-/// `TWITCHER_TEST_MEDIA_START_MS` to cover, in seconds, what takes hours of streaming: the
-/// extended timestamps past 0xFFFFFF ms (4.66 h).
-fn timestamp_epoch() -> u64 {
-    std::env::var("TWITCHER_TEST_MEDIA_START_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0)
-}
-
 /// Plays the file into `fanout` until it ends (or forever when looped), every destination has
 /// gone, or `cancel` fires. `drift` receives media time minus wall time, in ms.
 ///
@@ -183,9 +176,11 @@ fn timestamp_epoch() -> u64 {
 /// longer than their video are common).
 ///
 /// A live encode has no file to measure in advance: its passes last as long as the video seen.
-pub async fn run(input: Input, looped: bool, frame_ms: u32, mut fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
+#[allow(clippy::too_many_arguments)]
+pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: u64, mut fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
     let start = Instant::now();
-    let epoch = timestamp_epoch();
+    // The RTMP timestamp of the first tag: 0, unless a test starts later (EngineOptions).
+    let epoch = first_timestamp_ms;
     let mut offset: u64 = 0;
     let (mut reader, path, live) = match input {
         Input::Prepared(path) => (Reader::File(open(&path).await?), Some(path), None),

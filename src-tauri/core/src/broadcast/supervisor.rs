@@ -171,7 +171,7 @@ pub(super) async fn launch(
             Err(e) => return Err(fail_all(e.into()).await),
         };
         let server = account.ingest_server.clone().unwrap_or_else(|| automatic.clone());
-        destinations.push((Destination { stream_id: *stream_id, server, key }, account.id));
+        destinations.push((Destination { stream_id: *stream_id, server, key, engine: app.options().engine.clone() }, account.id));
     }
 
     // Title, category and tags go to each connected channel before it goes live; a refusal is
@@ -210,6 +210,7 @@ pub(super) async fn launch(
     let source_cancel = all.clone();
     let frame_ms = (1000 / q.fps.max(1)).max(1);
     let looped = request.looped;
+    let first_timestamp_ms = app.options().engine.first_timestamp_ms;
     let expected = pairs.len();
     let source_task = tokio::spawn(async move {
         let _ = tokio::time::timeout(Duration::from_secs(10), async {
@@ -220,7 +221,7 @@ pub(super) async fn launch(
             }
         })
         .await;
-        source::run(input, looped, frame_ms, fanout, source_cancel, drift_tx).await
+        source::run(input, looped, frame_ms, first_timestamp_ms, fanout, source_cancel, drift_tx).await
     });
     tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
 

@@ -1,5 +1,5 @@
 //! RTMPS: RTMP inside TLS (rustls), trusting the web's root certificates — and, for tests only,
-//! one more CA named by `TWITCHER_TEST_EXTRA_CA` (a PEM file), so a local ingest with a
+//! one more CA given in [`super::EngineOptions::extra_ca`] (a PEM file), so a local ingest with a
 //! self-signed certificate can be verified rather than trusted blindly.
 
 use std::sync::Arc;
@@ -11,11 +11,11 @@ use tokio_rustls::TlsConnector;
 
 use super::publisher::PublishErrorForTls;
 
-pub async fn connect(host: &str, tcp: TcpStream) -> Result<tokio_rustls::client::TlsStream<TcpStream>, PublishErrorForTls> {
+pub async fn connect(host: &str, tcp: TcpStream, extra_ca: Option<&std::path::Path>) -> Result<tokio_rustls::client::TlsStream<TcpStream>, PublishErrorForTls> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = std::env::var_os("TWITCHER_TEST_EXTRA_CA") {
-        let pem = std::fs::read(&path).map_err(|e| PublishErrorForTls(format!("cannot read the test CA: {e}")))?;
+    if let Some(path) = extra_ca {
+        let pem = std::fs::read(path).map_err(|e| PublishErrorForTls(format!("cannot read the test CA: {e}")))?;
         for cert in rustls_pemfile::certs(&mut &pem[..]).flatten() {
             let _ = roots.add(CertificateDer::from(cert));
         }

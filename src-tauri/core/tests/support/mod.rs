@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use twitcher_core::twitch::TwitchConfig;
 use twitcher_core::vault::KeyringPreference;
 use twitcher_testkit::twitch::{self, FakeTwitch};
+use twitcher_core::broadcast::EngineOptions;
 use twitcher_core::{Options, Twitcher};
 
 #[allow(unused_imports)]
@@ -19,7 +20,12 @@ pub async fn open(dir: &Path, keyring: KeyringPreference) -> Twitcher {
 }
 
 pub async fn open_with_ingest(dir: &Path, keyring: KeyringPreference, ingest_list_url: &str) -> Twitcher {
-    Twitcher::open_with(dir, Options { keyring, ingest_list_url: ingest_list_url.to_string(), twitch: unreachable_twitch() }).await.unwrap()
+    open_with_engine(dir, keyring, ingest_list_url, EngineOptions::default()).await
+}
+
+/// With the engine's test settings (an extra CA, a short planned reconnect, a late first timestamp).
+pub async fn open_with_engine(dir: &Path, keyring: KeyringPreference, ingest_list_url: &str, engine: EngineOptions) -> Twitcher {
+    Twitcher::open_with(dir, Options { keyring, ingest_list_url: ingest_list_url.to_string(), twitch: unreachable_twitch(), engine }).await.unwrap()
 }
 
 /// Twitch nowhere: what tests that do not talk to Twitch get.
@@ -30,7 +36,7 @@ pub fn unreachable_twitch() -> TwitchConfig {
 /// A data dir talking to the fake Twitch (and to `ingest_list_url` for the ingest list).
 pub async fn open_with_twitch(dir: &Path, fake: &FakeTwitch, ingest_list_url: &str) -> Twitcher {
     let twitch = TwitchConfig { auth_url: fake.auth_url.clone(), api_url: fake.api_url.clone(), client_id: Some(twitch::CLIENT_ID.into()) };
-    let options = Options { keyring: KeyringPreference::File, ingest_list_url: ingest_list_url.to_string(), twitch };
+    let options = Options { keyring: KeyringPreference::File, ingest_list_url: ingest_list_url.to_string(), twitch, engine: EngineOptions::default() };
     Twitcher::open_with(dir, options).await.unwrap()
 }
 
