@@ -111,9 +111,9 @@ async fn refresh(app: &AppHandle, tray: &TrayIcon, core: &Twitcher, base: &Image
     };
     let mut titles = Vec::new();
     for id in &running {
-        titles.push((id.clone(), core.db.broadcast_title(id).await.ok().flatten().unwrap_or_else(|| "broadcast".into())));
+        titles.push((id.clone(), twitcher_core::broadcast::title(&core, id).await.ok().flatten().unwrap_or_else(|| "broadcast".into())));
     }
-    let next = core.db.next_scheduled().await.ok().flatten();
+    let next = twitcher_core::broadcast::next_scheduled(&core).await.ok().flatten();
     let mut tooltip = match (running.len(), health) {
         (0, _) => "Twitcher — nothing live".to_string(),
         (n, Health::Trouble) => format!("Twitcher — {n} live, a channel is reconnecting"),
@@ -179,7 +179,7 @@ fn on_menu(app: &AppHandle, id: &str) {
         }
         "start-next" => {
             tauri::async_runtime::spawn(async move {
-                let Ok(Some((broadcast_id, _, _))) = core.db.next_scheduled().await else { return };
+                let Ok(Some((broadcast_id, _, _))) = twitcher_core::broadcast::next_scheduled(&core).await else { return };
                 match twitcher_core::broadcast::start_scheduled(&core, &broadcast_id).await {
                     Ok(handle) => {
                         tokio::spawn(handle.wait());

@@ -54,7 +54,7 @@ pub async fn remove_account(state: State<'_, AppState>, id: i64) -> CommandResul
 #[tracing::instrument(skip_all)]
 pub async fn ingest_options(state: State<'_, AppState>) -> CommandResult<IngestList> {
     let app = state.core()?;
-    Ok(ingest::list(&app.db, &app.options().ingest_list_url).await?)
+    Ok(ingest::servers(app).await?)
 }
 
 /// Re-seals every stored secret under a new key; returns how many.

@@ -30,7 +30,7 @@ pub async fn alert_settings(state: State<'_, AppState>) -> CommandResult<AlertSe
 pub async fn save_alert_settings(state: State<'_, AppState>, settings: AlertSettings) -> CommandResult<()> {
     let app = state.core()?;
     alerts::set_webhook_url(app, &settings.webhook_url).await?;
-    app.db.set_setting(super::NOTIFY_DESKTOP_SETTING, if settings.desktop { "on" } else { "off" }).await?;
+    app.set_setting(super::NOTIFY_DESKTOP_SETTING, if settings.desktop { "on" } else { "off" }).await?;
     state.notify_desktop.store(settings.desktop, Ordering::Relaxed);
     Ok(())
 }

@@ -60,7 +60,7 @@ impl AppState {
             let core = &core;
             async move {
                 match core {
-                    Ok(app) => app.db.setting(key).await.ok().flatten().as_deref() != Some("off"),
+                    Ok(app) => app.setting(key).await.ok().flatten().as_deref() != Some("off"),
                     Err(_) => false,
                 }
             }
@@ -86,7 +86,7 @@ impl AppState {
     pub async fn actor(&self) -> Result<(&Twitcher, Profile), ErrorBody> {
         let app = self.core()?;
         let profile =
-            profiles::active(&app.db).await?.ok_or_else(|| ErrorBody::from(profiles::ProfileError::NoActiveProfile))?;
+            profiles::active(app).await?.ok_or_else(|| ErrorBody::from(profiles::ProfileError::NoActiveProfile))?;
         Ok((app, profile))
     }
 }

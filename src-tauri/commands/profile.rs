@@ -16,7 +16,7 @@ pub struct CreatedProfile {
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn session(state: State<'_, AppState>) -> CommandResult<Option<Profile>> {
-    Ok(profiles::active(&state.core()?.db).await?)
+    Ok(profiles::active(state.core()?).await?)
 }
 
 #[tauri::command]
@@ -43,5 +43,5 @@ pub async fn sign_in(state: State<'_, AppState>, uuid: String) -> CommandResult<
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn sign_out(state: State<'_, AppState>) -> CommandResult<()> {
-    Ok(profiles::sign_out(&state.core()?.db).await?)
+    Ok(profiles::sign_out(state.core()?).await?)
 }

@@ -75,7 +75,7 @@ pub async fn schedule_broadcast(state: State<'_, AppState>, request: StartReques
 #[tracing::instrument(skip_all)]
 pub async fn cancel_scheduled(state: State<'_, AppState>, broadcast_id: String) -> CommandResult<u32> {
     let (app, actor) = state.actor().await?;
-    Ok(app.db.cancel_scheduled(actor.id, &broadcast_id).await? as u32)
+    Ok(broadcast::cancel(app, &actor, &broadcast_id).await? as u32)
 }
 
 /// What happens at the next launch to broadcasts a crash interrupted.
@@ -105,7 +105,7 @@ pub async fn close_to_tray(state: State<'_, AppState>) -> CommandResult<bool> {
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn set_close_to_tray(state: State<'_, AppState>, on: bool) -> CommandResult<()> {
-    state.core()?.db.set_setting(crate::tray::CLOSE_TO_TRAY_SETTING, if on { "on" } else { "off" }).await?;
+    state.core()?.set_setting(crate::tray::CLOSE_TO_TRAY_SETTING, if on { "on" } else { "off" }).await?;
     state.close_to_tray.store(on, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }

@@ -52,6 +52,6 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
         }
         Command::Serve { listen } => commands::serve::run(&app, listen, out).await,
     };
-    app.db.close().await;
+    app.close().await;
     result
 }

@@ -88,6 +88,11 @@ struct Cached {
 }
 
 
+/// The ingest servers to offer (from the list this data dir is configured with).
+pub async fn servers(app: &crate::Twitcher) -> Result<IngestList, DbError> {
+    list(&app.db, &app.options().ingest_list_url).await
+}
+
 /// The ingest servers to offer, from Twitch if possible. Never fails for want of a network.
 pub async fn list(db: &Db, list_url: &str) -> Result<IngestList, DbError> {
     let cached: Option<Cached> = db.setting(CACHE_KEY).await?.and_then(|text| serde_json::from_str(&text).ok());

@@ -50,6 +50,7 @@ pub mod storage;
 pub mod twitch;
 pub mod vault;
 
+pub use db::DbError;
 pub use error::{Error, ErrorBody};
 
 use std::path::{Path, PathBuf};
@@ -110,6 +111,12 @@ pub struct Twitcher {
     pub(crate) worker_running: Arc<std::sync::atomic::AtomicBool>,
 }
 
+impl AsRef<db::Db> for Twitcher {
+    fn as_ref(&self) -> &db::Db {
+        &self.db
+    }
+}
+
 impl Twitcher {
     /// Creates the data dir if needed, opens the database and applies pending migrations, with
     /// options from the environment.
@@ -136,6 +143,27 @@ impl Twitcher {
             lease_keeper: Arc::default(),
             worker_running: Arc::default(),
         })
+    }
+
+    /// A setting of this data dir (the surfaces' own switches: desktop notifications, close to
+    /// tray).
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, db::DbError> {
+        self.db.setting(key).await
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), db::DbError> {
+        self.db.set_setting(key, value).await
+    }
+
+    /// Closes the database (WAL checkpoint) before the process exits.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    /// A random secret Twitcher keeps for itself under `name` (the API's token signing key),
+    /// sealed in the vault: made on first use, the same one afterwards.
+    pub async fn named_secret(&self, name: &str, len: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, vault::VaultError> {
+        self.vault().await?.named_secret(&self.db, name, len).await
     }
 
     /// This process's id in stream leases.

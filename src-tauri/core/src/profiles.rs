@@ -171,7 +171,8 @@ fn validate_name(name: Option<&str>) -> Result<String, ProfileError> {
 
 /// Creates a profile with a fresh UUID v4 (OS random source). The first profile of a data dir is
 /// ADMIN; everyone starts on FREE.
-pub async fn register(db: &Db, name: Option<&str>) -> Result<NewProfile, ProfileError> {
+pub async fn register(db: &impl AsRef<Db>, name: Option<&str>) -> Result<NewProfile, ProfileError> {
+    let db = db.as_ref();
     let name = validate_name(name)?;
     let uuid = Uuid::new_v4();
     let profile = db.insert_user(&uuid_hash(&uuid), &uuid_hint(&uuid), &name).await?;
@@ -180,7 +181,8 @@ pub async fn register(db: &Db, name: Option<&str>) -> Result<NewProfile, Profile
 }
 
 /// Checks a UUID and returns its profile, subject to the data dir's login throttle.
-pub async fn login(db: &Db, uuid_text: &str) -> Result<Profile, ProfileError> {
+pub async fn login(db: &impl AsRef<Db>, uuid_text: &str) -> Result<Profile, ProfileError> {
+    let db = db.as_ref();
     login_at(db, uuid_text, SystemTime::now()).await
 }
 
@@ -243,7 +245,8 @@ async fn login_at(db: &Db, uuid_text: &str, now: SystemTime) -> Result<Profile, 
 }
 
 /// Profiles the actor may see: every profile for an ADMIN, only itself otherwise.
-pub async fn list(db: &Db, actor: &Profile) -> Result<Vec<Profile>, ProfileError> {
+pub async fn list(db: &impl AsRef<Db>, actor: &Profile) -> Result<Vec<Profile>, ProfileError> {
+    let db = db.as_ref();
     match actor.role {
         Role::Admin => Ok(db.list_users().await?),
         Role::User => Ok(vec![actor.clone()]),
@@ -251,7 +254,8 @@ pub async fn list(db: &Db, actor: &Profile) -> Result<Vec<Profile>, ProfileError
 }
 
 /// Changes the plan of the profile with `target_uuid`. ADMIN only.
-pub async fn set_plan(db: &Db, actor: &Profile, target_uuid: &str, plan: Plan) -> Result<Profile, ProfileError> {
+pub async fn set_plan(db: &impl AsRef<Db>, actor: &Profile, target_uuid: &str, plan: Plan) -> Result<Profile, ProfileError> {
+    let db = db.as_ref();
     if actor.role != Role::Admin {
         return Err(ProfileError::NotAdmin { role: actor.role });
     }
@@ -263,25 +267,34 @@ pub async fn set_plan(db: &Db, actor: &Profile, target_uuid: &str, plan: Plan) -
 }
 
 /// Remembers `profile` as the one signed in on this data dir (shared by the CLI and the app).
-pub async fn set_active(db: &Db, profile: &Profile) -> Result<(), ProfileError> {
+/// The profile with row id `id` (a signed token's subject), if it still exists.
+pub async fn by_id(db: &impl AsRef<Db>, id: i64) -> Result<Option<Profile>, ProfileError> {
+    Ok(db.as_ref().user_by_id(id).await?)
+}
+
+pub async fn set_active(db: &impl AsRef<Db>, profile: &Profile) -> Result<(), ProfileError> {
+    let db = db.as_ref();
     Ok(db.set_setting(ACTIVE_PROFILE_KEY, &profile.id.to_string()).await?)
 }
 
 /// The profile signed in on this data dir, if any (and if it still exists).
-pub async fn active(db: &Db) -> Result<Option<Profile>, ProfileError> {
+pub async fn active(db: &impl AsRef<Db>) -> Result<Option<Profile>, ProfileError> {
+    let db = db.as_ref();
     let Some(id) = db.setting(ACTIVE_PROFILE_KEY).await?.and_then(|v| v.parse::<i64>().ok()) else {
         return Ok(None);
     };
     Ok(db.user_by_id(id).await?)
 }
 
-pub async fn sign_out(db: &Db) -> Result<(), ProfileError> {
+pub async fn sign_out(db: &impl AsRef<Db>) -> Result<(), ProfileError> {
+    let db = db.as_ref();
     Ok(db.delete_setting(ACTIVE_PROFILE_KEY).await?)
 }
 
 /// The profile a command acts as: an explicit UUID (`--profile` / `TWITCHER_PROFILE`, checked
 /// like a login but not made active), else the active one.
-pub async fn resolve(db: &Db, explicit_uuid: Option<&str>) -> Result<Profile, ProfileError> {
+pub async fn resolve(db: &impl AsRef<Db>, explicit_uuid: Option<&str>) -> Result<Profile, ProfileError> {
+    let db = db.as_ref();
     match explicit_uuid {
         Some(uuid) => login(db, uuid).await,
         None => active(db).await?.ok_or(ProfileError::NoActiveProfile),

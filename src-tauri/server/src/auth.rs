@@ -40,7 +40,7 @@ fn now_unix() -> u64 {
 
 impl Jwt {
     pub async fn load(app: &Twitcher, ttl: Duration) -> Result<Self, twitcher_core::vault::VaultError> {
-        let secret = app.vault().await?.named_secret(&app.db, SECRET_NAME, 32).await?;
+        let secret = app.named_secret(SECRET_NAME, 32).await?;
         Ok(Self { encoding: EncodingKey::from_secret(&secret), decoding: DecodingKey::from_secret(&secret), ttl })
     }
 
@@ -77,7 +77,7 @@ impl FromRequestParts<ServerState> for Session {
             .ok_or_else(ApiError::unauthorized)?;
         let id = state.jwt.verify(token.trim()).ok_or_else(ApiError::unauthorized)?;
         // A token outliving its profile is no longer good.
-        let profile = state.app.db.user_by_id(id).await?.ok_or_else(ApiError::unauthorized)?;
+        let profile = twitcher_core::profiles::by_id(&state.app, id).await?.ok_or_else(ApiError::unauthorized)?;
         Ok(Session(profile))
     }
 }

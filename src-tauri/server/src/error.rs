@@ -89,7 +89,7 @@ from_core!(
     twitcher_core::profiles::ProfileError,
     twitcher_core::twitch::TwitchError,
     twitcher_core::vault::VaultError,
-    twitcher_core::db::DbError
+    twitcher_core::DbError
 );
 
 impl From<JsonRejection> for ApiError {

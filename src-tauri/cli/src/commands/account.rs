@@ -11,7 +11,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: AccountCommand, out: &Out
     if let AccountCommand::Ingests = cmd {
         return ingests(app, out).await;
     }
-    let actor = profiles::resolve(&app.db, global.profile.as_deref()).await?;
+    let actor = profiles::resolve(app, global.profile.as_deref()).await?;
     match cmd {
         AccountCommand::Add { name, channel_id, login, ingest } => {
             let input = AccountInput { display_name: name, channel_id, login, ingest_server: ingest };
@@ -70,7 +70,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: AccountCommand, out: &Out
 }
 
 async fn ingests(app: &Twitcher, out: &Output) -> Result<(), Error> {
-    let list = ingest::list(&app.db, &app.options().ingest_list_url).await.map_err(Error::from)?;
+    let list = ingest::servers(app).await.map_err(Error::from)?;
     out.print(&list, || {
         let mut rows = vec![vec!["auto".to_string(), "Automatic (Twitch default)".to_string(), list.automatic.clone()]];
         rows.extend(list.servers.iter().map(|s| vec![String::new(), s.name.clone(), s.url.clone()]));

@@ -15,7 +15,7 @@ pub fn quality(args: &QualityArgs) -> Result<Quality, Error> {
 }
 
 pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Output) -> Result<(), Error> {
-    let actor = profiles::resolve(&app.db, global.profile.as_deref()).await?;
+    let actor = profiles::resolve(app, global.profile.as_deref()).await?;
     broadcast::recover(app).await?;
     match cmd {
         StreamCommand::Start { video, accounts, title, category, tags, quality: q, looped, live_encode, at } => {
@@ -80,10 +80,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
             }
         }
         StreamCommand::Cancel { broadcast_id } => {
-            let n = app.db.cancel_scheduled(actor.id, &broadcast_id).await.map_err(Error::from)?;
-            if n == 0 {
-                return Err(BroadcastError::NoBroadcast { id: broadcast_id }.into());
-            }
+            let n = broadcast::cancel(app, &actor, &broadcast_id).await?;
             out.print(&serde_json::json!({ "cancelled": n }), || format!("Cancelled {n} scheduled stream(s)."));
         }
         StreamCommand::Stop { broadcast_id, account, all } => {

@@ -15,7 +15,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: TwitchCommand, out: &Outp
         });
         return Ok(());
     }
-    let actor = profiles::resolve(&app.db, global.profile.as_deref()).await?;
+    let actor = profiles::resolve(app, global.profile.as_deref()).await?;
     match cmd {
         TwitchCommand::Connect => {
             let login = twitch::begin_connect(app).await?;

@@ -11,7 +11,7 @@ use crate::args::{Global, SortArg, VideoCommand};
 use crate::output::{table, Output};
 
 pub async fn run(app: &Twitcher, global: &Global, cmd: VideoCommand, out: &Output) -> Result<(), Error> {
-    let actor = profiles::resolve(&app.db, global.profile.as_deref()).await?;
+    let actor = profiles::resolve(app, global.profile.as_deref()).await?;
     match cmd {
         VideoCommand::Import { paths } => {
             let total = paths.len();

@@ -22,6 +22,17 @@ pub async fn stream(app: &Twitcher, actor: &Profile, id: i64) -> Result<StreamRo
     app.db.stream(actor.id, id).await?.ok_or(BroadcastError::NoStream { id })
 }
 
+/// A broadcast's title (its first destination's), for the tray's menu.
+pub async fn title(app: &Twitcher, broadcast_id: &str) -> Result<Option<String>, BroadcastError> {
+    Ok(app.db.broadcast_title(broadcast_id).await?)
+}
+
+/// The scheduled broadcast that starts first, of any profile on the data dir: (broadcast id,
+/// title, scheduled_at) — for the tray's "Start next scheduled".
+pub async fn next_scheduled(app: &Twitcher) -> Result<Option<(String, String, String)>, BroadcastError> {
+    Ok(app.db.next_scheduled().await?)
+}
+
 /// The redacted log of one of the profile's streams: (at, level, message), oldest first.
 pub async fn logs(app: &Twitcher, actor: &Profile, id: i64) -> Result<Vec<(String, String, String)>, BroadcastError> {
     app.db.stream_events(actor.id, id).await?.ok_or(BroadcastError::NoStream { id })

@@ -10,6 +10,15 @@ use super::BroadcastError;
 use crate::profiles::Profile;
 use crate::Twitcher;
 
+/// Cancels one of the profile's scheduled broadcasts; returns how many destinations it had. One
+/// that is not scheduled (any more) is `NoBroadcast`.
+pub async fn cancel(app: &Twitcher, actor: &Profile, broadcast_id: &str) -> Result<u64, BroadcastError> {
+    match app.db.cancel_scheduled(actor.id, broadcast_id).await? {
+        0 => Err(BroadcastError::NoBroadcast { id: broadcast_id.to_string() }),
+        n => Ok(n),
+    }
+}
+
 /// What to stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopTarget {

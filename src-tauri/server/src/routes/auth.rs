@@ -45,7 +45,7 @@ pub struct LoginResponse {
 #[utoipa::path(post, path = "/api/auth/register", request_body = RegisterRequest,
     responses((status = 201, body = RegisterResponse), (status = 400, body = crate::openapi::ErrorResponse)))]
 pub async fn register(State(state): State<ServerState>, Body(request): Body<RegisterRequest>) -> ApiResult<(StatusCode, axum::Json<RegisterResponse>)> {
-    let created = profiles::register(&state.app.db, request.name.as_deref()).await?;
+    let created = profiles::register(&state.app, request.name.as_deref()).await?;
     let (token, expires_at) = state.jwt.issue(created.profile.id);
     Ok((StatusCode::CREATED, axum::Json(RegisterResponse { uuid: created.uuid.to_string(), token, expires_at, profile: created.profile })))
 }
@@ -60,7 +60,7 @@ pub async fn login(
     Body(request): Body<LoginRequest>,
 ) -> ApiResult<axum::Json<LoginResponse>> {
     state.login_limiter.attempt(client.ip()).map_err(ApiError::too_many)?;
-    let profile = profiles::login(&state.app.db, &request.uuid).await?;
+    let profile = profiles::login(&state.app, &request.uuid).await?;
     let (token, expires_at) = state.jwt.issue(profile.id);
     Ok(axum::Json(LoginResponse { token, expires_at }))
 }
