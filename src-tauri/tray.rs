@@ -173,7 +173,7 @@ fn on_menu(app: &AppHandle, id: &str) {
                 .buttons(MessageDialogButtons::OkCancelCustom("Stop all".into(), "Keep streaming".into()))
                 .show(move |yes| {
                     if yes {
-                        core.broadcasts.stop_all();
+                        stop_here(core, None);
                     }
                 });
         }
@@ -191,10 +191,20 @@ fn on_menu(app: &AppHandle, id: &str) {
         "quit" => quit(app),
         other => {
             if let Some(broadcast_id) = other.strip_prefix("stop:") {
-                core.broadcasts.stop_broadcast(broadcast_id);
+                stop_here(core, Some(broadcast_id.to_string()));
             }
         }
     }
+}
+
+/// Orders the stop in the database (so every process sees why the streams ended) and carries it
+/// out here at once.
+fn stop_here(core: Twitcher, broadcast_id: Option<String>) {
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = twitcher_core::broadcast::stop_here(&core, broadcast_id.as_deref()).await {
+            tracing::warn!(error = %e, "could not stop from the tray");
+        }
+    });
 }
 
 /// Quits, asking first when streams are live (they then end gracefully on exit).

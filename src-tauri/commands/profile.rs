@@ -23,7 +23,7 @@ pub async fn session(state: State<'_, AppState>) -> CommandResult<Option<Profile
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn create_profile(state: State<'_, AppState>, name: Option<String>) -> CommandResult<CreatedProfile> {
-    let db = &state.core()?.db;
+    let db = state.core()?;
     let created = profiles::register(db, name.as_deref()).await?;
     profiles::set_active(db, &created.profile).await?;
     Ok(CreatedProfile { uuid: created.uuid.to_string(), profile: created.profile })
@@ -33,7 +33,7 @@ pub async fn create_profile(state: State<'_, AppState>, name: Option<String>) ->
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn sign_in(state: State<'_, AppState>, uuid: String) -> CommandResult<Profile> {
-    let db = &state.core()?.db;
+    let db = state.core()?;
     let profile = profiles::login(db, &uuid).await?;
     profiles::set_active(db, &profile).await?;
     Ok(profile)

@@ -26,7 +26,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let options = Options { keyring: KeyringPreference::File, ingest_list_url: String::new(), twitch: twitcher_core::twitch::TwitchConfig::from_env(), engine: Default::default() };
     let app = Twitcher::open_with(dir.path(), options).await.unwrap();
-    let ana = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
     let words = ["speedrun", "morning", "stream", "highlights", "tutorial", "music", "retro", "cooking"];
     let containers = Container::ALL;
     let started = Instant::now();
@@ -52,7 +52,7 @@ async fn main() {
             thumbnail: None,
             info: &info,
         };
-        app.db.insert_video(&video).await.unwrap();
+        app.testing_db().insert_video(&video).await.unwrap();
     }
     println!("inserted {VIDEOS} videos in {:.1} s", started.elapsed().as_secs_f64());
 
@@ -73,7 +73,7 @@ async fn main() {
         let mut samples = Vec::with_capacity(RUNS);
         for _ in 0..RUNS {
             let t = Instant::now();
-            app.db.storage_used(ana.id).await.unwrap();
+            app.testing_db().storage_used(ana.id).await.unwrap();
             samples.push(t.elapsed());
         }
         median(samples)

@@ -88,7 +88,8 @@ impl Options {
 /// Clone it freely: everything inside is shared.
 #[derive(Clone, Debug)]
 pub struct Twitcher {
-    pub db: db::Db,
+    /// Only the core touches the database: every surface goes through the domain modules.
+    pub(crate) db: db::Db,
     data_dir: PathBuf,
     options: Options,
     /// Loaded on first use (it may touch the OS keyring). A tokio Mutex on purpose: it is held
@@ -109,12 +110,6 @@ pub struct Twitcher {
     pub(crate) lease_keeper: Arc<std::sync::atomic::AtomicBool>,
     /// Whether this process runs the job worker (then waiting for a job never runs it inline).
     pub(crate) worker_running: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl AsRef<db::Db> for Twitcher {
-    fn as_ref(&self) -> &db::Db {
-        &self.db
-    }
 }
 
 impl Twitcher {
@@ -164,6 +159,13 @@ impl Twitcher {
     /// sealed in the vault: made on first use, the same one afterwards.
     pub async fn named_secret(&self, name: &str, len: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, vault::VaultError> {
         self.vault().await?.named_secret(&self.db, name, len).await
+    }
+
+    /// The database itself, for the core's integration tests and benches (feature `testing`).
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn testing_db(&self) -> &db::Db {
+        &self.db
     }
 
     /// This process's id in stream leases.

@@ -200,6 +200,48 @@ pub async fn import(app: &Twitcher, actor: &Profile, paths: &[PathBuf]) -> Resul
     Ok((jobs_, refused))
 }
 
+/// What an import that waited for its jobs ended with.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportOutcome {
+    pub imported: Vec<Video>,
+    /// Files refused at once (`import_rejected`) and jobs that failed (`import_failed`), each
+    /// with its message, which names the file.
+    pub failed: Vec<ImportFailure>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportFailure {
+    pub code: crate::error::ErrorCode,
+    pub message: String,
+}
+
+/// Imports the files and waits for their jobs: what the CLI's `video import` and the API's upload
+/// do. The jobs run in the worker when this process runs one (the window, `serve`); a process
+/// without one (the CLI) runs these jobs and no others.
+pub async fn import_and_wait(app: &Twitcher, actor: &Profile, paths: &[PathBuf]) -> Result<ImportOutcome, DbError> {
+    use crate::error::ErrorCode;
+    let (ids, refused) = import(app, actor, paths).await?;
+    let mut failed: Vec<ImportFailure> = refused
+        .into_iter()
+        .map(|r| ImportFailure { code: ErrorCode::ImportRejected, message: format!("{}: {}", r.file, r.message) })
+        .collect();
+    let mut imported = Vec::new();
+    for job in jobs::run_until_done(app, &ids).await? {
+        let video = match (job.status, job.video_id) {
+            (jobs::JobStatus::Succeeded, Some(id)) => app.db.video(actor.id, id).await?,
+            _ => None,
+        };
+        match video {
+            Some(video) => imported.push(video),
+            None => failed.push(ImportFailure {
+                code: ErrorCode::ImportFailed,
+                message: job.error.unwrap_or_else(|| "the import was cancelled".into()),
+            }),
+        }
+    }
+    Ok(ImportOutcome { imported, failed })
+}
+
 /// Files an import job made, removed unless the import completes.
 struct Leftovers(Vec<PathBuf>);
 

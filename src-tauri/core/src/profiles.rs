@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::{Db, DbError};
+use crate::Twitcher;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -171,8 +172,8 @@ fn validate_name(name: Option<&str>) -> Result<String, ProfileError> {
 
 /// Creates a profile with a fresh UUID v4 (OS random source). The first profile of a data dir is
 /// ADMIN; everyone starts on FREE.
-pub async fn register(db: &impl AsRef<Db>, name: Option<&str>) -> Result<NewProfile, ProfileError> {
-    let db = db.as_ref();
+pub async fn register(app: &Twitcher, name: Option<&str>) -> Result<NewProfile, ProfileError> {
+    let db = &app.db;
     let name = validate_name(name)?;
     let uuid = Uuid::new_v4();
     let profile = db.insert_user(&uuid_hash(&uuid), &uuid_hint(&uuid), &name).await?;
@@ -181,8 +182,8 @@ pub async fn register(db: &impl AsRef<Db>, name: Option<&str>) -> Result<NewProf
 }
 
 /// Checks a UUID and returns its profile, subject to the data dir's login throttle.
-pub async fn login(db: &impl AsRef<Db>, uuid_text: &str) -> Result<Profile, ProfileError> {
-    let db = db.as_ref();
+pub async fn login(app: &Twitcher, uuid_text: &str) -> Result<Profile, ProfileError> {
+    let db = &app.db;
     login_at(db, uuid_text, SystemTime::now()).await
 }
 
@@ -245,8 +246,8 @@ async fn login_at(db: &Db, uuid_text: &str, now: SystemTime) -> Result<Profile, 
 }
 
 /// Profiles the actor may see: every profile for an ADMIN, only itself otherwise.
-pub async fn list(db: &impl AsRef<Db>, actor: &Profile) -> Result<Vec<Profile>, ProfileError> {
-    let db = db.as_ref();
+pub async fn list(app: &Twitcher, actor: &Profile) -> Result<Vec<Profile>, ProfileError> {
+    let db = &app.db;
     match actor.role {
         Role::Admin => Ok(db.list_users().await?),
         Role::User => Ok(vec![actor.clone()]),
@@ -254,8 +255,8 @@ pub async fn list(db: &impl AsRef<Db>, actor: &Profile) -> Result<Vec<Profile>, 
 }
 
 /// Changes the plan of the profile with `target_uuid`. ADMIN only.
-pub async fn set_plan(db: &impl AsRef<Db>, actor: &Profile, target_uuid: &str, plan: Plan) -> Result<Profile, ProfileError> {
-    let db = db.as_ref();
+pub async fn set_plan(app: &Twitcher, actor: &Profile, target_uuid: &str, plan: Plan) -> Result<Profile, ProfileError> {
+    let db = &app.db;
     if actor.role != Role::Admin {
         return Err(ProfileError::NotAdmin { role: actor.role });
     }
@@ -268,36 +269,35 @@ pub async fn set_plan(db: &impl AsRef<Db>, actor: &Profile, target_uuid: &str, p
 
 /// Remembers `profile` as the one signed in on this data dir (shared by the CLI and the app).
 /// The profile with row id `id` (a signed token's subject), if it still exists.
-pub async fn by_id(db: &impl AsRef<Db>, id: i64) -> Result<Option<Profile>, ProfileError> {
-    Ok(db.as_ref().user_by_id(id).await?)
+pub async fn by_id(app: &Twitcher, id: i64) -> Result<Option<Profile>, ProfileError> {
+    Ok(app.db.user_by_id(id).await?)
 }
 
-pub async fn set_active(db: &impl AsRef<Db>, profile: &Profile) -> Result<(), ProfileError> {
-    let db = db.as_ref();
+pub async fn set_active(app: &Twitcher, profile: &Profile) -> Result<(), ProfileError> {
+    let db = &app.db;
     Ok(db.set_setting(ACTIVE_PROFILE_KEY, &profile.id.to_string()).await?)
 }
 
 /// The profile signed in on this data dir, if any (and if it still exists).
-pub async fn active(db: &impl AsRef<Db>) -> Result<Option<Profile>, ProfileError> {
-    let db = db.as_ref();
+pub async fn active(app: &Twitcher) -> Result<Option<Profile>, ProfileError> {
+    let db = &app.db;
     let Some(id) = db.setting(ACTIVE_PROFILE_KEY).await?.and_then(|v| v.parse::<i64>().ok()) else {
         return Ok(None);
     };
     Ok(db.user_by_id(id).await?)
 }
 
-pub async fn sign_out(db: &impl AsRef<Db>) -> Result<(), ProfileError> {
-    let db = db.as_ref();
+pub async fn sign_out(app: &Twitcher) -> Result<(), ProfileError> {
+    let db = &app.db;
     Ok(db.delete_setting(ACTIVE_PROFILE_KEY).await?)
 }
 
 /// The profile a command acts as: an explicit UUID (`--profile` / `TWITCHER_PROFILE`, checked
 /// like a login but not made active), else the active one.
-pub async fn resolve(db: &impl AsRef<Db>, explicit_uuid: Option<&str>) -> Result<Profile, ProfileError> {
-    let db = db.as_ref();
+pub async fn resolve(app: &Twitcher, explicit_uuid: Option<&str>) -> Result<Profile, ProfileError> {
     match explicit_uuid {
-        Some(uuid) => login(db, uuid).await,
-        None => active(db).await?.ok_or(ProfileError::NoActiveProfile),
+        Some(uuid) => login(app, uuid).await,
+        None => active(app).await?.ok_or(ProfileError::NoActiveProfile),
     }
 }
 
@@ -305,10 +305,10 @@ pub async fn resolve(db: &impl AsRef<Db>, explicit_uuid: Option<&str>) -> Result
 mod tests {
     use super::*;
 
-    async fn temp_db() -> (tempfile::TempDir, Db) {
+    async fn temp_db() -> (tempfile::TempDir, Twitcher) {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path()).await.unwrap();
-        (dir, db)
+        let app = Twitcher::open(dir.path()).await.unwrap();
+        (dir, app)
     }
 
     #[test]
@@ -329,12 +329,12 @@ mod tests {
         let t0 = SystemTime::now();
 
         let wrong = Uuid::new_v4().to_string();
-        assert!(matches!(login_at(&db, &wrong, t0).await, Err(ProfileError::UnknownProfile)));
+        assert!(matches!(login_at(&db.db, &wrong, t0).await, Err(ProfileError::UnknownProfile)));
         // Within the 1 s lockout, the right UUID is refused unchecked.
-        let early = login_at(&db, &uuid, t0 + Duration::from_millis(500)).await;
+        let early = login_at(&db.db, &uuid, t0 + Duration::from_millis(500)).await;
         assert!(matches!(early, Err(ProfileError::Throttled { retry_after_secs: 1 })), "{early:?}");
         // After it, the right UUID works and clears the count.
-        let ok = login_at(&db, &uuid, t0 + Duration::from_millis(1001)).await.unwrap();
+        let ok = login_at(&db.db, &uuid, t0 + Duration::from_millis(1001)).await.unwrap();
         assert_eq!(ok.id, created.profile.id);
         assert_eq!(db.setting(THROTTLE_KEY).await.unwrap(), None);
     }
@@ -346,9 +346,9 @@ mod tests {
         let mut t = SystemTime::now();
         for failures in 1..=4u32 {
             let wrong = Uuid::new_v4().to_string();
-            assert!(matches!(login_at(&db, &wrong, t).await, Err(ProfileError::UnknownProfile)));
+            assert!(matches!(login_at(&db.db, &wrong, t).await, Err(ProfileError::UnknownProfile)));
             let lockout = lockout_after(failures);
-            let refused = login_at(&db, &wrong, t + lockout - Duration::from_millis(1)).await;
+            let refused = login_at(&db.db, &wrong, t + lockout - Duration::from_millis(1)).await;
             assert!(matches!(refused, Err(ProfileError::Throttled { .. })), "failure {failures}: {refused:?}");
             t += lockout;
         }
@@ -362,10 +362,10 @@ mod tests {
         let created = register(&db, None).await.unwrap();
         let t0 = SystemTime::now();
         for i in 0..6 {
-            let _ = login_at(&db, &Uuid::new_v4().to_string(), t0 + Duration::from_secs(120 * i)).await;
+            let _ = login_at(&db.db, &Uuid::new_v4().to_string(), t0 + Duration::from_secs(120 * i)).await;
         }
         let later = t0 + Duration::from_secs(120 * 5) + THROTTLE_FORGET + Duration::from_secs(1);
-        assert_eq!(login_at(&db, &created.uuid.to_string(), later).await.unwrap().id, created.profile.id);
+        assert_eq!(login_at(&db.db, &created.uuid.to_string(), later).await.unwrap().id, created.profile.id);
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@ fn input(name: &str, channel: &str) -> AccountInput {
 async fn setup() -> (tempfile::TempDir, Twitcher, Profile) {
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path(), KeyringPreference::File).await;
-    let profile = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    let profile = profiles::register(&app, Some("Ana")).await.unwrap().profile;
     (dir, app, profile)
 }
 
@@ -78,8 +78,8 @@ async fn the_plan_limit_is_enforced_even_for_concurrent_adds_and_named_in_the_er
 
     // An ADMIN moves the profile to PRO: room for 10.
     let admin = ana.clone(); // the first profile is the ADMIN
-    let user = profiles::register(&app.db, Some("Bo")).await.unwrap();
-    profiles::set_plan(&app.db, &admin, &user.uuid.to_string(), Plan::Pro).await.unwrap();
+    let user = profiles::register(&app, Some("Bo")).await.unwrap();
+    profiles::set_plan(&app, &admin, &user.uuid.to_string(), Plan::Pro).await.unwrap();
     for i in 0..10 {
         accounts::add(&app, &user.profile, &input("x", &format!("{}", 100 + i)), KEY).await.unwrap();
     }
@@ -90,7 +90,7 @@ async fn the_plan_limit_is_enforced_even_for_concurrent_adds_and_named_in_the_er
 #[tokio::test]
 async fn a_channel_id_is_unique_per_profile_but_not_across_profiles() {
     let (_dir, app, ana) = setup().await;
-    let bo = profiles::register(&app.db, Some("Bo")).await.unwrap().profile;
+    let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
     let first = accounts::add(&app, &ana, &input("A", "777"), KEY).await.unwrap();
     let again = accounts::add(&app, &ana, &input("B", "777"), KEY).await;
     assert!(matches!(&again, Err(AccountError::DuplicateChannel { channel_id }) if channel_id == "777"), "{again:?}");
@@ -104,7 +104,7 @@ async fn a_channel_id_is_unique_per_profile_but_not_across_profiles() {
 #[tokio::test]
 async fn one_profile_cannot_see_or_touch_anothers_accounts() {
     let (_dir, app, ana) = setup().await;
-    let bo = profiles::register(&app.db, Some("Bo")).await.unwrap().profile;
+    let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
     let account = accounts::add(&app, &ana, &input("A", "1"), KEY).await.unwrap();
     assert!(accounts::list(&app, &bo).await.unwrap().is_empty());
     assert!(matches!(accounts::stream_key(&app, &bo, account.id).await, Err(AccountError::NotFound { .. })));
@@ -193,12 +193,12 @@ async fn the_ingest_list_comes_from_twitch_then_its_cache_then_the_built_in_defa
     let dir = tempfile::tempdir().unwrap();
     // Offline and never fetched: the built-in global server.
     let offline = open(dir.path(), KeyringPreference::File).await;
-    let list = ingest::list(&offline.db, &offline.options().ingest_list_url).await.unwrap();
+    let list = ingest::list(&offline.testing_db(), &offline.options().ingest_list_url).await.unwrap();
     assert_eq!((list.source, list.servers.len(), list.automatic.as_str()), (IngestSource::BuiltIn, 0, BUILT_IN_DEFAULT));
 
     let (url, seen) = serve_json(200, INGESTS).await;
     let online = open_with_ingest(dir.path(), KeyringPreference::File, &format!("{url}/ingests")).await;
-    let list = ingest::list(&online.db, &online.options().ingest_list_url).await.unwrap();
+    let list = ingest::list(&online.testing_db(), &online.options().ingest_list_url).await.unwrap();
     assert_eq!(list.source, IngestSource::Twitch);
     let names: Vec<_> = list.servers.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["Default", "US West: Los Angeles, CA"]);
@@ -206,14 +206,14 @@ async fn the_ingest_list_comes_from_twitch_then_its_cache_then_the_built_in_defa
     assert_eq!(seen.lock().unwrap().as_slice(), ["GET /ingests HTTP/1.1"]);
 
     // Cached for a day: no second request.
-    ingest::list(&online.db, &online.options().ingest_list_url).await.unwrap();
+    ingest::list(&online.testing_db(), &online.options().ingest_list_url).await.unwrap();
     assert_eq!(seen.lock().unwrap().len(), 1);
 
     // A stale cache and Twitch down: the cached servers, said to be from the cache.
-    let cached = online.db.setting("ingest.cache").await.unwrap().unwrap();
+    let cached = online.testing_db().setting("ingest.cache").await.unwrap().unwrap();
     let stale = cached.replacen(&cached[cached.find("\"fetched_at_ms\":").unwrap()..cached.find(',').unwrap()], "\"fetched_at_ms\":0", 1);
-    online.db.set_setting("ingest.cache", &stale).await.unwrap();
-    let list = ingest::list(&offline.db, &offline.options().ingest_list_url).await.unwrap();
+    online.testing_db().set_setting("ingest.cache", &stale).await.unwrap();
+    let list = ingest::list(&offline.testing_db(), &offline.options().ingest_list_url).await.unwrap();
     assert_eq!((list.source, list.servers.len()), (IngestSource::Cache, 2));
 }
 
@@ -222,6 +222,6 @@ async fn an_error_answer_from_twitch_falls_back_without_failing() {
     let dir = tempfile::tempdir().unwrap();
     let (url, _) = serve_json(503, r#"{"error":"Service Unavailable","status":503,"message":""}"#).await;
     let app = open_with_ingest(dir.path(), KeyringPreference::File, &format!("{url}/ingests")).await;
-    let list = ingest::list(&app.db, &app.options().ingest_list_url).await.unwrap();
+    let list = ingest::list(&app.testing_db(), &app.options().ingest_list_url).await.unwrap();
     assert_eq!((list.source, list.automatic.as_str()), (IngestSource::BuiltIn, BUILT_IN_DEFAULT));
 }

@@ -42,7 +42,7 @@ async fn setup_with(server: String, seconds: u32, destinations: usize, format: &
 async fn setup_engine(server: String, seconds: u32, destinations: usize, format: &str, engine: EngineOptions) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let app = support::open_with_engine(&dir.path().join("data"), KeyringPreference::File, "http://127.0.0.1:9/unreachable", engine).await;
-    let ana = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
     let file = make_video(dir.path(), "clip", format, &["-t", &seconds.to_string()]);
     let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
     let done = jobs::run_until_done(&app, &ids).await.unwrap();
@@ -106,7 +106,7 @@ async fn one_video_reaches_three_accounts_as_twitch_ready_recordings() {
         let kbps = bytes as f64 * 8.0 / 1000.0 / duration;
         assert!((kbps - 1200.0).abs() / 1200.0 <= 0.10, "video bitrate {kbps:.0} kbps");
     }
-    let rows = s.app.db.streams(s.ana.id, 10, 0).await.unwrap();
+    let rows = s.app.testing_db().streams(s.ana.id, 10, 0).await.unwrap();
     for id in stream_ids {
         let row = rows.iter().find(|r| r.id == id).unwrap();
         assert_eq!(row.status, StreamState::Ended);
@@ -188,7 +188,7 @@ async fn a_dropped_destination_comes_back_and_the_others_lose_nothing() {
             assert!(w[1].0 - w[0].0 <= 1.0 / 30.0 + 0.0015, "destination {i}: gap at {:.3}", w[0].0);
         }
     }
-    let rows = s.app.db.streams(s.ana.id, 10, 0).await.unwrap();
+    let rows = s.app.testing_db().streams(s.ana.id, 10, 0).await.unwrap();
     assert_eq!(rows.iter().find(|r| r.id == victim).unwrap().reconnects, 1);
 
     // Alerts: the loss, the recovery, the end — notified and posted to the webhook, keyless.
@@ -210,7 +210,7 @@ async fn a_dropped_destination_comes_back_and_the_others_lose_nothing() {
             assert!(!body.to_string().contains(key.as_str()), "a webhook body holds a key");
         }
     }
-    let log = s.app.db.stream_events(s.ana.id, victim).await.unwrap().unwrap();
+    let log = s.app.testing_db().stream_events(s.ana.id, victim).await.unwrap().unwrap();
     assert!(log.iter().any(|(_, level, m)| level == "warn" && m.starts_with("reconnecting")), "{log:?}");
     // Neither the events nor the logs hold a key.
     for (_, _, message) in &log {
@@ -230,7 +230,7 @@ async fn an_unreadable_source_fails_its_broadcast_with_a_clear_error() {
     std::fs::write(video.local_path.as_ref().unwrap(), b"garbage").unwrap();
     let err = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.err().unwrap();
     assert!(err.to_string().starts_with("the video could not be prepared: clip: FFmpeg could not prepare it"), "{err}");
-    let rows = s.app.db.streams(s.ana.id, 10, 0).await.unwrap();
+    let rows = s.app.testing_db().streams(s.ana.id, 10, 0).await.unwrap();
     assert_eq!(rows[0].status, StreamState::Failed);
     assert!(rows[0].error.as_deref().unwrap().contains("could not be prepared"));
 }
@@ -242,7 +242,7 @@ async fn a_stop_order_reaches_only_the_profile_that_owns_the_broadcast() {
     let s = setup(&ingest, 4, 1).await;
     let handle = broadcast::start(&s.app, &s.ana, &request(&s, true)).await.unwrap();
     let (broadcast_id, stream_id) = (handle.broadcast_id.clone(), handle.destinations[0].0);
-    let bo = profiles::register(&s.app.db, Some("Bo")).await.unwrap().profile;
+    let bo = profiles::register(&s.app, Some("Bo")).await.unwrap().profile;
     assert_eq!(broadcast::stop(&s.app, &bo, StopTarget::All).await.unwrap(), 0);
     let theirs = StopTarget::Broadcast { broadcast_id: broadcast_id.clone(), account_id: None };
     assert!(matches!(broadcast::stop(&s.app, &bo, theirs.clone()).await, Err(BroadcastError::NoBroadcast { .. })));
@@ -262,7 +262,7 @@ async fn rtmps_through_a_tls_ingest_is_recorded_like_rtmp() {
     let engine = EngineOptions { extra_ca: Some(ingest.tls.as_ref().unwrap().1.clone()), ..Default::default() };
     let s = setup_engine(ingest.tls_server(), 4, 1, "mp4", engine).await;
     let states = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap().wait().await;
-    let rows = s.app.db.streams(s.ana.id, 1, 0).await.unwrap();
+    let rows = s.app.testing_db().streams(s.ana.id, 1, 0).await.unwrap();
     assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?} {:?}", rows[0].error);
     let packets = video_packets(&ingest.recording(&s.accounts[0].1));
     let span = packets.last().unwrap().0 - packets.first().unwrap().0;
@@ -293,10 +293,10 @@ async fn every_destination_comes_back_after_the_ingest_restarts() {
     ingest.restart();
     let states = handle.wait().await;
     assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
-    let rows = s.app.db.streams(s.ana.id, 10, 0).await.unwrap();
+    let rows = s.app.testing_db().streams(s.ana.id, 10, 0).await.unwrap();
     for row in rows {
         assert!(row.reconnects >= 1, "{row:?}");
-        let log = s.app.db.stream_events(s.ana.id, row.id).await.unwrap().unwrap();
+        let log = s.app.testing_db().stream_events(s.ana.id, row.id).await.unwrap().unwrap();
         let live = log.iter().filter(|(_, _, m)| m == "live").count();
         assert!(live >= 2, "live again after the restart: {log:?}");
     }
@@ -311,9 +311,9 @@ async fn a_planned_reconnect_before_twitchs_48_hour_limit_loses_nothing() {
     let s = setup_engine(ingest.server(), 10, 1, "mp4", engine).await;
     let states = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap().wait().await;
     assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
-    let row = &s.app.db.streams(s.ana.id, 1, 0).await.unwrap()[0];
+    let row = &s.app.testing_db().streams(s.ana.id, 1, 0).await.unwrap()[0];
     assert!(row.reconnects >= 2, "{row:?}");
-    let log = s.app.db.stream_events(s.ana.id, row.id).await.unwrap().unwrap();
+    let log = s.app.testing_db().stream_events(s.ana.id, row.id).await.unwrap().unwrap();
     assert!(log.iter().any(|(_, _, m)| m.contains("planned reconnect")), "{log:?}");
     let packets = video_packets(&ingest.recording(&s.accounts[0].1));
     let span = packets.last().unwrap().0 - packets.first().unwrap().0 + 1.0 / 30.0;
@@ -330,18 +330,18 @@ async fn a_scheduled_broadcast_survives_a_restart_and_starts_on_time() {
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db_path.display())).await.unwrap();
     let at: String = sqlx::query_scalar("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+3 seconds')").fetch_one(&mut conn).await.unwrap();
     let id = broadcast::schedule(&s.app, &s.ana, &request(&s, false), &at).await.unwrap();
-    assert_eq!(s.app.db.streams(s.ana.id, 1, 0).await.unwrap()[0].status, StreamState::Scheduled);
+    assert_eq!(s.app.testing_db().streams(s.ana.id, 1, 0).await.unwrap()[0].status, StreamState::Scheduled);
 
     // "Restart": a new process-like handle on the same data dir runs the scheduler.
     let data_dir = s.app.data_dir().to_path_buf();
     let restarted = open(&data_dir, KeyringPreference::File).await;
     broadcast::recover(&restarted).await.unwrap();
-    assert_eq!(restarted.db.streams(s.ana.id, 1, 0).await.unwrap()[0].status, StreamState::Scheduled, "recovery leaves the schedule alone");
+    assert_eq!(restarted.testing_db().streams(s.ana.id, 1, 0).await.unwrap()[0].status, StreamState::Scheduled, "recovery leaves the schedule alone");
     let shutdown = tokio_util::sync::CancellationToken::new();
     let scheduler = tokio::spawn(broadcast::run_scheduler(restarted.clone(), shutdown.clone()));
     let deadline = Instant::now() + Duration::from_secs(30);
     let row = loop {
-        let row = restarted.db.streams(s.ana.id, 1, 0).await.unwrap().remove(0);
+        let row = restarted.testing_db().streams(s.ana.id, 1, 0).await.unwrap().remove(0);
         if row.status.is_final() {
             break row;
         }
@@ -407,7 +407,7 @@ async fn lists_page_newest_first_within_one_limit_policy_and_another_profiles_st
     assert_eq!(page(Some(2), 2).await, vec![ids[0]]);
     assert_eq!(page(Some(0), 0).await.len(), 1, "a limit below 1 gives one");
     assert_eq!(broadcast::stream(&s.app, &s.ana, ids[0]).await.unwrap().id, ids[0]);
-    let bo = profiles::register(&s.app.db, Some("Bo")).await.unwrap().profile;
+    let bo = profiles::register(&s.app, Some("Bo")).await.unwrap().profile;
     assert!(matches!(broadcast::stream(&s.app, &bo, ids[0]).await, Err(BroadcastError::NoStream { .. })));
     assert!(matches!(broadcast::logs(&s.app, &bo, ids[0]).await, Err(BroadcastError::NoStream { .. })));
     assert!(broadcast::list(&s.app, &bo, None, 0).await.unwrap().is_empty());
@@ -445,7 +445,7 @@ async fn an_unprepared_video_goes_live_at_once_with_a_real_time_encode() {
     let keys: Vec<f64> = packets.iter().filter(|p| p.1).map(|p| p.0).collect();
     assert!(keys.windows(2).all(|w| ((w[1] - w[0]) - 2.0).abs() < 0.001), "{keys:?}");
     // The preparation was queued for next time.
-    let open = s.app.db.open_jobs().await.unwrap();
+    let open = s.app.testing_db().open_jobs().await.unwrap();
     assert!(open.iter().any(|j| j.kind == "prepare"), "{open:?}");
 }
 
@@ -461,7 +461,7 @@ async fn go_live_sets_each_channels_title_category_and_tags_and_a_refusal_only_m
     fake.add_user(old_grant);
     let dir = tempfile::tempdir().unwrap();
     let app = support::open_with_twitch(&dir.path().join("data"), &fake, "http://127.0.0.1:9/unreachable").await;
-    let ana = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
     let file = make_video(dir.path(), "clip", "mp4", &["-t", "4"]);
     let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
     let video_id = jobs::run_until_done(&app, &ids).await.unwrap()[0].video_id.unwrap();
@@ -494,14 +494,14 @@ async fn go_live_sets_each_channels_title_category_and_tags_and_a_refusal_only_m
     assert_eq!((channel.title.as_str(), channel.game_id.as_str()), ("Night rerun", "509660"));
     assert_eq!(channel.tags, vec!["Chill".to_string(), "lofi".to_string()]);
     assert_eq!(fake.channel("77701").title, "first stream");
-    let rows = app.db.streams(ana.id, 10, 0).await.unwrap();
+    let rows = app.testing_db().streams(ana.id, 10, 0).await.unwrap();
     let row = |id| rows.iter().find(|r| r.id == id).unwrap();
     assert_eq!(row(stream_ids[0]).channel_notice, None);
     assert!(row(stream_ids[1]).channel_notice.as_deref().unwrap().contains("Missing scope: channel:manage:broadcast"));
     for key in ["live_41245072_GoLiveKeyOne1111", "live_77701_GoLiveKeyTwo2222"] {
         assert!(video_packets(&ingest.recording(key)).len() > 90, "both destinations published");
     }
-    let events = app.db.stream_events(ana.id, stream_ids[1]).await.unwrap().unwrap();
+    let events = app.testing_db().stream_events(ana.id, stream_ids[1]).await.unwrap().unwrap();
     assert!(events.iter().any(|(_, level, message)| level == "warn" && message.contains("not set on Twitch")), "{events:?}");
 }
 
@@ -540,10 +540,10 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
     let restarted = open(s.app.data_dir(), KeyringPreference::File).await;
     assert_eq!(broadcast::recover(&restarted).await.unwrap(), 2);
     broadcast::prune_logs(&restarted).await.unwrap();
-    let rows = restarted.db.streams(s.ana.id, 10, 0).await.unwrap();
+    let rows = restarted.testing_db().streams(s.ana.id, 10, 0).await.unwrap();
     let (old, new): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.broadcast_id == id);
     assert!(old.iter().all(|r| r.status == StreamState::Failed && r.error.as_deref().unwrap().contains("restarted as stream")), "{old:?}");
-    let log = restarted.db.stream_events(s.ana.id, old[0].id).await.unwrap().unwrap();
+    let log = restarted.testing_db().stream_events(s.ana.id, old[0].id).await.unwrap().unwrap();
     assert!(log.iter().any(|(_, _, m)| m == "recent") && !log.iter().any(|(_, _, m)| m == "ancient"), "{log:?}");
     assert_eq!(new.len(), 2);
     assert!(new.iter().all(|r| r.status == StreamState::Scheduled && r.title == "Test" && r.video_id == Some(s.video_id)), "{new:?}");
@@ -552,7 +552,7 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
     let scheduler = tokio::spawn(broadcast::run_scheduler(restarted.clone(), shutdown.clone()));
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
-        let rows = restarted.db.streams(s.ana.id, 10, 0).await.unwrap();
+        let rows = restarted.testing_db().streams(s.ana.id, 10, 0).await.unwrap();
         let replacements: Vec<_> = rows.iter().filter(|r| r.broadcast_id != id).collect();
         if replacements.iter().all(|r| r.status.is_final()) {
             assert!(replacements.iter().all(|r| r.status == StreamState::Ended), "{replacements:?}");
@@ -584,7 +584,7 @@ async fn timestamps_past_four_hours_and_forty_minutes_use_extended_timestamps_th
     let first = packets.first().unwrap().0;
     let last = packets.last().unwrap().0;
     assert!((last - first + 1.0 / 30.0 - 5.0).abs() <= 0.2, "all 5 s arrived: {first} .. {last}");
-    assert_eq!(s.app.db.streams(s.ana.id, 1, 0).await.unwrap()[0].reconnects, 0, "the ingest never dropped us");
+    assert_eq!(s.app.testing_db().streams(s.ana.id, 1, 0).await.unwrap()[0].reconnects, 0, "the ingest never dropped us");
     let gaps: Vec<f64> = packets.windows(2).map(|w| w[1].0 - w[0].0).collect();
     assert!(gaps.iter().all(|g| *g > 0.0 && *g <= 1.5 / 30.0), "strictly increasing, no gap over a frame: {gaps:?}");
 }

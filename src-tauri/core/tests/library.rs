@@ -17,7 +17,7 @@ use twitcher_core::Twitcher;
 async fn setup() -> (tempfile::TempDir, Twitcher, Profile) {
     let dir = tempfile::tempdir().unwrap();
     let app = open(&dir.path().join("data"), KeyringPreference::File).await;
-    let profile = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    let profile = profiles::register(&app, Some("Ana")).await.unwrap().profile;
     (dir, app, profile)
 }
 
@@ -175,7 +175,7 @@ async fn an_import_a_crash_left_running_is_resumed_once_its_lease_expires() {
     let file = make_video(dir.path(), "clip", "mp4", &[]);
     let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
     // The crash: the job was claimed (running) by a process and had started copying.
-    let claimed = app.db.claim_job("a-process-that-dies", None).await.unwrap().unwrap();
+    let claimed = app.testing_db().claim_job("a-process-that-dies", None).await.unwrap().unwrap();
     assert_eq!(claimed.id, ids[0]);
     let lib = app.data_dir().join("library").join(ana.id.to_string());
     std::fs::create_dir_all(&lib).unwrap();
@@ -186,13 +186,13 @@ async fn an_import_a_crash_left_running_is_resumed_once_its_lease_expires() {
     let restarted = open(&data_dir, KeyringPreference::File).await;
     // Its lease is fresh: as far as anyone can tell that process still runs it.
     jobs::recover(&restarted).await.unwrap();
-    assert_eq!(restarted.db.job(ids[0]).await.unwrap().unwrap().status, JobStatus::Running, "a live lease is not taken");
+    assert_eq!(restarted.testing_db().job(ids[0]).await.unwrap().unwrap().status, JobStatus::Running, "a live lease is not taken");
     // Its process never renews it: 10 s on, the job is recovered.
     use sqlx::Connection;
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", data_dir.join("twitcher.db").display())).await.unwrap();
     sqlx::query("UPDATE jobs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-11 seconds') WHERE id = ?").bind(ids[0]).execute(&mut conn).await.unwrap();
     jobs::recover(&restarted).await.unwrap();
-    assert_eq!(restarted.db.job(ids[0]).await.unwrap().unwrap().status, JobStatus::Queued);
+    assert_eq!(restarted.testing_db().job(ids[0]).await.unwrap().unwrap().status, JobStatus::Queued);
     let done = jobs::run_until_done(&restarted, &ids).await.unwrap();
     assert_eq!(done[0].status, JobStatus::Succeeded);
     assert_eq!(done[0].attempts, 2);
@@ -238,7 +238,7 @@ async fn search_filters_sort_and_pages_work_together() {
     assert!(by_size.items.windows(2).all(|w| w[0].size_bytes >= w[1].size_bytes));
 
     // Another profile sees none of them.
-    let bo = profiles::register(&app.db, Some("Bo")).await.unwrap().profile;
+    let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
     assert_eq!(library::list(&app, &bo, &VideoQuery::default()).await.unwrap().total, 0);
 }
 
@@ -278,10 +278,10 @@ async fn edit_and_remove_and_removal_is_refused_while_a_stream_uses_the_video() 
 #[tokio::test]
 async fn waiting_for_ones_own_import_never_runs_another_profiles_queued_job() {
     let (dir, app, ana) = setup().await;
-    let bo = profiles::register(&app.db, Some("Bo")).await.unwrap().profile;
+    let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
     let (theirs, _) = library::import(&app, &bo, &[make_video(dir.path(), "theirs", "mp4", &[])]).await.unwrap();
     let (mine, _) = library::import(&app, &ana, &[make_video(dir.path(), "mine", "mp4", &[])]).await.unwrap();
     let done = jobs::run_until_done(&app, &mine).await.unwrap();
     assert_eq!(done[0].status, JobStatus::Succeeded);
-    assert_eq!(app.db.job(theirs[0]).await.unwrap().unwrap().status, JobStatus::Queued, "Bo's job waits for a worker");
+    assert_eq!(app.testing_db().job(theirs[0]).await.unwrap().unwrap().status, JobStatus::Queued, "Bo's job waits for a worker");
 }

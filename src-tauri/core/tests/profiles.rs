@@ -13,9 +13,9 @@ async fn open() -> (tempfile::TempDir, Twitcher) {
 #[tokio::test]
 async fn migrations_run_twice_are_a_no_op() {
     let dir = tempfile::tempdir().unwrap();
-    let first = Db::open(dir.path()).await.unwrap();
+    let first = Twitcher::open(dir.path()).await.unwrap();
     profiles::register(&first, Some("Ana")).await.unwrap();
-    let version = first.schema_version().await.unwrap();
+    let version = first.testing_db().schema_version().await.unwrap();
     first.close().await;
 
     let second = Db::open(dir.path()).await.unwrap();
@@ -27,26 +27,26 @@ async fn migrations_run_twice_are_a_no_op() {
 #[tokio::test]
 async fn the_schema_has_every_table_of_the_design() {
     let (_dir, app) = open().await;
-    let tables = app.db.table_names().await.unwrap();
+    let tables = app.testing_db().table_names().await.unwrap();
     for table in ["users", "twitch_accounts", "videos", "prepared_media", "streams", "stream_events", "jobs"] {
         assert!(tables.iter().any(|t| t == table), "missing {table}: {tables:?}");
     }
-    assert!(app.db.schema_version().await.unwrap() > 0);
+    assert!(app.testing_db().schema_version().await.unwrap() > 0);
 }
 
 #[tokio::test]
 async fn the_database_uses_wal_and_enforces_foreign_keys() {
     let (_dir, app) = open().await;
-    assert_eq!(app.db.journal_mode().await.unwrap(), "wal");
-    assert!(app.db.foreign_keys().await.unwrap());
+    assert_eq!(app.testing_db().journal_mode().await.unwrap(), "wal");
+    assert!(app.testing_db().foreign_keys().await.unwrap());
 }
 
 #[tokio::test]
 async fn the_first_profile_is_admin_even_when_several_register_at_once() {
     let (_dir, app) = open().await;
     let registrations = (0..6).map(|i| {
-        let db = app.db.clone();
-        tokio::spawn(async move { profiles::register(&db, Some(&format!("P{i}"))).await.unwrap() })
+        let app = app.clone();
+        tokio::spawn(async move { profiles::register(&app, Some(&format!("P{i}"))).await.unwrap() })
     });
     let mut admins = 0;
     for handle in registrations {
@@ -63,44 +63,44 @@ async fn plans_carry_the_seed_limits_as_data() {
     let (_dir, app) = open().await;
     let gb = 1024u64.pow(3);
     assert_eq!(
-        app.db.plan_limits(Plan::Free).await.unwrap(),
+        app.testing_db().plan_limits(Plan::Free).await.unwrap(),
         PlanLimits { max_accounts: Some(3), max_storage_bytes: Some(10 * gb) }
     );
     assert_eq!(
-        app.db.plan_limits(Plan::Pro).await.unwrap(),
+        app.testing_db().plan_limits(Plan::Pro).await.unwrap(),
         PlanLimits { max_accounts: Some(10), max_storage_bytes: Some(100 * gb) }
     );
     assert_eq!(
-        app.db.plan_limits(Plan::Enterprise).await.unwrap(),
+        app.testing_db().plan_limits(Plan::Enterprise).await.unwrap(),
         PlanLimits { max_accounts: None, max_storage_bytes: None }
     );
-    let created = profiles::register(&app.db, None).await.unwrap();
+    let created = profiles::register(&app, None).await.unwrap();
     assert_eq!(created.profile.limits.max_accounts, Some(3));
 }
 
 #[tokio::test]
 async fn only_an_admin_changes_plans_and_the_new_limits_apply() {
     let (_dir, app) = open().await;
-    let admin = profiles::register(&app.db, Some("Admin")).await.unwrap();
-    let user = profiles::register(&app.db, Some("User")).await.unwrap();
+    let admin = profiles::register(&app, Some("Admin")).await.unwrap();
+    let user = profiles::register(&app, Some("User")).await.unwrap();
 
-    let refused = profiles::set_plan(&app.db, &user.profile, &admin.uuid.to_string(), Plan::Enterprise).await;
+    let refused = profiles::set_plan(&app, &user.profile, &admin.uuid.to_string(), Plan::Enterprise).await;
     assert!(matches!(refused, Err(ProfileError::NotAdmin { role: Role::User })), "{refused:?}");
 
-    let changed = profiles::set_plan(&app.db, &admin.profile, &user.uuid.to_string(), Plan::Pro).await.unwrap();
+    let changed = profiles::set_plan(&app, &admin.profile, &user.uuid.to_string(), Plan::Pro).await.unwrap();
     assert_eq!(changed.plan, Plan::Pro);
     assert_eq!(changed.limits.max_accounts, Some(10));
-    let unknown = profiles::set_plan(&app.db, &admin.profile, &uuid::Uuid::new_v4().to_string(), Plan::Pro).await;
+    let unknown = profiles::set_plan(&app, &admin.profile, &uuid::Uuid::new_v4().to_string(), Plan::Pro).await;
     assert!(matches!(unknown, Err(ProfileError::UnknownProfile)));
 }
 
 #[tokio::test]
 async fn an_admin_lists_every_profile_and_a_user_only_itself() {
     let (_dir, app) = open().await;
-    let admin = profiles::register(&app.db, Some("Admin")).await.unwrap();
-    let user = profiles::register(&app.db, Some("User")).await.unwrap();
-    assert_eq!(profiles::list(&app.db, &admin.profile).await.unwrap().len(), 2);
-    let own = profiles::list(&app.db, &user.profile).await.unwrap();
+    let admin = profiles::register(&app, Some("Admin")).await.unwrap();
+    let user = profiles::register(&app, Some("User")).await.unwrap();
+    assert_eq!(profiles::list(&app, &admin.profile).await.unwrap().len(), 2);
+    let own = profiles::list(&app, &user.profile).await.unwrap();
     assert_eq!(own.len(), 1);
     assert_eq!(own[0].id, user.profile.id);
 }
@@ -108,20 +108,20 @@ async fn an_admin_lists_every_profile_and_a_user_only_itself() {
 #[tokio::test]
 async fn login_accepts_the_uuid_in_any_case_with_spaces_from_a_paste() {
     let (_dir, app) = open().await;
-    let created = profiles::register(&app.db, None).await.unwrap();
+    let created = profiles::register(&app, None).await.unwrap();
     let pasted = format!("  {}\n", created.uuid.to_string().to_uppercase());
-    assert_eq!(profiles::login(&app.db, &pasted).await.unwrap().id, created.profile.id);
+    assert_eq!(profiles::login(&app, &pasted).await.unwrap().id, created.profile.id);
 }
 
 #[tokio::test]
 async fn the_active_profile_survives_reopening_and_sign_out_clears_it() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path()).await.unwrap();
+    let db = Twitcher::open(dir.path()).await.unwrap();
     let created = profiles::register(&db, None).await.unwrap();
     profiles::set_active(&db, &created.profile).await.unwrap();
     db.close().await;
 
-    let db = Db::open(dir.path()).await.unwrap();
+    let db = Twitcher::open(dir.path()).await.unwrap();
     assert_eq!(profiles::active(&db).await.unwrap().map(|p| p.id), Some(created.profile.id));
     profiles::sign_out(&db).await.unwrap();
     assert!(profiles::active(&db).await.unwrap().is_none());
@@ -131,7 +131,7 @@ async fn the_active_profile_survives_reopening_and_sign_out_clears_it() {
 #[tokio::test]
 async fn the_database_never_holds_a_profile_uuid_in_plaintext() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path()).await.unwrap();
+    let db = Twitcher::open(dir.path()).await.unwrap();
     let created = profiles::register(&db, Some("Ana")).await.unwrap();
     profiles::login(&db, &created.uuid.to_string()).await.unwrap();
     db.close().await;
@@ -151,10 +151,10 @@ async fn the_database_never_holds_a_profile_uuid_in_plaintext() {
 #[tokio::test]
 async fn names_are_trimmed_defaulted_and_validated() {
     let (_dir, app) = open().await;
-    assert_eq!(profiles::register(&app.db, Some("  Ana  ")).await.unwrap().profile.name, "Ana");
-    assert_eq!(profiles::register(&app.db, Some("   ")).await.unwrap().profile.name, "Creator");
+    assert_eq!(profiles::register(&app, Some("  Ana  ")).await.unwrap().profile.name, "Ana");
+    assert_eq!(profiles::register(&app, Some("   ")).await.unwrap().profile.name, "Creator");
     let long = "x".repeat(65);
-    assert!(matches!(profiles::register(&app.db, Some(&long)).await, Err(ProfileError::InvalidName)));
-    assert!(matches!(profiles::register(&app.db, Some("a\u{7}b")).await, Err(ProfileError::InvalidName)));
-    assert_eq!(app.db.list_users().await.unwrap().len(), 2, "refused names created nothing");
+    assert!(matches!(profiles::register(&app, Some(&long)).await, Err(ProfileError::InvalidName)));
+    assert!(matches!(profiles::register(&app, Some("a\u{7}b")).await, Err(ProfileError::InvalidName)));
+    assert_eq!(app.testing_db().list_users().await.unwrap().len(), 2, "refused names created nothing");
 }

@@ -25,7 +25,7 @@ fn settings(endpoint: &str, bucket: &str) -> S3Settings {
 async fn setup(server: &S3Server) -> (tempfile::TempDir, Twitcher, Profile) {
     let dir = tempfile::tempdir().unwrap();
     let app = open(&dir.path().join("data"), KeyringPreference::File).await;
-    let profile = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    let profile = profiles::register(&app, Some("Ana")).await.unwrap().profile;
     server.create_bucket("videos").await;
     storage::save_settings(&app, &settings(&server.endpoint, "videos"), Some(SECRET)).await.unwrap();
     (dir, app, profile)
@@ -154,7 +154,7 @@ async fn a_multipart_upload_cancelled_midway_resumes_where_it_stopped() {
 async fn without_settings_uploads_say_how_to_set_s3_up() {
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path(), KeyringPreference::File).await;
-    let ana = profiles::register(&app.db, None).await.unwrap().profile;
+    let ana = profiles::register(&app, None).await.unwrap().profile;
     let source = make_video(dir.path(), "clip", "mp4", &[]);
     let video = import_one(&app, &ana, source).await;
     let err = storage::upload(&app, &ana, video.id).await.unwrap_err();

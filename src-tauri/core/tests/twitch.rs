@@ -32,7 +32,7 @@ async fn setup() -> Setup {
     fake.add_user(FakeUser::new("55501", "dayshift", "live_55501_SecondChannelKey0000"));
     let dir = tempfile::tempdir().unwrap();
     let app = open_with_twitch(dir.path(), &fake, "http://127.0.0.1:9/unreachable").await;
-    let ana = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
     Setup { dir, fake, app, ana }
 }
 
@@ -215,7 +215,7 @@ async fn stats_report_followers_live_viewers_title_and_category_and_are_cached()
     assert_eq!(s.fake.requests().len(), before);
 
     // With no connected account, stats say why they are missing.
-    let bo = profiles::register(&s.app.db, Some("Bo")).await.unwrap().profile;
+    let bo = profiles::register(&s.app, Some("Bo")).await.unwrap().profile;
     let alone = accounts::add(&s.app, &bo, &input, "live_55501_SecondChannelKey0000").await.unwrap().id;
     let lonely = twitch::stats(&s.app, &bo, Some(alone), false).await.unwrap();
     assert_eq!(lonely[0].followers, None);

@@ -14,7 +14,7 @@ fn input(name: &str, channel: &str) -> AccountInput {
 }
 
 async fn with_accounts(app: &Twitcher, keys: &[&str]) -> Profile {
-    let profile = profiles::register(&app.db, Some("Ana")).await.unwrap().profile;
+    let profile = profiles::register(&app, Some("Ana")).await.unwrap().profile;
     for (i, key) in keys.iter().enumerate() {
         accounts::add(app, &profile, &input(&format!("Chan {i}"), &format!("{}", 1000 + i)), key).await.unwrap();
     }

@@ -4,6 +4,7 @@
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use twitcher_core::error::ErrorCode;
 use twitcher_core::{Error, ErrorBody};
 
 #[derive(Debug)]
@@ -15,47 +16,40 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self { status, body: ErrorBody { code: code.into(), message: message.into() }, retry_after: None }
+    /// An error of the API layer itself; its status is the code's ([`ErrorCode::http_status`]).
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { status: status_of(code), body: ErrorBody { code, message: message.into() }, retry_after: None }
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first: send Authorization: Bearer <token from /api/auth/login>")
+        Self::new(ErrorCode::Unauthorized, "sign in first: send Authorization: Bearer <token from /api/auth/login>")
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+        Self::new(ErrorCode::InvalidInput, message)
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no {what} with that id"))
-    }
-
-    pub fn with_code(mut self, code: &str) -> Self {
-        self.body.code = code.into();
-        self
+        Self::new(ErrorCode::NotFound, format!("no {what} with that id"))
     }
 
     pub fn too_many(retry_after: u64) -> Self {
-        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "login_throttled", format!("too many sign-in attempts: wait {retry_after} s"));
+        let mut e = Self::new(ErrorCode::LoginThrottled, format!("too many sign-in attempts: wait {retry_after} s"));
         e.retry_after = Some(retry_after);
         e
     }
+
+    /// A failed read or write of the server's own files: 507 when the disk is full.
+    pub fn io(context: &str, e: &std::io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(28) => Self::new(ErrorCode::DiskFull, format!("{context}: the server's disk is full")),
+            _ => Self::new(ErrorCode::Io, format!("{context}: {}", e.kind())),
+        }
+    }
 }
 
-/// The HTTP status of a core error code.
-fn status_of(code: &str) -> StatusCode {
-    match code {
-        "invalid_input" | "invalid_ingest" | "malformed_uuid" | "invalid_name" | "import_rejected" | "no_stream_key" => StatusCode::BAD_REQUEST,
-        "unknown_profile" => StatusCode::UNAUTHORIZED,
-        "not_admin" | "plan_limit" => StatusCode::FORBIDDEN,
-        c if c.ends_with("_not_found") => StatusCode::NOT_FOUND,
-        "duplicate_channel" | "video_in_use" | "already_started" | "broadcast_cancelled" => StatusCode::CONFLICT,
-        "login_throttled" | "twitch_rate_limited" => StatusCode::TOO_MANY_REQUESTS,
-        "twitch_unreachable" | "twitch_error" | "s3_error" => StatusCode::BAD_GATEWAY,
-        c if c.starts_with("twitch_") => StatusCode::CONFLICT,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl From<Error> for ApiError {
@@ -65,7 +59,7 @@ impl From<Error> for ApiError {
             _ => None,
         };
         let body = e.body();
-        let status = status_of(&body.code);
+        let status = status_of(body.code);
         if status.is_server_error() {
             tracing::error!(code = %body.code, message = %body.message, "request failed");
         }
@@ -94,8 +88,8 @@ from_core!(
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        let status = if r.status() == StatusCode::PAYLOAD_TOO_LARGE { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
-        Self::new(status, "invalid_input", r.body_text())
+        let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE { ErrorCode::TooLarge } else { ErrorCode::InvalidInput };
+        Self::new(code, r.body_text())
     }
 }
 

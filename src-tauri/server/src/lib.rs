@@ -24,10 +24,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+
 use axum::routing::{delete, get, post};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
+use twitcher_core::error::ErrorCode;
 use twitcher_core::Twitcher;
 
 use auth::{Jwt, LoginLimiter};
@@ -81,8 +82,8 @@ pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, tw
         .layer(DefaultBodyLimit::max(options.max_json_bytes));
     Ok(api
         .merge(upload)
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint (see /api/openapi.json)") })
-        .method_not_allowed_fallback(|| async { ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method") })
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint (see /api/openapi.json)") })
+        .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method") })
         .with_state(state))
 }
 

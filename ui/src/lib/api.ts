@@ -1,9 +1,10 @@
 // Unwraps the generated commands' `{status, data | error}` results into values or thrown
 // `CommandError`s, so screens can use try/catch and show `message`.
-import type { ErrorBody } from "./bindings";
+import type { ErrorBody, ErrorCode } from "./bindings";
 
 export class CommandError extends Error {
-  readonly code: string;
+  /** One of the core's codes: a screen can branch on it and TypeScript checks the spelling. */
+  readonly code: ErrorCode;
   constructor(body: ErrorBody) {
     super(body.message);
     this.code = body.code;

@@ -197,9 +197,16 @@ export type DoctorReport = {
 
 /**  What a UI or a script sees of an error: `{"code": "...", "message": "..."}`. */
 export type ErrorBody = {
-	code: string,
+	code: ErrorCode,
 	message: string,
 };
+
+/**
+ *  Every code a surface can show, serialised as the snake_case strings scripts match on
+ *  (README's list). One enum so a new failure has to pick a code here, and the HTTP status
+ *  of each is decided once, in [`ErrorCode::http_status`].
+ */
+export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "login_throttled" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "duplicate_channel" | "video_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing";
 
 export type Event = 
 /**  A background job moved: progress (0..=1), a new status, or its end. */

@@ -23,7 +23,7 @@ impl<'a> ProfileJson<'a> {
 }
 
 pub async fn run(app: &Twitcher, global: &Global, cmd: ProfileCommand, out: &Output) -> Result<(), Error> {
-    let db = &app.db;
+    let db = app;
     match cmd {
         ProfileCommand::Create { name } => {
             let created = profiles::register(db, name.as_deref()).await?;

@@ -16,34 +16,15 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: VideoCommand, out: &Outpu
         VideoCommand::Import { paths } => {
             let total = paths.len();
             let progress = (!out.is_json() && std::io::stderr().is_terminal()).then(|| show_progress(app));
-            let (ids, refused) = library::import(app, &actor, &paths).await.map_err(Error::from)?;
-            let finished = jobs::run_until_done(app, &ids).await.map_err(Error::from)?;
+            let outcome = library::import_and_wait(app, &actor, &paths).await.map_err(Error::from)?;
             if let Some(task) = progress {
                 task.abort();
                 eprint!("\r\x1b[K");
             }
-            let mut imported = Vec::new();
-            let mut failed = refused.len();
-            for r in &refused {
-                out.error_body(&ErrorBody { code: "import_rejected".into(), message: format!("{}: {}", r.file, r.message) });
+            for failure in &outcome.failed {
+                out.error_body(&ErrorBody { code: failure.code, message: failure.message.clone() });
             }
-            for job in finished {
-                match job.status {
-                    JobStatus::Succeeded => {
-                        if let Some(video) = match job.video_id {
-                            Some(id) => library::get(app, &actor, id).await.ok(),
-                            None => None,
-                        } {
-                            imported.push(video);
-                        }
-                    }
-                    _ => {
-                        failed += 1;
-                        let message = job.error.unwrap_or_else(|| "cancelled".into());
-                        out.error_body(&ErrorBody { code: "import_rejected".into(), message });
-                    }
-                }
-            }
+            let (imported, failed) = (outcome.imported, outcome.failed.len());
             out.print(&imported, || match imported.is_empty() {
                 true => format!("Imported 0 of {total} files."),
                 false => format!("Imported {} of {total} files.\n{}", imported.len(), rows(&imported)),

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 pub use state::StreamState;
 pub use keycheck::{check_key, KeyCheck};
 pub use listing::{list, logs, next_scheduled, stream, title, LIST_DEFAULT, LIST_MAX};
-pub use orders::{cancel, stop, StopTarget};
+pub use orders::{cancel, stop, stop_here, StopTarget};
 pub use recovery::{after_crash, prune_logs, recover, set_after_crash, AfterCrash};
 pub use running::Running;
 pub use schedule::{parse_start_time, run_scheduler, schedule, start_scheduled, start_when_due};

@@ -53,3 +53,20 @@ pub async fn stop(app: &Twitcher, actor: &Profile, target: StopTarget) -> Result
     tracing::info!(streams = ordered.len(), "stop ordered");
     Ok(ordered.len())
 }
+
+/// Orders a stop on what this process runs — one broadcast or, with `None`, every one — whichever
+/// profile started it: the window's tray and its "Stop all" speak for the machine, not a profile.
+/// The order is written on the rows like any other, so every process sees why they ended.
+pub async fn stop_here(app: &Twitcher, broadcast_id: Option<&str>) -> Result<usize, BroadcastError> {
+    let ordered = app.db.order_stop_owned(app.instance_id(), broadcast_id).await?;
+    match broadcast_id {
+        Some(id) => {
+            app.broadcasts.stop_broadcast(id);
+        }
+        None => {
+            app.broadcasts.stop_all();
+        }
+    }
+    tracing::info!(streams = ordered.len(), "stop ordered here");
+    Ok(ordered.len())
+}

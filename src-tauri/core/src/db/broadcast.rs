@@ -302,6 +302,21 @@ impl Db {
         .await?)
     }
 
+    /// Orders a stop on the unfinished streams `instance` runs (one broadcast, or all of them),
+    /// whoever created them: the desktop's own controls (tray, quit) act on what runs there.
+    pub async fn order_stop_owned(&self, instance: &str, broadcast_id: Option<&str>) -> Result<Vec<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE streams SET stop_requested_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+             WHERE owner_instance = ?1 AND stop_requested_at IS NULL \
+             AND status IN ('queued', 'starting', 'live', 'reconnecting') AND (?2 IS NULL OR broadcast_id = ?2) \
+             RETURNING id",
+        )
+        .bind(instance)
+        .bind(broadcast_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// The unfinished streams of a broadcast that `instance` must stop: (id, ordered to stop,
     /// lease lost to another process).
     pub async fn stops_due(&self, broadcast_id: &str, instance: &str) -> Result<Vec<(i64, bool, bool)>, DbError> {

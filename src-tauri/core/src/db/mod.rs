@@ -39,14 +39,6 @@ pub enum DbError {
     KeySuperseded,
 }
 
-/// Functions that only read or write the database take `&impl AsRef<Db>`, so a surface passes the
-/// [`crate::Twitcher`] handle and never touches the database itself.
-impl AsRef<Db> for Db {
-    fn as_ref(&self) -> &Db {
-        self
-    }
-}
-
 /// A handle to the database. Cloning shares the pool (already synchronized: never wrap it in a
 /// Mutex).
 #[derive(Clone, Debug)]

@@ -23,6 +23,7 @@ pub mod tokens;
 
 use crate::accounts::AccountError;
 use crate::db::DbError;
+use crate::error::ErrorCode;
 use crate::vault::VaultError;
 
 pub use client::RateLimit;
@@ -93,20 +94,20 @@ pub enum TwitchError {
 
 impl TwitchError {
     /// The stable code scripts and the UI see.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            TwitchError::NoClientId => "twitch_no_client_id",
-            TwitchError::InvalidClientId => "invalid_input",
-            TwitchError::Unreachable(_) => "twitch_unreachable",
-            TwitchError::Api { .. } | TwitchError::Unexpected(_) => "twitch_error",
-            TwitchError::MissingScope(_) => "twitch_missing_scope",
-            TwitchError::RateLimited { .. } => "twitch_rate_limited",
-            TwitchError::Denied => "twitch_denied",
-            TwitchError::Expired => "twitch_code_expired",
-            TwitchError::Cancelled => "cancelled",
-            TwitchError::ReconnectNeeded { .. } => "twitch_reconnect_needed",
-            TwitchError::NotConnected { .. } => "twitch_not_connected",
-            TwitchError::Account(_) | TwitchError::Vault(_) | TwitchError::Db(_) => "twitch_error",
+            TwitchError::NoClientId => ErrorCode::TwitchNoClientId,
+            TwitchError::InvalidClientId => ErrorCode::InvalidInput,
+            TwitchError::Unreachable(_) => ErrorCode::TwitchUnreachable,
+            TwitchError::Api { .. } | TwitchError::Unexpected(_) => ErrorCode::TwitchError,
+            TwitchError::MissingScope(_) => ErrorCode::TwitchMissingScope,
+            TwitchError::RateLimited { .. } => ErrorCode::TwitchRateLimited,
+            TwitchError::Denied => ErrorCode::TwitchDenied,
+            TwitchError::Expired => ErrorCode::TwitchCodeExpired,
+            TwitchError::Cancelled => ErrorCode::Cancelled,
+            TwitchError::ReconnectNeeded { .. } => ErrorCode::TwitchReconnectNeeded,
+            TwitchError::NotConnected { .. } => ErrorCode::TwitchNotConnected,
+            TwitchError::Account(_) | TwitchError::Vault(_) | TwitchError::Db(_) => ErrorCode::TwitchError,
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
-use twitcher_core::jobs::{self, JobStatus};
+use twitcher_core::error::ErrorCode;
 use twitcher_core::library::{self, Video, VideoPage, VideoQuery};
 use utoipa::{IntoParams, ToSchema};
 
@@ -70,7 +70,7 @@ pub async fn upload(
     let app = &state.app;
     let limit = library::max_file_bytes(app).await?;
     let staging = Staging(app.data_dir().join("uploads").join(uuid::Uuid::new_v4().simple().to_string()));
-    tokio::fs::create_dir_all(&staging.0).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string()))?;
+    tokio::fs::create_dir_all(&staging.0).await.map_err(|e| ApiError::io("could not make room for the upload", &e))?;
     let mut saved = None;
     while let Some(mut field) = form.next_field().await.map_err(|e| ApiError::invalid(format!("the multipart body is malformed: {e}")))? {
         if field.name() != Some("file") {
@@ -80,7 +80,7 @@ pub async fn upload(
         let name = field.file_name().and_then(|n| std::path::Path::new(n).file_name()).and_then(|n| n.to_str()).unwrap_or("upload").to_string();
         let name = if name.starts_with('.') || name.is_empty() { format!("upload{name}") } else { name };
         let path = staging.0.join(&name);
-        let mut file = tokio::fs::File::create(&path).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string()))?;
+        let mut file = tokio::fs::File::create(&path).await.map_err(|e| ApiError::io("could not save the upload", &e))?;
         let mut written: u64 = 0;
         while let Some(chunk) = field.chunk().await.map_err(|e| ApiError::invalid(format!("the upload was interrupted: {e}")))? {
             written += chunk.len() as u64;
@@ -94,26 +94,21 @@ pub async fn upload(
                     }
                 }
                 return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "import_rejected",
+                    ErrorCode::TooLarge,
                     format!("the file is larger than the {} MB limit", limit / 1024 / 1024),
                 ));
             }
-            file.write_all(&chunk).await.map_err(|e| ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "io", format!("could not save the upload: {e}")))?;
+            file.write_all(&chunk).await.map_err(|e| ApiError::io("could not save the upload", &e))?;
         }
-        file.flush().await.map_err(|e| ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "io", e.to_string()))?;
+        file.flush().await.map_err(|e| ApiError::io("could not save the upload", &e))?;
         saved = Some(path);
         break;
     }
     let path = saved.ok_or_else(|| ApiError::invalid("no 'file' field in the form"))?;
-    let (ids, refused) = library::import(app, &actor, &[path]).await?;
-    if let Some(r) = refused.first() {
-        return Err(ApiError::invalid(r.message.clone()).with_code("import_rejected"));
-    }
-    let done = jobs::run_until_done(app, &ids).await?;
-    let job = done.first().ok_or_else(|| ApiError::invalid("the import did not start"))?;
-    match (job.status, job.video_id) {
-        (JobStatus::Succeeded, Some(video_id)) => Ok((StatusCode::CREATED, axum::Json(library::get(app, &actor, video_id).await?))),
-        _ => Err(ApiError::invalid(job.error.clone().unwrap_or_else(|| "the file could not be imported".into())).with_code("import_failed")),
+    let outcome = library::import_and_wait(app, &actor, &[path]).await?;
+    match (outcome.imported.into_iter().next(), outcome.failed.into_iter().next()) {
+        (Some(video), _) => Ok((StatusCode::CREATED, axum::Json(video))),
+        (None, Some(failure)) => Err(ApiError::new(failure.code, failure.message)),
+        (None, None) => Err(ApiError::invalid("the import did not start")),
     }
 }
