@@ -10,7 +10,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Builder, By, until as elementUntil } from "selenium-webdriver";
-import { spawnOwned, commandLine } from "./processes.mjs";
+import { spawnOwned, commandLine, procInfo } from "./processes.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
 export const app = process.env.TWITCHER_E2E_APP ?? path.join(root, "target/debug/twitcher-desktop");
@@ -164,7 +164,9 @@ export function runningInstances() {
   if (process.env.DISPLAY) {
     for (const pid of x11("pids", "twitcher-desktop").split(/\s+/).filter(Boolean)) pids.add(Number(pid));
   }
-  return [...pids].map((pid) => `${pid} ${commandLine(pid)}`);
+  // A process that has just died may still be named by the bus or the X server for a moment (they
+  // notice its closed sockets asynchronously); only a live process is a leftover instance.
+  return [...pids].filter((pid) => !["Z", "X", undefined].includes(procInfo(pid)?.state)).map((pid) => `${pid} ${commandLine(pid)}`);
 }
 
 /** e2e/x11.py (python-xlib) with a deadline. */

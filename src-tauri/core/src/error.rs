@@ -11,6 +11,7 @@ use crate::library::LibraryError;
 use crate::db::DbError;
 use crate::logging::LoggingError;
 use crate::media::MediaError;
+use crate::playlists::PlaylistError;
 use crate::profiles::ProfileError;
 use crate::storage::StorageError;
 use crate::twitch::TwitchError;
@@ -67,9 +68,12 @@ error_codes! {
     AccountNotFound = "account_not_found",
     VideoNotFound = "video_not_found",
     StreamNotFound = "stream_not_found",
+    PlaylistNotFound = "playlist_not_found",
     // The state it meets.
     DuplicateChannel = "duplicate_channel",
     VideoInUse = "video_in_use",
+    DuplicatePlaylist = "duplicate_playlist",
+    PlaylistInUse = "playlist_in_use",
     AlreadyStarted = "already_started",
     BroadcastCancelled = "broadcast_cancelled",
     Cancelled = "cancelled",
@@ -120,9 +124,9 @@ impl ErrorCode {
             | ImportFailed | KeyRefused => 400,
             Unauthorized | UnknownProfile | NoActiveProfile => 401,
             NotAdmin | PlanLimit => 403,
-            NotFound | AccountNotFound | VideoNotFound | StreamNotFound => 404,
+            NotFound | AccountNotFound | VideoNotFound | StreamNotFound | PlaylistNotFound => 404,
             MethodNotAllowed => 405,
-            DuplicateChannel | VideoInUse | AlreadyStarted | BroadcastCancelled | Cancelled | S3NotConfigured | NotInS3 => 409,
+            DuplicateChannel | DuplicatePlaylist | PlaylistInUse | VideoInUse | AlreadyStarted | BroadcastCancelled | Cancelled | S3NotConfigured | NotInS3 => 409,
             TwitchMissingScope | TwitchDenied | TwitchCodeExpired | TwitchReconnectNeeded | TwitchNotConnected
             | TwitchNoClientId => 409,
             TooLarge => 413,
@@ -175,6 +179,8 @@ pub enum Error {
     Twitch(#[from] TwitchError),
     #[error(transparent)]
     Alert(#[from] AlertError),
+    #[error(transparent)]
+    Playlist(#[from] PlaylistError),
 }
 
 impl Error {
@@ -183,6 +189,15 @@ impl Error {
             Error::Config(_) => ErrorCode::Config,
             Error::Alert(AlertError::InvalidWebhook) => ErrorCode::InvalidInput,
             Error::Alert(AlertError::Db(_)) => ErrorCode::Database,
+            Error::Playlist(e) => match e {
+                PlaylistError::NotFound { .. } => ErrorCode::PlaylistNotFound,
+                PlaylistError::InvalidName => ErrorCode::InvalidName,
+                PlaylistError::Duplicate { .. } => ErrorCode::DuplicatePlaylist,
+                PlaylistError::NoVideo { .. } => ErrorCode::VideoNotFound,
+                PlaylistError::NoItem { .. } | PlaylistError::Invalid(_) => ErrorCode::InvalidInput,
+                PlaylistError::InUse { .. } => ErrorCode::PlaylistInUse,
+                PlaylistError::Db(_) => ErrorCode::Database,
+            },
             Error::Db(_)
             | Error::Profile(ProfileError::Db(_))
             | Error::Vault(VaultError::Db(_))

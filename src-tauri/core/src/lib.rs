@@ -14,6 +14,7 @@
 //! | [`accounts`] | Twitch accounts: add/list/update/remove, stream keys through the vault, plan limits |
 //! | [`ingest`]   | Twitch's ingest servers (fetched, cached, built-in default) and URL validation |
 //! | [`library`]  | video import (a job per file), search/filter/sort, edit, remove, storage quota |
+//! | [`playlists`]| named, ordered lists of videos a broadcast plays: loop, shuffle, inserts, per-item titles |
 //! | [`storage`]  | S3-compatible storage: settings, uploads (multipart, resumable), fetch, delete |
 //! | [`twitch`]   | Twitch's OAuth (device flow, refresh, validate, revoke) and Helix: stats, channel settings |
 //! | [`broadcast`]| the streaming engine: prepare, paced FLV source, fan-out, RTMP(S) publishers, supervisor, stop orders and leases |
@@ -43,6 +44,7 @@ pub mod jobs;
 pub mod library;
 pub mod logging;
 pub mod media;
+pub mod playlists;
 pub mod profiles;
 pub mod redact;
 pub mod runtime;

@@ -1,0 +1,151 @@
+//! The `playlists` and `playlist_items` tables. Items keep contiguous positions from 0; every
+//! change that moves them runs in one transaction, scoped to the owner in SQL.
+
+use sqlx::Row;
+
+use super::{Db, DbError};
+use crate::playlists::{ItemMeta, PlaylistItem, PlaylistOptions, PlaylistRow};
+
+const PLAYLIST_COLUMNS: &str = "id, name, loop, shuffle, insert_every, insert_video_id, created_at";
+
+impl Db {
+    /// Creates an empty playlist; `Ok(None)` when the owner already has one of that name.
+    pub async fn insert_playlist(&self, owner_id: i64, name: &str) -> Result<Option<i64>, DbError> {
+        let result = sqlx::query_scalar("INSERT INTO playlists (owner_id, name) VALUES (?, ?) RETURNING id")
+            .bind(owner_id)
+            .bind(name)
+            .fetch_one(self.pool())
+            .await;
+        match result {
+            Ok(id) => Ok(Some(id)),
+            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn playlist(&self, owner_id: i64, id: i64) -> Result<Option<PlaylistRow>, DbError> {
+        Ok(sqlx::query_as(&format!("SELECT {PLAYLIST_COLUMNS} FROM playlists WHERE owner_id = ? AND id = ?"))
+            .bind(owner_id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn playlists(&self, owner_id: i64) -> Result<Vec<PlaylistRow>, DbError> {
+        Ok(sqlx::query_as(&format!("SELECT {PLAYLIST_COLUMNS} FROM playlists WHERE owner_id = ? ORDER BY name COLLATE NOCASE, id"))
+            .bind(owner_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// A playlist's items in order, with their videos' titles and durations.
+    pub async fn playlist_items(&self, playlist_id: i64) -> Result<Vec<PlaylistItem>, DbError> {
+        let rows = sqlx::query(
+            "SELECT i.id, i.position, i.video_id, v.title AS video_title, v.duration_sec, i.title, i.category, i.tags \
+             FROM playlist_items i JOIN videos v ON v.id = i.video_id WHERE i.playlist_id = ? ORDER BY i.position",
+        )
+        .bind(playlist_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PlaylistItem {
+                id: r.get("id"),
+                position: r.get::<i64, _>("position") as u32 + 1,
+                video_id: r.get("video_id"),
+                video_title: r.get("video_title"),
+                duration_sec: r.get("duration_sec"),
+                meta: ItemMeta {
+                    title: r.get("title"),
+                    category: r.get("category"),
+                    tags: r.get::<Option<String>, _>("tags").and_then(|t| serde_json::from_str(&t).ok()),
+                },
+            })
+            .collect())
+    }
+
+    /// Inserts an item at `index` (0-based, clamped to the end), shifting the ones after it.
+    pub async fn insert_playlist_item(&self, playlist_id: i64, index: Option<u32>, video_id: i64, meta: &ItemMeta) -> Result<(), DbError> {
+        let mut tx = self.pool().begin().await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM playlist_items WHERE playlist_id = ?").bind(playlist_id).fetch_one(&mut *tx).await?;
+        let at = index.map(|i| (i as i64).min(count)).unwrap_or(count);
+        sqlx::query("UPDATE playlist_items SET position = position + 1 WHERE playlist_id = ? AND position >= ?")
+            .bind(playlist_id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO playlist_items (playlist_id, position, video_id, title, category, tags) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(playlist_id)
+            .bind(at)
+            .bind(video_id)
+            .bind(&meta.title)
+            .bind(&meta.category)
+            .bind(meta.tags.as_ref().map(|t| serde_json::to_string(t).unwrap_or_default()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves the item at `from` to `to` (0-based); false when `from` is not an item.
+    pub async fn move_playlist_item(&self, playlist_id: i64, from: u32, to: u32) -> Result<bool, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM playlist_items WHERE playlist_id = ?").bind(playlist_id).fetch_one(&mut *tx).await?;
+        let (from, to) = (from as i64, (to as i64).min(count - 1));
+        if from >= count {
+            return Ok(false);
+        }
+        // Park the moving item at -1, close the gap, open the new one, put it there.
+        sqlx::query("UPDATE playlist_items SET position = -1 WHERE playlist_id = ? AND position = ?").bind(playlist_id).bind(from).execute(&mut *tx).await?;
+        sqlx::query("UPDATE playlist_items SET position = position - 1 WHERE playlist_id = ? AND position > ?").bind(playlist_id).bind(from).execute(&mut *tx).await?;
+        sqlx::query("UPDATE playlist_items SET position = position + 1 WHERE playlist_id = ? AND position >= ?").bind(playlist_id).bind(to).execute(&mut *tx).await?;
+        sqlx::query("UPDATE playlist_items SET position = ? WHERE playlist_id = ? AND position = -1").bind(to).bind(playlist_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Removes the item at `index` (0-based); false when there is none.
+    pub async fn remove_playlist_item(&self, playlist_id: i64, index: u32) -> Result<bool, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let gone = sqlx::query("DELETE FROM playlist_items WHERE playlist_id = ? AND position = ?").bind(playlist_id).bind(index as i64).execute(&mut *tx).await?;
+        if gone.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE playlist_items SET position = position - 1 WHERE playlist_id = ? AND position > ?")
+            .bind(playlist_id)
+            .bind(index as i64)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn set_playlist_options(&self, owner_id: i64, id: i64, o: &PlaylistOptions) -> Result<bool, DbError> {
+        let done = sqlx::query("UPDATE playlists SET loop = ?, shuffle = ?, insert_every = ?, insert_video_id = ? WHERE owner_id = ? AND id = ?")
+            .bind(o.looped)
+            .bind(o.shuffle)
+            .bind(o.insert_every.map(i64::from))
+            .bind(o.insert_video_id)
+            .bind(owner_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn delete_playlist(&self, owner_id: i64, id: i64) -> Result<bool, DbError> {
+        let done = sqlx::query("DELETE FROM playlists WHERE owner_id = ? AND id = ?").bind(owner_id).bind(id).execute(self.pool()).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether a broadcast that has not ended plays this playlist.
+    pub async fn playlist_in_use(&self, id: i64) -> Result<bool, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM streams WHERE playlist_id = ? \
+             AND status IN ('scheduled', 'queued', 'starting', 'live', 'reconnecting', 'stopping'))",
+        )
+        .bind(id)
+        .fetch_one(self.pool())
+        .await?)
+    }
+}
