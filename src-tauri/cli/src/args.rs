@@ -44,6 +44,10 @@ pub enum Command {
     /// Where videos are stored: S3-compatible storage settings.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Named, ordered lists of library videos that a broadcast plays in turn (`stream start
+    /// --playlist`): loop, shuffle, an insert every N items, a title per item.
+    #[command(subcommand)]
+    Playlist(PlaylistCommand),
     /// Go live: stream a video to several accounts; list past streams and read their logs.
     #[command(subcommand)]
     Stream(StreamCommand),
@@ -62,6 +66,47 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR:PORT")]
         listen: std::net::SocketAddr,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaylistCommand {
+    /// A new, empty playlist.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Start over after the last item, until stopped.
+        #[arg(long = "loop")]
+        looped: bool,
+        /// Each round in a new order (every item once per round, never twice in a row).
+        #[arg(long)]
+        shuffle: bool,
+        /// Play the --insert video after every N items.
+        #[arg(long, value_name = "N", requires = "insert")]
+        every: Option<u32>,
+        #[arg(long, value_name = "VIDEO_ID", requires = "every")]
+        insert: Option<i64>,
+    },
+    /// Append library videos (in the order given), each with the title, category and tags the
+    /// channels get when it starts.
+    Add {
+        id: i64,
+        #[arg(required = true, value_name = "VIDEO_ID")]
+        video_ids: Vec<i64>,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+    /// Move an item (by its id, see `show`) to a position (1 is first).
+    Move { id: i64, item_id: i64, position: u32 },
+    /// Remove an item (by its id).
+    Remove { id: i64, item_id: i64 },
+    Show { id: i64 },
+    List,
+    /// Delete a playlist (not its videos). Refused while a broadcast plays it.
+    Delete { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,8 +277,11 @@ pub enum StreamCommand {
     /// Stream a video to one or more accounts. Runs in the foreground until every destination has
     /// ended; Ctrl-C or SIGTERM stops gracefully. Exit 0 when all ended normally.
     Start {
-        #[arg(long)]
-        video: i64,
+        #[arg(long, required_unless_present = "playlist", conflicts_with = "playlist")]
+        video: Option<i64>,
+        /// Play a playlist instead of one video (every item is prepared first).
+        #[arg(long, value_name = "ID")]
+        playlist: Option<i64>,
         #[arg(long = "account", required = true, value_name = "ID")]
         accounts: Vec<i64>,
         #[arg(long)]

@@ -3,7 +3,8 @@
 //! ident) every N items. Each item may carry the title, category and tags the channels get when
 //! it starts.
 //!
-//! Positions are 1-based on every surface (`playlist move 7 3 1` moves the third item first).
+//! Items are named by their id (stable while others move); positions are 1-based on every
+//! surface (`playlist move 7 31 1` moves item 31 of playlist 7 to the top).
 //! The order a broadcast plays is [`PlayOrder`]: shuffled rounds play each item once per round
 //! and never the same item twice in a row, also across rounds.
 
@@ -29,8 +30,8 @@ pub enum PlaylistError {
     Duplicate { name: String },
     #[error("no video {id} in this profile's library")]
     NoVideo { id: i64 },
-    #[error("the playlist has no item at position {position} (positions start at 1)")]
-    NoItem { position: u32 },
+    #[error("the playlist has no item {id} (see `twitcher playlist show`)")]
+    NoItem { id: i64 },
     #[error("{0}")]
     Invalid(String),
     #[error("playlist {id} is playing in a broadcast: stop it first")]
@@ -174,27 +175,33 @@ pub async fn add(app: &Twitcher, actor: &Profile, id: i64, video_id: i64, positi
         return Err(PlaylistError::Invalid(format!("a playlist holds at most {MAX_ITEMS} items")));
     }
     if position == Some(0) {
-        return Err(PlaylistError::NoItem { position: 0 });
+        return Err(PlaylistError::Invalid("positions start at 1".into()));
     }
     let meta = check_meta(meta)?;
     app.db.insert_playlist_item(id, position.map(|p| p - 1), video_id, &meta).await?;
     get(app, actor, id).await
 }
 
-/// Moves the item at `from` to `to` (both 1-based; past the end means last).
-pub async fn move_item(app: &Twitcher, actor: &Profile, id: i64, from: u32, to: u32) -> Result<Playlist, PlaylistError> {
-    get(app, actor, id).await?;
-    if from == 0 || to == 0 || !app.db.move_playlist_item(id, from - 1, to - 1).await? {
-        return Err(PlaylistError::NoItem { position: from });
+/// Where the item `item_id` is (0-based), if it is in the playlist.
+fn index_of(playlist: &Playlist, item_id: i64) -> Result<u32, PlaylistError> {
+    playlist.items.iter().position(|i| i.id == item_id).map(|i| i as u32).ok_or(PlaylistError::NoItem { id: item_id })
+}
+
+/// Moves the item `item_id` to `position` (1-based; past the end means last).
+pub async fn move_item(app: &Twitcher, actor: &Profile, id: i64, item_id: i64, position: u32) -> Result<Playlist, PlaylistError> {
+    let playlist = get(app, actor, id).await?;
+    let from = index_of(&playlist, item_id)?;
+    if position == 0 {
+        return Err(PlaylistError::Invalid("positions start at 1".into()));
     }
+    app.db.move_playlist_item(id, from, position - 1).await?;
     get(app, actor, id).await
 }
 
-pub async fn remove_item(app: &Twitcher, actor: &Profile, id: i64, position: u32) -> Result<Playlist, PlaylistError> {
-    get(app, actor, id).await?;
-    if position == 0 || !app.db.remove_playlist_item(id, position - 1).await? {
-        return Err(PlaylistError::NoItem { position });
-    }
+pub async fn remove_item(app: &Twitcher, actor: &Profile, id: i64, item_id: i64) -> Result<Playlist, PlaylistError> {
+    let playlist = get(app, actor, id).await?;
+    let index = index_of(&playlist, item_id)?;
+    app.db.remove_playlist_item(id, index).await?;
     get(app, actor, id).await
 }
 

@@ -63,7 +63,7 @@ async fn setup_engine(server: String, seconds: u32, destinations: usize, format:
 }
 
 fn request(s: &Setup, looped: bool) -> StartRequest {
-    StartRequest { video_id: s.video_id, account_ids: s.accounts.iter().map(|a| a.0).collect(), title: "Test".into(), category: None, tags: vec![], quality: QUALITY, looped, live_encode: false }
+    StartRequest { video_id: Some(s.video_id), playlist_id: None, account_ids: s.accounts.iter().map(|a| a.0).collect(), title: "Test".into(), category: None, tags: vec![], quality: QUALITY, looped, live_encode: false }
 }
 
 fn probe_json(path: &std::path::Path) -> serde_json::Value {
@@ -476,7 +476,8 @@ async fn go_live_sets_each_channels_title_category_and_tags_and_a_refusal_only_m
     }
 
     let request = StartRequest {
-        video_id,
+        video_id: Some(video_id),
+        playlist_id: None,
         account_ids: account_ids.clone(),
         title: "Night rerun".into(),
         category: Some("Art".into()),

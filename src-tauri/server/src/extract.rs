@@ -42,3 +42,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
         Ok(Params(value))
     }
 }
+
+/// Two numeric ids in the path (`/api/playlists/{id}/items/{item_id}`).
+pub struct Ids(pub i64, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((a, b)) = Path::<(i64, i64)>::from_request_parts(parts, state).await?;
+        Ok(Ids(a, b))
+    }
+}

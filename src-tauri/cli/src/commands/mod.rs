@@ -1,5 +1,6 @@
 pub mod account;
 pub mod doctor;
+pub mod playlist;
 pub mod profile;
 pub mod serve;
 pub mod storage;

@@ -18,9 +18,9 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
     let actor = profiles::resolve(app, global.profile.as_deref()).await?;
     broadcast::recover(app).await?;
     match cmd {
-        StreamCommand::Start { video, accounts, title, category, tags, quality: q, looped, live_encode, at } => {
+        StreamCommand::Start { video, playlist, accounts, title, category, tags, quality: q, looped, live_encode, at } => {
             let quality = quality(&q)?;
-            let request = StartRequest { video_id: video, account_ids: accounts, title: title.unwrap_or_default(), category, tags, quality, looped, live_encode };
+            let request = StartRequest { video_id: video, playlist_id: playlist, account_ids: accounts, title: title.unwrap_or_default(), category, tags, quality, looped, live_encode };
             let mut events = app.events.subscribe();
             // Alerts go to the webhook, if one is set (stderr already shows every change).
             let alerts_done = tokio_util::sync::CancellationToken::new();
@@ -137,12 +137,13 @@ fn print_status(out: &Output, s: &broadcast::StreamStatus) {
         println!("{}", serde_json::to_string(s).expect("serializable"));
     } else {
         println!(
-            "stream {:>4}  {:<12} {:>7.0} kbps  {:>8.1} MB  reconnects {}{}",
+            "stream {:>4}  {:<12} {:>7.0} kbps  {:>8.1} MB  reconnects {}{}{}",
             s.stream_id,
             s.state.as_str(),
             s.bitrate_kbps,
             s.bytes_sent / 1048576.0,
             s.reconnects,
+            s.now_playing.as_deref().map(|t| format!("  ▶ {t}")).unwrap_or_default(),
             s.error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default()
         );
     }

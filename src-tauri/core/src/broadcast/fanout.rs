@@ -18,6 +18,7 @@ use rml_rtmp::time::RtmpTimestamp;
 use tokio::sync::mpsc;
 
 use super::flv::{Tag, TagKind};
+use super::source::Headers;
 
 /// Batches a destination may fall behind by: about 4 s (of [`super::source::BATCH_MS`] each).
 pub const QUEUE: usize = 20;
@@ -29,6 +30,9 @@ pub const CHUNK_SIZE: u32 = 4096;
 /// Tags with their RTMP chunks, shared by every destination.
 pub struct Batch {
     pub tags: Vec<Tag>,
+    /// The sequence headers these tags were made with: what a destination that (re)connects at
+    /// this batch sends first.
+    pub headers: Arc<Headers>,
     /// Chunks for the message stream id most connections have (the first one asked for).
     wire: OnceLock<(u32, Wire)>,
 }
@@ -48,8 +52,8 @@ impl Wire {
 }
 
 impl Batch {
-    pub fn new(tags: Vec<Tag>) -> Arc<Self> {
-        Arc::new(Self { tags, wire: OnceLock::new() })
+    pub fn new(tags: Vec<Tag>, headers: Arc<Headers>) -> Arc<Self> {
+        Arc::new(Self { tags, headers, wire: OnceLock::new() })
     }
 
     /// The chunks of this batch for RTMP message stream `stream_id`, made by the first
@@ -108,6 +112,8 @@ struct Output {
 
 pub struct Fanout {
     outputs: Vec<Output>,
+    /// The sequence headers of what is being sent now (they change at a playlist join).
+    headers: Arc<Headers>,
     /// The newest timestamp handed out: receivers need timestamps that never go back, and audio
     /// and video interleave a few milliseconds apart.
     last_ts: Option<u32>,
@@ -125,7 +131,12 @@ pub fn not_before(ts: u32, last: u32) -> u32 {
 
 impl Fanout {
     pub fn new() -> Self {
-        Self { outputs: Vec::new(), last_ts: None }
+        Self { outputs: Vec::new(), headers: Arc::default(), last_ts: None }
+    }
+
+    /// From the next batch on, tags are made with these sequence headers.
+    pub fn set_headers(&mut self, headers: Arc<Headers>) {
+        self.headers = headers;
     }
 
     pub fn add(&mut self) -> mpsc::Receiver<Slice> {
@@ -144,7 +155,7 @@ impl Fanout {
             tag.timestamp = ts;
             self.last_ts = Some(ts);
         }
-        let batch = Batch::new(tags);
+        let batch = Batch::new(tags, self.headers.clone());
         self.outputs.retain_mut(|out| {
             let mut from = 0;
             if out.skipping {
@@ -239,7 +250,7 @@ mod tests {
             Tag { kind: TagKind::Video, timestamp: 0xFFFF_FFFF, data: Bytes::from_static(&[0x27, 1]) },
             Tag { kind: TagKind::Video, timestamp: 20, data: big.clone() },
         ];
-        let batch = Batch::new(tags.clone());
+        let batch = Batch::new(tags.clone(), Arc::default());
         let wire = batch.wire(1).into_owned();
         assert_eq!(wire.offsets.len(), tags.len() + 1);
         assert_eq!(wire.offsets[2], wire.offsets[3], "script tags are not sent");

@@ -51,6 +51,10 @@ pub enum BroadcastError {
     InvalidQuality(String),
     #[error("no video {id} in this profile's library")]
     NoVideo { id: i64 },
+    #[error("no playlist {id} in this profile")]
+    NoPlaylist { id: i64 },
+    #[error("{0}")]
+    InvalidProgram(String),
     #[error("no Twitch account {id} on this profile")]
     NoAccount { id: i64 },
     #[error("the stream key check failed: {0}")]
@@ -172,6 +176,9 @@ pub struct StreamRow {
     pub account_name: Option<String>,
     pub video_id: Option<i64>,
     pub video_title: Option<String>,
+    /// The playlist it plays (then `video_id` is the playlist's first item).
+    pub playlist_id: Option<i64>,
+    pub playlist_name: Option<String>,
     pub title: String,
     pub status: StreamState,
     pub scheduled_at: Option<String>,
@@ -207,6 +214,10 @@ pub struct StreamStatus {
     pub channel_notice: Option<String>,
     /// Media time minus wall time at the source, in ms (positive: ahead).
     pub drift_ms: f64,
+    /// The playlist item playing (its title), for a playlist broadcast…
+    pub now_playing: Option<String>,
+    /// …and the one after it (none at the end of a playlist that does not loop).
+    pub up_next: Option<String>,
 }
 
 /// A row of a scheduled broadcast, with what it takes to start it.
@@ -216,6 +227,7 @@ pub struct ScheduledRow {
     pub creator_id: i64,
     pub account_id: Option<i64>,
     pub video_id: Option<i64>,
+    pub playlist_id: Option<i64>,
     pub title: String,
     pub category: Option<String>,
     pub tags: String,

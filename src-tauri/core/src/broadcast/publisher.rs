@@ -18,7 +18,6 @@ use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 use super::fanout::Slice;
-use super::source::Headers;
 use super::StreamState;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,7 +87,6 @@ enum Outcome {
 /// Publishes until the source ends or `cancel` fires, reconnecting as needed.
 pub async fn run(
     dest: Destination,
-    headers: Arc<Headers>,
     metadata: StreamMetadata,
     mut tags: mpsc::Receiver<Slice>,
     cancel: CancellationToken,
@@ -113,7 +111,7 @@ pub async fn run(
                     attempt = 0;
                     been_live = true;
                     report(StreamState::Live, None);
-                    stream(io, session, &headers, &metadata, &mut tags, &mut carry, &cancel, &counters, dest.engine.planned_reconnect).await
+                    stream(io, session, &metadata, &mut tags, &mut carry, &cancel, &counters, dest.engine.planned_reconnect).await
                 }
                 Err(e) => Err(e),
             },
@@ -295,7 +293,6 @@ async fn connect_inner(dest: &Destination) -> Result<(Box<dyn Transport>, Client
 async fn stream(
     mut io: Box<dyn Transport>,
     mut session: ClientSession,
-    headers: &Headers,
     metadata: &StreamMetadata,
     tags: &mut mpsc::Receiver<Slice>,
     carry: &mut Vec<Slice>,
@@ -365,6 +362,8 @@ async fn stream(
                         stream_id = message_stream_id(&packet.bytes);
                     }
                     push(&mut out, meta);
+                    // The headers of the batch it resumes at (they change at a playlist join).
+                    let headers = &batch.headers;
                     if let Some(v) = &headers.video {
                         push(&mut out, session.publish_video_data(v.data.clone(), ts, false).map_err(err)?);
                     }

@@ -50,8 +50,8 @@ pub fn parse_start_time(at: &str) -> Result<String, BroadcastError> {
 /// stream start --at`) starts it. Returns the broadcast id.
 pub async fn schedule(app: &Twitcher, actor: &Profile, request: &StartRequest, at: &str) -> Result<String, BroadcastError> {
     let at = parse_start_time(at)?;
-    let (video, _) = validate(app, actor, request).await?;
-    let (broadcast_id, ids) = insert_rows(app, actor, request, &video, Some(&at)).await?;
+    let (program, _) = validate(app, actor, request).await?;
+    let (broadcast_id, ids) = insert_rows(app, actor, request, &program, Some(&at)).await?;
     for id in ids {
         app.db.add_stream_event(id, "info", &format!("scheduled for {at}")).await?;
     }
@@ -70,7 +70,9 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
     let actor = app.db.user_by_id(first.creator_id).await?.ok_or(BroadcastError::NoBroadcast { id: broadcast_id.to_string() })?;
     let (width, height) = Quality::parse_resolution(&first.resolution)?;
     let request = StartRequest {
-        video_id: first.video_id.ok_or(BroadcastError::NoVideo { id: 0 })?,
+        // A playlist broadcast's rows name its first video too: the playlist is what it plays.
+        video_id: if first.playlist_id.is_some() { None } else { Some(first.video_id.ok_or(BroadcastError::NoVideo { id: 0 })?) },
+        playlist_id: first.playlist_id,
         account_ids: rows.iter().filter_map(|r| r.account_id).collect(),
         title: first.title.clone(),
         category: first.category.clone(),
@@ -82,7 +84,7 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
     };
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let checked = validate(app, &actor, &request).await;
-    let (video, accounts_) = match checked {
+    let (program, accounts_) = match checked {
         Ok(v) => v,
         Err(e) => {
             for id in &ids {
@@ -92,7 +94,7 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
         }
     };
     app.events.emit(crate::events::Event::ScheduledStarted { broadcast_id: broadcast_id.to_string(), title: request.title.clone(), destinations: ids.len() as u32 });
-    launch(app, &actor, &request, broadcast_id.to_string(), ids, video, accounts_).await
+    launch(app, &actor, &request, broadcast_id.to_string(), ids, program, accounts_).await
 }
 
 /// Why a broadcast with no `scheduled` rows cannot be started: it is unknown, was cancelled, or

@@ -32,6 +32,14 @@ pub struct Headers {
     pub audio: Option<Tag>,
 }
 
+impl Headers {
+    /// Whether a decoder set up by `self` can go on with frames made for `other`.
+    pub fn same_decoder_setup(&self, other: &Headers) -> bool {
+        let data = |t: &Option<Tag>| t.as_ref().map(|t| t.data.clone());
+        data(&self.video) == data(&other.video) && data(&self.audio) == data(&other.audio)
+    }
+}
+
 async fn open(path: &Path) -> Result<FlvReader<BufReader<tokio::fs::File>>, FlvError> {
     Ok(FlvReader::new(BufReader::with_capacity(256 * 1024, tokio::fs::File::open(path).await?)))
 }
@@ -93,13 +101,91 @@ pub enum Input {
     /// The video is not prepared yet: ffmpeg encodes it in real time to FLV on a pipe, with the
     /// same settings a preparation would use, and the same reader consumes it.
     Live(LiveEncode),
+    /// A playlist: prepared files one after another, in the order the playhead gives.
+    Playlist(Playhead),
+}
+
+/// A playlist's items, prepared at the broadcast's quality, and the order to play them in.
+pub struct Playhead {
+    pub items: Vec<PlayItem>,
+    /// Indexes into `items`; ends when the playlist does (never, when looped).
+    pub order: std::iter::Peekable<Box<dyn Iterator<Item = usize> + Send>>,
+    /// The item playing and the one after it, for the supervisor ("now playing", "up next").
+    pub now_playing: watch::Sender<Option<(usize, Option<usize>)>>,
+}
+
+pub struct PlayItem {
+    pub path: PathBuf,
+    pub headers: Headers,
+}
+
+/// One pass through one file: its tags, how long it lasts (`None`: as long as the video seen),
+/// and its sequence headers when they may differ from the previous pass's.
+struct Pass {
+    reader: Reader,
+    length: Option<u64>,
+    headers: Option<Headers>,
+}
+
+/// Hands out the passes of an input: one, a file over and over, or a playlist's items.
+struct Passes {
+    input: Input,
+    looped: bool,
+    frame_ms: u64,
+    started: bool,
+    /// `video_end` of each playlist item (or of the one file), measured once.
+    lengths: std::collections::HashMap<usize, u64>,
+}
+
+impl Passes {
+    async fn length_of(&mut self, index: usize, path: &Path) -> Result<u64, FlvError> {
+        if let Some(length) = self.lengths.get(&index) {
+            return Ok(*length);
+        }
+        let owned = path.to_path_buf();
+        let end = tokio::task::spawn_blocking(move || video_end(&owned)).await.map_err(|e| FlvError::Damaged(e.to_string()))??;
+        let length = end + self.frame_ms;
+        self.lengths.insert(index, length);
+        Ok(length)
+    }
+
+    async fn next(&mut self) -> Result<Option<Pass>, FlvError> {
+        let first = !std::mem::replace(&mut self.started, true);
+        match &mut self.input {
+            Input::Prepared(path) => {
+                if !first && !self.looped {
+                    return Ok(None);
+                }
+                let path = path.clone();
+                // A single pass needs no length: it ends with its file.
+                let length = if self.looped { Some(self.length_of(0, &path).await?) } else { None };
+                Ok(Some(Pass { reader: Reader::File(open(&path).await?), length, headers: None }))
+            }
+            Input::Live(encode) => {
+                let reader = match (first, encode.take_reader()) {
+                    (true, Some(live)) => live,
+                    _ if self.looped => spawn_live(encode.spec.clone()).await?.1,
+                    _ => return Ok(None),
+                };
+                Ok(Some(Pass { reader: Reader::Live(reader), length: None, headers: None }))
+            }
+            Input::Playlist(playhead) => {
+                let Some(index) = playhead.order.next() else { return Ok(None) };
+                let _ = playhead.now_playing.send(Some((index, playhead.order.peek().copied())));
+                let item = &playhead.items[index];
+                let (path, headers) = (item.path.clone(), item.headers.clone());
+                let length = self.length_of(index, &path).await?;
+                Ok(Some(Pass { reader: Reader::File(open(&path).await?), length: Some(length), headers: Some(headers) }))
+            }
+        }
+    }
 }
 
 /// A running real-time encode, with the tags read while looking for its headers.
 pub struct LiveEncode {
     /// Killed when dropped (the constructor of every child sets it), and with us on Linux.
-    _child: Child,
-    reader: FlvReader<BufReader<ChildStdout>>,
+    child: Option<Child>,
+    reader: Option<FlvReader<BufReader<ChildStdout>>>,
     buffered: VecDeque<Tag>,
     spec: LiveSpec,
 }
@@ -148,7 +234,7 @@ async fn spawn_live(spec: LiveSpec) -> Result<(Headers, LiveEncode), FlvError> {
             TagKind::Script => {}
         }
     }
-    Ok((headers, LiveEncode { _child: child, reader, buffered, spec }))
+    Ok((headers, LiveEncode { child: Some(child), reader: Some(reader), buffered, spec }))
 }
 
 enum Reader {
@@ -156,52 +242,69 @@ enum Reader {
     Live(LiveEncode),
 }
 
+impl LiveEncode {
+    /// The encode started before going live, handed to the first pass once; later passes start
+    /// their own from `spec`.
+    fn take_reader(&mut self) -> Option<LiveEncode> {
+        let child = self.child.take()?;
+        let reader = self.reader.take()?;
+        Some(LiveEncode { child: Some(child), reader: Some(reader), buffered: std::mem::take(&mut self.buffered), spec: self.spec.clone() })
+    }
+}
+
 impl Reader {
     async fn next_tag(&mut self) -> Result<Option<Tag>, FlvError> {
         match self {
             Reader::File(r) => r.next_tag().await,
-            Reader::Live(l) => match l.buffered.pop_front() {
-                Some(tag) => Ok(Some(tag)),
-                None => l.reader.next_tag().await,
+            Reader::Live(l) => match (l.buffered.pop_front(), l.reader.as_mut()) {
+                (Some(tag), _) => Ok(Some(tag)),
+                (None, Some(reader)) => reader.next_tag().await,
+                (None, None) => Ok(None),
             },
         }
     }
 }
 
-/// Plays the file into `fanout` until it ends (or forever when looped), every destination has
+/// Plays the input into `fanout` until it ends (or forever when looped), every destination has
 /// gone, or `cancel` fires. `drift` receives media time minus wall time, in ms.
 ///
-/// A loop pass lasts as long as its video plus one frame; audio past that point is left out, so
-/// the next pass's audio does not overlap it and the video never has a gap (files whose audio runs
-/// longer than their video are common).
+/// Every pass (a loop of the file, an item of a playlist) continues the timestamps where the
+/// previous one ended: after its video plus one frame. Audio past that point is left out, so the
+/// next pass's audio does not overlap it and the video never has a gap (files whose audio runs
+/// longer than their video are common). A live encode has no file to measure in advance: its
+/// passes last as long as the video seen.
 ///
-/// A live encode has no file to measure in advance: its passes last as long as the video seen.
+/// A playlist item whose sequence headers differ from the previous item's (a remuxed file from
+/// another encoder) starts with those headers in-band at the head of its first batch (a batch
+/// never spans a join), so connected receivers reconfigure their decoders there and a destination
+/// that resumes at that batch gets them too; the fan-out hands them to any destination that
+/// reconnects later.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: u64, mut fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
     let start = Instant::now();
     // The RTMP timestamp of the first tag: 0, unless a test starts later (EngineOptions).
     let epoch = first_timestamp_ms;
     let mut offset: u64 = 0;
-    let (mut reader, path, live) = match input {
-        Input::Prepared(path) => (Reader::File(open(&path).await?), Some(path), None),
-        Input::Live(encode) => {
-            let spec = encode.spec.clone();
-            (Reader::Live(encode), None, Some(spec))
-        }
-    };
-    let pass_length = match (&path, looped) {
-        (Some(path), true) => {
-            let owned = path.clone();
-            let end = tokio::task::spawn_blocking(move || video_end(&owned)).await.map_err(|e| FlvError::Damaged(e.to_string()))??;
-            Some(end + frame_ms as u64)
-        }
-        _ => None,
-    };
-    loop {
+    let mut passes = Passes { input, looped, frame_ms: frame_ms as u64, started: false, lengths: Default::default() };
+    let mut current_headers: Option<Headers> = None;
+    while let Some(Pass { mut reader, length, headers }) = passes.next().await? {
         let mut video_seen: u64 = 0;
         let mut first: Option<u64> = None;
         let mut batch: Vec<Tag> = Vec::with_capacity(16);
         let mut batch_ms = 0u64;
+        if let Some(headers) = headers {
+            let changed = current_headers.as_ref().is_some_and(|now| !now.same_decoder_setup(&headers));
+            if changed {
+                // In-band at the join's timestamp, ahead of the item's first keyframe.
+                let at = ((epoch + offset) & 0xffff_ffff) as u32;
+                batch.extend(headers.video.iter().chain(headers.audio.iter()).map(|t| Tag { timestamp: at, ..t.clone() }));
+                batch_ms = offset;
+            }
+            if current_headers.is_none() || changed {
+                fanout.set_headers(std::sync::Arc::new(headers.clone()));
+            }
+            current_headers = Some(headers);
+        }
         while let Some(mut tag) = reader.next_tag().await? {
             // Metadata and sequence headers go out per connection (see publisher), not in-band.
             if tag.kind == TagKind::Script || tag.is_sequence_header() {
@@ -209,7 +312,7 @@ pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: 
             }
             let ts = tag.timestamp as u64;
             let base = *first.get_or_insert(ts);
-            if pass_length.is_some_and(|length| ts - base >= length) {
+            if length.is_some_and(|length| ts - base >= length) {
                 continue;
             }
             if tag.kind == TagKind::Video {
@@ -228,19 +331,17 @@ pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: 
             tag.timestamp = ((epoch + media_ms) & 0xffff_ffff) as u32;
             batch.push(tag);
         }
+        // A pass ends its batch, so a batch never spans a join (its headers are one item's).
         if !batch.is_empty() && !flush(&mut batch, batch_ms, start, &mut fanout, &cancel, &drift).await {
             return Ok(());
         }
-        if !looped || first.is_none() {
+        if first.is_none() {
+            // A pass with no media would loop without end.
             return Ok(());
         }
-        offset += pass_length.unwrap_or(video_seen + frame_ms as u64);
-        reader = match (&path, &live) {
-            (Some(path), _) => Reader::File(open(path).await?),
-            (None, Some(spec)) => Reader::Live(spawn_live(spec.clone()).await?.1),
-            (None, None) => unreachable!("a source is a file or a live encode"),
-        };
+        offset += length.unwrap_or(video_seen + frame_ms as u64);
     }
+    Ok(())
 }
 
 /// Waits until the batch's first tag is due, then hands the batch over. False when there is

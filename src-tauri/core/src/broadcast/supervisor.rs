@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -29,7 +30,11 @@ use crate::{accounts, ingest, library, Twitcher};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StartRequest {
-    pub video_id: i64,
+    /// What to play: a library video, or (instead) a playlist.
+    #[serde(default)]
+    pub video_id: Option<i64>,
+    #[serde(default)]
+    pub playlist_id: Option<i64>,
     pub account_ids: Vec<i64>,
     pub title: String,
     /// Twitch category (game) name; applied to the channel at go-live by the Twitch integration.
@@ -39,7 +44,8 @@ pub struct StartRequest {
     #[serde(rename = "loop")]
     pub looped: bool,
     /// When the video is not prepared for this quality yet: go live at once with a real-time
-    /// encode (and prepare in the background for next time) instead of waiting.
+    /// encode (and prepare in the background for next time) instead of waiting. (A playlist's
+    /// items are always prepared first: they join without an encoder.)
     #[serde(default)]
     pub live_encode: bool,
 }
@@ -76,41 +82,98 @@ impl BroadcastHandle {
     }
 }
 
-/// Checks a request against the profile's library and accounts.
-pub(super) async fn validate(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<(library::Video, Vec<accounts::Account>), BroadcastError> {
+/// What a broadcast plays, checked against the profile's library.
+pub(super) enum Program {
+    Video(library::Video),
+    Playlist {
+        playlist: crate::playlists::Playlist,
+        /// The video of each item, in order, then the insert's (if any).
+        videos: Vec<library::Video>,
+    },
+}
+
+impl Program {
+    /// The video its rows name: the video, or the playlist's first item.
+    fn first_video(&self) -> &library::Video {
+        match self {
+            Program::Video(video) => video,
+            Program::Playlist { videos, .. } => &videos[0],
+        }
+    }
+
+    fn playlist_id(&self) -> Option<i64> {
+        match self {
+            Program::Video(_) => None,
+            Program::Playlist { playlist, .. } => Some(playlist.id),
+        }
+    }
+
+    /// The title asked for, else the video's or the playlist's name.
+    fn title(&self, request: &StartRequest) -> String {
+        match (request.title.trim(), self) {
+            ("", Program::Video(video)) => video.title.clone(),
+            ("", Program::Playlist { playlist, .. }) => playlist.name.clone(),
+            (title, _) => title.to_string(),
+        }
+    }
+}
+
+/// Checks a request against the profile's library, playlists and accounts.
+pub(super) async fn validate(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<(Program, Vec<accounts::Account>), BroadcastError> {
     request.quality.validate()?;
     if request.account_ids.is_empty() {
         return Err(BroadcastError::NoDestination);
     }
-    let video = library::get(app, actor, request.video_id).await.map_err(|_| BroadcastError::NoVideo { id: request.video_id })?;
+    let video = |id| async move { library::get(app, actor, id).await.map_err(|_| BroadcastError::NoVideo { id }) };
+    let program = match (request.video_id, request.playlist_id) {
+        (Some(id), None) => Program::Video(video(id).await?),
+        (None, Some(id)) => {
+            let playlist = crate::playlists::get(app, actor, id).await.map_err(|_| BroadcastError::NoPlaylist { id })?;
+            if playlist.items.is_empty() {
+                return Err(BroadcastError::InvalidProgram(format!("playlist “{}” has no items: add videos to it first", playlist.name)));
+            }
+            let mut videos = Vec::with_capacity(playlist.items.len() + 1);
+            for id in playlist.items.iter().map(|i| i.video_id).chain(playlist.options.insert_video_id) {
+                videos.push(video(id).await?);
+            }
+            Program::Playlist { playlist, videos }
+        }
+        _ => return Err(BroadcastError::InvalidProgram("choose what to play: a video or a playlist (one of them)".into())),
+    };
     let mut accounts_ = Vec::new();
     for id in &request.account_ids {
         accounts_.push(accounts::get(app, actor, *id).await.map_err(|_| BroadcastError::NoAccount { id: *id })?);
     }
-    Ok((video, accounts_))
+    Ok((program, accounts_))
 }
 
-pub(super) async fn insert_rows(app: &Twitcher, actor: &Profile, request: &StartRequest, video: &library::Video, scheduled_at: Option<&str>) -> Result<(String, Vec<i64>), BroadcastError> {
+pub(super) async fn insert_rows(app: &Twitcher, actor: &Profile, request: &StartRequest, program: &Program, scheduled_at: Option<&str>) -> Result<(String, Vec<i64>), BroadcastError> {
     let broadcast_id = uuid::Uuid::new_v4().simple().to_string();
-    let title = stream_title(request, video);
+    let title = program.title(request);
     super::lease::keep(app, &app.lease_keeper);
-    let ids = app
-        .db
-        .insert_streams(app.instance_id(), actor.id, &broadcast_id, video.id, &request.account_ids, &title, request.category.as_deref(), &request.tags, &request.quality, request.looped, scheduled_at)
-        .await?;
+    let rows = crate::db::broadcast::NewStreams {
+        instance: app.instance_id(),
+        creator_id: actor.id,
+        broadcast_id: &broadcast_id,
+        video_id: program.first_video().id,
+        playlist_id: program.playlist_id(),
+        account_ids: &request.account_ids,
+        title: &title,
+        category: request.category.as_deref(),
+        tags: &request.tags,
+        quality: &request.quality,
+        looped: request.looped,
+        scheduled_at,
+    };
+    let ids = app.db.insert_streams(&rows).await?;
     Ok((broadcast_id, ids))
-}
-
-/// The title asked for, else the video's.
-fn stream_title(request: &StartRequest, video: &library::Video) -> String {
-    if request.title.trim().is_empty() { video.title.clone() } else { request.title.trim().to_string() }
 }
 
 /// Prepares (or reuses) the video, records one row per destination and starts publishing.
 pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<BroadcastHandle, BroadcastError> {
-    let (video, accounts_) = validate(app, actor, request).await?;
-    let (broadcast_id, stream_ids) = insert_rows(app, actor, request, &video, None).await?;
-    launch(app, actor, request, broadcast_id, stream_ids, video, accounts_).await
+    let (program, accounts_) = validate(app, actor, request).await?;
+    let (broadcast_id, stream_ids) = insert_rows(app, actor, request, &program, None).await?;
+    launch(app, actor, request, broadcast_id, stream_ids, program, accounts_).await
 }
 
 pub(super) async fn launch(
@@ -119,7 +182,7 @@ pub(super) async fn launch(
     request: &StartRequest,
     broadcast_id: String,
     stream_ids: Vec<i64>,
-    video: library::Video,
+    program: Program,
     accounts_: Vec<accounts::Account>,
 ) -> Result<BroadcastHandle, BroadcastError> {
     // From here a failure fails the rows it created, with the reason.
@@ -131,38 +194,22 @@ pub(super) async fn launch(
         }
         e
     };
-    let ready = match prepare::ready(app, video.id, &request.quality).await {
-        Ok(r) => r,
-        Err(e) => return Err(fail_all(e).await),
-    };
-    let (headers, input) = match ready {
-        None if request.live_encode => {
-            let local = match crate::storage::ensure_local(app, &video).await {
-                Ok(p) => p,
-                Err(e) => return Err(fail_all(e.into()).await),
-            };
-            // Prepared in the background (by the job worker) for the next stream of this video.
-            let _ = prepare::enqueue(app, actor, &video, &request.quality).await;
-            match source::start_live(&local, &request.quality, video.codec_audio.is_some()).await {
-                Ok((headers, encode)) => (headers, source::Input::Live(encode)),
-                Err(e) => return Err(fail_all(BroadcastError::Source(e.to_string())).await),
-            }
-        }
-        _ => {
-            let prepared = match ready {
-                Some(path) => path,
-                None => match prepare::ensure_prepared(app, actor, &video, &request.quality).await {
-                    Ok(p) => p,
-                    Err(e) => return Err(fail_all(e).await),
-                },
-            };
-            match source::read_headers(&prepared).await {
-                Ok(h) => (h, source::Input::Prepared(prepared)),
-                Err(e) => return Err(fail_all(BroadcastError::Source(e.to_string())).await),
+    let (now_playing_tx, now_playing) = watch::channel(None);
+    let mut labels = Vec::new();
+    let (headers, input) = match &program {
+        Program::Video(video) => match video_input(app, actor, request, video).await {
+            Ok(v) => v,
+            Err(e) => return Err(fail_all(e).await),
+        },
+        Program::Playlist { playlist, videos } => {
+            labels = playlist.items.iter().map(|i| i.meta.title.clone().unwrap_or_else(|| i.video_title.clone())).collect();
+            labels.extend(videos.get(playlist.items.len()).map(|insert| insert.title.clone()));
+            match playlist_input(app, actor, request, playlist, videos, now_playing_tx).await {
+                Ok(v) => v,
+                Err(e) => return Err(fail_all(e).await),
             }
         }
     };
-    let headers = Arc::new(headers);
     let automatic = ingest::list(&app.db, &app.options().ingest_list_url).await?.automatic;
     let mut destinations = Vec::new();
     for (account, stream_id) in accounts_.iter().zip(&stream_ids) {
@@ -176,7 +223,7 @@ pub(super) async fn launch(
 
     // Title, category and tags go to each connected channel before it goes live; a refusal is
     // that destination's notice, not a reason to stay offline.
-    let mut notices = crate::twitch::channel::apply_all(app, actor, &accounts_, &stream_title(request, &video), request.category.as_deref(), &request.tags).await;
+    let mut notices = crate::twitch::channel::apply_all(app, actor, &accounts_, &program.title(request), request.category.as_deref(), &request.tags).await;
     for (account, stream_id) in accounts_.iter().zip(&stream_ids) {
         if let Some(notice) = notices.get(&account.id) {
             let _ = app.db.set_stream_channel_notice(*stream_id, notice).await;
@@ -189,6 +236,7 @@ pub(super) async fn launch(
     let all = CancellationToken::new();
     let (reports_tx, reports) = mpsc::unbounded_channel();
     let mut fanout = Fanout::new();
+    fanout.set_headers(Arc::new(headers));
     let mut each = HashMap::new();
     let mut counters = HashMap::new();
     let mut pairs = Vec::new();
@@ -202,7 +250,7 @@ pub(super) async fn launch(
         counters.insert(dest.stream_id, (account_id, counter.clone(), notices.remove(&account_id)));
         pairs.push((dest.stream_id, account_id));
         let rx = fanout.add();
-        tokio::spawn(publisher::run(dest, headers.clone(), metadata.clone(), rx, cancel, counter, reports_tx.clone(), attempted_tx.clone()));
+        tokio::spawn(publisher::run(dest, metadata.clone(), rx, cancel, counter, reports_tx.clone(), attempted_tx.clone()));
     }
     drop(attempted_tx);
     drop(reports_tx);
@@ -226,8 +274,76 @@ pub(super) async fn launch(
     tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
 
     app.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
-    let done = tokio::spawn(supervise(app.clone(), broadcast_id.clone(), reports, counters, drift, source_task, all.clone(), each.clone()));
+    let source = SourceWatch { task: source_task, drift, now_playing, labels };
+    let done = tokio::spawn(supervise(app.clone(), broadcast_id.clone(), reports, counters, source, all.clone(), each.clone()));
     Ok(BroadcastHandle { broadcast_id, destinations: pairs, all, each, done })
+}
+
+/// The source of a one-video broadcast: its prepared file, or (when asked and not prepared yet)
+/// a real-time encode while the preparation runs in the background for next time.
+async fn video_input(app: &Twitcher, actor: &Profile, request: &StartRequest, video: &library::Video) -> Result<(source::Headers, source::Input), BroadcastError> {
+    let ready = prepare::ready(app, video.id, &request.quality).await?;
+    let prepared = match ready {
+        Some(path) => path,
+        None if request.live_encode => {
+            let local = crate::storage::ensure_local(app, video).await?;
+            let _ = prepare::enqueue(app, actor, video, &request.quality).await;
+            let (headers, encode) = source::start_live(&local, &request.quality, video.codec_audio.is_some()).await.map_err(|e| BroadcastError::Source(e.to_string()))?;
+            return Ok((headers, source::Input::Live(encode)));
+        }
+        None => prepare::ensure_prepared(app, actor, video, &request.quality).await?,
+    };
+    let headers = source::read_headers(&prepared).await.map_err(|e| BroadcastError::Source(e.to_string()))?;
+    Ok((headers, source::Input::Prepared(prepared)))
+}
+
+/// The source of a playlist broadcast: every item prepared at the broadcast's quality (each
+/// video once, however often it appears), played in the playlist's order.
+async fn playlist_input(
+    app: &Twitcher,
+    actor: &Profile,
+    request: &StartRequest,
+    playlist: &crate::playlists::Playlist,
+    videos: &[library::Video],
+    now_playing: watch::Sender<Option<(usize, Option<usize>)>>,
+) -> Result<(source::Headers, source::Input), BroadcastError> {
+    // Queue every preparation first, so the worker can run them while this waits for the first.
+    for video in videos {
+        if prepare::ready(app, video.id, &request.quality).await?.is_none() {
+            prepare::enqueue(app, actor, video, &request.quality).await?;
+        }
+    }
+    let mut prepared: HashMap<i64, source::PlayItem> = HashMap::new();
+    let mut items = Vec::with_capacity(videos.len());
+    for video in videos {
+        if !prepared.contains_key(&video.id) {
+            let path = prepare::ensure_prepared(app, actor, video, &request.quality).await?;
+            let headers = source::read_headers(&path).await.map_err(|e| BroadcastError::Source(format!("{}: {e}", video.title)))?;
+            prepared.insert(video.id, source::PlayItem { path, headers });
+        }
+        let item = &prepared[&video.id];
+        items.push(source::PlayItem { path: item.path.clone(), headers: item.headers.clone() });
+    }
+    let options = crate::playlists::PlaylistOptions { looped: playlist.options.looped || request.looped, ..playlist.options };
+    let items_len = playlist.items.len();
+    let order = crate::playlists::PlayOrder::new(items_len, options, rand::rngs::StdRng::from_entropy()).map(move |entry| match entry {
+        crate::playlists::Entry::Item(i) => i,
+        // The insert's video follows the items (validate put it there).
+        crate::playlists::Entry::Insert => items_len,
+    });
+    let order: Box<dyn Iterator<Item = usize> + Send> = Box::new(order);
+    let headers = items[0].headers.clone();
+    Ok((headers, source::Input::Playlist(source::Playhead { items, order: order.peekable(), now_playing })))
+}
+
+/// What the supervisor watches of the source.
+struct SourceWatch {
+    task: JoinHandle<Result<(), super::flv::FlvError>>,
+    /// Media time minus wall time, in ms.
+    drift: watch::Receiver<f64>,
+    /// The playlist entry playing and the next one (indexes into `labels`).
+    now_playing: watch::Receiver<Option<(usize, Option<usize>)>>,
+    labels: Vec<String>,
 }
 
 /// How long the source may produce nothing before the watchdog stops the broadcast. The first
@@ -265,8 +381,7 @@ async fn supervise(
     broadcast_id: String,
     mut reports: mpsc::UnboundedReceiver<Report>,
     counters: HashMap<i64, (i64, Arc<Counters>, Option<String>)>,
-    drift: watch::Receiver<f64>,
-    source_task: JoinHandle<Result<(), super::flv::FlvError>>,
+    source: SourceWatch,
     all: CancellationToken,
     each: HashMap<i64, CancellationToken>,
 ) -> HashMap<i64, StreamState> {
@@ -277,8 +392,10 @@ async fn supervise(
         })
         .collect();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let SourceWatch { task: source_task, mut drift, mut now_playing, labels } = source;
     let mut source_task = Some(source_task);
-    let mut drift = drift;
+    // (now playing, up next) of a playlist.
+    let mut playing: (Option<String>, Option<String>) = (None, None);
     // The watchdog: a source that stops producing (a hung disk, a stuck network mount) ends the
     // broadcast with a reason instead of leaving destinations live on nothing.
     let mut last_progress = Instant::now();
@@ -313,7 +430,25 @@ async fn supervise(
                     (state, None) => ("info", state.as_str().to_string()),
                 };
                 let _ = app.db.add_stream_event(report.stream_id, level, &message).await;
-                emit(&app, &broadcast_id, report.stream_id, t, *drift.borrow());
+                emit(&app, &broadcast_id, report.stream_id, t, *drift.borrow(), &playing);
+            }
+            changed = now_playing.changed() => {
+                if changed.is_err() {
+                    // The source is gone (it ended); keep the last title shown.
+                    now_playing = watch::channel(None).1;
+                    continue;
+                }
+                let entry = *now_playing.borrow_and_update();
+                if let Some((now, next)) = entry {
+                    let label = labels.get(now).cloned().unwrap_or_default();
+                    playing = (Some(label.clone()), next.and_then(|n| labels.get(n)).cloned());
+                    tracing::info!(broadcast = %broadcast_id, "next playlist item");
+                    for (id, t) in tracked.iter() {
+                        if !t.state.is_final() {
+                            let _ = app.db.add_stream_event(*id, "info", &format!("now playing: {label}")).await;
+                        }
+                    }
+                }
             }
             _ = tick.tick() => {
                 // Stop orders from any process (super::orders), and leases another process took
@@ -354,7 +489,7 @@ async fn supervise(
                     }
                     if !t.state.is_final() {
                         running.push(counters_of(*id, t));
-                        emit(&app, &broadcast_id, *id, t, *drift.borrow());
+                        emit(&app, &broadcast_id, *id, t, *drift.borrow(), &playing);
                     }
                 }
                 let _ = app.db.set_stream_counters(&running, app.instance_id()).await;
@@ -388,7 +523,7 @@ fn counters_of(id: i64, t: &Tracked) -> (i64, i64, i64) {
     (id, t.counters.reconnects.load(Ordering::Relaxed) as i64, t.counters.bytes.load(Ordering::Relaxed) as i64)
 }
 
-fn emit(app: &Twitcher, broadcast_id: &str, stream_id: i64, t: &Tracked, drift_ms: f64) {
+fn emit(app: &Twitcher, broadcast_id: &str, stream_id: i64, t: &Tracked, drift_ms: f64, playing: &(Option<String>, Option<String>)) {
     app.events.emit(Event::Stream(StreamStatus {
         stream_id,
         broadcast_id: broadcast_id.to_string(),
@@ -402,5 +537,7 @@ fn emit(app: &Twitcher, broadcast_id: &str, stream_id: i64, t: &Tracked, drift_m
         error: t.error.clone(),
         channel_notice: t.channel_notice.clone(),
         drift_ms,
+        now_playing: playing.0.clone(),
+        up_next: playing.1.clone(),
     }));
 }

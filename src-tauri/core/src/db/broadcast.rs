@@ -6,9 +6,26 @@ use crate::broadcast::state::ACTIVE;
 
 /// The columns of a [`StreamRow`], with the account's and the video's names.
 const STREAM_ROW: &str = "SELECT s.id, s.broadcast_id, s.twitch_account_id AS account_id, a.display_name AS account_name, s.video_id, \
-     v.title AS video_title, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.channel_notice, \
+     v.title AS video_title, s.playlist_id, p.name AS playlist_name, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.channel_notice, \
      s.video_bitrate_k + s.audio_bitrate_k AS target_kbps, s.reconnects, s.bytes_sent, s.created_at \
-     FROM streams s LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id LEFT JOIN videos v ON v.id = s.video_id";
+     FROM streams s LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id LEFT JOIN videos v ON v.id = s.video_id \
+     LEFT JOIN playlists p ON p.id = s.playlist_id";
+
+/// The rows of a new broadcast: one per account, owned by `instance`.
+pub struct NewStreams<'a> {
+    pub instance: &'a str,
+    pub creator_id: i64,
+    pub broadcast_id: &'a str,
+    pub video_id: i64,
+    pub playlist_id: Option<i64>,
+    pub account_ids: &'a [i64],
+    pub title: &'a str,
+    pub category: Option<&'a str>,
+    pub tags: &'a [String],
+    pub quality: &'a Quality,
+    pub looped: bool,
+    pub scheduled_at: Option<&'a str>,
+}
 
 impl Db {
     /// The ready prepared file of a video at a quality, if any.
@@ -40,46 +57,34 @@ impl Db {
 
     /// One row per destination of a new broadcast, all `queued` (or `scheduled`), leased to
     /// `instance`.
-    pub async fn insert_streams(
-        &self,
-        instance: &str,
-        creator_id: i64,
-        broadcast_id: &str,
-        video_id: i64,
-        account_ids: &[i64],
-        title: &str,
-        category: Option<&str>,
-        tags: &[String],
-        quality: &Quality,
-        looped: bool,
-        scheduled_at: Option<&str>,
-    ) -> Result<Vec<i64>, DbError> {
+    pub async fn insert_streams(&self, n: &NewStreams<'_>) -> Result<Vec<i64>, DbError> {
         let mut tx = self.pool().begin().await?;
-        let mut ids = Vec::with_capacity(account_ids.len());
-        let status = if scheduled_at.is_some() { StreamState::Scheduled } else { StreamState::Queued };
+        let mut ids = Vec::with_capacity(n.account_ids.len());
+        let status = if n.scheduled_at.is_some() { StreamState::Scheduled } else { StreamState::Queued };
         let pid = std::process::id();
-        for account in account_ids {
+        for account in n.account_ids {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO streams (creator_id, twitch_account_id, video_id, broadcast_id, title, category, tags, fps, \
+                "INSERT INTO streams (creator_id, twitch_account_id, video_id, playlist_id, broadcast_id, title, category, tags, fps, \
                  video_bitrate_k, audio_bitrate_k, resolution, loop, status, scheduled_at, owner_pid, owner_instance, heartbeat_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) RETURNING id",
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) RETURNING id",
             )
-            .bind(creator_id)
+            .bind(n.creator_id)
             .bind(account)
-            .bind(video_id)
-            .bind(broadcast_id)
-            .bind(title)
-            .bind(category)
-            .bind(serde_json::to_string(tags).expect("strings serialize"))
-            .bind(quality.fps)
-            .bind(quality.video_bitrate_k)
-            .bind(quality.audio_bitrate_k)
-            .bind(quality.resolution())
-            .bind(looped)
+            .bind(n.video_id)
+            .bind(n.playlist_id)
+            .bind(n.broadcast_id)
+            .bind(n.title)
+            .bind(n.category)
+            .bind(serde_json::to_string(n.tags).expect("strings serialize"))
+            .bind(n.quality.fps)
+            .bind(n.quality.video_bitrate_k)
+            .bind(n.quality.audio_bitrate_k)
+            .bind(n.quality.resolution())
+            .bind(n.looped)
             .bind(status)
-            .bind(scheduled_at)
+            .bind(n.scheduled_at)
             .bind(pid)
-            .bind(instance)
+            .bind(n.instance)
             .fetch_one(&mut *tx)
             .await?;
             ids.push(id);
@@ -247,7 +252,7 @@ impl Db {
         let mut rows: Vec<ScheduledRow> = sqlx::query_as(
             "UPDATE streams SET status = 'queued', owner_pid = ?, owner_instance = ?, heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
              WHERE broadcast_id = ? AND status = 'scheduled' \
-             RETURNING id, creator_id, twitch_account_id AS account_id, video_id, title, category, tags, fps, video_bitrate_k, \
+             RETURNING id, creator_id, twitch_account_id AS account_id, video_id, playlist_id, title, category, tags, fps, video_bitrate_k, \
              audio_bitrate_k, resolution, loop",
         )
         .bind(std::process::id())

@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod playlists;
 pub mod streams;
 pub mod twitch;
 pub mod videos;

@@ -21,7 +21,12 @@ use crate::ServerState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct StartBody {
-    pub video_id: i64,
+    /// What to play: a library video…
+    #[serde(default)]
+    pub video_id: Option<i64>,
+    /// …or a playlist (its items are prepared before it goes live).
+    #[serde(default)]
+    pub playlist_id: Option<i64>,
     pub account_ids: Vec<i64>,
     /// The video's title when omitted.
     #[serde(default)]
@@ -67,11 +72,12 @@ pub struct Started {
 /// Goes live now (a video not prepared yet is encoded in real time meanwhile) or at `at`.
 #[utoipa::path(post, path = "/api/streams/start", request_body = StartBody, security(("bearer" = [])),
     responses((status = 202, body = Started), (status = 400, body = crate::openapi::ErrorResponse),
-        (status = 404, description = "no such video or account", body = crate::openapi::ErrorResponse)))]
+        (status = 404, description = "no such video, playlist or account", body = crate::openapi::ErrorResponse)))]
 pub async fn start(State(state): State<ServerState>, Session(actor): Session, Body(body): Body<StartBody>) -> ApiResult<(StatusCode, axum::Json<Started>)> {
     let (width, height) = Quality::parse_resolution(body.resolution.as_deref().unwrap_or("1920x1080"))?;
     let request = StartRequest {
         video_id: body.video_id,
+        playlist_id: body.playlist_id,
         account_ids: body.account_ids,
         title: body.title.unwrap_or_default(),
         category: body.category,
