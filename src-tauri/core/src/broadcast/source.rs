@@ -68,30 +68,49 @@ pub async fn read_headers(path: &Path) -> Result<Headers, FlvError> {
     Ok(headers)
 }
 
-/// Where the video track ends, in ms after the first media tag: found by walking the tag headers
-/// (seeking over the data), so even a large file costs only a few thousand small reads.
-fn video_end(path: &Path) -> Result<u64, FlvError> {
+/// How a prepared file's tracks sit in time, in ms after its first media tag.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    /// The last video tag.
+    video_end: u64,
+    /// The first audio tag. An encoder's priming and B-frame reordering put the audio's first
+    /// timestamp a little after the video's (46 ms for x264 with B-frames and AAC at 48 kHz), and
+    /// the same amount past its end: a pass's audio is cut that much later than its video, so the
+    /// tracks join without a gap or an overlap.
+    audio_delay: u64,
+}
+
+/// Found by walking the tag headers (seeking over the data), so even a large file costs only a
+/// few thousand small reads.
+fn timing(path: &Path) -> Result<Timing, FlvError> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
     let mut header = [0u8; 9];
     file.read_exact(&mut header).map_err(|_| FlvError::NotFlv)?;
     let offset = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) as u64;
     file.seek(SeekFrom::Start(offset + 4))?;
-    let (mut first, mut last) = (None::<u64>, 0u64);
+    let (mut first, mut first_audio, mut last) = (None::<u64>, None::<u64>, 0u64);
     let mut head = [0u8; 11];
     while file.read_exact(&mut head).is_ok() {
         let size = u32::from_be_bytes([0, head[1], head[2], head[3]]) as i64;
         let ts = u32::from_be_bytes([head[7], head[4], head[5], head[6]]) as u64;
         let kind = head[0] & 0x1f;
-        if kind == 8 || kind == 9 {
+        // Sequence headers carry no media time; they are the first tag (at 0) of each track.
+        let mut packet_type = [0u8; 2];
+        let is_header = (kind == 8 || kind == 9) && size >= 2 && file.read_exact(&mut packet_type).is_ok() && packet_type[1] == 0;
+        let read = if (kind == 8 || kind == 9) && size >= 2 { 2 } else { 0 };
+        if (kind == 8 || kind == 9) && !is_header {
             first.get_or_insert(ts);
-            if kind == 9 {
+            if kind == 8 {
+                first_audio.get_or_insert(ts);
+            } else {
                 last = last.max(ts);
             }
         }
-        file.seek_relative(size + 4)?;
+        file.seek_relative(size - read + 4)?;
     }
-    Ok(last.saturating_sub(first.unwrap_or(0)))
+    let first = first.unwrap_or(0);
+    Ok(Timing { video_end: last.saturating_sub(first), audio_delay: first_audio.unwrap_or(first).saturating_sub(first) })
 }
 
 /// Where a source's tags come from.
@@ -123,8 +142,16 @@ pub struct PlayItem {
 /// and its sequence headers when they may differ from the previous pass's.
 struct Pass {
     reader: Reader,
-    length: Option<u64>,
+    length: Option<Length>,
     headers: Option<Headers>,
+}
+
+/// Where a pass ends, in ms after its first media tag: its video, and its audio (later by the
+/// next pass's audio delay, so the next pass's audio follows without a gap or an overlap).
+#[derive(Debug, Clone, Copy)]
+struct Length {
+    video: u64,
+    audio: u64,
 }
 
 /// Hands out the passes of an input: one, a file over and over, or a playlist's items.
@@ -133,20 +160,26 @@ struct Passes {
     looped: bool,
     frame_ms: u64,
     started: bool,
-    /// `video_end` of each playlist item (or of the one file), measured once.
-    lengths: std::collections::HashMap<usize, u64>,
+    /// The [`Timing`] of each playlist item (or of the one file), measured once.
+    timings: std::collections::HashMap<usize, Timing>,
 }
 
 impl Passes {
-    async fn length_of(&mut self, index: usize, path: &Path) -> Result<u64, FlvError> {
-        if let Some(length) = self.lengths.get(&index) {
-            return Ok(*length);
+    async fn timing_of(&mut self, index: usize, path: &Path) -> Result<Timing, FlvError> {
+        if let Some(timing) = self.timings.get(&index) {
+            return Ok(*timing);
         }
         let owned = path.to_path_buf();
-        let end = tokio::task::spawn_blocking(move || video_end(&owned)).await.map_err(|e| FlvError::Damaged(e.to_string()))??;
-        let length = end + self.frame_ms;
-        self.lengths.insert(index, length);
-        Ok(length)
+        let measured = tokio::task::spawn_blocking(move || timing(&owned)).await.map_err(|e| FlvError::Damaged(e.to_string()))??;
+        self.timings.insert(index, measured);
+        Ok(measured)
+    }
+
+    /// A pass of `this` followed by `next`: the video lasts one frame past its last tag; the audio
+    /// is cut where the next pass's audio will take over.
+    fn length(&self, this: Timing, next: Timing) -> Length {
+        let video = this.video_end + self.frame_ms;
+        Length { video, audio: video + next.audio_delay }
     }
 
     async fn next(&mut self) -> Result<Option<Pass>, FlvError> {
@@ -158,7 +191,13 @@ impl Passes {
                 }
                 let path = path.clone();
                 // A single pass needs no length: it ends with its file.
-                let length = if self.looped { Some(self.length_of(0, &path).await?) } else { None };
+                let length = match self.looped {
+                    true => {
+                        let t = self.timing_of(0, &path).await?;
+                        Some(self.length(t, t))
+                    }
+                    false => None,
+                };
                 Ok(Some(Pass { reader: Reader::File(open(&path).await?), length, headers: None }))
             }
             Input::Live(encode) => {
@@ -171,10 +210,17 @@ impl Passes {
             }
             Input::Playlist(playhead) => {
                 let Some(index) = playhead.order.next() else { return Ok(None) };
-                let _ = playhead.now_playing.send(Some((index, playhead.order.peek().copied())));
-                let item = &playhead.items[index];
-                let (path, headers) = (item.path.clone(), item.headers.clone());
-                let length = self.length_of(index, &path).await?;
+                let next = playhead.order.peek().copied();
+                let _ = playhead.now_playing.send(Some((index, next)));
+                let (path, headers) = (playhead.items[index].path.clone(), playhead.items[index].headers.clone());
+                let next_path = next.map(|n| playhead.items[n].path.clone());
+                let this = self.timing_of(index, &path).await?;
+                // The last item keeps its audio to the same length as its video.
+                let following = match (next, next_path) {
+                    (Some(n), Some(p)) => self.timing_of(n, &p).await?,
+                    _ => this,
+                };
+                let length = self.length(this, following);
                 Ok(Some(Pass { reader: Reader::File(open(&path).await?), length: Some(length), headers: Some(headers) }))
             }
         }
@@ -275,73 +321,121 @@ impl Reader {
 /// passes last as long as the video seen.
 ///
 /// A playlist item whose sequence headers differ from the previous item's (a remuxed file from
-/// another encoder) starts with those headers in-band at the head of its first batch (a batch
-/// never spans a join), so connected receivers reconfigure their decoders there and a destination
-/// that resumes at that batch gets them too; the fan-out hands them to any destination that
-/// reconnects later.
+/// another encoder) starts with those headers in-band at the head of a new batch, so connected
+/// receivers reconfigure their decoders there and a destination that resumes at that batch gets
+/// them too; the fan-out hands them to any destination that reconnects later.
 #[allow(clippy::too_many_arguments)]
-pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: u64, mut fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
-    let start = Instant::now();
-    // The RTMP timestamp of the first tag: 0, unless a test starts later (EngineOptions).
-    let epoch = first_timestamp_ms;
+pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: u64, fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
+    let mut out = Batcher { start: Instant::now(), epoch: first_timestamp_ms, batch: Vec::with_capacity(16), batch_ms: 0, fanout, cancel, drift };
     let mut offset: u64 = 0;
-    let mut passes = Passes { input, looped, frame_ms: frame_ms as u64, started: false, lengths: Default::default() };
+    let mut passes = Passes { input, looped, frame_ms: frame_ms as u64, started: false, timings: Default::default() };
     let mut current_headers: Option<Headers> = None;
+    // A pass's audio past its video's end (by the next pass's audio delay), held back to go out
+    // in timestamp order among the next pass's first video frames: (media ms, tag).
+    let mut tail: VecDeque<(u64, Tag)> = VecDeque::new();
     while let Some(Pass { mut reader, length, headers }) = passes.next().await? {
         let mut video_seen: u64 = 0;
         let mut first: Option<u64> = None;
-        let mut batch: Vec<Tag> = Vec::with_capacity(16);
-        let mut batch_ms = 0u64;
         if let Some(headers) = headers {
             let changed = current_headers.as_ref().is_some_and(|now| !now.same_decoder_setup(&headers));
             if changed {
-                // In-band at the join's timestamp, ahead of the item's first keyframe.
-                let at = ((epoch + offset) & 0xffff_ffff) as u32;
-                batch.extend(headers.video.iter().chain(headers.audio.iter()).map(|t| Tag { timestamp: at, ..t.clone() }));
-                batch_ms = offset;
+                // In-band at the join, ahead of the item's first keyframe, at the head of a new
+                // batch, which carries these headers for destinations that (re)connect there.
+                if !out.flush().await {
+                    return Ok(());
+                }
+                for tag in headers.video.iter().chain(headers.audio.iter()) {
+                    out.push(offset, tag.clone());
+                }
             }
             if current_headers.is_none() || changed {
-                fanout.set_headers(std::sync::Arc::new(headers.clone()));
+                out.fanout.set_headers(std::sync::Arc::new(headers.clone()));
             }
             current_headers = Some(headers);
         }
-        while let Some(mut tag) = reader.next_tag().await? {
+        while let Some(tag) = reader.next_tag().await? {
             // Metadata and sequence headers go out per connection (see publisher), not in-band.
             if tag.kind == TagKind::Script || tag.is_sequence_header() {
                 continue;
             }
             let ts = tag.timestamp as u64;
             let base = *first.get_or_insert(ts);
-            if length.is_some_and(|length| ts - base >= length) {
+            let end = length.map(|l| if tag.kind == TagKind::Audio { l.audio } else { l.video });
+            if end.is_some_and(|end| ts - base >= end) {
                 continue;
             }
             if tag.kind == TagKind::Video {
                 video_seen = video_seen.max(ts - base);
             }
             let media_ms = offset + (ts - base);
-            if !batch.is_empty() && media_ms >= batch_ms + BATCH_MS {
-                if !flush(&mut batch, batch_ms, start, &mut fanout, &cancel, &drift).await {
+            if length.is_some_and(|l| ts - base >= l.video) {
+                tail.push_back((media_ms, tag));
+                continue;
+            }
+            while tail.front().is_some_and(|(at, _)| *at <= media_ms) {
+                let (at, held) = tail.pop_front().expect("checked");
+                if !out.send(at, held).await {
                     return Ok(());
                 }
             }
-            if batch.is_empty() {
-                batch_ms = media_ms;
+            if !out.send(media_ms, tag).await {
+                return Ok(());
             }
-            // RTMP timestamps are 32-bit milliseconds: they wrap after 49.7 days, as receivers expect.
-            tag.timestamp = ((epoch + media_ms) & 0xffff_ffff) as u32;
-            batch.push(tag);
-        }
-        // A pass ends its batch, so a batch never spans a join (its headers are one item's).
-        if !batch.is_empty() && !flush(&mut batch, batch_ms, start, &mut fanout, &cancel, &drift).await {
-            return Ok(());
         }
         if first.is_none() {
             // A pass with no media would loop without end.
+            break;
+        }
+        offset += length.map(|l| l.video).unwrap_or(video_seen + frame_ms as u64);
+    }
+    for (at, held) in tail {
+        if !out.send(at, held).await {
             return Ok(());
         }
-        offset += length.unwrap_or(video_seen + frame_ms as u64);
     }
+    out.flush().await;
     Ok(())
+}
+
+/// Gathers tags into batches of about [`BATCH_MS`] and hands each over when its first tag is due.
+struct Batcher {
+    start: Instant,
+    /// The RTMP timestamp of media time 0: 0, unless a test starts later (EngineOptions).
+    epoch: u64,
+    batch: Vec<Tag>,
+    batch_ms: u64,
+    fanout: Fanout,
+    cancel: CancellationToken,
+    drift: watch::Sender<f64>,
+}
+
+impl Batcher {
+    /// Adds a tag at `media_ms` to the open batch.
+    fn push(&mut self, media_ms: u64, mut tag: Tag) {
+        if self.batch.is_empty() {
+            self.batch_ms = media_ms;
+        }
+        // RTMP timestamps are 32-bit milliseconds: they wrap after 49.7 days, as receivers expect.
+        tag.timestamp = ((self.epoch + media_ms) & 0xffff_ffff) as u32;
+        self.batch.push(tag);
+    }
+
+    /// Adds a tag, first handing over the open batch if this tag is a batch's length past its
+    /// start. False when there is nobody left to send to.
+    async fn send(&mut self, media_ms: u64, tag: Tag) -> bool {
+        if !self.batch.is_empty() && media_ms >= self.batch_ms + BATCH_MS && !self.flush().await {
+            return false;
+        }
+        self.push(media_ms, tag);
+        true
+    }
+
+    async fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        flush(&mut self.batch, self.batch_ms, self.start, &mut self.fanout, &self.cancel, &self.drift).await
+    }
 }
 
 /// Waits until the batch's first tag is due, then hands the batch over. False when there is

@@ -1,0 +1,231 @@
+//! Playlists: what a profile can do with them, and a playlist broadcast against a real RTMP ingest
+//! (nginx-rtmp recording each stream key) with items ffmpeg makes at test time in different
+//! sizes and frame rates.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{make_video, Ingest};
+use twitcher_core::accounts::{self, AccountInput};
+use twitcher_core::broadcast::{self, EngineOptions, Quality, StartRequest, StreamState};
+use twitcher_core::jobs::{self, JobStatus};
+use twitcher_core::playlists::{self, ItemMeta, PlaylistError, PlaylistOptions};
+use twitcher_core::profiles::{self, Profile};
+use twitcher_core::vault::KeyringPreference;
+use twitcher_core::{library, Error, Twitcher};
+
+const QUALITY: Quality = Quality { fps: 30, video_bitrate_k: 1000, audio_bitrate_k: 128, width: 640, height: 360 };
+
+struct Setup {
+    dir: tempfile::TempDir,
+    app: Twitcher,
+    ana: Profile,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let app = support::open_with_engine(&dir.path().join("data"), KeyringPreference::File, "http://127.0.0.1:9/unreachable", EngineOptions::default()).await;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
+    Setup { dir, app, ana }
+}
+
+/// Imports a clip made with `extra` ffmpeg output options; returns its video id.
+async fn clip(s: &Setup, actor: &Profile, name: &str, extra: &[&str]) -> i64 {
+    let file = make_video(s.dir.path(), name, "mp4", extra);
+    let (ids, _) = library::import(&s.app, actor, &[file]).await.unwrap();
+    let done = jobs::run_until_done(&s.app, &ids).await.unwrap();
+    assert_eq!(done[0].status, JobStatus::Succeeded, "{:?}", done[0].error);
+    done[0].video_id.unwrap()
+}
+
+fn code(e: PlaylistError) -> String {
+    Error::from(e).code().as_str().to_string()
+}
+
+#[tokio::test]
+async fn a_playlist_keeps_its_order_through_adds_moves_and_removes() {
+    let s = setup().await;
+    let a = clip(&s, &s.ana, "a", &["-t", "1"]).await;
+    let b = clip(&s, &s.ana, "b", &["-t", "1", "-vf", "hue=h=90"]).await;
+    let c = clip(&s, &s.ana, "c", &["-t", "1", "-vf", "hue=h=180"]).await;
+    let p = playlists::create(&s.app, &s.ana, "  Night shift  ").await.unwrap();
+    assert_eq!((p.name.as_str(), p.items.len(), p.duration_sec), ("Night shift", 0, Some(0.0)));
+
+    let meta = ItemMeta { title: Some("Opening".into()), category: Some("Just Chatting".into()), tags: Some(vec!["English".into()]) };
+    playlists::add(&s.app, &s.ana, p.id, a, None, &meta).await.unwrap();
+    playlists::add(&s.app, &s.ana, p.id, b, None, &ItemMeta::default()).await.unwrap();
+    // Inserted first; the others move down.
+    let p = playlists::add(&s.app, &s.ana, p.id, c, Some(1), &ItemMeta::default()).await.unwrap();
+    assert_eq!(p.items.iter().map(|i| i.video_id).collect::<Vec<_>>(), [c, a, b]);
+    assert_eq!(p.items.iter().map(|i| i.position).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(p.items[1].meta, meta);
+    let total = p.duration_sec.unwrap();
+    assert!((total - 3.0).abs() < 0.2, "three 1 s clips: {total}");
+
+    // Moving the last item first, and the first past the end (last).
+    let last = p.items[2].id;
+    let p = playlists::move_item(&s.app, &s.ana, p.id, last, 1).await.unwrap();
+    assert_eq!(p.items.iter().map(|i| i.video_id).collect::<Vec<_>>(), [b, c, a]);
+    let p = playlists::move_item(&s.app, &s.ana, p.id, p.items[0].id, 99).await.unwrap();
+    assert_eq!(p.items.iter().map(|i| i.video_id).collect::<Vec<_>>(), [c, a, b]);
+    let p = playlists::remove_item(&s.app, &s.ana, p.id, p.items[1].id).await.unwrap();
+    assert_eq!(p.items.iter().map(|i| i.video_id).collect::<Vec<_>>(), [c, b]);
+    assert_eq!(p.items.iter().map(|i| i.position).collect::<Vec<_>>(), [1, 2]);
+
+    // A video removed from the library leaves its playlists.
+    library::remove(&s.app, &s.ana, c).await.unwrap();
+    assert_eq!(playlists::get(&s.app, &s.ana, p.id).await.unwrap().items.iter().map(|i| i.video_id).collect::<Vec<_>>(), [b]);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_its_code_and_changes_nothing() {
+    let s = setup().await;
+    let bo = profiles::register(&s.app, Some("Bo")).await.unwrap().profile;
+    let a = clip(&s, &s.ana, "a", &["-t", "1"]).await;
+    let theirs = clip(&s, &bo, "theirs", &["-t", "1", "-vf", "hue=h=45"]).await;
+    let p = playlists::create(&s.app, &s.ana, "Main").await.unwrap();
+    let p = playlists::add(&s.app, &s.ana, p.id, a, None, &ItemMeta::default()).await.unwrap();
+
+    assert_eq!(code(playlists::create(&s.app, &s.ana, "Main").await.unwrap_err()), "duplicate_playlist");
+    assert_eq!(code(playlists::create(&s.app, &s.ana, "   ").await.unwrap_err()), "invalid_name");
+    assert_eq!(code(playlists::add(&s.app, &s.ana, p.id, theirs, None, &ItemMeta::default()).await.unwrap_err()), "video_not_found");
+    let too_many_tags = ItemMeta { tags: Some((0..11).map(|i| format!("t{i}")).collect()), ..Default::default() };
+    assert_eq!(code(playlists::add(&s.app, &s.ana, p.id, a, None, &too_many_tags).await.unwrap_err()), "invalid_input");
+    assert_eq!(code(playlists::move_item(&s.app, &s.ana, p.id, 999_999, 1).await.unwrap_err()), "not_found");
+    let half_insert = PlaylistOptions { insert_every: Some(3), ..Default::default() };
+    assert_eq!(code(playlists::set_options(&s.app, &s.ana, p.id, &half_insert).await.unwrap_err()), "invalid_input");
+    // Another profile sees none of it: its ids answer as unknown.
+    assert_eq!(code(playlists::get(&s.app, &bo, p.id).await.unwrap_err()), "playlist_not_found");
+    assert_eq!(code(playlists::delete(&s.app, &bo, p.id).await.unwrap_err()), "playlist_not_found");
+    assert!(playlists::list(&s.app, &bo).await.unwrap().is_empty());
+
+    assert_eq!(playlists::get(&s.app, &s.ana, p.id).await.unwrap(), p, "nothing changed");
+    // An empty playlist cannot go live, and says why.
+    let empty = playlists::create(&s.app, &s.ana, "Empty").await.unwrap();
+    let request = StartRequest {
+        video_id: None,
+        playlist_id: Some(empty.id),
+        account_ids: vec![1],
+        title: String::new(),
+        category: None,
+        tags: vec![],
+        quality: QUALITY,
+        looped: false,
+        live_encode: false,
+    };
+    let refused = broadcast::start(&s.app, &s.ana, &request).await.err().unwrap();
+    assert_eq!(Error::from(refused).code().as_str(), "invalid_input");
+    let both = StartRequest { video_id: Some(a), ..request };
+    assert_eq!(Error::from(broadcast::start(&s.app, &s.ana, &both).await.err().unwrap()).code().as_str(), "invalid_input");
+}
+
+/// (dts seconds, duration seconds) of each packet of one track of a recording, from ffprobe.
+fn packets(path: &std::path::Path, track: &str) -> Vec<(f64, f64)> {
+    let out = twitcher_testkit::output_within(
+        std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", track, "-show_entries", "packet=dts_time,duration_time", "-of", "csv=p=0"])
+            .arg(path),
+        Duration::from_secs(60),
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split(',');
+            Some((parts.next()?.parse().ok()?, parts.next().and_then(|d| d.parse().ok()).unwrap_or(0.0)))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playlist_of_different_sources_played_twice_is_one_stream_without_gaps() {
+    let ingest = Ingest::start();
+    let s = setup().await;
+    // Different sizes, frame rates and loudness; every one prepared to 640x360 at 30 fps.
+    let items = [
+        clip(&s, &s.ana, "wide", &["-t", "3"]).await,
+        clip(&s, &s.ana, "small", &["-t", "3", "-vf", "scale=320:240", "-r", "30", "-af", "volume=0.2"]).await,
+        clip(&s, &s.ana, "fast", &["-t", "3", "-vf", "scale=1280:720,hue=h=120", "-r", "50", "-af", "volume=2"]).await,
+    ];
+    // Two rounds, as the items' titles say; it ends by itself after the sixth.
+    let p = playlists::create(&s.app, &s.ana, "Channel").await.unwrap();
+    for (i, video) in items.iter().chain(items.iter()).enumerate() {
+        let meta = ItemMeta { title: Some(format!("Item {}", i % 3 + 1)), ..Default::default() };
+        playlists::add(&s.app, &s.ana, p.id, *video, None, &meta).await.unwrap();
+    }
+    let key = format!("live_1_{}", uuid::Uuid::new_v4().simple());
+    let input = AccountInput { display_name: "Main".into(), channel_id: "1001".into(), login: None, ingest_server: Some(ingest.server()) };
+    let account = accounts::add(&s.app, &s.ana, &input, &key).await.unwrap();
+
+    let mut events = s.app.events.subscribe();
+    let request = StartRequest {
+        video_id: None,
+        playlist_id: Some(p.id),
+        account_ids: vec![account.id],
+        title: String::new(),
+        category: None,
+        tags: vec![],
+        quality: QUALITY,
+        looped: false,
+        live_encode: false,
+    };
+    let handle = broadcast::start(&s.app, &s.ana, &request).await.unwrap();
+    let stream_id = handle.destinations[0].0;
+    // While a broadcast plays it, it cannot be deleted.
+    assert_eq!(code(playlists::delete(&s.app, &s.ana, p.id).await.unwrap_err()), "playlist_in_use");
+    let watch = tokio::spawn(async move {
+        let mut seen: Vec<(String, Option<String>)> = Vec::new();
+        while let Ok(event) = events.recv().await {
+            if let twitcher_core::events::Event::Stream(status) = event {
+                if let Some(now) = status.now_playing {
+                    let pair = (now, status.up_next);
+                    if seen.last() != Some(&pair) {
+                        seen.push(pair);
+                    }
+                }
+                if status.state.is_final() {
+                    break;
+                }
+            }
+        }
+        seen
+    });
+    let states = tokio::time::timeout(Duration::from_secs(90), handle.wait()).await.expect("six 3 s items end within 90 s");
+    assert_eq!(states[&stream_id], StreamState::Ended);
+    let seen = tokio::time::timeout(Duration::from_secs(5), watch).await.unwrap().unwrap();
+    let expected: Vec<(String, Option<String>)> = [(1, Some(2)), (2, Some(3)), (3, Some(1)), (1, Some(2)), (2, Some(3)), (3, None)]
+        .iter()
+        .map(|(now, next)| (format!("Item {now}"), next.map(|n| format!("Item {n}"))))
+        .collect();
+    assert_eq!(seen, expected, "now playing / up next, in order");
+
+    let recording = ingest.recording(&key);
+    let video = packets(&recording, "v:0");
+    let span = video.last().unwrap().0 - video.first().unwrap().0;
+    assert!((span + 1.0 / 30.0 - 18.0).abs() < 0.1, "two rounds of 9 s: {span:.2} s");
+    let frame = 1.0 / 30.0;
+    for w in video.windows(2) {
+        let step = w[1].0 - w[0].0;
+        assert!(step > 0.0, "video DTS must strictly increase: {:?} then {:?}", w[0], w[1]);
+        assert!(step <= frame + 0.0015, "a video gap of {step:.3} s at {:.3} s", w[0].0);
+    }
+    let audio = packets(&recording, "a:0");
+    let aac_frame = 1024.0 / 48_000.0;
+    for w in audio.windows(2) {
+        let step = w[1].0 - w[0].0;
+        assert!(step > 0.0, "audio DTS must strictly increase: {:?} then {:?}", w[0], w[1]);
+        assert!(step <= aac_frame + 0.0015, "an audio gap of {:.1} ms at {:.3} s", step * 1000.0, w[0].0);
+    }
+    // Five joins moved neither track against the other: audio starts and ends where it did
+    // against the video within a frame (audio cut or doubled at a join would add up here).
+    let (v_start, v_end) = (video[0].0, video.last().unwrap().0 + frame);
+    let (a_start, a_end) = (audio[0].0, audio.last().map(|p| p.0 + p.1).unwrap());
+    let drift = (a_end - v_end) - (a_start - v_start);
+    assert!(drift.abs() < frame, "audio moved {:.1} ms against the video over the joins", drift * 1000.0);
+    let log = broadcast::logs(&s.app, &s.ana, stream_id).await.unwrap();
+    assert!(log.iter().any(|(_, _, m)| m == "now playing: Item 3"), "{log:?}");
+    let row = broadcast::stream(&s.app, &s.ana, stream_id).await.unwrap();
+    assert_eq!((row.playlist_id, row.playlist_name.as_deref(), row.title.as_str()), (Some(p.id), Some("Channel"), "Channel"));
+    // Once it has ended, the playlist can be deleted.
+    playlists::delete(&s.app, &s.ana, p.id).await.unwrap();
+}
