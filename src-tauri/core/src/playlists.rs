@@ -64,8 +64,9 @@ pub struct PlaylistItem {
     pub meta: ItemMeta,
 }
 
-/// How a playlist plays.
+/// How a playlist plays (each field omitted: off).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlaylistOptions {

@@ -321,6 +321,63 @@ async fn a_stream_started_through_the_api_goes_live_on_nginx_sends_events_and_st
     assert!(twitcher_testkit::video_packets(&ingest.recording(key)).len() > 25, "published to nginx");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playlists_are_built_through_the_api_and_another_profile_gets_404() {
+    let s = start(ServerOptions::default()).await;
+    let (_, ana) = s.register("Ana").await;
+    let (_, bo) = s.register("Bo").await;
+    let mut videos = Vec::new();
+    for (name, hue) in [("one", "0"), ("two", "120")] {
+        let file = make_video(s.dir.path(), name, "mp4", &["-t", "1", "-vf", &format!("hue=h={hue}")]);
+        let (status, video) = upload(&s, &ana, &format!("{name}.mp4"), std::fs::read(&file).unwrap()).await;
+        assert_eq!(status, StatusCode::CREATED, "{video}");
+        videos.push(video["id"].as_i64().unwrap());
+    }
+    let (status, created) = s.call(Method::POST, "/api/playlists", Some(&ana), Some(json!({ "name": "Late", "loop": true }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!((created["name"].as_str(), created["loop"].as_bool(), created["shuffle"].as_bool()), (Some("Late"), Some(true), Some(false)));
+    let id = created["id"].as_i64().unwrap();
+    let items = format!("/api/playlists/{id}/items");
+    for video in &videos {
+        let (status, body) = s.call(Method::POST, &items, Some(&ana), Some(json!({ "video_id": video, "title": "Rerun" }))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, first) = s.call(Method::POST, &items, Some(&ana), Some(json!({ "video_id": videos[1], "position": 1 }))).await;
+    let order: Vec<i64> = first["items"].as_array().unwrap().iter().map(|i| i["video_id"].as_i64().unwrap()).collect();
+    assert_eq!(order, [videos[1], videos[0], videos[1]]);
+    let item = first["items"][0]["id"].as_i64().unwrap();
+    let (status, moved) = s.call(Method::POST, &format!("{items}/{item}/move"), Some(&ana), Some(json!({ "position": 3 }))).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["items"][2]["id"].as_i64(), Some(item));
+    let (status, removed) = s.call(Method::DELETE, &format!("{items}/{item}"), Some(&ana), None).await;
+    assert_eq!((status, removed["items"].as_array().unwrap().len()), (StatusCode::OK, 2));
+    let (status, updated) = s.call(Method::PUT, &format!("/api/playlists/{id}"), Some(&ana), Some(json!({ "shuffle": true, "loop": false }))).await;
+    assert_eq!((status, updated["shuffle"].as_bool(), updated["loop"].as_bool()), (StatusCode::OK, Some(true), Some(false)));
+
+    // Another profile: every id is unknown to it, and its list is empty.
+    let (status, body) = s.call(Method::GET, &format!("/api/playlists/{id}"), Some(&bo), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "playlist_not_found"));
+    let (status, body) = s.call(Method::POST, &items, Some(&bo), Some(json!({ "video_id": videos[0] }))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "playlist_not_found"));
+    assert_eq!(s.call(Method::GET, "/api/playlists", Some(&bo), None).await.1, json!([]));
+    let start = json!({ "playlist_id": id, "account_ids": [1] });
+    let (status, body) = s.call(Method::POST, "/api/streams/start", Some(&bo), Some(start)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "playlist_not_found"));
+    // Bad input: a clear 4xx and nothing changed.
+    let (status, body) = s.call(Method::POST, "/api/playlists", Some(&ana), Some(json!({ "name": "Late" }))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "duplicate_playlist"));
+    let (status, body) = s.call(Method::POST, &items, Some(&ana), Some(json!({ "video_id": 999 }))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "video_not_found"));
+    let both = json!({ "playlist_id": id, "video_id": videos[0], "account_ids": [1] });
+    let (status, body) = s.call(Method::POST, "/api/streams/start", Some(&ana), Some(both)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"));
+    assert_eq!(s.call(Method::GET, &format!("/api/playlists/{id}"), Some(&ana), None).await.1, updated);
+
+    let (status, body) = s.call(Method::DELETE, &format!("/api/playlists/{id}"), Some(&ana), None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "deleted": id })));
+    assert_eq!(s.call(Method::GET, "/api/playlists", Some(&ana), None).await.1, json!([]));
+}
+
 #[tokio::test]
 async fn the_openapi_document_lists_every_endpoint() {
     let s = start(ServerOptions::default()).await;
@@ -329,10 +386,16 @@ async fn the_openapi_document_lists_every_endpoint() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     for path in ["/api/auth/register", "/api/auth/login", "/api/videos", "/api/videos/upload", "/api/twitch/link", "/api/twitch/link/{id}",
-        "/api/twitch/stats", "/api/streams/start", "/api/streams/stop", "/api/streams", "/api/streams/{id}/events", "/api/health"] {
+        "/api/twitch/stats", "/api/streams/start", "/api/streams/stop", "/api/streams", "/api/streams/{id}/events", "/api/health",
+        "/api/playlists", "/api/playlists/{id}", "/api/playlists/{id}/items", "/api/playlists/{id}/items/{item_id}",
+        "/api/playlists/{id}/items/{item_id}/move"] {
         assert!(paths.contains_key(path), "{path} missing");
     }
     assert!(doc["components"]["schemas"]["Video"].is_object());
+    assert!(doc["components"]["schemas"]["Playlist"].is_object());
+    // Error codes are one enum in the document, as in the core.
+    let codes = doc["components"]["schemas"]["ErrorCode"]["enum"].as_array().expect("ErrorCode is an enum schema");
+    assert!(codes.iter().any(|c| c == "playlist_not_found") && codes.iter().any(|c| c == "invalid_input"));
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
 
@@ -366,7 +429,8 @@ fn random_json_bodies_never_get_a_5xx() {
         let (_, token) = s.register("Fuzz").await;
         (s, token)
     });
-    const ENDPOINTS: [&str; 6] = ["/api/auth/register", "/api/auth/login", "/api/twitch/link", "/api/streams/start", "/api/streams/stop", "/api/videos/upload"];
+    const ENDPOINTS: [&str; 8] =
+        ["/api/auth/register", "/api/auth/login", "/api/twitch/link", "/api/streams/start", "/api/streams/stop", "/api/videos/upload", "/api/playlists", "/api/playlists/1/items"];
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 300, ..ProptestConfig::default() });
     runner
         .run(&(any_json(), 0..ENDPOINTS.len()), |(body, which)| {
