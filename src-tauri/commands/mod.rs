@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod playlists;
 pub mod profile;
 pub mod storage;
 pub mod streams;

@@ -56,6 +56,15 @@ export const commands = {
 	/**  Saves S3 settings; a null or empty secret key keeps the saved one. The key is never sent back. */
 	saveS3Settings: (settings: S3Settings, secretKey: string | null) => typedError<S3Status, ErrorBody>(__TAURI_INVOKE("save_s3_settings", { settings, secretKey })),
 	testS3: () => typedError<null, ErrorBody>(__TAURI_INVOKE("test_s3")),
+	listPlaylists: () => typedError<Playlist[], ErrorBody>(__TAURI_INVOKE("list_playlists")),
+	createPlaylist: (name: string) => typedError<Playlist, ErrorBody>(__TAURI_INVOKE("create_playlist", { name })),
+	/**  Adds a library video at `position` (1-based; none: at the end). */
+	addToPlaylist: (id: number, videoId: number, position: number | null, meta: ItemMeta) => typedError<Playlist, ErrorBody>(__TAURI_INVOKE("add_to_playlist", { id, videoId, position, meta })),
+	/**  Moves an item to `position` (1-based): what a drop in the list does. */
+	movePlaylistItem: (id: number, itemId: number, position: number) => typedError<Playlist, ErrorBody>(__TAURI_INVOKE("move_playlist_item", { id, itemId, position })),
+	removePlaylistItem: (id: number, itemId: number) => typedError<Playlist, ErrorBody>(__TAURI_INVOKE("remove_playlist_item", { id, itemId })),
+	setPlaylistOptions: (id: number, options: PlaylistOptions) => typedError<Playlist, ErrorBody>(__TAURI_INVOKE("set_playlist_options", { id, options })),
+	deletePlaylist: (id: number) => typedError<null, ErrorBody>(__TAURI_INVOKE("delete_playlist", { id })),
 	/**
 	 *  Prepares the video if needed (progress arrives as job events), then goes live. Status arrives
 	 *  as stream events.
@@ -206,7 +215,7 @@ export type ErrorBody = {
  *  (README's list). One enum so a new failure has to pick a code here, and the HTTP status
  *  of each is decided once, in [`ErrorCode::http_status`].
  */
-export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "login_throttled" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "duplicate_channel" | "video_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing";
+export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "login_throttled" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing";
 
 export type Event = 
 /**  A background job moved: progress (0..=1), a new status, or its end. */
@@ -257,6 +266,13 @@ export type IngestSource =
 /**  Never fetched: only the built-in global server. */
 "builtin";
 
+/**  What the channels get when an item starts; `None` keeps the broadcast's own. */
+export type ItemMeta = {
+	title: string | null,
+	category: string | null,
+	tags: string[] | null,
+};
+
 export type JobEvent = {
 	job_id: number,
 	kind: string,
@@ -296,6 +312,35 @@ export type Plan = "FREE" | "PRO" | "ENTERPRISE";
 export type PlanLimits = {
 	max_accounts: number | null,
 	max_storage_bytes: number | null,
+};
+
+export type Playlist = {
+	id: number,
+	name: string,
+	items: PlaylistItem[],
+	/**  One round, without inserts; `null` when an item's duration is unknown. */
+	duration_sec: number | null,
+	created_at: string,
+} & PlaylistOptions;
+
+export type PlaylistItem = {
+	id: number,
+	/**  1-based. */
+	position: number,
+	video_id: number,
+	video_title: string,
+	duration_sec: number | null,
+} & ItemMeta;
+
+/**  How a playlist plays (each field omitted: off). */
+export type PlaylistOptions = {
+	/**  Starts over after the last item, until stopped. */
+	loop?: boolean,
+	/**  Each round in a new random order. */
+	shuffle?: boolean,
+	/**  Plays `insert_video_id` after every this many items. */
+	insert_every?: number | null,
+	insert_video_id?: number | null,
 };
 
 /**  A profile as every surface sees it: never the UUID, only its last four characters. */
@@ -343,7 +388,9 @@ export type Sort = "date" | "title" | "duration" | "size";
 
 /**  What the user asked for. */
 export type StartRequest = {
-	video_id: number,
+	/**  What to play: a library video, or (instead) a playlist. */
+	video_id?: number | null,
+	playlist_id?: number | null,
 	account_ids: number[],
 	title: string,
 	/**  Twitch category (game) name; applied to the channel at go-live by the Twitch integration. */
@@ -353,7 +400,8 @@ export type StartRequest = {
 	loop: boolean,
 	/**
 	 *  When the video is not prepared for this quality yet: go live at once with a real-time
-	 *  encode (and prepare in the background for next time) instead of waiting.
+	 *  encode (and prepare in the background for next time) instead of waiting. (A playlist's
+	 *  items are always prepared first: they join without an encoder.)
 	 */
 	live_encode?: boolean,
 };
@@ -373,6 +421,9 @@ export type StreamRow = {
 	account_name: string | null,
 	video_id: number | null,
 	video_title: string | null,
+	/**  The playlist it plays (then `video_id` is the playlist's first item). */
+	playlist_id: number | null,
+	playlist_name: string | null,
 	title: string,
 	status: StreamState,
 	scheduled_at: string | null,
@@ -407,6 +458,10 @@ export type StreamStatus = {
 	channel_notice: string | null,
 	/**  Media time minus wall time at the source, in ms (positive: ahead). */
 	drift_ms: number | null,
+	/**  The playlist item playing (its title), for a playlist broadcast… */
+	now_playing: string | null,
+	/**  …and the one after it (none at the end of a playlist that does not loop). */
+	up_next: string | null,
 };
 
 /**  A located tool and the version it reported. */

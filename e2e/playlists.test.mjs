@@ -1,0 +1,113 @@
+// The Playlists tab in the real window: a playlist made from the library, reordered by dragging,
+// and taken live from the Go live dialog to a real RTMP ingest (nginx-rtmp), where the broadcast
+// card shows what is playing and what comes next.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import { By } from "selenium-webdriver";
+import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, invoke, run, until } from "./harness.mjs";
+
+let session;
+let nginx;
+const KEY = "live_5151_e2ePlaylistKey";
+const CLIPS = [["Opening", 0], ["Interview", 120], ["Closing", 240]];
+
+before(async () => {
+  nginx = await startIngest();
+  for (const [name, hue] of CLIPS) {
+    // 3 s each, a colour of their own (the library refuses the same content twice).
+    run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
+      "-t", "3", "-shortest", "-vf", `hue=h=${hue}`, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+      path.join(nginx.dir, `${name}.mp4`)]);
+  }
+  session = await launch();
+});
+after(async () => {
+  try {
+    await session?.stop();
+  } finally {
+    await nginx?.stop();
+  }
+});
+
+const titles = async (driver) =>
+  Promise.all((await driver.findElements(byTestId("playlist-item-title"))).map((e) => driver.executeScript((el) => el.textContent.trim(), e)));
+
+/** HTML5 drag and drop as the page sees it (WebDriver's pointer actions do not start a native drag in WebKitGTK). */
+async function drag(driver, from, to) {
+  await driver.executeScript((from, to) => {
+    const data = new DataTransfer();
+    const fire = (el, type) => el.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: data }));
+    fire(from, "dragstart");
+    fire(to, "dragover");
+    fire(to, "drop");
+    fire(from, "dragend");
+  }, from, to);
+}
+
+test("a playlist is built from the library, reordered by dragging and goes live with now playing", async () => {
+  const { driver } = session;
+  await createProfile(driver, "Playlists E2E");
+  await invoke(driver, "import_videos", { paths: CLIPS.map(([name]) => path.join(nginx.dir, `${name}.mp4`)) });
+  await invoke(driver, "add_account", {
+    input: { display_name: "Main", channel_id: "5151", login: null, ingest_server: nginx.server },
+    streamKey: KEY,
+  });
+  await until(async () => (await invoke(driver, "list_videos", {
+    query: { search: null, format: null, min_duration_sec: null, max_duration_sec: null, min_height: null, max_height: null,
+      storage: null, status: null, sort: "title", descending: false, limit: 10, offset: 0 },
+  })).total === 3, "the three imports", 60000);
+
+  await (await find(driver, "tab-playlists")).click();
+  await (await find(driver, "playlist-new-name")).sendKeys("Night shift");
+  await (await find(driver, "playlist-create")).click();
+  assert.equal(await textOf(driver, "playlist-name"), "Night shift");
+  // The library is sorted by title: Closing, Interview, Opening. Add them in the order of CLIPS.
+  const byTitle = {};
+  for (const [name] of CLIPS) byTitle[name] = await driver.findElement(By.css(`[data-testid="library-video"][data-title="${name}"]`));
+  for (const [name] of CLIPS) {
+    await (await byTitle[name].findElement(byTestId("library-add"))).click();
+    await driver.wait(async () => (await titles(driver)).includes(name), 5000, `${name} added`);
+  }
+  assert.deepEqual(await titles(driver), ["Opening", "Interview", "Closing"]);
+  assert.match(await textOf(driver, "playlist-total"), /^3 items · 0:09$/);
+
+  // Drag "Closing" onto the first item: it becomes first.
+  let items = await driver.findElements(byTestId("playlist-item"));
+  await drag(driver, items[2], items[0]);
+  await driver.wait(async () => (await titles(driver))[0] === "Closing", 5000, "the dragged item moved first");
+  assert.deepEqual(await titles(driver), ["Closing", "Opening", "Interview"]);
+  // And a library video dragged onto the second slot is inserted there.
+  items = await driver.findElements(byTestId("playlist-item"));
+  await drag(driver, byTitle.Interview, items[1]);
+  await driver.wait(async () => (await titles(driver)).length === 4, 5000, "the dropped video added");
+  assert.deepEqual(await titles(driver), ["Closing", "Interview", "Opening", "Interview"]);
+  await (await find(driver, "playlist-loop")).click();
+  await driver.wait(async () => (await find(driver, "playlist-loop")).isSelected(), 5000);
+  // The order is the core's, not only the page's: a reload shows the same.
+  const saved = await invoke(driver, "list_playlists", {});
+  assert.deepEqual(saved[0].items.map((i) => i.video_title), ["Closing", "Interview", "Opening", "Interview"]);
+  assert.equal(saved[0].loop, true);
+  await screenshot(driver, "60-playlists");
+
+  // Go live with it.
+  await (await find(driver, "tab-streams")).click();
+  await (await find(driver, "go-live")).click();
+  await find(driver, "go-live-dialog");
+  await (await find(driver, "go-live-plays-playlist")).click();
+  await choose(driver, "go-live-playlist", String(saved[0].id));
+  await (await find(driver, "go-live-account")).click();
+  await choose(driver, "go-live-preset", "480p30");
+  await (await find(driver, "go-live-start")).click();
+  await find(driver, "broadcast-card", 120000);
+  await driver.wait(async () => (await textOf(driver, "now-playing")).startsWith("▶ Closing"), 120000, "now playing: the first item");
+  assert.match(await textOf(driver, "now-playing"), /up next: Interview/);
+  await driver.wait(async () => (await textOf(driver, "now-playing")).startsWith("▶ Interview"), 15000, "the second item follows");
+  await screenshot(driver, "61-playlist-live");
+  await (await find(driver, "stop-broadcast")).click();
+  await driver.wait(async () => (await driver.findElements(byTestId("broadcast-card"))).length === 0, 20000, "the broadcast ended");
+
+  const recording = path.join(nginx.dir, "records", `${KEY}.flv`);
+  assert.ok(existsSync(recording) && statSync(recording).size > 100_000, "nginx recorded the playlist");
+});
