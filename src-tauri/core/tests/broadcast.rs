@@ -589,3 +589,44 @@ async fn timestamps_past_four_hours_and_forty_minutes_use_extended_timestamps_th
     let gaps: Vec<f64> = packets.windows(2).map(|w| w[1].0 - w[0].0).collect();
     assert!(gaps.iter().all(|g| *g > 0.0 && *g <= 1.5 / 30.0), "strictly increasing, no gap over a frame: {gaps:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_whose_key_cannot_be_opened_fails_alone_and_the_others_go_live_now_and_when_scheduled() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 3, 3).await;
+    // One byte more on the second account's sealed key: it no longer opens.
+    use sqlx::Connection;
+    let db = s.app.data_dir().join("twitcher.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    sqlx::query("UPDATE twitch_accounts SET stream_key_cipher = CAST(stream_key_cipher AS BLOB) || X'00' WHERE id = ?")
+        .bind(s.accounts[1].0)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let at: String = sqlx::query_scalar("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+2 seconds')").fetch_one(&mut conn).await.unwrap();
+    let scheduled = broadcast::schedule(&s.app, &s.ana, &request(&s, false), &at).await.unwrap();
+    for handle in [broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap(), broadcast::start_when_due(&s.app, &scheduled).await.unwrap()] {
+        let destinations = handle.destinations.clone();
+        let states = handle.wait().await;
+        let state_of = |i: usize| states[&destinations.iter().find(|d| d.1 == s.accounts[i].0).unwrap().0];
+        assert_eq!((state_of(0), state_of(1), state_of(2)), (StreamState::Ended, StreamState::Failed, StreamState::Ended), "{states:?}");
+        let failed = destinations.iter().find(|d| d.1 == s.accounts[1].0).unwrap().0;
+        let row = broadcast::stream(&s.app, &s.ana, failed).await.unwrap();
+        let error = row.error.unwrap_or_default();
+        assert!(error.starts_with("Channel 1: ") && error.contains("integrity"), "{error}");
+        for (stream_id, _) in destinations.iter().filter(|d| d.0 != failed) {
+            let row = broadcast::stream(&s.app, &s.ana, *stream_id).await.unwrap();
+            let log = broadcast::logs(&s.app, &s.ana, *stream_id).await.unwrap();
+            assert_eq!(row.reconnects, 0, "{log:?}");
+        }
+    }
+    for i in [0, 2] {
+        // Both broadcasts published to it (nginx appends them to one recording).
+        assert!(ingest.publishes(&s.accounts[i].1) >= 2, "account {i}");
+        let frames = video_packets(&ingest.recording(&s.accounts[i].1)).len();
+        assert!(frames >= 90, "a 3 s broadcast recorded for account {i}: {frames} frames");
+    }
+    assert!(!ingest.recording(&s.accounts[1].1).exists(), "nothing was published with the broken key");
+}

@@ -210,20 +210,42 @@ pub(super) async fn launch(
             }
         }
     };
-    let automatic = ingest::list(&app.db, &app.options().ingest_list_url).await?.automatic;
+    let automatic = match ingest::list(&app.db, &app.options().ingest_list_url).await {
+        Ok(list) => list.automatic,
+        Err(e) => return Err(fail_all(e.into()).await),
+    };
+    // One destination whose key cannot be opened (missing, tampered, sealed under a lost key)
+    // fails alone, with its reason; every other one goes live — also when nobody is watching
+    // (a scheduled start).
     let mut destinations = Vec::new();
+    let mut failed_alone = Vec::new();
+    let mut first_error = None;
     for (account, stream_id) in accounts_.iter().zip(&stream_ids) {
-        let key = match accounts::stream_key(app, actor, account.id).await {
-            Ok(k) => k,
-            Err(e) => return Err(fail_all(e.into()).await),
-        };
-        let server = account.ingest_server.clone().unwrap_or_else(|| automatic.clone());
-        destinations.push((Destination { stream_id: *stream_id, server, key, engine: app.options().engine.clone() }, account.id));
+        match accounts::stream_key(app, actor, account.id).await {
+            Ok(key) => {
+                let server = account.ingest_server.clone().unwrap_or_else(|| automatic.clone());
+                destinations.push((Destination { stream_id: *stream_id, server, key, engine: app.options().engine.clone() }, account.id));
+            }
+            Err(e) => {
+                let message = format!("{}: {e}", account.display_name);
+                tracing::warn!(stream_id, error = %e, "a destination cannot go live; the others do");
+                let _ = app.db.set_stream_state(*stream_id, StreamState::Failed, Some(&message), app.instance_id()).await;
+                let _ = app.db.add_stream_event(*stream_id, "error", &message).await;
+                failed_alone.push((*stream_id, account.id, message));
+                first_error.get_or_insert(e);
+            }
+        }
     }
+    if destinations.is_empty() {
+        let e = first_error.map(BroadcastError::from).unwrap_or(BroadcastError::NoDestination);
+        return Err(e);
+    }
+    let live_accounts: Vec<accounts::Account> =
+        accounts_.iter().filter(|a| destinations.iter().any(|(_, id)| *id == a.id)).cloned().collect();
 
     // Title, category and tags go to each connected channel before it goes live; a refusal is
     // that destination's notice, not a reason to stay offline.
-    let mut notices = crate::twitch::channel::apply_all(app, actor, &accounts_, &program.title(request), request.category.as_deref(), &request.tags).await;
+    let mut notices = crate::twitch::channel::apply_all(app, actor, &live_accounts, &program.title(request), request.category.as_deref(), &request.tags).await;
     for (account, stream_id) in accounts_.iter().zip(&stream_ids) {
         if let Some(notice) = notices.get(&account.id) {
             let _ = app.db.set_stream_channel_notice(*stream_id, notice).await;
@@ -275,7 +297,10 @@ pub(super) async fn launch(
 
     app.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
     let source = SourceWatch { task: source_task, drift, now_playing, labels };
-    let done = tokio::spawn(supervise(app.clone(), broadcast_id.clone(), reports, counters, source, all.clone(), each.clone()));
+    for (stream_id, account_id, _) in &failed_alone {
+        pairs.push((*stream_id, *account_id));
+    }
+    let done = tokio::spawn(supervise(app.clone(), broadcast_id.clone(), reports, counters, failed_alone, source, all.clone(), each.clone()));
     Ok(BroadcastHandle { broadcast_id, destinations: pairs, all, each, done })
 }
 
@@ -381,6 +406,7 @@ async fn supervise(
     broadcast_id: String,
     mut reports: mpsc::UnboundedReceiver<Report>,
     counters: HashMap<i64, (i64, Arc<Counters>, Option<String>)>,
+    failed_alone: Vec<(i64, i64, String)>,
     source: SourceWatch,
     all: CancellationToken,
     each: HashMap<i64, CancellationToken>,
@@ -391,6 +417,13 @@ async fn supervise(
             (id, Tracked { account_id, channel_notice, counters, state: StreamState::Queued, error: None, live_since: None, samples: VecDeque::new() })
         })
         .collect();
+    // Destinations that could not start are part of the outcome (a foreground `stream start`
+    // exits non-zero), already final.
+    for (id, account_id, error) in failed_alone {
+        let t = Tracked { account_id, channel_notice: None, counters: Arc::default(), state: StreamState::Failed, error: Some(error), live_since: None, samples: VecDeque::new() };
+        emit(&app, &broadcast_id, id, &t, 0.0, &(None, None));
+        tracked.insert(id, t);
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let SourceWatch { task: source_task, mut drift, mut now_playing, labels } = source;
     let mut source_task = Some(source_task);
