@@ -74,6 +74,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::streams::schedule_broadcast,
             commands::streams::cancel_scheduled,
             commands::streams::after_crash,
+            commands::streams::loudness_target,
+            commands::streams::set_loudness_target,
             commands::streams::set_after_crash,
             commands::streams::close_to_tray,
             commands::streams::set_close_to_tray,

@@ -109,3 +109,18 @@ pub async fn set_close_to_tray(state: State<'_, AppState>, on: bool) -> CommandR
     state.close_to_tray.store(on, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
+
+/// The loudness (LUFS) videos are normalised to when prepared.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn loudness_target(state: State<'_, AppState>) -> CommandResult<f64> {
+    Ok(broadcast::loudness::target(state.core()?).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn set_loudness_target(state: State<'_, AppState>, lufs: f64) -> CommandResult<()> {
+    Ok(broadcast::loudness::set_target(state.core()?, lufs).await?)
+}

@@ -334,6 +334,12 @@ pub enum StreamCommand {
         #[arg(value_parser = ["fail", "restart"])]
         policy: Option<String>,
     },
+    /// The loudness every video is normalised to when prepared (EBU R128 integrated, LUFS;
+    /// default -16), so a playlist's items play at one level. No value: show it.
+    Loudness {
+        #[arg(allow_hyphen_values = true, value_name = "LUFS")]
+        target: Option<f64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -137,6 +137,22 @@ fn packets(path: &std::path::Path, track: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The integrated loudness (LUFS) of `length` seconds of a recording from `start`, by FFmpeg's
+/// EBU R128 meter.
+fn integrated_loudness(path: &std::path::Path, start: f64, length: f64) -> f64 {
+    let out = twitcher_testkit::output_within(
+        std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-hide_banner", "-nostats", "-ss", &format!("{start:.3}"), "-t", &format!("{length:.3}"), "-i"])
+            .arg(path)
+            .args(["-vn", "-af", "ebur128", "-f", "null", "-"]),
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The summary's "I: -16.0 LUFS" line.
+    let summary = &stderr[stderr.rfind("Summary:").expect("an ebur128 summary")..];
+    summary.lines().find_map(|l| l.trim().strip_prefix("I:")).and_then(|v| v.trim().trim_end_matches("LUFS").trim().parse().ok()).expect("integrated loudness")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_playlist_of_different_sources_played_twice_is_one_stream_without_gaps() {
     let ingest = Ingest::start();
@@ -222,6 +238,11 @@ async fn a_playlist_of_different_sources_played_twice_is_one_stream_without_gaps
     let (a_start, a_end) = (audio[0].0, audio.last().map(|p| p.0 + p.1).unwrap());
     let drift = (a_end - v_end) - (a_start - v_start);
     assert!(drift.abs() < frame, "audio moved {:.1} ms against the video over the joins", drift * 1000.0);
+    // Each item at the loudness target (-16 LUFS by default), however loud its source was.
+    for k in 0..6 {
+        let lufs = integrated_loudness(&recording, v_start + k as f64 * 3.0 + 0.3, 2.4);
+        assert!((lufs + 16.0).abs() <= 1.0, "item {} plays at {lufs:.2} LUFS", k + 1);
+    }
     let log = broadcast::logs(&s.app, &s.ana, stream_id).await.unwrap();
     assert!(log.iter().any(|(_, _, m)| m == "now playing: Item 3"), "{log:?}");
     let row = broadcast::stream(&s.app, &s.ana, stream_id).await.unwrap();

@@ -84,6 +84,9 @@ export const commands = {
 	cancelScheduled: (broadcastId: string) => typedError<number, ErrorBody>(__TAURI_INVOKE("cancel_scheduled", { broadcastId })),
 	/**  What happens at the next launch to broadcasts a crash interrupted. */
 	afterCrash: () => typedError<AfterCrash, ErrorBody>(__TAURI_INVOKE("after_crash")),
+	/**  The loudness (LUFS) videos are normalised to when prepared. */
+	loudnessTarget: () => typedError<number | null, ErrorBody>(__TAURI_INVOKE("loudness_target")),
+	setLoudnessTarget: (lufs: number | null) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_loudness_target", { lufs })),
 	setAfterCrash: (policy: AfterCrash) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_after_crash", { policy })),
 	/**  Whether closing the window while streams are live hides it to the tray (else it quits). */
 	closeToTray: () => typedError<boolean, ErrorBody>(__TAURI_INVOKE("close_to_tray")),

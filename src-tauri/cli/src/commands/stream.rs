@@ -122,6 +122,13 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
                 broadcast::AfterCrash::Restart => "After a crash, interrupted broadcasts start again.".to_string(),
             });
         }
+        StreamCommand::Loudness { target } => {
+            if let Some(target) = target {
+                broadcast::loudness::set_target(app, target).await?;
+            }
+            let current = broadcast::loudness::target(app).await.map_err(Error::from)?;
+            out.print(&serde_json::json!({ "target_lufs": current }), || format!("Videos are prepared at {current:.1} LUFS integrated."));
+        }
         StreamCommand::Logs { id } => {
             let log = broadcast::logs(app, &actor, id).await?;
             let json: Vec<_> = log.iter().map(|(at, level, message)| serde_json::json!({ "at": at, "level": level, "message": message })).collect();

@@ -18,6 +18,7 @@
 pub mod flv;
 pub mod keycheck;
 pub mod lease;
+pub mod loudness;
 pub mod listing;
 pub mod orders;
 pub mod prepare;

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::{BroadcastError, Quality};
+use super::{loudness, BroadcastError, Quality};
 use crate::jobs::{self, JobContext, JobError, JobOutcome};
 use crate::library::Video;
 use crate::media::{self, Tool};
@@ -42,8 +42,13 @@ pub async fn ensure_prepared(app: &Twitcher, actor: &Profile, video: &Video, qua
 }
 
 pub(crate) async fn ready(app: &Twitcher, video_id: i64, quality: &Quality) -> Result<Option<PathBuf>, BroadcastError> {
-    let path = app.db.prepared_path(video_id, &quality.key()).await?.map(PathBuf::from);
+    let path = app.db.prepared_path(video_id, &prepared_key(app, quality).await?).await?.map(PathBuf::from);
     Ok(path.filter(|p| p.is_file()))
+}
+
+/// A prepared file's cache key: the quality and the loudness target it was made for.
+async fn prepared_key(app: &Twitcher, quality: &Quality) -> Result<String, BroadcastError> {
+    Ok(format!("{}-{}", quality.key(), loudness::key(loudness::target(app).await?)))
 }
 
 /// Queues a preparation (or joins the one already queued or running); returns the job id.
@@ -60,7 +65,7 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
     ctx.set_label(payload.label.clone(), Some(payload.profile_id));
     let app = ctx.app;
     let video = ctx.video(payload.profile_id, payload.video_id).await?;
-    let key = payload.quality.key();
+    let key = prepared_key(app, &payload.quality).await.map_err(|e| JobError::transient(e.to_string()))?;
     let fail = |message: String| JobError::permanent(format!("{}: {message}", video.title));
     let source = crate::storage::ensure_local(app, &video).await.map_err(|e| JobError::transient(e.to_string()))?;
     app.db.set_prepared(video.id, &key, "running", None, None).await?;
@@ -71,7 +76,18 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
     let target = dir.join(&name);
     let part = dir.join(format!(".{name}.part"));
     let remux = complies(&source, &payload.quality).await;
-    let args = if remux { remux_args(&source) } else { transcode_args(&source, &payload.quality, video.codec_audio.is_some()) };
+    // The first of loudnorm's two passes; the second runs within the preparation below.
+    let target_lufs = loudness::target(app).await?;
+    let measured = match video.codec_audio.is_some() {
+        true => loudness::measure(&source, target_lufs).await.map_err(&fail)?,
+        false => None,
+    };
+    ctx.progress(0.05).await;
+    let audio_filter = measured.as_ref().map(|m| loudness::filter(target_lufs, Some(m)));
+    let args = match remux {
+        true => remux_args(&source, &payload.quality, audio_filter.as_deref()),
+        false => transcode_args(&source, &payload.quality, video.codec_audio.is_some(), audio_filter.as_deref()),
+    };
     let result = run_ffmpeg(ctx, args, &part, video.duration_sec.unwrap_or(0.0)).await;
     if let Err(message) = result {
         let _ = tokio::fs::remove_file(&part).await;
@@ -80,7 +96,7 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
     }
     tokio::fs::rename(&part, &target).await.map_err(|e| JobError::transient(e.to_string()))?;
     app.db.set_prepared(video.id, &key, "ready", Some(&target.to_string_lossy()), None).await?;
-    tracing::info!(video_id = video.id, quality = %key, remux, "video prepared");
+    tracing::info!(video_id = video.id, quality = %key, remux, normalised = measured.is_some(), "video prepared");
     Ok(JobOutcome { video_id: Some(video.id) })
 }
 
@@ -129,11 +145,27 @@ async fn complies(source: &Path, q: &Quality) -> bool {
     keys.len() >= 2 && keys.windows(2).all(|w| ((w[1] - w[0]) - 2.0).abs() < 0.05)
 }
 
-fn remux_args(source: &Path) -> Vec<String> {
-    vec!["-i".into(), source.display().to_string(), "-map".into(), "0:v:0".into(), "-map".into(), "0:a:0".into(), "-c".into(), "copy".into()]
+/// The video copied as is; the audio too, unless it is to be normalised (then encoded again).
+fn remux_args(source: &Path, q: &Quality, audio_filter: Option<&str>) -> Vec<String> {
+    let mut args: Vec<String> = ["-i", &source.display().to_string(), "-map", "0:v:0", "-map", "0:a:0", "-c:v", "copy"].map(String::from).to_vec();
+    match audio_filter {
+        Some(filter) => args.extend(audio_encode(q, Some(filter))),
+        None => args.extend(["-c:a", "copy"].map(String::from)),
+    }
+    args
 }
 
-pub(crate) fn transcode_args(source: &Path, q: &Quality, has_audio: bool) -> Vec<String> {
+/// AAC-LC 48 kHz stereo at the profile's bitrate, through `filter` (loudness) when given.
+fn audio_encode(q: &Quality, filter: Option<&str>) -> Vec<String> {
+    let mut args: Vec<String> = ["-c:a", "aac", "-b:a", &format!("{}k", q.audio_bitrate_k), "-ar", "48000", "-ac", "2"].map(String::from).to_vec();
+    if let Some(f) = filter {
+        // loudnorm works at 192 kHz inside; -ar above brings it back to 48 kHz.
+        args.extend(["-af".to_string(), f.to_string()]);
+    }
+    args
+}
+
+pub(crate) fn transcode_args(source: &Path, q: &Quality, has_audio: bool, audio_filter: Option<&str>) -> Vec<String> {
     let gop = (q.fps * 2).to_string();
     let (w, h) = (q.width, q.height);
     let mut args: Vec<String> = vec!["-i".into(), source.display().to_string()];
@@ -154,10 +186,10 @@ pub(crate) fn transcode_args(source: &Path, q: &Quality, has_audio: bool) -> Vec
             // The fps filter makes a constant frame rate (FLV output would otherwise keep the
             // source's timing, and keyframes every 2 × fps frames would not be every 2 s).
             "-vf", &format!("fps={},scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1", q.fps),
-            "-c:a", "aac", "-b:a", &format!("{}k", q.audio_bitrate_k), "-ar", "48000", "-ac", "2",
         ]
         .map(String::from),
     );
+    args.extend(audio_encode(q, audio_filter.filter(|_| has_audio)));
     args
 }
 
