@@ -250,3 +250,71 @@ async fn a_playlist_of_different_sources_played_twice_is_one_stream_without_gaps
     // Once it has ended, the playlist can be deleted.
     playlists::delete(&s.app, &s.ana, p.id).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_item_sets_its_title_and_tags_and_a_marker_and_a_refusal_marks_only_its_destination() {
+    use twitcher_testkit::twitch::{FakeTwitch, FakeUser};
+    let ingest = Ingest::start();
+    let fake = FakeTwitch::start();
+    fake.add_user(FakeUser::new("41245072", "nightowl", "live_41245072_ItemKeyOne11111"));
+    let mut old_grant = FakeUser::new("77701", "oldgrant", "live_77701_ItemKeyTwo222222");
+    old_grant.grants = Some(vec!["channel:read:stream_key".into()]);
+    fake.add_user(old_grant);
+    let dir = tempfile::tempdir().unwrap();
+    let app = support::open_with_twitch(&dir.path().join("data"), &fake, "http://127.0.0.1:9/unreachable").await;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
+    let s = Setup { dir, app, ana };
+    let opening = clip(&s, &s.ana, "opening", &["-t", "2"]).await;
+    let main = clip(&s, &s.ana, "main", &["-t", "2", "-vf", "hue=h=90"]).await;
+    let mut account_ids = Vec::new();
+    for user in ["41245072", "77701"] {
+        fake.auto_approve(user);
+        let login = twitcher_core::twitch::begin_connect(&s.app).await.unwrap();
+        let account = twitcher_core::twitch::finish_connect(&s.app, &s.ana, login, &Default::default()).await.unwrap().account;
+        let input = AccountInput { display_name: account.display_name.clone(), channel_id: account.channel_id.clone(), login: account.login.clone(), ingest_server: Some(ingest.server()) };
+        accounts::update(&s.app, &s.ana, account.id, &input).await.unwrap();
+        account_ids.push(account.id);
+    }
+    let p = playlists::create(&s.app, &s.ana, "Show").await.unwrap();
+    playlists::add(&s.app, &s.ana, p.id, opening, None, &ItemMeta { title: Some("Opening act".into()), ..Default::default() }).await.unwrap();
+    playlists::add(&s.app, &s.ana, p.id, main, None, &ItemMeta { title: Some("Main event".into()), tags: Some(vec!["Finale".into()]), ..Default::default() }).await.unwrap();
+
+    let request = StartRequest {
+        video_id: None,
+        playlist_id: Some(p.id),
+        account_ids: account_ids.clone(),
+        title: "Saturday show".into(),
+        category: Some("Art".into()),
+        tags: vec!["Chill".into()],
+        quality: QUALITY,
+        looped: false,
+        live_encode: false,
+    };
+    let handle = broadcast::start(&s.app, &s.ana, &request).await.unwrap();
+    let streams = handle.destinations.clone();
+    let states = tokio::time::timeout(Duration::from_secs(60), handle.wait()).await.unwrap();
+    assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
+    // The announcements run beside the stream: give the last one a moment.
+    twitcher_testkit::wait_until(Duration::from_secs(10), "the marker", || !fake.markers().is_empty());
+
+    // The second item's title and tags, over the broadcast's; its category kept.
+    let channel = fake.channel("41245072");
+    assert_eq!((channel.title.as_str(), channel.game_id.as_str(), channel.tags.clone()), ("Main event", "509660", vec!["Finale".to_string()]));
+    // One marker, at the join (none at the start of the broadcast), and only where allowed.
+    assert_eq!(fake.markers(), vec![("41245072".to_string(), "Main event".to_string())]);
+    let log_of = |account: i64| {
+        let stream_id = streams.iter().find(|d| d.1 == account).unwrap().0;
+        let app = s.app.clone();
+        let ana = s.ana.clone();
+        async move { broadcast::logs(&app, &ana, stream_id).await.unwrap() }
+    };
+    let granted = log_of(account_ids[0]).await;
+    assert!(granted.iter().any(|(_, _, m)| m == "stream marker “Main event” set"), "{granted:?}");
+    assert!(!granted.iter().any(|(_, level, _)| level == "warn" || level == "error"), "{granted:?}");
+    let refused = log_of(account_ids[1]).await;
+    assert!(
+        refused.iter().any(|(_, level, m)| level == "warn" && m.starts_with("at “Main event”:") && m.contains("Missing scope: channel:manage:broadcast")),
+        "{refused:?}"
+    );
+    assert_eq!(fake.channel("77701").title, "first stream", "nothing was changed where the grant does not allow it");
+}

@@ -97,6 +97,8 @@ struct State {
     base: String,
     users: Vec<FakeUser>,
     channels: HashMap<String, FakeChannel>,
+    /// Stream markers made, in order: (user id, description).
+    markers: Vec<(String, String)>,
     categories: Vec<(String, String)>,
     devices: HashMap<String, Device>,
     access: HashMap<String, Token>,
@@ -274,6 +276,11 @@ impl FakeTwitch {
     pub fn issued_secrets(&self) -> Vec<String> {
         let s = self.state.lock().unwrap();
         s.issued.clone()
+    }
+
+    /// The stream markers made so far: (user id, description).
+    pub fn markers(&self) -> Vec<(String, String)> {
+        self.state.lock().unwrap().markers.clone()
     }
 
     pub fn channel(&self, user_id: &str) -> FakeChannel {
@@ -566,6 +573,7 @@ fn helix(s: &mut State, method: &Method, path: &str, seen: &Seen) -> Response {
             .into_response()
         }
         ("PATCH", "/channels") => patch_channel(s, &caller, &scopes, &q("broadcaster_id"), &seen.body),
+        ("POST", "/streams/markers") => create_marker(s, &caller, &scopes, &seen.body),
         ("GET", "/search/categories") => {
             let query = q("query").to_lowercase();
             if query.is_empty() {
@@ -581,6 +589,31 @@ fn helix(s: &mut State, method: &Method, path: &str, seen: &Seen) -> Response {
         }
         _ => helix_error(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+/// `POST /helix/streams/markers` as documented: the `channel:manage:broadcast` scope, `user_id` the
+/// token's user (or one it edits for), a description of at most 140 characters; answers the
+/// marker with its position in the broadcast. (Twitch also answers 404 when the user is not
+/// live; this fake cannot see the RTMP side, so it does not.)
+fn create_marker(s: &mut State, caller: &str, scopes: &[String], body: &str) -> Response {
+    if !scopes.iter().any(|x| x == "channel:manage:broadcast") {
+        return helix_error(StatusCode::UNAUTHORIZED, "Missing scope: channel:manage:broadcast");
+    }
+    let Ok(body) = serde_json::from_str::<Value>(body) else {
+        return helix_error(StatusCode::BAD_REQUEST, "The request body is not valid JSON.");
+    };
+    let user = body["user_id"].as_str().unwrap_or_default();
+    if user != caller {
+        return helix_error(StatusCode::FORBIDDEN, "The user in user_id is not one of the broadcaster's editors.");
+    }
+    let description = body["description"].as_str().unwrap_or_default();
+    if description.chars().count() > 140 {
+        return helix_error(StatusCode::BAD_REQUEST, "The description field may not exceed 140 characters.");
+    }
+    s.markers.push((user.to_string(), description.to_string()));
+    let id = s.markers.len();
+    axum::Json(json!({ "data": [{ "id": id.to_string(), "created_at": "2026-11-29T21:00:00Z", "description": description, "position_seconds": 0 }] }))
+        .into_response()
 }
 
 fn patch_channel(s: &mut State, caller: &str, scopes: &[String], broadcaster: &str, body: &str) -> Response {

@@ -196,6 +196,7 @@ pub(super) async fn launch(
     };
     let (now_playing_tx, now_playing) = watch::channel(None);
     let mut labels = Vec::new();
+    let mut item_starts = Vec::new();
     let (headers, input) = match &program {
         Program::Video(video) => match video_input(app, actor, request, video).await {
             Ok(v) => v,
@@ -204,6 +205,7 @@ pub(super) async fn launch(
         Program::Playlist { playlist, videos } => {
             labels = playlist.items.iter().map(|i| i.meta.title.clone().unwrap_or_else(|| i.video_title.clone())).collect();
             labels.extend(videos.get(playlist.items.len()).map(|insert| insert.title.clone()));
+            item_starts = item_starts_of(playlist, &labels, &program.title(request), request);
             match playlist_input(app, actor, request, playlist, videos, now_playing_tx).await {
                 Ok(v) => v,
                 Err(e) => return Err(fail_all(e).await),
@@ -296,7 +298,8 @@ pub(super) async fn launch(
     tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
 
     app.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
-    let source = SourceWatch { task: source_task, drift, now_playing, labels };
+    let joins = Joins { actor: actor.clone(), accounts: live_accounts, starts: item_starts, streams: pairs.iter().map(|&(s, a)| (a, s)).collect() };
+    let source = SourceWatch { task: source_task, drift, now_playing, labels, joins };
     for (stream_id, account_id, _) in &failed_alone {
         pairs.push((*stream_id, *account_id));
     }
@@ -370,6 +373,39 @@ struct SourceWatch {
     /// The playlist entry playing and the next one (indexes into `labels`).
     now_playing: watch::Receiver<Option<(usize, Option<usize>)>>,
     labels: Vec<String>,
+    joins: Joins,
+}
+
+/// What a playlist join tells the channels.
+struct Joins {
+    actor: Profile,
+    /// The accounts that went live.
+    accounts: Vec<accounts::Account>,
+    /// Per entry (as `labels`).
+    starts: Vec<crate::twitch::channel::ItemStart>,
+    /// Account id → stream id.
+    streams: HashMap<i64, i64>,
+}
+
+/// Per playlist entry: the marker's name and, when the item sets any, the channel settings —
+/// the item's title, category and tags, each falling back to the broadcast's. The insert (a
+/// bumper) changes nothing but gets a marker.
+fn item_starts_of(playlist: &crate::playlists::Playlist, labels: &[String], title: &str, request: &StartRequest) -> Vec<crate::twitch::channel::ItemStart> {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
+            let meta = playlist.items.get(i).map(|item| &item.meta);
+            let settings = meta.filter(|m| m.title.is_some() || m.category.is_some() || m.tags.is_some()).map(|m| {
+                (
+                    m.title.clone().unwrap_or_else(|| title.to_string()),
+                    m.category.clone().or_else(|| request.category.clone()),
+                    m.tags.clone().unwrap_or_else(|| request.tags.clone()),
+                )
+            });
+            crate::twitch::channel::ItemStart { label: label.clone(), settings }
+        })
+        .collect()
 }
 
 /// How long the source may produce nothing before the watchdog stops the broadcast. The first
@@ -426,7 +462,9 @@ async fn supervise(
         tracked.insert(id, t);
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let SourceWatch { task: source_task, mut drift, mut now_playing, labels } = source;
+    let SourceWatch { task: source_task, mut drift, mut now_playing, labels, joins } = source;
+    let joins = Arc::new(joins);
+    let mut entries_started = 0usize;
     let mut source_task = Some(source_task);
     // (now playing, up next) of a playlist.
     let mut playing: (Option<String>, Option<String>) = (None, None);
@@ -480,6 +518,20 @@ async fn supervise(
                     for (id, t) in tracked.iter() {
                         if !t.state.is_final() {
                             let _ = app.db.add_stream_event(*id, "info", &format!("now playing: {label}")).await;
+                        }
+                    }
+                    // The channels get the item's title, category and tags, and at every join (not
+                    // the first item) a marker — in the background: the stream goes on.
+                    entries_started += 1;
+                    if let Some(start) = joins.starts.get(now).cloned().filter(|s| entries_started > 1 || s.settings.is_some()) {
+                        {
+                            let live: Vec<accounts::Account> = joins
+                                .accounts
+                                .iter()
+                                .filter(|a| joins.streams.get(&a.id).and_then(|s| tracked.get(s)).is_some_and(|t| !t.state.is_final()))
+                                .cloned()
+                                .collect();
+                            tokio::spawn(announce_join(app.clone(), joins.clone(), live, start, entries_started > 1));
                         }
                     }
                 }
@@ -550,6 +602,25 @@ async fn supervise(
     app.broadcasts.remove(&broadcast_id);
     tracing::info!(broadcast = %broadcast_id, "broadcast ended");
     tracked.into_iter().map(|(id, t)| (id, t.state)).collect()
+}
+
+/// Tells the channels about a playlist join; what Twitch refused becomes that destination's event.
+async fn announce_join(app: Twitcher, joins: Arc<Joins>, live: Vec<accounts::Account>, start: crate::twitch::channel::ItemStart, marker: bool) {
+    // Accounts added by hand were told at go-live that Twitcher cannot reach their channel.
+    let live: Vec<accounts::Account> = live.into_iter().filter(|a| a.connected).collect();
+    let notices = crate::twitch::channel::at_join(&app, &joins.actor, &live, &start, marker).await;
+    for account in &live {
+        let Some(stream_id) = joins.streams.get(&account.id) else { continue };
+        match notices.get(&account.id) {
+            Some(notice) => {
+                let _ = app.db.add_stream_event(*stream_id, if account.connected { "warn" } else { "info" }, &format!("at “{}”: {notice}", start.label)).await;
+            }
+            None if marker => {
+                let _ = app.db.add_stream_event(*stream_id, "info", &format!("stream marker “{}” set", start.label)).await;
+            }
+            None => {}
+        }
+    }
 }
 
 /// (stream id, reconnects, bytes sent) for the database.

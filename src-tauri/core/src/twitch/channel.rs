@@ -2,6 +2,9 @@
 //! `PATCH /channels` before publishing starts. Each destination's outcome is its own: a refusal
 //! (a tag Twitch does not accept, a missing scope, no answer in time) becomes a notice on that
 //! destination and the stream goes live anyway — the video matters more than its title.
+//!
+//! A playlist does the same at each join with the next item's title, category and tags, and
+//! drops a stream marker named after the item (`POST /streams/markers`), so the VOD has chapters.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -101,6 +104,56 @@ pub async fn apply_all(app: &Twitcher, actor: &Profile, accounts: &[Account], ti
             }
             None => tracing::info!(account_id = id, "channel title, category and tags set"),
         }
+    }
+    notices
+}
+
+/// Twitch's limit on a marker's description.
+const MARKER_MAX: usize = 140;
+
+/// A stream marker on one account's live broadcast.
+pub async fn mark(app: &Twitcher, actor: &Profile, account: &Account, description: &str) -> Result<(), TwitchError> {
+    let client = Client::new(app).await?;
+    let c = &client;
+    let body = json!({ "user_id": account.channel_id, "description": description.chars().take(MARKER_MAX).collect::<String>() });
+    let body = &body;
+    with_token(app, c, actor.id, account.id, |token| async move {
+        c.post::<super::client::Data<serde_json::Value>>(&token, "/streams/markers", body).await.map(|_| ())
+    })
+    .await
+}
+
+/// What a playlist item asks of the channels when it starts.
+#[derive(Debug, Clone)]
+pub struct ItemStart {
+    /// The marker's name: the item's title, else its video's.
+    pub label: String,
+    /// Title, category and tags for the channels, when the item has any (`None`: unchanged).
+    pub settings: Option<(String, Option<String>, Vec<String>)>,
+}
+
+/// When a playlist item starts: its channel settings (as at go-live) and, at a join (`marker`),
+/// a stream marker, on every connected account. Returns a notice per account for anything
+/// Twitch did not take.
+pub async fn at_join(app: &Twitcher, actor: &Profile, accounts: &[Account], item: &ItemStart, marker: bool) -> HashMap<i64, String> {
+    let mut notices = match &item.settings {
+        Some((title, category, tags)) => apply_all(app, actor, accounts, title, category.as_deref(), tags).await,
+        None => HashMap::new(),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for account in accounts.iter().filter(|a| a.connected && marker) {
+        let (app, actor, account, label) = (app.clone(), actor.clone(), account.clone(), item.label.clone());
+        tasks.spawn(async move { (account.id, tokio::time::timeout(APPLY_TIMEOUT, mark(&app, &actor, &account, &label)).await) });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((id, outcome)) = joined else { continue };
+        let problem = match outcome {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) => format!("no stream marker for “{}”: {e}", item.label),
+            Err(_) => format!("no stream marker for “{}”: Twitch did not answer in time", item.label),
+        };
+        tracing::warn!(account_id = id, "stream marker not made");
+        notices.entry(id).and_modify(|n| *n = format!("{n}; {problem}")).or_insert(problem);
     }
     notices
 }

@@ -203,6 +203,11 @@ impl<'a> Client<'a> {
         check(self.send_helix(request).await?).await
     }
 
+    pub async fn post<T: DeserializeOwned>(&self, token: &str, path: &str, body: &serde_json::Value) -> Result<T, TwitchError> {
+        let request = self.helix(HTTP.post(format!("{}{path}", self.config.api_url)), token).json(body);
+        parse(self.send_helix(request).await?).await
+    }
+
     fn helix(&self, request: RequestBuilder, token: &str) -> RequestBuilder {
         request.header("Client-Id", &self.client_id).header("Authorization", format!("Bearer {token}"))
     }
