@@ -13,6 +13,7 @@ use crate::logging::LoggingError;
 use crate::media::MediaError;
 use crate::playlists::PlaylistError;
 use crate::profiles::ProfileError;
+use crate::schedules::ScheduleError;
 use crate::storage::StorageError;
 use crate::twitch::TwitchError;
 use crate::vault::VaultError;
@@ -69,6 +70,7 @@ error_codes! {
     VideoNotFound = "video_not_found",
     StreamNotFound = "stream_not_found",
     PlaylistNotFound = "playlist_not_found",
+    ScheduleNotFound = "schedule_not_found",
     // The state it meets.
     DuplicateChannel = "duplicate_channel",
     VideoInUse = "video_in_use",
@@ -124,7 +126,7 @@ impl ErrorCode {
             | ImportFailed | KeyRefused => 400,
             Unauthorized | UnknownProfile | NoActiveProfile => 401,
             NotAdmin | PlanLimit => 403,
-            NotFound | AccountNotFound | VideoNotFound | StreamNotFound | PlaylistNotFound => 404,
+            NotFound | AccountNotFound | VideoNotFound | StreamNotFound | PlaylistNotFound | ScheduleNotFound => 404,
             MethodNotAllowed => 405,
             DuplicateChannel | DuplicatePlaylist | PlaylistInUse | VideoInUse | AlreadyStarted | BroadcastCancelled | Cancelled | S3NotConfigured | NotInS3 => 409,
             TwitchMissingScope | TwitchDenied | TwitchCodeExpired | TwitchReconnectNeeded | TwitchNotConnected
@@ -181,6 +183,8 @@ pub enum Error {
     Alert(#[from] AlertError),
     #[error(transparent)]
     Playlist(#[from] PlaylistError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
 }
 
 impl Error {
@@ -189,6 +193,10 @@ impl Error {
             Error::Config(_) => ErrorCode::Config,
             Error::Alert(AlertError::InvalidWebhook) => ErrorCode::InvalidInput,
             Error::Alert(AlertError::Db(_)) => ErrorCode::Database,
+            Error::Schedule(ScheduleError::Invalid(_)) => ErrorCode::InvalidInput,
+            Error::Schedule(ScheduleError::NotFound { .. }) => ErrorCode::ScheduleNotFound,
+            Error::Schedule(ScheduleError::Db(_)) => ErrorCode::Database,
+            Error::Schedule(ScheduleError::Broadcast(e)) => broadcast_code(e),
             Error::Playlist(e) => match e {
                 PlaylistError::NotFound { .. } => ErrorCode::PlaylistNotFound,
                 PlaylistError::InvalidName => ErrorCode::InvalidName,
@@ -233,24 +241,7 @@ impl Error {
             Error::Twitch(TwitchError::Vault(e)) => vault_code(e),
             Error::Twitch(TwitchError::Db(_)) => ErrorCode::Database,
             Error::Twitch(e) => e.code(),
-            Error::Broadcast(e) => match e {
-                BroadcastError::InvalidQuality(_) | BroadcastError::InvalidTime(_) => ErrorCode::InvalidInput,
-                BroadcastError::AlreadyStarted { .. } => ErrorCode::AlreadyStarted,
-                BroadcastError::Cancelled { .. } => ErrorCode::BroadcastCancelled,
-                BroadcastError::NoVideo { .. } => ErrorCode::VideoNotFound,
-                BroadcastError::NoPlaylist { .. } => ErrorCode::PlaylistNotFound,
-                BroadcastError::InvalidProgram(_) => ErrorCode::InvalidInput,
-                BroadcastError::NoAccount { .. } => ErrorCode::AccountNotFound,
-                BroadcastError::NoStream { .. } | BroadcastError::NoBroadcast { .. } => ErrorCode::StreamNotFound,
-                BroadcastError::NoDestination => ErrorCode::InvalidInput,
-                BroadcastError::DestinationsFailed { .. } => ErrorCode::StreamFailed,
-                BroadcastError::KeyRefused(_) => ErrorCode::KeyRefused,
-                BroadcastError::Prepare(_) => ErrorCode::PrepareFailed,
-                BroadcastError::Source(_) => ErrorCode::SourceUnreadable,
-                BroadcastError::Account(_) => ErrorCode::AccountError,
-                BroadcastError::Storage(e) => storage_code(e),
-                BroadcastError::Db(_) => ErrorCode::Database,
-            },
+            Error::Broadcast(e) => broadcast_code(e),
         }
     }
 
@@ -273,6 +264,27 @@ pub struct ErrorBody {
 impl<E: Into<Error>> From<E> for ErrorBody {
     fn from(e: E) -> Self {
         e.into().body()
+    }
+}
+
+fn broadcast_code(e: &BroadcastError) -> ErrorCode {
+    match e {
+        BroadcastError::InvalidQuality(_) | BroadcastError::InvalidTime(_) => ErrorCode::InvalidInput,
+        BroadcastError::AlreadyStarted { .. } => ErrorCode::AlreadyStarted,
+        BroadcastError::Cancelled { .. } => ErrorCode::BroadcastCancelled,
+        BroadcastError::NoVideo { .. } => ErrorCode::VideoNotFound,
+        BroadcastError::NoPlaylist { .. } => ErrorCode::PlaylistNotFound,
+        BroadcastError::InvalidProgram(_) => ErrorCode::InvalidInput,
+        BroadcastError::NoAccount { .. } => ErrorCode::AccountNotFound,
+        BroadcastError::NoStream { .. } | BroadcastError::NoBroadcast { .. } => ErrorCode::StreamNotFound,
+        BroadcastError::NoDestination => ErrorCode::InvalidInput,
+        BroadcastError::DestinationsFailed { .. } => ErrorCode::StreamFailed,
+        BroadcastError::KeyRefused(_) => ErrorCode::KeyRefused,
+        BroadcastError::Prepare(_) => ErrorCode::PrepareFailed,
+        BroadcastError::Source(_) => ErrorCode::SourceUnreadable,
+        BroadcastError::Account(_) => ErrorCode::AccountError,
+        BroadcastError::Storage(e) => storage_code(e),
+        BroadcastError::Db(_) => ErrorCode::Database,
     }
 }
 

@@ -15,6 +15,7 @@
 //! | [`ingest`]   | Twitch's ingest servers (fetched, cached, built-in default) and URL validation |
 //! | [`library`]  | video import (a job per file), search/filter/sort, edit, remove, storage quota |
 //! | [`playlists`]| named, ordered lists of videos a broadcast plays: loop, shuffle, inserts, per-item titles |
+//! | [`schedules`]| recurring starts: a local time in an IANA zone on chosen days, DST-correct, with an end |
 //! | [`storage`]  | S3-compatible storage: settings, uploads (multipart, resumable), fetch, delete |
 //! | [`twitch`]   | Twitch's OAuth (device flow, refresh, validate, revoke) and Helix: stats, channel settings |
 //! | [`broadcast`]| the streaming engine: prepare, paced FLV source, fan-out, RTMP(S) publishers, supervisor, stop orders and leases |
@@ -48,6 +49,7 @@ pub mod playlists;
 pub mod profiles;
 pub mod redact;
 pub mod runtime;
+pub mod schedules;
 pub mod storage;
 pub mod twitch;
 pub mod vault;

@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use super::supervisor::{insert_rows, launch, validate, BroadcastHandle, StartRequest};
+use super::supervisor::{insert_rows, launch, validate, BroadcastHandle, Occurrence, StartRequest};
 use super::{BroadcastError, Quality, StreamState};
 use crate::profiles::Profile;
 use crate::Twitcher;
@@ -51,11 +51,31 @@ pub fn parse_start_time(at: &str) -> Result<String, BroadcastError> {
 pub async fn schedule(app: &Twitcher, actor: &Profile, request: &StartRequest, at: &str) -> Result<String, BroadcastError> {
     let at = parse_start_time(at)?;
     let (program, _) = validate(app, actor, request).await?;
-    let (broadcast_id, ids) = insert_rows(app, actor, request, &program, Some(&at)).await?;
+    let (broadcast_id, ids) = insert_rows(app, actor, request, &program, Some(&at), None).await?;
     for id in ids {
         app.db.add_stream_event(id, "info", &format!("scheduled for {at}")).await?;
     }
     tracing::info!(broadcast = %broadcast_id, %at, "broadcast scheduled");
+    Ok(broadcast_id)
+}
+
+/// Checks what a broadcast would play and where, as a start would (for a recurring schedule).
+pub(crate) async fn check(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<(), BroadcastError> {
+    validate(app, actor, request).await.map(|_| ())
+}
+
+/// Records one occurrence of a recurring schedule as a scheduled broadcast at `at` (UTC, as
+/// stored), ending at `ends_at`. Unlike [`schedule`], `at` may be a moment ago: an occurrence
+/// that a restart delayed still starts.
+pub(crate) async fn schedule_occurrence(app: &Twitcher, actor: &Profile, request: &StartRequest, at: &str, schedule_id: i64, ends_at: Option<&str>) -> Result<String, BroadcastError> {
+    let (program, _) = validate(app, actor, request).await?;
+    let occurrence = Occurrence { schedule_id, ends_at };
+    let (broadcast_id, ids) = insert_rows(app, actor, request, &program, Some(at), Some(&occurrence)).await?;
+    for id in ids {
+        let until = ends_at.map(|e| format!(" until {e}")).unwrap_or_default();
+        app.db.add_stream_event(id, "info", &format!("scheduled for {at}{until} by recurring schedule {schedule_id}")).await?;
+    }
+    tracing::info!(broadcast = %broadcast_id, %at, schedule_id, "recurring occurrence scheduled");
     Ok(broadcast_id)
 }
 
@@ -137,6 +157,9 @@ pub async fn run_scheduler(app: Twitcher, shutdown: CancellationToken) {
         if let Err(e) = super::recover(&app).await {
             tracing::error!(error = %e, "recovery");
         }
+        // Recurring schedules: the next occurrences become scheduled broadcasts, and those
+        // whose end has come are ordered to stop.
+        crate::schedules::tick(&app, chrono::Utc::now()).await;
         match app.db.due_broadcasts().await {
             Ok(due) => {
                 for broadcast_id in due {

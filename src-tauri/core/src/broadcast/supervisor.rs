@@ -147,7 +147,20 @@ pub(super) async fn validate(app: &Twitcher, actor: &Profile, request: &StartReq
     Ok((program, accounts_))
 }
 
-pub(super) async fn insert_rows(app: &Twitcher, actor: &Profile, request: &StartRequest, program: &Program, scheduled_at: Option<&str>) -> Result<(String, Vec<i64>), BroadcastError> {
+/// The recurring schedule an occurrence belongs to, and when it ends.
+pub(super) struct Occurrence<'a> {
+    pub schedule_id: i64,
+    pub ends_at: Option<&'a str>,
+}
+
+pub(super) async fn insert_rows(
+    app: &Twitcher,
+    actor: &Profile,
+    request: &StartRequest,
+    program: &Program,
+    scheduled_at: Option<&str>,
+    occurrence: Option<&Occurrence<'_>>,
+) -> Result<(String, Vec<i64>), BroadcastError> {
     let broadcast_id = uuid::Uuid::new_v4().simple().to_string();
     let title = program.title(request);
     super::lease::keep(app, &app.lease_keeper);
@@ -164,6 +177,8 @@ pub(super) async fn insert_rows(app: &Twitcher, actor: &Profile, request: &Start
         quality: &request.quality,
         looped: request.looped,
         scheduled_at,
+        schedule_id: occurrence.map(|o| o.schedule_id),
+        ends_at: occurrence.and_then(|o| o.ends_at),
     };
     let ids = app.db.insert_streams(&rows).await?;
     Ok((broadcast_id, ids))
@@ -172,7 +187,7 @@ pub(super) async fn insert_rows(app: &Twitcher, actor: &Profile, request: &Start
 /// Prepares (or reuses) the video, records one row per destination and starts publishing.
 pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<BroadcastHandle, BroadcastError> {
     let (program, accounts_) = validate(app, actor, request).await?;
-    let (broadcast_id, stream_ids) = insert_rows(app, actor, request, &program, None).await?;
+    let (broadcast_id, stream_ids) = insert_rows(app, actor, request, &program, None, None).await?;
     launch(app, actor, request, broadcast_id, stream_ids, program, accounts_).await
 }
 

@@ -25,6 +25,9 @@ pub struct NewStreams<'a> {
     pub quality: &'a Quality,
     pub looped: bool,
     pub scheduled_at: Option<&'a str>,
+    /// The recurring schedule this is an occurrence of, and when it ends.
+    pub schedule_id: Option<i64>,
+    pub ends_at: Option<&'a str>,
 }
 
 impl Db {
@@ -65,8 +68,9 @@ impl Db {
         for account in n.account_ids {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO streams (creator_id, twitch_account_id, video_id, playlist_id, broadcast_id, title, category, tags, fps, \
-                 video_bitrate_k, audio_bitrate_k, resolution, loop, status, scheduled_at, owner_pid, owner_instance, heartbeat_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) RETURNING id",
+                 video_bitrate_k, audio_bitrate_k, resolution, loop, status, scheduled_at, owner_pid, owner_instance, heartbeat_at, \
+                 schedule_id, ends_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?) RETURNING id",
             )
             .bind(n.creator_id)
             .bind(account)
@@ -85,6 +89,8 @@ impl Db {
             .bind(n.scheduled_at)
             .bind(pid)
             .bind(n.instance)
+            .bind(n.schedule_id)
+            .bind(n.ends_at)
             .fetch_one(&mut *tx)
             .await?;
             ids.push(id);

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod broadcast;
 pub mod jobs;
 pub mod playlists;
+pub mod schedules;
 pub mod secrets;
 pub mod settings;
 pub mod storage;

@@ -1,0 +1,85 @@
+//! The `schedules` table, and the stop orders of occurrences whose end has come.
+
+use super::{Db, DbError};
+use crate::schedules::ScheduleRow;
+
+const COLUMNS: &str = "id, owner_id, request, at_local, time_zone, days, duration_sec, until_local, next_at, created_at";
+
+/// A schedule to record.
+pub struct NewSchedule<'a> {
+    pub owner_id: i64,
+    pub request: &'a str,
+    pub at_local: &'a str,
+    pub time_zone: &'a str,
+    pub days: &'a str,
+    pub duration_sec: Option<i64>,
+    pub until_local: Option<&'a str>,
+    pub next_at: &'a str,
+}
+
+impl Db {
+    pub async fn insert_schedule(&self, s: &NewSchedule<'_>) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO schedules (owner_id, request, at_local, time_zone, days, duration_sec, until_local, next_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(s.owner_id)
+        .bind(s.request)
+        .bind(s.at_local)
+        .bind(s.time_zone)
+        .bind(s.days)
+        .bind(s.duration_sec)
+        .bind(s.until_local)
+        .bind(s.next_at)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    pub async fn schedule(&self, owner_id: i64, id: i64) -> Result<Option<ScheduleRow>, DbError> {
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE owner_id = ? AND id = ?")).bind(owner_id).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    pub async fn schedules(&self, owner_id: i64) -> Result<Vec<ScheduleRow>, DbError> {
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE owner_id = ? ORDER BY id")).bind(owner_id).fetch_all(self.pool()).await?)
+    }
+
+    /// Every profile's schedules: what the scheduler walks.
+    pub async fn all_schedules(&self) -> Result<Vec<ScheduleRow>, DbError> {
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules ORDER BY id")).fetch_all(self.pool()).await?)
+    }
+
+    /// Moves a schedule's next occurrence from `from` to `to`; false when another process did
+    /// first (then that process materialises the occurrence).
+    pub async fn advance_schedule(&self, id: i64, from: &str, to: &str) -> Result<bool, DbError> {
+        let done = sqlx::query("UPDATE schedules SET next_at = ? WHERE id = ? AND next_at = ?").bind(to).bind(id).bind(from).execute(self.pool()).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes a schedule and cancels its occurrences that have not started.
+    pub async fn delete_schedule(&self, owner_id: i64, id: i64) -> Result<bool, DbError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE streams SET status = 'cancelled', ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+             WHERE schedule_id = ? AND creator_id = ? AND status = 'scheduled'",
+        )
+        .bind(id)
+        .bind(owner_id)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("DELETE FROM schedules WHERE owner_id = ? AND id = ?").bind(owner_id).bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Orders a stop on running streams whose end (`ends_at`) is at or before `now`.
+    pub async fn order_stop_ended(&self, now: &str) -> Result<Vec<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE streams SET stop_requested_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+             WHERE ends_at IS NOT NULL AND julianday(ends_at) <= julianday(?) AND stop_requested_at IS NULL \
+             AND status IN ('queued', 'starting', 'live', 'reconnecting') RETURNING id",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

@@ -1,0 +1,380 @@
+//! Recurring schedules (DESIGN.md §10): "every Monday and Wednesday at 20:00 Europe/Berlin, the
+//! playlist for 2 hours". The recurrence is a local time in an IANA zone on chosen weekdays (none:
+//! every day), computed by a cron engine (`croner`, with `chrono-tz`'s zone database), so daylight
+//! saving changes move the UTC instant and nothing else: 20:00 in Berlin is 18:00Z in summer and
+//! 19:00Z in winter. A local time that a spring-forward skips runs when the clock jumps over it.
+//!
+//! A schedule lives in the database with its next occurrence. Whichever process runs the scheduler
+//! (the window, `serve`) materialises an occurrence shortly before it is due as an ordinary
+//! scheduled broadcast — by advancing `next_at` with a compare-and-set, so exactly one process
+//! does — and from there the scheduler starts it like any other. An occurrence's end (a duration
+//! or a local end time) is stored on its rows; when it comes, a stop order is written.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use serde::{Deserialize, Serialize};
+
+use crate::broadcast::{self, BroadcastError, StartRequest};
+use crate::db::schedules::NewSchedule;
+use crate::db::DbError;
+use crate::profiles::Profile;
+use crate::Twitcher;
+
+/// How many upcoming starts a schedule shows.
+pub const UPCOMING: usize = 7;
+/// How long before its time an occurrence becomes a scheduled broadcast (it then shows in the
+/// stream list and survives a restart like one).
+const LEAD: chrono::Duration = chrono::Duration::minutes(5);
+/// An occurrence missed while nothing ran (the computer was off) still starts this long after
+/// its time when it has no duration; with one, until its end.
+const LATE_LIMIT: chrono::Duration = chrono::Duration::minutes(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no recurring schedule {id} in this profile")]
+    NotFound { id: i64 },
+    #[error(transparent)]
+    Broadcast(#[from] BroadcastError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const FULL_DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+/// When a schedule recurs: a local time on some weekdays, in a zone.
+#[derive(Debug, Clone)]
+pub struct Recurrence {
+    at: NaiveTime,
+    zone: Tz,
+    /// Lowercase three-letter names, in week order; empty: every day.
+    days: Vec<&'static str>,
+    cron: Cron,
+}
+
+fn parse_time(text: &str, what: &str) -> Result<NaiveTime, ScheduleError> {
+    NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| ScheduleError::Invalid(format!("'{text}' is not {what}: give a 24-hour time like 20:00")))
+}
+
+impl Recurrence {
+    /// `at` as `HH:MM`, `zone` an IANA name (`Europe/Berlin`), `days` like `mon,wed` (empty: daily).
+    pub fn parse(at: &str, zone: &str, days: &[String]) -> Result<Self, ScheduleError> {
+        let at = parse_time(at, "a start time")?;
+        let zone = Tz::from_str(zone.trim())
+            .map_err(|_| ScheduleError::Invalid(format!("'{zone}' is not a time zone: give an IANA name like Europe/Berlin or America/New_York")))?;
+        let mut chosen = Vec::new();
+        for day in days.iter().flat_map(|d| d.split(',')).map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()) {
+            // `mon` or `monday`.
+            let name = DAYS
+                .iter()
+                .zip(FULL_DAYS)
+                .find(|(short, full)| day == **short || day == *full)
+                .map(|(short, _)| short)
+                .ok_or_else(|| ScheduleError::Invalid(format!("'{day}' is not a weekday: use mon, tue, wed, thu, fri, sat, sun")))?;
+            if !chosen.contains(name) {
+                chosen.push(*name);
+            }
+        }
+        chosen.sort_by_key(|d| DAYS.iter().position(|n| n == d));
+        let weekdays = if chosen.is_empty() { "*".to_string() } else { chosen.iter().map(|d| d.to_uppercase()).collect::<Vec<_>>().join(",") };
+        let pattern = format!("{} {} * * {weekdays}", at.format("%M"), at.format("%H"));
+        let cron = Cron::from_str(&pattern).map_err(|e| ScheduleError::Invalid(format!("the recurrence '{pattern}' cannot be used: {e}")))?;
+        Ok(Self { at, zone, days: chosen, cron })
+    }
+
+    /// The first start strictly after `after`.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron.find_next_occurrence(&after.with_timezone(&self.zone), false).ok().map(|t| t.with_timezone(&Utc))
+    }
+
+    /// The next `n` starts after `after`.
+    pub fn upcoming(&self, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+        std::iter::successors(self.next_after(after), |t| self.next_after(*t)).take(n).collect()
+    }
+
+    pub fn days(&self) -> Vec<String> {
+        self.days.iter().map(|d| d.to_string()).collect()
+    }
+}
+
+/// How an occurrence ends.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Never,
+    After(chrono::Duration),
+    /// The first time this local time comes after the start.
+    At(NaiveTime),
+}
+
+impl End {
+    fn parse(duration_sec: Option<i64>, until: Option<&str>) -> Result<Self, ScheduleError> {
+        match (duration_sec, until) {
+            (Some(_), Some(_)) => Err(ScheduleError::Invalid("give a duration or an end time, not both".into())),
+            (Some(s), None) if s <= 0 => Err(ScheduleError::Invalid("a duration is positive".into())),
+            (Some(s), None) => Ok(End::After(chrono::Duration::seconds(s))),
+            (None, Some(u)) => Ok(End::At(parse_time(u, "an end time")?)),
+            (None, None) => Ok(End::Never),
+        }
+    }
+
+    fn of(self, start: DateTime<Utc>, zone: &Tz) -> Option<DateTime<Utc>> {
+        match self {
+            End::Never => None,
+            End::After(d) => Some(start + d),
+            End::At(t) => {
+                let daily = Recurrence::parse(&t.format("%H:%M").to_string(), zone.name(), &[]).ok()?;
+                daily.next_after(start)
+            }
+        }
+    }
+}
+
+/// What a schedule starts, when, and until when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScheduleInput {
+    pub request: StartRequest,
+    /// `HH:MM`, local time in `time_zone`.
+    pub at: String,
+    /// IANA name, like `Europe/Berlin`.
+    pub time_zone: String,
+    /// `mon` … `sun`; empty: every day.
+    #[serde(default)]
+    pub days: Vec<String>,
+    /// End each occurrence after this long…
+    #[serde(default)]
+    pub duration_sec: Option<i64>,
+    /// …or at this local time (`HH:MM`).
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+/// A schedule as every surface shows it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Schedule {
+    pub id: i64,
+    pub request: StartRequest,
+    pub at: String,
+    pub time_zone: String,
+    pub days: Vec<String>,
+    pub duration_sec: Option<i64>,
+    pub until: Option<String>,
+    /// The next starts, UTC (RFC 3339).
+    pub next: Vec<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct ScheduleRow {
+    id: i64,
+    owner_id: i64,
+    request: String,
+    at_local: String,
+    time_zone: String,
+    days: String,
+    duration_sec: Option<i64>,
+    until_local: Option<String>,
+    next_at: String,
+    created_at: String,
+}
+
+impl ScheduleRow {
+    fn recurrence(&self) -> Result<Recurrence, ScheduleError> {
+        let days: Vec<String> = self.days.split(',').filter(|d| !d.is_empty()).map(str::to_string).collect();
+        Recurrence::parse(&self.at_local, &self.time_zone, &days)
+    }
+
+    fn next_at(&self) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(&self.next_at).ok().map(|t| t.with_timezone(&Utc))
+    }
+
+    fn view(self, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
+        let recurrence = self.recurrence()?;
+        // From the stored next occurrence (not yet materialised) on.
+        let from = self.next_at().map(|n| n - chrono::Duration::seconds(1)).unwrap_or(now).max(now - LATE_LIMIT);
+        let next = recurrence.upcoming(from, UPCOMING).into_iter().map(stamp).collect();
+        Ok(Schedule {
+            id: self.id,
+            request: serde_json::from_str(&self.request).map_err(|e| ScheduleError::Invalid(format!("schedule {} is damaged: {e}", self.id)))?,
+            at: self.at_local,
+            time_zone: self.time_zone,
+            days: recurrence.days(),
+            duration_sec: self.duration_sec,
+            until: self.until_local,
+            next,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// As stored and shown: `2026-11-29T19:00:00.000Z`.
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Records a recurring schedule; checks what it would start as a start would.
+pub async fn create(app: &Twitcher, actor: &Profile, input: &ScheduleInput) -> Result<Schedule, ScheduleError> {
+    create_at(app, actor, input, Utc::now()).await
+}
+
+/// [`create`] as of `now` (tests drive the clock).
+pub async fn create_at(app: &Twitcher, actor: &Profile, input: &ScheduleInput, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
+    let recurrence = Recurrence::parse(&input.at, &input.time_zone, &input.days)?;
+    End::parse(input.duration_sec, input.until.as_deref())?;
+    broadcast::schedule::check(app, actor, &input.request).await?;
+    let first = recurrence.next_after(now).ok_or_else(|| ScheduleError::Invalid("that recurrence never comes".into()))?;
+    let request = serde_json::to_string(&input.request).expect("a request serialises");
+    let id = app
+        .db
+        .insert_schedule(&NewSchedule {
+            owner_id: actor.id,
+            request: &request,
+            at_local: &recurrence.at.format("%H:%M").to_string(),
+            time_zone: recurrence.zone.name(),
+            days: &recurrence.days.join(","),
+            duration_sec: input.duration_sec,
+            until_local: input.until.as_deref().map(str::trim),
+            next_at: &stamp(first),
+        })
+        .await?;
+    tracing::info!(schedule_id = id, "recurring schedule created");
+    get_at(app, actor, id, now).await
+}
+
+pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Schedule, ScheduleError> {
+    get_at(app, actor, id, Utc::now()).await
+}
+
+async fn get_at(app: &Twitcher, actor: &Profile, id: i64, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
+    app.db.schedule(actor.id, id).await?.ok_or(ScheduleError::NotFound { id })?.view(now)
+}
+
+pub async fn list(app: &Twitcher, actor: &Profile) -> Result<Vec<Schedule>, ScheduleError> {
+    let now = Utc::now();
+    app.db.schedules(actor.id).await?.into_iter().map(|row| row.view(now)).collect()
+}
+
+/// Deletes a schedule; its occurrences that have not started are cancelled (a running one runs
+/// on: stop it like any broadcast).
+pub async fn delete(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), ScheduleError> {
+    if !app.db.delete_schedule(actor.id, id).await? {
+        return Err(ScheduleError::NotFound { id });
+    }
+    tracing::info!(schedule_id = id, "recurring schedule deleted");
+    Ok(())
+}
+
+/// One turn of the scheduler as of `now`: occurrences due within [`LEAD`] become scheduled
+/// broadcasts (one process each, by compare-and-set on `next_at`), occurrences missed by more
+/// than they could still run are skipped, and occurrences whose end has come are ordered to stop.
+pub async fn tick(app: &Twitcher, now: DateTime<Utc>) {
+    if let Err(e) = materialise(app, now).await {
+        tracing::error!(error = %e, "recurring schedules");
+    }
+    match app.db.order_stop_ended(&stamp(now)).await {
+        Ok(ids) if !ids.is_empty() => tracing::info!(streams = ids.len(), "scheduled end: stop ordered"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "recurring schedules: ends"),
+    }
+}
+
+async fn materialise(app: &Twitcher, now: DateTime<Utc>) -> Result<(), ScheduleError> {
+    for row in app.db.all_schedules().await? {
+        let Some(next) = row.next_at() else { continue };
+        if next > now + LEAD {
+            continue;
+        }
+        let (recurrence, end) = match (row.recurrence(), End::parse(row.duration_sec, row.until_local.as_deref())) {
+            (Ok(r), Ok(e)) => (r, e),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(schedule_id = row.id, error = %e, "a recurring schedule cannot be read");
+                continue;
+            }
+        };
+        let Some(following) = recurrence.next_after(next) else { continue };
+        if !app.db.advance_schedule(row.id, &row.next_at, &stamp(following)).await? {
+            continue; // Another process took this occurrence.
+        }
+        let ends = end.of(next, &recurrence.zone);
+        let too_late = match ends {
+            Some(e) => now >= e,
+            None => now - next > LATE_LIMIT,
+        };
+        if too_late {
+            tracing::warn!(schedule_id = row.id, missed = %stamp(next), "a recurring occurrence was missed while nothing ran: skipped");
+            continue;
+        }
+        let Some(actor) = app.db.user_by_id(row.owner_id).await? else { continue };
+        let request: StartRequest = match serde_json::from_str(&row.request) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(schedule_id = row.id, error = %e, "a recurring schedule is damaged");
+                continue;
+            }
+        };
+        // A late occurrence starts now (and still ends on time).
+        let at = stamp(next.max(now));
+        if let Err(e) = broadcast::schedule::schedule_occurrence(app, &actor, &request, &at, row.id, ends.map(stamp).as_deref()).await {
+            tracing::warn!(schedule_id = row.id, error = %e, "a recurring occurrence could not be scheduled");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    #[test]
+    fn a_weekly_local_time_keeps_its_wall_clock_across_both_dst_changes_in_berlin() {
+        let weekly = Recurrence::parse("20:00", "Europe/Berlin", &["sun".into()]).unwrap();
+        // Summer time ends on Sunday 25 October 2026: 20:00 CEST is 18:00Z, 20:00 CET 19:00Z.
+        assert_eq!(weekly.upcoming(utc(2026, 10, 12, 0, 0), 3), vec![utc(2026, 10, 18, 18, 0), utc(2026, 10, 25, 19, 0), utc(2026, 11, 1, 19, 0)]);
+        // It starts again on Sunday 28 March 2027.
+        assert_eq!(weekly.upcoming(utc(2027, 3, 15, 0, 0), 3), vec![utc(2027, 3, 21, 19, 0), utc(2027, 3, 28, 18, 0), utc(2027, 4, 4, 18, 0)]);
+    }
+
+    #[test]
+    fn a_time_the_spring_forward_skips_runs_when_the_clock_jumps_and_an_hour_repeated_runs_once() {
+        let daily = Recurrence::parse("02:30", "Europe/Berlin", &[]).unwrap();
+        // 28 March 2027: 02:00 CET jumps to 03:00 CEST (01:00Z).
+        assert_eq!(daily.upcoming(utc(2027, 3, 26, 12, 0), 3), vec![utc(2027, 3, 27, 1, 30), utc(2027, 3, 28, 1, 0), utc(2027, 3, 29, 0, 30)]);
+        // 25 October 2026: 02:30 happens twice (00:30Z CEST, 01:30Z CET); the schedule runs at the first.
+        assert_eq!(daily.upcoming(utc(2026, 10, 24, 12, 0), 2), vec![utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)]);
+    }
+
+    #[test]
+    fn weekdays_and_times_are_checked_and_named_in_week_order() {
+        let r = Recurrence::parse("07:05", "America/New_York", &["fri,Mon".into(), "wed".into()]).unwrap();
+        assert_eq!(r.days(), ["mon", "wed", "fri"]);
+        // Friday 4 December 2026, 07:05 EST = 12:05Z; then Monday.
+        assert_eq!(r.upcoming(utc(2026, 12, 3, 13, 0), 2), vec![utc(2026, 12, 4, 12, 5), utc(2026, 12, 7, 12, 5)]);
+        for (at, zone, days) in [("25:00", "UTC", ""), ("8pm", "UTC", ""), ("20:00", "Mars/Olympus", ""), ("20:00", "UTC", "someday")] {
+            let days: Vec<String> = if days.is_empty() { vec![] } else { vec![days.into()] };
+            assert!(matches!(Recurrence::parse(at, zone, &days), Err(ScheduleError::Invalid(_))), "{at} {zone} {days:?}");
+        }
+    }
+
+    #[test]
+    fn an_end_time_is_the_first_one_after_the_start_even_past_midnight() {
+        let zone: Tz = "Europe/Berlin".parse().unwrap();
+        let start = utc(2026, 11, 30, 22, 0); // 23:00 in Berlin
+        assert_eq!(End::parse(None, Some("01:30")).unwrap().of(start, &zone), Some(utc(2026, 12, 1, 0, 30)));
+        assert_eq!(End::parse(Some(7200), None).unwrap().of(start, &zone), Some(utc(2026, 12, 1, 0, 0)));
+        assert!(End::parse(Some(60), Some("01:00")).is_err());
+    }
+}
