@@ -12,7 +12,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveTime, SecondsFormat, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use serde::{Deserialize, Serialize};
@@ -87,9 +87,10 @@ impl Recurrence {
         Ok(Self { at, zone, days: chosen, cron })
     }
 
-    /// The first start strictly after `after`.
+    /// The first start strictly after `after` (whole seconds).
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron.find_next_occurrence(&after.with_timezone(&self.zone), false).ok().map(|t| t.with_timezone(&Utc))
+        let after = after.with_nanosecond(0)?.with_timezone(&self.zone);
+        self.cron.find_next_occurrence(&after, false).ok().and_then(|t| t.with_timezone(&Utc).with_nanosecond(0))
     }
 
     /// The next `n` starts after `after`.
@@ -253,12 +254,17 @@ pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Schedule, S
     get_at(app, actor, id, Utc::now()).await
 }
 
-async fn get_at(app: &Twitcher, actor: &Profile, id: i64, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
+/// [`get`] as of `now` (tests drive the clock).
+pub async fn get_at(app: &Twitcher, actor: &Profile, id: i64, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
     app.db.schedule(actor.id, id).await?.ok_or(ScheduleError::NotFound { id })?.view(now)
 }
 
 pub async fn list(app: &Twitcher, actor: &Profile) -> Result<Vec<Schedule>, ScheduleError> {
-    let now = Utc::now();
+    list_at(app, actor, Utc::now()).await
+}
+
+/// [`list`] as of `now`.
+pub async fn list_at(app: &Twitcher, actor: &Profile, now: DateTime<Utc>) -> Result<Vec<Schedule>, ScheduleError> {
     app.db.schedules(actor.id).await?.into_iter().map(|row| row.view(now)).collect()
 }
 
