@@ -44,6 +44,10 @@ pub enum Command {
     /// Where videos are stored: S3-compatible storage settings.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Recurring starts: a video or playlist at a local time in a time zone, on chosen weekdays,
+    /// for a duration or until a local time (DST-correct).
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Named, ordered lists of library videos that a broadcast plays in turn (`stream start
     /// --playlist`): loop, shuffle, an insert every N items, a title per item.
     #[command(subcommand)]
@@ -66,6 +70,50 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR:PORT")]
         listen: std::net::SocketAddr,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// A recurring start. Whichever Twitcher runs on the data dir then (the window or `serve`)
+    /// starts each occurrence.
+    Create {
+        #[arg(long, required_unless_present = "playlist", conflicts_with = "playlist")]
+        video: Option<i64>,
+        #[arg(long, value_name = "ID")]
+        playlist: Option<i64>,
+        #[arg(long = "account", required = true, value_name = "ID")]
+        accounts: Vec<i64>,
+        /// Local start time, 24-hour.
+        #[arg(long, value_name = "HH:MM")]
+        at: String,
+        /// IANA time zone, like Europe/Berlin.
+        #[arg(long, value_name = "ZONE")]
+        tz: String,
+        /// Weekdays (mon,tue,…); every day when omitted.
+        #[arg(long, value_delimiter = ',', value_name = "DAYS")]
+        days: Vec<String>,
+        /// End each occurrence after this long (2h, 90m, 1h 30m)…
+        #[arg(long, conflicts_with = "until", value_parser = humantime::parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// …or at this local time.
+        #[arg(long, value_name = "HH:MM")]
+        until: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        #[command(flatten)]
+        quality: QualityArgs,
+        /// Loop the video (or playlist) until the occurrence ends.
+        #[arg(long = "loop")]
+        looped: bool,
+    },
+    /// Your schedules, each with its next 7 starts.
+    List,
+    /// Delete a schedule; its occurrences not started yet are cancelled.
+    Delete { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,6 +36,7 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
         Command::Vault(cmd) => commands::vault::run(&app, cmd, out).await,
         Command::Video(cmd) => commands::video::run(&app, &cli.global, cmd, out).await,
         Command::Storage(cmd) => commands::storage::run(&app, cmd, out).await,
+        Command::Schedule(cmd) => commands::schedule::run(&app, &cli.global, cmd, out).await,
         Command::Playlist(cmd) => commands::playlist::run(&app, &cli.global, cmd, out).await,
         Command::Stream(cmd) => commands::stream::run(&app, &cli.global, cmd, out).await,
         Command::Twitch(cmd) => commands::twitch::run(&app, &cli.global, cmd, out).await,

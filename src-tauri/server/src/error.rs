@@ -81,6 +81,7 @@ from_core!(
     twitcher_core::library::LibraryError,
     twitcher_core::broadcast::BroadcastError,
     twitcher_core::playlists::PlaylistError,
+    twitcher_core::schedules::ScheduleError,
     twitcher_core::profiles::ProfileError,
     twitcher_core::twitch::TwitchError,
     twitcher_core::vault::VaultError,

@@ -80,6 +80,8 @@ pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, tw
         .route("/api/playlists/{id}/items", post(routes::playlists::add))
         .route("/api/playlists/{id}/items/{item_id}", delete(routes::playlists::remove_item))
         .route("/api/playlists/{id}/items/{item_id}/move", post(routes::playlists::move_item))
+        .route("/api/schedules", get(routes::schedules::list).post(routes::schedules::create))
+        .route("/api/schedules/{id}", delete(routes::schedules::delete))
         .route("/api/streams/start", post(routes::streams::start))
         .route("/api/streams/stop", post(routes::streams::stop))
         .route("/api/streams", get(routes::streams::list))

@@ -378,6 +378,42 @@ async fn playlists_are_built_through_the_api_and_another_profile_gets_404() {
     assert_eq!(s.call(Method::GET, "/api/playlists", Some(&ana), None).await.1, json!([]));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recurring_schedule_is_created_listed_and_deleted_and_bad_ones_get_400() {
+    let s = start(ServerOptions::default()).await;
+    let (_, ana) = s.register("Ana").await;
+    let (_, bo) = s.register("Bo").await;
+    let file = make_video(s.dir.path(), "weekly", "mp4", &["-t", "1"]);
+    let (_, video) = upload(&s, &ana, "weekly.mp4", std::fs::read(&file).unwrap()).await;
+    let account = s.link(&ana, "1001", "live_1001_ScheduleApiKey123456", Some("rtmp://127.0.0.1:9/app")).await;
+    let request = json!({
+        "video_id": video["id"], "account_ids": [account["id"]], "title": "Weekly", "category": null, "tags": [],
+        "quality": { "fps": 30, "video_bitrate_k": 2500, "audio_bitrate_k": 160, "width": 1280, "height": 720 }, "loop": true,
+    });
+    let body = json!({ "request": request, "at": "21:30", "time_zone": "America/New_York", "days": ["fri"], "until": "23:00" });
+    let (status, created) = s.call(Method::POST, "/api/schedules", Some(&ana), Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let next = created["next"].as_array().unwrap();
+    assert_eq!(next.len(), 7);
+    // 21:30 in New York is 02:30Z (EST) or 01:30Z (EDT) the next day.
+    assert!(next.iter().all(|t| t.as_str().unwrap().ends_with("T02:30:00.000Z") || t.as_str().unwrap().ends_with("T01:30:00.000Z")), "{next:?}");
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(s.call(Method::GET, "/api/schedules", Some(&ana), None).await.1[0]["id"].as_i64(), Some(id));
+    assert_eq!(s.call(Method::GET, "/api/schedules", Some(&bo), None).await.1, json!([]));
+    let (status, body_) = s.call(Method::DELETE, &format!("/api/schedules/{id}"), Some(&bo), None).await;
+    assert_eq!((status, error_code(&body_)), (StatusCode::NOT_FOUND, "schedule_not_found"));
+
+    let mut bad = body.clone();
+    bad["time_zone"] = json!("Atlantis/Capital");
+    let (status, answer) = s.call(Method::POST, "/api/schedules", Some(&ana), Some(bad)).await;
+    assert_eq!((status, error_code(&answer)), (StatusCode::BAD_REQUEST, "invalid_input"));
+    let (status, answer) = s.call(Method::POST, "/api/schedules", Some(&bo), Some(body)).await;
+    assert_eq!((status, error_code(&answer)), (StatusCode::NOT_FOUND, "video_not_found"), "another profile's video");
+
+    let (status, deleted) = s.call(Method::DELETE, &format!("/api/schedules/{id}"), Some(&ana), None).await;
+    assert_eq!((status, deleted), (StatusCode::OK, json!({ "deleted": id })));
+}
+
 #[tokio::test]
 async fn the_openapi_document_lists_every_endpoint() {
     let s = start(ServerOptions::default()).await;
@@ -388,7 +424,7 @@ async fn the_openapi_document_lists_every_endpoint() {
     for path in ["/api/auth/register", "/api/auth/login", "/api/videos", "/api/videos/upload", "/api/twitch/link", "/api/twitch/link/{id}",
         "/api/twitch/stats", "/api/streams/start", "/api/streams/stop", "/api/streams", "/api/streams/{id}/events", "/api/health",
         "/api/playlists", "/api/playlists/{id}", "/api/playlists/{id}/items", "/api/playlists/{id}/items/{item_id}",
-        "/api/playlists/{id}/items/{item_id}/move"] {
+        "/api/playlists/{id}/items/{item_id}/move", "/api/schedules", "/api/schedules/{id}"] {
         assert!(paths.contains_key(path), "{path} missing");
     }
     assert!(doc["components"]["schemas"]["Video"].is_object());

@@ -2,6 +2,7 @@ pub mod account;
 pub mod doctor;
 pub mod playlist;
 pub mod profile;
+pub mod schedule;
 pub mod serve;
 pub mod storage;
 pub mod stream;

@@ -4,7 +4,8 @@
 //! Two passes, as FFmpeg's documentation recommends for files: the first measures the source's
 //! integrated loudness, true peak and range; the second applies one linear gain computed from
 //! them (falling back to loudnorm's dynamic mode only where a linear gain would push the peaks
-//! past the ceiling). A real-time encode cannot look ahead and uses the dynamic mode.
+//! past the ceiling). A real-time encode is not normalised: loudnorm's one-pass mode holds 3 s of
+//! audio back, which would hold the stream back; the prepared copy made meanwhile is.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -90,7 +91,7 @@ fn parse(stderr: &str) -> Option<Measured> {
     serde_json::from_str::<Measured>(&stderr[start..=end]).ok().filter(Measured::usable)
 }
 
-/// The filter of the second pass, or of a real-time encode (`measured: None`: dynamic mode).
+/// The filter of the second pass (`measured: None`: loudnorm's one-pass dynamic mode).
 pub fn filter(target: f64, measured: Option<&Measured>) -> String {
     let base = format!("loudnorm=I={target}:TP={TRUE_PEAK}:LRA={RANGE}");
     match measured {

@@ -241,20 +241,20 @@ struct LiveSpec {
     source: PathBuf,
     quality: Quality,
     has_audio: bool,
-    loudness_target: f64,
 }
 
 /// Starts ffmpeg encoding `source` in real time and reads until its sequence headers are known.
-pub async fn start_live(source: &Path, quality: &Quality, has_audio: bool, loudness_target: f64) -> Result<(Headers, LiveEncode), FlvError> {
-    spawn_live(LiveSpec { source: source.to_path_buf(), quality: *quality, has_audio, loudness_target }).await
+pub async fn start_live(source: &Path, quality: &Quality, has_audio: bool) -> Result<(Headers, LiveEncode), FlvError> {
+    spawn_live(LiveSpec { source: source.to_path_buf(), quality: *quality, has_audio }).await
 }
 
 async fn spawn_live(spec: LiveSpec) -> Result<(Headers, LiveEncode), FlvError> {
     let (ffmpeg, _) = media::locate(Tool::Ffmpeg).map_err(|e| FlvError::Damaged(e.to_string()))?;
     let mut child = media::command(&ffmpeg)
         .args(["-nostdin", "-v", "error", "-re"])
-        // No look-ahead in real time: loudnorm's dynamic mode, to the same target.
-        .args(prepare::transcode_args(&spec.source, &spec.quality, spec.has_audio, Some(&super::loudness::filter(spec.loudness_target, None))))
+        // Not normalised: loudnorm's only real-time mode holds 3 s of audio back (its look-ahead),
+        // which would hold the whole stream back. The prepared copy made meanwhile is normalised.
+        .args(prepare::transcode_args(&spec.source, &spec.quality, spec.has_audio, None))
         .args(["-f", "flv", "pipe:1"])
         .stdout(Stdio::piped())
         .spawn()?;

@@ -29,6 +29,7 @@ use crate::{accounts, ingest, library, Twitcher};
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartRequest {
     /// What to play: a library video, or (instead) a playlist.
     #[serde(default)]
@@ -331,8 +332,7 @@ async fn video_input(app: &Twitcher, actor: &Profile, request: &StartRequest, vi
         None if request.live_encode => {
             let local = crate::storage::ensure_local(app, video).await?;
             let _ = prepare::enqueue(app, actor, video, &request.quality).await;
-            let target = super::loudness::target(app).await?;
-            let (headers, encode) = source::start_live(&local, &request.quality, video.codec_audio.is_some(), target).await.map_err(|e| BroadcastError::Source(e.to_string()))?;
+            let (headers, encode) = source::start_live(&local, &request.quality, video.codec_audio.is_some()).await.map_err(|e| BroadcastError::Source(e.to_string()))?;
             return Ok((headers, source::Input::Live(encode)));
         }
         None => prepare::ensure_prepared(app, actor, video, &request.quality).await?,

@@ -1,5 +1,6 @@
 pub mod auth;
 pub mod playlists;
+pub mod schedules;
 pub mod streams;
 pub mod twitch;
 pub mod videos;

@@ -1,0 +1,53 @@
+use twitcher_core::broadcast::StartRequest;
+use twitcher_core::schedules::{self, Schedule, ScheduleInput};
+use twitcher_core::{profiles, Error, Twitcher};
+
+use crate::args::{Global, ScheduleCommand};
+use crate::output::{table, Output};
+
+pub async fn run(app: &Twitcher, global: &Global, cmd: ScheduleCommand, out: &Output) -> Result<(), Error> {
+    let actor = profiles::resolve(app, global.profile.as_deref()).await?;
+    match cmd {
+        ScheduleCommand::Create { video, playlist, accounts, at, tz, days, duration, until, title, category, tags, quality, looped } => {
+            let quality = super::stream::quality(&quality)?;
+            let request = StartRequest {
+                video_id: video,
+                playlist_id: playlist,
+                account_ids: accounts,
+                title: title.unwrap_or_default(),
+                category,
+                tags,
+                quality,
+                looped,
+                // Occurrences start on time: an unprepared video is encoded live meanwhile.
+                live_encode: true,
+            };
+            let input = ScheduleInput { request, at, time_zone: tz, days, duration_sec: duration.map(|d| d.as_secs().max(1) as i64), until };
+            let created = schedules::create(app, &actor, &input).await?;
+            out.print(&created, || format!("Schedule {} created. Next starts (UTC):\n{}", created.id, created.next.join("\n")));
+        }
+        ScheduleCommand::List => {
+            let all = schedules::list(app, &actor).await?;
+            out.print(&all, || {
+                let rows = all.iter().map(|s| vec![s.id.to_string(), when(s), s.next.first().cloned().unwrap_or_default()]).collect::<Vec<_>>();
+                table(&["ID", "WHEN", "NEXT (UTC)"], &rows)
+            });
+        }
+        ScheduleCommand::Delete { id } => {
+            schedules::delete(app, &actor, id).await?;
+            out.print(&serde_json::json!({ "deleted": id }), || format!("Deleted schedule {id}."));
+        }
+    }
+    Ok(())
+}
+
+/// "mon,wed 20:00 Europe/Berlin for 2h".
+fn when(s: &Schedule) -> String {
+    let days = if s.days.is_empty() { "daily".to_string() } else { s.days.join(",") };
+    let end = match (s.duration_sec, &s.until) {
+        (Some(d), _) => format!(" for {}", humantime::format_duration(std::time::Duration::from_secs(d as u64))),
+        (_, Some(u)) => format!(" until {u}"),
+        _ => String::new(),
+    };
+    format!("{days} {} {}{end}", s.at, s.time_zone)
+}

@@ -1,0 +1,67 @@
+//! `twitcher schedule …` as real processes: the JSON keys and exit codes of CLI.md.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn twitcher(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("twitcher").unwrap();
+    cmd.timeout(twitcher_testkit::COMMAND_LIMIT).arg("--data-dir").arg(dir.join("data")).env_remove("TWITCHER_PROFILE").env("TWITCHER_KEYRING", "file");
+    cmd
+}
+
+fn ok(cmd: &mut Command) -> Value {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn refused(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    let body: Value = serde_json::from_slice(&out.stderr).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    body["error"]["code"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn schedule_create_lists_the_next_seven_starts_in_utc_and_delete_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(twitcher(dir.path()).args(["--json", "profile", "create", "--name", "Ana"]));
+    let file = twitcher_testkit::make_video(dir.path(), "Show", "mp4", &["-t", "1"]);
+    let video = ok(twitcher(dir.path()).args(["--json", "video", "import"]).arg(&file))[0]["id"].as_i64().unwrap().to_string();
+    let account = ok(twitcher(dir.path()).args(["--json", "account", "add", "--name", "Main", "--channel-id", "1001"]).write_stdin("live_1001_ScheduleKeyFromStdin\n"));
+    let account = account["id"].as_i64().unwrap().to_string();
+
+    let created = ok(twitcher(dir.path()).args([
+        "--json", "schedule", "create", "--video", &video, "--account", &account, "--at", "20:00", "--tz", "Europe/Berlin",
+        "--days", "mon,wed", "--duration", "2h", "--resolution", "1280x720", "--video-bitrate", "3000",
+    ]));
+    let id = created["id"].as_i64().unwrap();
+    let next: Vec<&str> = created["next"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(next.len(), 7);
+    for start in &next {
+        // 20:00 in Berlin: 19:00Z in winter, 18:00Z in summer; on Mondays and Wednesdays.
+        assert!(start.ends_with("T19:00:00.000Z") || start.ends_with("T18:00:00.000Z"), "{start}");
+        let day = weekday(start);
+        assert!(day == "Mon" || day == "Wed", "{start} is a {day}");
+    }
+    assert!(next.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!((created["duration_sec"].as_i64(), created["time_zone"].as_str()), (Some(7200), Some("Europe/Berlin")));
+
+    let listed = ok(twitcher(dir.path()).args(["--json", "schedule", "list"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["next"], created["next"]);
+
+    assert_eq!(refused(twitcher(dir.path()).args(["--json", "schedule", "create", "--video", &video, "--account", &account, "--at", "20:00", "--tz", "Mars/Base"])), "invalid_input");
+    assert_eq!(refused(twitcher(dir.path()).args(["--json", "schedule", "create", "--video", "999", "--account", &account, "--at", "20:00", "--tz", "UTC"])), "video_not_found");
+    assert_eq!(refused(twitcher(dir.path()).args(["--json", "schedule", "delete", "999"])), "schedule_not_found");
+    assert_eq!(ok(twitcher(dir.path()).args(["--json", "schedule", "delete", &id.to_string()])), serde_json::json!({ "deleted": id }));
+    assert!(ok(twitcher(dir.path()).args(["--json", "schedule", "list"])).as_array().unwrap().is_empty());
+}
+
+/// The weekday of an RFC 3339 UTC time, by `date` (GNU coreutils), independent of the code under test.
+fn weekday(rfc3339: &str) -> String {
+    let out = twitcher_testkit::output_within(std::process::Command::new("date").args(["-u", "-d", rfc3339, "+%a"]).env("LC_ALL", "C"), std::time::Duration::from_secs(10));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
