@@ -89,7 +89,7 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   const saved = await invoke(driver, "list_playlists", {});
   assert.deepEqual(saved[0].items.map((i) => i.video_title), ["Closing", "Interview", "Opening", "Interview"]);
   assert.equal(saved[0].loop, true);
-  await screenshot(driver, "60-playlists");
+  await screenshot(driver, "70-playlists");
 
   // Go live with it.
   await (await find(driver, "tab-streams")).click();
@@ -104,10 +104,57 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   await driver.wait(async () => (await textOf(driver, "now-playing")).startsWith("▶ Closing"), 120000, "now playing: the first item");
   assert.match(await textOf(driver, "now-playing"), /up next: Interview/);
   await driver.wait(async () => (await textOf(driver, "now-playing")).startsWith("▶ Interview"), 15000, "the second item follows");
-  await screenshot(driver, "61-playlist-live");
+  await screenshot(driver, "71-playlist-live");
   await (await find(driver, "stop-broadcast")).click();
   await driver.wait(async () => (await driver.findElements(byTestId("broadcast-card"))).length === 0, 20000, "the broadcast ended");
 
   const recording = path.join(nginx.dir, "records", `${KEY}.flv`);
   assert.ok(existsSync(recording) && statSync(recording).size > 100_000, "nginx recorded the playlist");
+});
+
+test("a weekly schedule is made in the Go live dialog and lists its next seven starts", async () => {
+  const { driver } = session;
+  // The dialog scrolls: bring each field to the middle of it before using it.
+  const near = async (id) => {
+    const el = await find(driver, id);
+    await driver.executeScript((e) => e.scrollIntoView({ block: "center" }), el);
+    return el;
+  };
+  const step = async (what, action) => {
+    try {
+      return await action();
+    } catch (e) {
+      await screenshot(driver, "72-recurring-schedule-failed");
+      throw new Error(`${what}: ${e.name} ${e.message}`);
+    }
+  };
+  await (await find(driver, "tab-streams")).click();
+  await (await find(driver, "go-live")).click();
+  await find(driver, "go-live-dialog");
+  await step("go-live-account", async () => (await find(driver, "go-live-account")).click());
+  await step("go-live-title", async () => (await find(driver, "go-live-title")).sendKeys("Late show"));
+  await step("go-live-recurring", async () => (await near("go-live-recurring")).click());
+  await step("repeat-mon", async () => (await near("repeat-mon")).click());
+  await step("repeat-wed", async () => (await near("repeat-wed")).click());
+  assert.ok(await (await near("repeat-mon")).isSelected() && await (await near("repeat-wed")).isSelected(), "Monday and Wednesday ticked");
+  await driver.executeScript((el) => { el.value = "20:00"; el.dispatchEvent(new Event("input", { bubbles: true })); }, await near("repeat-at"));
+  const zone = await near("repeat-zone");
+  await step("repeat-zone", async () => { await zone.clear(); await zone.sendKeys("Europe/Berlin"); });
+  await step("repeat-hours", async () => (await near("repeat-hours")).sendKeys("2"));
+  await (await near("go-live-start")).click();
+  await find(driver, "schedule-card", 15000);
+  await driver.wait(async () => (await driver.findElements(byTestId("go-live-dialog"))).length === 0, 5000, "the dialog closed");
+  assert.match(await textOf(driver, "schedule-when"), /^mon, wed at 20:00 \(Europe\/Berlin\) for 2 h$/);
+  const starts = await driver.findElements(By.css('[data-testid="schedule-next"] li'));
+  assert.equal(starts.length, 7);
+  const saved = await invoke(driver, "list_schedules", {});
+  assert.equal(saved.length, 1);
+  for (const start of saved[0].next) {
+    assert.match(start, /T1[89]:00:00\.000Z$/, "20:00 in Berlin, in UTC");
+    assert.ok([1, 3].includes(new Date(start).getUTCDay()), `${start} is a Monday or a Wednesday`);
+  }
+  await screenshot(driver, "72-recurring-schedule");
+  await (await find(driver, "schedule-delete")).click();
+  await driver.wait(async () => (await driver.findElements(byTestId("schedule-card"))).length === 0, 10000, "the schedule was deleted");
+  assert.deepEqual(await invoke(driver, "list_schedules", {}), []);
 });

@@ -124,3 +124,28 @@ pub async fn loudness_target(state: State<'_, AppState>) -> CommandResult<f64> {
 pub async fn set_loudness_target(state: State<'_, AppState>, lufs: f64) -> CommandResult<()> {
     Ok(broadcast::loudness::set_target(state.core()?, lufs).await?)
 }
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn list_schedules(state: State<'_, AppState>) -> CommandResult<Vec<twitcher_core::schedules::Schedule>> {
+    let (app, actor) = state.actor().await?;
+    Ok(twitcher_core::schedules::list(app, &actor).await?)
+}
+
+/// A recurring start from the Go live dialog.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn create_schedule(state: State<'_, AppState>, input: twitcher_core::schedules::ScheduleInput) -> CommandResult<twitcher_core::schedules::Schedule> {
+    let (app, actor) = state.actor().await?;
+    Ok(twitcher_core::schedules::create(app, &actor, &input).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn delete_schedule(state: State<'_, AppState>, id: i64) -> CommandResult<()> {
+    let (app, actor) = state.actor().await?;
+    Ok(twitcher_core::schedules::delete(app, &actor, id).await?)
+}

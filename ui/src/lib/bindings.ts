@@ -86,6 +86,10 @@ export const commands = {
 	afterCrash: () => typedError<AfterCrash, ErrorBody>(__TAURI_INVOKE("after_crash")),
 	/**  The loudness (LUFS) videos are normalised to when prepared. */
 	loudnessTarget: () => typedError<number | null, ErrorBody>(__TAURI_INVOKE("loudness_target")),
+	listSchedules: () => typedError<Schedule[], ErrorBody>(__TAURI_INVOKE("list_schedules")),
+	/**  A recurring start from the Go live dialog. */
+	createSchedule: (input: ScheduleInput) => typedError<Schedule, ErrorBody>(__TAURI_INVOKE("create_schedule", { input })),
+	deleteSchedule: (id: number) => typedError<null, ErrorBody>(__TAURI_INVOKE("delete_schedule", { id })),
 	setLoudnessTarget: (lufs: number | null) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_loudness_target", { lufs })),
 	setAfterCrash: (policy: AfterCrash) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_after_crash", { policy })),
 	/**  Whether closing the window while streams are live hides it to the tray (else it quits). */
@@ -218,7 +222,7 @@ export type ErrorBody = {
  *  (README's list). One enum so a new failure has to pick a code here, and the HTTP status
  *  of each is decided once, in [`ErrorCode::http_status`].
  */
-export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "login_throttled" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing";
+export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "login_throttled" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "schedule_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing";
 
 export type Event = 
 /**  A background job moved: progress (0..=1), a new status, or its end. */
@@ -383,6 +387,35 @@ export type S3Status = {
 	source: SettingsSource,
 	settings: S3Settings | null,
 	has_secret_key: boolean,
+};
+
+/**  A schedule as every surface shows it. */
+export type Schedule = {
+	id: number,
+	request: StartRequest,
+	at: string,
+	time_zone: string,
+	days: string[],
+	duration_sec: number | null,
+	until: string | null,
+	/**  The next starts, UTC (RFC 3339). */
+	next: string[],
+	created_at: string,
+};
+
+/**  What a schedule starts, when, and until when. */
+export type ScheduleInput = {
+	request: StartRequest,
+	/**  `HH:MM`, local time in `time_zone`. */
+	at: string,
+	/**  IANA name, like `Europe/Berlin`. */
+	time_zone: string,
+	/**  `mon` … `sun`; empty: every day. */
+	days?: string[],
+	/**  End each occurrence after this long… */
+	duration_sec?: number | null,
+	/**  …or at this local time (`HH:MM`). */
+	until?: string | null,
 };
 
 export type SettingsSource = "environment" | "saved" | "none";
