@@ -230,6 +230,7 @@ async fn an_unreadable_source_fails_its_broadcast_with_a_clear_error() {
     std::fs::write(video.local_path.as_ref().unwrap(), b"garbage").unwrap();
     let err = broadcast::start(&s.app, &s.ana, &request(&s, false)).await.err().unwrap();
     assert!(err.to_string().starts_with("the video could not be prepared: clip: FFmpeg could not prepare it"), "{err}");
+    assert!(!err.to_string().contains(&s.app.data_dir().display().to_string()), "no path of the data dir in a message: {err}");
     let rows = s.app.testing_db().streams(s.ana.id, 10, 0).await.unwrap();
     assert_eq!(rows[0].status, StreamState::Failed);
     assert!(rows[0].error.as_deref().unwrap().contains("could not be prepared"));

@@ -79,7 +79,10 @@ pub async fn measure(source: &Path, target: f64) -> Result<Option<Measured>, Str
         .await
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(format!("FFmpeg could not measure its loudness: {}", crate::redact::redact(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""))));
+        // FFmpeg names the input by its path: the message says "the file" instead.
+        let stderr = String::from_utf8_lossy(&out.stderr).replace(&source.display().to_string(), "the file");
+        let last = stderr.lines().last().unwrap_or("no message");
+        return Err(format!("FFmpeg could not prepare it (measuring its loudness: {})", crate::redact::redact(last)));
     }
     Ok(parse(&String::from_utf8_lossy(&out.stderr)))
 }

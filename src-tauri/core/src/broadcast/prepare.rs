@@ -90,6 +90,8 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
     };
     let result = run_ffmpeg(ctx, args, &part, video.duration_sec.unwrap_or(0.0)).await;
     if let Err(message) = result {
+        // FFmpeg names the input by its path in the data dir: not for the user's eyes.
+        let message = message.replace(&source.display().to_string(), "the file");
         let _ = tokio::fs::remove_file(&part).await;
         app.db.set_prepared(video.id, &key, "failed", None, Some(&message)).await?;
         return Err(fail(message));
