@@ -77,12 +77,8 @@ pub enum ScheduleCommand {
     /// A recurring start. Whichever Twitcher runs on the data dir then (the window or `serve`)
     /// starts each occurrence.
     Create {
-        #[arg(long, required_unless_present = "playlist", conflicts_with = "playlist")]
-        video: Option<i64>,
-        #[arg(long, value_name = "ID")]
-        playlist: Option<i64>,
-        #[arg(long = "account", required = true, value_name = "ID")]
-        accounts: Vec<i64>,
+        #[command(flatten)]
+        program: ProgramArgs,
         /// Local start time, 24-hour.
         #[arg(long, value_name = "HH:MM")]
         at: String,
@@ -98,17 +94,6 @@ pub enum ScheduleCommand {
         /// …or at this local time.
         #[arg(long, value_name = "HH:MM")]
         until: Option<String>,
-        #[arg(long)]
-        title: Option<String>,
-        #[arg(long)]
-        category: Option<String>,
-        #[arg(long = "tag", value_name = "TAG")]
-        tags: Vec<String>,
-        #[command(flatten)]
-        quality: QualityArgs,
-        /// Loop the video (or playlist) until the occurrence ends.
-        #[arg(long = "loop")]
-        looped: bool,
     },
     /// Your schedules, each with its next 7 starts.
     List,
@@ -306,6 +291,29 @@ pub enum VideoCommand {
     },
 }
 
+/// What a broadcast plays, where, and how: shared by `stream start` and `schedule create`.
+#[derive(Debug, Clone, Args)]
+pub struct ProgramArgs {
+    #[arg(long, required_unless_present = "playlist", conflicts_with = "playlist")]
+    pub video: Option<i64>,
+    /// Play a playlist instead of one video (every item is prepared first).
+    #[arg(long, value_name = "ID")]
+    pub playlist: Option<i64>,
+    #[arg(long = "account", required = true, value_name = "ID")]
+    pub accounts: Vec<i64>,
+    #[arg(long)]
+    pub title: Option<String>,
+    #[arg(long)]
+    pub category: Option<String>,
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    #[command(flatten)]
+    pub quality: QualityArgs,
+    /// Start again from the beginning when the video (or playlist) ends, with no gap, until stopped.
+    #[arg(long = "loop")]
+    pub looped: bool,
+}
+
 /// The quality of a prepared copy and of a stream (defaults as Twitch suggests for 1080p30).
 #[derive(Debug, Clone, Args)]
 pub struct QualityArgs {
@@ -325,24 +333,8 @@ pub enum StreamCommand {
     /// Stream a video to one or more accounts. Runs in the foreground until every destination has
     /// ended; Ctrl-C or SIGTERM stops gracefully. Exit 0 when all ended normally.
     Start {
-        #[arg(long, required_unless_present = "playlist", conflicts_with = "playlist")]
-        video: Option<i64>,
-        /// Play a playlist instead of one video (every item is prepared first).
-        #[arg(long, value_name = "ID")]
-        playlist: Option<i64>,
-        #[arg(long = "account", required = true, value_name = "ID")]
-        accounts: Vec<i64>,
-        #[arg(long)]
-        title: Option<String>,
-        #[arg(long)]
-        category: Option<String>,
-        #[arg(long = "tag", value_name = "TAG")]
-        tags: Vec<String>,
         #[command(flatten)]
-        quality: QualityArgs,
-        /// Start again from the beginning when the video ends, with no gap, until stopped.
-        #[arg(long = "loop")]
-        looped: bool,
+        program: ProgramArgs,
         /// If the video is not prepared for this quality yet, go live at once with a real-time
         /// encode instead of preparing first.
         #[arg(long)]

@@ -2,28 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+mod support;
+
 use serde_json::Value;
-
-fn twitcher(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("twitcher").unwrap();
-    cmd.timeout(twitcher_testkit::COMMAND_LIMIT).arg("--data-dir").arg(dir.join("data")).env_remove("TWITCHER_PROFILE").env("TWITCHER_KEYRING", "file");
-    cmd
-}
-
-fn ok(cmd: &mut Command) -> Value {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-/// Exit 1 with `{"error":{"code","message"}}` on stderr; returns the code.
-fn refused(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "stdout: {}", String::from_utf8_lossy(&out.stdout));
-    let body: Value = serde_json::from_slice(&out.stderr).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    body["error"]["code"].as_str().unwrap().to_string()
-}
+use support::{ok, refused, twitcher};
 
 /// A 1 s clip; `hue` makes its content (and so its library entry) its own.
 fn clip(dir: &Path, name: &str, hue: u32) -> PathBuf {

@@ -1,28 +1,8 @@
 //! `twitcher schedule …` as real processes: the JSON keys and exit codes of CLI.md.
 
-use std::path::Path;
+mod support;
 
-use assert_cmd::Command;
-use serde_json::Value;
-
-fn twitcher(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("twitcher").unwrap();
-    cmd.timeout(twitcher_testkit::COMMAND_LIMIT).arg("--data-dir").arg(dir.join("data")).env_remove("TWITCHER_PROFILE").env("TWITCHER_KEYRING", "file");
-    cmd
-}
-
-fn ok(cmd: &mut Command) -> Value {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn refused(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "stdout: {}", String::from_utf8_lossy(&out.stdout));
-    let body: Value = serde_json::from_slice(&out.stderr).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    body["error"]["code"].as_str().unwrap().to_string()
-}
+use support::{ok, refused, twitcher};
 
 #[test]
 fn schedule_create_lists_the_next_seven_starts_in_utc_and_delete_removes_it() {

@@ -39,6 +39,11 @@ async fn clip(s: &Setup, actor: &Profile, name: &str, extra: &[&str]) -> i64 {
     done[0].video_id.unwrap()
 }
 
+/// A start of playlist `id` to `accounts` at [`QUALITY`].
+fn playing(id: i64, accounts: Vec<i64>) -> StartRequest {
+    StartRequest { video_id: None, playlist_id: Some(id), account_ids: accounts, title: String::new(), category: None, tags: vec![], quality: QUALITY, looped: false, live_encode: false }
+}
+
 fn code(e: PlaylistError) -> String {
     Error::from(e).code().as_str().to_string()
 }
@@ -103,17 +108,7 @@ async fn bad_input_is_refused_with_its_code_and_changes_nothing() {
     assert_eq!(playlists::get(&s.app, &s.ana, p.id).await.unwrap(), p, "nothing changed");
     // An empty playlist cannot go live, and says why.
     let empty = playlists::create(&s.app, &s.ana, "Empty").await.unwrap();
-    let request = StartRequest {
-        video_id: None,
-        playlist_id: Some(empty.id),
-        account_ids: vec![1],
-        title: String::new(),
-        category: None,
-        tags: vec![],
-        quality: QUALITY,
-        looped: false,
-        live_encode: false,
-    };
+    let request = playing(empty.id, vec![1]);
     let refused = broadcast::start(&s.app, &s.ana, &request).await.err().unwrap();
     assert_eq!(Error::from(refused).code().as_str(), "invalid_input");
     let both = StartRequest { video_id: Some(a), ..request };
@@ -174,17 +169,7 @@ async fn a_playlist_of_different_sources_played_twice_is_one_stream_without_gaps
     let account = accounts::add(&s.app, &s.ana, &input, &key).await.unwrap();
 
     let mut events = s.app.events.subscribe();
-    let request = StartRequest {
-        video_id: None,
-        playlist_id: Some(p.id),
-        account_ids: vec![account.id],
-        title: String::new(),
-        category: None,
-        tags: vec![],
-        quality: QUALITY,
-        looped: false,
-        live_encode: false,
-    };
+    let request = playing(p.id, vec![account.id]);
     let handle = broadcast::start(&s.app, &s.ana, &request).await.unwrap();
     let stream_id = handle.destinations[0].0;
     // While a broadcast plays it, it cannot be deleted.
@@ -279,17 +264,7 @@ async fn each_item_sets_its_title_and_tags_and_a_marker_and_a_refusal_marks_only
     playlists::add(&s.app, &s.ana, p.id, opening, None, &ItemMeta { title: Some("Opening act".into()), ..Default::default() }).await.unwrap();
     playlists::add(&s.app, &s.ana, p.id, main, None, &ItemMeta { title: Some("Main event".into()), tags: Some(vec!["Finale".into()]), ..Default::default() }).await.unwrap();
 
-    let request = StartRequest {
-        video_id: None,
-        playlist_id: Some(p.id),
-        account_ids: account_ids.clone(),
-        title: "Saturday show".into(),
-        category: Some("Art".into()),
-        tags: vec!["Chill".into()],
-        quality: QUALITY,
-        looped: false,
-        live_encode: false,
-    };
+    let request = StartRequest { title: "Saturday show".into(), category: Some("Art".into()), tags: vec!["Chill".into()], ..playing(p.id, account_ids.clone()) };
     let handle = broadcast::start(&s.app, &s.ana, &request).await.unwrap();
     let streams = handle.destinations.clone();
     let states = tokio::time::timeout(Duration::from_secs(60), handle.wait()).await.unwrap();

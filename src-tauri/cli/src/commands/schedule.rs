@@ -1,4 +1,3 @@
-use twitcher_core::broadcast::StartRequest;
 use twitcher_core::schedules::{self, Schedule, ScheduleInput};
 use twitcher_core::{profiles, Error, Twitcher};
 
@@ -8,20 +7,9 @@ use crate::output::{table, Output};
 pub async fn run(app: &Twitcher, global: &Global, cmd: ScheduleCommand, out: &Output) -> Result<(), Error> {
     let actor = profiles::resolve(app, global.profile.as_deref()).await?;
     match cmd {
-        ScheduleCommand::Create { video, playlist, accounts, at, tz, days, duration, until, title, category, tags, quality, looped } => {
-            let quality = super::stream::quality(&quality)?;
-            let request = StartRequest {
-                video_id: video,
-                playlist_id: playlist,
-                account_ids: accounts,
-                title: title.unwrap_or_default(),
-                category,
-                tags,
-                quality,
-                looped,
-                // Occurrences start on time: an unprepared video is encoded live meanwhile.
-                live_encode: true,
-            };
+        ScheduleCommand::Create { program, at, tz, days, duration, until } => {
+            // Occurrences start on time: an unprepared video is encoded live meanwhile.
+            let request = super::stream::request(program, true)?;
             let input = ScheduleInput { request, at, time_zone: tz, days, duration_sec: duration.map(|d| d.as_secs().max(1) as i64), until };
             let created = schedules::create(app, &actor, &input).await?;
             out.print(&created, || format!("Schedule {} created. Next starts (UTC):\n{}", created.id, created.next.join("\n")));

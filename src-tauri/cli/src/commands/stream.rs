@@ -4,7 +4,7 @@ use twitcher_core::broadcast::{self, BroadcastError, Quality, StartRequest, Stre
 use twitcher_core::events::Event;
 use twitcher_core::{profiles, Error, Twitcher};
 
-use crate::args::{Global, QualityArgs, StreamCommand};
+use crate::args::{Global, ProgramArgs, QualityArgs, StreamCommand};
 use crate::output::{table, Output};
 
 pub fn quality(args: &QualityArgs) -> Result<Quality, Error> {
@@ -14,13 +14,27 @@ pub fn quality(args: &QualityArgs) -> Result<Quality, Error> {
     Ok(q)
 }
 
+/// What `stream start` and `schedule create` ask for.
+pub fn request(p: ProgramArgs, live_encode: bool) -> Result<StartRequest, Error> {
+    Ok(StartRequest {
+        video_id: p.video,
+        playlist_id: p.playlist,
+        account_ids: p.accounts,
+        title: p.title.unwrap_or_default(),
+        category: p.category,
+        tags: p.tags,
+        quality: quality(&p.quality)?,
+        looped: p.looped,
+        live_encode,
+    })
+}
+
 pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Output) -> Result<(), Error> {
     let actor = profiles::resolve(app, global.profile.as_deref()).await?;
     broadcast::recover(app).await?;
     match cmd {
-        StreamCommand::Start { video, playlist, accounts, title, category, tags, quality: q, looped, live_encode, at } => {
-            let quality = quality(&q)?;
-            let request = StartRequest { video_id: video, playlist_id: playlist, account_ids: accounts, title: title.unwrap_or_default(), category, tags, quality, looped, live_encode };
+        StreamCommand::Start { program, live_encode, at } => {
+            let request = request(program, live_encode)?;
             let mut events = app.events.subscribe();
             // Alerts go to the webhook, if one is set (stderr already shows every change).
             let alerts_done = tokio_util::sync::CancellationToken::new();
