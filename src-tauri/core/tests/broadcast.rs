@@ -466,15 +466,7 @@ async fn go_live_sets_each_channels_title_category_and_tags_and_a_refusal_only_m
     let file = make_video(dir.path(), "clip", "mp4", &["-t", "4"]);
     let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
     let video_id = jobs::run_until_done(&app, &ids).await.unwrap()[0].video_id.unwrap();
-    let mut account_ids = Vec::new();
-    for user in ["41245072", "77701"] {
-        fake.auto_approve(user);
-        let login = twitcher_core::twitch::begin_connect(&app).await.unwrap();
-        let account = twitcher_core::twitch::finish_connect(&app, &ana, login, &Default::default()).await.unwrap().account;
-        let input = AccountInput { display_name: account.display_name.clone(), channel_id: account.channel_id.clone(), login: account.login.clone(), ingest_server: Some(ingest.server()) };
-        accounts::update(&app, &ana, account.id, &input).await.unwrap();
-        account_ids.push(account.id);
-    }
+    let account_ids = support::connect_accounts(&app, &ana, &fake, &["41245072", "77701"], &ingest.server()).await;
 
     let request = StartRequest {
         video_id: Some(video_id),

@@ -251,15 +251,7 @@ async fn each_item_sets_its_title_and_tags_and_a_marker_and_a_refusal_marks_only
     let s = Setup { dir, app, ana };
     let opening = clip(&s, &s.ana, "opening", &["-t", "2"]).await;
     let main = clip(&s, &s.ana, "main", &["-t", "2", "-vf", "hue=h=90"]).await;
-    let mut account_ids = Vec::new();
-    for user in ["41245072", "77701"] {
-        fake.auto_approve(user);
-        let login = twitcher_core::twitch::begin_connect(&s.app).await.unwrap();
-        let account = twitcher_core::twitch::finish_connect(&s.app, &s.ana, login, &Default::default()).await.unwrap().account;
-        let input = AccountInput { display_name: account.display_name.clone(), channel_id: account.channel_id.clone(), login: account.login.clone(), ingest_server: Some(ingest.server()) };
-        accounts::update(&s.app, &s.ana, account.id, &input).await.unwrap();
-        account_ids.push(account.id);
-    }
+    let account_ids = support::connect_accounts(&s.app, &s.ana, &fake, &["41245072", "77701"], &ingest.server()).await;
     let p = playlists::create(&s.app, &s.ana, "Show").await.unwrap();
     playlists::add(&s.app, &s.ana, p.id, opening, None, &ItemMeta { title: Some("Opening act".into()), ..Default::default() }).await.unwrap();
     playlists::add(&s.app, &s.ana, p.id, main, None, &ItemMeta { title: Some("Main event".into()), tags: Some(vec!["Finale".into()]), ..Default::default() }).await.unwrap();

@@ -156,3 +156,23 @@ pub async fn webhook_receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) 
     });
     (format!("http://{addr}/hook"), bodies)
 }
+
+/// Connects each of the fake's `users` through Twitch's device flow (auto-approved) as an account
+/// of `actor` that publishes to `ingest`; returns the account ids in order.
+pub async fn connect_accounts(app: &Twitcher, actor: &twitcher_core::profiles::Profile, fake: &FakeTwitch, users: &[&str], ingest: &str) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for user in users {
+        fake.auto_approve(user);
+        let login = twitcher_core::twitch::begin_connect(app).await.unwrap();
+        let account = twitcher_core::twitch::finish_connect(app, actor, login, &Default::default()).await.unwrap().account;
+        let input = twitcher_core::accounts::AccountInput {
+            display_name: account.display_name.clone(),
+            channel_id: account.channel_id.clone(),
+            login: account.login.clone(),
+            ingest_server: Some(ingest.to_string()),
+        };
+        twitcher_core::accounts::update(app, actor, account.id, &input).await.unwrap();
+        ids.push(account.id);
+    }
+    ids
+}

@@ -24,3 +24,9 @@ pub struct Health {
 pub async fn health(State(state): State<ServerState>) -> axum::Json<Health> {
     axum::Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), live_broadcasts: state.app.broadcasts.count() as u32 })
 }
+
+/// What deleting something answers: `{"deleted": ID}`, as on the command line.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    pub deleted: i64,
+}

@@ -3,13 +3,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use twitcher_core::playlists::{self, ItemMeta, Playlist, PlaylistOptions};
 use utoipa::ToSchema;
 
 use crate::auth::Session;
 use crate::error::ApiResult;
 use crate::extract::{Body, Id, Ids};
+use super::Deleted;
 use crate::ServerState;
 
 #[derive(Deserialize, ToSchema)]
@@ -33,11 +34,6 @@ pub struct AddBody {
 pub struct MoveBody {
     /// 1-based; past the end means last.
     pub position: u32,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Deleted {
-    pub deleted: i64,
 }
 
 #[utoipa::path(get, path = "/api/playlists", security(("bearer" = [])),

@@ -2,19 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
 use twitcher_core::schedules::{self, Schedule, ScheduleInput};
-use utoipa::ToSchema;
 
 use crate::auth::Session;
 use crate::error::ApiResult;
 use crate::extract::{Body, Id};
+use super::Deleted;
 use crate::ServerState;
-
-#[derive(Serialize, ToSchema)]
-pub struct Deleted {
-    pub deleted: i64,
-}
 
 /// The profile's schedules, each with its next 7 starts (UTC).
 #[utoipa::path(get, path = "/api/schedules", security(("bearer" = [])),
