@@ -11,7 +11,7 @@ want_test=0
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev
-  libayatana-appindicator3-dev librsvg2-dev libxdo-dev libdbus-1-dev file ffmpeg
+  libayatana-appindicator3-dev librsvg2-dev libxdo-dev libdbus-1-dev file ffmpeg fonts-dejavu-core
   gnome-keyring dbus dbus-x11)
 if [ "$want_test" = 1 ]; then
   packages+=(xvfb webkit2gtk-driver at-spi2-core python3-venv openssl nginx libnginx-mod-rtmp libnginx-mod-stream

@@ -40,6 +40,9 @@ pub enum Alert {
     DestinationRecovered { broadcast_id: String, stream_id: i64, account: String, title: String, reconnects: u32 },
     ScheduledStarted { broadcast_id: String, title: String, destinations: u32 },
     BroadcastEnded { broadcast_id: String, title: String, destinations: u32, failed: u32 },
+    /// A playlist item could not play (its file gone or unreadable): the slate played instead
+    /// and the broadcast went on with the next item.
+    ItemSkipped { broadcast_id: String, title: String, item: String, reason: String },
 }
 
 impl Alert {
@@ -56,6 +59,9 @@ impl Alert {
                 (format!("{account}: back on air"), format!("“{title}” recovered ({reconnects} reconnect{})", if *reconnects == 1 { "" } else { "s" }))
             }
             Alert::ScheduledStarted { title, destinations, .. } => ("Scheduled stream started".into(), format!("“{title}” is going live on {destinations} channel(s)")),
+            Alert::ItemSkipped { title, item, reason, .. } => {
+                ("Playlist item skipped".into(), format!("“{item}” could not play in “{title}” ({reason}); the slate played, then the next item"))
+            }
             Alert::BroadcastEnded { title, destinations, failed, .. } => (
                 "Broadcast ended".into(),
                 if *failed == 0 { format!("“{title}” ended on {destinations} channel(s)") } else { format!("“{title}” ended; {failed} of {destinations} channel(s) failed") },
@@ -113,6 +119,7 @@ pub async fn run(app: Twitcher, cancel: CancellationToken, notify: impl Fn(&Aler
                 transition(&app, &seen, &status, previous).await
             }
             Ok(Event::ScheduledStarted { broadcast_id, title, destinations }) => vec![Alert::ScheduledStarted { broadcast_id, title, destinations }],
+            Ok(Event::ItemSkipped { broadcast_id, title, item, reason }) => vec![Alert::ItemSkipped { broadcast_id, title, item, reason }],
             Ok(_) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

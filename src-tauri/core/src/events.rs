@@ -19,6 +19,8 @@ pub enum Event {
     Stream(crate::broadcast::StreamStatus),
     /// A scheduled broadcast's time came and it is starting.
     ScheduledStarted { broadcast_id: String, title: String, destinations: u32 },
+    /// A playlist item could not play; the slate filled its place.
+    ItemSkipped { broadcast_id: String, title: String, item: String, reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -285,3 +285,116 @@ async fn each_item_sets_its_title_and_tags_and_a_marker_and_a_refusal_marks_only
     );
     assert_eq!(fake.channel("77701").title, "first stream", "nothing was changed where the grant does not allow it");
 }
+
+/// The average luma (0–255) of the frame at `at` seconds of a recording, by ffmpeg's signalstats.
+fn mean_luma(path: &std::path::Path, at: f64) -> f64 {
+    let out = twitcher_testkit::output_within(
+        std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-ss", &format!("{at:.3}"), "-i"])
+            .arg(path)
+            .args(["-frames:v", "1", "-vf", "signalstats,metadata=print:file=-", "-f", "null", "-"]),
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().find_map(|l| l.strip_prefix("lavfi.signalstats.YAVG=")).and_then(|v| v.trim().parse().ok()).expect("a luma reading")
+}
+
+/// A loopback HTTP server that answers 204 and keeps each request's body: the alert webhook.
+async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then Content-Length bytes of body.
+            let body_at = loop {
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                request.extend_from_slice(&buf[..n]);
+                if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(i + 4);
+                }
+            };
+            let Some(body_at) = body_at else { continue };
+            let head = String::from_utf8_lossy(&request[..body_at]).to_ascii_lowercase();
+            let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+            while request.len() < body_at + length {
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            if let Ok(body) = serde_json::from_slice(&request[body_at..]) {
+                seen.lock().unwrap().push(body);
+            }
+            let _ = socket.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+        }
+    });
+    (url, bodies)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_whose_file_disappears_is_covered_by_the_slate_and_the_next_item_follows() {
+    let ingest = Ingest::start();
+    let s = setup().await;
+    let items = [
+        clip(&s, &s.ana, "one", &["-t", "2"]).await,
+        clip(&s, &s.ana, "two", &["-t", "2", "-vf", "hue=h=90"]).await,
+        clip(&s, &s.ana, "three", &["-t", "2", "-vf", "hue=h=180"]).await,
+    ];
+    let p = playlists::create(&s.app, &s.ana, "Night").await.unwrap();
+    for (i, video) in items.iter().enumerate() {
+        playlists::add(&s.app, &s.ana, p.id, *video, None, &ItemMeta { title: Some(format!("Item {}", i + 1)), ..Default::default() }).await.unwrap();
+    }
+    let key = format!("live_1_{}", uuid::Uuid::new_v4().simple());
+    let input = AccountInput { display_name: "Main".into(), channel_id: "1001".into(), login: None, ingest_server: Some(ingest.server()) };
+    let account = accounts::add(&s.app, &s.ana, &input, &key).await.unwrap();
+    let (url, posted) = webhook().await;
+    twitcher_core::alerts::set_webhook_url(&s.app, &url).await.unwrap();
+    let alerts_done = tokio_util::sync::CancellationToken::new();
+    let alerts = tokio::spawn(twitcher_core::alerts::run(s.app.clone(), alerts_done.clone(), |_| {}));
+
+    let handle = broadcast::start(&s.app, &s.ana, &playing(p.id, vec![account.id])).await.unwrap();
+    let stream_id = handle.destinations[0].0;
+    // While the first item plays, the second's prepared file goes away (a disk cleaned up, a bad sector).
+    let second = library::get(&s.app, &s.ana, items[1]).await.unwrap().content_hash.unwrap();
+    let prepared = s.app.data_dir().join("prepared");
+    for entry in std::fs::read_dir(&prepared).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with(&second) {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let states = tokio::time::timeout(Duration::from_secs(60), handle.wait()).await.expect("the playlist ends");
+    assert_eq!(states[&stream_id], StreamState::Ended);
+    let row = broadcast::stream(&s.app, &s.ana, stream_id).await.unwrap();
+    assert_eq!(row.reconnects, 0, "the destination stayed connected through the slate");
+
+    // One unbroken stream: item 1, two seconds of slate, item 3.
+    let video = packets(&ingest.recording(&key), "v:0");
+    let span = video.last().unwrap().0 - video.first().unwrap().0 + 1.0 / 30.0;
+    assert!((span - 6.0).abs() < 0.15, "2 s + 2 s of slate + 2 s: {span:.2} s");
+    for w in video.windows(2) {
+        let step = w[1].0 - w[0].0;
+        assert!(step > 0.0 && step <= 1.0 / 30.0 + 0.0015, "a video gap of {step:.3} s at {:.3} s", w[0].0);
+    }
+    // What viewers saw in the middle: the dark card, not a test pattern.
+    let start = video[0].0;
+    let (during, before) = (mean_luma(&ingest.recording(&key), start + 3.0), mean_luma(&ingest.recording(&key), start + 1.0));
+    assert!(during < 60.0 && before > 90.0, "slate luma {during:.0}, item luma {before:.0}");
+    let log = broadcast::logs(&s.app, &s.ana, stream_id).await.unwrap();
+    assert!(log.iter().any(|(_, level, m)| level == "warn" && m.starts_with("skipped “Item 2”")), "{log:?}");
+    assert!(log.iter().any(|(_, _, m)| m == "now playing: Item 3"), "{log:?}");
+    twitcher_testkit::wait_until(Duration::from_secs(10), "the item_skipped alert at the webhook", || {
+        posted.lock().unwrap().iter().any(|b| b["event"] == "item_skipped" && b["item"] == "Item 2")
+    });
+    alerts_done.cancel();
+    let _ = alerts.await;
+}

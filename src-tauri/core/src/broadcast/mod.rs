@@ -26,6 +26,7 @@ pub mod publisher;
 pub mod recovery;
 pub mod running;
 pub mod schedule;
+pub mod slate;
 pub mod source;
 pub mod state;
 pub mod supervisor;

@@ -158,7 +158,7 @@ fn remux_args(source: &Path, q: &Quality, audio_filter: Option<&str>) -> Vec<Str
 }
 
 /// AAC-LC 48 kHz stereo at the profile's bitrate, through `filter` (loudness) when given.
-fn audio_encode(q: &Quality, filter: Option<&str>) -> Vec<String> {
+pub(crate) fn audio_encode(q: &Quality, filter: Option<&str>) -> Vec<String> {
     let mut args: Vec<String> = ["-c:a", "aac", "-b:a", &format!("{}k", q.audio_bitrate_k), "-ar", "48000", "-ac", "2"].map(String::from).to_vec();
     if let Some(f) = filter {
         // loudnorm works at 192 kHz inside; -ar above brings it back to 48 kHz.
@@ -168,7 +168,6 @@ fn audio_encode(q: &Quality, filter: Option<&str>) -> Vec<String> {
 }
 
 pub(crate) fn transcode_args(source: &Path, q: &Quality, has_audio: bool, audio_filter: Option<&str>) -> Vec<String> {
-    let gop = (q.fps * 2).to_string();
     let (w, h) = (q.width, q.height);
     let mut args: Vec<String> = vec!["-i".into(), source.display().to_string()];
     if !has_audio {
@@ -179,20 +178,25 @@ pub(crate) fn transcode_args(source: &Path, q: &Quality, has_audio: bool, audio_
     if !has_audio {
         args.push("-shortest".into());
     }
-    args.extend(
-        [
-            "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
-            "-b:v", &format!("{}k", q.video_bitrate_k), "-maxrate", &format!("{}k", q.video_bitrate_k),
-            "-bufsize", &format!("{}k", q.video_bitrate_k * 2), "-x264-params", "nal-hrd=cbr",
-            "-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0",
-            // The fps filter makes a constant frame rate (FLV output would otherwise keep the
-            // source's timing, and keyframes every 2 × fps frames would not be every 2 s).
-            "-vf", &format!("fps={},scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1", q.fps),
-        ]
-        .map(String::from),
-    );
+    // The fps filter makes a constant frame rate (FLV output would otherwise keep the source's
+    // timing, and keyframes every 2 × fps frames would not be every 2 s).
+    args.extend(video_encode(q, &format!("fps={},scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1", q.fps)));
     args.extend(audio_encode(q, audio_filter.filter(|_| has_audio)));
     args
+}
+
+/// H.264 High, CBR at the profile's bitrate, a keyframe exactly every 2 s, through `filter`:
+/// every item of a broadcast (and its slate) is encoded alike, so they join without a new decoder.
+pub(crate) fn video_encode(q: &Quality, filter: &str) -> Vec<String> {
+    let gop = (q.fps * 2).to_string();
+    [
+        "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+        "-b:v", &format!("{}k", q.video_bitrate_k), "-maxrate", &format!("{}k", q.video_bitrate_k),
+        "-bufsize", &format!("{}k", q.video_bitrate_k * 2), "-x264-params", "nal-hrd=cbr",
+        "-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0", "-vf", filter,
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Runs ffmpeg writing FLV to `out`, turning its `-progress` reports into job progress.

@@ -131,7 +131,14 @@ pub struct Playhead {
     pub order: std::iter::Peekable<Box<dyn Iterator<Item = usize> + Send>>,
     /// The item playing and the one after it, for the supervisor ("now playing", "up next").
     pub now_playing: watch::Sender<Option<(usize, Option<usize>)>>,
+    /// What plays instead of an item that cannot (its file gone or unreadable).
+    pub slate: Option<PlayItem>,
+    /// Items skipped, and why, for the supervisor (events, the `item_skipped` alert).
+    pub skipped: tokio::sync::mpsc::UnboundedSender<(usize, String)>,
 }
+
+/// The slate's key among the timings (no item has it).
+const SLATE: usize = usize::MAX;
 
 pub struct PlayItem {
     pub path: PathBuf,
@@ -144,6 +151,8 @@ struct Pass {
     reader: Reader,
     length: Option<Length>,
     headers: Option<Headers>,
+    /// The playlist entry it plays (none for the slate or a single video).
+    entry: Option<usize>,
 }
 
 /// Where a pass ends, in ms after its first media tag: its video, and its audio (later by the
@@ -198,7 +207,7 @@ impl Passes {
                     }
                     false => None,
                 };
-                Ok(Some(Pass { reader: Reader::File(open(&path).await?), length, headers: None }))
+                Ok(Some(Pass { reader: Reader::File(open(&path).await?), length, headers: None, entry: None }))
             }
             Input::Live(encode) => {
                 let reader = match (first, encode.take_reader()) {
@@ -206,23 +215,47 @@ impl Passes {
                     _ if self.looped => spawn_live(encode.spec.clone()).await?.1,
                     _ => return Ok(None),
                 };
-                Ok(Some(Pass { reader: Reader::Live(reader), length: None, headers: None }))
+                Ok(Some(Pass { reader: Reader::Live(reader), length: None, headers: None, entry: None }))
             }
             Input::Playlist(playhead) => {
                 let Some(index) = playhead.order.next() else { return Ok(None) };
                 let next = playhead.order.peek().copied();
                 let _ = playhead.now_playing.send(Some((index, next)));
                 let (path, headers) = (playhead.items[index].path.clone(), playhead.items[index].headers.clone());
-                let next_path = next.map(|n| playhead.items[n].path.clone());
-                let this = self.timing_of(index, &path).await?;
-                // The last item keeps its audio to the same length as its video.
-                let following = match (next, next_path) {
-                    (Some(n), Some(p)) => self.timing_of(n, &p).await?,
-                    _ => this,
+                let next_path = next.map(|n| (n, playhead.items[n].path.clone()));
+                let slate = playhead.slate.as_ref().map(|s| (s.path.clone(), s.headers.clone()));
+                let following = match &next_path {
+                    Some((n, p)) => self.timing_of(*n, p).await.ok(),
+                    None => None,
                 };
-                let length = self.length(this, following);
-                Ok(Some(Pass { reader: Reader::File(open(&path).await?), length: Some(length), headers: Some(headers) }))
+                let played = async {
+                    let this = self.timing_of(index, &path).await?;
+                    // The last item keeps its audio to the same length as its video.
+                    let length = self.length(this, following.unwrap_or(this));
+                    Ok::<_, FlvError>(Pass { reader: Reader::File(open(&path).await?), length: Some(length), headers: Some(headers), entry: Some(index) })
+                }
+                .await;
+                match (played, slate) {
+                    (Ok(pass), _) => Ok(Some(pass)),
+                    (Err(e), Some((slate_path, slate_headers))) => {
+                        // The item cannot play: the slate fills its place, the destinations stay on.
+                        self.timings.remove(&index);
+                        self.skip(index, e.to_string());
+                        let this = self.timing_of(SLATE, &slate_path).await?;
+                        let length = self.length(this, following.unwrap_or(this));
+                        Ok(Some(Pass { reader: Reader::File(open(&slate_path).await?), length: Some(length), headers: Some(slate_headers), entry: None }))
+                    }
+                    (Err(e), None) => Err(e),
+                }
             }
+        }
+    }
+
+    /// Tells the supervisor that playlist entry `index` was skipped.
+    fn skip(&self, index: usize, reason: String) {
+        if let Input::Playlist(playhead) = &self.input {
+            tracing::warn!(entry = index, reason = %reason, "a playlist item cannot play: skipped");
+            let _ = playhead.skipped.send((index, reason));
         }
     }
 }
@@ -335,7 +368,7 @@ pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: 
     // A pass's audio past its video's end (by the next pass's audio delay), held back to go out
     // in timestamp order among the next pass's first video frames: (media ms, tag).
     let mut tail: VecDeque<(u64, Tag)> = VecDeque::new();
-    while let Some(Pass { mut reader, length, headers }) = passes.next().await? {
+    while let Some(Pass { mut reader, length, headers, entry }) = passes.next().await? {
         let mut video_seen: u64 = 0;
         let mut first: Option<u64> = None;
         if let Some(headers) = headers {
@@ -355,7 +388,20 @@ pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: 
             }
             current_headers = Some(headers);
         }
-        while let Some(tag) = reader.next_tag().await? {
+        let mut broken = false;
+        loop {
+            let tag = match reader.next_tag().await {
+                Ok(Some(tag)) => tag,
+                Ok(None) => break,
+                // A playlist item that breaks while it plays (its file cut short, a disk error)
+                // ends there; the playlist goes on.
+                Err(e) if entry.is_some() => {
+                    passes.skip(entry.expect("checked"), e.to_string());
+                    broken = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             // Metadata and sequence headers go out per connection (see publisher), not in-band.
             if tag.kind == TagKind::Script || tag.is_sequence_header() {
                 continue;
@@ -388,7 +434,10 @@ pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: 
             // A pass with no media would loop without end.
             break;
         }
-        offset += length.map(|l| l.video).unwrap_or(video_seen + frame_ms as u64);
+        offset += match (broken, length) {
+            (false, Some(l)) => l.video,
+            _ => video_seen + frame_ms as u64,
+        };
     }
     for (at, held) in tail {
         if !out.send(at, held).await {

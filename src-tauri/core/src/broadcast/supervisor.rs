@@ -211,6 +211,7 @@ pub(super) async fn launch(
         e
     };
     let (now_playing_tx, now_playing) = watch::channel(None);
+    let (skipped_tx, skipped) = mpsc::unbounded_channel();
     let mut labels = Vec::new();
     let mut item_starts = Vec::new();
     let (headers, input) = match &program {
@@ -222,7 +223,7 @@ pub(super) async fn launch(
             labels = playlist.items.iter().map(|i| i.meta.title.clone().unwrap_or_else(|| i.video_title.clone())).collect();
             labels.extend(videos.get(playlist.items.len()).map(|insert| insert.title.clone()));
             item_starts = item_starts_of(playlist, &labels, &program.title(request), request);
-            match playlist_input(app, actor, request, playlist, videos, now_playing_tx).await {
+            match playlist_input(app, actor, request, playlist, videos, (now_playing_tx, skipped_tx), &program.title(request)).await {
                 Ok(v) => v,
                 Err(e) => return Err(fail_all(e).await),
             }
@@ -315,7 +316,7 @@ pub(super) async fn launch(
 
     app.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
     let joins = Joins { actor: actor.clone(), accounts: live_accounts, starts: item_starts, streams: pairs.iter().map(|&(s, a)| (a, s)).collect() };
-    let source = SourceWatch { task: source_task, drift, now_playing, labels, joins };
+    let source = SourceWatch { task: source_task, drift, now_playing, skipped, labels, joins };
     for (stream_id, account_id, _) in &failed_alone {
         pairs.push((*stream_id, *account_id));
     }
@@ -349,7 +350,8 @@ async fn playlist_input(
     request: &StartRequest,
     playlist: &crate::playlists::Playlist,
     videos: &[library::Video],
-    now_playing: watch::Sender<Option<(usize, Option<usize>)>>,
+    (now_playing, skipped): (watch::Sender<Option<(usize, Option<usize>)>>, mpsc::UnboundedSender<(usize, String)>),
+    title: &str,
 ) -> Result<(source::Headers, source::Input), BroadcastError> {
     // Queue every preparation first, so the worker can run them while this waits for the first.
     for video in videos {
@@ -377,7 +379,22 @@ async fn playlist_input(
     });
     let order: Box<dyn Iterator<Item = usize> + Send> = Box::new(order);
     let headers = items[0].headers.clone();
-    Ok((headers, source::Input::Playlist(source::Playhead { items, order: order.peekable(), now_playing })))
+    // Made before going live, so it is there the moment an item fails; without one (FFmpeg
+    // could not make it) a failing item ends the broadcast as before.
+    let slate = match super::slate::ensure(app, &request.quality, title).await {
+        Ok(path) => match source::read_headers(&path).await {
+            Ok(headers) => Some(source::PlayItem { path, headers }),
+            Err(e) => {
+                tracing::warn!(error = %e, "the slate cannot be read");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "no slate for this broadcast");
+            None
+        }
+    };
+    Ok((headers, source::Input::Playlist(source::Playhead { items, order: order.peekable(), now_playing, slate, skipped })))
 }
 
 /// What the supervisor watches of the source.
@@ -387,6 +404,8 @@ struct SourceWatch {
     drift: watch::Receiver<f64>,
     /// The playlist entry playing and the next one (indexes into `labels`).
     now_playing: watch::Receiver<Option<(usize, Option<usize>)>>,
+    /// Entries that could not play (the slate played instead), and why.
+    skipped: mpsc::UnboundedReceiver<(usize, String)>,
     labels: Vec<String>,
     joins: Joins,
 }
@@ -477,7 +496,7 @@ async fn supervise(
         tracked.insert(id, t);
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let SourceWatch { task: source_task, mut drift, mut now_playing, labels, joins } = source;
+    let SourceWatch { task: source_task, mut drift, mut now_playing, mut skipped, labels, joins } = source;
     let joins = Arc::new(joins);
     let mut entries_started = 0usize;
     let mut source_task = Some(source_task);
@@ -518,6 +537,17 @@ async fn supervise(
                 };
                 let _ = app.db.add_stream_event(report.stream_id, level, &message).await;
                 emit(&app, &broadcast_id, report.stream_id, t, *drift.borrow(), &playing);
+            }
+            Some((index, reason)) = skipped.recv() => {
+                let item = labels.get(index).cloned().unwrap_or_else(|| "an item".into());
+                let reason = crate::redact::redact(&reason).into_owned();
+                for (id, t) in tracked.iter() {
+                    if !t.state.is_final() {
+                        let _ = app.db.add_stream_event(*id, "warn", &format!("skipped “{item}”: {reason} (the slate played instead)")).await;
+                    }
+                }
+                let title = app.db.stream_names(*tracked.keys().next().unwrap_or(&0)).await.ok().flatten().map(|(_, t)| t).unwrap_or_default();
+                app.events.emit(Event::ItemSkipped { broadcast_id: broadcast_id.clone(), title, item, reason });
             }
             changed = now_playing.changed() => {
                 if changed.is_err() {
