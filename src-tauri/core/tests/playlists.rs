@@ -341,7 +341,7 @@ async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<serde_json::V
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_item_whose_file_disappears_is_covered_by_the_slate_and_the_next_item_follows() {
+async fn an_item_whose_file_is_damaged_is_covered_by_the_slate_and_the_next_item_follows() {
     let ingest = Ingest::start();
     let s = setup().await;
     let items = [
@@ -361,15 +361,21 @@ async fn an_item_whose_file_disappears_is_covered_by_the_slate_and_the_next_item
     let alerts_done = tokio_util::sync::CancellationToken::new();
     let alerts = tokio::spawn(twitcher_core::alerts::run(s.app.clone(), alerts_done.clone(), |_| {}));
 
+    // Everything prepared beforehand, as after a first broadcast.
+    for video in &items {
+        let video = library::get(&s.app, &s.ana, *video).await.unwrap();
+        broadcast::prepare::ensure_prepared(&s.app, &s.ana, &video, &QUALITY).await.unwrap();
+    }
     let handle = broadcast::start(&s.app, &s.ana, &playing(p.id, vec![account.id])).await.unwrap();
     let stream_id = handle.destinations[0].0;
-    // While the first item plays, the second's prepared file goes away (a disk cleaned up, a bad sector).
+    // While the first item plays, the second's prepared file is damaged (a bad sector, a disk
+    // cleaned up by hand).
     let second = library::get(&s.app, &s.ana, items[1]).await.unwrap().content_hash.unwrap();
     let prepared = s.app.data_dir().join("prepared");
     for entry in std::fs::read_dir(&prepared).unwrap() {
         let path = entry.unwrap().path();
         if path.file_name().unwrap().to_string_lossy().starts_with(&second) {
-            std::fs::remove_file(&path).unwrap();
+            std::fs::write(&path, b"FLV\x01 but not really").unwrap();
         }
     }
     let states = tokio::time::timeout(Duration::from_secs(60), handle.wait()).await.expect("the playlist ends");

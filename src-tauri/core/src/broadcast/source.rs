@@ -124,9 +124,12 @@ pub enum Input {
     Playlist(Playhead),
 }
 
+/// A playlist's entries, each filled in once its preparation at the broadcast's quality is done.
+pub type Items = std::sync::Arc<std::sync::RwLock<Vec<Option<PlayItem>>>>;
+
 /// A playlist's items, prepared at the broadcast's quality, and the order to play them in.
 pub struct Playhead {
-    pub items: Vec<PlayItem>,
+    pub items: Items,
     /// Indexes into `items`; ends when the playlist does (never, when looped).
     pub order: std::iter::Peekable<Box<dyn Iterator<Item = usize> + Send>>,
     /// The item playing and the one after it, for the supervisor ("now playing", "up next").
@@ -135,11 +138,20 @@ pub struct Playhead {
     pub slate: Option<PlayItem>,
     /// Items skipped, and why, for the supervisor (events, the `item_skipped` alert).
     pub skipped: tokio::sync::mpsc::UnboundedSender<(usize, String)>,
+    /// The task preparing the entries not ready yet: it stops when the playlist does.
+    pub filling: tokio::task::AbortHandle,
+}
+
+impl Drop for Playhead {
+    fn drop(&mut self) {
+        self.filling.abort();
+    }
 }
 
 /// The slate's key among the timings (no item has it).
 const SLATE: usize = usize::MAX;
 
+#[derive(Clone)]
 pub struct PlayItem {
     pub path: PathBuf,
     pub headers: Headers,
@@ -171,6 +183,8 @@ struct Passes {
     started: bool,
     /// The [`Timing`] of each playlist item (or of the one file), measured once.
     timings: std::collections::HashMap<usize, Timing>,
+    /// The entry that just played could not (empty, or broken mid-play): the slate comes next.
+    slate_next: bool,
 }
 
 impl Passes {
@@ -217,18 +231,29 @@ impl Passes {
                 };
                 Ok(Some(Pass { reader: Reader::Live(reader), length: None, headers: None, entry: None }))
             }
+            Input::Playlist(playhead) if std::mem::take(&mut self.slate_next) => {
+                let Some((path, headers)) = playhead.slate.as_ref().map(|s| (s.path.clone(), s.headers.clone())) else { return Ok(None) };
+                let this = self.timing_of(SLATE, &path).await?;
+                Ok(Some(Pass { reader: Reader::File(open(&path).await?), length: Some(self.length(this, this)), headers: Some(headers), entry: None }))
+            }
             Input::Playlist(playhead) => {
                 let Some(index) = playhead.order.next() else { return Ok(None) };
                 let next = playhead.order.peek().copied();
                 let _ = playhead.now_playing.send(Some((index, next)));
-                let (path, headers) = (playhead.items[index].path.clone(), playhead.items[index].headers.clone());
-                let next_path = next.map(|n| (n, playhead.items[n].path.clone()));
+                let (entry, following_entry) = {
+                    let items = playhead.items.read().expect("not poisoned");
+                    (items[index].clone(), next.and_then(|n| items[n].clone().map(|i| (n, i.path))))
+                };
+                let next_path = following_entry;
                 let slate = playhead.slate.as_ref().map(|s| (s.path.clone(), s.headers.clone()));
                 let following = match &next_path {
                     Some((n, p)) => self.timing_of(*n, p).await.ok(),
                     None => None,
                 };
                 let played = async {
+                    let Some(PlayItem { path, headers }) = entry else {
+                        return Err(FlvError::Io(std::io::Error::other("its preparation was not done in time")));
+                    };
                     let this = self.timing_of(index, &path).await?;
                     // The last item keeps its audio to the same length as its video.
                     let length = self.length(this, following.unwrap_or(this));
@@ -239,8 +264,8 @@ impl Passes {
                     (Ok(pass), _) => Ok(Some(pass)),
                     (Err(e), Some((slate_path, slate_headers))) => {
                         // The item cannot play: the slate fills its place, the destinations stay on.
-                        self.timings.remove(&index);
                         self.skip(index, e.to_string());
+                        self.slate_next = false;
                         let this = self.timing_of(SLATE, &slate_path).await?;
                         let length = self.length(this, following.unwrap_or(this));
                         Ok(Some(Pass { reader: Reader::File(open(&slate_path).await?), length: Some(length), headers: Some(slate_headers), entry: None }))
@@ -251,8 +276,11 @@ impl Passes {
         }
     }
 
-    /// Tells the supervisor that playlist entry `index` was skipped.
-    fn skip(&self, index: usize, reason: String) {
+    /// Tells the supervisor that playlist entry `index` was skipped (it could not play, or not to
+    /// its end), and puts the slate next.
+    fn skip(&mut self, index: usize, reason: String) {
+        self.timings.remove(&index);
+        self.slate_next = true;
         if let Input::Playlist(playhead) = &self.input {
             tracing::warn!(entry = index, reason = %reason, "a playlist item cannot play: skipped");
             let _ = playhead.skipped.send((index, reason));
@@ -363,7 +391,7 @@ impl Reader {
 pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: u64, fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
     let mut out = Batcher { start: Instant::now(), epoch: first_timestamp_ms, batch: Vec::with_capacity(16), batch_ms: 0, fanout, cancel, drift };
     let mut offset: u64 = 0;
-    let mut passes = Passes { input, looped, frame_ms: frame_ms as u64, started: false, timings: Default::default() };
+    let mut passes = Passes { input, looped, frame_ms: frame_ms as u64, started: false, timings: Default::default(), slate_next: false };
     let mut current_headers: Option<Headers> = None;
     // A pass's audio past its video's end (by the next pass's audio delay), held back to go out
     // in timestamp order among the next pass's first video frames: (media ms, tag).
@@ -431,8 +459,16 @@ pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: 
             }
         }
         if first.is_none() {
-            // A pass with no media would loop without end.
-            break;
+            match entry {
+                // An item that holds nothing: skipped, with the slate in its place.
+                Some(index) if !broken => {
+                    passes.skip(index, "it holds no video".into());
+                    continue;
+                }
+                Some(_) => continue,
+                // A pass with no media would loop without end.
+                None => break,
+            }
         }
         offset += match (broken, length) {
             (false, Some(l)) => l.video,

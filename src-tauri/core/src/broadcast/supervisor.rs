@@ -353,23 +353,6 @@ async fn playlist_input(
     (now_playing, skipped): (watch::Sender<Option<(usize, Option<usize>)>>, mpsc::UnboundedSender<(usize, String)>),
     title: &str,
 ) -> Result<(source::Headers, source::Input), BroadcastError> {
-    // Queue every preparation first, so the worker can run them while this waits for the first.
-    for video in videos {
-        if prepare::ready(app, video.id, &request.quality).await?.is_none() {
-            prepare::enqueue(app, actor, video, &request.quality).await?;
-        }
-    }
-    let mut prepared: HashMap<i64, source::PlayItem> = HashMap::new();
-    let mut items = Vec::with_capacity(videos.len());
-    for video in videos {
-        if !prepared.contains_key(&video.id) {
-            let path = prepare::ensure_prepared(app, actor, video, &request.quality).await?;
-            let headers = source::read_headers(&path).await.map_err(|e| BroadcastError::Source(format!("{}: {e}", video.title)))?;
-            prepared.insert(video.id, source::PlayItem { path, headers });
-        }
-        let item = &prepared[&video.id];
-        items.push(source::PlayItem { path: item.path.clone(), headers: item.headers.clone() });
-    }
     let options = crate::playlists::PlaylistOptions { looped: playlist.options.looped || request.looped, ..playlist.options };
     let items_len = playlist.items.len();
     let order = crate::playlists::PlayOrder::new(items_len, options, rand::rngs::StdRng::from_entropy()).map(move |entry| match entry {
@@ -377,8 +360,50 @@ async fn playlist_input(
         // The insert's video follows the items (validate put it there).
         crate::playlists::Entry::Insert => items_len,
     });
-    let order: Box<dyn Iterator<Item = usize> + Send> = Box::new(order);
-    let headers = items[0].headers.clone();
+    let mut order: std::iter::Peekable<Box<dyn Iterator<Item = usize> + Send>> = (Box::new(order) as Box<dyn Iterator<Item = usize> + Send>).peekable();
+    let first = *order.peek().expect("a playlist that goes live has items");
+
+    // Every preparation is queued at once (the worker runs them in turn); the broadcast waits only
+    // for the first entry's, and the others fill in behind the playhead. An entry reached before
+    // its preparation is done is skipped, with the slate in its place.
+    for video in videos {
+        if prepare::ready(app, video.id, &request.quality).await?.is_none() {
+            prepare::enqueue(app, actor, video, &request.quality).await?;
+        }
+    }
+    let items: source::Items = std::sync::Arc::new(std::sync::RwLock::new(vec![None; videos.len()]));
+    let fill = |index: usize, item: source::PlayItem, items: &source::Items| {
+        let mut slots = items.write().expect("not poisoned");
+        for (slot, v) in slots.iter_mut().zip(videos) {
+            if v.id == videos[index].id {
+                *slot = Some(item.clone());
+            }
+        }
+    };
+    let first_item = prepared_item(app, actor, &videos[first], &request.quality).await?;
+    let headers = first_item.headers.clone();
+    fill(first, first_item, &items);
+    let rest: Vec<library::Video> = videos.iter().filter(|v| v.id != videos[first].id).cloned().collect();
+    let (app_, actor_, quality, slots, all) = (app.clone(), actor.clone(), request.quality, items.clone(), videos.to_vec());
+    let filling = tokio::spawn(async move {
+        let mut done = std::collections::HashSet::new();
+        for video in rest {
+            if !done.insert(video.id) {
+                continue;
+            }
+            match prepared_item(&app_, &actor_, &video, &quality).await {
+                Ok(item) => {
+                    let mut slots = slots.write().expect("not poisoned");
+                    for (slot, v) in slots.iter_mut().zip(&all) {
+                        if v.id == video.id {
+                            *slot = Some(item.clone());
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(video_id = video.id, error = %e, "a playlist item could not be prepared; it will be skipped"),
+            }
+        }
+    });
     // Made before going live, so it is there the moment an item fails; without one (FFmpeg
     // could not make it) a failing item ends the broadcast as before.
     let slate = match super::slate::ensure(app, &request.quality, title).await {
@@ -394,7 +419,14 @@ async fn playlist_input(
             None
         }
     };
-    Ok((headers, source::Input::Playlist(source::Playhead { items, order: order.peekable(), now_playing, slate, skipped })))
+    Ok((headers, source::Input::Playlist(source::Playhead { items, order, now_playing, slate, skipped, filling: filling.abort_handle() })))
+}
+
+/// A prepared item with its sequence headers (waiting for the preparation when needed).
+async fn prepared_item(app: &Twitcher, actor: &Profile, video: &library::Video, quality: &Quality) -> Result<source::PlayItem, BroadcastError> {
+    let path = prepare::ensure_prepared(app, actor, video, quality).await?;
+    let headers = source::read_headers(&path).await.map_err(|e| BroadcastError::Source(format!("{}: {e}", video.title)))?;
+    Ok(source::PlayItem { path, headers })
 }
 
 /// What the supervisor watches of the source.
