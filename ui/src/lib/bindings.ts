@@ -230,13 +230,15 @@ export type Event =
 	type: "job",
 } & JobEvent | 
 /**  A video was added, changed or removed: lists showing it should refresh. */
-({ type: "videos_changed"; profile_id: number }) & { broadcast_id?: never; destinations?: never; title?: never } | 
+({ type: "videos_changed"; profile_id: number }) & { broadcast_id?: never; destinations?: never; item?: never; reason?: never; title?: never } | 
 /**  A destination of a broadcast: on every change of state and about once a second. */
 {
 	type: "stream",
 } & StreamStatus | 
 /**  A scheduled broadcast's time came and it is starting. */
-({ type: "scheduled_started"; broadcast_id: string; title: string; destinations: number }) & { profile_id?: never };
+({ type: "scheduled_started"; broadcast_id: string; title: string; destinations: number }) & { item?: never; profile_id?: never; reason?: never } | 
+/**  A playlist item could not play; the slate filled its place. */
+({ type: "item_skipped"; broadcast_id: string; title: string; item: string; reason: string }) & { destinations?: never; profile_id?: never };
 
 /**  Files queued for import, and those refused at once. */
 export type ImportQueued = {
