@@ -372,17 +372,9 @@ async fn playlist_input(
         }
     }
     let items: source::Items = std::sync::Arc::new(std::sync::RwLock::new(vec![None; videos.len()]));
-    let fill = |index: usize, item: source::PlayItem, items: &source::Items| {
-        let mut slots = items.write().expect("not poisoned");
-        for (slot, v) in slots.iter_mut().zip(videos) {
-            if v.id == videos[index].id {
-                *slot = Some(item.clone());
-            }
-        }
-    };
     let first_item = prepared_item(app, actor, &videos[first], &request.quality).await?;
     let headers = first_item.headers.clone();
-    fill(first, first_item, &items);
+    fill(&items, videos, videos[first].id, &first_item);
     let rest: Vec<library::Video> = videos.iter().filter(|v| v.id != videos[first].id).cloned().collect();
     let (app_, actor_, quality, slots, all) = (app.clone(), actor.clone(), request.quality, items.clone(), videos.to_vec());
     let filling = tokio::spawn(async move {
@@ -392,14 +384,7 @@ async fn playlist_input(
                 continue;
             }
             match prepared_item(&app_, &actor_, &video, &quality).await {
-                Ok(item) => {
-                    let mut slots = slots.write().expect("not poisoned");
-                    for (slot, v) in slots.iter_mut().zip(&all) {
-                        if v.id == video.id {
-                            *slot = Some(item.clone());
-                        }
-                    }
-                }
+                Ok(item) => fill(&slots, &all, video.id, &item),
                 Err(e) => tracing::warn!(video_id = video.id, error = %e, "a playlist item could not be prepared; it will be skipped"),
             }
         }
@@ -420,6 +405,16 @@ async fn playlist_input(
         }
     };
     Ok((headers, source::Input::Playlist(source::Playhead { items, order, now_playing, slate, skipped, filling: filling.abort_handle() })))
+}
+
+/// Puts a prepared video into every entry that plays it.
+fn fill(items: &source::Items, videos: &[library::Video], video_id: i64, item: &source::PlayItem) {
+    let mut slots = items.write().expect("not poisoned");
+    for (slot, video) in slots.iter_mut().zip(videos) {
+        if video.id == video_id {
+            *slot = Some(item.clone());
+        }
+    }
 }
 
 /// A prepared item with its sequence headers (waiting for the preparation when needed).
