@@ -68,7 +68,7 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   for (const [name] of CLIPS) byTitle[name] = await driver.findElement(By.css(`[data-testid="library-video"][data-title="${name}"]`));
   for (const [name] of CLIPS) {
     await (await byTitle[name].findElement(byTestId("library-add"))).click();
-    await driver.wait(async () => (await titles(driver)).includes(name), 5000, `${name} added`);
+    await until(async () => (await titles(driver)).includes(name), `${name} added`, 5000);
   }
   assert.deepEqual(await titles(driver), ["Opening", "Interview", "Closing"]);
   assert.match(await textOf(driver, "playlist-total"), /^3 items · 0:09$/);
@@ -76,15 +76,15 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   // Drag "Closing" onto the first item: it becomes first.
   let items = await driver.findElements(byTestId("playlist-item"));
   await drag(driver, items[2], items[0]);
-  await driver.wait(async () => (await titles(driver))[0] === "Closing", 5000, "the dragged item moved first");
+  await until(async () => (await titles(driver))[0] === "Closing", "the dragged item moved first", 5000);
   assert.deepEqual(await titles(driver), ["Closing", "Opening", "Interview"]);
   // And a library video dragged onto the second slot is inserted there.
   items = await driver.findElements(byTestId("playlist-item"));
   await drag(driver, byTitle.Interview, items[1]);
-  await driver.wait(async () => (await titles(driver)).length === 4, 5000, "the dropped video added");
+  await until(async () => (await titles(driver)).length === 4, "the dropped video added", 5000);
   assert.deepEqual(await titles(driver), ["Closing", "Interview", "Opening", "Interview"]);
   await (await find(driver, "playlist-loop")).click();
-  await driver.wait(async () => (await find(driver, "playlist-loop")).isSelected(), 5000);
+  await until(async () => (await find(driver, "playlist-loop")).isSelected(), "Loop ticked", 5000);
   // The order is the core's, not only the page's: a reload shows the same.
   const saved = await invoke(driver, "list_playlists", {});
   assert.deepEqual(saved[0].items.map((i) => i.video_title), ["Closing", "Interview", "Opening", "Interview"]);
@@ -101,12 +101,13 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   await choose(driver, "go-live-preset", "480p30");
   await (await find(driver, "go-live-start")).click();
   await find(driver, "broadcast-card", 120000);
-  await driver.wait(async () => (await textOf(driver, "now-playing")).startsWith("▶ Closing"), 120000, "now playing: the first item");
+  await until(async () => (await textOf(driver, "now-playing")).startsWith("▶ Closing"), "now playing: the first item", 120000);
   assert.match(await textOf(driver, "now-playing"), /up next: Interview/);
-  await driver.wait(async () => (await textOf(driver, "now-playing")).startsWith("▶ Interview"), 15000, "the second item follows");
+  await until(async () => (await textOf(driver, "now-playing")).startsWith("▶ Interview"), "the second item follows", 15000);
   await screenshot(driver, "71-playlist-live");
   await (await find(driver, "stop-broadcast")).click();
-  await driver.wait(async () => (await driver.findElements(byTestId("broadcast-card"))).length === 0, 20000, "the broadcast ended");
+  // Counted in the page: element handles can go stale while the card is being removed.
+  await until(async () => (await driver.executeScript(() => document.querySelectorAll('[data-testid="broadcast-card"]').length)) === 0, "the broadcast ended", 20000);
 
   const recording = path.join(nginx.dir, "records", `${KEY}.flv`);
   assert.ok(existsSync(recording) && statSync(recording).size > 100_000, "nginx recorded the playlist");
@@ -143,7 +144,7 @@ test("a weekly schedule is made in the Go live dialog and lists its next seven s
   await step("repeat-hours", async () => (await near("repeat-hours")).sendKeys("2"));
   await (await near("go-live-start")).click();
   await find(driver, "schedule-card", 15000);
-  await driver.wait(async () => (await driver.findElements(byTestId("go-live-dialog"))).length === 0, 5000, "the dialog closed");
+  await until(async () => (await driver.findElements(byTestId("go-live-dialog"))).length === 0, "the dialog closed", 5000);
   assert.match(await textOf(driver, "schedule-when"), /^mon, wed at 20:00 \(Europe\/Berlin\) for 2 h$/);
   const starts = await driver.findElements(By.css('[data-testid="schedule-next"] li'));
   assert.equal(starts.length, 7);
@@ -155,6 +156,6 @@ test("a weekly schedule is made in the Go live dialog and lists its next seven s
   }
   await screenshot(driver, "72-recurring-schedule");
   await (await find(driver, "schedule-delete")).click();
-  await driver.wait(async () => (await driver.findElements(byTestId("schedule-card"))).length === 0, 10000, "the schedule was deleted");
+  await until(async () => (await driver.findElements(byTestId("schedule-card"))).length === 0, "the schedule was deleted", 10000);
   assert.deepEqual(await invoke(driver, "list_schedules", {}), []);
 });
