@@ -215,7 +215,9 @@ async fn a_playlist_of_different_sources_played_twice_is_one_stream_without_gaps
     for w in audio.windows(2) {
         let step = w[1].0 - w[0].0;
         assert!(step > 0.0, "audio DTS must strictly increase: {:?} then {:?}", w[0], w[1]);
-        assert!(step <= aac_frame + 0.0015, "an audio gap of {:.1} ms at {:.3} s", step * 1000.0, w[0].0);
+        // A join may drop the item's last, partial frame (see source::AudioCut): a gap shorter
+        // than one frame.
+        assert!(step - w[0].1 <= aac_frame + 0.0015, "an audio gap of {:.1} ms at {:.3} s", (step - w[0].1) * 1000.0, w[0].0);
     }
     // Five joins moved neither track against the other: audio starts and ends where it did
     // against the video within a frame (audio cut or doubled at a join would add up here).

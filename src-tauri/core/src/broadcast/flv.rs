@@ -36,6 +36,12 @@ impl Tag {
             TagKind::Script => false,
         }
     }
+
+    /// An AVC end of sequence (packet type 2), which FFmpeg writes at the end of every FLV: in a
+    /// playlist or a loop it would tell the receiver's decoder the stream ended at each join.
+    pub fn is_end_of_sequence(&self) -> bool {
+        self.kind == TagKind::Video && self.data.len() > 1 && self.data[0] & 0x0f == 7 && self.data[1] == 2
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

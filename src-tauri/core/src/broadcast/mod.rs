@@ -15,6 +15,7 @@
 //!   [`running`] holds the broadcasts this process runs; [`schedule`] starts one later;
 //!   [`recovery`] closes what a crash left; [`keycheck`] tests a key without going live.
 
+pub mod fanout;
 pub mod flv;
 pub mod keycheck;
 pub mod lease;
@@ -31,7 +32,6 @@ pub mod source;
 pub mod state;
 pub mod supervisor;
 
-mod fanout;
 mod tls;
 
 use serde::{Deserialize, Serialize};

@@ -71,8 +71,11 @@ pub async fn read_headers(path: &Path) -> Result<Headers, FlvError> {
 /// How a prepared file's tracks sit in time, in ms after its first media tag.
 #[derive(Debug, Clone, Copy)]
 struct Timing {
-    /// The last video tag.
+    /// The first and the last video tag.
+    video_start: u64,
     video_end: u64,
+    /// Video frames, from the first to the last.
+    video_frames: u64,
     /// The first audio tag. An encoder's priming and B-frame reordering put the audio's first
     /// timestamp a little after the video's (46 ms for x264 with B-frames and AAC at 48 kHz), and
     /// the same amount past its end: a pass's audio is cut that much later than its video, so the
@@ -89,7 +92,7 @@ fn timing(path: &Path) -> Result<Timing, FlvError> {
     file.read_exact(&mut header).map_err(|_| FlvError::NotFlv)?;
     let offset = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) as u64;
     file.seek(SeekFrom::Start(offset + 4))?;
-    let (mut first, mut first_audio, mut last) = (None::<u64>, None::<u64>, 0u64);
+    let (mut first, mut first_audio, mut first_video, mut last, mut frames) = (None::<u64>, None::<u64>, None::<u64>, 0u64, 0u64);
     let mut head = [0u8; 11];
     while file.read_exact(&mut head).is_ok() {
         let size = u32::from_be_bytes([0, head[1], head[2], head[3]]) as i64;
@@ -97,20 +100,45 @@ fn timing(path: &Path) -> Result<Timing, FlvError> {
         let kind = head[0] & 0x1f;
         // Sequence headers carry no media time; they are the first tag (at 0) of each track.
         let mut packet_type = [0u8; 2];
-        let is_header = (kind == 8 || kind == 9) && size >= 2 && file.read_exact(&mut packet_type).is_ok() && packet_type[1] == 0;
+        // (and the end of sequence FFmpeg writes last, none either.)
+        let media = (kind == 8 || kind == 9) && size >= 2 && file.read_exact(&mut packet_type).is_ok() && packet_type[1] != 0 && !(kind == 9 && packet_type[1] == 2);
         let read = if (kind == 8 || kind == 9) && size >= 2 { 2 } else { 0 };
-        if (kind == 8 || kind == 9) && !is_header {
+        if media {
             first.get_or_insert(ts);
             if kind == 8 {
                 first_audio.get_or_insert(ts);
             } else {
+                first_video.get_or_insert(ts);
                 last = last.max(ts);
+                frames += 1;
             }
         }
         file.seek_relative(size - read + 4)?;
     }
     let first = first.unwrap_or(0);
-    Ok(Timing { video_end: last.saturating_sub(first), audio_delay: first_audio.unwrap_or(first).saturating_sub(first) })
+    Ok(Timing {
+        video_start: first_video.unwrap_or(first).saturating_sub(first),
+        video_end: last.saturating_sub(first),
+        video_frames: frames,
+        audio_delay: first_audio.unwrap_or(first).saturating_sub(first),
+    })
+}
+
+impl Timing {
+    /// Where the video ends (one frame after its last one), in ms after the first media tag.
+    /// A prepared file has a frame every `frame_ms` exactly: its length is counted in frames, not
+    /// read off timestamps rounded to the millisecond (a third of a millisecond lost at each of a
+    /// day's 25,000 joins would put the video seconds ahead of its frames). A file that does not
+    /// (another frame rate) keeps its timestamps.
+    fn video_length(&self, frame_ms: f64) -> f64 {
+        let by_stamps = self.video_end as f64 + frame_ms;
+        let by_frames = self.video_start as f64 + self.video_frames as f64 * frame_ms;
+        if (by_frames - by_stamps).abs() <= frame_ms / 2.0 {
+            by_frames
+        } else {
+            by_stamps
+        }
+    }
 }
 
 /// Where a source's tags come from.
@@ -169,17 +197,19 @@ struct Pass {
 
 /// Where a pass ends, in ms after its first media tag: its video, and its audio (later by the
 /// next pass's audio delay, so the next pass's audio follows without a gap or an overlap).
+/// Fractional: a frame at 30 fps lasts 33.333 ms.
 #[derive(Debug, Clone, Copy)]
 struct Length {
-    video: u64,
-    audio: u64,
+    video: f64,
+    audio: f64,
 }
 
 /// Hands out the passes of an input: one, a file over and over, or a playlist's items.
 struct Passes {
     input: Input,
     looped: bool,
-    frame_ms: u64,
+    /// One video frame, in ms.
+    frame_ms: f64,
     started: bool,
     /// The [`Timing`] of each playlist item (or of the one file), measured once.
     timings: std::collections::HashMap<usize, Timing>,
@@ -201,8 +231,8 @@ impl Passes {
     /// A pass of `this` followed by `next`: the video lasts one frame past its last tag; the audio
     /// is cut where the next pass's audio will take over.
     fn length(&self, this: Timing, next: Timing) -> Length {
-        let video = this.video_end + self.frame_ms;
-        Length { video, audio: video + next.audio_delay }
+        let video = this.video_length(self.frame_ms);
+        Length { video, audio: video + next.audio_delay as f64 }
     }
 
     async fn next(&mut self) -> Result<Option<Pass>, FlvError> {
@@ -388,14 +418,17 @@ impl Reader {
 /// receivers reconfigure their decoders there and a destination that resumes at that batch gets
 /// them too; the fan-out hands them to any destination that reconnects later.
 #[allow(clippy::too_many_arguments)]
-pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: u64, fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
+pub async fn run(input: Input, looped: bool, fps: u32, first_timestamp_ms: u64, fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
     let mut out = Batcher { start: Instant::now(), epoch: first_timestamp_ms, batch: Vec::with_capacity(16), batch_ms: 0, fanout, cancel, drift };
-    let mut offset: u64 = 0;
-    let mut passes = Passes { input, looped, frame_ms: frame_ms as u64, started: false, timings: Default::default(), slate_next: false };
+    // Where the current pass starts, in ms of media time (fractional: see Length).
+    let mut offset: f64 = 0.0;
+    let frame_ms = 1000.0 / fps.max(1) as f64;
+    let mut passes = Passes { input, looped, frame_ms, started: false, timings: Default::default(), slate_next: false };
     let mut current_headers: Option<Headers> = None;
     // A pass's audio past its video's end (by the next pass's audio delay), held back to go out
     // in timestamp order among the next pass's first video frames: (media ms, tag).
     let mut tail: VecDeque<(u64, Tag)> = VecDeque::new();
+    let mut audio_cut = AudioCut::default();
     while let Some(Pass { mut reader, length, headers, entry }) = passes.next().await? {
         let mut video_seen: u64 = 0;
         let mut first: Option<u64> = None;
@@ -408,7 +441,7 @@ pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: 
                     return Ok(());
                 }
                 for tag in headers.video.iter().chain(headers.audio.iter()) {
-                    out.push(offset, tag.clone());
+                    out.push(offset.round() as u64, tag.clone());
                 }
             }
             if current_headers.is_none() || changed {
@@ -430,21 +463,26 @@ pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: 
                 }
                 Err(e) => return Err(e),
             };
-            // Metadata and sequence headers go out per connection (see publisher), not in-band.
-            if tag.kind == TagKind::Script || tag.is_sequence_header() {
+            // Metadata and sequence headers go out per connection (see publisher), not in-band;
+            // the file's end of sequence would end the receiver's stream at every join.
+            if tag.kind == TagKind::Script || tag.is_sequence_header() || tag.is_end_of_sequence() {
                 continue;
             }
             let ts = tag.timestamp as u64;
             let base = *first.get_or_insert(ts);
-            let end = length.map(|l| if tag.kind == TagKind::Audio { l.audio } else { l.video });
-            if end.is_some_and(|end| ts - base >= end) {
+            let keep = match (length, tag.kind) {
+                (Some(l), TagKind::Audio) => audio_cut.keep(offset + (ts - base) as f64, offset + l.audio),
+                (Some(l), _) => ((ts - base) as f64) < l.video,
+                (None, _) => true,
+            };
+            if !keep {
                 continue;
             }
             if tag.kind == TagKind::Video {
                 video_seen = video_seen.max(ts - base);
             }
-            let media_ms = offset + (ts - base);
-            if length.is_some_and(|l| ts - base >= l.video) {
+            let media_ms = (offset + (ts - base) as f64).round() as u64;
+            if length.is_some_and(|l| (ts - base) as f64 >= l.video) {
                 tail.push_back((media_ms, tag));
                 continue;
             }
@@ -472,7 +510,7 @@ pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: 
         }
         offset += match (broken, length) {
             (false, Some(l)) => l.video,
-            _ => video_seen + frame_ms as u64,
+            _ => video_seen as f64 + frame_ms,
         };
     }
     for (at, held) in tail {
@@ -482,6 +520,38 @@ pub async fn run(input: Input, looped: bool, frame_ms: u32, first_timestamp_ms: 
     }
     out.flush().await;
     Ok(())
+}
+
+/// The duration of one AAC frame: 1024 samples at 48 kHz, as every prepared file has.
+const AAC_FRAME_MS: f64 = 1024.0 / 48.0;
+
+/// Where a pass's audio ends. A pass's audio rarely ends on a frame boundary of its own: the
+/// frame that straddles the cut is either kept (its end overlaps the next pass's first frame) or
+/// dropped (a gap shorter than a frame). Either way the audio's samples and its timestamps move
+/// apart by up to a frame at every join — 25,000 joins a day add up to minutes, and a player that
+/// clocks by samples drifts from the video. So the choice keeps where the samples sent so far end
+/// nearest to where the timestamps say they end: within half a frame however long it runs.
+#[derive(Default)]
+struct AudioCut {
+    /// Where the audio sent so far ends if its frames are laid end to end, in media ms.
+    content_end: Option<f64>,
+}
+
+impl AudioCut {
+    /// Whether the audio frame at media time `at` goes out, in a pass whose audio ends at `end`.
+    fn keep(&mut self, at: f64, end: f64) -> bool {
+        if at >= end {
+            return false;
+        }
+        // A real gap in the audio (a pass with less audio than video, a broken item) is not
+        // made up for with overlaps at every join after it: the count starts again there.
+        let content = self.content_end.filter(|c| (c - at).abs() <= AAC_FRAME_MS).unwrap_or(at);
+        let keep = at + AAC_FRAME_MS <= end || (content + AAC_FRAME_MS - end).abs() <= (content - end).abs();
+        if keep {
+            self.content_end = Some(content + AAC_FRAME_MS);
+        }
+        keep
+    }
 }
 
 /// Gathers tags into batches of about [`BATCH_MS`] and hands each over when its first tag is due.

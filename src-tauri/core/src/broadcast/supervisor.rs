@@ -297,7 +297,6 @@ pub(super) async fn launch(
     drop(reports_tx);
     let (drift_tx, drift) = watch::channel(0.0);
     let source_cancel = all.clone();
-    let frame_ms = (1000 / q.fps.max(1)).max(1);
     let looped = request.looped;
     let first_timestamp_ms = app.options().engine.first_timestamp_ms;
     let expected = pairs.len();
@@ -310,7 +309,7 @@ pub(super) async fn launch(
             }
         })
         .await;
-        source::run(input, looped, frame_ms, first_timestamp_ms, fanout, source_cancel, drift_tx).await
+        source::run(input, looped, q.fps, first_timestamp_ms, fanout, source_cancel, drift_tx).await
     });
     tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
 
