@@ -74,10 +74,19 @@ pub fn install(app: &AppHandle, core: Twitcher) -> tauri::Result<()> {
         let mut events = core.events.subscribe();
         let mut states: HashMap<i64, StreamState> = HashMap::new();
         let mut jobs: HashMap<i64, (String, f64)> = HashMap::new();
-        refresh(&handle, &tray, &core, &base, &states, &jobs).await;
+        // A playlist broadcast's (now playing, up next), by broadcast id.
+        let mut playing: HashMap<String, (String, Option<String>)> = HashMap::new();
+        refresh(&handle, &tray, &core, &base, &states, &jobs, &playing).await;
         loop {
             let changed = match events.recv().await {
-                Ok(Event::Stream(s)) => states.insert(s.stream_id, s.state) != Some(s.state),
+                Ok(Event::Stream(s)) => {
+                    let item = s.now_playing.clone().map(|now| (now, s.up_next.clone()));
+                    let moved = match item {
+                        Some(item) if !s.state.is_final() => playing.insert(s.broadcast_id.clone(), item.clone()) != Some(item),
+                        _ => false,
+                    };
+                    (states.insert(s.stream_id, s.state) != Some(s.state)) || moved
+                }
                 Ok(Event::Job(j)) => {
                     if j.status.is_finished() {
                         jobs.remove(&j.job_id);
@@ -93,14 +102,24 @@ pub fn install(app: &AppHandle, core: Twitcher) -> tauri::Result<()> {
             };
             if changed {
                 states.retain(|_, s| !s.is_final());
-                refresh(&handle, &tray, &core, &base, &states, &jobs).await;
+                let running = core.broadcasts.ids();
+                playing.retain(|id, _| running.contains(id));
+                refresh(&handle, &tray, &core, &base, &states, &jobs, &playing).await;
             }
         }
     });
     Ok(())
 }
 
-async fn refresh(app: &AppHandle, tray: &TrayIcon, core: &Twitcher, base: &Image<'_>, states: &HashMap<i64, StreamState>, jobs: &HashMap<i64, (String, f64)>) {
+async fn refresh(
+    app: &AppHandle,
+    tray: &TrayIcon,
+    core: &Twitcher,
+    base: &Image<'_>,
+    states: &HashMap<i64, StreamState>,
+    jobs: &HashMap<i64, (String, f64)>,
+    playing: &HashMap<String, (String, Option<String>)>,
+) {
     let running = core.broadcasts.ids();
     let health = if running.is_empty() {
         Health::Idle
@@ -119,6 +138,17 @@ async fn refresh(app: &AppHandle, tray: &TrayIcon, core: &Twitcher, base: &Image
         (n, Health::Trouble) => format!("Twitcher — {n} live, a channel is reconnecting"),
         (n, _) => format!("Twitcher — {n} live"),
     };
+    let titles: Vec<(String, String, Option<String>)> = titles
+        .into_iter()
+        .map(|(id, title)| {
+            let line = playing.get(&id).map(|(now, next)| now_playing_line(&title, now, next.as_deref()));
+            (id, title, line)
+        })
+        .collect();
+    for line in titles.iter().filter_map(|(_, _, line)| line.as_ref()) {
+        tooltip.push('\n');
+        tooltip.push_str(line);
+    }
     if !jobs.is_empty() {
         let average = jobs.values().map(|(_, p)| p).sum::<f64>() / jobs.len() as f64;
         tooltip.push_str(&format!("\n{} job(s) running, {:.0} % done", jobs.len(), average * 100.0));
@@ -133,14 +163,26 @@ async fn refresh(app: &AppHandle, tray: &TrayIcon, core: &Twitcher, base: &Image
     let _ = tray.set_tooltip(Some(tooltip));
 }
 
-fn build_menu(app: &AppHandle, running: &[(String, String)], next: Option<&(String, String, String)>) -> tauri::Result<Menu<tauri::Wry>> {
+/// A playlist broadcast's "now playing" and "up next", for the tooltip and the menu (Linux trays
+/// show no tooltip).
+fn now_playing_line(title: &str, now: &str, next: Option<&str>) -> String {
+    match next {
+        Some(next) => format!("“{title}”: now {now}, next {next}"),
+        None => format!("“{title}”: now {now} (last item)"),
+    }
+}
+
+fn build_menu(app: &AppHandle, running: &[(String, String, Option<String>)], next: Option<&(String, String, String)>) -> tauri::Result<Menu<tauri::Wry>> {
     let menu = Menu::new(app)?;
     let header = match running.len() {
         0 => "Nothing live".to_string(),
         n => format!("{n} live"),
     };
     menu.append(&MenuItem::with_id(app, "header", header, false, None::<&str>)?)?;
-    for (id, title) in running {
+    for (id, title, playing) in running {
+        if let Some(line) = playing {
+            menu.append(&MenuItem::with_id(app, format!("playing:{id}"), line, false, None::<&str>)?)?;
+        }
         menu.append(&MenuItem::with_id(app, format!("stop:{id}"), format!("Stop “{title}”"), true, None::<&str>)?)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
@@ -225,4 +267,15 @@ pub fn quit(app: &AppHandle) {
                 handle.exit(0);
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::now_playing_line;
+
+    #[test]
+    fn the_now_playing_line_names_the_broadcast_the_item_and_the_next_one() {
+        assert_eq!(now_playing_line("Night shift", "Intro", Some("Part 2")), "“Night shift”: now Intro, next Part 2");
+        assert_eq!(now_playing_line("Night shift", "Outro", None), "“Night shift”: now Outro (last item)");
+    }
 }

@@ -118,6 +118,10 @@ pub enum PlaylistCommand {
         every: Option<u32>,
         #[arg(long, value_name = "VIDEO_ID", requires = "every")]
         insert: Option<i64>,
+        /// A library video to play in place of an item that cannot play (default: a card with
+        /// the channel's title and "back soon").
+        #[arg(long, value_name = "VIDEO_ID")]
+        slate: Option<i64>,
     },
     /// Append library videos (in the order given), each with the title, category and tags the
     /// channels get when it starts.

@@ -43,6 +43,9 @@ pub enum Alert {
     /// A playlist item could not play (its file gone or unreadable): the slate played instead
     /// and the broadcast went on with the next item.
     ItemSkipped { broadcast_id: String, title: String, item: String, reason: String },
+    /// The stream has gone to the ingest for `minutes`, yet Twitch shows the channel offline (an
+    /// ingest that swallows it, a key of another channel): reconnected once.
+    ChannelOfflineWhilePublishing { broadcast_id: String, stream_id: i64, account: String, title: String, minutes: u32 },
 }
 
 impl Alert {
@@ -62,6 +65,10 @@ impl Alert {
             Alert::ItemSkipped { title, item, reason, .. } => {
                 ("Playlist item skipped".into(), format!("“{item}” could not play in “{title}” ({reason}); the slate played, then the next item"))
             }
+            Alert::ChannelOfflineWhilePublishing { account, title, minutes, .. } => (
+                format!("{account}: Twitch shows the channel offline"),
+                format!("“{title}” has been sent for {minutes} min but the channel is not live on Twitch; reconnecting once (check the stream key belongs to this channel)"),
+            ),
             Alert::BroadcastEnded { title, destinations, failed, .. } => (
                 "Broadcast ended".into(),
                 if *failed == 0 { format!("“{title}” ended on {destinations} channel(s)") } else { format!("“{title}” ended; {failed} of {destinations} channel(s) failed") },
@@ -120,6 +127,9 @@ pub async fn run(app: Twitcher, cancel: CancellationToken, notify: impl Fn(&Aler
             }
             Ok(Event::ScheduledStarted { broadcast_id, title, destinations }) => vec![Alert::ScheduledStarted { broadcast_id, title, destinations }],
             Ok(Event::ItemSkipped { broadcast_id, title, item, reason }) => vec![Alert::ItemSkipped { broadcast_id, title, item, reason }],
+            Ok(Event::ChannelOfflineWhilePublishing { broadcast_id, stream_id, account, title, minutes }) => {
+                vec![Alert::ChannelOfflineWhilePublishing { broadcast_id, stream_id, account, title, minutes }]
+            }
             Ok(_) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

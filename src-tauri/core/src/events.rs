@@ -21,6 +21,9 @@ pub enum Event {
     ScheduledStarted { broadcast_id: String, title: String, destinations: u32 },
     /// A playlist item could not play; the slate filled its place.
     ItemSkipped { broadcast_id: String, title: String, item: String, reason: String },
+    /// A destination has published for a while, yet Twitch shows its channel offline; it is
+    /// reconnected once.
+    ChannelOfflineWhilePublishing { broadcast_id: String, stream_id: i64, account: String, title: String, minutes: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -78,6 +78,10 @@ pub struct PlaylistOptions {
     /// Plays `insert_video_id` after every this many items.
     pub insert_every: Option<u32>,
     pub insert_video_id: Option<i64>,
+    /// What plays in place of an item that cannot (its file gone, not prepared in time): this
+    /// video, or (none) a built-in card with the channel's title and "back soon".
+    #[serde(default)]
+    pub slate_video_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -104,6 +108,7 @@ pub struct PlaylistRow {
     shuffle: bool,
     insert_every: Option<i64>,
     insert_video_id: Option<i64>,
+    slate_video_id: Option<i64>,
     created_at: String,
 }
 
@@ -118,6 +123,7 @@ async fn assemble(app: &Twitcher, row: PlaylistRow) -> Result<Playlist, Playlist
             shuffle: row.shuffle,
             insert_every: row.insert_every.map(|n| n as u32),
             insert_video_id: row.insert_video_id,
+            slate_video_id: row.slate_video_id,
         },
         items,
         duration_sec,
@@ -217,6 +223,9 @@ pub async fn set_options(app: &Twitcher, actor: &Profile, id: i64, options: &Pla
             library::get(app, actor, video_id).await.map_err(|_| PlaylistError::NoVideo { id: video_id })?;
         }
         (None, None) => {}
+    }
+    if let Some(video_id) = options.slate_video_id {
+        library::get(app, actor, video_id).await.map_err(|_| PlaylistError::NoVideo { id: video_id })?;
     }
     app.db.set_playlist_options(actor.id, id, options).await?;
     get(app, actor, id).await

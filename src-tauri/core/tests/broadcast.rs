@@ -623,3 +623,50 @@ async fn a_destination_whose_key_cannot_be_opened_fails_alone_and_the_others_go_
     }
     assert!(!ingest.recording(&s.accounts[1].1).exists(), "nothing was published with the broken key");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_twitch_shows_offline_while_publishing_is_alerted_and_reconnected_once() {
+    use twitcher_testkit::twitch::{FakeLive, FakeTwitch, FakeUser};
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let fake = FakeTwitch::start();
+    let (lost_key, fine_key) = ("live_41245072_WatchKeyOne1111", "live_55501_WatchKeyTwo22222");
+    fake.add_user(FakeUser::new("41245072", "nightowl", lost_key));
+    fake.add_user(FakeUser::new("55501", "dayowl", fine_key));
+    // Twitch shows one channel live; the other stays offline however long we publish to it (as
+    // when a key of another channel, or an ingest that swallows streams, is in use).
+    fake.set_live("55501", Some(FakeLive { title: "Rerun".into(), game_name: "Art".into(), viewer_count: 3 }));
+    let dir = tempfile::tempdir().unwrap();
+    // In production: after 2 min of publishing, asked every minute. Here: 2 s, every second.
+    let engine = EngineOptions { offline_after: Duration::from_secs(2), offline_check_every: Duration::from_secs(1), ..Default::default() };
+    let app = support::open_with_twitch_engine(&dir.path().join("data"), &fake, "http://127.0.0.1:9/unreachable", engine).await;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
+    let file = make_video(dir.path(), "clip", "mp4", &["-t", "12"]);
+    let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
+    let video_id = jobs::run_until_done(&app, &ids).await.unwrap()[0].video_id.unwrap();
+    let account_ids = support::connect_accounts(&app, &ana, &fake, &["41245072", "55501"], &ingest.server()).await;
+    let (hook, posted) = support::webhook_receiver().await;
+    twitcher_core::alerts::set_webhook_url(&app, &hook).await.unwrap();
+    let alerts_done = tokio_util::sync::CancellationToken::new();
+    let alerts = tokio::spawn(twitcher_core::alerts::run(app.clone(), alerts_done.clone(), |_| {}));
+
+    let request = StartRequest { video_id: Some(video_id), playlist_id: None, account_ids: account_ids.clone(), title: "Watched".into(), category: None, tags: vec![], quality: QUALITY, looped: false, live_encode: false };
+    let handle = broadcast::start(&app, &ana, &request).await.unwrap();
+    let streams = handle.destinations.clone();
+    let states = handle.wait().await;
+    assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
+    alerts_done.cancel();
+    alerts.await.unwrap();
+
+    // Reconnected once (two publishes), however long it stayed offline after; the other untouched.
+    assert_eq!(ingest.publishes(lost_key), 2, "one reconnect of the channel Twitch showed offline");
+    assert_eq!(ingest.publishes(fine_key), 1, "the live channel was left alone");
+    let offline: Vec<serde_json::Value> = posted.lock().unwrap().iter().filter(|a| a["event"] == "channel_offline_while_publishing").cloned().collect();
+    assert_eq!(offline.len(), 1, "one alert: {offline:?}");
+    let lost_stream = streams.iter().find(|d| d.1 == account_ids[0]).unwrap().0;
+    assert_eq!((offline[0]["stream_id"].as_i64(), offline[0]["title"].as_str()), (Some(lost_stream), Some("Watched")));
+    let log = broadcast::logs(&app, &ana, lost_stream).await.unwrap();
+    assert!(log.iter().any(|(_, level, m)| level == "warn" && m.starts_with("Twitch shows the channel offline")), "{log:?}");
+    let fine_log = broadcast::logs(&app, &ana, streams.iter().find(|d| d.1 == account_ids[1]).unwrap().0).await.unwrap();
+    assert!(!fine_log.iter().any(|(_, _, m)| m.contains("offline")), "{fine_log:?}");
+}

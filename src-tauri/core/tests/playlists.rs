@@ -288,6 +288,55 @@ async fn each_item_sets_its_title_and_tags_and_a_marker_and_a_refusal_marks_only
     assert_eq!(fake.channel("77701").title, "first stream", "nothing was changed where the grant does not allow it");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_planned_reconnect_near_twitchs_48_hour_limit_happens_between_two_items() {
+    let ingest = Ingest::start();
+    let dir = tempfile::tempdir().unwrap();
+    // In production: 47 h 50 min, and a join in the last hour takes it. Here: 8 s, and the last 4 s.
+    let engine = EngineOptions { planned_reconnect: Duration::from_secs(8), join_window: Duration::from_secs(4), ..Default::default() };
+    let app = support::open_with_engine(&dir.path().join("data"), KeyringPreference::File, "http://127.0.0.1:9/unreachable", engine).await;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
+    let s = Setup { dir, app, ana };
+    let p = playlists::create(&s.app, &s.ana, "Marathon").await.unwrap();
+    for (i, hue) in ["0", "90", "180"].iter().enumerate() {
+        let video = clip(&s, &s.ana, &format!("part{i}"), &["-t", "3", "-vf", &format!("hue=h={hue}")]).await;
+        playlists::add(&s.app, &s.ana, p.id, video, None, &ItemMeta { title: Some(format!("Part {}", i + 1)), ..Default::default() }).await.unwrap();
+    }
+    let key = format!("live_1_{}", uuid::Uuid::new_v4().simple());
+    let input = AccountInput { display_name: "Main".into(), channel_id: "1001".into(), login: None, ingest_server: Some(ingest.server()) };
+    let account = accounts::add(&s.app, &s.ana, &input, &key).await.unwrap();
+    let handle = broadcast::start(&s.app, &s.ana, &playing(p.id, vec![account.id])).await.unwrap();
+    let stream_id = handle.destinations[0].0;
+    // Every process reads "now playing" off the row (`stream list`), not only this one.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = broadcast::stream(&s.app, &s.ana, stream_id).await.unwrap();
+        if (row.now_playing.as_deref(), row.up_next.as_deref()) == (Some("Part 2"), Some("Part 3")) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "part 2 never showed on the row: {row:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let states = tokio::time::timeout(Duration::from_secs(60), handle.wait()).await.unwrap();
+    assert_eq!(states[&stream_id], StreamState::Ended);
+
+    let log = broadcast::logs(&s.app, &s.ana, stream_id).await.unwrap();
+    let at = |m: &str| log.iter().find(|(_, _, text)| text.contains(m)).map(|(at, _, _)| time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap());
+    let planned: Vec<_> = log.iter().filter(|(_, _, m)| m.contains("planned reconnect")).collect();
+    assert_eq!(planned.len(), 1, "one planned reconnect: {log:?}");
+    assert!(planned[0].2.ends_with("48-hour limit, between two items"), "{log:?}");
+    // At the second join (6 s in: the first, at 3 s, was not yet in the window), not at 8 s.
+    let after = (at("planned reconnect").unwrap() - at("now playing: Part 1").unwrap()).as_seconds_f64();
+    assert!((5.0..7.5).contains(&after), "reconnected {after:.2} s in: {log:?}");
+    assert_eq!(ingest.publishes(&key), 2);
+    // Nothing lost across it: the recording holds all three items.
+    let video = packets(&ingest.recording(&key), "v:0");
+    let span = video.last().unwrap().0 - video.first().unwrap().0 + 1.0 / 30.0;
+    assert!((span - 9.0).abs() < 0.2, "three 3 s items: {span:.2} s");
+    let row = broadcast::stream(&s.app, &s.ana, stream_id).await.unwrap();
+    assert_eq!((row.now_playing, row.up_next, row.reconnects), (None, None, 1), "an ended broadcast plays nothing");
+}
+
 /// The average luma (0–255) of the frame at `at` seconds of a recording, by ffmpeg's signalstats.
 fn mean_luma(path: &std::path::Path, at: f64) -> f64 {
     let out = twitcher_testkit::output_within(
@@ -405,4 +454,51 @@ async fn an_item_whose_file_is_damaged_is_covered_by_the_slate_and_the_next_item
     });
     alerts_done.cancel();
     let _ = alerts.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playlists_own_slate_video_covers_an_item_that_cannot_play() {
+    let ingest = Ingest::start();
+    let s = setup().await;
+    let first = clip(&s, &s.ana, "first", &["-t", "2"]).await;
+    let missing = clip(&s, &s.ana, "missing", &["-t", "2", "-vf", "hue=h=90"]).await;
+    let last = clip(&s, &s.ana, "last", &["-t", "2", "-vf", "hue=h=180"]).await;
+    // The user's slate: 1.5 s of white ("we'll be right back" in the channel's colours).
+    let slate = clip(&s, &s.ana, "white", &["-t", "1.5", "-vf", "drawbox=c=white:t=fill"]).await;
+    let p = playlists::create(&s.app, &s.ana, "Branded").await.unwrap();
+    for video in [first, missing, last] {
+        playlists::add(&s.app, &s.ana, p.id, video, None, &ItemMeta::default()).await.unwrap();
+    }
+    // A slate that is not in the library is refused, and changes nothing.
+    let refused = playlists::set_options(&s.app, &s.ana, p.id, &PlaylistOptions { slate_video_id: Some(9999), ..Default::default() }).await.unwrap_err();
+    assert_eq!(code(refused), "video_not_found");
+    let p = playlists::set_options(&s.app, &s.ana, p.id, &PlaylistOptions { slate_video_id: Some(slate), ..Default::default() }).await.unwrap();
+    assert_eq!(p.options.slate_video_id, Some(slate));
+    let key = format!("live_1_{}", uuid::Uuid::new_v4().simple());
+    let input = AccountInput { display_name: "Main".into(), channel_id: "1001".into(), login: None, ingest_server: Some(ingest.server()) };
+    let account = accounts::add(&s.app, &s.ana, &input, &key).await.unwrap();
+    for video in [first, last] {
+        let video = library::get(&s.app, &s.ana, video).await.unwrap();
+        broadcast::prepare::ensure_prepared(&s.app, &s.ana, &video, &QUALITY).await.unwrap();
+    }
+    // The second item's source is gone before it could be prepared.
+    let gone = library::get(&s.app, &s.ana, missing).await.unwrap();
+    std::fs::remove_file(gone.local_path.as_ref().unwrap()).unwrap();
+
+    let handle = broadcast::start(&s.app, &s.ana, &playing(p.id, vec![account.id])).await.unwrap();
+    let stream_id = handle.destinations[0].0;
+    // While it plays, the slate video cannot be deleted from the library.
+    assert!(library::remove(&s.app, &s.ana, slate).await.is_err(), "the slate of a running playlist is in use");
+    let states = tokio::time::timeout(Duration::from_secs(60), handle.wait()).await.expect("the playlist ends");
+    assert_eq!(states[&stream_id], StreamState::Ended);
+
+    let recording = ingest.recording(&key);
+    let video = packets(&recording, "v:0");
+    let span = video.last().unwrap().0 - video.first().unwrap().0 + 1.0 / 30.0;
+    assert!((span - 5.5).abs() < 0.15, "2 s + 1.5 s of the user's slate + 2 s: {span:.2} s");
+    let start = video[0].0;
+    let during = mean_luma(&recording, start + 2.7);
+    assert!(during > 200.0, "the white slate played, not the built-in card: luma {during:.0}");
+    let log = broadcast::logs(&s.app, &s.ana, stream_id).await.unwrap();
+    assert!(log.iter().any(|(_, level, m)| level == "warn" && m.starts_with("skipped “missing”")), "{log:?}");
 }

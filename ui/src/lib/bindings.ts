@@ -230,15 +230,20 @@ export type Event =
 	type: "job",
 } & JobEvent | 
 /**  A video was added, changed or removed: lists showing it should refresh. */
-({ type: "videos_changed"; profile_id: number }) & { broadcast_id?: never; destinations?: never; item?: never; reason?: never; title?: never } | 
+({ type: "videos_changed"; profile_id: number }) & { account?: never; broadcast_id?: never; destinations?: never; item?: never; minutes?: never; reason?: never; stream_id?: never; title?: never } | 
 /**  A destination of a broadcast: on every change of state and about once a second. */
 {
 	type: "stream",
 } & StreamStatus | 
 /**  A scheduled broadcast's time came and it is starting. */
-({ type: "scheduled_started"; broadcast_id: string; title: string; destinations: number }) & { item?: never; profile_id?: never; reason?: never } | 
+({ type: "scheduled_started"; broadcast_id: string; title: string; destinations: number }) & { account?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never } | 
 /**  A playlist item could not play; the slate filled its place. */
-({ type: "item_skipped"; broadcast_id: string; title: string; item: string; reason: string }) & { destinations?: never; profile_id?: never };
+({ type: "item_skipped"; broadcast_id: string; title: string; item: string; reason: string }) & { account?: never; destinations?: never; minutes?: never; profile_id?: never; stream_id?: never } | 
+/**
+ *  A destination has published for a while, yet Twitch shows its channel offline; it is
+ *  reconnected once.
+ */
+({ type: "channel_offline_while_publishing"; broadcast_id: string; stream_id: number; account: string; title: string; minutes: number }) & { destinations?: never; item?: never; profile_id?: never; reason?: never };
 
 /**  Files queued for import, and those refused at once. */
 export type ImportQueued = {
@@ -350,6 +355,11 @@ export type PlaylistOptions = {
 	/**  Plays `insert_video_id` after every this many items. */
 	insert_every?: number | null,
 	insert_video_id?: number | null,
+	/**
+	 *  What plays in place of an item that cannot (its file gone, not prepared in time): this
+	 *  video, or (none) a built-in card with the channel's title and "back soon".
+	 */
+	slate_video_id?: number | null,
 };
 
 /**  A profile as every surface sees it: never the UUID, only its last four characters. */
@@ -469,6 +479,9 @@ export type StreamRow = {
 	ended_at: string | null,
 	error: string | null,
 	channel_notice: string | null,
+	/**  A playlist broadcast's item playing now and the one after it (while it runs). */
+	now_playing: string | null,
+	up_next: string | null,
 	/**  The bitrate asked for (video + audio, kbps): the line health graphs are read against. */
 	target_kbps: number,
 	reconnects: number,

@@ -7,9 +7,9 @@ use crate::output::{table, Output};
 pub async fn run(app: &Twitcher, global: &Global, cmd: PlaylistCommand, out: &Output) -> Result<(), Error> {
     let actor = profiles::resolve(app, global.profile.as_deref()).await?;
     let playlist = match cmd {
-        PlaylistCommand::Create { name, looped, shuffle, every, insert } => {
+        PlaylistCommand::Create { name, looped, shuffle, every, insert, slate } => {
             let created = playlists::create(app, &actor, &name).await?;
-            let options = PlaylistOptions { looped, shuffle, insert_every: every, insert_video_id: insert };
+            let options = PlaylistOptions { looped, shuffle, insert_every: every, insert_video_id: insert, slate_video_id: slate };
             if options == PlaylistOptions::default() {
                 created
             } else {
@@ -73,6 +73,9 @@ fn flags(p: &Playlist) -> String {
     }
     if let (Some(n), Some(video)) = (o.insert_every, o.insert_video_id) {
         parts.push(format!("video {video} every {n}"));
+    }
+    if let Some(video) = o.slate_video_id {
+        parts.push(format!("slate: video {video}"));
     }
     parts.join(", ")
 }

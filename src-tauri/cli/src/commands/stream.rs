@@ -114,15 +114,20 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
                         vec![
                             r.id.to_string(),
                             r.account_name.clone().unwrap_or_else(|| "(removed)".into()),
-                            r.video_title.clone().unwrap_or_else(|| "(removed)".into()),
+                            match &r.playlist_name {
+                                Some(name) => format!("playlist “{name}”"),
+                                None => r.video_title.clone().unwrap_or_else(|| "(removed)".into()),
+                            },
                             r.status.as_str().to_string(),
+                            r.now_playing.clone().unwrap_or_else(|| "-".into()),
+                            r.up_next.clone().unwrap_or_else(|| "-".into()),
                             r.started_at.clone().unwrap_or_default(),
                             r.reconnects.to_string(),
                             format!("{:.1} MB", r.bytes_sent as f64 / 1048576.0),
                         ]
                     })
                     .collect();
-                table(&["ID", "ACCOUNT", "VIDEO", "STATE", "STARTED", "RECONNECTS", "SENT"], &rows)
+                table(&["ID", "ACCOUNT", "VIDEO", "STATE", "NOW PLAYING", "UP NEXT", "STARTED", "RECONNECTS", "SENT"], &rows)
             });
         }
         StreamCommand::AfterCrash { policy } => {

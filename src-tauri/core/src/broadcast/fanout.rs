@@ -33,6 +33,9 @@ pub struct Batch {
     /// The sequence headers these tags were made with: what a destination that (re)connects at
     /// this batch sends first.
     pub headers: Arc<Headers>,
+    /// Its first tags start a pass (a playlist item, a loop): a clean place for the planned
+    /// reconnect before Twitch's 48-hour limit.
+    pub starts_item: bool,
     /// Chunks for the message stream id most connections have (the first one asked for).
     wire: OnceLock<(u32, Wire)>,
 }
@@ -53,7 +56,7 @@ impl Wire {
 
 impl Batch {
     pub fn new(tags: Vec<Tag>, headers: Arc<Headers>) -> Arc<Self> {
-        Arc::new(Self { tags, headers, wire: OnceLock::new() })
+        Arc::new(Self { tags, headers, starts_item: false, wire: OnceLock::new() })
     }
 
     /// The chunks of this batch for RTMP message stream `stream_id`, made by the first
@@ -117,6 +120,8 @@ pub struct Fanout {
     /// The newest timestamp handed out: receivers need timestamps that never go back, and audio
     /// and video interleave a few milliseconds apart.
     last_ts: Option<u32>,
+    /// The next batch starts a pass.
+    item_start: bool,
 }
 
 /// `ts` unless it is behind `last`, in RTMP's wrapping 32-bit time (serial number arithmetic:
@@ -131,12 +136,17 @@ pub fn not_before(ts: u32, last: u32) -> u32 {
 
 impl Fanout {
     pub fn new() -> Self {
-        Self { outputs: Vec::new(), headers: Arc::default(), last_ts: None }
+        Self { outputs: Vec::new(), headers: Arc::default(), last_ts: None, item_start: false }
     }
 
     /// From the next batch on, tags are made with these sequence headers.
     pub fn set_headers(&mut self, headers: Arc<Headers>) {
         self.headers = headers;
+    }
+
+    /// The next batch starts a pass.
+    pub fn mark_item_start(&mut self) {
+        self.item_start = true;
     }
 
     pub fn add(&mut self) -> mpsc::Receiver<Slice> {
@@ -155,7 +165,7 @@ impl Fanout {
             tag.timestamp = ts;
             self.last_ts = Some(ts);
         }
-        let batch = Batch::new(tags, self.headers.clone());
+        let batch = Arc::new(Batch { tags, headers: self.headers.clone(), starts_item: std::mem::take(&mut self.item_start), wire: OnceLock::new() });
         self.outputs.retain_mut(|out| {
             let mut from = 0;
             if out.skipping {

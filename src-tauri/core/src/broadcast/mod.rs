@@ -22,6 +22,7 @@ pub mod lease;
 pub mod loudness;
 pub mod listing;
 pub mod orders;
+mod playlist;
 pub mod prepare;
 pub mod publisher;
 pub mod recovery;
@@ -96,6 +97,13 @@ pub struct EngineOptions {
     pub extra_ca: Option<std::path::PathBuf>,
     /// How long one publish lasts before the planned reconnect (Twitch ends a broadcast at 48 h).
     pub planned_reconnect: std::time::Duration,
+    /// How long before `planned_reconnect` a pass's start (a playlist join, a loop) is taken
+    /// for it instead: a cut between two items is one nobody notices.
+    pub join_window: std::time::Duration,
+    /// How long a destination publishes before the watchdog asks Twitch whether its channel is
+    /// live (Helix lags a stream's start by a minute or so), and how often it asks.
+    pub offline_after: std::time::Duration,
+    pub offline_check_every: std::time::Duration,
     /// The RTMP timestamp of a stream's first tag (a test starts near 0xFFFFFF ms to cover, in
     /// seconds, the extended timestamps that take 4.66 h to reach).
     pub first_timestamp_ms: u64,
@@ -103,7 +111,14 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { extra_ca: None, planned_reconnect: publisher::PLANNED_RECONNECT, first_timestamp_ms: 0 }
+        Self {
+            extra_ca: None,
+            planned_reconnect: publisher::PLANNED_RECONNECT,
+            join_window: publisher::JOIN_WINDOW,
+            offline_after: std::time::Duration::from_secs(120),
+            offline_check_every: std::time::Duration::from_secs(60),
+            first_timestamp_ms: 0,
+        }
     }
 }
 
@@ -188,6 +203,9 @@ pub struct StreamRow {
     pub ended_at: Option<String>,
     pub error: Option<String>,
     pub channel_notice: Option<String>,
+    /// A playlist broadcast's item playing now and the one after it (while it runs).
+    pub now_playing: Option<String>,
+    pub up_next: Option<String>,
     /// The bitrate asked for (video + audio, kbps): the line health graphs are read against.
     pub target_kbps: i64,
     pub reconnects: i64,

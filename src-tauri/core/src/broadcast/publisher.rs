@@ -26,6 +26,8 @@ const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// Twitch ends a stream after 48 hours; reconnecting a little before, at a keyframe, keeps a 24/7
 /// loop going with a seconds-long blip instead of an abrupt cut.
 pub(super) const PLANNED_RECONNECT: Duration = Duration::from_secs(47 * 3600 + 50 * 60);
+/// A playlist join (or a loop's start) this close before the planned reconnect takes it.
+pub(super) const JOIN_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Attempts before a destination that never went live is declared failed (a wrong key, a server
 /// that refuses us); once live, it keeps trying until stopped.
@@ -45,6 +47,9 @@ pub struct Destination {
 pub struct Counters {
     pub bytes: AtomicU64,
     pub reconnects: AtomicU32,
+    /// The supervisor's order to drop this connection and make a new one (the watchdog: Twitch
+    /// shows the channel offline while we publish).
+    pub reconnect_now: tokio::sync::Notify,
 }
 
 /// What a publisher reports to its supervisor.
@@ -61,8 +66,8 @@ enum PublishError {
     Connection(String),
     #[error("the server refused the stream key or the app: {0}")]
     Rejected(String),
-    #[error("planned reconnect before Twitch's 48-hour limit")]
-    Planned,
+    #[error("planned reconnect before Twitch's 48-hour limit{}", if *.at_join { ", between two items" } else { "" })]
+    Planned { at_join: bool },
 }
 
 /// A TLS failure, turned into a connection error by the caller.
@@ -111,7 +116,7 @@ pub async fn run(
                     attempt = 0;
                     been_live = true;
                     report(StreamState::Live, None);
-                    stream(io, session, &metadata, &mut tags, &mut carry, &cancel, &counters, dest.engine.planned_reconnect).await
+                    stream(io, session, &metadata, &mut tags, &mut carry, &cancel, &counters, &dest.engine).await
                 }
                 Err(e) => Err(e),
             },
@@ -127,10 +132,10 @@ pub async fn run(
                 report(StreamState::Ended, None);
                 return;
             }
-            Err(PublishError::Planned) => {
+            Err(planned @ PublishError::Planned { .. }) => {
                 counters.reconnects.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(stream_id = dest.stream_id, "planned reconnect");
-                report(StreamState::Reconnecting, Some(PublishError::Planned.to_string()));
+                tracing::info!(stream_id = dest.stream_id, "{planned}");
+                report(StreamState::Reconnecting, Some(planned.to_string()));
                 continue;
             }
             Err(e) => {
@@ -298,8 +303,9 @@ async fn stream(
     carry: &mut Vec<Slice>,
     cancel: &CancellationToken,
     counters: &Counters,
-    planned: Duration,
+    engine: &super::EngineOptions,
 ) -> Result<Outcome, PublishError> {
+    let planned = engine.planned_reconnect;
     let err = |e: rml_rtmp::sessions::ClientSessionError| PublishError::Connection(format!("{e:?}"));
     let write_err = |e: std::io::Error| PublishError::Connection(e.to_string());
     // The message stream id the server gave this connection, read off the first header sent.
@@ -318,6 +324,13 @@ async fn stream(
                     }
                     let _ = io.shutdown().await;
                     return Ok(Outcome::Cancelled);
+                }
+                _ = counters.reconnect_now.notified() => {
+                    if let Ok(results) = session.stop_publishing() {
+                        let _ = write_results(&mut io, results).await;
+                    }
+                    let _ = io.shutdown().await;
+                    return Err(PublishError::Connection("Twitch shows the channel offline".into()));
                 }
                 read = io.read(&mut buf) => {
                     let n = read.map_err(write_err)?;
@@ -378,7 +391,10 @@ async fn stream(
             let wire = batch.wire(id);
             let mut to = batch.tags.len();
             let mut reconnect_at = None;
-            if connected_at.elapsed() >= planned {
+            let elapsed = connected_at.elapsed();
+            // At a join in the last hour before the limit (not one this connection started on).
+            let at_join = batch.starts_item && had_headers && elapsed < planned && elapsed + engine.join_window >= planned;
+            if elapsed >= planned || at_join {
                 // Reconnect at the next keyframe (not the one this connection started on).
                 let search = if had_headers { from } else { from + 1 };
                 if let Some(k) = batch.tags.iter().enumerate().skip(search).find(|(_, t)| t.is_keyframe()).map(|(k, _)| k) {
@@ -398,7 +414,7 @@ async fn stream(
                     let _ = write_results(&mut io, results).await;
                 }
                 let _ = io.shutdown().await;
-                return Err(PublishError::Planned);
+                return Err(PublishError::Planned { at_join });
             }
         }
     }

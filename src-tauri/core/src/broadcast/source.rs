@@ -429,17 +429,24 @@ pub async fn run(input: Input, looped: bool, fps: u32, first_timestamp_ms: u64, 
     // in timestamp order among the next pass's first video frames: (media ms, tag).
     let mut tail: VecDeque<(u64, Tag)> = VecDeque::new();
     let mut audio_cut = AudioCut::default();
+    // Whether a pass has started (the next one is a join).
+    let mut joined = false;
     while let Some(Pass { mut reader, length, headers, entry }) = passes.next().await? {
         let mut video_seen: u64 = 0;
         let mut first: Option<u64> = None;
+        // Every join starts a batch of its own, marked: the publishers' planned reconnect
+        // before Twitch's 48-hour limit is made there when one falls in the last hour.
+        if std::mem::replace(&mut joined, true) {
+            if !out.flush().await {
+                return Ok(());
+            }
+            out.fanout.mark_item_start();
+        }
         if let Some(headers) = headers {
             let changed = current_headers.as_ref().is_some_and(|now| !now.same_decoder_setup(&headers));
             if changed {
-                // In-band at the join, ahead of the item's first keyframe, at the head of a new
-                // batch, which carries these headers for destinations that (re)connect there.
-                if !out.flush().await {
-                    return Ok(());
-                }
+                // In-band at the join, ahead of the item's first keyframe, at the head of the
+                // join's batch, which carries these headers for destinations that (re)connect there.
                 for tag in headers.video.iter().chain(headers.audio.iter()) {
                     out.push(offset.round() as u64, tag.clone());
                 }

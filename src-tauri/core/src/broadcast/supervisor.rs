@@ -1,6 +1,6 @@
 //! A broadcast: one video at one quality to N accounts, each a `streams` row with its own state.
 //! (Scheduling is in [`super::schedule`], crash recovery in [`super::recovery`], the registry of
-//! running broadcasts in [`super::running`].)
+//! running broadcasts in [`super::running`], what a playlist adds in [`super::playlist`].)
 //!
 //! The supervisor owns what was asked (start, stop one, stop all) and records what was observed
 //! (each publisher's reports), letting only the moves of [`StreamState`]'s table through. It
@@ -13,13 +13,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::fanout::Fanout;
+use super::playlist::{announce_join, item_starts_of, playlist_input, Joins};
 use super::publisher::{self, Counters, Destination, Report};
 use super::{prepare, source, BroadcastError, Quality, StreamState, StreamStatus};
 use crate::events::Event;
@@ -90,6 +90,8 @@ pub(super) enum Program {
         playlist: crate::playlists::Playlist,
         /// The video of each item, in order, then the insert's (if any).
         videos: Vec<library::Video>,
+        /// The playlist's own slate, if it has one.
+        slate: Option<library::Video>,
     },
 }
 
@@ -137,7 +139,11 @@ pub(super) async fn validate(app: &Twitcher, actor: &Profile, request: &StartReq
             for id in playlist.items.iter().map(|i| i.video_id).chain(playlist.options.insert_video_id) {
                 videos.push(video(id).await?);
             }
-            Program::Playlist { playlist, videos }
+            let slate = match playlist.options.slate_video_id {
+                Some(id) => Some(video(id).await?),
+                None => None,
+            };
+            Program::Playlist { playlist, videos, slate }
         }
         _ => return Err(BroadcastError::InvalidProgram("choose what to play: a video or a playlist (one of them)".into())),
     };
@@ -219,11 +225,11 @@ pub(super) async fn launch(
             Ok(v) => v,
             Err(e) => return Err(fail_all(e).await),
         },
-        Program::Playlist { playlist, videos } => {
+        Program::Playlist { playlist, videos, slate } => {
             labels = playlist.items.iter().map(|i| i.meta.title.clone().unwrap_or_else(|| i.video_title.clone())).collect();
             labels.extend(videos.get(playlist.items.len()).map(|insert| insert.title.clone()));
             item_starts = item_starts_of(playlist, &labels, &program.title(request), request);
-            match playlist_input(app, actor, request, playlist, videos, (now_playing_tx, skipped_tx), &program.title(request)).await {
+            match playlist_input(app, actor, request, playlist, videos, slate.as_ref(), (now_playing_tx, skipped_tx), &program.title(request)).await {
                 Ok(v) => v,
                 Err(e) => return Err(fail_all(e).await),
             }
@@ -341,88 +347,6 @@ async fn video_input(app: &Twitcher, actor: &Profile, request: &StartRequest, vi
     Ok((headers, source::Input::Prepared(prepared)))
 }
 
-/// The source of a playlist broadcast: every item prepared at the broadcast's quality (each
-/// video once, however often it appears), played in the playlist's order.
-async fn playlist_input(
-    app: &Twitcher,
-    actor: &Profile,
-    request: &StartRequest,
-    playlist: &crate::playlists::Playlist,
-    videos: &[library::Video],
-    (now_playing, skipped): (watch::Sender<Option<(usize, Option<usize>)>>, mpsc::UnboundedSender<(usize, String)>),
-    title: &str,
-) -> Result<(source::Headers, source::Input), BroadcastError> {
-    let options = crate::playlists::PlaylistOptions { looped: playlist.options.looped || request.looped, ..playlist.options };
-    let items_len = playlist.items.len();
-    let order = crate::playlists::PlayOrder::new(items_len, options, rand::rngs::StdRng::from_entropy()).map(move |entry| match entry {
-        crate::playlists::Entry::Item(i) => i,
-        // The insert's video follows the items (validate put it there).
-        crate::playlists::Entry::Insert => items_len,
-    });
-    let mut order: std::iter::Peekable<Box<dyn Iterator<Item = usize> + Send>> = (Box::new(order) as Box<dyn Iterator<Item = usize> + Send>).peekable();
-    let first = *order.peek().expect("a playlist that goes live has items");
-
-    // Every preparation is queued at once (the worker runs them in turn); the broadcast waits only
-    // for the first entry's, and the others fill in behind the playhead. An entry reached before
-    // its preparation is done is skipped, with the slate in its place.
-    for video in videos {
-        if prepare::ready(app, video.id, &request.quality).await?.is_none() {
-            prepare::enqueue(app, actor, video, &request.quality).await?;
-        }
-    }
-    let items: source::Items = std::sync::Arc::new(std::sync::RwLock::new(vec![None; videos.len()]));
-    let first_item = prepared_item(app, actor, &videos[first], &request.quality).await?;
-    let headers = first_item.headers.clone();
-    fill(&items, videos, videos[first].id, &first_item);
-    let rest: Vec<library::Video> = videos.iter().filter(|v| v.id != videos[first].id).cloned().collect();
-    let (app_, actor_, quality, slots, all) = (app.clone(), actor.clone(), request.quality, items.clone(), videos.to_vec());
-    let filling = tokio::spawn(async move {
-        let mut done = std::collections::HashSet::new();
-        for video in rest {
-            if !done.insert(video.id) {
-                continue;
-            }
-            match prepared_item(&app_, &actor_, &video, &quality).await {
-                Ok(item) => fill(&slots, &all, video.id, &item),
-                Err(e) => tracing::warn!(video_id = video.id, error = %e, "a playlist item could not be prepared; it will be skipped"),
-            }
-        }
-    });
-    // Made before going live, so it is there the moment an item fails; without one (FFmpeg
-    // could not make it) a failing item ends the broadcast as before.
-    let slate = match super::slate::ensure(app, &request.quality, title).await {
-        Ok(path) => match source::read_headers(&path).await {
-            Ok(headers) => Some(source::PlayItem { path, headers }),
-            Err(e) => {
-                tracing::warn!(error = %e, "the slate cannot be read");
-                None
-            }
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "no slate for this broadcast");
-            None
-        }
-    };
-    Ok((headers, source::Input::Playlist(source::Playhead { items, order, now_playing, slate, skipped, filling: filling.abort_handle() })))
-}
-
-/// Puts a prepared video into every entry that plays it.
-fn fill(items: &source::Items, videos: &[library::Video], video_id: i64, item: &source::PlayItem) {
-    let mut slots = items.write().expect("not poisoned");
-    for (slot, video) in slots.iter_mut().zip(videos) {
-        if video.id == video_id {
-            *slot = Some(item.clone());
-        }
-    }
-}
-
-/// A prepared item with its sequence headers (waiting for the preparation when needed).
-async fn prepared_item(app: &Twitcher, actor: &Profile, video: &library::Video, quality: &Quality) -> Result<source::PlayItem, BroadcastError> {
-    let path = prepare::ensure_prepared(app, actor, video, quality).await?;
-    let headers = source::read_headers(&path).await.map_err(|e| BroadcastError::Source(format!("{}: {e}", video.title)))?;
-    Ok(source::PlayItem { path, headers })
-}
-
 /// What the supervisor watches of the source.
 struct SourceWatch {
     task: JoinHandle<Result<(), super::flv::FlvError>>,
@@ -434,38 +358,6 @@ struct SourceWatch {
     skipped: mpsc::UnboundedReceiver<(usize, String)>,
     labels: Vec<String>,
     joins: Joins,
-}
-
-/// What a playlist join tells the channels.
-struct Joins {
-    actor: Profile,
-    /// The accounts that went live.
-    accounts: Vec<accounts::Account>,
-    /// Per entry (as `labels`).
-    starts: Vec<crate::twitch::channel::ItemStart>,
-    /// Account id → stream id.
-    streams: HashMap<i64, i64>,
-}
-
-/// Per playlist entry: the marker's name and, when the item sets any, the channel settings —
-/// the item's title, category and tags, each falling back to the broadcast's. The insert (a
-/// bumper) changes nothing but gets a marker.
-fn item_starts_of(playlist: &crate::playlists::Playlist, labels: &[String], title: &str, request: &StartRequest) -> Vec<crate::twitch::channel::ItemStart> {
-    labels
-        .iter()
-        .enumerate()
-        .map(|(i, label)| {
-            let meta = playlist.items.get(i).map(|item| &item.meta);
-            let settings = meta.filter(|m| m.title.is_some() || m.category.is_some() || m.tags.is_some()).map(|m| {
-                (
-                    m.title.clone().unwrap_or_else(|| title.to_string()),
-                    m.category.clone().or_else(|| request.category.clone()),
-                    m.tags.clone().unwrap_or_else(|| request.tags.clone()),
-                )
-            });
-            crate::twitch::channel::ItemStart { label: label.clone(), settings }
-        })
-        .collect()
 }
 
 /// How long the source may produce nothing before the watchdog stops the broadcast. The first
@@ -480,6 +372,10 @@ struct Tracked {
     state: StreamState,
     error: Option<String>,
     live_since: Option<Instant>,
+    /// Since the current connection went live (for the watchdog).
+    on_air_since: Option<Instant>,
+    /// The watchdog reconnected it once already.
+    watchdog_fired: bool,
     /// (when, total bytes) samples for the 1 s and 10 s bitrates.
     samples: VecDeque<(Instant, u64)>,
 }
@@ -511,13 +407,23 @@ async fn supervise(
     let mut tracked: HashMap<i64, Tracked> = counters
         .into_iter()
         .map(|(id, (account_id, counters, channel_notice))| {
-            (id, Tracked { account_id, channel_notice, counters, state: StreamState::Queued, error: None, live_since: None, samples: VecDeque::new() })
+            (id, Tracked { account_id, channel_notice, counters, state: StreamState::Queued, error: None, live_since: None, on_air_since: None, watchdog_fired: false, samples: VecDeque::new() })
         })
         .collect();
     // Destinations that could not start are part of the outcome (a foreground `stream start`
     // exits non-zero), already final.
     for (id, account_id, error) in failed_alone {
-        let t = Tracked { account_id, channel_notice: None, counters: Arc::default(), state: StreamState::Failed, error: Some(error), live_since: None, samples: VecDeque::new() };
+        let t = Tracked {
+            account_id,
+            channel_notice: None,
+            counters: Arc::default(),
+            state: StreamState::Failed,
+            error: Some(error),
+            live_since: None,
+            on_air_since: None,
+            watchdog_fired: false,
+            samples: VecDeque::new(),
+        };
         emit(&app, &broadcast_id, id, &t, 0.0, &(None, None));
         tracked.insert(id, t);
     }
@@ -532,8 +438,26 @@ async fn supervise(
     // broadcast with a reason instead of leaving destinations live on nothing.
     let mut last_progress = Instant::now();
     let mut stalled = false;
+    // The watchdog that asks Twitch: (stream id, whether its channel shows live).
+    let engine = app.options().engine.clone();
+    let (offline_tx, mut offline) = mpsc::unbounded_channel::<(i64, bool)>();
+    let mut last_offline_check = Instant::now();
     loop {
         tokio::select! {
+            Some((id, live)) = offline.recv() => {
+                let Some(t) = tracked.get_mut(&id) else { continue };
+                if live || t.state != StreamState::Live || t.watchdog_fired {
+                    continue;
+                }
+                t.watchdog_fired = true;
+                let minutes = t.on_air_since.map(|at| (at.elapsed().as_secs() / 60) as u32).unwrap_or(0);
+                let account = joins.accounts.iter().find(|a| a.id == t.account_id).map(|a| a.display_name.clone()).unwrap_or_default();
+                tracing::warn!(stream_id = id, "Twitch shows the channel offline while publishing: reconnecting once");
+                let _ = app.db.add_stream_event(id, "warn", "Twitch shows the channel offline although the stream is being sent: reconnecting once").await;
+                let title = app.db.stream_names(id).await.ok().flatten().map(|(_, t)| t).unwrap_or_default();
+                app.events.emit(Event::ChannelOfflineWhilePublishing { broadcast_id: broadcast_id.clone(), stream_id: id, account, title, minutes });
+                t.counters.reconnect_now.notify_one();
+            }
             report = reports.recv() => {
                 let Some(report) = report else { break };
                 let Some(t) = tracked.get_mut(&report.stream_id) else { continue };
@@ -547,6 +471,7 @@ async fn supervise(
                 t.error = report.error.clone();
                 if report.state == StreamState::Live {
                     t.live_since.get_or_insert_with(Instant::now);
+                    t.on_air_since = Some(Instant::now());
                 }
                 // Guarded by this process's lease: a stream another process took over is not ours
                 // to write (its destination is being stopped here, see below).
@@ -585,6 +510,8 @@ async fn supervise(
                 if let Some((now, next)) = entry {
                     let label = labels.get(now).cloned().unwrap_or_default();
                     playing = (Some(label.clone()), next.and_then(|n| labels.get(n)).cloned());
+                    // On the rows too: `stream list` in another process shows it.
+                    let _ = app.db.set_now_playing(&broadcast_id, app.instance_id(), playing.0.as_deref(), playing.1.as_deref()).await;
                     tracing::info!(broadcast = %broadcast_id, "next playlist item");
                     for (id, t) in tracked.iter() {
                         if !t.state.is_final() {
@@ -637,6 +564,10 @@ async fn supervise(
                     }
                     all.cancel();
                 }
+                if last_offline_check.elapsed() >= engine.offline_check_every {
+                    last_offline_check = Instant::now();
+                    watch_channels(&app, &joins, &tracked, engine.offline_after, &offline_tx);
+                }
                 let mut running = Vec::with_capacity(tracked.len());
                 for (id, t) in tracked.iter_mut() {
                     let now = Instant::now();
@@ -675,22 +606,22 @@ async fn supervise(
     tracked.into_iter().map(|(id, t)| (id, t.state)).collect()
 }
 
-/// Tells the channels about a playlist join; what Twitch refused becomes that destination's event.
-async fn announce_join(app: Twitcher, joins: Arc<Joins>, live: Vec<accounts::Account>, start: crate::twitch::channel::ItemStart, marker: bool) {
-    // Accounts added by hand were told at go-live that Twitcher cannot reach their channel.
-    let live: Vec<accounts::Account> = live.into_iter().filter(|a| a.connected).collect();
-    let notices = crate::twitch::channel::at_join(&app, &joins.actor, &live, &start, marker).await;
-    for account in &live {
-        let Some(stream_id) = joins.streams.get(&account.id) else { continue };
-        match notices.get(&account.id) {
-            Some(notice) => {
-                let _ = app.db.add_stream_event(*stream_id, if account.connected { "warn" } else { "info" }, &format!("at “{}”: {notice}", start.label)).await;
+/// Asks Twitch, in the background, whether each channel that has been on air for `after` is live;
+/// the answers come back on `answers`. Only accounts connected with Twitch can be asked.
+fn watch_channels(app: &Twitcher, joins: &Arc<Joins>, tracked: &HashMap<i64, Tracked>, after: Duration, answers: &mpsc::UnboundedSender<(i64, bool)>) {
+    for (id, t) in tracked {
+        let due = t.state == StreamState::Live && !t.watchdog_fired && t.on_air_since.is_some_and(|at| at.elapsed() >= after);
+        let Some(account) = joins.accounts.iter().find(|a| a.id == t.account_id && a.connected && a.auth_problem.is_none()).filter(|_| due) else { continue };
+        let (app, actor, account, answers, id) = (app.clone(), joins.actor.clone(), account.clone(), answers.clone(), *id);
+        tokio::spawn(async move {
+            match crate::twitch::stats::channel_is_live(&app, &actor, &account).await {
+                Ok(live) => {
+                    let _ = answers.send((id, live));
+                }
+                // Not knowing is no reason to cut a stream.
+                Err(e) => tracing::debug!(stream_id = id, error = %e, "the watchdog could not ask Twitch"),
             }
-            None if marker => {
-                let _ = app.db.add_stream_event(*stream_id, "info", &format!("stream marker “{}” set", start.label)).await;
-            }
-            None => {}
-        }
+        });
     }
 }
 

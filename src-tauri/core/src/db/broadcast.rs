@@ -7,6 +7,8 @@ use crate::broadcast::state::ACTIVE;
 /// The columns of a [`StreamRow`], with the account's and the video's names.
 const STREAM_ROW: &str = "SELECT s.id, s.broadcast_id, s.twitch_account_id AS account_id, a.display_name AS account_name, s.video_id, \
      v.title AS video_title, s.playlist_id, p.name AS playlist_name, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.channel_notice, \
+     CASE WHEN s.status NOT IN ('ended', 'failed', 'cancelled') THEN s.now_playing END AS now_playing, \
+     CASE WHEN s.status NOT IN ('ended', 'failed', 'cancelled') THEN s.up_next END AS up_next, \
      s.video_bitrate_k + s.audio_bitrate_k AS target_kbps, s.reconnects, s.bytes_sent, s.created_at \
      FROM streams s LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id LEFT JOIN videos v ON v.id = s.video_id \
      LEFT JOIN playlists p ON p.id = s.playlist_id";
@@ -205,6 +207,18 @@ impl Db {
     }
 
     /// The profile's streams, newest first, `limit` after skipping `offset`.
+    /// What a playlist broadcast plays now and next, on the rows this process still owns.
+    pub async fn set_now_playing(&self, broadcast_id: &str, instance: &str, now: Option<&str>, next: Option<&str>) -> Result<(), DbError> {
+        sqlx::query("UPDATE streams SET now_playing = ?, up_next = ? WHERE broadcast_id = ? AND owner_instance = ?")
+            .bind(now)
+            .bind(next)
+            .bind(broadcast_id)
+            .bind(instance)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn streams(&self, creator_id: i64, limit: i64, offset: i64) -> Result<Vec<StreamRow>, DbError> {
         Ok(sqlx::query_as(&format!("{STREAM_ROW} WHERE s.creator_id = ? ORDER BY s.id DESC LIMIT ? OFFSET ?"))
             .bind(creator_id)

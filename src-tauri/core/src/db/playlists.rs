@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::{Db, DbError};
 use crate::playlists::{ItemMeta, PlaylistItem, PlaylistOptions, PlaylistRow};
 
-const PLAYLIST_COLUMNS: &str = "id, name, loop, shuffle, insert_every, insert_video_id, created_at";
+const PLAYLIST_COLUMNS: &str = "id, name, loop, shuffle, insert_every, insert_video_id, slate_video_id, created_at";
 
 impl Db {
     /// Creates an empty playlist; `Ok(None)` when the owner already has one of that name.
@@ -121,11 +121,12 @@ impl Db {
     }
 
     pub async fn set_playlist_options(&self, owner_id: i64, id: i64, o: &PlaylistOptions) -> Result<bool, DbError> {
-        let done = sqlx::query("UPDATE playlists SET loop = ?, shuffle = ?, insert_every = ?, insert_video_id = ? WHERE owner_id = ? AND id = ?")
+        let done = sqlx::query("UPDATE playlists SET loop = ?, shuffle = ?, insert_every = ?, insert_video_id = ?, slate_video_id = ? WHERE owner_id = ? AND id = ?")
             .bind(o.looped)
             .bind(o.shuffle)
             .bind(o.insert_every.map(i64::from))
             .bind(o.insert_video_id)
+            .bind(o.slate_video_id)
             .bind(owner_id)
             .bind(id)
             .execute(self.pool())

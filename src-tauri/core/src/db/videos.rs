@@ -141,11 +141,11 @@ impl Db {
 
     /// Whether a stream that has not ended uses the video.
     pub async fn video_in_use(&self, id: i64) -> Result<bool, DbError> {
-        // Directly, or as an item (or the insert) of a playlist a broadcast plays.
+        // Directly, or as an item (or the insert, or the slate) of a playlist a broadcast plays.
         Ok(sqlx::query_scalar(&format!(
             "SELECT EXISTS (SELECT 1 FROM streams s WHERE s.status IN {ACTIVE_STREAM} AND (s.video_id = ?1 \
              OR s.playlist_id IN (SELECT playlist_id FROM playlist_items WHERE video_id = ?1) \
-             OR s.playlist_id IN (SELECT id FROM playlists WHERE insert_video_id = ?1)))"
+             OR s.playlist_id IN (SELECT id FROM playlists WHERE insert_video_id = ?1 OR slate_video_id = ?1)))"
         ))
             .bind(id)
             .fetch_one(self.pool())

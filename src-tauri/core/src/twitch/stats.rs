@@ -137,3 +137,16 @@ async fn fetch(app: &Twitcher, client: &Client<'_>, actor: &Profile, via: i64, a
     .await?;
     Ok(stats)
 }
+
+/// Whether Twitch shows the account's channel live now, asked with its own token (for the
+/// broadcast watchdog: a stream published to an ingest that Twitch does not show is going nowhere).
+pub async fn channel_is_live(app: &Twitcher, actor: &Profile, account: &Account) -> Result<bool, TwitchError> {
+    let client = Client::new(app).await?;
+    let channel = account.channel_id.as_str();
+    let client = &client;
+    with_token(app, client, actor.id, account.id, |token| async move {
+        let live: Option<HelixStream> = client.get_one(&token, "/streams", &[("user_id", channel)]).await?;
+        Ok(live.is_some())
+    })
+    .await
+}

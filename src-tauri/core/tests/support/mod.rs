@@ -35,8 +35,12 @@ pub fn unreachable_twitch() -> TwitchConfig {
 
 /// A data dir talking to the fake Twitch (and to `ingest_list_url` for the ingest list).
 pub async fn open_with_twitch(dir: &Path, fake: &FakeTwitch, ingest_list_url: &str) -> Twitcher {
+    open_with_twitch_engine(dir, fake, ingest_list_url, EngineOptions::default()).await
+}
+
+pub async fn open_with_twitch_engine(dir: &Path, fake: &FakeTwitch, ingest_list_url: &str, engine: EngineOptions) -> Twitcher {
     let twitch = TwitchConfig { auth_url: fake.auth_url.clone(), api_url: fake.api_url.clone(), client_id: Some(twitch::CLIENT_ID.into()) };
-    let options = Options { keyring: KeyringPreference::File, ingest_list_url: ingest_list_url.to_string(), twitch, engine: EngineOptions::default() };
+    let options = Options { keyring: KeyringPreference::File, ingest_list_url: ingest_list_url.to_string(), twitch, engine };
     Twitcher::open_with(dir, options).await.unwrap()
 }
 
