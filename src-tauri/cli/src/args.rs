@@ -94,6 +94,9 @@ pub enum ScheduleCommand {
         /// …or at this local time.
         #[arg(long, value_name = "HH:MM")]
         until: Option<String>,
+        /// Also put it on the connected channels' Twitch schedule (removed with it).
+        #[arg(long)]
+        twitch_schedule: bool,
     },
     /// Your schedules, each with its next 7 starts.
     List,

@@ -88,7 +88,7 @@ fn twitch_connect_prints_a_code_waits_for_approval_and_links_the_account_without
     let keys: Vec<&str> = connected.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["account_id", "login", "scopes"], "CLI.md's keys");
     assert_eq!(connected["login"], "nightowl");
-    assert_eq!(connected["scopes"], serde_json::json!(["channel:read:stream_key", "channel:manage:broadcast"]));
+    assert_eq!(connected["scopes"], serde_json::json!(["channel:read:stream_key", "channel:manage:broadcast", "channel:manage:schedule"]));
     let id = connected["account_id"].as_i64().unwrap().to_string();
 
     let list = json(twitcher(dir.path(), &fake).args(["--json", "account", "list"]), &mut outputs);

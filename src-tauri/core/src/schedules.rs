@@ -154,6 +154,21 @@ pub struct ScheduleInput {
     /// …or at this local time (`HH:MM`).
     #[serde(default)]
     pub until: Option<String>,
+    /// Also put it on the connected channels' Twitch schedule (weekly segments, removed with it).
+    #[serde(default)]
+    pub twitch_schedule: bool,
+}
+
+/// A schedule on one channel's Twitch schedule.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OnTwitch {
+    pub account_id: i64,
+    /// Weekly segments Twitch holds for it.
+    pub segments: u32,
+    /// Why it is not (all) there, if so.
+    pub notice: Option<String>,
 }
 
 /// A schedule as every surface shows it.
@@ -170,6 +185,8 @@ pub struct Schedule {
     pub until: Option<String>,
     /// The next starts, UTC (RFC 3339).
     pub next: Vec<String>,
+    /// Per account, when it was published to the channels' Twitch schedule (else empty).
+    pub on_twitch: Vec<OnTwitch>,
     pub created_at: String,
 }
 
@@ -211,6 +228,7 @@ impl ScheduleRow {
             duration_sec: self.duration_sec,
             until: self.until_local,
             next,
+            on_twitch: Vec::new(),
             created_at: self.created_at,
         })
     }
@@ -247,7 +265,64 @@ pub async fn create_at(app: &Twitcher, actor: &Profile, input: &ScheduleInput, n
         })
         .await?;
     tracing::info!(schedule_id = id, "recurring schedule created");
+    if input.twitch_schedule {
+        publish_to_twitch(app, actor, id, &recurrence, input, now).await?;
+    }
     get_at(app, actor, id, now).await
+}
+
+/// Puts a new schedule on each of its channels' Twitch schedule: one weekly segment per weekday
+/// it runs on. What Twitch refuses (or cannot be asked: an account added by hand) is that
+/// channel's notice; the schedule itself stands.
+async fn publish_to_twitch(app: &Twitcher, actor: &Profile, id: i64, recurrence: &Recurrence, input: &ScheduleInput, now: DateTime<Utc>) -> Result<(), ScheduleError> {
+    let end = End::parse(input.duration_sec, input.until.as_deref())?;
+    let title = match (input.request.title.trim(), input.request.video_id, input.request.playlist_id) {
+        ("", Some(video), _) => crate::library::get(app, actor, video).await.map(|v| v.title).unwrap_or_default(),
+        ("", None, Some(playlist)) => crate::playlists::get(app, actor, playlist).await.map(|p| p.name).unwrap_or_default(),
+        (title, _, _) => title.to_string(),
+    };
+    let days: Vec<&str> = if recurrence.days.is_empty() { DAYS.to_vec() } else { recurrence.days.clone() };
+    let mut segments = Vec::new();
+    for day in days {
+        let weekly = Recurrence::parse(&recurrence.at.format("%H:%M").to_string(), recurrence.zone.name(), &[day.to_string()])?;
+        let Some(start) = weekly.next_after(now) else { continue };
+        segments.push(crate::twitch::schedule::Segment {
+            start_time: start.to_rfc3339_opts(SecondsFormat::Secs, true),
+            time_zone: recurrence.zone.name().to_string(),
+            duration_min: end.of(start, &recurrence.zone).map(|e| (e - start).num_minutes()),
+            title: title.clone(),
+            category: input.request.category.clone(),
+        });
+    }
+    segments.sort_by(|a, b| a.start_time.cmp(&b.start_time));
+    for account_id in &input.request.account_ids {
+        let Ok(account) = crate::accounts::get(app, actor, *account_id).await else { continue };
+        let (made, notice) = if !account.connected {
+            (vec![], Some("not on the Twitch schedule: this account was added by hand (use Connect with Twitch)".to_string()))
+        } else {
+            match crate::twitch::schedule::publish(app, actor, &account, &segments).await {
+                Ok(made) => (made, None),
+                Err((e, made)) => (made, Some(format!("not (all) on the Twitch schedule: {e}"))),
+            }
+        };
+        if let Some(n) = &notice {
+            tracing::warn!(schedule_id = id, account_id, notice = %n, "Twitch schedule");
+        }
+        app.db.set_schedule_on_twitch(id, *account_id, &made, notice.as_deref()).await?;
+    }
+    Ok(())
+}
+
+/// The schedule's segments on the channels' Twitch schedules, as shown.
+async fn with_twitch(app: &Twitcher, mut schedule: Schedule) -> Result<Schedule, ScheduleError> {
+    schedule.on_twitch = app
+        .db
+        .schedule_on_twitch(schedule.id)
+        .await?
+        .into_iter()
+        .map(|(account_id, ids, notice)| OnTwitch { account_id, segments: ids.len() as u32, notice })
+        .collect();
+    Ok(schedule)
 }
 
 pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Schedule, ScheduleError> {
@@ -256,7 +331,8 @@ pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Schedule, S
 
 /// [`get`] as of `now` (tests drive the clock).
 pub async fn get_at(app: &Twitcher, actor: &Profile, id: i64, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
-    app.db.schedule(actor.id, id).await?.ok_or(ScheduleError::NotFound { id })?.view(now)
+    let schedule = app.db.schedule(actor.id, id).await?.ok_or(ScheduleError::NotFound { id })?.view(now)?;
+    with_twitch(app, schedule).await
 }
 
 pub async fn list(app: &Twitcher, actor: &Profile) -> Result<Vec<Schedule>, ScheduleError> {
@@ -265,12 +341,30 @@ pub async fn list(app: &Twitcher, actor: &Profile) -> Result<Vec<Schedule>, Sche
 
 /// [`list`] as of `now`.
 pub async fn list_at(app: &Twitcher, actor: &Profile, now: DateTime<Utc>) -> Result<Vec<Schedule>, ScheduleError> {
-    app.db.schedules(actor.id).await?.into_iter().map(|row| row.view(now)).collect()
+    let mut all = Vec::new();
+    for row in app.db.schedules(actor.id).await? {
+        all.push(with_twitch(app, row.view(now)?).await?);
+    }
+    Ok(all)
 }
 
 /// Deletes a schedule; its occurrences that have not started are cancelled (a running one runs
-/// on: stop it like any broadcast).
+/// on: stop it like any broadcast), and its segments leave the channels' Twitch schedules (what
+/// Twitch does not take back is logged: the schedule goes anyway).
 pub async fn delete(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), ScheduleError> {
+    app.db.schedule(actor.id, id).await?.ok_or(ScheduleError::NotFound { id })?;
+    for (account_id, segments, _) in app.db.schedule_on_twitch(id).await? {
+        if segments.is_empty() {
+            continue;
+        }
+        let removed = match crate::accounts::get(app, actor, account_id).await {
+            Ok(account) => crate::twitch::schedule::unpublish(app, actor, &account, &segments).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = removed {
+            tracing::warn!(schedule_id = id, account_id, error = %e, "segments left on the Twitch schedule");
+        }
+    }
     if !app.db.delete_schedule(actor.id, id).await? {
         return Err(ScheduleError::NotFound { id });
     }

@@ -61,6 +61,7 @@ async fn a_weekly_schedule_across_a_dst_change_starts_at_the_right_instants_once
         days: vec!["sun".into()],
         duration_sec: Some(2 * 3600),
         until: None,
+        twitch_schedule: false,
     };
     let created = schedules::create_at(&app, &ana, &input, utc(2026, 10, 12, 0, 0)).await.unwrap();
     assert_eq!(created.next.len(), 7);
@@ -104,7 +105,7 @@ async fn a_weekly_schedule_across_a_dst_change_starts_at_the_right_instants_once
 async fn bad_schedules_are_refused_with_their_code_and_another_profile_sees_none() {
     let dir = tempfile::tempdir().unwrap();
     let (app, ana, request) = setup(dir.path(), "rtmp://127.0.0.1:9/app").await;
-    let good = ScheduleInput { request, at: "20:00".into(), time_zone: "Europe/Berlin".into(), days: vec![], duration_sec: None, until: None };
+    let good = ScheduleInput { request, at: "20:00".into(), time_zone: "Europe/Berlin".into(), days: vec![], duration_sec: None, until: None, twitch_schedule: false };
     let code = |e: schedules::ScheduleError| twitcher_core::Error::from(e).code().as_str().to_string();
     for bad in [
         ScheduleInput { at: "8pm".into(), ..good.clone() },
@@ -133,7 +134,7 @@ async fn an_occurrence_goes_live_and_its_schedule_ends_it() {
     // Daily at the current minute (UTC), as of a moment before it: its occurrence is now.
     let now = Utc::now();
     let minute = now.format("%H:%M").to_string();
-    let input = ScheduleInput { request, at: minute, time_zone: "UTC".into(), days: vec![], duration_sec: Some(120), until: None };
+    let input = ScheduleInput { request, at: minute, time_zone: "UTC".into(), days: vec![], duration_sec: Some(120), until: None, twitch_schedule: false };
     let start_of_minute = now.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap();
     schedules::create_at(&app, &ana, &input, start_of_minute - chrono::Duration::seconds(1)).await.unwrap();
     schedules::tick(&app, Utc::now()).await;
@@ -148,4 +149,64 @@ async fn an_occurrence_goes_live_and_its_schedule_ends_it() {
     let states = tokio::time::timeout(Duration::from_secs(10), handle.wait()).await.expect("ended by its schedule");
     assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
     assert!(ingest.publishes("live_1001_ScheduledKey1234567") >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_goes_on_each_channels_twitch_schedule_as_weekly_segments_and_leaves_with_it() {
+    use twitcher_testkit::twitch::{FakeTwitch, FakeUser};
+    let fake = FakeTwitch::start();
+    fake.add_user(FakeUser::new("41245072", "nightowl", "live_41245072_SegKeyOne11111"));
+    // Connected before Twitcher asked for the schedule scope.
+    let mut old_grant = FakeUser::new("77701", "oldgrant", "live_77701_SegKeyTwo2222222");
+    old_grant.grants = Some(vec!["channel:read:stream_key".into(), "channel:manage:broadcast".into()]);
+    fake.add_user(old_grant);
+    let dir = tempfile::tempdir().unwrap();
+    let app = support::open_with_twitch(&dir.path().join("data"), &fake, "http://127.0.0.1:9/unreachable").await;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
+    let file = make_video(dir.path(), "show", "mp4", &["-t", "2"]);
+    let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
+    let video_id = jobs::run_until_done(&app, &ids).await.unwrap()[0].video_id.unwrap();
+    let mut account_ids = support::connect_accounts(&app, &ana, &fake, &["41245072", "77701"], "rtmp://127.0.0.1:9/app").await;
+    let by_hand = AccountInput { display_name: "Side".into(), channel_id: "1001".into(), login: None, ingest_server: None };
+    account_ids.push(accounts::add(&app, &ana, &by_hand, "live_1001_SegKeyThree333333").await.unwrap().id);
+    let request = StartRequest {
+        video_id: Some(video_id),
+        playlist_id: None,
+        account_ids: account_ids.clone(),
+        title: "Retro night".into(),
+        category: None,
+        tags: vec![],
+        quality: QUALITY,
+        looped: true,
+        live_encode: false,
+    };
+    let input = ScheduleInput {
+        request,
+        at: "20:00".into(),
+        time_zone: "Europe/Berlin".into(),
+        days: vec!["wed".into(), "mon".into()],
+        duration_sec: Some(2 * 3600),
+        until: None,
+        twitch_schedule: true,
+    };
+    let created = schedules::create_at(&app, &ana, &input, utc(2026, 10, 12, 0, 0)).await.unwrap();
+
+    // Monday and Wednesday at 20:00 CEST (18:00Z), recurring weekly in Berlin time, 2 hours.
+    let segments = fake.schedule("41245072");
+    let got: Vec<(&str, &str, i64, bool, &str)> =
+        segments.iter().map(|s| (s.start_time.as_str(), s.timezone.as_str(), s.duration_min, s.is_recurring, s.title.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![("2026-10-12T18:00:00Z", "Europe/Berlin", 120, true, "Retro night"), ("2026-10-14T18:00:00Z", "Europe/Berlin", 120, true, "Retro night")]
+    );
+    assert!(fake.schedule("77701").is_empty());
+    let on = |id: i64| created.on_twitch.iter().find(|t| t.account_id == id).unwrap().clone();
+    assert_eq!((on(account_ids[0]).segments, on(account_ids[0]).notice), (2, None));
+    assert!(on(account_ids[1]).notice.unwrap().contains("channel:manage:schedule"), "{:?}", created.on_twitch);
+    assert!(on(account_ids[2]).notice.unwrap().contains("added by hand"), "{:?}", created.on_twitch);
+    // Shown the same way afterwards.
+    assert_eq!(schedules::get(&app, &ana, created.id).await.unwrap().on_twitch.len(), 3);
+
+    schedules::delete(&app, &ana, created.id).await.unwrap();
+    assert!(fake.schedule("41245072").is_empty(), "the segments left with the schedule");
 }

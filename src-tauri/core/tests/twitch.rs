@@ -69,7 +69,7 @@ async fn connect_waits_while_pending_then_links_the_account_with_twitchs_stream_
     let connected = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap().unwrap();
 
     assert!(connected.created);
-    assert_eq!(connected.scopes, vec!["channel:read:stream_key", "channel:manage:broadcast"]);
+    assert_eq!(connected.scopes, vec!["channel:read:stream_key", "channel:manage:broadcast", "channel:manage:schedule"]);
     let account = &connected.account;
     assert_eq!((account.login.as_deref(), account.display_name.as_str(), account.channel_id.as_str()), (Some("nightowl"), "NIGHTOWL", "41245072"));
     assert!(account.connected);

@@ -55,6 +55,18 @@ pub struct FakeLive {
     pub viewer_count: u64,
 }
 
+/// A segment of a channel's schedule, as `POST /schedule/segment` made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeSegment {
+    pub id: String,
+    pub start_time: String,
+    pub timezone: String,
+    pub duration_min: i64,
+    pub is_recurring: bool,
+    pub title: String,
+    pub category_id: Option<String>,
+}
+
 /// A channel's settings as `PATCH /channels` leaves them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FakeChannel {
@@ -99,6 +111,8 @@ struct State {
     channels: HashMap<String, FakeChannel>,
     /// Stream markers made, in order: (user id, description).
     markers: Vec<(String, String)>,
+    /// Schedule segments, by broadcaster.
+    segments: HashMap<String, Vec<FakeSegment>>,
     categories: Vec<(String, String)>,
     devices: HashMap<String, Device>,
     access: HashMap<String, Token>,
@@ -276,6 +290,11 @@ impl FakeTwitch {
     pub fn issued_secrets(&self) -> Vec<String> {
         let s = self.state.lock().unwrap();
         s.issued.clone()
+    }
+
+    /// A channel's schedule segments.
+    pub fn schedule(&self, user_id: &str) -> Vec<FakeSegment> {
+        self.state.lock().unwrap().segments.get(user_id).cloned().unwrap_or_default()
     }
 
     /// The stream markers made so far: (user id, description).
@@ -574,6 +593,22 @@ fn helix(s: &mut State, method: &Method, path: &str, seen: &Seen) -> Response {
         }
         ("PATCH", "/channels") => patch_channel(s, &caller, &scopes, &q("broadcaster_id"), &seen.body),
         ("POST", "/streams/markers") => create_marker(s, &caller, &scopes, &seen.body),
+        ("POST", "/schedule/segment") => create_segment(s, &caller, &scopes, &q("broadcaster_id"), &seen.body),
+        ("DELETE", "/schedule/segment") => {
+            if !scopes.iter().any(|x| x == "channel:manage:schedule") {
+                return helix_error(StatusCode::UNAUTHORIZED, "Missing scope: channel:manage:schedule");
+            }
+            if q("broadcaster_id") != caller {
+                return helix_error(StatusCode::FORBIDDEN, "The ID in broadcaster_id must match the user ID found in the request's OAuth token.");
+            }
+            let segments = s.segments.entry(caller.clone()).or_default();
+            let before = segments.len();
+            segments.retain(|seg| seg.id != q("id"));
+            if segments.len() == before {
+                return helix_error(StatusCode::NOT_FOUND, "The specified segment was not found.");
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
         ("GET", "/search/categories") => {
             let query = q("query").to_lowercase();
             if query.is_empty() {
@@ -614,6 +649,54 @@ fn create_marker(s: &mut State, caller: &str, scopes: &[String], body: &str) -> 
     let id = s.markers.len();
     axum::Json(json!({ "data": [{ "id": id.to_string(), "created_at": "2026-11-29T21:00:00Z", "description": description, "position_seconds": 0 }] }))
         .into_response()
+}
+
+/// `POST /helix/schedule/segment` as documented: the `channel:manage:schedule` scope, the token's
+/// own channel, `start_time` (RFC 3339) and `timezone` (IANA) required, `duration` 30 to 1380
+/// minutes (default 240), a title of at most 140 characters; answers the channel's schedule with
+/// its segments.
+fn create_segment(s: &mut State, caller: &str, scopes: &[String], broadcaster: &str, body: &str) -> Response {
+    if !scopes.iter().any(|x| x == "channel:manage:schedule") {
+        return helix_error(StatusCode::UNAUTHORIZED, "Missing scope: channel:manage:schedule");
+    }
+    if broadcaster != caller {
+        return helix_error(StatusCode::FORBIDDEN, "The ID in broadcaster_id must match the user ID found in the request's OAuth token.");
+    }
+    let Ok(body) = serde_json::from_str::<Value>(body) else {
+        return helix_error(StatusCode::BAD_REQUEST, "The request body is not valid JSON.");
+    };
+    let (Some(start), Some(zone)) = (body["start_time"].as_str(), body["timezone"].as_str()) else {
+        return helix_error(StatusCode::BAD_REQUEST, "Missing required parameter: start_time and timezone");
+    };
+    let duration: i64 = match &body["duration"] {
+        Value::Null => 240,
+        Value::String(d) => match d.parse() {
+            Ok(d) if (30..=1380).contains(&d) => d,
+            _ => return helix_error(StatusCode::BAD_REQUEST, "The duration must be 30 through 1380 minutes."),
+        },
+        _ => return helix_error(StatusCode::BAD_REQUEST, "The duration must be a string."),
+    };
+    let title = body["title"].as_str().unwrap_or_default().to_string();
+    if title.chars().count() > 140 {
+        return helix_error(StatusCode::BAD_REQUEST, "The title may not exceed 140 characters.");
+    }
+    s.counter += 1;
+    let segment = FakeSegment {
+        id: format!("seg{}", s.counter),
+        start_time: start.to_string(),
+        timezone: zone.to_string(),
+        duration_min: duration,
+        is_recurring: body["is_recurring"].as_bool().unwrap_or(false),
+        title,
+        category_id: body["category_id"].as_str().map(str::to_string),
+    };
+    let segments = s.segments.entry(caller.to_string()).or_default();
+    segments.push(segment);
+    let data: Vec<Value> = segments
+        .iter()
+        .map(|seg| json!({ "id": seg.id, "start_time": seg.start_time, "end_time": seg.start_time, "title": seg.title, "canceled_until": null, "category": null, "is_recurring": seg.is_recurring }))
+        .collect();
+    axum::Json(json!({ "data": { "segments": data, "broadcaster_id": caller, "broadcaster_name": caller, "broadcaster_login": caller, "vacation": null } })).into_response()
 }
 
 fn patch_channel(s: &mut State, caller: &str, scopes: &[String], broadcaster: &str, body: &str) -> Response {

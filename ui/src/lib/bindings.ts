@@ -317,6 +317,15 @@ export type KeyCheck = {
 
 export type KeyringBackend = "os" | "file";
 
+/**  A schedule on one channel's Twitch schedule. */
+export type OnTwitch = {
+	account_id: number,
+	/**  Weekly segments Twitch holds for it. */
+	segments: number,
+	/**  Why it is not (all) there, if so. */
+	notice: string | null,
+};
+
 export type Plan = "FREE" | "PRO" | "ENTERPRISE";
 
 /**
@@ -412,6 +421,8 @@ export type Schedule = {
 	until: string | null,
 	/**  The next starts, UTC (RFC 3339). */
 	next: string[],
+	/**  Per account, when it was published to the channels' Twitch schedule (else empty). */
+	on_twitch: OnTwitch[],
 	created_at: string,
 };
 
@@ -428,6 +439,8 @@ export type ScheduleInput = {
 	duration_sec?: number | null,
 	/**  …or at this local time (`HH:MM`). */
 	until?: string | null,
+	/**  Also put it on the connected channels' Twitch schedule (weekly segments, removed with it). */
+	twitch_schedule?: boolean,
 };
 
 export type SettingsSource = "environment" | "saved" | "none";

@@ -7,12 +7,21 @@ use crate::output::{table, Output};
 pub async fn run(app: &Twitcher, global: &Global, cmd: ScheduleCommand, out: &Output) -> Result<(), Error> {
     let actor = profiles::resolve(app, global.profile.as_deref()).await?;
     match cmd {
-        ScheduleCommand::Create { program, at, tz, days, duration, until } => {
+        ScheduleCommand::Create { program, at, tz, days, duration, until, twitch_schedule } => {
             // Occurrences start on time: an unprepared video is encoded live meanwhile.
             let request = super::stream::request(program, true)?;
-            let input = ScheduleInput { request, at, time_zone: tz, days, duration_sec: duration.map(|d| d.as_secs().max(1) as i64), until };
+            let input = ScheduleInput { request, at, time_zone: tz, days, duration_sec: duration.map(|d| d.as_secs().max(1) as i64), until, twitch_schedule };
             let created = schedules::create(app, &actor, &input).await?;
-            out.print(&created, || format!("Schedule {} created. Next starts (UTC):\n{}", created.id, created.next.join("\n")));
+            out.print(&created, || {
+                let mut text = format!("Schedule {} created. Next starts (UTC):\n{}", created.id, created.next.join("\n"));
+                for t in &created.on_twitch {
+                    text.push_str(&match &t.notice {
+                        Some(notice) => format!("\naccount {}: {notice}", t.account_id),
+                        None => format!("\naccount {}: on the Twitch schedule ({} weekly segment(s))", t.account_id, t.segments),
+                    });
+                }
+                text
+            });
         }
         ScheduleCommand::List => {
             let all = schedules::list(app, &actor).await?;

@@ -18,6 +18,28 @@ pub struct NewSchedule<'a> {
 }
 
 impl Db {
+    /// What was published of a schedule to one channel's Twitch schedule.
+    pub async fn set_schedule_on_twitch(&self, schedule_id: i64, account_id: i64, segment_ids: &[String], notice: Option<&str>) -> Result<(), DbError> {
+        sqlx::query("INSERT OR REPLACE INTO schedule_on_twitch (schedule_id, account_id, segment_ids, notice) VALUES (?, ?, ?, ?)")
+            .bind(schedule_id)
+            .bind(account_id)
+            .bind(serde_json::to_string(segment_ids).expect("strings serialise"))
+            .bind(notice.map(|n| crate::redact::redact(n).into_owned()))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Per account: (account id, segment ids, notice), of a schedule.
+    pub async fn schedule_on_twitch(&self, schedule_id: i64) -> Result<Vec<(i64, Vec<String>, Option<String>)>, DbError> {
+        let rows: Vec<(i64, String, Option<String>)> =
+            sqlx::query_as("SELECT account_id, segment_ids, notice FROM schedule_on_twitch WHERE schedule_id = ? ORDER BY account_id")
+                .bind(schedule_id)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|(a, ids, n)| (a, serde_json::from_str(&ids).unwrap_or_default(), n)).collect())
+    }
+
     pub async fn insert_schedule(&self, s: &NewSchedule<'_>) -> Result<i64, DbError> {
         Ok(sqlx::query_scalar(
             "INSERT INTO schedules (owner_id, request, at_local, time_zone, days, duration_sec, until_local, next_at) \

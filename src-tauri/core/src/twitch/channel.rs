@@ -118,7 +118,7 @@ pub async fn mark(app: &Twitcher, actor: &Profile, account: &Account, descriptio
     let body = json!({ "user_id": account.channel_id, "description": description.chars().take(MARKER_MAX).collect::<String>() });
     let body = &body;
     with_token(app, c, actor.id, account.id, |token| async move {
-        c.post::<super::client::Data<serde_json::Value>>(&token, "/streams/markers", body).await.map(|_| ())
+        c.post::<super::client::Data<serde_json::Value>>(&token, "/streams/markers", &[], body).await.map(|_| ())
     })
     .await
 }

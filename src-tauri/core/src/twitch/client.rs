@@ -203,9 +203,14 @@ impl<'a> Client<'a> {
         check(self.send_helix(request).await?).await
     }
 
-    pub async fn post<T: DeserializeOwned>(&self, token: &str, path: &str, body: &serde_json::Value) -> Result<T, TwitchError> {
-        let request = self.helix(HTTP.post(format!("{}{path}", self.config.api_url)), token).json(body);
+    pub async fn post<T: DeserializeOwned>(&self, token: &str, path: &str, query: &[(&str, &str)], body: &serde_json::Value) -> Result<T, TwitchError> {
+        let request = self.helix(HTTP.post(format!("{}{path}", self.config.api_url)), token).query(query).json(body);
         parse(self.send_helix(request).await?).await
+    }
+
+    pub async fn delete(&self, token: &str, path: &str, query: &[(&str, &str)]) -> Result<(), TwitchError> {
+        let request = self.helix(HTTP.delete(format!("{}{path}", self.config.api_url)), token).query(query);
+        check(self.send_helix(request).await?).await
     }
 
     fn helix(&self, request: RequestBuilder, token: &str) -> RequestBuilder {

@@ -18,6 +18,7 @@
 pub mod channel;
 pub mod client;
 pub mod connect;
+pub mod schedule;
 pub mod stats;
 pub mod tokens;
 
@@ -34,9 +35,9 @@ pub const DEFAULT_AUTH_URL: &str = "https://id.twitch.tv";
 pub const DEFAULT_API_URL: &str = "https://api.twitch.tv/helix";
 /// A client id set in Settings (the environment variable wins over it).
 pub const CLIENT_ID_SETTING: &str = "twitch.client_id";
-/// What "Connect with Twitch" asks for: reading the stream key, and setting title, category and
-/// tags at go-live. Followers' `total` and live status need no scope.
-pub const SCOPES: &[&str] = &["channel:read:stream_key", "channel:manage:broadcast"];
+/// What "Connect with Twitch" asks for: reading the stream key, setting title, category, tags
+/// and stream markers, and publishing recurring schedules to the channel's schedule. Followers' `total` and live status need no scope.
+pub const SCOPES: &[&str] = &["channel:read:stream_key", "channel:manage:broadcast", "channel:manage:schedule"];
 
 /// Where Twitch is, read once from the environment (tests point it at a local fake).
 #[derive(Debug, Clone)]
