@@ -85,6 +85,10 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   assert.deepEqual(await titles(driver), ["Closing", "Interview", "Opening", "Interview"]);
   await (await find(driver, "playlist-loop")).click();
   await until(async () => (await find(driver, "playlist-loop")).isSelected(), "Loop ticked", 5000);
+  // The slate: what plays in place of an item that cannot.
+  const opening = (await invoke(driver, "list_playlists", {}))[0].items.find((i) => i.video_title === "Opening").video_id;
+  await choose(driver, "playlist-slate", String(opening));
+  await until(async () => (await invoke(driver, "list_playlists", {}))[0].slate_video_id === opening, "the slate saved", 5000);
   // The order is the core's, not only the page's: a reload shows the same.
   const saved = await invoke(driver, "list_playlists", {});
   assert.deepEqual(saved[0].items.map((i) => i.video_title), ["Closing", "Interview", "Opening", "Interview"]);
@@ -142,12 +146,15 @@ test("a weekly schedule is made in the Go live dialog and lists its next seven s
   const zone = await near("repeat-zone");
   await step("repeat-zone", async () => { await zone.clear(); await zone.sendKeys("Europe/Berlin"); });
   await step("repeat-hours", async () => (await near("repeat-hours")).sendKeys("2"));
+  await step("repeat-twitch-schedule", async () => (await near("repeat-twitch-schedule")).click());
   await (await near("go-live-start")).click();
   await find(driver, "schedule-card", 15000);
   await until(async () => (await driver.findElements(byTestId("go-live-dialog"))).length === 0, "the dialog closed", 5000);
   assert.match(await textOf(driver, "schedule-when"), /^mon, wed at 20:00 \(Europe\/Berlin\) for 2 h$/);
   const starts = await driver.findElements(By.css('[data-testid="schedule-next"] li'));
   assert.equal(starts.length, 7);
+  // Asked for the Twitch schedule with an account added by hand: the card says why it is not there.
+  assert.match(await textOf(driver, "schedule-on-twitch"), /^Main: not on the Twitch schedule: this account was added by hand/);
   const saved = await invoke(driver, "list_schedules", {});
   assert.equal(saved.length, 1);
   for (const start of saved[0].next) {
