@@ -233,6 +233,61 @@ fn a_missing_key_file_stops_with_a_clear_error_and_loses_nothing() {
     fails(twitcher(dir.path()).args(["--json", "vault", "rotate"]), "key_missing");
 }
 
+/// A key file as a server operator makes one (`openssl rand -hex 32`), mode `mode`.
+fn key_file(dir: &Path, name: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    // 64 hex characters, random: two v4 UUIDs.
+    let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    std::fs::write(&path, format!("{key}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+#[test]
+fn a_server_key_file_seals_the_keys_and_a_different_one_refuses_to_start_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let (ours, theirs, open_to_all) = (key_file(keys.path(), "ours", 0o600), key_file(keys.path(), "theirs", 0o600), key_file(keys.path(), "loose", 0o644));
+    let with = |path: &Path| {
+        let mut cmd = twitcher(dir.path());
+        cmd.env("TWITCHER_VAULT_KEY_FILE", path);
+        cmd
+    };
+    ok(with(&ours).args(["--json", "profile", "create", "--name", "Ana"]));
+    let mut adding = with(&ours);
+    adding.args(["--json", "account", "add", "--name", "A", "--channel-id", "1"]).write_stdin(format!("{KEY}\n"));
+    ok(&mut adding);
+    assert!(!dir.path().join("vault.key").exists(), "no key of its own in the data dir");
+    assert_eq!(ok(with(&ours).args(["--json", "doctor"]))["keyring"], "keyfile");
+    assert!(!support_plaintext_in_db(dir.path()), "the stream key is sealed");
+
+    // Another fleet's key: `serve` stops before listening, says why, and names neither the key
+    // nor the file.
+    let theirs_text = std::fs::read_to_string(&theirs).unwrap();
+    let text = fails(with(&theirs).args(["--json", "serve", "--listen", "127.0.0.1:0"]), "key_mismatch");
+    assert!(text.contains("is not the one that protects this data dir's stream keys"), "{text}");
+    assert!(!text.contains(theirs_text.trim()) && !text.contains(&*theirs.to_string_lossy()), "{text}");
+    // A file others may read is refused before it is used.
+    let text = fails(with(&open_to_all).args(["--json", "serve", "--listen", "127.0.0.1:0"]), "key_store");
+    assert!(text.contains("chmod 600"), "{text}");
+    // Without the variable, it says what is missing instead of making a new key.
+    let text = fails(twitcher(dir.path()).args(["--json", "serve", "--listen", "127.0.0.1:0"]).env_remove("TWITCHER_VAULT_KEY_FILE"), "key_store");
+    assert!(text.contains("TWITCHER_VAULT_KEY_FILE"), "{text}");
+    // Nothing was changed: the right key still opens everything, and cannot be rotated here.
+    let accounts = ok(with(&ours).args(["--json", "account", "list"]));
+    assert_eq!(accounts.as_array().unwrap().len(), 1);
+    fails(with(&ours).args(["--json", "vault", "rotate"]), "key_store");
+}
+
+/// Whether the test stream key is anywhere in the database files in plaintext.
+fn support_plaintext_in_db(dir: &Path) -> bool {
+    std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("twitcher.db")).any(|e| {
+        let bytes = std::fs::read(e.path()).unwrap_or_default();
+        bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes())
+    })
+}
+
 /// A private D-Bus session bus with no services to activate, killed on drop.
 struct PrivateBus {
     // Dropped in this order: the keyring before the bus it talks on.

@@ -323,7 +323,7 @@ fn vault_code(e: &VaultError) -> ErrorCode {
         VaultError::KeyMissing { .. } => ErrorCode::KeyMissing,
         VaultError::KeyMismatch { .. } => ErrorCode::KeyMismatch,
         VaultError::KeyringUnavailable { .. } => ErrorCode::KeyringUnavailable,
-        VaultError::Store(_) => ErrorCode::KeyStore,
+        VaultError::Store(_) | VaultError::KeyFile(_) => ErrorCode::KeyStore,
         VaultError::Tampered { .. } => ErrorCode::SecretTampered,
         VaultError::Db(_) => ErrorCode::Database,
     }

@@ -68,6 +68,8 @@ use vault::{KeyringPreference, Vault};
 pub struct Options {
     /// `TWITCHER_KEYRING`: where a new data key goes.
     pub keyring: KeyringPreference,
+    /// `TWITCHER_VAULT_KEY_FILE`: a server's data key, from a file (then no keyring is used).
+    pub vault_key_file: Option<PathBuf>,
     /// `TWITCHER_TWITCH_INGEST_URL`: Twitch's ingest list.
     pub ingest_list_url: String,
     /// `TWITCHER_TWITCH_AUTH_URL`, `TWITCHER_TWITCH_API_URL`, `TWITCHER_TWITCH_CLIENT_ID`.
@@ -80,6 +82,7 @@ impl Options {
     pub fn from_env() -> Self {
         Self {
             keyring: KeyringPreference::from_env_value(config::env_nonempty(config::ENV_KEYRING).as_deref()),
+            vault_key_file: config::env_nonempty(config::ENV_VAULT_KEY_FILE).map(PathBuf::from),
             ingest_list_url: config::env_nonempty(config::ENV_INGEST_URL)
                 .unwrap_or_else(|| ingest::DEFAULT_LIST_URL.to_string()),
             twitch: twitch::TwitchConfig::from_env(),
@@ -199,7 +202,7 @@ impl Twitcher {
             }
             tracing::info!("the data key was changed by another process: loading the new one");
         }
-        let vault = Vault::load(&self.db, &self.data_dir, self.options.keyring).await?;
+        let vault = Vault::load(&self.db, &self.data_dir, self.options.keyring, self.options.vault_key_file.as_deref()).await?;
         *slot = Some(vault.clone());
         Ok(vault)
     }
@@ -208,7 +211,7 @@ impl Twitcher {
     pub async fn rotate_vault(&self) -> Result<usize, vault::VaultError> {
         let mut slot = self.vault.lock().await;
         // Always the recorded key: another process may have rotated since this one loaded it.
-        let current = Vault::load(&self.db, &self.data_dir, self.options.keyring).await?;
+        let current = Vault::load(&self.db, &self.data_dir, self.options.keyring, self.options.vault_key_file.as_deref()).await?;
         let (next, count) = current.rotate(&self.db, &self.data_dir, self.options.keyring).await?;
         *slot = Some(next);
         Ok(count)

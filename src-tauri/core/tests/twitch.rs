@@ -280,7 +280,7 @@ async fn without_a_client_id_connect_says_how_to_get_one() {
     let fake = FakeTwitch::start();
     let dir = tempfile::tempdir().unwrap();
     let options = twitcher_core::Options {
-        keyring: twitcher_core::vault::KeyringPreference::File,
+        keyring: twitcher_core::vault::KeyringPreference::File, vault_key_file: None,
         ingest_list_url: String::new(),
         twitch: twitch::TwitchConfig { auth_url: fake.auth_url.clone(), api_url: fake.api_url.clone(), client_id: None },
         engine: Default::default(),

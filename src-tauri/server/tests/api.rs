@@ -32,7 +32,7 @@ impl Drop for Server {
 async fn start(options: ServerOptions) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let twitch = TwitchConfig { auth_url: "http://127.0.0.1:9".into(), api_url: "http://127.0.0.1:9/helix".into(), client_id: None };
-    let app = Twitcher::open_with(&dir.path().join("data"), Options { keyring: KeyringPreference::File, ingest_list_url: "http://127.0.0.1:9/ingests".into(), twitch, engine: Default::default() })
+    let app = Twitcher::open_with(&dir.path().join("data"), Options { keyring: KeyringPreference::File, vault_key_file: None, ingest_list_url: "http://127.0.0.1:9/ingests".into(), twitch, engine: Default::default() })
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -18,6 +18,7 @@ pub async fn run(app: &Twitcher, out: &Output) -> Result<(), Error> {
             match report.keyring {
                 twitcher_core::vault::KeyringBackend::Os => "OS keyring",
                 twitcher_core::vault::KeyringBackend::File => "key file in the data dir (no usable OS keyring)",
+                twitcher_core::vault::KeyringBackend::KeyFile => "the file TWITCHER_VAULT_KEY_FILE names",
             },
             report.data_dir,
             report.schema_version,

@@ -11,6 +11,9 @@ pub async fn run(app: &Twitcher, listen: SocketAddr, out: &Output) -> Result<(),
         tracing::warn!(%listen, "the API is listening beyond this machine");
         eprintln!("warning: listening on {listen}, reachable from other machines. The API speaks plain HTTP: put a TLS proxy in front of it.");
     }
+    // The data key first: a server with the wrong key (another fleet's key file, a restored
+    // database without its key) refuses to start here, before it listens or writes anything.
+    app.vault().await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| twitcher_core::config::ConfigError::Listen { address: listen.to_string(), reason: e.to_string() })?;

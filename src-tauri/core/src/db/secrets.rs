@@ -53,6 +53,7 @@ impl Db {
         Ok(match (key_id, backend.as_deref()) {
             (Some(id), Some("os")) => Some((id, KeyringBackend::Os)),
             (Some(id), Some("file")) => Some((id, KeyringBackend::File)),
+            (Some(id), Some("keyfile")) => Some((id, KeyringBackend::KeyFile)),
             _ => None,
         })
     }
@@ -160,5 +161,6 @@ fn backend_name(backend: KeyringBackend) -> &'static str {
     match backend {
         KeyringBackend::Os => "os",
         KeyringBackend::File => "file",
+        KeyringBackend::KeyFile => "keyfile",
     }
 }

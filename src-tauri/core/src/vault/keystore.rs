@@ -47,7 +47,9 @@ impl Store {
                 let id = data_dir_id(data_dir);
                 Store::Os { user: format!("data-key {id}"), next_user: format!("data-key-next {id}") }
             }
-            KeyringBackend::File => Store::File { dir: data_dir.to_path_buf() },
+            // Never asked for a key file's key (the vault reads that file itself); a key kept in
+            // the data dir is the nearest store to describe.
+            KeyringBackend::File | KeyringBackend::KeyFile => Store::File { dir: data_dir.to_path_buf() },
         }
     }
 

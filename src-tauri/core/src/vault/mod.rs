@@ -39,6 +39,9 @@ const TAG_LEN: usize = 16;
 pub enum KeyringBackend {
     Os,
     File,
+    /// A server's key, read from the file `TWITCHER_VAULT_KEY_FILE` names (the same on every
+    /// node of a fleet); Twitcher never writes it.
+    KeyFile,
 }
 
 /// Which store a new data key goes to (`TWITCHER_KEYRING`).
@@ -71,6 +74,8 @@ pub enum VaultError {
     KeyringUnavailable { reason: String },
     #[error("the key store failed: {0}")]
     Store(String),
+    #[error("TWITCHER_VAULT_KEY_FILE: {0}")]
+    KeyFile(String),
     #[error("the stored {field} of {table} row {row_id} failed its integrity check (it was altered, or copied from another row): set it again")]
     Tampered { table: String, row_id: i64, field: String },
     #[error(transparent)]
@@ -128,6 +133,29 @@ impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vault").field("key_id", &self.inner.key_id).field("backend", &self.inner.backend).finish()
     }
+}
+
+/// Reads a key file: private to its owner, 64 hex characters (whitespace around them ignored).
+/// The errors never hold the key or the path.
+fn read_key_file(path: &Path) -> Result<KeyBytes, VaultError> {
+    let bad = |m: &str| VaultError::KeyFile(m.to_string());
+    let meta = std::fs::metadata(path).map_err(|e| bad(&format!("the key file cannot be read ({})", e.kind())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(bad("the key file may be read by other users: make it private (chmod 600) and start again"));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(&format!("the key file cannot be read ({})", e.kind())))?);
+    let hex_key = text.trim();
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    if hex_key.len() != KEY_LEN * 2 || hex::decode_to_slice(hex_key, key.as_mut_slice()).is_err() {
+        return Err(bad("the key file must hold 64 hexadecimal characters, a 256-bit key (make one with: openssl rand -hex 32)"));
+    }
+    Ok(key)
 }
 
 /// A short fingerprint that tells keys apart without revealing anything about them.
@@ -213,7 +241,10 @@ impl Vault {
     /// key already in the stores — so a backup sealed under it still opens — and makes one only
     /// when no store holds one; that happens under the data dir's lock, so processes starting at
     /// once agree on one key. Refuses to make a key while sealed secrets exist.
-    pub async fn load(db: &Db, data_dir: &Path, preference: KeyringPreference) -> Result<Vault, VaultError> {
+    pub async fn load(db: &Db, data_dir: &Path, preference: KeyringPreference, key_file: Option<&Path>) -> Result<Vault, VaultError> {
+        if let Some(path) = key_file {
+            return Self::load_key_file(db, path).await;
+        }
         if let Some(vault) = Self::load_recorded(db, data_dir).await? {
             return Ok(vault);
         }
@@ -241,10 +272,43 @@ impl Vault {
         Ok(Vault::from_key(&key, backend))
     }
 
+    /// A server's key from the file `TWITCHER_VAULT_KEY_FILE` names: 64 hex characters, readable
+    /// by its owner only. It must be the key this data dir's (or fleet's) secrets were sealed
+    /// under: a different one is refused before anything is written.
+    async fn load_key_file(db: &Db, path: &Path) -> Result<Vault, VaultError> {
+        let path = path.to_path_buf();
+        let key = blocking(move || read_key_file(&path)).await?;
+        let id = key_id(&key);
+        match db.vault_record().await? {
+            Some((recorded, _)) if recorded == id => {}
+            recorded => {
+                let sealed = db.count_sealed().await?;
+                if sealed > 0 {
+                    return Err(match recorded {
+                        Some(_) => VaultError::KeyMismatch { store: "the file TWITCHER_VAULT_KEY_FILE names".into(), sealed },
+                        None => VaultError::KeyMissing { store: "the file TWITCHER_VAULT_KEY_FILE names".into(), sealed },
+                    });
+                }
+                db.set_vault_record(&id, KeyringBackend::KeyFile).await?;
+                tracing::info!("the data key comes from TWITCHER_VAULT_KEY_FILE");
+            }
+        }
+        Ok(Vault::from_key(&key, KeyringBackend::KeyFile))
+    }
+
     /// The recorded key, if its store has it. `None` when nothing is recorded, or when the
     /// recorded key is gone but nothing was sealed with it (a new one may be adopted or made).
     async fn load_recorded(db: &Db, data_dir: &Path) -> Result<Option<Vault>, VaultError> {
         let Some((recorded_id, backend)) = db.vault_record().await? else { return Ok(None) };
+        if backend == KeyringBackend::KeyFile {
+            let sealed = db.count_sealed().await?;
+            if sealed > 0 {
+                return Err(VaultError::KeyFile(format!(
+                    "this data dir's key is read from a key file, but the variable is not set: set it to that file ({sealed} stored secret(s) need it)"
+                )));
+            }
+            return Ok(None);
+        }
         let store = Store::new(backend, data_dir);
         let where_ = store.describe();
         let found = blocking(move || find_recorded_key(&store, &recorded_id)).await?;
@@ -292,6 +356,9 @@ impl Vault {
     /// Re-seals every stored secret under a new key, in one transaction, holding the data dir's
     /// lock (one rotation at a time across processes). Returns how many.
     pub async fn rotate(&self, db: &Db, data_dir: &Path, preference: KeyringPreference) -> Result<(Vault, usize), VaultError> {
+        if self.inner.backend == KeyringBackend::KeyFile {
+            return Err(VaultError::KeyFile("the key comes from a file Twitcher does not write: it cannot be rotated here".into()));
+        }
         let _lock = DirLock::acquire(data_dir).await?;
         if db.vault_record().await?.is_some_and(|(id, _)| id != self.inner.key_id) {
             return Err(VaultError::Db(DbError::KeySuperseded));

@@ -25,7 +25,7 @@ pub async fn open_with_ingest(dir: &Path, keyring: KeyringPreference, ingest_lis
 
 /// With the engine's test settings (an extra CA, a short planned reconnect, a late first timestamp).
 pub async fn open_with_engine(dir: &Path, keyring: KeyringPreference, ingest_list_url: &str, engine: EngineOptions) -> Twitcher {
-    Twitcher::open_with(dir, Options { keyring, ingest_list_url: ingest_list_url.to_string(), twitch: unreachable_twitch(), engine }).await.unwrap()
+    Twitcher::open_with(dir, Options { keyring, vault_key_file: None, ingest_list_url: ingest_list_url.to_string(), twitch: unreachable_twitch(), engine }).await.unwrap()
 }
 
 /// Twitch nowhere: what tests that do not talk to Twitch get.
@@ -40,7 +40,7 @@ pub async fn open_with_twitch(dir: &Path, fake: &FakeTwitch, ingest_list_url: &s
 
 pub async fn open_with_twitch_engine(dir: &Path, fake: &FakeTwitch, ingest_list_url: &str, engine: EngineOptions) -> Twitcher {
     let twitch = TwitchConfig { auth_url: fake.auth_url.clone(), api_url: fake.api_url.clone(), client_id: Some(twitch::CLIENT_ID.into()) };
-    let options = Options { keyring: KeyringPreference::File, ingest_list_url: ingest_list_url.to_string(), twitch, engine };
+    let options = Options { keyring: KeyringPreference::File, vault_key_file: None, ingest_list_url: ingest_list_url.to_string(), twitch, engine };
     Twitcher::open_with(dir, options).await.unwrap()
 }
 
