@@ -103,6 +103,7 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
 }
 
 pub fn run() {
+    twitcher_core::private_files::restrict_new_files();
     let builder = specta_builder();
     tauri::Builder::default()
         // First: a second launch hands over to the running one, which shows its window.

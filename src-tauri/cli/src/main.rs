@@ -14,6 +14,7 @@ use args::{Cli, Command};
 use output::Output;
 
 fn main() -> ExitCode {
+    twitcher_core::private_files::restrict_new_files();
     let cli = Cli::parse();
     let out = Output::new(cli.global.json);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");

@@ -118,3 +118,66 @@ fn list_search_show_edit_and_remove_behave_as_documented() {
     assert_eq!(code, Some(1));
     assert_eq!(json(err.trim())["error"]["code"], "video_not_found");
 }
+
+/// Every entry under `dir` (not following links) whose mode lets group or others in.
+fn readable_by_others(dir: &Path) -> Vec<(PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let mode = std::fs::symlink_metadata(&d).unwrap().permissions().mode();
+        if mode & 0o077 != 0 {
+            found.push((d.clone(), mode & 0o777));
+        }
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                let mode = entry.metadata().unwrap().permissions().mode();
+                if mode & 0o077 != 0 {
+                    found.push((entry.path(), mode & 0o777));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_data_dir_is_private_to_its_owner_and_an_old_one_is_tightened_on_start() {
+    use std::os::unix::fs::PermissionsExt;
+    // Whatever umask the shell has (022 here, as on most systems), what Twitcher makes is private:
+    // the database, logs, library copies, thumbnails.
+    let (dir, mp4, _) = setup();
+    let (code, _, err) = run(twitcher(dir.path()).arg("video").arg("import").arg(&mp4));
+    assert_eq!(code, Some(0), "{err}");
+    let data = dir.path().join("data");
+    assert!(std::fs::read_dir(data.join("library")).unwrap().count() > 0, "a library copy was made");
+    assert_eq!(readable_by_others(&data), vec![], "private from the start");
+
+    // As an older version left it: everything readable by all. A link to a file outside stays
+    // as it points (its target is not the data dir's to change).
+    let outside = dir.path().join("elsewhere.txt");
+    std::fs::write(&outside, "not ours").unwrap();
+    std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&outside, data.join("link")).unwrap();
+    let mut pending = vec![data.clone()];
+    while let Some(d) = pending.pop() {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            match entry.file_type().unwrap() {
+                k if k.is_dir() => pending.push(entry.path()),
+                k if k.is_file() => std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o644)).unwrap(),
+                _ => {}
+            }
+        }
+    }
+    assert!(readable_by_others(&data).len() > 3);
+    let (code, _, err) = run(twitcher(dir.path()).args(["video", "list"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(readable_by_others(&data), vec![], "tightened when opened");
+    assert_eq!(std::fs::metadata(&outside).unwrap().permissions().mode() & 0o777, 0o644, "the link's target untouched");
+}

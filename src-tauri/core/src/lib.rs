@@ -46,6 +46,7 @@ pub mod library;
 pub mod logging;
 pub mod media;
 pub mod playlists;
+pub mod private_files;
 pub mod profiles;
 pub mod redact;
 pub mod runtime;
@@ -131,6 +132,14 @@ impl Twitcher {
         // Paths stored in the database (library files, thumbnails) must not depend on the
         // working directory of whoever opened it.
         let data_dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+        // What an older version (or a copy) left readable by others becomes private.
+        let dir = data_dir.clone();
+        match tokio::task::spawn_blocking(move || private_files::tighten(&dir)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(entries = n, "made the data dir's files private to their owner"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not make the data dir private (a file system without permissions?)"),
+            Err(e) => tracing::warn!(error = %e, "could not make the data dir private"),
+        }
         Ok(Self {
             db,
             data_dir,

@@ -430,6 +430,33 @@ pub async fn ensure_local(app: &Twitcher, video: &Video) -> Result<PathBuf, Stor
     Ok(target)
 }
 
+/// Writes a small object (a stream log) whole.
+pub(crate) async fn put_object(app: &Twitcher, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StorageError> {
+    let b = bucket(app).await?;
+    b.client
+        .put_object()
+        .bucket(&b.settings.bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| explain(&b.settings, "write", e))?;
+    Ok(())
+}
+
+/// Every object key under `prefix`, page by page.
+pub(crate) async fn list_keys(app: &Twitcher, prefix: &str) -> Result<Vec<String>, StorageError> {
+    let b = bucket(app).await?;
+    let mut keys = Vec::new();
+    let mut pages = b.client.list_objects_v2().bucket(&b.settings.bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| explain(&b.settings, "list", e))?;
+        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+    }
+    Ok(keys)
+}
+
 /// Deletes a video's object (missing is fine: the goal is that it is gone).
 pub async fn delete_object(app: &Twitcher, key: &str) -> Result<(), StorageError> {
     let b = bucket(app).await?;

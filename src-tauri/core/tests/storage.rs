@@ -161,3 +161,72 @@ async fn without_settings_uploads_say_how_to_set_s3_up() {
     assert!(matches!(err, StorageError::NotConfigured), "{err:?}");
     assert!(err.to_string().contains("S3_BUCKET_NAME"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcasts_log_goes_to_the_bucket_while_it_runs_and_when_it_ends_redacted_and_leaves_after_30_days() {
+    use twitcher_core::accounts::{self, AccountInput};
+    use twitcher_core::broadcast::{self, archive, EngineOptions, Quality, StartRequest};
+    let server = S3Server::start().expect("moto (scripts/setup.sh installs it)");
+    let ingest = support::Ingest::start();
+    let dir = tempfile::tempdir().unwrap();
+    // Hourly in production; every 2 s here.
+    let engine = EngineOptions { log_archive_every: std::time::Duration::from_secs(2), ..Default::default() };
+    let app = support::open_with_engine(&dir.path().join("data"), KeyringPreference::File, "http://127.0.0.1:9/unreachable", engine).await;
+    let registered = profiles::register(&app, Some("Ana")).await.unwrap();
+    let (ana, uuid) = (registered.profile, registered.uuid);
+    server.create_bucket("logs").await;
+    storage::save_settings(&app, &settings(&server.endpoint, "logs"), Some(SECRET)).await.unwrap();
+    let video = import_one(&app, &ana, make_video(dir.path(), "clip", "mp4", &["-t", "6"])).await;
+    let key = "live_4242_ArchivedStreamKeySecret99";
+    let input = AccountInput { display_name: "Main".into(), channel_id: "4242".into(), login: None, ingest_server: Some(ingest.server()) };
+    let account = accounts::add(&app, &ana, &input, key).await.unwrap();
+    let quality = Quality { fps: 30, video_bitrate_k: 800, audio_bitrate_k: 128, width: 640, height: 360 };
+    let request = StartRequest { video_id: Some(video.id), playlist_id: None, account_ids: vec![account.id], title: "Archived".into(), category: None, tags: vec![], quality, looped: false, live_encode: false };
+    let handle = broadcast::start(&app, &ana, &request).await.unwrap();
+    let broadcast_id = handle.broadcast_id.clone();
+    let read = |client: aws_sdk_s3::Client, key: String| async move {
+        match client.get_object().bucket("logs").key(&key).send().await {
+            Ok(o) => Some(String::from_utf8(o.body.collect().await.unwrap().into_bytes().to_vec()).unwrap()),
+            Err(_) => None,
+        }
+    };
+    let object = archive::object_key(chrono::Utc::now(), &broadcast_id);
+    // While it runs: written within a few seconds, with the destination live.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let running = loop {
+        if let Some(text) = read(server.client(), object.clone()).await.filter(|t| t.contains("\"live\"")) {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "no log in the bucket while the broadcast ran");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(!running.contains("\"ended\""), "{running}");
+    handle.wait().await;
+    // At its end: rewritten whole, one JSON line per event, the same as the database's log.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ended = loop {
+        if let Some(text) = read(server.client(), object.clone()).await.filter(|t| t.contains("\"ended\"")) {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "the final log never reached the bucket");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let lines: Vec<serde_json::Value> = ended.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let stream_id = lines[0]["stream_id"].as_i64().unwrap();
+    let log = broadcast::logs(&app, &ana, stream_id).await.unwrap();
+    assert_eq!(lines.iter().map(|l| l["message"].as_str().unwrap().to_string()).collect::<Vec<_>>(), log.iter().map(|(_, _, m)| m.clone()).collect::<Vec<_>>());
+    assert!(lines.iter().all(|l| l["account"] == "Main"));
+    assert!(!ended.contains(key) && !ended.contains(&uuid.to_string()), "no key or profile UUID in the archived log");
+
+    // Retention: logs of days 31+ days ago go, younger ones stay, and other objects are untouched.
+    let old = "twitcher/logs/2026/10/01/0123456789abcdef.jsonl";
+    let client = server.client();
+    for k in [old, "twitcher/1/not-a-log.mp4"] {
+        client.put_object().bucket("logs").key(k).body(aws_sdk_s3::primitives::ByteStream::from_static(b"{}")).send().await.unwrap();
+    }
+    let now = chrono::Utc::now().max(chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc));
+    assert_eq!(archive::apply_retention(&app, now).await.unwrap(), 1);
+    assert!(read(server.client(), old.to_string()).await.is_none(), "the October log is gone");
+    assert!(read(server.client(), object.clone()).await.is_some(), "this broadcast's log stays");
+    assert!(read(server.client(), "twitcher/1/not-a-log.mp4".to_string()).await.is_some());
+}

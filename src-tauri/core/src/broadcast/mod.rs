@@ -15,6 +15,7 @@
 //!   [`running`] holds the broadcasts this process runs; [`schedule`] starts one later;
 //!   [`recovery`] closes what a crash left; [`keycheck`] tests a key without going live.
 
+pub mod archive;
 pub mod fanout;
 pub mod flv;
 pub mod keycheck;
@@ -104,6 +105,8 @@ pub struct EngineOptions {
     /// live (Helix lags a stream's start by a minute or so), and how often it asks.
     pub offline_after: std::time::Duration,
     pub offline_check_every: std::time::Duration,
+    /// How often a running broadcast's log is written to S3 (when S3 is set up).
+    pub log_archive_every: std::time::Duration,
     /// The RTMP timestamp of a stream's first tag (a test starts near 0xFFFFFF ms to cover, in
     /// seconds, the extended timestamps that take 4.66 h to reach).
     pub first_timestamp_ms: u64,
@@ -117,6 +120,7 @@ impl Default for EngineOptions {
             join_window: publisher::JOIN_WINDOW,
             offline_after: std::time::Duration::from_secs(120),
             offline_check_every: std::time::Duration::from_secs(60),
+            log_archive_every: std::time::Duration::from_secs(3600),
             first_timestamp_ms: 0,
         }
     }

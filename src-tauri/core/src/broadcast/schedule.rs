@@ -152,7 +152,18 @@ pub async fn start_when_due(app: &Twitcher, broadcast_id: &str) -> Result<Broadc
 /// runs [`super::recover`]. The schedule lives in the database: a broadcast scheduled before a
 /// restart starts after it.
 pub async fn run_scheduler(app: Twitcher, shutdown: CancellationToken) {
+    // Old stream logs leave the bucket at start and hourly after.
+    let mut next_retention = tokio::time::Instant::now();
     loop {
+        if tokio::time::Instant::now() >= next_retention {
+            next_retention += Duration::from_secs(3600);
+            let app = app.clone();
+            tokio::spawn(async move {
+                if let Err(e) = super::archive::apply_retention(&app, chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "stream logs in S3: retention");
+                }
+            });
+        }
         // Streams of a process that died (its lease expired) are closed, or restarted here.
         if let Err(e) = super::recover(&app).await {
             tracing::error!(error = %e, "recovery");

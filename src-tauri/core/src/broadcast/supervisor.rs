@@ -442,6 +442,7 @@ async fn supervise(
     let engine = app.options().engine.clone();
     let (offline_tx, mut offline) = mpsc::unbounded_channel::<(i64, bool)>();
     let mut last_offline_check = Instant::now();
+    let mut last_archive = Instant::now();
     loop {
         tokio::select! {
             Some((id, live)) = offline.recv() => {
@@ -564,6 +565,10 @@ async fn supervise(
                     }
                     all.cancel();
                 }
+                if last_archive.elapsed() >= engine.log_archive_every {
+                    last_archive = Instant::now();
+                    super::archive::archive_later(&app, &broadcast_id);
+                }
                 if last_offline_check.elapsed() >= engine.offline_check_every {
                     last_offline_check = Instant::now();
                     watch_channels(&app, &joins, &tracked, engine.offline_after, &offline_tx);
@@ -603,6 +608,7 @@ async fn supervise(
     let _ = app.db.set_stream_counters(&last, app.instance_id()).await;
     app.broadcasts.remove(&broadcast_id);
     tracing::info!(broadcast = %broadcast_id, "broadcast ended");
+    super::archive::archive_later(&app, &broadcast_id);
     tracked.into_iter().map(|(id, t)| (id, t.state)).collect()
 }
 

@@ -206,7 +206,6 @@ impl Db {
         Ok(())
     }
 
-    /// The profile's streams, newest first, `limit` after skipping `offset`.
     /// What a playlist broadcast plays now and next, on the rows this process still owns.
     pub async fn set_now_playing(&self, broadcast_id: &str, instance: &str, now: Option<&str>, next: Option<&str>) -> Result<(), DbError> {
         sqlx::query("UPDATE streams SET now_playing = ?, up_next = ? WHERE broadcast_id = ? AND owner_instance = ?")
@@ -219,6 +218,7 @@ impl Db {
         Ok(())
     }
 
+    /// The profile's streams, newest first, `limit` after skipping `offset`.
     pub async fn streams(&self, creator_id: i64, limit: i64, offset: i64) -> Result<Vec<StreamRow>, DbError> {
         Ok(sqlx::query_as(&format!("{STREAM_ROW} WHERE s.creator_id = ? ORDER BY s.id DESC LIMIT ? OFFSET ?"))
             .bind(creator_id)
@@ -235,6 +235,24 @@ impl Db {
             .bind(id)
             .fetch_optional(self.pool())
             .await?)
+    }
+
+    /// A broadcast's log for its archive: (at, stream id, account, level, message) of every
+    /// destination, oldest first.
+    pub async fn broadcast_log(&self, broadcast_id: &str) -> Result<Vec<(String, i64, String, String, String)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT e.at, s.id, COALESCE(a.display_name, 'a removed account'), e.level, e.message FROM stream_events e \
+             JOIN streams s ON s.id = e.stream_id LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id \
+             WHERE s.broadcast_id = ? ORDER BY e.at, e.id",
+        )
+        .bind(broadcast_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// When a broadcast's rows were made (its archive's day).
+    pub async fn broadcast_created(&self, broadcast_id: &str) -> Result<Option<String>, DbError> {
+        Ok(sqlx::query_scalar("SELECT MIN(created_at) FROM streams WHERE broadcast_id = ?").bind(broadcast_id).fetch_one(self.pool()).await?)
     }
 
     /// The log of one stream: (at, level, message), oldest first.
