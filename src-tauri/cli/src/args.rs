@@ -69,6 +69,10 @@ pub enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR:PORT")]
         listen: std::net::SocketAddr,
+        /// A reverse proxy (its address as the API sees it) whose X-Forwarded-For names the
+        /// client: sign-in limits then count per client, not per proxy. Repeatable.
+        #[arg(long = "trust-proxy", value_name = "ADDR")]
+        trust_proxy: Vec<std::net::IpAddr>,
     },
 }
 

@@ -53,7 +53,7 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
             });
             Ok(())
         }
-        Command::Serve { listen } => commands::serve::run(&app, listen, out).await,
+        Command::Serve { listen, trust_proxy } => commands::serve::run(&app, listen, trust_proxy, out).await,
     };
     app.close().await;
     result

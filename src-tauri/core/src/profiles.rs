@@ -181,10 +181,34 @@ pub async fn register(app: &Twitcher, name: Option<&str>) -> Result<NewProfile, 
     Ok(NewProfile { profile, uuid })
 }
 
-/// Checks a UUID and returns its profile, subject to the data dir's login throttle.
+/// Who is signing in, for the throttle. Each origin has its own: a client of the API failing
+/// again and again locks out itself, not the window, the CLI or other clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOrigin {
+    /// The window or a `twitcher` command on this machine.
+    Local,
+    /// An API client, by address (the one a trusted proxy forwarded, behind one).
+    Client(std::net::IpAddr),
+}
+
+impl LoginOrigin {
+    fn throttle_key(self) -> String {
+        match self {
+            LoginOrigin::Local => THROTTLE_KEY.to_string(),
+            LoginOrigin::Client(address) => format!("{THROTTLE_KEY}:{address}"),
+        }
+    }
+}
+
+/// Checks a UUID and returns its profile, subject to the login throttle of this machine's
+/// window and CLI.
 pub async fn login(app: &Twitcher, uuid_text: &str) -> Result<Profile, ProfileError> {
-    let db = &app.db;
-    login_at(db, uuid_text, SystemTime::now()).await
+    login_from(app, uuid_text, LoginOrigin::Local).await
+}
+
+/// Checks a UUID for `origin`, subject to that origin's throttle.
+pub async fn login_from(app: &Twitcher, uuid_text: &str, origin: LoginOrigin) -> Result<Profile, ProfileError> {
+    login_at(&app.db, uuid_text, SystemTime::now(), origin).await
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -219,10 +243,11 @@ impl Throttle {
     }
 }
 
-async fn login_at(db: &Db, uuid_text: &str, now: SystemTime) -> Result<Profile, ProfileError> {
+async fn login_at(db: &Db, uuid_text: &str, now: SystemTime, origin: LoginOrigin) -> Result<Profile, ProfileError> {
     let uuid = parse_uuid(uuid_text)?;
     let now_ms = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
-    let throttle = db.setting(THROTTLE_KEY).await?.map(|t| Throttle::parse(&t)).unwrap_or_default().current(now_ms);
+    let key = origin.throttle_key();
+    let throttle = db.setting(&key).await?.map(|t| Throttle::parse(&t)).unwrap_or_default().current(now_ms);
     let wait = throttle.remaining_lockout(now_ms);
     if !wait.is_zero() {
         tracing::warn!(failures = throttle.failures, "sign-in refused: login is locked after failed attempts");
@@ -231,14 +256,16 @@ async fn login_at(db: &Db, uuid_text: &str, now: SystemTime) -> Result<Profile, 
     match db.user_by_uuid_hash(&uuid_hash(&uuid)).await? {
         Some(profile) => {
             if throttle.failures > 0 {
-                db.delete_setting(THROTTLE_KEY).await?;
+                db.delete_setting(&key).await?;
             }
             tracing::info!(profile_id = profile.id, "signed in");
             Ok(profile)
         }
         None => {
             let failures = throttle.failures.saturating_add(1);
-            db.set_setting(THROTTLE_KEY, &format!("{failures}:{now_ms}")).await?;
+            db.set_setting(&key, &format!("{failures}:{now_ms}")).await?;
+            // Addresses that stopped trying are forgotten, so the table cannot grow without bound.
+            db.forget_login_throttles(&format!("{THROTTLE_KEY}:"), now_ms.saturating_sub(THROTTLE_FORGET.as_millis() as u64)).await?;
             tracing::warn!(failures, lockout_ms = lockout_after(failures).as_millis() as u64, "failed sign-in");
             Err(ProfileError::UnknownProfile)
         }
@@ -329,12 +356,12 @@ mod tests {
         let t0 = SystemTime::now();
 
         let wrong = Uuid::new_v4().to_string();
-        assert!(matches!(login_at(&db.db, &wrong, t0).await, Err(ProfileError::UnknownProfile)));
+        assert!(matches!(login_at(&db.db, &wrong, t0, LoginOrigin::Local).await, Err(ProfileError::UnknownProfile)));
         // Within the 1 s lockout, the right UUID is refused unchecked.
-        let early = login_at(&db.db, &uuid, t0 + Duration::from_millis(500)).await;
+        let early = login_at(&db.db, &uuid, t0 + Duration::from_millis(500), LoginOrigin::Local).await;
         assert!(matches!(early, Err(ProfileError::Throttled { retry_after_secs: 1 })), "{early:?}");
         // After it, the right UUID works and clears the count.
-        let ok = login_at(&db.db, &uuid, t0 + Duration::from_millis(1001)).await.unwrap();
+        let ok = login_at(&db.db, &uuid, t0 + Duration::from_millis(1001), LoginOrigin::Local).await.unwrap();
         assert_eq!(ok.id, created.profile.id);
         assert_eq!(db.setting(THROTTLE_KEY).await.unwrap(), None);
     }
@@ -346,9 +373,9 @@ mod tests {
         let mut t = SystemTime::now();
         for failures in 1..=4u32 {
             let wrong = Uuid::new_v4().to_string();
-            assert!(matches!(login_at(&db.db, &wrong, t).await, Err(ProfileError::UnknownProfile)));
+            assert!(matches!(login_at(&db.db, &wrong, t, LoginOrigin::Local).await, Err(ProfileError::UnknownProfile)));
             let lockout = lockout_after(failures);
-            let refused = login_at(&db.db, &wrong, t + lockout - Duration::from_millis(1)).await;
+            let refused = login_at(&db.db, &wrong, t + lockout - Duration::from_millis(1), LoginOrigin::Local).await;
             assert!(matches!(refused, Err(ProfileError::Throttled { .. })), "failure {failures}: {refused:?}");
             t += lockout;
         }
@@ -362,10 +389,10 @@ mod tests {
         let created = register(&db, None).await.unwrap();
         let t0 = SystemTime::now();
         for i in 0..6 {
-            let _ = login_at(&db.db, &Uuid::new_v4().to_string(), t0 + Duration::from_secs(120 * i)).await;
+            let _ = login_at(&db.db, &Uuid::new_v4().to_string(), t0 + Duration::from_secs(120 * i), LoginOrigin::Local).await;
         }
         let later = t0 + Duration::from_secs(120 * 5) + THROTTLE_FORGET + Duration::from_secs(1);
-        assert_eq!(login_at(&db.db, &created.uuid.to_string(), later).await.unwrap().id, created.profile.id);
+        assert_eq!(login_at(&db.db, &created.uuid.to_string(), later, LoginOrigin::Local).await.unwrap().id, created.profile.id);
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! Sessions: a UUID logs in once and gets a JWT (HS256, 12 h) whose `sub` is the profile's row
 //! id — never the UUID, which is a password. The signing key is made on first start and sealed
-//! by the vault like every other secret. Sign-in attempts are limited per client address on top
-//! of the core's per-data-dir throttle.
+//! by the vault like every other secret. Sign-in attempts are limited per client address (behind
+//! a trusted proxy, the address it forwards), on top of the core's throttle for that address.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -82,32 +82,77 @@ impl FromRequestParts<ServerState> for Session {
     }
 }
 
-/// Sign-in attempts per client address in a sliding minute.
+/// Sign-in attempts per client address in a sliding minute, and a cap on all of them together
+/// (far above one client's reach: a last resort against many addresses at once).
 pub struct LoginLimiter {
     per_minute: usize,
+    all_per_minute: usize,
     seen: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    all: Mutex<VecDeque<Instant>>,
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Counts `now` in a sliding minute of at most `limit`; `Err(seconds)` to wait when full.
+fn count(times: &mut VecDeque<Instant>, limit: usize, now: Instant) -> Result<(), u64> {
+    while times.front().is_some_and(|t| now.duration_since(*t) >= MINUTE) {
+        times.pop_front();
+    }
+    if times.len() >= limit {
+        let oldest = *times.front().expect("full");
+        return Err(60u64.saturating_sub(now.duration_since(oldest).as_secs()).max(1));
+    }
+    times.push_back(now);
+    Ok(())
 }
 
 impl LoginLimiter {
-    pub fn new(per_minute: usize) -> Self {
-        Self { per_minute, seen: Mutex::default() }
+    pub fn new(per_minute: usize, all_per_minute: usize) -> Self {
+        Self { per_minute, all_per_minute, seen: Mutex::default(), all: Mutex::default() }
     }
 
     /// Counts an attempt; `Err(seconds)` when the address must wait.
     pub fn attempt(&self, address: IpAddr) -> Result<(), u64> {
         let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        // Forget quiet addresses so the map cannot grow without bound.
-        seen.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60)));
-        let times = seen.entry(address).or_default();
-        while times.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
-            times.pop_front();
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            // Forget quiet addresses so the map cannot grow without bound.
+            seen.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < MINUTE));
+            count(seen.entry(address).or_default(), self.per_minute, now)?;
         }
-        if times.len() >= self.per_minute {
-            let oldest = *times.front().expect("full");
-            return Err(60u64.saturating_sub(now.duration_since(oldest).as_secs()).max(1));
-        }
-        times.push_back(now);
-        Ok(())
+        let mut all = self.all.lock().unwrap_or_else(|e| e.into_inner());
+        count(&mut all, self.all_per_minute, now).inspect_err(|_| tracing::warn!("sign-in attempts from all clients reached the global cap"))
+    }
+}
+
+/// The address a request comes from: the connection's, or — when the connection comes from a
+/// trusted reverse proxy — the last address that proxy added to `X-Forwarded-For` (what a client
+/// put there itself comes before it and counts for nothing).
+pub fn client_address(connection: IpAddr, headers: &axum::http::HeaderMap, trusted_proxies: &[IpAddr]) -> IpAddr {
+    if !trusted_proxies.contains(&connection) {
+        return connection;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .last()
+        .unwrap_or(connection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_trusted_proxys_forwarded_address_counts() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let mut headers = axum::http::HeaderMap::new();
+        headers.append("x-forwarded-for", "1.2.3.4, 198.51.100.7".parse().unwrap());
+        assert_eq!(client_address(proxy, &headers, &[proxy]), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(client_address("203.0.113.9".parse().unwrap(), &headers, &[proxy]), "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert_eq!(client_address(proxy, &axum::http::HeaderMap::new(), &[proxy]), proxy);
     }
 }

@@ -40,13 +40,23 @@ pub struct ServerOptions {
     pub token_ttl: Duration,
     /// Sign-in attempts per client address per minute.
     pub login_attempts_per_minute: usize,
+    /// Sign-in attempts of all clients together per minute (a last resort).
+    pub login_attempts_all_per_minute: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`serve --trust-proxy`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Largest JSON body (uploads have the library's own limit).
     pub max_json_bytes: usize,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        Self { token_ttl: Duration::from_secs(12 * 3600), login_attempts_per_minute: 10, max_json_bytes: 64 * 1024 }
+        Self {
+            token_ttl: Duration::from_secs(12 * 3600),
+            login_attempts_per_minute: 10,
+            login_attempts_all_per_minute: 600,
+            trusted_proxies: Vec::new(),
+            max_json_bytes: 64 * 1024,
+        }
     }
 }
 
@@ -55,13 +65,19 @@ pub struct ServerState {
     pub app: Twitcher,
     pub jwt: Arc<Jwt>,
     pub login_limiter: Arc<LoginLimiter>,
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 /// The API's routes. Needs `into_make_service_with_connect_info::<SocketAddr>()` (sign-in limits
 /// are per client address).
 pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, twitcher_core::Error> {
     let jwt = Arc::new(Jwt::load(&app, options.token_ttl).await?);
-    let state = ServerState { app, jwt, login_limiter: Arc::new(LoginLimiter::new(options.login_attempts_per_minute)) };
+    let state = ServerState {
+        app,
+        jwt,
+        login_limiter: Arc::new(LoginLimiter::new(options.login_attempts_per_minute, options.login_attempts_all_per_minute)),
+        trusted_proxies: options.trusted_proxies.clone().into(),
+    };
     let upload = Router::new()
         .route("/api/videos/upload", post(routes::videos::upload))
         // The upload handler streams to disk and enforces the library's size limit itself.

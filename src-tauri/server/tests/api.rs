@@ -152,6 +152,56 @@ async fn sign_in_attempts_are_limited_per_client_address_with_retry_after() {
     assert_eq!(error_code(&body), "login_throttled");
 }
 
+/// A login from `from` (a loopback address of its own: Linux routes all of 127/8 to this
+/// machine), optionally with an `X-Forwarded-For` header.
+async fn login_from(s: &Server, from: [u8; 4], forwarded: Option<&str>, uuid: &str) -> StatusCode {
+    let client = reqwest::Client::builder().local_address(std::net::IpAddr::from(from)).build().unwrap();
+    let mut request = client.post(format!("{}/api/auth/login", s.base)).json(&json!({ "uuid": uuid }));
+    if let Some(f) = forwarded {
+        request = request.header("x-forwarded-for", f);
+    }
+    request.send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn a_client_guessing_uuids_locks_out_only_itself_not_other_clients_nor_the_window() {
+    let s = start(ServerOptions::default()).await;
+    let (uuid, _) = s.register("Ana").await;
+    // One client keeps guessing until the throttle stops it.
+    let mut refused = StatusCode::OK;
+    for _ in 0..5 {
+        refused = login_from(&s, [127, 0, 0, 2], None, &uuid::Uuid::new_v4().to_string()).await;
+        if refused == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+    }
+    assert_eq!(refused, StatusCode::TOO_MANY_REQUESTS, "the guessing client is throttled");
+    assert_eq!(login_from(&s, [127, 0, 0, 2], None, &uuid).await, StatusCode::TOO_MANY_REQUESTS, "even with the right UUID, for now");
+    // Everybody else signs in as usual: another address, and the window or CLI on the machine.
+    assert_eq!(login_from(&s, [127, 0, 0, 3], None, &uuid).await, StatusCode::OK);
+    twitcher_core::profiles::login(&s.app, &uuid).await.expect("the window is not locked out by the API's failures");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit_and_others_cannot_forge_one() {
+    let options = ServerOptions { login_attempts_per_minute: 2, trusted_proxies: vec!["127.0.0.4".parse().unwrap()], ..Default::default() };
+    let s = start(options).await;
+    let (uuid, _) = s.register("Ana").await;
+    // Through the proxy: counted per client it names.
+    for _ in 0..2 {
+        assert_eq!(login_from(&s, [127, 0, 0, 4], Some("198.51.100.7"), &uuid).await, StatusCode::OK);
+    }
+    assert_eq!(login_from(&s, [127, 0, 0, 4], Some("198.51.100.7"), &uuid).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(login_from(&s, [127, 0, 0, 4], Some("198.51.100.8"), &uuid).await, StatusCode::OK, "another client behind the proxy");
+    // A client prepending its own entry gets the address the proxy appended, not its pick.
+    assert_eq!(login_from(&s, [127, 0, 0, 4], Some("203.0.113.1, 198.51.100.7"), &uuid).await, StatusCode::TOO_MANY_REQUESTS);
+    // Not through the proxy: the header means nothing, the connection's address counts.
+    for forged in ["192.0.2.1", "192.0.2.2"] {
+        assert_eq!(login_from(&s, [127, 0, 0, 5], Some(forged), &uuid).await, StatusCode::OK);
+    }
+    assert_eq!(login_from(&s, [127, 0, 0, 5], Some("192.0.2.3"), &uuid).await, StatusCode::TOO_MANY_REQUESTS);
+}
+
 #[tokio::test]
 async fn accounts_are_linked_masked_listed_and_unlinked_and_another_profile_sees_404() {
     let s = start(ServerOptions::default()).await;

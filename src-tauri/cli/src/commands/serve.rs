@@ -5,7 +5,7 @@ use twitcher_core::{Error, Twitcher};
 
 use crate::output::Output;
 
-pub async fn run(app: &Twitcher, listen: SocketAddr, out: &Output) -> Result<(), Error> {
+pub async fn run(app: &Twitcher, listen: SocketAddr, trusted_proxies: Vec<std::net::IpAddr>, out: &Output) -> Result<(), Error> {
     if !listen.ip().is_loopback() {
         // The API speaks plain HTTP: tokens and stream keys would cross the network in clear.
         tracing::warn!(%listen, "the API is listening beyond this machine");
@@ -25,5 +25,6 @@ pub async fn run(app: &Twitcher, listen: SocketAddr, out: &Output) -> Result<(),
         super::stop_requested().await;
         on_signal.cancel();
     });
-    twitcher_server::serve(app.clone(), listener, twitcher_server::ServerOptions::default(), shutdown).await
+    let options = twitcher_server::ServerOptions { trusted_proxies, ..Default::default() };
+    twitcher_server::serve(app.clone(), listener, options, shutdown).await
 }

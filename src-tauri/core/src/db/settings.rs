@@ -19,6 +19,17 @@ impl Db {
         sqlx::query("DELETE FROM settings WHERE key = ?").bind(key).execute(self.pool()).await?;
         Ok(())
     }
+
+    /// Deletes sign-in throttles (`prefix…` keys, values `failures:last failure ms`) whose last
+    /// failure is before `before_ms`.
+    pub async fn forget_login_throttles(&self, prefix: &str, before_ms: u64) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM settings WHERE substr(key, 1, length(?1)) = ?1 AND CAST(substr(value, instr(value, ':') + 1) AS INTEGER) < ?2")
+            .bind(prefix)
+            .bind(before_ms as i64)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
 }
 
 /// Inserts or replaces a setting on a connection (or inside a transaction).

@@ -56,11 +56,13 @@ pub async fn register(State(state): State<ServerState>, Body(request): Body<Regi
         (status = 429, description = "too many attempts; see Retry-After", body = crate::openapi::ErrorResponse)))]
 pub async fn login(
     State(state): State<ServerState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(connection): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Body(request): Body<LoginRequest>,
 ) -> ApiResult<axum::Json<LoginResponse>> {
-    state.login_limiter.attempt(client.ip()).map_err(ApiError::too_many)?;
-    let profile = profiles::login(&state.app, &request.uuid).await?;
+    let client = crate::auth::client_address(connection.ip(), &headers, &state.trusted_proxies);
+    state.login_limiter.attempt(client).map_err(ApiError::too_many)?;
+    let profile = profiles::login_from(&state.app, &request.uuid, profiles::LoginOrigin::Client(client)).await?;
     let (token, expires_at) = state.jwt.issue(profile.id);
     Ok(axum::Json(LoginResponse { token, expires_at }))
 }
