@@ -1,5 +1,7 @@
 //! Every failure of the API is `{"error":{"code","message"}}` with a 4xx status when the request
-//! is at fault — never a 5xx for bad input, never a panic. Codes are the core's (README).
+//! is at fault — never a 5xx for bad input, never a panic. Codes are the core's (README). A 5xx
+//! is the server's own trouble: its message (which may name files, keys' stores, database
+//! errors) goes to the log under a request id, and the client gets only the code and that id.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -59,11 +61,7 @@ impl From<Error> for ApiError {
             _ => None,
         };
         let body = e.body();
-        let status = status_of(body.code);
-        if status.is_server_error() {
-            tracing::error!(code = %body.code, message = %body.message, "request failed");
-        }
-        Self { status, body, retry_after }
+        Self { status: status_of(body.code), body, retry_after }
     }
 }
 
@@ -108,7 +106,12 @@ impl From<PathRejection> for ApiError {
 }
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        if self.status.is_server_error() {
+            let request_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+            tracing::error!(request_id = %request_id, code = %self.body.code, message = %self.body.message, "request failed");
+            self.body.message = format!("internal error: the server's log has the details (request id {request_id})");
+        }
         let mut response = (self.status, axum::Json(serde_json::json!({ "error": self.body }))).into_response();
         if let Some(secs) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));

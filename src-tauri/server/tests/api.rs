@@ -203,6 +203,47 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit_and_othe
 }
 
 #[tokio::test]
+async fn a_server_error_says_internal_error_with_a_request_id_and_names_nothing_inside() {
+    // What the server logs, caught (this test's tasks all run on its one thread).
+    #[derive(Clone, Default)]
+    struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Log {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let log = Log::default();
+    let sink = log.clone();
+    let _logging = tracing::subscriber::set_default(tracing_subscriber::fmt().with_ansi(false).with_writer(move || sink.clone()).finish());
+    let s = start(ServerOptions::default()).await;
+    let (_, ana) = s.register("Ana").await;
+    s.link(&ana, "31337", "live_31337_InternalErrKey0001", None).await;
+    // The data dir's record now names a key no store holds: opening a secret is this server's
+    // trouble (a 5xx), and the core's message names the key file's path.
+    use sqlx::Connection;
+    let db = s.dir.path().join("data").join("twitcher.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    sqlx::query("UPDATE settings SET value = '00112233aabbccdd' WHERE key = 'vault.key_id'").execute(&mut conn).await.unwrap();
+    let body = json!({ "display_name": "Second", "channel_id": "31338", "stream_key": "live_31338_InternalErrKey0002", "ingest_server": null });
+    let (status, answer) = s.call(Method::POST, "/api/twitch/link", Some(&ana), Some(body)).await;
+    assert!(status.is_server_error(), "{status} {answer}");
+    assert_eq!(error_code(&answer), "key_mismatch", "the code still says what kind of trouble");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("internal error: the server's log has the details (request id "), "{message}");
+    let data_dir = s.dir.path().to_string_lossy().to_string();
+    assert!(!answer.to_string().contains(&data_dir) && !answer.to_string().contains("vault.key"), "{answer}");
+    // The id leads to the full message in the server's log.
+    let id = message.rsplit(' ').next().unwrap().trim_end_matches(')');
+    let logged = String::from_utf8_lossy(&log.0.lock().unwrap()).to_string();
+    let line = logged.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("request id {id} not in the log: {logged}"));
+    assert!(line.contains("is not the one that protects"), "the log has the whole story: {line}");
+}
+
+#[tokio::test]
 async fn accounts_are_linked_masked_listed_and_unlinked_and_another_profile_sees_404() {
     let s = start(ServerOptions::default()).await;
     let (_, ana) = s.register("Ana").await;
