@@ -70,12 +70,8 @@ pub async fn remove_video(state: State<'_, AppState>, id: i64) -> CommandResult<
 #[tracing::instrument(skip_all)]
 pub async fn video_thumbnail(state: State<'_, AppState>, id: i64) -> CommandResult<Option<String>> {
     let (app, actor) = state.actor().await?;
-    let video = library::get(app, &actor, id).await?;
-    let Some(path) = video.thumbnail else { return Ok(None) };
-    Ok(tokio::fs::read(path)
-        .await
-        .ok()
-        .map(|bytes| format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))))
+    let jpeg = library::thumbnail(app, &actor, id).await?;
+    Ok(jpeg.map(|bytes| format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))))
 }
 
 /// Queues the move of a video to S3; progress arrives as events.

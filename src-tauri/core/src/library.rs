@@ -393,6 +393,12 @@ pub async fn list(app: &Twitcher, actor: &Profile, query: &VideoQuery) -> Result
     Ok(VideoPage { items, total })
 }
 
+/// A video's thumbnail (JPEG), if it has one that can be read.
+pub async fn thumbnail(app: &Twitcher, actor: &Profile, id: i64) -> Result<Option<Vec<u8>>, LibraryError> {
+    let Some(path) = get(app, actor, id).await?.thumbnail else { return Ok(None) };
+    Ok(tokio::fs::read(path).await.ok())
+}
+
 pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Video, LibraryError> {
     app.db.video(actor.id, id).await?.ok_or(LibraryError::NotFound { id })
 }

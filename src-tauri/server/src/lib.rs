@@ -88,6 +88,7 @@ pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, tw
         .route("/api/auth/register", post(routes::auth::register))
         .route("/api/auth/login", post(routes::auth::login))
         .route("/api/videos", get(routes::videos::list))
+        .route("/api/videos/{id}/thumbnail", get(routes::videos::thumbnail))
         .route("/api/twitch/link", get(routes::twitch::list).post(routes::twitch::link))
         .route("/api/twitch/link/{id}", delete(routes::twitch::unlink))
         .route("/api/twitch/stats", get(routes::twitch::stats))

@@ -31,6 +31,7 @@ impl Modify for Bearer {
         routes::auth::login,
         routes::videos::list,
         routes::videos::upload,
+        routes::videos::thumbnail,
         routes::twitch::list,
         routes::twitch::link,
         routes::twitch::unlink,

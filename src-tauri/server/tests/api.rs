@@ -314,6 +314,18 @@ async fn an_uploaded_video_is_imported_and_listed_only_for_its_profile_and_bad_u
     assert_eq!((video["title"].as_str(), video["container"].as_str(), video["width"].as_i64()), (Some("night-rerun"), Some("mp4"), Some(640)));
     let (status, page) = s.call(Method::GET, "/api/videos?search=rerun", Some(&ana), None).await;
     assert_eq!((status, page["total"].as_i64()), (StatusCode::OK, Some(1)), "{page}");
+    // No server paths leave: the thumbnail is its own authenticated endpoint.
+    let data_dir = s.app.data_dir().to_string_lossy().to_string();
+    for shown in [&video, &page["items"][0]] {
+        assert!(shown.get("local_path").is_none() && shown.get("thumbnail").is_none() && !shown.to_string().contains(&data_dir), "{shown}");
+        assert_eq!(shown["has_thumbnail"], true);
+    }
+    let thumbnail = format!("{}/api/videos/{}/thumbnail", s.base, video["id"]);
+    let response = s.http.get(&thumbnail).bearer_auth(&ana).send().await.unwrap();
+    assert_eq!((response.status(), response.headers()["content-type"].to_str().unwrap()), (StatusCode::OK, "image/jpeg"));
+    assert_eq!(&response.bytes().await.unwrap()[..2], &[0xFF, 0xD8], "a JPEG");
+    assert_eq!(s.http.get(&thumbnail).bearer_auth(&bo).send().await.unwrap().status(), StatusCode::NOT_FOUND, "not another profile's");
+    assert_eq!(s.http.get(&thumbnail).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(s.call(Method::GET, "/api/videos", Some(&bo), None).await.1["total"], 0);
     let (status, body) = s.call(Method::GET, "/api/videos?limit=lots", Some(&ana), None).await;
     assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"));
@@ -512,13 +524,14 @@ async fn the_openapi_document_lists_every_endpoint() {
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
-    for path in ["/api/auth/register", "/api/auth/login", "/api/videos", "/api/videos/upload", "/api/twitch/link", "/api/twitch/link/{id}",
+    for path in ["/api/auth/register", "/api/auth/login", "/api/videos", "/api/videos/upload", "/api/videos/{id}/thumbnail", "/api/twitch/link", "/api/twitch/link/{id}",
         "/api/twitch/stats", "/api/streams/start", "/api/streams/stop", "/api/streams", "/api/streams/{id}/events", "/api/health",
         "/api/playlists", "/api/playlists/{id}", "/api/playlists/{id}/items", "/api/playlists/{id}/items/{item_id}",
         "/api/playlists/{id}/items/{item_id}/move", "/api/schedules", "/api/schedules/{id}"] {
         assert!(paths.contains_key(path), "{path} missing");
     }
-    assert!(doc["components"]["schemas"]["Video"].is_object());
+    let video = &doc["components"]["schemas"]["ApiVideo"]["properties"];
+    assert!(video["has_thumbnail"].is_object() && video["local_path"].is_null(), "the document shows videos without server paths");
     assert!(doc["components"]["schemas"]["Playlist"].is_object());
     // Error codes are one enum in the document, as in the core.
     let codes = doc["components"]["schemas"]["ErrorCode"]["enum"].as_array().expect("ErrorCode is an enum schema");

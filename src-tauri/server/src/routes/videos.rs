@@ -7,13 +7,72 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use twitcher_core::error::ErrorCode;
-use twitcher_core::library::{self, Video, VideoPage, VideoQuery};
+use serde::Serialize;
+use twitcher_core::library::{self, Storage, Video, VideoQuery, VideoStatus};
+use twitcher_core::media::Container;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
 use crate::ServerState;
+
+/// A video as the API shows it: the library's fields without the server's file paths (the
+/// thumbnail is at `GET /api/videos/{id}/thumbnail`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiVideo {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub status: VideoStatus,
+    pub container: Option<Container>,
+    pub duration_sec: Option<f64>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub fps: Option<f64>,
+    pub codec_video: Option<String>,
+    pub codec_audio: Option<String>,
+    pub bitrate: Option<i64>,
+    pub size_bytes: i64,
+    pub storage: Storage,
+    pub s3_key: Option<String>,
+    pub content_hash: Option<String>,
+    pub has_thumbnail: bool,
+    pub error: Option<String>,
+    pub created_at: String,
+}
+
+impl From<Video> for ApiVideo {
+    fn from(v: Video) -> Self {
+        Self {
+            id: v.id,
+            title: v.title,
+            description: v.description,
+            status: v.status,
+            container: v.container,
+            duration_sec: v.duration_sec,
+            width: v.width,
+            height: v.height,
+            fps: v.fps,
+            codec_video: v.codec_video,
+            codec_audio: v.codec_audio,
+            bitrate: v.bitrate,
+            size_bytes: v.size_bytes,
+            storage: v.storage,
+            s3_key: v.s3_key,
+            content_hash: v.content_hash,
+            has_thumbnail: v.thumbnail.is_some(),
+            error: v.error,
+            created_at: v.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiVideoPage {
+    pub items: Vec<ApiVideo>,
+    pub total: i64,
+}
 
 #[derive(Deserialize, IntoParams)]
 pub struct VideoListParams {
@@ -24,15 +83,28 @@ pub struct VideoListParams {
 }
 
 #[utoipa::path(get, path = "/api/videos", params(VideoListParams), security(("bearer" = [])),
-    responses((status = 200, body = VideoPage), (status = 401, body = crate::openapi::ErrorResponse)))]
-pub async fn list(State(state): State<ServerState>, Session(actor): Session, Params(params): Params<VideoListParams>) -> ApiResult<axum::Json<VideoPage>> {
+    responses((status = 200, body = ApiVideoPage), (status = 401, body = crate::openapi::ErrorResponse)))]
+pub async fn list(State(state): State<ServerState>, Session(actor): Session, Params(params): Params<VideoListParams>) -> ApiResult<axum::Json<ApiVideoPage>> {
     let query = VideoQuery {
         search: params.search,
         limit: params.limit.unwrap_or(50).min(500),
         offset: params.offset.unwrap_or(0).max(0),
         ..VideoQuery::default()
     };
-    Ok(axum::Json(library::list(&state.app, &actor, &query).await?))
+    let page = library::list(&state.app, &actor, &query).await?;
+    Ok(axum::Json(ApiVideoPage { items: page.items.into_iter().map(ApiVideo::from).collect(), total: page.total }))
+}
+
+/// A video's thumbnail, as JPEG.
+#[utoipa::path(get, path = "/api/videos/{id}/thumbnail", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 401, body = crate::openapi::ErrorResponse),
+        (status = 404, description = "no such video, or it has no thumbnail", body = crate::openapi::ErrorResponse)))]
+pub async fn thumbnail(State(state): State<ServerState>, Session(actor): Session, crate::extract::Id(id): crate::extract::Id) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    match library::thumbnail(&state.app, &actor, id).await? {
+        Some(jpeg) => Ok(([(axum::http::header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response()),
+        None => Err(ApiError::not_found("thumbnail for a video")),
+    }
 }
 
 /// The multipart form of an upload, for the OpenAPI document.
@@ -59,13 +131,13 @@ impl Drop for Staging {
 /// Uploads a video into the library: checked, probed and thumbnailed like an import.
 #[utoipa::path(post, path = "/api/videos/upload", request_body(content = UploadForm, content_type = "multipart/form-data"),
     security(("bearer" = [])),
-    responses((status = 201, body = Video), (status = 400, body = crate::openapi::ErrorResponse),
+    responses((status = 201, body = ApiVideo), (status = 400, body = crate::openapi::ErrorResponse),
         (status = 413, body = crate::openapi::ErrorResponse), (status = 401, body = crate::openapi::ErrorResponse)))]
 pub async fn upload(
     State(state): State<ServerState>,
     Session(actor): Session,
     form: Result<Multipart, MultipartRejection>,
-) -> ApiResult<(StatusCode, axum::Json<Video>)> {
+) -> ApiResult<(StatusCode, axum::Json<ApiVideo>)> {
     let mut form = form.map_err(|e| ApiError::invalid(format!("send the video as multipart/form-data with a 'file' field ({})", e.body_text())))?;
     let app = &state.app;
     let limit = library::max_file_bytes(app).await?;
@@ -107,7 +179,7 @@ pub async fn upload(
     let path = saved.ok_or_else(|| ApiError::invalid("no 'file' field in the form"))?;
     let outcome = library::import_and_wait(app, &actor, &[path]).await?;
     match (outcome.imported.into_iter().next(), outcome.failed.into_iter().next()) {
-        (Some(video), _) => Ok((StatusCode::CREATED, axum::Json(video))),
+        (Some(video), _) => Ok((StatusCode::CREATED, axum::Json(video.into()))),
         (None, Some(failure)) => Err(ApiError::new(failure.code, failure.message)),
         (None, None) => Err(ApiError::invalid("the import did not start")),
     }
