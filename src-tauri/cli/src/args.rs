@@ -73,6 +73,11 @@ pub enum Command {
         /// client: sign-in limits then count per client, not per proxy. Repeatable.
         #[arg(long = "trust-proxy", value_name = "ADDR")]
         trust_proxy: Vec<std::net::IpAddr>,
+        /// Who may create profiles through the API: anyone (open), a signed-in ADMIN (admin), or
+        /// nobody (closed: `twitcher profile create` on this machine). The first profile can
+        /// always be made.
+        #[arg(long, value_enum, default_value = "admin")]
+        registration: RegistrationArg,
     },
 }
 
@@ -429,4 +434,21 @@ pub enum SortArg {
     Title,
     Duration,
     Size,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RegistrationArg {
+    Open,
+    Admin,
+    Closed,
+}
+
+impl From<RegistrationArg> for twitcher_core::profiles::Registration {
+    fn from(r: RegistrationArg) -> Self {
+        match r {
+            RegistrationArg::Open => Self::Open,
+            RegistrationArg::Admin => Self::Admin,
+            RegistrationArg::Closed => Self::Closed,
+        }
+    }
 }

@@ -53,7 +53,7 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
             });
             Ok(())
         }
-        Command::Serve { listen, trust_proxy } => commands::serve::run(&app, listen, trust_proxy, out).await,
+        Command::Serve { listen, trust_proxy, registration } => commands::serve::run(&app, listen, trust_proxy, registration.into(), out).await,
     };
     app.close().await;
     result

@@ -62,6 +62,7 @@ error_codes! {
     NoActiveProfile = "no_active_profile",
     NotAdmin = "not_admin",
     PlanLimit = "plan_limit",
+    RegistrationClosed = "registration_closed",
     LoginThrottled = "login_throttled",
     // What it names.
     NotFound = "not_found",
@@ -125,7 +126,7 @@ impl ErrorCode {
             InvalidInput | InvalidName | InvalidIngest | MalformedUuid | UnknownPlan | NoStreamKey | ImportRejected
             | ImportFailed | KeyRefused => 400,
             Unauthorized | UnknownProfile | NoActiveProfile => 401,
-            NotAdmin | PlanLimit => 403,
+            NotAdmin | PlanLimit | RegistrationClosed => 403,
             NotFound | AccountNotFound | VideoNotFound | StreamNotFound | PlaylistNotFound | ScheduleNotFound => 404,
             MethodNotAllowed => 405,
             DuplicateChannel | DuplicatePlaylist | PlaylistInUse | VideoInUse | AlreadyStarted | BroadcastCancelled | Cancelled | S3NotConfigured | NotInS3 => 409,
@@ -222,6 +223,7 @@ impl Error {
                 ProfileError::NoActiveProfile => ErrorCode::NoActiveProfile,
                 ProfileError::InvalidName => ErrorCode::InvalidName,
                 ProfileError::UnknownPlan(_) => ErrorCode::UnknownPlan,
+                ProfileError::RegistrationClosed(_) => ErrorCode::RegistrationClosed,
                 ProfileError::Db(_) => unreachable!("matched above"),
             },
             Error::Vault(e) => vault_code(e),
@@ -275,6 +277,7 @@ fn broadcast_code(e: &BroadcastError) -> ErrorCode {
         BroadcastError::NoVideo { .. } => ErrorCode::VideoNotFound,
         BroadcastError::NoPlaylist { .. } => ErrorCode::PlaylistNotFound,
         BroadcastError::InvalidProgram(_) => ErrorCode::InvalidInput,
+        BroadcastError::PlanLimit { .. } => ErrorCode::PlanLimit,
         BroadcastError::NoAccount { .. } => ErrorCode::AccountNotFound,
         BroadcastError::NoStream { .. } | BroadcastError::NoBroadcast { .. } => ErrorCode::StreamNotFound,
         BroadcastError::NoDestination => ErrorCode::InvalidInput,

@@ -32,6 +32,8 @@ pub enum ProfileError {
     InvalidName,
     #[error("unknown plan '{0}': choose FREE, PRO or ENTERPRISE")]
     UnknownPlan(String),
+    #[error("{0}")]
+    RegistrationClosed(&'static str),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -96,6 +98,8 @@ impl std::str::FromStr for Plan {
 pub struct PlanLimits {
     pub max_accounts: Option<u32>,
     pub max_storage_bytes: Option<u64>,
+    /// Broadcasts running at once (an ADMIN is not limited).
+    pub max_broadcasts: Option<u32>,
 }
 
 /// A profile as every surface sees it: never the UUID, only its last four characters.
@@ -179,6 +183,47 @@ pub async fn register(app: &Twitcher, name: Option<&str>) -> Result<NewProfile, 
     let profile = db.insert_user(&uuid_hash(&uuid), &uuid_hint(&uuid), &name).await?;
     tracing::info!(profile_id = profile.id, role = %profile.role, "profile created");
     Ok(NewProfile { profile, uuid })
+}
+
+/// Who may create profiles through a server (`serve --registration`); the window and the CLI on
+/// the machine always may. Whatever the policy, the first profile of a data dir can be made: it
+/// becomes the ADMIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Registration {
+    /// Anyone who reaches the server.
+    Open,
+    /// Only a signed-in ADMIN (it hands the new UUID to whoever it is for).
+    #[default]
+    Admin,
+    /// Nobody: profiles are made on the machine (`twitcher profile create`).
+    Closed,
+}
+
+/// Creates a profile through a server, under `policy`, for `caller` (the signed-in profile, if
+/// any). When the policy does not let the caller in, only the data dir's first profile can still
+/// be made — checked in the same statement as the insert, so two strangers racing for an empty
+/// server cannot both get a profile.
+pub async fn register_as(app: &Twitcher, name: Option<&str>, policy: Registration, caller: Option<&Profile>) -> Result<NewProfile, ProfileError> {
+    let allowed = match policy {
+        Registration::Open => true,
+        Registration::Admin => caller.is_some_and(|c| c.role == Role::Admin),
+        Registration::Closed => false,
+    };
+    if allowed {
+        return register(app, name).await;
+    }
+    let name = validate_name(name)?;
+    let uuid = Uuid::new_v4();
+    match app.db.insert_first_user(&uuid_hash(&uuid), &uuid_hint(&uuid), &name).await? {
+        Some(profile) => {
+            tracing::info!(profile_id = profile.id, "first profile created (ADMIN)");
+            Ok(NewProfile { profile, uuid })
+        }
+        None => Err(ProfileError::RegistrationClosed(match policy {
+            Registration::Closed => "this server does not create profiles: create one on its machine with `twitcher profile create`",
+            _ => "on this server only an ADMIN creates profiles: ask the ADMIN for one (send its token to /api/auth/register)",
+        })),
+    }
 }
 
 /// Who is signing in, for the throttle. Each origin has its own: a client of the API failing

@@ -670,3 +670,53 @@ async fn a_channel_twitch_shows_offline_while_publishing_is_alerted_and_reconnec
     let fine_log = broadcast::logs(&app, &ana, streams.iter().find(|d| d.1 == account_ids[1]).unwrap().0).await.unwrap();
     assert!(!fine_log.iter().any(|(_, _, m)| m.contains("offline")), "{fine_log:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_profile_runs_one_broadcast_at_once_even_when_starts_race_and_an_admin_is_not_limited() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 30, 2).await; // Ana: the first profile, ADMIN.
+    let bo = profiles::register(&s.app, Some("Bo")).await.unwrap().profile; // a USER on FREE
+    assert_eq!(bo.limits.max_broadcasts, Some(1));
+    let dir = tempfile::tempdir().unwrap();
+    let file = make_video(dir.path(), "bo", "mp4", &["-t", "30", "-vf", "hue=h=60"]);
+    let (ids, _) = library::import(&s.app, &bo, &[file]).await.unwrap();
+    let video_id = jobs::run_until_done(&s.app, &ids).await.unwrap()[0].video_id.unwrap();
+    let mut bo_accounts = Vec::new();
+    for i in 0..2 {
+        let input = AccountInput { display_name: format!("Bo {i}"), channel_id: format!("{}", 2000 + i), login: None, ingest_server: Some(ingest.server()) };
+        bo_accounts.push(accounts::add(&s.app, &bo, &input, &format!("live_{}_{}", 2000 + i, uuid::Uuid::new_v4().simple())).await.unwrap().id);
+    }
+    let to = |account: i64| StartRequest { video_id: Some(video_id), playlist_id: None, account_ids: vec![account], title: "Bo".into(), category: None, tags: vec![], quality: QUALITY, looped: false, live_encode: false };
+    let rows = |app: Twitcher, who: Profile| async move { broadcast::list(&app, &who, None, 0).await.unwrap().len() };
+
+    // The same channel twice in one request is refused, and nothing is stored.
+    let twice = StartRequest { account_ids: vec![bo_accounts[0], bo_accounts[0]], ..to(bo_accounts[0]) };
+    let refused = broadcast::start(&s.app, &bo, &twice).await.err().unwrap();
+    assert_eq!(twitcher_core::Error::from(refused).code().as_str(), "invalid_input");
+    assert_eq!(rows(s.app.clone(), bo.clone()).await, 0);
+
+    // Two starts at the same moment: the plan's one place goes to exactly one of them.
+    let (one, other) = (to(bo_accounts[0]), to(bo_accounts[1]));
+    let (a, b) = tokio::join!(broadcast::start(&s.app, &bo, &one), broadcast::start(&s.app, &bo, &other));
+    let (running, refused) = match (a, b) {
+        (Ok(h), Err(e)) | (Err(e), Ok(h)) => (h, e),
+        (a, b) => panic!("exactly one start may pass: {:?} / {:?}", a.map(|h| h.broadcast_id), b.map(|h| h.broadcast_id)),
+    };
+    let refused = twitcher_core::Error::from(refused);
+    assert_eq!(refused.code().as_str(), "plan_limit");
+    assert!(refused.to_string().contains("FREE plan runs 1 broadcast"), "{refused}");
+    assert_eq!(rows(s.app.clone(), bo.clone()).await, 1, "the refused start left no row");
+
+    // The ADMIN runs two at once, while Bo's runs.
+    let first = broadcast::start(&s.app, &s.ana, &StartRequest { account_ids: vec![s.accounts[0].0], ..request(&s, false) }).await.unwrap();
+    let second = broadcast::start(&s.app, &s.ana, &StartRequest { account_ids: vec![s.accounts[1].0], ..request(&s, false) }).await.unwrap();
+    for h in [&first, &second, &running] {
+        h.stop_all();
+    }
+    let _ = (first.wait().await, second.wait().await, running.wait().await);
+    // Once Bo's has ended, Bo may start again.
+    let again = broadcast::start(&s.app, &bo, &to(bo_accounts[1])).await.unwrap();
+    again.stop_all();
+    again.wait().await;
+}

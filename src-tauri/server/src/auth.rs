@@ -82,6 +82,21 @@ impl FromRequestParts<ServerState> for Session {
     }
 }
 
+/// The signed-in profile when the request sends a token (an invalid one is still a 401); `None`
+/// without one.
+pub struct MaybeSession(pub Option<Profile>);
+
+impl FromRequestParts<ServerState> for MaybeSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
+            return Ok(MaybeSession(None));
+        }
+        Session::from_request_parts(parts, state).await.map(|Session(p)| MaybeSession(Some(p)))
+    }
+}
+
 /// Sign-in attempts per client address in a sliding minute, and a cap on all of them together
 /// (far above one client's reach: a last resort against many addresses at once).
 pub struct LoginLimiter {

@@ -44,6 +44,8 @@ pub struct ServerOptions {
     pub login_attempts_all_per_minute: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`serve --trust-proxy`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Who may create profiles (`serve --registration`).
+    pub registration: twitcher_core::profiles::Registration,
     /// Largest JSON body (uploads have the library's own limit).
     pub max_json_bytes: usize,
 }
@@ -55,6 +57,7 @@ impl Default for ServerOptions {
             login_attempts_per_minute: 10,
             login_attempts_all_per_minute: 600,
             trusted_proxies: Vec::new(),
+            registration: Default::default(),
             max_json_bytes: 64 * 1024,
         }
     }
@@ -66,6 +69,7 @@ pub struct ServerState {
     pub jwt: Arc<Jwt>,
     pub login_limiter: Arc<LoginLimiter>,
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    pub registration: twitcher_core::profiles::Registration,
 }
 
 /// The API's routes. Needs `into_make_service_with_connect_info::<SocketAddr>()` (sign-in limits
@@ -77,6 +81,7 @@ pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, tw
         jwt,
         login_limiter: Arc::new(LoginLimiter::new(options.login_attempts_per_minute, options.login_attempts_all_per_minute)),
         trusted_proxies: options.trusted_proxies.clone().into(),
+        registration: options.registration,
     };
     let upload = Router::new()
         .route("/api/videos/upload", post(routes::videos::upload))

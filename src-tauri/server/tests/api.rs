@@ -21,6 +21,8 @@ struct Server {
     base: String,
     http: reqwest::Client,
     shutdown: CancellationToken,
+    /// The first profile's token: the server's ADMIN, who registers the others.
+    admin: std::sync::Mutex<Option<String>>,
 }
 
 impl Drop for Server {
@@ -39,7 +41,7 @@ async fn start(options: ServerOptions) -> Server {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
     tokio::spawn(twitcher_server::serve(app.clone(), listener, options, shutdown.clone()));
-    Server { dir, app, base, http: reqwest::Client::new(), shutdown }
+    Server { dir, app, base, http: reqwest::Client::new(), shutdown, admin: Default::default() }
 }
 
 impl Server {
@@ -59,9 +61,12 @@ impl Server {
 
     /// A new profile: (uuid, token).
     async fn register(&self, name: &str) -> (String, String) {
-        let (status, body) = self.call(Method::POST, "/api/auth/register", None, Some(json!({ "name": name }))).await;
+        let admin = self.admin.lock().unwrap().clone();
+        let (status, body) = self.call(Method::POST, "/api/auth/register", admin.as_deref(), Some(json!({ "name": name }))).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        (body["uuid"].as_str().unwrap().to_string(), body["token"].as_str().unwrap().to_string())
+        let (uuid, token) = (body["uuid"].as_str().unwrap().to_string(), body["token"].as_str().unwrap().to_string());
+        self.admin.lock().unwrap().get_or_insert_with(|| token.clone());
+        (uuid, token)
     }
 
     async fn link(&self, token: &str, channel: &str, key: &str, ingest: Option<&str>) -> Value {
@@ -241,6 +246,48 @@ async fn a_server_error_says_internal_error_with_a_request_id_and_names_nothing_
     let logged = String::from_utf8_lossy(&log.0.lock().unwrap()).to_string();
     let line = logged.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("request id {id} not in the log: {logged}"));
     assert!(line.contains("is not the one that protects"), "the log has the whole story: {line}");
+}
+
+#[tokio::test]
+async fn who_may_register_follows_the_servers_policy_and_the_first_profile_is_always_made() {
+    use twitcher_core::profiles::Registration;
+    let anonymous = |s: &Server| {
+        let request = s.http.post(format!("{}/api/auth/register", s.base)).json(&json!({ "name": "Someone" }));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    // admin (the default): racing strangers on an empty server get one profile, the ADMIN.
+    let s = start(ServerOptions::default()).await;
+    let answers = futures::future::join_all((0..5).map(|_| anonymous(&s))).await;
+    let made: Vec<&Value> = answers.iter().filter(|(status, _)| *status == StatusCode::CREATED).map(|(_, b)| b).collect();
+    assert_eq!(made.len(), 1, "{answers:?}");
+    assert_eq!(made[0]["profile"]["role"], "ADMIN");
+    for (status, body) in answers.iter().filter(|(status, _)| *status != StatusCode::CREATED) {
+        assert_eq!((*status, error_code(body)), (StatusCode::FORBIDDEN, "registration_closed"));
+    }
+    let admin = made[0]["token"].as_str().unwrap().to_string();
+    let (status, user) = s.call(Method::POST, "/api/auth/register", Some(&admin), Some(json!({ "name": "Bo" }))).await;
+    assert_eq!((status, user["profile"]["role"].as_str()), (StatusCode::CREATED, Some("USER")), "an ADMIN hands out profiles");
+    let (status, body) = s.call(Method::POST, "/api/auth/register", user["token"].as_str(), Some(json!({ "name": "Cy" }))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "registration_closed"), "a USER does not");
+    let (status, _) = s.call(Method::POST, "/api/auth/register", Some("not-a-token"), Some(json!({ "name": "Cy" }))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // closed: the first profile, then nobody — not even the ADMIN (profiles are made on the machine).
+    let c = start(ServerOptions { registration: Registration::Closed, ..Default::default() }).await;
+    let (status, first) = anonymous(&c).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = c.call(Method::POST, "/api/auth/register", first["token"].as_str(), Some(json!({ "name": "Bo" }))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "registration_closed"));
+    assert!(body["error"]["message"].as_str().unwrap().contains("twitcher profile create"));
+
+    // open: anyone.
+    let o = start(ServerOptions { registration: Registration::Open, ..Default::default() }).await;
+    for _ in 0..2 {
+        assert_eq!(anonymous(&o).await.0, StatusCode::CREATED);
+    }
 }
 
 #[tokio::test]

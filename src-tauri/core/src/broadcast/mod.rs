@@ -57,6 +57,8 @@ pub enum BroadcastError {
     NoVideo { id: i64 },
     #[error("no playlist {id} in this profile")]
     NoPlaylist { id: i64 },
+    #[error("the {plan} plan runs {limit} broadcast(s) at once: stop one first, or ask an ADMIN for another plan")]
+    PlanLimit { plan: crate::profiles::Plan, limit: u32 },
     #[error("{0}")]
     InvalidProgram(String),
     #[error("no Twitch account {id} on this profile")]

@@ -127,6 +127,9 @@ pub(super) async fn validate(app: &Twitcher, actor: &Profile, request: &StartReq
     if request.account_ids.is_empty() {
         return Err(BroadcastError::NoDestination);
     }
+    if let Some(twice) = request.account_ids.iter().enumerate().find(|(i, id)| request.account_ids[..*i].contains(id)).map(|(_, id)| id) {
+        return Err(BroadcastError::InvalidProgram(format!("account {twice} is listed twice: each channel gets one stream")));
+    }
     let video = |id| async move { library::get(app, actor, id).await.map_err(|_| BroadcastError::NoVideo { id }) };
     let program = match (request.video_id, request.playlist_id) {
         (Some(id), None) => Program::Video(video(id).await?),
@@ -186,8 +189,13 @@ pub(super) async fn insert_rows(
         scheduled_at,
         schedule_id: occurrence.map(|o| o.schedule_id),
         ends_at: occurrence.and_then(|o| o.ends_at),
+        // A start now counts against the plan; a later one when its time comes.
+        max_running: match (scheduled_at, actor.role) {
+            (None, crate::profiles::Role::User) => actor.limits.max_broadcasts,
+            _ => None,
+        },
     };
-    let ids = app.db.insert_streams(&rows).await?;
+    let ids = app.db.insert_streams(&rows).await?.ok_or(BroadcastError::PlanLimit { plan: actor.plan, limit: actor.limits.max_broadcasts.unwrap_or(0) })?;
     Ok((broadcast_id, ids))
 }
 

@@ -30,6 +30,9 @@ pub struct NewStreams<'a> {
     /// The recurring schedule this is an occurrence of, and when it ends.
     pub schedule_id: Option<i64>,
     pub ends_at: Option<&'a str>,
+    /// Broadcasts of the creator that may run at once (checked with the insert, so two starts
+    /// at the same moment cannot both pass the last free place).
+    pub max_running: Option<u32>,
 }
 
 impl Db {
@@ -62,8 +65,21 @@ impl Db {
 
     /// One row per destination of a new broadcast, all `queued` (or `scheduled`), leased to
     /// `instance`.
-    pub async fn insert_streams(&self, n: &NewStreams<'_>) -> Result<Vec<i64>, DbError> {
-        let mut tx = self.pool().begin().await?;
+    /// Records a broadcast's rows; `Ok(None)` when the creator already runs `max_running`.
+    pub async fn insert_streams(&self, n: &NewStreams<'_>) -> Result<Option<Vec<i64>>, DbError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(max) = n.max_running {
+            let running: i64 = sqlx::query_scalar(&format!(
+                "SELECT COUNT(DISTINCT broadcast_id) FROM streams WHERE creator_id = ? AND status IN ({})",
+                StreamState::sql_list(&ACTIVE)
+            ))
+            .bind(n.creator_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if running >= max as i64 {
+                return Ok(None);
+            }
+        }
         let mut ids = Vec::with_capacity(n.account_ids.len());
         let status = if n.scheduled_at.is_some() { StreamState::Scheduled } else { StreamState::Queued };
         let pid = std::process::id();
@@ -98,7 +114,7 @@ impl Db {
             ids.push(id);
         }
         tx.commit().await?;
-        Ok(ids)
+        Ok(Some(ids))
     }
 
     /// Moves a stream to `state`, stamping start and end — only if `instance` holds its lease and

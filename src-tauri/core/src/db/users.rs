@@ -13,6 +13,7 @@ struct ProfileRow {
     created_at: String,
     max_accounts: Option<i64>,
     max_storage_bytes: Option<i64>,
+    max_broadcasts: Option<i64>,
 }
 
 impl From<ProfileRow> for Profile {
@@ -27,13 +28,14 @@ impl From<ProfileRow> for Profile {
             limits: PlanLimits {
                 max_accounts: row.max_accounts.map(|n| n as u32),
                 max_storage_bytes: row.max_storage_bytes.map(|n| n as u64),
+                max_broadcasts: row.max_broadcasts.map(|n| n as u32),
             },
         }
     }
 }
 
 const SELECT_PROFILE: &str = "SELECT u.id, u.uuid_hint, u.name, u.role, u.plan, u.created_at, \
-     p.max_accounts, p.max_storage_bytes FROM users u JOIN plans p ON p.name = u.plan";
+     p.max_accounts, p.max_storage_bytes, p.max_broadcasts FROM users u JOIN plans p ON p.name = u.plan";
 
 impl Db {
     /// Inserts a profile; the first profile of a data dir becomes ADMIN. One statement, so two
@@ -50,6 +52,22 @@ impl Db {
         .fetch_one(self.pool())
         .await?;
         self.user_by_id(id).await?.ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))
+    }
+
+    /// Inserts the data dir's first profile (an ADMIN); `None` when there already is one.
+    pub async fn insert_first_user(&self, uuid_hash: &str, uuid_hint: &str, name: &str) -> Result<Option<Profile>, DbError> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO users (uuid_hash, uuid_hint, name, role) SELECT ?, ?, ?, 'ADMIN' WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING id",
+        )
+        .bind(uuid_hash)
+        .bind(uuid_hint)
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?;
+        match id {
+            Some(id) => self.user_by_id(id).await,
+            None => Ok(None),
+        }
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<Profile>, DbError> {
@@ -87,14 +105,15 @@ impl Db {
     }
 
     pub async fn plan_limits(&self, plan: Plan) -> Result<PlanLimits, DbError> {
-        let (max_accounts, max_storage_bytes): (Option<i64>, Option<i64>) =
-            sqlx::query_as("SELECT max_accounts, max_storage_bytes FROM plans WHERE name = ?")
+        let (max_accounts, max_storage_bytes, max_broadcasts): (Option<i64>, Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT max_accounts, max_storage_bytes, max_broadcasts FROM plans WHERE name = ?")
                 .bind(plan)
                 .fetch_one(self.pool())
                 .await?;
         Ok(PlanLimits {
             max_accounts: max_accounts.map(|n| n as u32),
             max_storage_bytes: max_storage_bytes.map(|n| n as u64),
+            max_broadcasts: max_broadcasts.map(|n| n as u32),
         })
     }
 }

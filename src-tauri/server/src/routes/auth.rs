@@ -41,11 +41,18 @@ pub struct LoginResponse {
     pub expires_at: u64,
 }
 
-/// Creates a profile; its UUID is the login.
+/// Creates a profile; its UUID is the login. Who may depends on `serve --registration`: by
+/// default only a signed-in ADMIN (send its token), and anyone for a data dir's first profile.
 #[utoipa::path(post, path = "/api/auth/register", request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 400, body = crate::openapi::ErrorResponse)))]
-pub async fn register(State(state): State<ServerState>, Body(request): Body<RegisterRequest>) -> ApiResult<(StatusCode, axum::Json<RegisterResponse>)> {
-    let created = profiles::register(&state.app, request.name.as_deref()).await?;
+    responses((status = 201, body = RegisterResponse), (status = 400, body = crate::openapi::ErrorResponse),
+        (status = 401, description = "a token was sent and is not valid", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "this server does not let the caller create profiles", body = crate::openapi::ErrorResponse)))]
+pub async fn register(
+    State(state): State<ServerState>,
+    crate::auth::MaybeSession(caller): crate::auth::MaybeSession,
+    Body(request): Body<RegisterRequest>,
+) -> ApiResult<(StatusCode, axum::Json<RegisterResponse>)> {
+    let created = profiles::register_as(&state.app, request.name.as_deref(), state.registration, caller.as_ref()).await?;
     let (token, expires_at) = state.jwt.issue(created.profile.id);
     Ok((StatusCode::CREATED, axum::Json(RegisterResponse { uuid: created.uuid.to_string(), token, expires_at, profile: created.profile })))
 }
