@@ -222,7 +222,7 @@ export type ErrorBody = {
  *  (README's list). One enum so a new failure has to pick a code here, and the HTTP status
  *  of each is decided once, in [`ErrorCode::http_status`].
  */
-export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "login_throttled" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "schedule_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing";
+export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "registration_closed" | "login_throttled" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "schedule_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing";
 
 export type Event = 
 /**  A background job moved: progress (0..=1), a new status, or its end. */
@@ -315,7 +315,12 @@ export type KeyCheck = {
 	token_message: string | null,
 };
 
-export type KeyringBackend = "os" | "file";
+export type KeyringBackend = "os" | "file" | 
+/**
+ *  A server's key, read from the file `TWITCHER_VAULT_KEY_FILE` names (the same on every
+ *  node of a fleet); Twitcher never writes it.
+ */
+"keyfile";
 
 /**  A schedule on one channel's Twitch schedule. */
 export type OnTwitch = {
@@ -335,6 +340,8 @@ export type Plan = "FREE" | "PRO" | "ENTERPRISE";
 export type PlanLimits = {
 	max_accounts: number | null,
 	max_storage_bytes: number | null,
+	/**  Broadcasts running at once (an ADMIN is not limited). */
+	max_broadcasts: number | null,
 };
 
 export type Playlist = {
