@@ -78,6 +78,10 @@ pub enum Command {
         /// always be made.
         #[arg(long, value_enum, default_value = "admin")]
         registration: RegistrationArg,
+        /// An ingest host (and port) accounts may publish to besides Twitch's own, like a relay
+        /// on this network. Repeatable. Without it, only Twitch's ingest servers.
+        #[arg(long = "allow-ingest", value_name = "HOST[:PORT]", value_parser = twitcher_core::outbound::OutboundPolicy::parse_allowed)]
+        allow_ingest: Vec<(String, Option<u16>)>,
     },
 }
 

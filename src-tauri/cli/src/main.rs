@@ -53,7 +53,10 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
             });
             Ok(())
         }
-        Command::Serve { listen, trust_proxy, registration } => commands::serve::run(&app, listen, trust_proxy, registration.into(), out).await,
+        Command::Serve { listen, trust_proxy, registration, allow_ingest } => {
+            let options = twitcher_server::ServerOptions { trusted_proxies: trust_proxy, registration: registration.into(), allowed_ingests: allow_ingest, ..Default::default() };
+            commands::serve::run(&app, listen, options, out).await
+        }
     };
     app.close().await;
     result

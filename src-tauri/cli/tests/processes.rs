@@ -61,9 +61,10 @@ fn library(dir: &Path, ingest: &Ingest, keys: &[&str]) -> (String, i64, Vec<i64>
     (profile["uuid"].as_str().unwrap().to_string(), video, accounts)
 }
 
-/// `twitcher serve` on a free port: (the process, its base URL, a signed-in HTTP client's token).
-fn serve(dir: &Path, uuid: &str) -> (Guarded, String, String) {
-    let mut serve = background(dir, &["--json", "serve", "--listen", "127.0.0.1:0"], "twitcher serve");
+/// `twitcher serve` on a free port, allowed to publish to the test ingest: (the process, its base
+/// URL, a signed-in HTTP client's token).
+fn serve(dir: &Path, uuid: &str, ingest: &Ingest) -> (Guarded, String, String) {
+    let mut serve = background(dir, &["--json", "serve", "--listen", "127.0.0.1:0", "--allow-ingest", &ingest.host_port()], "twitcher serve");
     let mut stdout = std::io::BufReader::new(serve.take_stdout().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
@@ -90,7 +91,7 @@ fn a_broadcast_started_through_serve_is_stopped_by_the_cli_within_two_seconds() 
     let key = "live_701_servedThenStoppedByCli";
     let (uuid, video, accounts) = library(dir.path(), &ingest, &[key]);
 
-    let (mut serve, base, token) = serve(dir.path(), &uuid);
+    let (mut serve, base, token) = serve(dir.path(), &uuid, &ingest);
     let http = http();
     let (broadcast_id, stream_id) = start_through_api(&base, &token, video, accounts[0]);
     let status = |http: &reqwest::blocking::Client| -> String {
@@ -177,7 +178,7 @@ fn a_scheduled_broadcast_found_due_by_serve_and_by_stream_start_at_is_published_
     let key = "live_704_scheduledOnceOnly";
     let (uuid, video, accounts) = library(dir.path(), &ingest, &[key]);
     // serve's scheduler looks every 2 s; `stream start --at` wakes at the time itself.
-    let (mut serve, _, _) = serve(dir.path(), &uuid);
+    let (mut serve, _, _) = serve(dir.path(), &uuid, &ingest);
     let at = time_in(Duration::from_secs(3));
     let mut cli = background(
         dir.path(),
@@ -247,7 +248,7 @@ fn a_killed_serves_streams_are_taken_over_only_after_its_lease_expires_and_a_liv
     let keys = ["live_706_onAServeThatDies", "live_707_onACliThatLives"];
     let (uuid, video, accounts) = library(dir.path(), &ingest, &keys);
     // A: a serve that will be killed, running one broadcast.
-    let (mut doomed, base, token) = serve(dir.path(), &uuid);
+    let (mut doomed, base, token) = serve(dir.path(), &uuid, &ingest);
     let (_, orphan) = start_through_api(&base, &token, video, accounts[0]);
     // B: a foreground `stream start`, alive throughout.
     let args = ["--json", "stream", "start", "--video", &video.to_string(), "--account", &accounts[1].to_string(), "--loop"];
@@ -263,7 +264,7 @@ fn a_killed_serves_streams_are_taken_over_only_after_its_lease_expires_and_a_liv
     std::thread::spawn(move || lines.count());
     wait_until(Duration::from_secs(30), "A's stream live", || status_of(dir.path(), orphan) == "live");
     // C: another serve, whose scheduler loop runs recovery every 2 s.
-    let (mut survivor, _, _) = serve(dir.path(), &uuid);
+    let (mut survivor, _, _) = serve(dir.path(), &uuid, &ingest);
 
     doomed.crash();
     let killed = Instant::now();
@@ -360,7 +361,7 @@ fn after_a_rotation_by_another_process_serve_seals_under_the_new_key() {
     let ingest = Ingest::start();
     let dir = tempfile::tempdir().unwrap();
     let (uuid, _, _) = library(dir.path(), &ingest, &["live_821_linkedBeforeTheRotation"]);
-    let (mut serve, base, token) = serve(dir.path(), &uuid);
+    let (mut serve, base, token) = serve(dir.path(), &uuid, &ingest);
     // serve has loaded the key (it sealed its token signing key); another process rotates it.
     assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "vault", "rotate"]))["rotated"], 2, "the account's key and serve's signing key");
     let linked: Value = http()

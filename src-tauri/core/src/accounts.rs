@@ -29,6 +29,8 @@ pub enum AccountError {
     MissingStreamKey,
     #[error(transparent)]
     InvalidIngest(#[from] IngestError),
+    #[error(transparent)]
+    Outbound(#[from] crate::outbound::OutboundError),
     #[error("channel {channel_id} is already linked to this profile")]
     DuplicateChannel { channel_id: String },
     #[error("your {plan} plan allows {limit} Twitch accounts and you have linked them all: remove one or move to a larger plan")]
@@ -93,7 +95,7 @@ impl Valid {
     }
 }
 
-fn validate(input: &AccountInput) -> Result<Valid, AccountError> {
+async fn validate(app: &Twitcher, input: &AccountInput) -> Result<Valid, AccountError> {
     let display_name = input.display_name.trim();
     if display_name.is_empty() || display_name.chars().count() > 64 || display_name.chars().any(char::is_control) {
         return Err(AccountError::InvalidName);
@@ -107,12 +109,20 @@ fn validate(input: &AccountInput) -> Result<Valid, AccountError> {
         Some(l) if l.len() <= 25 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => Some(l.to_ascii_lowercase()),
         Some(_) => return Err(AccountError::InvalidLogin),
     };
-    Ok(Valid {
-        display_name: display_name.to_string(),
-        channel_id: channel_id.to_string(),
-        login,
-        ingest_server: ingest::normalize_choice(input.ingest_server.as_deref())?,
-    })
+    let ingest_server = ingest::normalize_choice(input.ingest_server.as_deref())?;
+    // A server checks where it will connect before it stores it (and again at each connect);
+    // the desktop takes what its user types.
+    let outbound = app.outbound();
+    if let Some(server) = ingest_server.as_ref().filter(|_| outbound.restricted) {
+        let url = url::Url::parse(server).map_err(|e| ingest::IngestError::NotAUrl(e.to_string()))?;
+        let port = url.port().unwrap_or(if url.scheme() == "rtmps" { 443 } else { 1935 });
+        match outbound.resolve(url.host_str().unwrap_or_default(), port).await {
+            // A name that cannot be looked up now is looked up (and checked) when it connects.
+            Ok(_) | Err(crate::outbound::OutboundError::Unresolvable { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Valid { display_name: display_name.to_string(), channel_id: channel_id.to_string(), login, ingest_server })
 }
 
 fn validate_key(key: &str) -> Result<&str, AccountError> {
@@ -133,7 +143,7 @@ fn key_ref(id: i64) -> SecretRef<'static> {
 
 /// Links a Twitch account to the profile, within the plan's account limit.
 pub async fn add(app: &Twitcher, actor: &Profile, input: &AccountInput, stream_key: &str) -> Result<Account, AccountError> {
-    let valid = validate(input)?;
+    let valid = validate(app, input).await?;
     let key = validate_key(stream_key)?;
     let vault = app.vault().await?;
     let outcome = app
@@ -164,7 +174,7 @@ pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Account, Ac
 
 /// Changes name, channel id, login and ingest; the key stays as it is.
 pub async fn update(app: &Twitcher, actor: &Profile, id: i64, input: &AccountInput) -> Result<Account, AccountError> {
-    let valid = validate(input)?;
+    let valid = validate(app, input).await?;
     match app.db.update_account(actor.id, id, &valid.fields()).await? {
         UpdateOutcome::Updated => {
             tracing::info!(account_id = id, "Twitch account updated");

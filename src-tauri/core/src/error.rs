@@ -298,7 +298,7 @@ fn account_code(e: &AccountError) -> ErrorCode {
         | AccountError::InvalidLogin
         | AccountError::InvalidStreamKey
         | AccountError::MissingStreamKey => ErrorCode::InvalidInput,
-        AccountError::InvalidIngest(_) => ErrorCode::InvalidIngest,
+        AccountError::InvalidIngest(_) | AccountError::Outbound(_) => ErrorCode::InvalidIngest,
         AccountError::DuplicateChannel { .. } => ErrorCode::DuplicateChannel,
         AccountError::PlanLimit { .. } => ErrorCode::PlanLimit,
         AccountError::NotFound { .. } => ErrorCode::AccountNotFound,

@@ -45,6 +45,7 @@ pub mod jobs;
 pub mod library;
 pub mod logging;
 pub mod media;
+pub mod outbound;
 pub mod playlists;
 pub mod private_files;
 pub mod profiles;
@@ -118,6 +119,8 @@ pub struct Twitcher {
     pub(crate) lease_keeper: Arc<std::sync::atomic::AtomicBool>,
     /// Whether this process runs the job worker (then waiting for a job never runs it inline).
     pub(crate) worker_running: Arc<std::sync::atomic::AtomicBool>,
+    /// Where this process may connect out to (`serve` restricts it; see [`outbound`]).
+    outbound: Arc<std::sync::RwLock<outbound::OutboundPolicy>>,
 }
 
 impl Twitcher {
@@ -153,7 +156,18 @@ impl Twitcher {
             instance: uuid::Uuid::new_v4().simple().to_string().into(),
             lease_keeper: Arc::default(),
             worker_running: Arc::default(),
+            outbound: Arc::default(),
         })
+    }
+
+    /// From now on, ingests are checked against `policy` when saved and at every connect (what
+    /// `serve` does before it listens).
+    pub fn restrict_outbound(&self, policy: outbound::OutboundPolicy) {
+        *self.outbound.write().unwrap_or_else(|e| e.into_inner()) = policy;
+    }
+
+    pub fn outbound(&self) -> outbound::OutboundPolicy {
+        self.outbound.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// A setting of this data dir (the surfaces' own switches: desktop notifications, close to

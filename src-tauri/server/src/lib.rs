@@ -46,6 +46,9 @@ pub struct ServerOptions {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Who may create profiles (`serve --registration`).
     pub registration: twitcher_core::profiles::Registration,
+    /// Ingest hosts allowed besides Twitch's (`serve --allow-ingest HOST[:PORT]`): a server
+    /// connects nowhere else (see `twitcher_core::outbound`).
+    pub allowed_ingests: Vec<(String, Option<u16>)>,
     /// Largest JSON body (uploads have the library's own limit).
     pub max_json_bytes: usize,
 }
@@ -58,6 +61,7 @@ impl Default for ServerOptions {
             login_attempts_all_per_minute: 600,
             trusted_proxies: Vec::new(),
             registration: Default::default(),
+            allowed_ingests: Vec::new(),
             max_json_bytes: 64 * 1024,
         }
     }
@@ -119,6 +123,9 @@ pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, tw
 
 /// Serves the API on `listener` until `shutdown`, then ends every broadcast gracefully.
 pub async fn serve(app: Twitcher, listener: tokio::net::TcpListener, options: ServerOptions, shutdown: CancellationToken) -> Result<(), twitcher_core::Error> {
+    // Reachable by others: it connects only to Twitch's ingests and the operator's hosts, from
+    // the first request on (and for broadcasts the scheduler starts).
+    app.restrict_outbound(twitcher_core::outbound::OutboundPolicy { restricted: true, allowed: options.allowed_ingests.clone() });
     let router = router(app.clone(), &options).await?;
     // On a server, alerts go to the log (and to the webhook, when one is set).
     let runtime = twitcher_core::runtime::Runtime::start(&app, |alert| {

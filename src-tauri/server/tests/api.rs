@@ -291,6 +291,48 @@ async fn who_may_register_follows_the_servers_policy_and_the_first_profile_is_al
 }
 
 #[tokio::test]
+async fn a_server_links_and_publishes_only_to_twitch_and_its_operators_hosts_never_inside_its_network() {
+    let ingest = Ingest::start();
+    let s = start(ServerOptions::default()).await;
+    let (_, ana) = s.register("Ana").await;
+    // Saving: refused before anything connects, whatever the address hides behind.
+    for inside in ["rtmp://127.0.0.1:22/app", "rtmp://10.0.0.1/app", "rtmp://169.254.169.254/app", "rtmp://[::1]:1935/app", "rtmp://localhost/app", &ingest.server(), "rtmp://relay.example.net/app"] {
+        let body = json!({ "display_name": "Probe", "channel_id": "4711", "stream_key": "live_4711_ProbeKeyProbeKey", "ingest_server": inside });
+        let (status, answer) = s.call(Method::POST, "/api/twitch/link", Some(&ana), Some(body)).await;
+        assert_eq!((status, error_code(&answer)), (StatusCode::BAD_REQUEST, "invalid_ingest"), "{inside}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(!message.contains("refused") && !message.contains("timed out"), "says nothing of what is there: {message}");
+    }
+    // Publishing: an account saved while connecting anywhere was fine (the window, on the same
+    // data dir) is checked again when the server connects, and never reaches the address.
+    let profile = twitcher_core::profiles::by_id(&s.app, 1).await.unwrap().expect("Ana, the first profile");
+    let restricted = s.app.outbound();
+    s.app.restrict_outbound(Default::default());
+    let key = "live_4712_SavedBeforeRestricted1";
+    let input = twitcher_core::accounts::AccountInput { display_name: "Saved".into(), channel_id: "4712".into(), login: None, ingest_server: Some(ingest.server()) };
+    let account = twitcher_core::accounts::add(&s.app, &profile, &input, key).await.unwrap();
+    s.app.restrict_outbound(restricted);
+    let file = make_video(s.dir.path(), "clip", "mp4", &["-t", "2"]);
+    let (_, video) = upload(&s, &ana, "clip.mp4", std::fs::read(&file).unwrap()).await;
+    let start_body = json!({ "video_id": video["id"], "account_ids": [account.id], "title": "Probe", "resolution": "640x360", "video_bitrate_k": 800 });
+    let (status, started) = s.call(Method::POST, "/api/streams/start", Some(&ana), Some(start_body)).await;
+    assert!(status.is_success(), "{status} {started}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let row = loop {
+        let (_, rows) = s.call(Method::GET, "/api/streams", Some(&ana), None).await;
+        let row = rows.as_array().unwrap()[0].clone();
+        if row["status"] == "failed" || row["status"] == "ended" {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "{row}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(row["status"], "failed", "{row}");
+    assert!(row["error"].as_str().unwrap().contains("operator allows"), "{row}");
+    assert_eq!(ingest.publishes(key), 0, "nothing reached the address");
+}
+
+#[tokio::test]
 async fn accounts_are_linked_masked_listed_and_unlinked_and_another_profile_sees_404() {
     let s = start(ServerOptions::default()).await;
     let (_, ana) = s.register("Ana").await;
@@ -407,7 +449,7 @@ async fn an_uploaded_video_is_imported_and_listed_only_for_its_profile_and_bad_u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_started_through_the_api_goes_live_on_nginx_sends_events_and_stops() {
     let ingest = Ingest::start();
-    let s = start(ServerOptions::default()).await;
+    let s = start(ServerOptions { allowed_ingests: vec![("127.0.0.1".into(), Some(ingest.host_port().rsplit(':').next().unwrap().parse().unwrap()))], ..Default::default() }).await;
     let (_, ana) = s.register("Ana").await;
     let (_, bo) = s.register("Bo").await;
     let file = make_video(s.dir.path(), "clip", "mp4", &[]);
@@ -535,7 +577,8 @@ async fn a_recurring_schedule_is_created_listed_and_deleted_and_bad_ones_get_400
     let (_, bo) = s.register("Bo").await;
     let file = make_video(s.dir.path(), "weekly", "mp4", &["-t", "1"]);
     let (_, video) = upload(&s, &ana, "weekly.mp4", std::fs::read(&file).unwrap()).await;
-    let account = s.link(&ana, "1001", "live_1001_ScheduleApiKey123456", Some("rtmp://127.0.0.1:9/app")).await;
+    // Twitch's own ingest (a schedule does not connect anywhere until its time).
+    let account = s.link(&ana, "1001", "live_1001_ScheduleApiKey123456", Some("rtmps://ingest.global-contribute.live-video.net/app")).await;
     let request = json!({
         "video_id": video["id"], "account_ids": [account["id"]], "title": "Weekly", "category": null, "tags": [],
         "quality": { "fps": 30, "video_bitrate_k": 2500, "audio_bitrate_k": 160, "width": 1280, "height": 720 }, "loop": true,

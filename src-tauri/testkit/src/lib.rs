@@ -131,6 +131,11 @@ impl Ingest {
         format!("rtmp://127.0.0.1:{}/app", self.rtmp_port)
     }
 
+    /// `HOST:PORT` of the RTMP listener, as `serve --allow-ingest` takes it.
+    pub fn host_port(&self) -> String {
+        format!("127.0.0.1:{}", self.rtmp_port)
+    }
+
     /// Kills nginx and starts it again on the same ports, as a crashed or redeployed ingest would.
     pub fn restart(&mut self) {
         self.nginx.end();

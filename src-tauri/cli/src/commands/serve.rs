@@ -5,13 +5,7 @@ use twitcher_core::{Error, Twitcher};
 
 use crate::output::Output;
 
-pub async fn run(
-    app: &Twitcher,
-    listen: SocketAddr,
-    trusted_proxies: Vec<std::net::IpAddr>,
-    registration: twitcher_core::profiles::Registration,
-    out: &Output,
-) -> Result<(), Error> {
+pub async fn run(app: &Twitcher, listen: SocketAddr, options: twitcher_server::ServerOptions, out: &Output) -> Result<(), Error> {
     if !listen.ip().is_loopback() {
         // The API speaks plain HTTP: tokens and stream keys would cross the network in clear.
         tracing::warn!(%listen, "the API is listening beyond this machine");
@@ -31,6 +25,5 @@ pub async fn run(
         super::stop_requested().await;
         on_signal.cancel();
     });
-    let options = twitcher_server::ServerOptions { trusted_proxies, registration, ..Default::default() };
     twitcher_server::serve(app.clone(), listener, options, shutdown).await
 }

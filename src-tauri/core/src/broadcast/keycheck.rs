@@ -30,7 +30,7 @@ pub async fn check_key(app: &Twitcher, actor: &Profile, account_id: i64) -> Resu
         Some(s) => s,
         None => ingest::list(&app.db, &app.options().ingest_list_url).await?.automatic,
     };
-    let (ok, elapsed_ms, message) = match publisher::check_key(&server, &key, &app.options().engine).await {
+    let (ok, elapsed_ms, message) = match publisher::check_key(&server, &key, &app.options().engine, &app.outbound()).await {
         Ok(elapsed) => (true, elapsed.as_secs_f64() * 1000.0, "the ingest accepted the key".to_string()),
         Err(e) => (false, 0.0, e),
     };

@@ -40,6 +40,8 @@ pub struct Destination {
     pub key: Zeroizing<String>,
     /// The engine's settings (the planned-reconnect interval, an extra CA for RTMPS).
     pub engine: super::EngineOptions,
+    /// Where this process may connect (checked on the addresses connected to, every time).
+    pub outbound: crate::outbound::OutboundPolicy,
 }
 
 /// Counters the supervisor samples for stats.
@@ -182,8 +184,14 @@ pub async fn run(
 /// Checks a stream key without going live: Twitch's bandwidth test, a publish on
 /// `KEY?bandwidthtest=true` that it accepts for a valid key and does not show to viewers. Returns
 /// how long the connection and publish took.
-pub async fn check_key(server: &str, key: &str, engine: &super::EngineOptions) -> Result<Duration, String> {
-    let dest = Destination { stream_id: 0, server: server.to_string(), key: Zeroizing::new(format!("{key}?bandwidthtest=true")), engine: engine.clone() };
+pub async fn check_key(server: &str, key: &str, engine: &super::EngineOptions, outbound: &crate::outbound::OutboundPolicy) -> Result<Duration, String> {
+    let dest = Destination {
+        stream_id: 0,
+        server: server.to_string(),
+        key: Zeroizing::new(format!("{key}?bandwidthtest=true")),
+        engine: engine.clone(),
+        outbound: outbound.clone(),
+    };
     let started = std::time::Instant::now();
     let (mut io, mut session) = connect(&dest).await.map_err(|e| crate::redact::redact(&e.to_string()).into_owned())?;
     let elapsed = started.elapsed();
@@ -229,7 +237,8 @@ async fn connect_inner(dest: &Destination) -> Result<(Box<dyn Transport>, Client
     let tls = url.scheme() == "rtmps";
     let port = url.port().unwrap_or(if tls { 443 } else { 1935 });
     let app = url.path().trim_matches('/').to_string();
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+    let addrs = dest.outbound.resolve(&host, port).await.map_err(|e| PublishError::Connection(e.to_string()))?;
+    let tcp = tokio::net::TcpStream::connect(&addrs[..])
         .await
         .map_err(|e| PublishError::Connection(format!("cannot connect to {host}:{port}: {e}")))?;
     let _ = tcp.set_nodelay(true);

@@ -98,9 +98,9 @@ fn timing(path: &Path) -> Result<Timing, FlvError> {
         let size = u32::from_be_bytes([0, head[1], head[2], head[3]]) as i64;
         let ts = u32::from_be_bytes([head[7], head[4], head[5], head[6]]) as u64;
         let kind = head[0] & 0x1f;
-        // Sequence headers carry no media time; they are the first tag (at 0) of each track.
+        // Sequence headers carry no media time (they are the first tag, at 0, of each track), nor
+        // does the AVC end of sequence FFmpeg writes last.
         let mut packet_type = [0u8; 2];
-        // (and the end of sequence FFmpeg writes last, none either.)
         let media = (kind == 8 || kind == 9) && size >= 2 && file.read_exact(&mut packet_type).is_ok() && packet_type[1] != 0 && !(kind == 9 && packet_type[1] == 2);
         let read = if (kind == 8 || kind == 9) && size >= 2 { 2 } else { 0 };
         if media {

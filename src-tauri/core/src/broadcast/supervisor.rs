@@ -257,7 +257,8 @@ pub(super) async fn launch(
         match accounts::stream_key(app, actor, account.id).await {
             Ok(key) => {
                 let server = account.ingest_server.clone().unwrap_or_else(|| automatic.clone());
-                destinations.push((Destination { stream_id: *stream_id, server, key, engine: app.options().engine.clone() }, account.id));
+                let (engine, outbound) = (app.options().engine.clone(), app.outbound());
+                destinations.push((Destination { stream_id: *stream_id, server, key, engine, outbound }, account.id));
             }
             Err(e) => {
                 let message = format!("{}: {e}", account.display_name);

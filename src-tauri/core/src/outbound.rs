@@ -1,0 +1,145 @@
+//! Where a server may connect out to. On a desktop the user types the ingest URL of their own
+//! choosing and Twitcher connects there (it is their machine). A `serve` reachable by others must
+//! not become their door into its network: anyone could link an account with
+//! `rtmp://127.0.0.1:22/app` or `rtmp://169.254.169.254/app` and read the answers back from the
+//! destination's error. So `serve` restricts ingests to Twitch's own hosts and the hosts its
+//! operator allows (`--allow-ingest HOST[:PORT]`), and a Twitch host must resolve to public
+//! addresses only. The check runs when an ingest is saved and again at every connect, on the
+//! addresses then connected to (a name that resolved to a public address when saved and to a
+//! private one later — DNS rebinding — is refused at connect time).
+
+use std::net::{IpAddr, SocketAddr};
+
+/// Twitch's ingest hosts end with one of these.
+const TWITCH_SUFFIXES: [&str; 2] = [".live-video.net", ".twitch.tv"];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboundPolicy {
+    /// Off on the desktop and the CLI; `serve` turns it on.
+    pub restricted: bool,
+    /// What the operator allows besides Twitch: (host, port or any), compared case-insensitively.
+    pub allowed: Vec<(String, Option<u16>)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    #[error("this server streams only to Twitch's ingest servers and the hosts its operator allows ({host}:{port} is neither): use an ingest from the list, or ask the operator to start serve with --allow-ingest {host}:{port}")]
+    NotAllowed { host: String, port: u16 },
+    #[error("{host} leads to an address this server does not connect to (a loopback, private, link-local or multicast one)")]
+    PrivateAddress { host: String },
+    #[error("cannot find {host}: {reason}")]
+    Unresolvable { host: String, reason: String },
+}
+
+impl OutboundPolicy {
+    /// Parses `HOST[:PORT]` (an IPv6 address in brackets).
+    pub fn parse_allowed(text: &str) -> Result<(String, Option<u16>), String> {
+        let text = text.trim();
+        let bad = || format!("'{text}' is not HOST or HOST:PORT");
+        let (host, port) = match text.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && !p.contains(']') && (h.starts_with('[') || !h.contains(':')) => {
+                (h.trim_start_matches('[').trim_end_matches(']'), Some(p.parse::<u16>().map_err(|_| bad())?))
+            }
+            _ => (text.trim_start_matches('[').trim_end_matches(']'), None),
+        };
+        if host.is_empty() || host.contains('/') {
+            return Err(bad());
+        }
+        Ok((host.to_ascii_lowercase(), port))
+    }
+
+    fn allows_by_name(&self, host: &str, port: u16) -> bool {
+        self.allowed.iter().any(|(h, p)| h.eq_ignore_ascii_case(host) && p.is_none_or(|p| p == port))
+    }
+
+    /// The addresses to connect to for `host:port`, checked: every address when restricted.
+    /// An operator's own entry may be anything (a relay on this machine); a Twitch host must
+    /// resolve to public addresses only.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, OutboundError> {
+        let host_lc = host.trim_end_matches('.').to_ascii_lowercase();
+        let operators = self.allows_by_name(&host_lc, port);
+        let twitch = TWITCH_SUFFIXES.iter().any(|s| host_lc.ends_with(s));
+        if self.restricted && !operators && !twitch {
+            return Err(OutboundError::NotAllowed { host: host_lc, port });
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host_lc.as_str(), port))
+            .await
+            .map_err(|e| OutboundError::Unresolvable { host: host_lc.clone(), reason: e.kind().to_string() })?
+            .collect();
+        if addrs.is_empty() {
+            return Err(OutboundError::Unresolvable { host: host_lc, reason: "no address".into() });
+        }
+        if self.restricted && !operators && addrs.iter().any(|a| !is_public(a.ip())) {
+            return Err(OutboundError::PrivateAddress { host: host_lc });
+        }
+        Ok(addrs)
+    }
+}
+
+/// Whether an address is on the public internet: not loopback, private, link-local, multicast,
+/// unspecified, broadcast, shared (CGNAT) or documentation space, in IPv4 or IPv6 (an IPv4 address
+/// mapped into IPv6 is judged as IPv4).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_special_addresses_are_not_public() {
+        for private in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "2001:db8::1"] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["52.223.192.1", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn allowed_hosts_parse_with_and_without_a_port() {
+        assert_eq!(OutboundPolicy::parse_allowed("Relay.Example.net:1935").unwrap(), ("relay.example.net".into(), Some(1935)));
+        assert_eq!(OutboundPolicy::parse_allowed("relay.example.net").unwrap(), ("relay.example.net".into(), None));
+        assert_eq!(OutboundPolicy::parse_allowed("[::1]:1935").unwrap(), ("::1".into(), Some(1935)));
+        assert!(OutboundPolicy::parse_allowed("relay:port").is_err());
+        assert!(OutboundPolicy::parse_allowed("").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_restricted_server_refuses_other_hosts_and_private_addresses_but_allows_the_operators() {
+        let open = OutboundPolicy::default();
+        assert!(open.resolve("127.0.0.1", 1935).await.is_ok(), "the desktop connects where its user says");
+        let restricted = OutboundPolicy { restricted: true, allowed: vec![("127.0.0.1".into(), Some(1935))] };
+        assert!(restricted.resolve("127.0.0.1", 1935).await.is_ok(), "the operator's relay");
+        assert!(matches!(restricted.resolve("127.0.0.1", 22).await, Err(OutboundError::NotAllowed { .. })));
+        assert!(matches!(restricted.resolve("localhost", 1935).await, Err(OutboundError::NotAllowed { .. })));
+    }
+}
