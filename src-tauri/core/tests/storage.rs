@@ -191,26 +191,26 @@ async fn a_broadcasts_log_goes_to_the_bucket_while_it_runs_and_when_it_ends_reda
         }
     };
     let object = archive::object_key(chrono::Utc::now(), &broadcast_id);
-    // While it runs: written within a few seconds, with the destination live.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let running = loop {
-        if let Some(text) = read(server.client(), object.clone()).await.filter(|t| t.contains("\"live\"")) {
-            break text;
+    // The log in the bucket once it holds `word` (waiting up to `secs`).
+    let log_with = |word: &'static str, secs: u64| {
+        let (client, object) = (server.client(), object.clone());
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+            loop {
+                if let Some(text) = read(client.clone(), object.clone()).await.filter(|t| t.contains(word)) {
+                    return text;
+                }
+                assert!(std::time::Instant::now() < deadline, "no log with {word} in the bucket");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
         }
-        assert!(std::time::Instant::now() < deadline, "no log in the bucket while the broadcast ran");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
+    // While it runs: written within a few seconds, with the destination live.
+    let running = log_with("\"live\"", 5).await;
     assert!(!running.contains("\"ended\""), "{running}");
     handle.wait().await;
     // At its end: rewritten whole, one JSON line per event, the same as the database's log.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let ended = loop {
-        if let Some(text) = read(server.client(), object.clone()).await.filter(|t| t.contains("\"ended\"")) {
-            break text;
-        }
-        assert!(std::time::Instant::now() < deadline, "the final log never reached the bucket");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let ended = log_with("\"ended\"", 10).await;
     let lines: Vec<serde_json::Value> = ended.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let stream_id = lines[0]["stream_id"].as_i64().unwrap();
     let log = broadcast::logs(&app, &ana, stream_id).await.unwrap();
