@@ -45,7 +45,8 @@ pub async fn import_videos(state: State<'_, AppState>, paths: Vec<String>) -> Co
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn cancel_job(state: State<'_, AppState>, job_id: i64) -> CommandResult<bool> {
-    Ok(jobs::cancel(state.core()?, job_id).await?)
+    let (app, actor) = state.actor().await?;
+    Ok(jobs::cancel_for(app, &actor, job_id).await?)
 }
 
 #[tauri::command]

@@ -287,6 +287,18 @@ pub async fn run_worker(app: Twitcher, shutdown: CancellationToken) {
     }
 }
 
+/// Cancels a job for `actor`: its own, or any when it is an ADMIN. Another profile's job is
+/// `Ok(false)`, as one that does not exist — what the window's Cancel buttons call.
+pub async fn cancel_for(app: &Twitcher, actor: &crate::profiles::Profile, id: i64) -> Result<bool, DbError> {
+    let Some(job) = app.db.job(id).await? else { return Ok(false) };
+    // Every job's payload names the profile it works for.
+    let owner = serde_json::from_str::<serde_json::Value>(&job.payload).ok().and_then(|p| p["profile_id"].as_i64());
+    if actor.role != crate::profiles::Role::Admin && owner != Some(actor.id) {
+        return Ok(false);
+    }
+    cancel(app, id).await
+}
+
 /// Cancels a queued or running job. A running handler stops at its next check.
 pub async fn cancel(app: &Twitcher, id: i64) -> Result<bool, DbError> {
     if let Some(token) = app.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {

@@ -285,3 +285,25 @@ async fn waiting_for_ones_own_import_never_runs_another_profiles_queued_job() {
     assert_eq!(done[0].status, JobStatus::Succeeded);
     assert_eq!(app.testing_db().job(theirs[0]).await.unwrap().unwrap().status, JobStatus::Queued, "Bo's job waits for a worker");
 }
+
+#[tokio::test]
+async fn a_profile_cancels_only_its_own_jobs_and_an_admin_any() {
+    let (dir, app, admin) = setup().await;
+    let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
+    let cy = profiles::register(&app, Some("Cy")).await.unwrap().profile;
+    let queue = |who: Profile, name: &'static str| {
+        let (app, dir) = (app.clone(), dir.path().to_path_buf());
+        async move {
+            let file = make_video(&dir, name, "mp4", &["-t", "1"]);
+            // Queued only: nothing runs jobs in this test until asked.
+            library::import(&app, &who, &[file]).await.unwrap().0[0]
+        }
+    };
+    let (bos, cys) = (queue(bo.clone(), "bo").await, queue(cy.clone(), "cy").await);
+    assert!(!jobs::cancel_for(&app, &cy, bos).await.unwrap(), "Cy cannot cancel Bo's import");
+    assert!(!jobs::cancel_for(&app, &cy, 999_999).await.unwrap(), "and it looks like one that does not exist");
+    assert!(jobs::cancel_for(&app, &bo, bos).await.unwrap(), "Bo cancels his own");
+    assert!(jobs::cancel_for(&app, &admin, cys).await.unwrap(), "the ADMIN cancels anyone's");
+    let done = jobs::run_until_done(&app, &[bos, cys]).await.unwrap();
+    assert!(done.iter().all(|j| j.status == JobStatus::Cancelled), "{done:?}");
+}
