@@ -30,7 +30,9 @@ test("after the window rotates the key, a running serve seals under the new one"
   const { driver, dataDir } = session;
   const uuid = await createProfile(driver, "Rotation E2E");
   // serve on the window's data dir, with the same keyring (the test's Secret Service).
-  serve = spawnOwned(twitcher, ["--data-dir", dataDir, "--json", "serve", "--listen", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] }, "twitcher serve");
+  // --allow-ingest: serve publishes only to Twitch and the hosts its operator names (the test ingest).
+  serve = spawnOwned(twitcher, ["--data-dir", dataDir, "--json", "serve", "--listen", "127.0.0.1:0", "--allow-ingest", `127.0.0.1:${ingest.port}`],
+    { stdio: ["ignore", "pipe", "inherit"] }, "twitcher serve");
   const listening = await within(new Promise((resolve, reject) => {
     let text = "";
     serve.stdout.on("data", (chunk) => {
