@@ -15,7 +15,7 @@ packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-d
   gnome-keyring dbus dbus-x11)
 if [ "$want_test" = 1 ]; then
   packages+=(xvfb webkit2gtk-driver at-spi2-core python3-venv openssl nginx libnginx-mod-rtmp libnginx-mod-stream
-    trayer xdotool)
+    trayer xdotool postgresql)
 fi
 command -v node >/dev/null || packages+=(nodejs npm)
 

@@ -25,6 +25,11 @@ pub struct Global {
     /// environment variable: other local users can read a process's arguments.
     #[arg(long, global = true, value_name = "UUID", env = "TWITCHER_PROFILE", hide_env_values = true)]
     pub profile: Option<String>,
+    /// A PostgreSQL database shared by the nodes of a fleet (postgres://user:password@host:port/db;
+    /// else TWITCHER_DATABASE_URL, and for `serve` also DATABASE_URL), instead of SQLite in the
+    /// data dir. Prefer the environment variable: the URL holds a password.
+    #[arg(long, global = true, value_name = "URL", env = "TWITCHER_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,7 +87,27 @@ pub enum Command {
         /// on this network. Repeatable. Without it, only Twitch's ingest servers.
         #[arg(long = "allow-ingest", value_name = "HOST[:PORT]", value_parser = twitcher_core::outbound::OutboundPolicy::parse_allowed)]
         allow_ingest: Vec<(String, Option<u16>)>,
+        /// This server's upload budget in Mb/s, shown to the fleet (`node list`).
+        #[arg(long = "upload-mbps", value_name = "N", value_parser = parse_upload_mbps)]
+        upload_mbps: Option<f64>,
     },
+    /// The `twitcher serve` processes on this database (the nodes of a fleet): address, upload
+    /// budget, destinations held, heartbeat. ADMIN.
+    #[command(subcommand)]
+    Node(NodeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Every node with what it carries.
+    List,
+}
+
+fn parse_upload_mbps(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(format!("'{text}' is not a positive number of Mb/s")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -30,7 +30,13 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
     let data_dir = config::data_dir(cli.global.data_dir.clone())?;
     let _log = logging::init(&data_dir, "twitcher-cli")?;
-    let app = Twitcher::open(&data_dir).await?;
+    // `serve` also takes the seed's DATABASE_URL; other commands do not, so a developer's
+    // unrelated DATABASE_URL never sends `twitcher profile list` to another database.
+    let database = cli.global.database.clone().or_else(|| match cli.command {
+        Command::Serve { .. } => config::env_nonempty("DATABASE_URL"),
+        _ => None,
+    });
+    let app = Twitcher::open_with(&data_dir, twitcher_core::Options { database, ..twitcher_core::Options::from_env() }).await?;
     let result = match cli.command {
         Command::Profile(cmd) => commands::profile::run(&app, &cli.global, cmd, out).await,
         Command::Account(cmd) => commands::account::run(&app, &cli.global, cmd, out).await,
@@ -53,8 +59,15 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
             });
             Ok(())
         }
-        Command::Serve { listen, trust_proxy, registration, allow_ingest } => {
-            let options = twitcher_server::ServerOptions { trusted_proxies: trust_proxy, registration: registration.into(), allowed_ingests: allow_ingest, ..Default::default() };
+        Command::Node(cmd) => commands::node::run(&app, &cli.global, cmd, out).await,
+        Command::Serve { listen, trust_proxy, registration, allow_ingest, upload_mbps } => {
+            let options = twitcher_server::ServerOptions {
+                trusted_proxies: trust_proxy,
+                registration: registration.into(),
+                allowed_ingests: allow_ingest,
+                upload_mbps,
+                ..Default::default()
+            };
             commands::serve::run(&app, listen, options, out).await
         }
     };

@@ -24,7 +24,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options { keyring: KeyringPreference::File, vault_key_file: None, ingest_list_url: String::new(), twitch: twitcher_core::twitch::TwitchConfig::from_env(), engine: Default::default() };
+    let options = Options { keyring: KeyringPreference::File, vault_key_file: None, ingest_list_url: String::new(), twitch: twitcher_core::twitch::TwitchConfig::from_env(), engine: Default::default(), database: None };
     let app = Twitcher::open_with(dir.path(), options).await.unwrap();
     let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
     let words = ["speedrun", "morning", "stream", "highlights", "tutorial", "music", "retro", "cooking"];

@@ -32,7 +32,7 @@ fn cpu_seconds() -> f64 {
 
 fn prepared(dir: &std::path::Path) -> Vec<PathBuf> {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let options = Options { keyring: KeyringPreference::File, vault_key_file: None, ingest_list_url: String::new(), twitch: twitcher_core::twitch::TwitchConfig::from_env(), engine: Default::default() };
+        let options = Options { keyring: KeyringPreference::File, vault_key_file: None, ingest_list_url: String::new(), twitch: twitcher_core::twitch::TwitchConfig::from_env(), engine: Default::default(), database: None };
         let app = Twitcher::open_with(&dir.join("data"), options).await.unwrap();
         let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
         let clips = [

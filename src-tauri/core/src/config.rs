@@ -13,6 +13,8 @@ pub const ENV_FFPROBE: &str = "TWITCHER_FFPROBE";
 pub const ENV_KEYRING: &str = "TWITCHER_KEYRING";
 /// A server's data key, from a file (64 hex characters, mode 0600): no keyring is used.
 pub const ENV_VAULT_KEY_FILE: &str = "TWITCHER_VAULT_KEY_FILE";
+/// A PostgreSQL URL (`postgres://user:password@host:port/database`): the database of a fleet.
+pub const ENV_DATABASE_URL: &str = "TWITCHER_DATABASE_URL";
 pub const ENV_LOG: &str = "TWITCHER_LOG";
 pub const ENV_INGEST_URL: &str = "TWITCHER_TWITCH_INGEST_URL";
 

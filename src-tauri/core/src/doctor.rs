@@ -8,7 +8,7 @@ use crate::vault::{self, KeyringBackend};
 use crate::{Error, Twitcher};
 
 /// Keys are a contract with scripts (CLI.md): `ffmpeg`, `ffprobe`, `keyring`, `data_dir`,
-/// `schema_version`. A missing tool is `null` plus a line in `problems`.
+/// `schema_version`, `database`. A missing tool is `null` plus a line in `problems`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DoctorReport {
@@ -17,6 +17,8 @@ pub struct DoctorReport {
     pub keyring: KeyringBackend,
     pub data_dir: String,
     pub schema_version: i64,
+    /// Which database holds the data: `sqlite` (in the data dir) or `postgres` (a fleet's).
+    pub database: String,
     /// What to fix, in words a person can act on; empty when all is well.
     pub problems: Vec<String>,
 }
@@ -39,6 +41,7 @@ pub async fn run(app: &Twitcher) -> Result<DoctorReport, Error> {
         keyring,
         data_dir: app.data_dir().display().to_string(),
         schema_version: app.db.schema_version().await?,
+        database: app.db.backend().name().to_string(),
         problems,
     })
 }

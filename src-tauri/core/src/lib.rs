@@ -8,7 +8,7 @@
 //! | module      | owns |
 //! |-------------|------|
 //! | [`config`]   | where the data dir is, environment overrides |
-//! | [`db`]       | the SQLite pool (WAL, foreign keys), migrations, and every SQL statement |
+//! | [`db`]       | SQLite in the data dir or a fleet's PostgreSQL, migrations, and every SQL statement |
 //! | [`profiles`] | UUID profiles: register, login (throttled), roles, plans and their limits |
 //! | [`vault`]    | the data key (OS keyring or key file), AES-256-GCM seal/open, rotation |
 //! | [`accounts`] | Twitch accounts: add/list/update/remove, stream keys through the vault, plan limits |
@@ -20,6 +20,7 @@
 //! | [`twitch`]   | Twitch's OAuth (device flow, refresh, validate, revoke) and Helix: stats, channel settings |
 //! | [`broadcast`]| the streaming engine: prepare, paced FLV source, fan-out, RTMP(S) publishers, supervisor, stop orders and leases |
 //! | [`runtime`]  | the background work of the window and `serve`, started and shut down in one place |
+//! | [`nodes`]    | the `serve` processes on a database: heartbeats, what each carries |
 //! | [`jobs`]     | durable background jobs: claim, retry with backoff, recovery after a crash |
 //! | [`alerts`]   | notifications and the webhook: destination lost/failed/recovered, scheduled start, end |
 //! | [`events`]   | the typed event stream (job progress, library changes) the surfaces forward |
@@ -45,6 +46,7 @@ pub mod jobs;
 pub mod library;
 pub mod logging;
 pub mod media;
+pub mod nodes;
 pub mod outbound;
 pub mod playlists;
 pub mod private_files;
@@ -78,6 +80,9 @@ pub struct Options {
     pub twitch: twitch::TwitchConfig,
     /// What tests change in the engine (never read from the environment).
     pub engine: broadcast::EngineOptions,
+    /// `TWITCHER_DATABASE_URL` (`serve --database`): a PostgreSQL database shared by the nodes
+    /// of a fleet; none for SQLite in the data dir.
+    pub database: Option<String>,
 }
 
 impl Options {
@@ -89,6 +94,7 @@ impl Options {
                 .unwrap_or_else(|| ingest::DEFAULT_LIST_URL.to_string()),
             twitch: twitch::TwitchConfig::from_env(),
             engine: broadcast::EngineOptions::default(),
+            database: config::env_nonempty(config::ENV_DATABASE_URL),
         }
     }
 }
@@ -131,7 +137,15 @@ impl Twitcher {
     }
 
     pub async fn open_with(data_dir: &Path, options: Options) -> Result<Self, Error> {
-        let db = db::Db::open(data_dir).await?;
+        let db = match &options.database {
+            Some(url) => {
+                // The data dir still holds what is this machine's: the library's local files,
+                // prepared media, logs.
+                std::fs::create_dir_all(data_dir).map_err(|source| db::DbError::CreateDir { path: data_dir.display().to_string(), source })?;
+                db::Db::connect(url).await?
+            }
+            None => db::Db::open(data_dir).await?,
+        };
         // Paths stored in the database (library files, thumbnails) must not depend on the
         // working directory of whoever opened it.
         let data_dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());

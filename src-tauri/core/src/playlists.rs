@@ -103,8 +103,9 @@ pub struct Playlist {
 pub struct PlaylistRow {
     id: i64,
     name: String,
-    #[sqlx(rename = "loop")]
+    #[sqlx(rename = "loop", try_from = "crate::db::Flag")]
     looped: bool,
+    #[sqlx(try_from = "crate::db::Flag")]
     shuffle: bool,
     insert_every: Option<i64>,
     insert_video_id: Option<i64>,

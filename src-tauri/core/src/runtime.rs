@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{self, Alert};
-use crate::{broadcast, jobs, twitch, Twitcher};
+use crate::{broadcast, jobs, nodes, twitch, Twitcher};
 
 pub struct Runtime {
     app: Twitcher,
@@ -36,6 +36,14 @@ impl Runtime {
             tokio::spawn(alerts::run(app.clone(), shutdown.clone(), present)),
         ];
         Self { app: app.clone(), shutdown, tasks }
+    }
+
+    /// [`Runtime::start`] for a server: also records this process as a node of the database and
+    /// keeps its heartbeat until shutdown ([`nodes`]).
+    pub fn start_node(app: &Twitcher, node: nodes::NodeInfo, present: impl Fn(&Alert) + Send + 'static) -> Self {
+        let mut runtime = Self::start(app, present);
+        runtime.tasks.push(tokio::spawn(nodes::run(app.clone(), node, runtime.shutdown.clone())));
+        runtime
     }
 
     /// Ends the background work and every broadcast this process runs — each destination ends

@@ -6,7 +6,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use support::{make_video, open, video_packets, Ingest};
+use support::{make_video, open, video_packets, Bind, Ingest};
 use twitcher_core::accounts::{self, AccountInput};
 use twitcher_core::broadcast::{self, BroadcastError, EngineOptions, Quality, StartRequest, StopTarget, StreamState};
 use twitcher_core::jobs::{self, JobStatus};
@@ -326,10 +326,7 @@ async fn a_scheduled_broadcast_survives_a_restart_and_starts_on_time() {
     let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();
     let s = setup(&ingest, 3, 1).await;
-    use sqlx::Connection;
-    let db_path = s.app.data_dir().join("twitcher.db");
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db_path.display())).await.unwrap();
-    let at: String = sqlx::query_scalar("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+3 seconds')").fetch_one(&mut conn).await.unwrap();
+    let at = support::db_time_in(&s.app, 3.0).await;
     let id = broadcast::schedule(&s.app, &s.ana, &request(&s, false), &at).await.unwrap();
     assert_eq!(s.app.testing_db().streams(s.ana.id, 1, 0).await.unwrap()[0].status, StreamState::Scheduled);
 
@@ -353,12 +350,13 @@ async fn a_scheduled_broadcast_survives_a_restart_and_starts_on_time() {
     scheduler.await.unwrap();
     assert_eq!(row.broadcast_id, id);
     assert_eq!(row.status, StreamState::Ended, "{row:?}");
-    let started: bool = sqlx::query_scalar("SELECT julianday(started_at) >= julianday(scheduled_at) FROM streams WHERE id = ?")
+    let db = restarted.testing_db();
+    let started: i64 = sqlx::query_scalar(&db.testing_sql("SELECT CASE WHEN @time(started_at) >= @time(scheduled_at) THEN 1 ELSE 0 END FROM streams WHERE id = $1"))
         .bind(row.id)
-        .fetch_one(&mut conn)
+        .fetch_one(db.testing_pool())
         .await
         .unwrap();
-    assert!(started, "started at or after its time: {row:?}");
+    assert_eq!(started, 1, "started at or after its time: {row:?}");
     assert!(ingest.recording(&s.accounts[0].1).exists());
 }
 
@@ -509,27 +507,22 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
     // A broadcast that was on air in a process that is gone: its lease was last renewed a
     // minute ago.
     let id = broadcast::schedule(&s.app, &s.ana, &request(&s, false), "2099-01-01T00:00:00Z").await.unwrap();
-    use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", s.app.data_dir().join("twitcher.db").display())).await.unwrap();
-    sqlx::query(
+    support::execute(
+        &s.app,
         "UPDATE streams SET status = 'live', scheduled_at = NULL, owner_instance = 'a-process-that-died', \
-         heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 minute') WHERE broadcast_id = ?",
+         heartbeat_at = @now-$1 WHERE broadcast_id = $2",
+        &[Bind::Real(60.0), Bind::Text(&id)],
     )
-    .bind(&id)
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    .await;
     // Stream log lines past the logs' 30 days go at the same time; younger ones stay.
-    sqlx::query("INSERT INTO stream_events (stream_id, at, level, message) SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-31 days'), 'info', 'ancient' FROM streams WHERE broadcast_id = ?")
-        .bind(&id)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO stream_events (stream_id, at, level, message) SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-29 days'), 'info', 'recent' FROM streams WHERE broadcast_id = ?")
-        .bind(&id)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    for (days, message) in [(31.0, "ancient"), (29.0, "recent")] {
+        support::execute(
+            &s.app,
+            "INSERT INTO stream_events (stream_id, at, level, message) SELECT id, @now-$1, 'info', $2 FROM streams WHERE broadcast_id = $3",
+            &[Bind::Real(days * 86_400.0), Bind::Text(message), Bind::Text(&id)],
+        )
+        .await;
+    }
 
     let restarted = open(s.app.data_dir(), KeyringPreference::File).await;
     assert_eq!(broadcast::recover(&restarted).await.unwrap(), 2);
@@ -589,16 +582,9 @@ async fn a_destination_whose_key_cannot_be_opened_fails_alone_and_the_others_go_
     let ingest = Ingest::start();
     let s = setup(&ingest, 3, 3).await;
     // One byte more on the second account's sealed key: it no longer opens.
-    use sqlx::Connection;
-    let db = s.app.data_dir().join("twitcher.db");
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-    sqlx::query("UPDATE twitch_accounts SET stream_key_cipher = CAST(stream_key_cipher AS BLOB) || X'00' WHERE id = ?")
-        .bind(s.accounts[1].0)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    support::tamper_stream_key(&s.app, s.accounts[1].0).await;
 
-    let at: String = sqlx::query_scalar("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+2 seconds')").fetch_one(&mut conn).await.unwrap();
+    let at = support::db_time_in(&s.app, 2.0).await;
     let scheduled = broadcast::schedule(&s.app, &s.ana, &request(&s, false), &at).await.unwrap();
     for handle in [broadcast::start(&s.app, &s.ana, &request(&s, false)).await.unwrap(), broadcast::start_when_due(&s.app, &scheduled).await.unwrap()] {
         let destinations = handle.destinations.clone();

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{make_video, open, truncate};
+use support::{make_video, open, truncate, Bind};
 use twitcher_core::events::Event;
 use twitcher_core::jobs::{self, Job, JobStatus};
 use twitcher_core::library::{self, LibraryError, Sort, VideoQuery};
@@ -159,10 +159,7 @@ async fn the_size_limit_and_the_plan_quota_are_checked_before_copying() {
 
     library::set_max_file_bytes(&app, library::DEFAULT_MAX_FILE_BYTES).await.unwrap();
     // Plans are data: shrink FREE's storage to just under this file.
-    use sqlx::Connection;
-    let mut conn =
-        sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.data_dir().join("twitcher.db").display())).await.unwrap();
-    sqlx::query("UPDATE plans SET max_storage_bytes = ? WHERE name = 'FREE'").bind(size as i64 - 1).execute(&mut conn).await.unwrap();
+    support::execute(&app, "UPDATE plans SET max_storage_bytes = $1 WHERE name = 'FREE'", &[Bind::Int(size as i64 - 1)]).await;
     let quota = import(&app, &ana, std::slice::from_ref(&file)).await;
     let error = quota[0].error.as_deref().unwrap();
     assert!(error.contains("of your FREE plan's"), "{error}");
@@ -188,9 +185,7 @@ async fn an_import_a_crash_left_running_is_resumed_once_its_lease_expires() {
     jobs::recover(&restarted).await.unwrap();
     assert_eq!(restarted.testing_db().job(ids[0]).await.unwrap().unwrap().status, JobStatus::Running, "a live lease is not taken");
     // Its process never renews it: 10 s on, the job is recovered.
-    use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", data_dir.join("twitcher.db").display())).await.unwrap();
-    sqlx::query("UPDATE jobs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-11 seconds') WHERE id = ?").bind(ids[0]).execute(&mut conn).await.unwrap();
+    support::execute(&restarted, "UPDATE jobs SET heartbeat_at = @now-$1 WHERE id = $2", &[Bind::Real(11.0), Bind::Int(ids[0])]).await;
     jobs::recover(&restarted).await.unwrap();
     assert_eq!(restarted.testing_db().job(ids[0]).await.unwrap().unwrap().status, JobStatus::Queued);
     let done = jobs::run_until_done(&restarted, &ids).await.unwrap();
@@ -253,15 +248,7 @@ async fn edit_and_remove_and_removal_is_refused_while_a_stream_uses_the_video() 
     assert_eq!((edited.title.as_str(), edited.description.as_str()), ("New title", "About it"));
     assert!(matches!(library::update(&app, &ana, a.id, " ", "").await, Err(LibraryError::InvalidTitle)));
 
-    use sqlx::Connection;
-    let mut conn =
-        sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.data_dir().join("twitcher.db").display())).await.unwrap();
-    sqlx::query("INSERT INTO streams (creator_id, video_id, broadcast_id, status) VALUES (?, ?, 'b1', 'live')")
-        .bind(ana.id)
-        .bind(b.id)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    support::execute(&app, "INSERT INTO streams (creator_id, video_id, broadcast_id, status) VALUES ($1, $2, 'b1', 'live')", &[Bind::Int(ana.id), Bind::Int(b.id)]).await;
     assert!(matches!(library::remove(&app, &ana, b.id).await, Err(LibraryError::InUse { .. })));
     assert!(PathBuf::from(b.local_path.as_ref().unwrap()).exists());
 
@@ -270,7 +257,7 @@ async fn edit_and_remove_and_removal_is_refused_while_a_stream_uses_the_video() 
     assert!(!PathBuf::from(a.thumbnail.as_ref().unwrap()).exists());
     assert!(matches!(library::get(&app, &ana, a.id).await, Err(LibraryError::NotFound { .. })));
 
-    sqlx::query("UPDATE streams SET status = 'ended'").execute(&mut conn).await.unwrap();
+    support::execute(&app, "UPDATE streams SET status = 'ended'", &[]).await;
     library::remove(&app, &ana, b.id).await.unwrap();
     assert!(stored_files(&app).is_empty());
 }

@@ -1,26 +1,29 @@
-//! Profiles and the data layer against a real SQLite database in a temp data dir.
+//! Profiles and the data layer against a real database (SQLite in a temp data dir, or the
+//! suite's PostgreSQL).
 
-use twitcher_core::db::Db;
+mod support;
+
 use twitcher_core::profiles::{self, Plan, PlanLimits, ProfileError, Role};
 use twitcher_core::Twitcher;
 
 async fn open() -> (tempfile::TempDir, Twitcher) {
     let dir = tempfile::tempdir().unwrap();
-    let app = Twitcher::open(dir.path()).await.unwrap();
+    let app = support::open_from_env(dir.path()).await;
     (dir, app)
 }
 
 #[tokio::test]
 async fn migrations_run_twice_are_a_no_op() {
     let dir = tempfile::tempdir().unwrap();
-    let first = Twitcher::open(dir.path()).await.unwrap();
+    let first = support::open_from_env(dir.path()).await;
     profiles::register(&first, Some("Ana")).await.unwrap();
     let version = first.testing_db().schema_version().await.unwrap();
     first.close().await;
 
-    let second = Db::open(dir.path()).await.unwrap();
+    let reopened = support::open_from_env(dir.path()).await;
+    let second = reopened.testing_db();
     assert_eq!(second.schema_version().await.unwrap(), version);
-    assert_eq!(second.applied_migrations().await.unwrap() as usize, Db::known_migrations());
+    assert_eq!(second.applied_migrations().await.unwrap() as usize, second.known_migrations());
     assert_eq!(second.list_users().await.unwrap().len(), 1, "reopening kept the data");
 }
 
@@ -37,8 +40,14 @@ async fn the_schema_has_every_table_of_the_design() {
 #[tokio::test]
 async fn the_database_uses_wal_and_enforces_foreign_keys() {
     let (_dir, app) = open().await;
-    assert_eq!(app.testing_db().journal_mode().await.unwrap(), "wal");
-    assert!(app.testing_db().foreign_keys().await.unwrap());
+    let db = app.testing_db();
+    if db.backend() == twitcher_core::db::Backend::Sqlite {
+        assert_eq!(db.journal_mode().await.unwrap(), "wal");
+    }
+    assert!(db.foreign_keys().await.unwrap());
+    // Enforced, not only switched on: a video of a profile that does not exist is refused.
+    let orphan = sqlx::query("INSERT INTO videos (uploader_id, title) VALUES ($1, 'orphan')").bind(9_999_i64).execute(db.testing_pool()).await;
+    assert!(orphan.is_err(), "a row pointing at no profile was stored");
 }
 
 #[tokio::test]
@@ -116,12 +125,12 @@ async fn login_accepts_the_uuid_in_any_case_with_spaces_from_a_paste() {
 #[tokio::test]
 async fn the_active_profile_survives_reopening_and_sign_out_clears_it() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Twitcher::open(dir.path()).await.unwrap();
+    let db = support::open_from_env(dir.path()).await;
     let created = profiles::register(&db, None).await.unwrap();
     profiles::set_active(&db, &created.profile).await.unwrap();
     db.close().await;
 
-    let db = Twitcher::open(dir.path()).await.unwrap();
+    let db = support::open_from_env(dir.path()).await;
     assert_eq!(profiles::active(&db).await.unwrap().map(|p| p.id), Some(created.profile.id));
     profiles::sign_out(&db).await.unwrap();
     assert!(profiles::active(&db).await.unwrap().is_none());
@@ -131,20 +140,24 @@ async fn the_active_profile_survives_reopening_and_sign_out_clears_it() {
 #[tokio::test]
 async fn the_database_never_holds_a_profile_uuid_in_plaintext() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Twitcher::open(dir.path()).await.unwrap();
+    let db = support::open_from_env(dir.path()).await;
     let created = profiles::register(&db, Some("Ana")).await.unwrap();
     profiles::login(&db, &created.uuid.to_string()).await.unwrap();
     db.close().await;
 
     let uuid = created.uuid.hyphenated().to_string();
     let simple = created.uuid.simple().to_string();
+    // Every file of the data dir (the database's among them), and the database wherever it is.
+    let mut stores = support::database_bytes(dir.path());
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
-            let bytes = std::fs::read(&path).unwrap();
-            let text = String::from_utf8_lossy(&bytes).to_lowercase();
-            assert!(!text.contains(&uuid) && !text.contains(&simple), "{} holds the UUID", path.display());
+            stores.push((path.display().to_string(), std::fs::read(&path).unwrap()));
         }
+    }
+    for (name, bytes) in stores {
+        let text = String::from_utf8_lossy(&bytes).to_lowercase();
+        assert!(!text.contains(&uuid) && !text.contains(&simple), "{name} holds the UUID");
     }
 }
 

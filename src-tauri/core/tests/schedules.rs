@@ -70,7 +70,7 @@ async fn a_weekly_schedule_across_a_dst_change_starts_at_the_right_instants_once
     // Nothing before its lead time; then exactly one broadcast, though two processes tick at once.
     schedules::tick(&app, utc(2026, 10, 18, 17, 0)).await;
     assert!(scheduled(&app, &ana).await.is_empty());
-    let other = Twitcher::open(app.data_dir()).await.unwrap();
+    let other = support::open_from_env(app.data_dir()).await;
     let at = utc(2026, 10, 18, 17, 57);
     tokio::join!(schedules::tick(&app, at), schedules::tick(&other, at));
     assert_eq!(scheduled(&app, &ana).await, vec![("2026-10-18T18:00:00.000Z".to_string(), StreamState::Scheduled)]);
@@ -83,7 +83,7 @@ async fn a_weekly_schedule_across_a_dst_change_starts_at_the_right_instants_once
     // A restart between occurrences: a new process on the same data dir carries on, past the change.
     app.close().await;
     drop((app, other));
-    let app = Twitcher::open(&dir.path().join("data")).await.unwrap();
+    let app = support::open_from_env(&dir.path().join("data")).await;
     schedules::tick(&app, utc(2026, 10, 25, 18, 56)).await;
     let rows = scheduled(&app, &ana).await;
     assert_eq!(rows.last().unwrap(), &("2026-10-25T19:00:00.000Z".to_string(), StreamState::Scheduled), "20:00 in Berlin is 19:00Z in winter: {rows:?}");

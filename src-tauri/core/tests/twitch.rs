@@ -284,6 +284,7 @@ async fn without_a_client_id_connect_says_how_to_get_one() {
         ingest_list_url: String::new(),
         twitch: twitch::TwitchConfig { auth_url: fake.auth_url.clone(), api_url: fake.api_url.clone(), client_id: None },
         engine: Default::default(),
+        database: twitcher_testkit::postgres_database(dir.path()),
     };
     let app = Twitcher::open_with(dir.path(), options).await.unwrap();
     if option_env!("TWITCHER_TWITCH_CLIENT_ID").is_none() {

@@ -151,10 +151,21 @@ async fn the_os_keyring_holds_the_key_when_a_secret_service_runs() {
 
     // The same database under another path has no keyring entry: a clear error, nothing lost.
     let moved = tempfile::tempdir().unwrap();
-    for (name, bytes) in support::database_bytes(dir.path()) {
-        std::fs::write(moved.path().join(name), bytes).unwrap();
-    }
-    let err = open(moved.path(), KeyringPreference::Auto).await.vault().await.unwrap_err();
+    let moved_app = match twitcher_testkit::postgres_database(dir.path()) {
+        // On PostgreSQL the database stays where it is and a data dir elsewhere opens it.
+        Some(url) => {
+            let options = twitcher_core::Options { database: Some(url), ..twitcher_core::Options::from_env() };
+            let options = twitcher_core::Options { keyring: KeyringPreference::Auto, ingest_list_url: "http://127.0.0.1:9/unreachable".into(), twitch: support::unreachable_twitch(), ..options };
+            twitcher_core::Twitcher::open_with(moved.path(), options).await.unwrap()
+        }
+        None => {
+            for (name, bytes) in support::database_bytes(dir.path()) {
+                std::fs::write(moved.path().join(name), bytes).unwrap();
+            }
+            open(moved.path(), KeyringPreference::Auto).await
+        }
+    };
+    let err = moved_app.vault().await.unwrap_err();
     assert!(matches!(err, VaultError::KeyMissing { sealed: 2, .. }), "{err:?}");
     assert!(!moved.path().join(KEY_FILE).exists());
 }

@@ -51,6 +51,8 @@ pub struct ServerOptions {
     pub allowed_ingests: Vec<(String, Option<u16>)>,
     /// Largest JSON body (uploads have the library's own limit).
     pub max_json_bytes: usize,
+    /// This node's upload budget in Mb/s (`serve --upload-mbps`); none: not limited.
+    pub upload_mbps: Option<f64>,
 }
 
 impl Default for ServerOptions {
@@ -63,6 +65,7 @@ impl Default for ServerOptions {
             registration: Default::default(),
             allowed_ingests: Vec::new(),
             max_json_bytes: 64 * 1024,
+            upload_mbps: None,
         }
     }
 }
@@ -112,6 +115,7 @@ pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, tw
         .route("/api/streams/stop", post(routes::streams::stop))
         .route("/api/streams", get(routes::streams::list))
         .route("/api/streams/{id}/events", get(routes::streams::events))
+        .route("/api/nodes", get(routes::nodes::list))
         .layer(DefaultBodyLimit::max(options.max_json_bytes));
     Ok(api
         .merge(upload)
@@ -128,11 +132,19 @@ pub async fn serve(app: Twitcher, listener: tokio::net::TcpListener, options: Se
     app.restrict_outbound(twitcher_core::outbound::OutboundPolicy { restricted: true, allowed: options.allowed_ingests.clone() });
     let router = router(app.clone(), &options).await?;
     // On a server, alerts go to the log (and to the webhook, when one is set).
-    let runtime = twitcher_core::runtime::Runtime::start(&app, |alert| {
+    let address = listener.local_addr().ok();
+    // Where the other nodes and an operator reach this one: the bound address, or this host's
+    // name when bound to every interface.
+    let advertised = match address {
+        Some(a) if a.ip().is_unspecified() => format!("{}:{}", hostname(), a.port()),
+        Some(a) => a.to_string(),
+        None => hostname(),
+    };
+    let node = twitcher_core::nodes::NodeInfo { address: advertised, upload_mbps: options.upload_mbps };
+    let runtime = twitcher_core::runtime::Runtime::start_node(&app, node, |alert| {
         let (title, body) = alert.text();
         tracing::info!(%title, %body, "alert");
     });
-    let address = listener.local_addr().ok();
     tracing::info!(?address, "API listening");
     let stopping = shutdown.clone();
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -143,4 +155,13 @@ pub async fn serve(app: Twitcher, listener: tokio::net::TcpListener, options: Se
         tracing::error!(error = %e, "the API stopped");
     }
     Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
 }

@@ -51,6 +51,7 @@ impl Modify for Bearer {
         routes::streams::stop,
         routes::streams::list,
         routes::streams::events,
+        routes::nodes::list,
     ),
     modifiers(&Bearer)
 )]

@@ -34,7 +34,7 @@ impl Drop for Server {
 async fn start(options: ServerOptions) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let twitch = TwitchConfig { auth_url: "http://127.0.0.1:9".into(), api_url: "http://127.0.0.1:9/helix".into(), client_id: None };
-    let app = Twitcher::open_with(&dir.path().join("data"), Options { keyring: KeyringPreference::File, vault_key_file: None, ingest_list_url: "http://127.0.0.1:9/ingests".into(), twitch, engine: Default::default() })
+    let app = Twitcher::open_with(&dir.path().join("data"), Options { keyring: KeyringPreference::File, vault_key_file: None, ingest_list_url: "http://127.0.0.1:9/ingests".into(), twitch, engine: Default::default(), database: None })
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -617,7 +617,7 @@ async fn the_openapi_document_lists_every_endpoint() {
     for path in ["/api/auth/register", "/api/auth/login", "/api/videos", "/api/videos/upload", "/api/videos/{id}/thumbnail", "/api/twitch/link", "/api/twitch/link/{id}",
         "/api/twitch/stats", "/api/streams/start", "/api/streams/stop", "/api/streams", "/api/streams/{id}/events", "/api/health",
         "/api/playlists", "/api/playlists/{id}", "/api/playlists/{id}/items", "/api/playlists/{id}/items/{item_id}",
-        "/api/playlists/{id}/items/{item_id}/move", "/api/schedules", "/api/schedules/{id}"] {
+        "/api/playlists/{id}/items/{item_id}/move", "/api/schedules", "/api/schedules/{id}", "/api/nodes"] {
         assert!(paths.contains_key(path), "{path} missing");
     }
     let video = &doc["components"]["schemas"]["ApiVideo"]["properties"];
@@ -627,6 +627,31 @@ async fn the_openapi_document_lists_every_endpoint() {
     let codes = doc["components"]["schemas"]["ErrorCode"]["enum"].as_array().expect("ErrorCode is an enum schema");
     assert!(codes.iter().any(|c| c == "playlist_not_found") && codes.iter().any(|c| c == "invalid_input"));
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn a_server_is_a_node_that_an_admin_sees_with_its_budget_and_a_user_may_not() {
+    let s = start(ServerOptions { upload_mbps: Some(40.0), ..Default::default() }).await;
+    let (_, admin) = s.register("Admin").await;
+    let (_, user) = s.register("User").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let nodes = loop {
+        let (status, nodes) = s.call(Method::GET, "/api/nodes", Some(&admin), None).await;
+        assert_eq!(status, StatusCode::OK, "{nodes}");
+        if nodes.as_array().is_some_and(|n| !n.is_empty()) {
+            break nodes;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server never recorded itself");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let node = &nodes[0];
+    assert_eq!(node["id"], s.app.instance_id());
+    assert_eq!(node["address"], s.base.trim_start_matches("http://"), "{node}");
+    assert_eq!((node["upload_mbps"].as_f64(), node["destinations"].as_i64(), node["alive"].as_bool()), (Some(40.0), Some(0), Some(true)), "{node}");
+    let (status, body) = s.call(Method::GET, "/api/nodes", Some(&user), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "not_admin"));
+    let (status, _) = s.call(Method::GET, "/api/nodes", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 fn any_json() -> impl Strategy<Value = Value> {

@@ -241,3 +241,46 @@ impl Moto {
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
+
+/// The PostgreSQL database for the data dir `data_dir`, when the suite runs on PostgreSQL
+/// (`TWITCHER_TEST_POSTGRES=1` inside `pg_virtualenv`, which exports `PGHOST`, `PGPORT`,
+/// `PGUSER`, `PGPASSWORD`); `None` on SQLite. One database per data dir, made on first use, so a
+/// test's processes that open the same data dir share it and tests running side by side do not.
+pub fn postgres_database(data_dir: &Path) -> Option<String> {
+    std::env::var_os("TWITCHER_TEST_POSTGRES")?;
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("TWITCHER_TEST_POSTGRES needs {name} (run inside pg_virtualenv)"));
+    std::fs::create_dir_all(data_dir).expect("the data dir can be made");
+    let dir = std::fs::canonicalize(data_dir).expect("the data dir exists");
+    // FNV-1a of the path: stable between processes and builds (std's hasher promises neither).
+    let hash = dir.as_os_str().as_encoded_bytes().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+    let name = format!("twitcher_{hash:016x}");
+    static MADE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if !made.contains(&name) {
+        let created = output_within(Command::new("createdb").arg(&name), HELPER_LIMIT);
+        let stderr = String::from_utf8_lossy(&created.stderr);
+        assert!(created.status.success() || stderr.contains("already exists"), "createdb {name}: {stderr}");
+        made.push(name.clone());
+    }
+    drop(made);
+    let mut url = url::Url::parse("postgres://localhost").expect("static URL");
+    url.set_host(Some(&var("PGHOST"))).expect("PGHOST is a host");
+    url.set_port(Some(var("PGPORT").parse().expect("PGPORT is a port"))).expect("a port fits");
+    url.set_username(&var("PGUSER")).expect("a user fits");
+    url.set_password(Some(&var("PGPASSWORD"))).expect("a password fits");
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
+/// Every row of the data dir's PostgreSQL database as `pg_dump` writes it, with byte columns in
+/// PostgreSQL's escape format (printable bytes as themselves), so a secret stored in plaintext
+/// would show as itself; `None` on SQLite.
+pub fn postgres_dump(data_dir: &Path) -> Option<Vec<u8>> {
+    let url = postgres_database(data_dir)?;
+    let dumped = output_within(
+        Command::new("pg_dump").args(["--data-only", "--dbname", &url]).env("PGOPTIONS", "-c bytea_output=escape"),
+        HELPER_LIMIT,
+    );
+    assert!(dumped.status.success(), "pg_dump: {}", String::from_utf8_lossy(&dumped.stderr));
+    Some(dumped.stdout)
+}

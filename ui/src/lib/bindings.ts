@@ -199,7 +199,7 @@ export type DevicePrompt = {
 
 /**
  *  Keys are a contract with scripts (CLI.md): `ffmpeg`, `ffprobe`, `keyring`, `data_dir`,
- *  `schema_version`. A missing tool is `null` plus a line in `problems`.
+ *  `schema_version`, `database`. A missing tool is `null` plus a line in `problems`.
  */
 export type DoctorReport = {
 	ffmpeg: ToolInfo | null,
@@ -207,6 +207,8 @@ export type DoctorReport = {
 	keyring: KeyringBackend,
 	data_dir: string,
 	schema_version: number,
+	/**  Which database holds the data: `sqlite` (in the data dir) or `postgres` (a fleet's). */
+	database: string,
 	/**  What to fix, in words a person can act on; empty when all is well. */
 	problems: string[],
 };

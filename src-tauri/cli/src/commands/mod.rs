@@ -1,5 +1,6 @@
 pub mod account;
 pub mod doctor;
+pub mod node;
 pub mod playlist;
 pub mod profile;
 pub mod schedule;

@@ -261,6 +261,6 @@ pub struct ScheduledRow {
     pub video_bitrate_k: i64,
     pub audio_bitrate_k: i64,
     pub resolution: String,
-    #[sqlx(rename = "loop")]
+    #[sqlx(rename = "loop", try_from = "crate::db::Flag")]
     pub looped: bool,
 }

@@ -17,7 +17,9 @@ struct AccountRow {
     channel_id: String,
     ingest_server: Option<String>,
     stream_key_hint: Option<String>,
+    #[sqlx(try_from = "crate::db::Flag")]
     has_key: bool,
+    #[sqlx(try_from = "crate::db::Flag")]
     connected: bool,
     avatar_url: Option<String>,
     auth_problem: Option<String>,
@@ -78,13 +80,13 @@ impl Db {
         key_hint: &str,
         seal: impl FnOnce(SecretRef<'_>) -> Sealed,
     ) -> Result<InsertOutcome, DbError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let inserted: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(
             "INSERT INTO twitch_accounts (user_id, display_name, login, channel_id, ingest_server, stream_key_hint) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6 \
-             WHERE (SELECT p.max_accounts FROM users u JOIN plans p ON p.name = u.plan WHERE u.id = ?1) IS NULL \
-                OR (SELECT COUNT(*) FROM twitch_accounts WHERE user_id = ?1) \
-                 < (SELECT p.max_accounts FROM users u JOIN plans p ON p.name = u.plan WHERE u.id = ?1) \
+             SELECT $1, $2, $3, $4, $5, $6 \
+             WHERE (SELECT p.max_accounts FROM users u JOIN plans p ON p.name = u.plan WHERE u.id = $1) IS NULL \
+                OR (SELECT COUNT(*) FROM twitch_accounts WHERE user_id = $1) \
+                 < (SELECT p.max_accounts FROM users u JOIN plans p ON p.name = u.plan WHERE u.id = $1) \
              RETURNING id",
         )
         .bind(user_id)
@@ -102,13 +104,13 @@ impl Db {
             Err(e) => return Err(e.into()),
         };
         let sealed = seal(SecretRef { table: TABLE, row_id: id, field: STREAM_KEY });
-        write_key(&mut tx, id, &sealed, key_hint).await?;
+        write_key(self, &mut tx, id, &sealed, key_hint).await?;
         tx.commit().await?;
         Ok(InsertOutcome::Inserted(self.account(user_id, id).await?.ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))?))
     }
 
     pub async fn account(&self, user_id: i64, id: i64) -> Result<Option<Account>, DbError> {
-        Ok(sqlx::query_as::<_, AccountRow>(&format!("{SELECT} WHERE user_id = ? AND id = ?"))
+        Ok(sqlx::query_as::<_, AccountRow>(&format!("{SELECT} WHERE user_id = $1 AND id = $2"))
             .bind(user_id)
             .bind(id)
             .fetch_optional(self.pool())
@@ -117,7 +119,7 @@ impl Db {
     }
 
     pub async fn accounts(&self, user_id: i64) -> Result<Vec<Account>, DbError> {
-        Ok(sqlx::query_as::<_, AccountRow>(&format!("{SELECT} WHERE user_id = ? ORDER BY display_name COLLATE NOCASE, id"))
+        Ok(sqlx::query_as::<_, AccountRow>(&format!("{SELECT} WHERE user_id = $1 ORDER BY lower(display_name), id"))
             .bind(user_id)
             .fetch_all(self.pool())
             .await?
@@ -129,8 +131,8 @@ impl Db {
     /// Updates the non-secret fields.
     pub async fn update_account(&self, user_id: i64, id: i64, fields: &AccountFields<'_>) -> Result<UpdateOutcome, DbError> {
         let result = sqlx::query(
-            "UPDATE twitch_accounts SET display_name = ?, login = ?, channel_id = ?, ingest_server = ?, \
-             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE user_id = ? AND id = ?",
+            &self.sql("UPDATE twitch_accounts SET display_name = $1, login = $2, channel_id = $3, ingest_server = $4, \
+             updated_at = @now WHERE user_id = $5 AND id = $6"),
         )
         .bind(fields.display_name)
         .bind(fields.login)
@@ -151,7 +153,7 @@ impl Db {
     /// Replaces the sealed key; false when there is no such account for this user.
     pub async fn set_account_key(&self, user_id: i64, id: i64, sealed: &Sealed, key_hint: &str) -> Result<bool, DbError> {
         let mut tx = self.pool().begin().await?;
-        let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM twitch_accounts WHERE user_id = ? AND id = ?")
+        let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM twitch_accounts WHERE user_id = $1 AND id = $2")
             .bind(user_id)
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -159,7 +161,7 @@ impl Db {
         if owned.is_none() {
             return Ok(false);
         }
-        write_key(&mut tx, id, sealed, key_hint).await?;
+        write_key(self, &mut tx, id, sealed, key_hint).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -167,7 +169,7 @@ impl Db {
     /// The sealed key of an account, for the vault to open.
     pub async fn account_key(&self, user_id: i64, id: i64) -> Result<Option<Sealed>, DbError> {
         let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(
-            "SELECT stream_key_cipher, stream_key_nonce, stream_key_tag FROM twitch_accounts WHERE user_id = ? AND id = ?",
+            "SELECT stream_key_cipher, stream_key_nonce, stream_key_tag FROM twitch_accounts WHERE user_id = $1 AND id = $2",
         )
         .bind(user_id)
         .bind(id)
@@ -181,7 +183,7 @@ impl Db {
 
     /// Deletes an account; false when there is no such account for this user.
     pub async fn delete_account(&self, user_id: i64, id: i64) -> Result<bool, DbError> {
-        let result = sqlx::query("DELETE FROM twitch_accounts WHERE user_id = ? AND id = ?")
+        let result = sqlx::query("DELETE FROM twitch_accounts WHERE user_id = $1 AND id = $2")
             .bind(user_id)
             .bind(id)
             .execute(self.pool())
@@ -190,13 +192,13 @@ impl Db {
     }
 }
 
-async fn write_key(conn: &mut sqlx::SqliteConnection, id: i64, sealed: &Sealed, key_hint: &str) -> Result<(), DbError> {
+async fn write_key(db: &Db, conn: &mut sqlx::AnyConnection, id: i64, sealed: &Sealed, key_hint: &str) -> Result<(), DbError> {
     let sql = format!(
-        "UPDATE twitch_accounts SET stream_key_cipher = ?, stream_key_nonce = ?, stream_key_tag = ?, \
-         stream_key_hint = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND {}",
-        super::secrets::UNDER_RECORDED_KEY
+        "UPDATE twitch_accounts SET stream_key_cipher = $1, stream_key_nonce = $2, stream_key_tag = $3, \
+         stream_key_hint = $4, updated_at = @now WHERE id = $5 AND {}",
+        super::secrets::under_recorded_key(6)
     );
-    let written = sqlx::query(&sql)
+    let written = sqlx::query(&db.sql(&sql))
         .bind(&sealed.cipher)
         .bind(&sealed.nonce)
         .bind(&sealed.tag)

@@ -1,6 +1,6 @@
 //! The `prepared_media`, `streams` and `stream_events` tables.
 
-use super::{Db, DbError};
+use super::{Db, DbError, Flag};
 use crate::broadcast::{Quality, ScheduledRow, StreamRow, StreamState};
 use crate::broadcast::state::ACTIVE;
 
@@ -39,7 +39,7 @@ impl Db {
     /// The ready prepared file of a video at a quality, if any.
     pub async fn prepared_path(&self, video_id: i64, profile_hash: &str) -> Result<Option<String>, DbError> {
         Ok(sqlx::query_scalar(
-            "SELECT path FROM prepared_media WHERE video_id = ? AND profile_hash = ? AND status = 'ready'",
+            "SELECT path FROM prepared_media WHERE video_id = $1 AND profile_hash = $2 AND status = 'ready'",
         )
         .bind(video_id)
         .bind(profile_hash)
@@ -50,8 +50,8 @@ impl Db {
 
     pub async fn set_prepared(&self, video_id: i64, profile_hash: &str, status: &str, path: Option<&str>, error: Option<&str>) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO prepared_media (video_id, profile_hash, status, path, error, progress) VALUES (?1, ?2, ?3, ?4, ?5, 0) \
-             ON CONFLICT (video_id, profile_hash) DO UPDATE SET status = ?3, path = COALESCE(?4, path), error = ?5",
+            "INSERT INTO prepared_media (video_id, profile_hash, status, path, error, progress) VALUES ($1, $2, $3, $4, $5, 0) \
+             ON CONFLICT (video_id, profile_hash) DO UPDATE SET status = $3, path = COALESCE($4, prepared_media.path), error = $5",
         )
         .bind(video_id)
         .bind(profile_hash)
@@ -67,10 +67,10 @@ impl Db {
     /// `instance`.
     /// Records a broadcast's rows; `Ok(None)` when the creator already runs `max_running`.
     pub async fn insert_streams(&self, n: &NewStreams<'_>) -> Result<Option<Vec<i64>>, DbError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         if let Some(max) = n.max_running {
             let running: i64 = sqlx::query_scalar(&format!(
-                "SELECT COUNT(DISTINCT broadcast_id) FROM streams WHERE creator_id = ? AND status IN ({})",
+                "SELECT COUNT(DISTINCT broadcast_id) FROM streams WHERE creator_id = $1 AND status IN ({})",
                 StreamState::sql_list(&ACTIVE)
             ))
             .bind(n.creator_id)
@@ -82,13 +82,13 @@ impl Db {
         }
         let mut ids = Vec::with_capacity(n.account_ids.len());
         let status = if n.scheduled_at.is_some() { StreamState::Scheduled } else { StreamState::Queued };
-        let pid = std::process::id();
+        let pid = i64::from(std::process::id());
         for account in n.account_ids {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO streams (creator_id, twitch_account_id, video_id, playlist_id, broadcast_id, title, category, tags, fps, \
+                &self.sql("INSERT INTO streams (creator_id, twitch_account_id, video_id, playlist_id, broadcast_id, title, category, tags, fps, \
                  video_bitrate_k, audio_bitrate_k, resolution, loop, status, scheduled_at, owner_pid, owner_instance, heartbeat_at, \
                  schedule_id, ends_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, @now, $18, $19) RETURNING id"),
             )
             .bind(n.creator_id)
             .bind(account)
@@ -98,9 +98,9 @@ impl Db {
             .bind(n.title)
             .bind(n.category)
             .bind(serde_json::to_string(n.tags).expect("strings serialize"))
-            .bind(n.quality.fps)
-            .bind(n.quality.video_bitrate_k)
-            .bind(n.quality.audio_bitrate_k)
+            .bind(i64::from(n.quality.fps))
+            .bind(i64::from(n.quality.video_bitrate_k))
+            .bind(i64::from(n.quality.audio_bitrate_k))
             .bind(n.quality.resolution())
             .bind(n.looped)
             .bind(status)
@@ -122,23 +122,23 @@ impl Db {
     /// write can skip the table or overwrite another process's stream). Returns whether it moved.
     pub async fn set_stream_state(&self, id: i64, state: StreamState, error: Option<&str>, instance: &str) -> Result<bool, DbError> {
         let sql = format!(
-            "UPDATE streams SET status = ?1, error = COALESCE(?2, error), \
-             started_at = CASE WHEN ?1 = 'live' AND started_at IS NULL THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE started_at END, \
-             ended_at = CASE WHEN ?1 IN ('ended', 'failed', 'cancelled') THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE ended_at END \
-             WHERE id = ?3 AND owner_instance = ?4 AND status IN ({})",
+            "UPDATE streams SET status = $1, error = COALESCE($2, error), \
+             started_at = CASE WHEN $1 = 'live' AND started_at IS NULL THEN @now ELSE started_at END, \
+             ended_at = CASE WHEN $1 IN ('ended', 'failed', 'cancelled') THEN @now ELSE ended_at END \
+             WHERE id = $3 AND owner_instance = $4 AND status IN ({})",
             StreamState::sql_list(&StreamState::sources(state))
         );
-        let moved = sqlx::query(&sql).bind(state).bind(error).bind(id).bind(instance).execute(self.pool()).await?.rows_affected();
+        let moved = sqlx::query(&self.sql(&sql)).bind(state).bind(error).bind(id).bind(instance).execute(self.pool()).await?.rows_affected();
         Ok(moved == 1)
     }
 
     /// Renews every lease `instance` holds (one statement for all its streams).
     pub async fn renew_leases(&self, instance: &str) -> Result<u64, DbError> {
         let sql = format!(
-            "UPDATE streams SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE owner_instance = ? AND status IN ({})",
+            "UPDATE streams SET heartbeat_at = @now WHERE owner_instance = $1 AND status IN ({})",
             StreamState::sql_list(&ACTIVE)
         );
-        Ok(sqlx::query(&sql).bind(instance).execute(self.pool()).await?.rows_affected())
+        Ok(sqlx::query(&self.sql(&sql)).bind(instance).execute(self.pool()).await?.rows_affected())
     }
 
     /// Takes over, for `instance`, every running stream whose lease is older than `expired_secs`,
@@ -146,12 +146,12 @@ impl Db {
     /// (id, broadcast id, status) of each.
     pub async fn take_over_expired(&self, instance: &str, expired_secs: f64) -> Result<Vec<(i64, String, StreamState)>, DbError> {
         let sql = format!(
-            "UPDATE streams SET owner_instance = ?1, owner_pid = ?2, heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-             WHERE status IN ({}) AND (heartbeat_at IS NULL OR julianday(heartbeat_at) < julianday('now') - ?3 / 86400.0) \
+            "UPDATE streams SET owner_instance = $1, owner_pid = $2, heartbeat_at = @now \
+             WHERE status IN ({}) AND (heartbeat_at IS NULL OR heartbeat_at < @now-$3) \
              RETURNING id, broadcast_id, status",
             StreamState::sql_list(&ACTIVE)
         );
-        Ok(sqlx::query_as(&sql).bind(instance).bind(std::process::id()).bind(expired_secs).fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as(&self.sql(&sql)).bind(instance).bind(i64::from(std::process::id())).bind(expired_secs).fetch_all(self.pool()).await?)
     }
 
     /// Records (stream id, reconnects, bytes sent) of the streams `instance` holds, in one
@@ -162,7 +162,7 @@ impl Db {
         }
         let mut tx = self.pool().begin().await?;
         for (id, reconnects, bytes_sent) in counters {
-            sqlx::query("UPDATE streams SET reconnects = ?, bytes_sent = ? WHERE id = ? AND owner_instance = ?")
+            sqlx::query("UPDATE streams SET reconnects = $1, bytes_sent = $2 WHERE id = $3 AND owner_instance = $4")
                 .bind(reconnects)
                 .bind(bytes_sent)
                 .bind(id)
@@ -176,7 +176,7 @@ impl Db {
 
     /// The title of a broadcast (its first row's).
     pub async fn broadcast_title(&self, broadcast_id: &str) -> Result<Option<String>, DbError> {
-        Ok(sqlx::query_scalar("SELECT title FROM streams WHERE broadcast_id = ? ORDER BY id LIMIT 1")
+        Ok(sqlx::query_scalar("SELECT title FROM streams WHERE broadcast_id = $1 ORDER BY id LIMIT 1")
             .bind(broadcast_id)
             .fetch_optional(self.pool())
             .await?)
@@ -185,8 +185,8 @@ impl Db {
     /// The scheduled broadcast that starts first: (broadcast id, title, scheduled_at).
     pub async fn next_scheduled(&self) -> Result<Option<(String, String, String)>, DbError> {
         Ok(sqlx::query_as(
-            "SELECT broadcast_id, title, scheduled_at FROM streams WHERE status = 'scheduled' \
-             ORDER BY julianday(scheduled_at), id LIMIT 1",
+            &self.sql("SELECT broadcast_id, title, scheduled_at FROM streams WHERE status = 'scheduled' \
+             ORDER BY @time(scheduled_at), id LIMIT 1"),
         )
         .fetch_optional(self.pool())
         .await?)
@@ -196,7 +196,7 @@ impl Db {
     pub async fn stream_names(&self, id: i64) -> Result<Option<(String, String)>, DbError> {
         Ok(sqlx::query_as(
             "SELECT COALESCE(a.display_name, 'a removed account'), s.title FROM streams s \
-             LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id WHERE s.id = ?",
+             LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id WHERE s.id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -205,15 +205,15 @@ impl Db {
 
     /// Deletes stream log lines older than `days` (the logs' own retention); returns how many.
     pub async fn prune_stream_events(&self, days: u32) -> Result<u64, DbError> {
-        Ok(sqlx::query("DELETE FROM stream_events WHERE julianday(at) < julianday('now') - ?")
-            .bind(days)
+        Ok(sqlx::query(&self.sql("DELETE FROM stream_events WHERE at < @now-$1"))
+            .bind(f64::from(days) * 86_400.0)
             .execute(self.pool())
             .await?
             .rows_affected())
     }
 
     pub async fn add_stream_event(&self, stream_id: i64, level: &str, message: &str) -> Result<(), DbError> {
-        sqlx::query("INSERT INTO stream_events (stream_id, level, message) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO stream_events (stream_id, level, message) VALUES ($1, $2, $3)")
             .bind(stream_id)
             .bind(level)
             .bind(crate::redact::redact(message).as_ref())
@@ -224,7 +224,7 @@ impl Db {
 
     /// What a playlist broadcast plays now and next, on the rows this process still owns.
     pub async fn set_now_playing(&self, broadcast_id: &str, instance: &str, now: Option<&str>, next: Option<&str>) -> Result<(), DbError> {
-        sqlx::query("UPDATE streams SET now_playing = ?, up_next = ? WHERE broadcast_id = ? AND owner_instance = ?")
+        sqlx::query("UPDATE streams SET now_playing = $1, up_next = $2 WHERE broadcast_id = $3 AND owner_instance = $4")
             .bind(now)
             .bind(next)
             .bind(broadcast_id)
@@ -236,7 +236,7 @@ impl Db {
 
     /// The profile's streams, newest first, `limit` after skipping `offset`.
     pub async fn streams(&self, creator_id: i64, limit: i64, offset: i64) -> Result<Vec<StreamRow>, DbError> {
-        Ok(sqlx::query_as(&format!("{STREAM_ROW} WHERE s.creator_id = ? ORDER BY s.id DESC LIMIT ? OFFSET ?"))
+        Ok(sqlx::query_as(&format!("{STREAM_ROW} WHERE s.creator_id = $1 ORDER BY s.id DESC LIMIT $2 OFFSET $3"))
             .bind(creator_id)
             .bind(limit)
             .bind(offset)
@@ -246,7 +246,7 @@ impl Db {
 
     /// One of the profile's streams.
     pub async fn stream(&self, creator_id: i64, id: i64) -> Result<Option<StreamRow>, DbError> {
-        Ok(sqlx::query_as(&format!("{STREAM_ROW} WHERE s.creator_id = ? AND s.id = ?"))
+        Ok(sqlx::query_as(&format!("{STREAM_ROW} WHERE s.creator_id = $1 AND s.id = $2"))
             .bind(creator_id)
             .bind(id)
             .fetch_optional(self.pool())
@@ -259,7 +259,7 @@ impl Db {
         Ok(sqlx::query_as(
             "SELECT e.at, s.id, COALESCE(a.display_name, 'a removed account'), e.level, e.message FROM stream_events e \
              JOIN streams s ON s.id = e.stream_id LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id \
-             WHERE s.broadcast_id = ? ORDER BY e.at, e.id",
+             WHERE s.broadcast_id = $1 ORDER BY e.at, e.id",
         )
         .bind(broadcast_id)
         .fetch_all(self.pool())
@@ -268,12 +268,12 @@ impl Db {
 
     /// When a broadcast's rows were made (its archive's day).
     pub async fn broadcast_created(&self, broadcast_id: &str) -> Result<Option<String>, DbError> {
-        Ok(sqlx::query_scalar("SELECT MIN(created_at) FROM streams WHERE broadcast_id = ?").bind(broadcast_id).fetch_one(self.pool()).await?)
+        Ok(sqlx::query_scalar("SELECT MIN(created_at) FROM streams WHERE broadcast_id = $1").bind(broadcast_id).fetch_one(self.pool()).await?)
     }
 
     /// The log of one stream: (at, level, message), oldest first.
     pub async fn stream_events(&self, creator_id: i64, stream_id: i64) -> Result<Option<Vec<(String, String, String)>>, DbError> {
-        let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM streams WHERE id = ? AND creator_id = ?")
+        let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM streams WHERE id = $1 AND creator_id = $2")
             .bind(stream_id)
             .bind(creator_id)
             .fetch_optional(self.pool())
@@ -282,7 +282,7 @@ impl Db {
             return Ok(None);
         }
         Ok(Some(
-            sqlx::query_as("SELECT at, level, message FROM stream_events WHERE stream_id = ? ORDER BY id")
+            sqlx::query_as("SELECT at, level, message FROM stream_events WHERE stream_id = $1 ORDER BY id")
                 .bind(stream_id)
                 .fetch_all(self.pool())
                 .await?,
@@ -292,8 +292,8 @@ impl Db {
     /// Broadcasts whose scheduled time has come.
     pub async fn due_broadcasts(&self) -> Result<Vec<String>, DbError> {
         Ok(sqlx::query_scalar(
-            "SELECT DISTINCT broadcast_id FROM streams WHERE status = 'scheduled' \
-             AND julianday(scheduled_at) <= julianday('now')",
+            &self.sql("SELECT DISTINCT broadcast_id FROM streams WHERE status = 'scheduled' \
+             AND @time(scheduled_at) <= @clock"),
         )
         .fetch_all(self.pool())
         .await?)
@@ -304,12 +304,12 @@ impl Db {
     /// others get none.
     pub async fn claim_scheduled(&self, broadcast_id: &str, instance: &str) -> Result<Vec<ScheduledRow>, DbError> {
         let mut rows: Vec<ScheduledRow> = sqlx::query_as(
-            "UPDATE streams SET status = 'queued', owner_pid = ?, owner_instance = ?, heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-             WHERE broadcast_id = ? AND status = 'scheduled' \
+            &self.sql("UPDATE streams SET status = 'queued', owner_pid = $1, owner_instance = $2, heartbeat_at = @now \
+             WHERE broadcast_id = $3 AND status = 'scheduled' \
              RETURNING id, creator_id, twitch_account_id AS account_id, video_id, playlist_id, title, category, tags, fps, video_bitrate_k, \
-             audio_bitrate_k, resolution, loop",
+             audio_bitrate_k, resolution, loop"),
         )
-        .bind(std::process::id())
+        .bind(i64::from(std::process::id()))
         .bind(instance)
         .bind(broadcast_id)
         .fetch_all(self.pool())
@@ -320,7 +320,7 @@ impl Db {
 
     /// (status, scheduled_at) of each row of a broadcast.
     pub async fn broadcast_schedule(&self, broadcast_id: &str) -> Result<Vec<(StreamState, Option<String>)>, DbError> {
-        Ok(sqlx::query_as("SELECT status, scheduled_at FROM streams WHERE broadcast_id = ? ORDER BY id")
+        Ok(sqlx::query_as("SELECT status, scheduled_at FROM streams WHERE broadcast_id = $1 ORDER BY id")
             .bind(broadcast_id)
             .fetch_all(self.pool())
             .await?)
@@ -328,7 +328,7 @@ impl Db {
 
     /// True if the profile has a stream `id`.
     pub async fn has_stream(&self, creator_id: i64, id: i64) -> Result<bool, DbError> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM streams WHERE id = ? AND creator_id = ?")
+        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM streams WHERE id = $1 AND creator_id = $2")
             .bind(id)
             .bind(creator_id)
             .fetch_optional(self.pool())
@@ -338,7 +338,7 @@ impl Db {
 
     /// True if the profile has a broadcast `broadcast_id`.
     pub async fn has_broadcast(&self, creator_id: i64, broadcast_id: &str) -> Result<bool, DbError> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM streams WHERE broadcast_id = ? AND creator_id = ? LIMIT 1")
+        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM streams WHERE broadcast_id = $1 AND creator_id = $2 LIMIT 1")
             .bind(broadcast_id)
             .bind(creator_id)
             .fetch_optional(self.pool())
@@ -351,7 +351,7 @@ impl Db {
     /// ordered. Rows already ordered or finished are left alone.
     pub async fn order_stop(&self, creator_id: i64, stream_id: Option<i64>, broadcast_id: Option<&str>, account_id: Option<i64>) -> Result<Vec<i64>, DbError> {
         Ok(sqlx::query_scalar(
-            "UPDATE streams SET stop_requested_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')              WHERE creator_id = ?1 AND stop_requested_at IS NULL              AND status IN ('queued', 'starting', 'live', 'reconnecting')              AND (?2 IS NULL OR id = ?2) AND (?3 IS NULL OR broadcast_id = ?3) AND (?4 IS NULL OR twitch_account_id = ?4)              RETURNING id",
+            &self.sql("UPDATE streams SET stop_requested_at = @now              WHERE creator_id = $1 AND stop_requested_at IS NULL              AND status IN ('queued', 'starting', 'live', 'reconnecting')              AND ($2 IS NULL OR id = $2) AND ($3 IS NULL OR broadcast_id = $3) AND ($4 IS NULL OR twitch_account_id = $4)              RETURNING id"),
         )
         .bind(creator_id)
         .bind(stream_id)
@@ -365,10 +365,10 @@ impl Db {
     /// whoever created them: the desktop's own controls (tray, quit) act on what runs there.
     pub async fn order_stop_owned(&self, instance: &str, broadcast_id: Option<&str>) -> Result<Vec<i64>, DbError> {
         Ok(sqlx::query_scalar(
-            "UPDATE streams SET stop_requested_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-             WHERE owner_instance = ?1 AND stop_requested_at IS NULL \
-             AND status IN ('queued', 'starting', 'live', 'reconnecting') AND (?2 IS NULL OR broadcast_id = ?2) \
-             RETURNING id",
+            &self.sql("UPDATE streams SET stop_requested_at = @now \
+             WHERE owner_instance = $1 AND stop_requested_at IS NULL \
+             AND status IN ('queued', 'starting', 'live', 'reconnecting') AND ($2 IS NULL OR broadcast_id = $2) \
+             RETURNING id"),
         )
         .bind(instance)
         .bind(broadcast_id)
@@ -379,21 +379,22 @@ impl Db {
     /// The unfinished streams of a broadcast that `instance` must stop: (id, ordered to stop,
     /// lease lost to another process).
     pub async fn stops_due(&self, broadcast_id: &str, instance: &str) -> Result<Vec<(i64, bool, bool)>, DbError> {
-        Ok(sqlx::query_as(
-            "SELECT id, stop_requested_at IS NOT NULL, owner_instance IS NOT ?2 FROM streams WHERE broadcast_id = ?1 \
-             AND status NOT IN ('ended', 'failed', 'cancelled') AND (stop_requested_at IS NOT NULL OR owner_instance IS NOT ?2)",
+        let rows: Vec<(i64, Flag, Flag)> = sqlx::query_as(
+            "SELECT id, stop_requested_at IS NOT NULL, owner_instance IS DISTINCT FROM $2 FROM streams WHERE broadcast_id = $1 \
+             AND status NOT IN ('ended', 'failed', 'cancelled') AND (stop_requested_at IS NOT NULL OR owner_instance IS DISTINCT FROM $2)",
         )
         .bind(broadcast_id)
         .bind(instance)
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        Ok(rows.into_iter().map(|(id, ordered, lost)| (id, ordered.0, lost.0)).collect())
     }
 
     /// Cancels a scheduled broadcast; returns how many rows it had.
     pub async fn cancel_scheduled(&self, creator_id: i64, broadcast_id: &str) -> Result<u64, DbError> {
         Ok(sqlx::query(
-            "UPDATE streams SET status = 'cancelled', ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-             WHERE broadcast_id = ? AND creator_id = ? AND status = 'scheduled'",
+            &self.sql("UPDATE streams SET status = 'cancelled', ended_at = @now \
+             WHERE broadcast_id = $1 AND creator_id = $2 AND status = 'scheduled'"),
         )
         .bind(broadcast_id)
         .bind(creator_id)
@@ -409,11 +410,11 @@ impl Db {
         let mut new_ids = Vec::with_capacity(ids.len());
         for id in ids {
             let new_id: i64 = sqlx::query_scalar(
-                "INSERT INTO streams (creator_id, twitch_account_id, video_id, broadcast_id, title, category, tags, fps, \
+                &self.sql("INSERT INTO streams (creator_id, twitch_account_id, video_id, broadcast_id, title, category, tags, fps, \
                  video_bitrate_k, audio_bitrate_k, resolution, loop, status, scheduled_at) \
-                 SELECT creator_id, twitch_account_id, video_id, ?, title, category, tags, fps, video_bitrate_k, \
-                 audio_bitrate_k, resolution, loop, 'scheduled', strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM streams WHERE id = ? \
-                 RETURNING id",
+                 SELECT creator_id, twitch_account_id, video_id, $1, title, category, tags, fps, video_bitrate_k, \
+                 audio_bitrate_k, resolution, loop, 'scheduled', @now FROM streams WHERE id = $2 \
+                 RETURNING id"),
             )
             .bind(new_broadcast_id)
             .bind(id)

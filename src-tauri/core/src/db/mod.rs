@@ -1,13 +1,17 @@
-//! The SQLite database: one pool per data dir, WAL journal, foreign keys enforced, migrations
-//! embedded from the repo's `migrations/` folder.
+//! The database: SQLite in the data dir (WAL journal, foreign keys enforced) by default, or a
+//! PostgreSQL server that the nodes of a fleet share (`serve --database postgres://…`). Both go
+//! through sqlx's `Any` driver, with migrations embedded from the repo's `migrations/` folder.
 //!
 //! Every SQL statement of the app lives under this module, a file per table or area, behind typed
-//! functions — so that a PostgreSQL implementation for multi-node servers (DESIGN.md §9) is one
-//! module's work.
+//! functions, written once in the SQL the two databases share (`$1` placeholders, `RETURNING`,
+//! `ON CONFLICT`, RFC 3339 text for times). The few things they say differently — the time now,
+//! comparing times, taking the write lock — are chosen in one place, [`sql`].
 
 pub mod accounts;
+mod sql;
 pub mod broadcast;
 pub mod jobs;
+pub mod nodes;
 pub mod playlists;
 pub mod schedules;
 pub mod secrets;
@@ -18,14 +22,19 @@ pub mod users;
 pub mod videos;
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use sql::{Backend, Flag};
 
 pub const DB_FILE: &str = "twitcher.db";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+/// Each backend has its own migrations (`migrations/sqlite`, `migrations/postgres`), numbered
+/// alike: a change to the schema is one file in each, with the same version.
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -33,7 +42,9 @@ pub enum DbError {
     CreateDir { path: String, source: std::io::Error },
     #[error("cannot open the database {path}: {source}")]
     Open { path: String, source: sqlx::Error },
-    #[error("the database could not be migrated: {0}. Nothing was changed; if this data dir was used by a newer Twitcher, use that version")]
+    #[error("the database URL is not one Twitcher can use ({0}): give postgres://user:password@host:port/database, or none for SQLite in the data dir")]
+    Url(String),
+    #[error("the database could not be migrated: {0}. Nothing was changed; if this database was used by a newer Twitcher, use that version")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
@@ -45,7 +56,8 @@ pub enum DbError {
 /// Mutex).
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 impl Db {
@@ -55,70 +67,164 @@ impl Db {
         std::fs::create_dir_all(data_dir)
             .map_err(|source| DbError::CreateDir { path: data_dir.display().to_string(), source })?;
         let path = data_dir.join(DB_FILE);
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .expect("static sqlite URL")
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL is durable across application crashes in WAL mode and much faster than FULL.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            // The CLI and the desktop app may share a data dir: wait for the other's write lock.
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
+        sqlx::any::install_default_drivers();
+        // Percent-encoded, so a data dir with `?` or `#` in its name is still one file name.
+        let encoded = percent_encode_path(&path.to_string_lossy());
+        let options: AnyConnectOptions = format!("sqlite://{encoded}?mode=rwc")
+            .parse()
+            .map_err(|source| DbError::Open { path: path.display().to_string(), source })?;
+        let pool = AnyPoolOptions::new()
             .max_connections(8)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets the window, the CLI and `serve` read while one writes; NORMAL is
+                    // durable across application crashes in WAL mode and much faster than FULL;
+                    // the CLI and the desktop app may share a data dir, so each waits for the
+                    // other's write lock instead of failing.
+                    // The wait comes first: switching the journal may itself wait for a lock.
+                    conn.execute(
+                        "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|source| DbError::Open { path: path.display().to_string(), source })?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        SQLITE_MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, backend: Backend::Sqlite })
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    /// Connects to the PostgreSQL database at `url` (what the nodes of a fleet share) and applies
+    /// pending migrations; several processes migrating at once are serialised by sqlx's lock.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(DbError::Url(redact_url(url)));
+        }
+        sqlx::any::install_default_drivers();
+        let options: AnyConnectOptions = url.parse().map_err(|_| DbError::Url(redact_url(url)))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Every time the app writes is RFC 3339 text in UTC; the server's zone must
+                    // not leak into `to_char`.
+                    conn.execute("SET TIME ZONE 'UTC'").await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|source| DbError::Open { path: redact_url(url), source })?;
+        POSTGRES_MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, backend: Backend::Postgres })
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
     }
 
     /// The version of the newest applied migration (0 for an empty database).
     pub async fn schema_version(&self) -> Result<i64, DbError> {
         let version: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
                 .fetch_one(&self.pool)
                 .await?;
         Ok(version.unwrap_or(0))
     }
 
-    /// The number of migrations this build knows; equal to the applied count once open.
-    pub fn known_migrations() -> usize {
-        MIGRATOR.iter().count()
+    /// The number of migrations this build knows for this backend; equal to the applied count
+    /// once open.
+    pub fn known_migrations(&self) -> usize {
+        self.migrator().iter().count()
     }
 
     pub async fn applied_migrations(&self) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
             .fetch_one(&self.pool)
             .await?)
     }
 
-    /// The journal mode in force ("wal" once open).
+    /// The journal mode in force ("wal" once open; PostgreSQL has its own WAL: "postgres").
     pub async fn journal_mode(&self) -> Result<String, DbError> {
-        Ok(sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&self.pool).await?)
+        match self.backend {
+            Backend::Sqlite => Ok(sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&self.pool).await?),
+            Backend::Postgres => Ok("postgres".into()),
+        }
     }
 
-    /// Whether foreign keys are enforced on the pool's connections.
+    /// Whether foreign keys are enforced on the pool's connections (always, on PostgreSQL).
     pub async fn foreign_keys(&self) -> Result<bool, DbError> {
-        Ok(sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&self.pool).await?)
+        match self.backend {
+            Backend::Sqlite => {
+                let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&self.pool).await?;
+                Ok(on == 1)
+            }
+            Backend::Postgres => Ok(true),
+        }
     }
 
-    /// Names of the tables in the schema (without SQLite's and sqlx's own).
+    /// Names of the tables in the schema (without the database's and sqlx's own).
     pub async fn table_names(&self) -> Result<Vec<String>, DbError> {
-        Ok(sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_%' ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_%' ORDER BY name"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx\\_%' ORDER BY table_name"
+            }
+        };
+        Ok(sqlx::query_scalar(sql).fetch_all(&self.pool).await?)
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// For the core's tests, which change rows behind the app's back (a tampered ciphertext, a lease
+/// whose process died) in SQL written for both databases.
+#[cfg(feature = "testing")]
+impl Db {
+    pub fn testing_pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// `template` with the markers of [`sql`] written for this database.
+    pub fn testing_sql(&self, template: &str) -> String {
+        self.sql(template).into_owned()
+    }
+}
+
+/// `path` with the characters a URL gives meaning to percent-encoded (sqlx decodes them).
+fn percent_encode_path(path: &str) -> String {
+    path.replace('%', "%25").replace('?', "%3F").replace('#', "%23")
+}
+
+/// A database URL without its password, for error messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(not a URL)".into(),
     }
 }

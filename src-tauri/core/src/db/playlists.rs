@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{Db, DbError};
+use super::{Db, DbError, Flag};
 use crate::playlists::{ItemMeta, PlaylistItem, PlaylistOptions, PlaylistRow};
 
 const PLAYLIST_COLUMNS: &str = "id, name, loop, shuffle, insert_every, insert_video_id, slate_video_id, created_at";
@@ -11,7 +11,7 @@ const PLAYLIST_COLUMNS: &str = "id, name, loop, shuffle, insert_every, insert_vi
 impl Db {
     /// Creates an empty playlist; `Ok(None)` when the owner already has one of that name.
     pub async fn insert_playlist(&self, owner_id: i64, name: &str) -> Result<Option<i64>, DbError> {
-        let result = sqlx::query_scalar("INSERT INTO playlists (owner_id, name) VALUES (?, ?) RETURNING id")
+        let result = sqlx::query_scalar("INSERT INTO playlists (owner_id, name) VALUES ($1, $2) RETURNING id")
             .bind(owner_id)
             .bind(name)
             .fetch_one(self.pool())
@@ -24,7 +24,7 @@ impl Db {
     }
 
     pub async fn playlist(&self, owner_id: i64, id: i64) -> Result<Option<PlaylistRow>, DbError> {
-        Ok(sqlx::query_as(&format!("SELECT {PLAYLIST_COLUMNS} FROM playlists WHERE owner_id = ? AND id = ?"))
+        Ok(sqlx::query_as(&format!("SELECT {PLAYLIST_COLUMNS} FROM playlists WHERE owner_id = $1 AND id = $2"))
             .bind(owner_id)
             .bind(id)
             .fetch_optional(self.pool())
@@ -32,7 +32,7 @@ impl Db {
     }
 
     pub async fn playlists(&self, owner_id: i64) -> Result<Vec<PlaylistRow>, DbError> {
-        Ok(sqlx::query_as(&format!("SELECT {PLAYLIST_COLUMNS} FROM playlists WHERE owner_id = ? ORDER BY name COLLATE NOCASE, id"))
+        Ok(sqlx::query_as(&format!("SELECT {PLAYLIST_COLUMNS} FROM playlists WHERE owner_id = $1 ORDER BY lower(name), id"))
             .bind(owner_id)
             .fetch_all(self.pool())
             .await?)
@@ -42,7 +42,7 @@ impl Db {
     pub async fn playlist_items(&self, playlist_id: i64) -> Result<Vec<PlaylistItem>, DbError> {
         let rows = sqlx::query(
             "SELECT i.id, i.position, i.video_id, v.title AS video_title, v.duration_sec, i.title, i.category, i.tags \
-             FROM playlist_items i JOIN videos v ON v.id = i.video_id WHERE i.playlist_id = ? ORDER BY i.position",
+             FROM playlist_items i JOIN videos v ON v.id = i.video_id WHERE i.playlist_id = $1 ORDER BY i.position",
         )
         .bind(playlist_id)
         .fetch_all(self.pool())
@@ -67,14 +67,14 @@ impl Db {
     /// Inserts an item at `index` (0-based, clamped to the end), shifting the ones after it.
     pub async fn insert_playlist_item(&self, playlist_id: i64, index: Option<u32>, video_id: i64, meta: &ItemMeta) -> Result<(), DbError> {
         let mut tx = self.pool().begin().await?;
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM playlist_items WHERE playlist_id = ?").bind(playlist_id).fetch_one(&mut *tx).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM playlist_items WHERE playlist_id = $1").bind(playlist_id).fetch_one(&mut *tx).await?;
         let at = index.map(|i| (i as i64).min(count)).unwrap_or(count);
-        sqlx::query("UPDATE playlist_items SET position = position + 1 WHERE playlist_id = ? AND position >= ?")
+        sqlx::query("UPDATE playlist_items SET position = position + 1 WHERE playlist_id = $1 AND position >= $2")
             .bind(playlist_id)
             .bind(at)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO playlist_items (playlist_id, position, video_id, title, category, tags) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO playlist_items (playlist_id, position, video_id, title, category, tags) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(playlist_id)
             .bind(at)
             .bind(video_id)
@@ -90,16 +90,16 @@ impl Db {
     /// Moves the item at `from` to `to` (0-based); false when `from` is not an item.
     pub async fn move_playlist_item(&self, playlist_id: i64, from: u32, to: u32) -> Result<bool, DbError> {
         let mut tx = self.pool().begin().await?;
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM playlist_items WHERE playlist_id = ?").bind(playlist_id).fetch_one(&mut *tx).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM playlist_items WHERE playlist_id = $1").bind(playlist_id).fetch_one(&mut *tx).await?;
         let (from, to) = (from as i64, (to as i64).min(count - 1));
         if from >= count {
             return Ok(false);
         }
         // Park the moving item at -1, close the gap, open the new one, put it there.
-        sqlx::query("UPDATE playlist_items SET position = -1 WHERE playlist_id = ? AND position = ?").bind(playlist_id).bind(from).execute(&mut *tx).await?;
-        sqlx::query("UPDATE playlist_items SET position = position - 1 WHERE playlist_id = ? AND position > ?").bind(playlist_id).bind(from).execute(&mut *tx).await?;
-        sqlx::query("UPDATE playlist_items SET position = position + 1 WHERE playlist_id = ? AND position >= ?").bind(playlist_id).bind(to).execute(&mut *tx).await?;
-        sqlx::query("UPDATE playlist_items SET position = ? WHERE playlist_id = ? AND position = -1").bind(to).bind(playlist_id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE playlist_items SET position = -1 WHERE playlist_id = $1 AND position = $2").bind(playlist_id).bind(from).execute(&mut *tx).await?;
+        sqlx::query("UPDATE playlist_items SET position = position - 1 WHERE playlist_id = $1 AND position > $2").bind(playlist_id).bind(from).execute(&mut *tx).await?;
+        sqlx::query("UPDATE playlist_items SET position = position + 1 WHERE playlist_id = $1 AND position >= $2").bind(playlist_id).bind(to).execute(&mut *tx).await?;
+        sqlx::query("UPDATE playlist_items SET position = $1 WHERE playlist_id = $2 AND position = -1").bind(to).bind(playlist_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -107,11 +107,11 @@ impl Db {
     /// Removes the item at `index` (0-based); false when there is none.
     pub async fn remove_playlist_item(&self, playlist_id: i64, index: u32) -> Result<bool, DbError> {
         let mut tx = self.pool().begin().await?;
-        let gone = sqlx::query("DELETE FROM playlist_items WHERE playlist_id = ? AND position = ?").bind(playlist_id).bind(index as i64).execute(&mut *tx).await?;
+        let gone = sqlx::query("DELETE FROM playlist_items WHERE playlist_id = $1 AND position = $2").bind(playlist_id).bind(index as i64).execute(&mut *tx).await?;
         if gone.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query("UPDATE playlist_items SET position = position - 1 WHERE playlist_id = ? AND position > ?")
+        sqlx::query("UPDATE playlist_items SET position = position - 1 WHERE playlist_id = $1 AND position > $2")
             .bind(playlist_id)
             .bind(index as i64)
             .execute(&mut *tx)
@@ -121,7 +121,7 @@ impl Db {
     }
 
     pub async fn set_playlist_options(&self, owner_id: i64, id: i64, o: &PlaylistOptions) -> Result<bool, DbError> {
-        let done = sqlx::query("UPDATE playlists SET loop = ?, shuffle = ?, insert_every = ?, insert_video_id = ?, slate_video_id = ? WHERE owner_id = ? AND id = ?")
+        let done = sqlx::query("UPDATE playlists SET loop = $1, shuffle = $2, insert_every = $3, insert_video_id = $4, slate_video_id = $5 WHERE owner_id = $6 AND id = $7")
             .bind(o.looped)
             .bind(o.shuffle)
             .bind(o.insert_every.map(i64::from))
@@ -135,18 +135,19 @@ impl Db {
     }
 
     pub async fn delete_playlist(&self, owner_id: i64, id: i64) -> Result<bool, DbError> {
-        let done = sqlx::query("DELETE FROM playlists WHERE owner_id = ? AND id = ?").bind(owner_id).bind(id).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM playlists WHERE owner_id = $1 AND id = $2").bind(owner_id).bind(id).execute(self.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Whether a broadcast that has not ended plays this playlist.
     pub async fn playlist_in_use(&self, id: i64) -> Result<bool, DbError> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM streams WHERE playlist_id = ? \
+        let used: Flag = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM streams WHERE playlist_id = $1 \
              AND status IN ('scheduled', 'queued', 'starting', 'live', 'reconnecting', 'stopping'))",
         )
         .bind(id)
         .fetch_one(self.pool())
-        .await?)
+        .await?;
+        Ok(used.0)
     }
 }

@@ -20,7 +20,10 @@ pub struct NewSchedule<'a> {
 impl Db {
     /// What was published of a schedule to one channel's Twitch schedule.
     pub async fn set_schedule_on_twitch(&self, schedule_id: i64, account_id: i64, segment_ids: &[String], notice: Option<&str>) -> Result<(), DbError> {
-        sqlx::query("INSERT OR REPLACE INTO schedule_on_twitch (schedule_id, account_id, segment_ids, notice) VALUES (?, ?, ?, ?)")
+        sqlx::query(
+            "INSERT INTO schedule_on_twitch (schedule_id, account_id, segment_ids, notice) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (schedule_id, account_id) DO UPDATE SET segment_ids = excluded.segment_ids, notice = excluded.notice",
+        )
             .bind(schedule_id)
             .bind(account_id)
             .bind(serde_json::to_string(segment_ids).expect("strings serialise"))
@@ -33,7 +36,7 @@ impl Db {
     /// Per account: (account id, segment ids, notice), of a schedule.
     pub async fn schedule_on_twitch(&self, schedule_id: i64) -> Result<Vec<(i64, Vec<String>, Option<String>)>, DbError> {
         let rows: Vec<(i64, String, Option<String>)> =
-            sqlx::query_as("SELECT account_id, segment_ids, notice FROM schedule_on_twitch WHERE schedule_id = ? ORDER BY account_id")
+            sqlx::query_as("SELECT account_id, segment_ids, notice FROM schedule_on_twitch WHERE schedule_id = $1 ORDER BY account_id")
                 .bind(schedule_id)
                 .fetch_all(self.pool())
                 .await?;
@@ -43,7 +46,7 @@ impl Db {
     pub async fn insert_schedule(&self, s: &NewSchedule<'_>) -> Result<i64, DbError> {
         Ok(sqlx::query_scalar(
             "INSERT INTO schedules (owner_id, request, at_local, time_zone, days, duration_sec, until_local, next_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(s.owner_id)
         .bind(s.request)
@@ -58,11 +61,11 @@ impl Db {
     }
 
     pub async fn schedule(&self, owner_id: i64, id: i64) -> Result<Option<ScheduleRow>, DbError> {
-        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE owner_id = ? AND id = ?")).bind(owner_id).bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE owner_id = $1 AND id = $2")).bind(owner_id).bind(id).fetch_optional(self.pool()).await?)
     }
 
     pub async fn schedules(&self, owner_id: i64) -> Result<Vec<ScheduleRow>, DbError> {
-        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE owner_id = ? ORDER BY id")).bind(owner_id).fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE owner_id = $1 ORDER BY id")).bind(owner_id).fetch_all(self.pool()).await?)
     }
 
     /// Every profile's schedules: what the scheduler walks.
@@ -73,7 +76,7 @@ impl Db {
     /// Moves a schedule's next occurrence from `from` to `to`; false when another process did
     /// first (then that process materialises the occurrence).
     pub async fn advance_schedule(&self, id: i64, from: &str, to: &str) -> Result<bool, DbError> {
-        let done = sqlx::query("UPDATE schedules SET next_at = ? WHERE id = ? AND next_at = ?").bind(to).bind(id).bind(from).execute(self.pool()).await?;
+        let done = sqlx::query("UPDATE schedules SET next_at = $1 WHERE id = $2 AND next_at = $3").bind(to).bind(id).bind(from).execute(self.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -81,14 +84,14 @@ impl Db {
     pub async fn delete_schedule(&self, owner_id: i64, id: i64) -> Result<bool, DbError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
-            "UPDATE streams SET status = 'cancelled', ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-             WHERE schedule_id = ? AND creator_id = ? AND status = 'scheduled'",
+            &self.sql("UPDATE streams SET status = 'cancelled', ended_at = @now \
+             WHERE schedule_id = $1 AND creator_id = $2 AND status = 'scheduled'"),
         )
         .bind(id)
         .bind(owner_id)
         .execute(&mut *tx)
         .await?;
-        let done = sqlx::query("DELETE FROM schedules WHERE owner_id = ? AND id = ?").bind(owner_id).bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM schedules WHERE owner_id = $1 AND id = $2").bind(owner_id).bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
@@ -96,9 +99,9 @@ impl Db {
     /// Orders a stop on running streams whose end (`ends_at`) is at or before `now`.
     pub async fn order_stop_ended(&self, now: &str) -> Result<Vec<i64>, DbError> {
         Ok(sqlx::query_scalar(
-            "UPDATE streams SET stop_requested_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-             WHERE ends_at IS NOT NULL AND julianday(ends_at) <= julianday(?) AND stop_requested_at IS NULL \
-             AND status IN ('queued', 'starting', 'live', 'reconnecting') RETURNING id",
+            &self.sql("UPDATE streams SET stop_requested_at = @now \
+             WHERE ends_at IS NOT NULL AND @time(ends_at) <= @time($1) AND stop_requested_at IS NULL \
+             AND status IN ('queued', 'starting', 'live', 'reconnecting') RETURNING id"),
         )
         .bind(now)
         .fetch_all(self.pool())

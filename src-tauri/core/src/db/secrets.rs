@@ -23,9 +23,12 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
 const KEY_ID: &str = "vault.key_id";
 
 /// The guard of every write of a freshly sealed secret: true only while the key it was sealed
-/// under (bound as `?`) is still the recorded one. Inside the writing statement itself, so a
-/// rotation (one IMMEDIATE transaction) is either wholly before it or wholly after it.
-pub(super) const UNDER_RECORDED_KEY: &str = "(SELECT value FROM settings WHERE key = 'vault.key_id') IS ?";
+/// under (bound as parameter `param`) is still the recorded one. Inside the writing statement
+/// itself, so a rotation (one write-locked transaction) is either wholly before it or wholly
+/// after it.
+pub(super) fn under_recorded_key(param: usize) -> String {
+    format!("(SELECT value FROM settings WHERE key = 'vault.key_id') IS NOT DISTINCT FROM ${param}")
+}
 
 /// Turns "the guarded write changed nothing" into [`DbError::KeySuperseded`].
 pub(super) fn guarded(rows_affected: u64) -> Result<(), DbError> {
@@ -61,7 +64,7 @@ impl Db {
     pub async fn set_vault_record(&self, key_id: &str, backend: KeyringBackend) -> Result<(), DbError> {
         let mut tx = self.pool().begin().await?;
         for (key, value) in [(KEY_ID, key_id), (BACKEND, backend_name(backend))] {
-            super::settings::upsert(&mut tx, key, value).await?;
+            super::settings::upsert(self, &mut tx, key, value).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -86,7 +89,7 @@ impl Db {
         reseal: impl Fn(SecretRef<'_>, &Sealed) -> Result<Sealed, VaultError>,
     ) -> Result<usize, VaultError> {
         // IMMEDIATE: take the write lock up front, so no secret is added between read and write.
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await.map_err(DbError::from)?;
+        let mut tx = self.begin_write().await.map_err(DbError::from)?;
         let mut count = 0;
         for c in SEALED_COLUMNS {
             let f = c.field;
@@ -95,7 +98,7 @@ impl Db {
                 c.table
             );
             let rows: Vec<SealedRow> = sqlx::query_as(&select).fetch_all(&mut *tx).await.map_err(DbError::from)?;
-            let update = format!("UPDATE {} SET {f}_cipher = ?, {f}_nonce = ?, {f}_tag = ? WHERE id = ?", c.table);
+            let update = format!("UPDATE {} SET {f}_cipher = $1, {f}_nonce = $2, {f}_tag = $3 WHERE id = $4", c.table);
             for row in rows {
                 let at = SecretRef { table: c.table, row_id: row.id, field: f };
                 let sealed = reseal(at, &Sealed { cipher: row.cipher, nonce: row.nonce, tag: row.tag, key_id: None })?;
@@ -111,7 +114,7 @@ impl Db {
             }
         }
         for (key, value) in [(KEY_ID, key_id), (BACKEND, backend_name(backend))] {
-            super::settings::upsert(&mut tx, key, value).await?;
+            super::settings::upsert(self, &mut tx, key, value).await?;
         }
         tx.commit().await.map_err(DbError::from)?;
         Ok(count)
@@ -122,7 +125,7 @@ impl Db {
     /// The sealed secret called `name`, if made.
     pub async fn named_secret(&self, name: &str) -> Result<Option<(i64, Sealed)>, DbError> {
         let row: Option<SealedRow> =
-            sqlx::query_as("SELECT id, secret_cipher AS cipher, secret_nonce AS nonce, secret_tag AS tag FROM server_keys WHERE name = ?")
+            sqlx::query_as("SELECT id, secret_cipher AS cipher, secret_nonce AS nonce, secret_tag AS tag FROM server_keys WHERE name = $1")
                 .bind(name)
                 .fetch_optional(self.pool())
                 .await?;
@@ -132,17 +135,18 @@ impl Db {
     /// Stores a new secret called `name`, sealed by `seal` (which gets the row it is bound to).
     /// When another process made one first, theirs stays and `false` is returned.
     pub async fn insert_named_secret(&self, name: &str, seal: impl FnOnce(SecretRef<'_>) -> Sealed) -> Result<bool, DbError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO server_keys (name, secret_cipher, secret_nonce, secret_tag) VALUES (?, x'', x'', x'') \
+            "INSERT INTO server_keys (name, secret_cipher, secret_nonce, secret_tag) VALUES ($1, $2, $2, $2) \
              ON CONFLICT (name) DO NOTHING RETURNING id",
         )
         .bind(name)
+        .bind(Vec::<u8>::new())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(id) = id else { return Ok(false) };
         let sealed = seal(SecretRef { table: "server_keys", row_id: id, field: "secret" });
-        let sql = format!("UPDATE server_keys SET secret_cipher = ?, secret_nonce = ?, secret_tag = ? WHERE id = ? AND {UNDER_RECORDED_KEY}");
+        let sql = format!("UPDATE server_keys SET secret_cipher = $1, secret_nonce = $2, secret_tag = $3 WHERE id = $4 AND {}", under_recorded_key(5));
         let written = sqlx::query(&sql)
             .bind(&sealed.cipher)
             .bind(&sealed.nonce)

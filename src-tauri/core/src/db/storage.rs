@@ -13,6 +13,7 @@ struct ConfigRow {
     bucket: String,
     region: String,
     access_key: String,
+    #[sqlx(try_from = "crate::db::Flag")]
     path_style: bool,
     secret_key_cipher: Option<Vec<u8>>,
     secret_key_nonce: Option<Vec<u8>>,
@@ -49,10 +50,10 @@ impl Db {
     pub async fn save_s3_config(&self, s: &S3Settings, seal: Option<impl FnOnce(SecretRef<'_>) -> Sealed>) -> Result<(), DbError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
-            "INSERT INTO s3_config (id, endpoint, bucket, region, access_key, path_style) VALUES (1, ?, ?, ?, ?, ?) \
+            &self.sql("INSERT INTO s3_config (id, endpoint, bucket, region, access_key, path_style) VALUES (1, $1, $2, $3, $4, $5) \
              ON CONFLICT (id) DO UPDATE SET endpoint = excluded.endpoint, bucket = excluded.bucket, \
              region = excluded.region, access_key = excluded.access_key, path_style = excluded.path_style, \
-             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+             updated_at = @now"),
         )
         .bind(&s.endpoint)
         .bind(&s.bucket)
@@ -64,8 +65,8 @@ impl Db {
         if let Some(seal) = seal {
             let sealed = seal(SecretRef { table: TABLE, row_id: 1, field: SECRET_KEY });
             let sql = format!(
-                "UPDATE s3_config SET secret_key_cipher = ?, secret_key_nonce = ?, secret_key_tag = ? WHERE id = 1 AND {}",
-                super::secrets::UNDER_RECORDED_KEY
+                "UPDATE s3_config SET secret_key_cipher = $1, secret_key_nonce = $2, secret_key_tag = $3 WHERE id = 1 AND {}",
+                super::secrets::under_recorded_key(4)
             );
             let written = sqlx::query(&sql).bind(sealed.cipher).bind(sealed.nonce).bind(sealed.tag).bind(sealed.key_id).execute(&mut *tx).await?;
             super::secrets::guarded(written.rows_affected())?;
@@ -76,7 +77,7 @@ impl Db {
 
     /// The video now lives in S3 under `key`; its library copy is gone.
     pub async fn set_video_in_s3(&self, id: i64, key: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE videos SET storage = 's3', s3_key = ?, local_path = NULL WHERE id = ?")
+        sqlx::query("UPDATE videos SET storage = 's3', s3_key = $1, local_path = NULL WHERE id = $2")
             .bind(key)
             .bind(id)
             .execute(self.pool())
@@ -86,12 +87,12 @@ impl Db {
 
     /// Where the local (cached) copy of a video is now.
     pub async fn set_video_local_path(&self, id: i64, path: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE videos SET local_path = ? WHERE id = ?").bind(path).bind(id).execute(self.pool()).await?;
+        sqlx::query("UPDATE videos SET local_path = $1 WHERE id = $2").bind(path).bind(id).execute(self.pool()).await?;
         Ok(())
     }
 
     /// A video by id, whoever owns it (for jobs, which carry the owner in their payload).
     pub async fn video_owner(&self, id: i64) -> Result<Option<i64>, DbError> {
-        Ok(sqlx::query_scalar("SELECT uploader_id FROM videos WHERE id = ?").bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_scalar("SELECT uploader_id FROM videos WHERE id = $1").bind(id).fetch_optional(self.pool()).await?)
     }
 }

@@ -46,7 +46,7 @@ struct TokenRow {
 impl Db {
     /// The account of this profile that streams to `channel_id`, if linked.
     pub async fn account_by_channel(&self, user_id: i64, channel_id: &str) -> Result<Option<i64>, DbError> {
-        Ok(sqlx::query_scalar("SELECT id FROM twitch_accounts WHERE user_id = ? AND channel_id = ?")
+        Ok(sqlx::query_scalar("SELECT id FROM twitch_accounts WHERE user_id = $1 AND channel_id = $2")
             .bind(user_id)
             .bind(channel_id)
             .fetch_optional(self.pool())
@@ -67,8 +67,8 @@ impl Db {
     ) -> Result<bool, DbError> {
         let mut tx = self.pool().begin().await?;
         let result = sqlx::query(
-            "UPDATE twitch_accounts SET login = ?, display_name = ?, avatar_url = ?, scopes = ?, \
-             validated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE user_id = ? AND id = ?",
+            &self.sql("UPDATE twitch_accounts SET login = $1, display_name = $2, avatar_url = $3, scopes = $4, \
+             validated_at = @now WHERE user_id = $5 AND id = $6"),
         )
         .bind(profile.login)
         .bind(profile.display_name)
@@ -81,7 +81,7 @@ impl Db {
         if result.rows_affected() == 0 {
             return Ok(false);
         }
-        write_tokens(&mut tx, id, access, refresh, expires_at).await?;
+        write_tokens(self, &mut tx, id, access, refresh, expires_at).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -91,7 +91,7 @@ impl Db {
         let row: Option<TokenRow> = sqlx::query_as(
             "SELECT access_token_cipher, access_token_nonce, access_token_tag, refresh_token_cipher, refresh_token_nonce, \
              refresh_token_tag, token_expires_at, login, display_name, auth_problem FROM twitch_accounts \
-             WHERE user_id = ? AND id = ? AND access_token_cipher IS NOT NULL AND refresh_token_cipher IS NOT NULL",
+             WHERE user_id = $1 AND id = $2 AND access_token_cipher IS NOT NULL AND refresh_token_cipher IS NOT NULL",
         )
         .bind(user_id)
         .bind(id)
@@ -109,12 +109,12 @@ impl Db {
     /// Stores a refreshed pair (the old refresh token is spent).
     pub async fn set_account_tokens(&self, id: i64, access: &Sealed, refresh: &Sealed, expires_at: i64) -> Result<(), DbError> {
         let mut conn = self.pool().acquire().await?;
-        write_tokens(&mut conn, id, access, refresh, expires_at).await
+        write_tokens(self, &mut conn, id, access, refresh, expires_at).await
     }
 
     /// Marks an account "reconnect needed" with the reason (and releases a refresh claim).
     pub async fn set_account_auth_problem(&self, id: i64, problem: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE twitch_accounts SET auth_problem = ?, refresh_claimed_until = NULL WHERE id = ?").bind(problem).bind(id).execute(self.pool()).await?;
+        sqlx::query("UPDATE twitch_accounts SET auth_problem = $1, refresh_claimed_until = NULL WHERE id = $2").bind(problem).bind(id).execute(self.pool()).await?;
         Ok(())
     }
 
@@ -123,8 +123,8 @@ impl Db {
     /// this caller won.
     pub async fn claim_token_refresh(&self, id: i64, now: i64, until: i64) -> Result<bool, DbError> {
         let won = sqlx::query(
-            "UPDATE twitch_accounts SET refresh_claimed_until = ? WHERE id = ? \
-             AND (refresh_claimed_until IS NULL OR refresh_claimed_until < ?)",
+            "UPDATE twitch_accounts SET refresh_claimed_until = $1 WHERE id = $2 \
+             AND (refresh_claimed_until IS NULL OR refresh_claimed_until < $3)",
         )
         .bind(until)
         .bind(id)
@@ -136,12 +136,12 @@ impl Db {
 
     /// Gives up a refresh claim (the refresh failed for a reason that is not the grant's).
     pub async fn release_token_refresh(&self, id: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE twitch_accounts SET refresh_claimed_until = NULL WHERE id = ?").bind(id).execute(self.pool()).await?;
+        sqlx::query("UPDATE twitch_accounts SET refresh_claimed_until = NULL WHERE id = $1").bind(id).execute(self.pool()).await?;
         Ok(())
     }
 
     pub async fn set_account_validated(&self, id: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE twitch_accounts SET validated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?")
+        sqlx::query(&self.sql("UPDATE twitch_accounts SET validated_at = @now WHERE id = $1"))
             .bind(id)
             .execute(self.pool())
             .await?;
@@ -160,7 +160,7 @@ impl Db {
     /// The cached stats (JSON) and when they were fetched (Unix seconds).
     pub async fn account_stats_cache(&self, id: i64) -> Result<Option<(String, i64)>, DbError> {
         let row: Option<(Option<String>, Option<i64>)> =
-            sqlx::query_as("SELECT stats_json, stats_fetched_unix FROM twitch_accounts WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+            sqlx::query_as("SELECT stats_json, stats_fetched_unix FROM twitch_accounts WHERE id = $1").bind(id).fetch_optional(self.pool()).await?;
         Ok(match row {
             Some((Some(json), Some(at))) => Some((json, at)),
             _ => None,
@@ -168,7 +168,7 @@ impl Db {
     }
 
     pub async fn set_account_stats_cache(&self, id: i64, json: &str, fetched_unix: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE twitch_accounts SET stats_json = ?, stats_fetched_unix = ? WHERE id = ?")
+        sqlx::query("UPDATE twitch_accounts SET stats_json = $1, stats_fetched_unix = $2 WHERE id = $3")
             .bind(json)
             .bind(fetched_unix)
             .bind(id)
@@ -178,7 +178,7 @@ impl Db {
     }
 
     pub async fn set_stream_channel_notice(&self, stream_id: i64, notice: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE streams SET channel_notice = ? WHERE id = ?")
+        sqlx::query("UPDATE streams SET channel_notice = $1 WHERE id = $2")
             .bind(crate::redact::redact(notice).as_ref())
             .bind(stream_id)
             .execute(self.pool())
@@ -188,15 +188,15 @@ impl Db {
 }
 
 /// Writes a sealed token pair and its expiry (Unix seconds), clearing "reconnect needed".
-async fn write_tokens(conn: &mut sqlx::SqliteConnection, id: i64, access: &Sealed, refresh: &Sealed, expires_at: i64) -> Result<(), DbError> {
+async fn write_tokens(db: &Db, conn: &mut sqlx::AnyConnection, id: i64, access: &Sealed, refresh: &Sealed, expires_at: i64) -> Result<(), DbError> {
     debug_assert_eq!(access.key_id, refresh.key_id, "one vault seals a token pair");
     let sql = format!(
-        "UPDATE twitch_accounts SET access_token_cipher = ?, access_token_nonce = ?, access_token_tag = ?, \
-         refresh_token_cipher = ?, refresh_token_nonce = ?, refresh_token_tag = ?, token_expires_at = ?, \
-         auth_problem = NULL, refresh_claimed_until = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND {}",
-        super::secrets::UNDER_RECORDED_KEY
+        "UPDATE twitch_accounts SET access_token_cipher = $1, access_token_nonce = $2, access_token_tag = $3, \
+         refresh_token_cipher = $4, refresh_token_nonce = $5, refresh_token_tag = $6, token_expires_at = $7, \
+         auth_problem = NULL, refresh_claimed_until = NULL, updated_at = @now WHERE id = $8 AND {}",
+        super::secrets::under_recorded_key(9)
     );
-    let written = sqlx::query(&sql)
+    let written = sqlx::query(&db.sql(&sql))
         .bind(&access.cipher)
         .bind(&access.nonce)
         .bind(&access.tag)

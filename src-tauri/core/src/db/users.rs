@@ -43,7 +43,7 @@ impl Db {
     pub async fn insert_user(&self, uuid_hash: &str, uuid_hint: &str, name: &str) -> Result<Profile, DbError> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (uuid_hash, uuid_hint, name, role) \
-             SELECT ?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'USER' ELSE 'ADMIN' END \
+             SELECT $1, $2, $3, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'USER' ELSE 'ADMIN' END \
              RETURNING id",
         )
         .bind(uuid_hash)
@@ -57,7 +57,7 @@ impl Db {
     /// Inserts the data dir's first profile (an ADMIN); `None` when there already is one.
     pub async fn insert_first_user(&self, uuid_hash: &str, uuid_hint: &str, name: &str) -> Result<Option<Profile>, DbError> {
         let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO users (uuid_hash, uuid_hint, name, role) SELECT ?, ?, ?, 'ADMIN' WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING id",
+            "INSERT INTO users (uuid_hash, uuid_hint, name, role) SELECT $1, $2, $3, 'ADMIN' WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING id",
         )
         .bind(uuid_hash)
         .bind(uuid_hint)
@@ -71,7 +71,7 @@ impl Db {
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<Profile>, DbError> {
-        Ok(sqlx::query_as::<_, ProfileRow>(&format!("{SELECT_PROFILE} WHERE u.id = ?"))
+        Ok(sqlx::query_as::<_, ProfileRow>(&format!("{SELECT_PROFILE} WHERE u.id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
             .await?
@@ -79,7 +79,7 @@ impl Db {
     }
 
     pub async fn user_by_uuid_hash(&self, uuid_hash: &str) -> Result<Option<Profile>, DbError> {
-        Ok(sqlx::query_as::<_, ProfileRow>(&format!("{SELECT_PROFILE} WHERE u.uuid_hash = ?"))
+        Ok(sqlx::query_as::<_, ProfileRow>(&format!("{SELECT_PROFILE} WHERE u.uuid_hash = $1"))
             .bind(uuid_hash)
             .fetch_optional(self.pool())
             .await?
@@ -96,7 +96,7 @@ impl Db {
     }
 
     pub async fn set_user_plan(&self, id: i64, plan: Plan) -> Result<(), DbError> {
-        sqlx::query("UPDATE users SET plan = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET plan = $1 WHERE id = $2")
             .bind(plan)
             .bind(id)
             .execute(self.pool())
@@ -106,7 +106,7 @@ impl Db {
 
     pub async fn plan_limits(&self, plan: Plan) -> Result<PlanLimits, DbError> {
         let (max_accounts, max_storage_bytes, max_broadcasts): (Option<i64>, Option<i64>, Option<i64>) =
-            sqlx::query_as("SELECT max_accounts, max_storage_bytes, max_broadcasts FROM plans WHERE name = ?")
+            sqlx::query_as("SELECT max_accounts, max_storage_bytes, max_broadcasts FROM plans WHERE name = $1")
                 .bind(plan)
                 .fetch_one(self.pool())
                 .await?;

@@ -1,8 +1,8 @@
 //! The `videos` table: the library's rows, its search, and storage accounting.
 
-use sqlx::{QueryBuilder, Sqlite};
+use super::sql::Statement;
 
-use super::{Db, DbError};
+use super::{Db, DbError, Flag};
 use crate::library::{Sort, Video, VideoQuery};
 use crate::media::MediaInfo;
 
@@ -29,7 +29,7 @@ impl Db {
         let result = sqlx::query_scalar(
             "INSERT INTO videos (uploader_id, title, storage, local_path, content_hash, size_bytes, duration_sec, \
              width, height, fps, codec_video, codec_audio, bitrate, container, thumbnail, status) \
-             VALUES (?, ?, 'local', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ready') RETURNING id",
+             VALUES ($1, $2, 'local', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'ready') RETURNING id",
         )
         .bind(v.uploader_id)
         .bind(v.title)
@@ -55,7 +55,7 @@ impl Db {
     }
 
     pub async fn video(&self, uploader_id: i64, id: i64) -> Result<Option<Video>, DbError> {
-        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM videos WHERE uploader_id = ? AND id = ?"))
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM videos WHERE uploader_id = $1 AND id = $2"))
             .bind(uploader_id)
             .bind(id)
             .fetch_optional(self.pool())
@@ -63,7 +63,7 @@ impl Db {
     }
 
     pub async fn video_by_hash(&self, uploader_id: i64, content_hash: &str) -> Result<Option<Video>, DbError> {
-        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM videos WHERE uploader_id = ? AND content_hash = ?"))
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM videos WHERE uploader_id = $1 AND content_hash = $2"))
             .bind(uploader_id)
             .bind(content_hash)
             .fetch_optional(self.pool())
@@ -72,7 +72,7 @@ impl Db {
 
     /// Bytes of video this profile stores (the plan's storage quota counts these).
     pub async fn storage_used(&self, uploader_id: i64) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar("SELECT COALESCE(SUM(size_bytes), 0) FROM videos WHERE uploader_id = ?")
+        Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM videos WHERE uploader_id = $1")
             .bind(uploader_id)
             .fetch_one(self.pool())
             .await?)
@@ -80,11 +80,13 @@ impl Db {
 
     /// One page of a profile's videos and how many match in all.
     pub async fn search_videos(&self, uploader_id: i64, q: &VideoQuery) -> Result<(Vec<Video>, i64), DbError> {
-        let filter = |b: &mut QueryBuilder<'_, Sqlite>| {
+        let filter = |b: &mut Statement<'_>| {
             b.push(" FROM videos WHERE uploader_id = ").push_bind(uploader_id);
             if let Some(text) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                // Case-insensitive on both databases (SQLite's LIKE is, PostgreSQL's is not).
+                let text = text.to_lowercase();
                 let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-                b.push(" AND (title LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\' OR description LIKE ");
+                b.push(" AND (lower(title) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\' OR lower(description) LIKE ");
                 b.push_bind(pattern).push(" ESCAPE '\\')");
             }
             if let Some(format) = q.format {
@@ -109,27 +111,27 @@ impl Db {
                 b.push(" AND status = ").push_bind(status);
             }
         };
-        let mut count = QueryBuilder::new("SELECT COUNT(*)");
+        let mut count = Statement::new("SELECT COUNT(*)");
         filter(&mut count);
-        let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
+        let total: i64 = sqlx::query_scalar_with(&count.sql, count.args).fetch_one(self.pool()).await?;
 
-        let mut page = QueryBuilder::new(format!("SELECT {COLUMNS}"));
+        let mut page = Statement::new(format!("SELECT {COLUMNS}"));
         filter(&mut page);
         let order = match q.sort {
             Sort::Date => "created_at",
-            Sort::Title => "title COLLATE NOCASE",
+            Sort::Title => "lower(title)",
             Sort::Duration => "duration_sec",
             Sort::Size => "size_bytes",
         };
         let direction = if q.descending { "DESC" } else { "ASC" };
-        page.push(format!(" ORDER BY {order} {direction}, id {direction} LIMIT "));
+        page.push(&format!(" ORDER BY {order} {direction}, id {direction} LIMIT "));
         page.push_bind(q.limit.clamp(1, 500) as i64).push(" OFFSET ").push_bind(q.offset.max(0));
-        let items = page.build_query_as().fetch_all(self.pool()).await?;
+        let items = sqlx::query_as_with(&page.sql, page.args).fetch_all(self.pool()).await?;
         Ok((items, total))
     }
 
     pub async fn update_video_text(&self, uploader_id: i64, id: i64, title: &str, description: &str) -> Result<bool, DbError> {
-        let r = sqlx::query("UPDATE videos SET title = ?, description = ? WHERE uploader_id = ? AND id = ?")
+        let r = sqlx::query("UPDATE videos SET title = $1, description = $2 WHERE uploader_id = $3 AND id = $4")
             .bind(title)
             .bind(description)
             .bind(uploader_id)
@@ -142,28 +144,30 @@ impl Db {
     /// Whether a stream that has not ended uses the video.
     pub async fn video_in_use(&self, id: i64) -> Result<bool, DbError> {
         // Directly, or as an item (or the insert, or the slate) of a playlist a broadcast plays.
-        Ok(sqlx::query_scalar(&format!(
-            "SELECT EXISTS (SELECT 1 FROM streams s WHERE s.status IN {ACTIVE_STREAM} AND (s.video_id = ?1 \
-             OR s.playlist_id IN (SELECT playlist_id FROM playlist_items WHERE video_id = ?1) \
-             OR s.playlist_id IN (SELECT id FROM playlists WHERE insert_video_id = ?1 OR slate_video_id = ?1)))"
+        let used: Flag = sqlx::query_scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM streams s WHERE s.status IN {ACTIVE_STREAM} AND (s.video_id = $1 \
+             OR s.playlist_id IN (SELECT playlist_id FROM playlist_items WHERE video_id = $1) \
+             OR s.playlist_id IN (SELECT id FROM playlists WHERE insert_video_id = $1 OR slate_video_id = $1)))"
         ))
-            .bind(id)
-            .fetch_one(self.pool())
-            .await?)
+        .bind(id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(used.0)
     }
 
     /// Whether another row still points at this file or thumbnail (the same content imported by
     /// another profile).
     pub async fn file_shared(&self, path: &str, except_id: i64) -> Result<bool, DbError> {
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM videos WHERE (local_path = ?1 OR thumbnail = ?1) AND id != ?2)")
+        let shared: Flag = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM videos WHERE (local_path = $1 OR thumbnail = $1) AND id != $2)")
             .bind(path)
             .bind(except_id)
             .fetch_one(self.pool())
-            .await?)
+            .await?;
+        Ok(shared.0)
     }
 
     pub async fn delete_video(&self, uploader_id: i64, id: i64) -> Result<bool, DbError> {
-        let r = sqlx::query("DELETE FROM videos WHERE uploader_id = ? AND id = ?")
+        let r = sqlx::query("DELETE FROM videos WHERE uploader_id = $1 AND id = $2")
             .bind(uploader_id)
             .bind(id)
             .execute(self.pool())

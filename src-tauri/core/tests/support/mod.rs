@@ -25,7 +25,60 @@ pub async fn open_with_ingest(dir: &Path, keyring: KeyringPreference, ingest_lis
 
 /// With the engine's test settings (an extra CA, a short planned reconnect, a late first timestamp).
 pub async fn open_with_engine(dir: &Path, keyring: KeyringPreference, ingest_list_url: &str, engine: EngineOptions) -> Twitcher {
-    Twitcher::open_with(dir, Options { keyring, vault_key_file: None, ingest_list_url: ingest_list_url.to_string(), twitch: unreachable_twitch(), engine }).await.unwrap()
+    let database = twitcher_testkit::postgres_database(dir);
+    Twitcher::open_with(dir, Options { keyring, vault_key_file: None, ingest_list_url: ingest_list_url.to_string(), twitch: unreachable_twitch(), engine, database }).await.unwrap()
+}
+
+/// A data dir opened with the options of the environment (as the CLI and the window open
+/// theirs), on the suite's database backend.
+pub async fn open_from_env(dir: &Path) -> Twitcher {
+    Twitcher::open_with(dir, with_database(dir, Options::from_env())).await.unwrap()
+}
+
+/// `options` on the suite's database backend for the data dir `dir` (see
+/// [`twitcher_testkit::postgres_database`]).
+pub fn with_database(dir: &Path, options: Options) -> Options {
+    Options { database: twitcher_testkit::postgres_database(dir), ..options }
+}
+
+/// Runs `template` (SQL for both databases, markers of `db::sql`) on the app's database behind
+/// its back, with `binds` as i64 or text.
+pub async fn execute(app: &Twitcher, template: &str, binds: &[Bind<'_>]) -> u64 {
+    let db = app.testing_db();
+    let sql = db.testing_sql(template);
+    let mut query = sqlx::query(&sql);
+    for bind in binds {
+        query = match bind {
+            Bind::Int(i) => query.bind(*i),
+            Bind::Real(f) => query.bind(*f),
+            Bind::Text(t) => query.bind(t.to_string()),
+        };
+    }
+    query.execute(db.testing_pool()).await.unwrap().rows_affected()
+}
+
+pub enum Bind<'a> {
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+}
+
+/// The time `secs` from now by the database's clock, as the RFC 3339 text rows keep.
+pub async fn db_time_in(app: &Twitcher, secs: f64) -> String {
+    let db = app.testing_db();
+    sqlx::query_scalar(&db.testing_sql("SELECT @now+$1")).bind(secs).fetch_one(db.testing_pool()).await.unwrap()
+}
+
+/// One byte more on an account's sealed stream key: it no longer opens.
+pub async fn tamper_stream_key(app: &Twitcher, account_id: i64) {
+    let db = app.testing_db();
+    let mut cipher: Vec<u8> = sqlx::query_scalar("SELECT stream_key_cipher FROM twitch_accounts WHERE id = $1")
+        .bind(account_id)
+        .fetch_one(db.testing_pool())
+        .await
+        .unwrap();
+    cipher.push(0);
+    sqlx::query("UPDATE twitch_accounts SET stream_key_cipher = $1 WHERE id = $2").bind(cipher).bind(account_id).execute(db.testing_pool()).await.unwrap();
 }
 
 /// Twitch nowhere: what tests that do not talk to Twitch get.
@@ -40,7 +93,8 @@ pub async fn open_with_twitch(dir: &Path, fake: &FakeTwitch, ingest_list_url: &s
 
 pub async fn open_with_twitch_engine(dir: &Path, fake: &FakeTwitch, ingest_list_url: &str, engine: EngineOptions) -> Twitcher {
     let twitch = TwitchConfig { auth_url: fake.auth_url.clone(), api_url: fake.api_url.clone(), client_id: Some(twitch::CLIENT_ID.into()) };
-    let options = Options { keyring: KeyringPreference::File, vault_key_file: None, ingest_list_url: ingest_list_url.to_string(), twitch, engine };
+    let database = twitcher_testkit::postgres_database(dir);
+    let options = Options { keyring: KeyringPreference::File, vault_key_file: None, ingest_list_url: ingest_list_url.to_string(), twitch, engine, database };
     Twitcher::open_with(dir, options).await.unwrap()
 }
 
@@ -81,8 +135,12 @@ pub async fn serve_json(status: u16, body: &'static str) -> (String, Arc<Mutex<V
     (format!("http://{addr}"), seen)
 }
 
-/// Every file of the data dir's database (main file, WAL, shared memory) as bytes.
+/// Every file of the data dir's database (main file, WAL, shared memory) as bytes — or, on
+/// PostgreSQL, its dump.
 pub fn database_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    if let Some(dump) = twitcher_testkit::postgres_dump(dir) {
+        return vec![("pg_dump".to_string(), dump)];
+    }
     ["twitcher.db", "twitcher.db-wal", "twitcher.db-shm"]
         .iter()
         .filter_map(|name| std::fs::read(dir.join(name)).ok().map(|b| (name.to_string(), b)))

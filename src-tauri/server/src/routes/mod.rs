@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod nodes;
 pub mod playlists;
 pub mod schedules;
 pub mod streams;

@@ -1,0 +1,219 @@
+//! What SQLite and PostgreSQL say differently, in one place.
+//!
+//! The statements of this module are written once, in the SQL both databases accept. Where they
+//! differ — the time now, comparing times, taking the write lock, reading a true/false — a
+//! statement uses a marker or a helper from here:
+//!
+//! | marker          | means                                              |
+//! |-----------------|----------------------------------------------------|
+//! | `@now`          | the time now, as the RFC 3339 text every row keeps |
+//! | `@now+$N`       | that time plus `$N` seconds (a bound number)       |
+//! | `@now-$N`       | that time minus `$N` seconds                       |
+//! | `@clock`        | the time now, as a value times compare with        |
+//! | `@time(X)`      | the stored RFC 3339 text `X` as such a value       |
+//! | `@age(X)`       | seconds from the stored time `X` to now, a real number |
+//! | `@skip_locked`  | PostgreSQL's `FOR UPDATE SKIP LOCKED` (nothing on SQLite, which has one writer) |
+//!
+//! (`@`, because `{}` would fight `format!`, which composes some statements.)
+//!
+//! Times are the database's own clock, not the calling process's: leases and heartbeats are
+//! compared between machines, whose clocks may disagree.
+
+use std::borrow::Cow;
+
+use sqlx::any::{Any, AnyTypeInfo, AnyTypeInfoKind};
+use sqlx::{Decode, Type};
+
+use super::{Db, DbError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// RFC 3339 with milliseconds in UTC: `2026-11-30T08:15:00.123Z`, the same text on both, so
+/// times also compare as text.
+const SQLITE_NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+const PG_TEXT: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
+
+impl Db {
+    /// `template` with its markers (see the module's table) written for this database.
+    pub(crate) fn sql<'a>(&self, template: &'a str) -> Cow<'a, str> {
+        if !template.contains('@') {
+            return Cow::Borrowed(template);
+        }
+        let pg = self.backend == Backend::Postgres;
+        let mut out = String::with_capacity(template.len() + 64);
+        let mut rest = template;
+        while let Some(at) = rest.find('@') {
+            out.push_str(&rest[..at]);
+            rest = &rest[at + 1..];
+            let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let name = &rest[..name_len];
+            rest = &rest[name_len..];
+            match name {
+                "now" => {
+                    // An optional `+$N` / `-$N` seconds.
+                    let shift = rest
+                        .strip_prefix(['+', '-'])
+                        .filter(|r| r.starts_with('$'))
+                        .map(|r| 1 + r[1..].find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len() - 1));
+                    match shift {
+                        Some(len) => {
+                            let (sign, param) = (&rest[..1], &rest[1..=len]);
+                            rest = &rest[len + 1..];
+                            out.push_str(&if pg {
+                                format!("to_char((statement_timestamp() {sign} make_interval(secs => {param})) AT TIME ZONE 'UTC', {PG_TEXT})")
+                            } else {
+                                format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', {sign}({param})))")
+                            });
+                        }
+                        None if pg => out.push_str(&format!("to_char(statement_timestamp() AT TIME ZONE 'UTC', {PG_TEXT})")),
+                        None => out.push_str(SQLITE_NOW),
+                    }
+                }
+                "clock" => out.push_str(if pg { "statement_timestamp()" } else { "julianday('now')" }),
+                "skip_locked" => out.push_str(if pg { "FOR UPDATE SKIP LOCKED" } else { "" }),
+                "age" => {
+                    let close = rest.find(')').expect("@age(…) is closed");
+                    let expr = &rest[1..close];
+                    rest = &rest[close + 1..];
+                    out.push_str(&if pg {
+                        format!("EXTRACT(EPOCH FROM statement_timestamp() - CAST({expr} AS timestamptz))::DOUBLE PRECISION")
+                    } else {
+                        format!("((julianday('now') - julianday({expr})) * 86400.0)")
+                    });
+                }
+                "time" => {
+                    let close = rest.find(')').expect("@time(…) is closed");
+                    let expr = &rest[1..close];
+                    rest = &rest[close + 1..];
+                    out.push_str(&if pg { format!("CAST({expr} AS timestamptz)") } else { format!("julianday({expr})") });
+                }
+                other => panic!("unknown SQL marker @{other}"),
+            }
+        }
+        out.push_str(rest);
+        Cow::Owned(out)
+    }
+
+    /// A transaction that holds the database's write lock from its first statement, so what it
+    /// reads stays true until it commits (a plan's limit, a key's record). On SQLite that is
+    /// `BEGIN IMMEDIATE`; on PostgreSQL one transaction-scoped advisory lock that every such
+    /// transaction takes — the same one-writer-at-a-time, only for these transactions.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, DbError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool().begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.pool().begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
+                Ok(tx)
+            }
+        }
+    }
+}
+
+/// The advisory lock key of [`Db::begin_write`] (any constant; "twitcher" in ASCII).
+const WRITE_LOCK: i64 = 0x7477_6974_6368_6572;
+
+/// A true/false read from either database: SQLite has no boolean type (0/1 integers), PostgreSQL
+/// has one. Fields use it with `#[sqlx(try_from = "Flag")]`; scalars as `Flag` and `.0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        flag.0
+    }
+}
+
+impl Type<Any> for Flag {
+    fn type_info() -> AnyTypeInfo {
+        <bool as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        matches!(ty.kind(), AnyTypeInfoKind::Bool | AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt)
+    }
+}
+
+impl<'r> Decode<'r, Any> for Flag {
+    fn decode(value: <Any as sqlx::Database>::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        if let Ok(b) = <bool as Decode<Any>>::decode(value.clone()) {
+            return Ok(Flag(b));
+        }
+        Ok(Flag(<i64 as Decode<Any>>::decode(value)? != 0))
+    }
+}
+
+/// `Type` and `Decode` for the `Any` driver, for enums stored as text: `#[derive(sqlx::Type)]`
+/// makes them only for the concrete databases. The text is the enum's serde name, which the
+/// enums keep equal to their sqlx name (both `rename_all` the same way).
+macro_rules! text_type_for_any {
+    ($($ty:ty),* $(,)?) => {$(
+        impl sqlx::Type<sqlx::Any> for $ty {
+            fn type_info() -> sqlx::any::AnyTypeInfo {
+                <str as sqlx::Type<sqlx::Any>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+                <str as sqlx::Type<sqlx::Any>>::compatible(ty)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Any> for $ty {
+            fn decode(value: <sqlx::Any as sqlx::Database>::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<sqlx::Any>>::decode(value)?;
+                let de = serde::de::value::StrDeserializer::<serde::de::value::Error>::new(text);
+                Ok(<$ty as serde::Deserialize>::deserialize(de)?)
+            }
+        }
+    )*};
+}
+
+text_type_for_any!(
+    crate::jobs::JobStatus,
+    crate::media::Container,
+    crate::vault::KeyringBackend,
+    crate::profiles::Role,
+    crate::profiles::Plan,
+    crate::library::VideoStatus,
+    crate::library::Storage,
+    crate::broadcast::StreamState,
+);
+
+/// A statement put together piece by piece (a search with optional filters), its arguments
+/// numbered `$1, $2…` as both databases read them. (sqlx's `QueryBuilder` writes `?` for the
+/// `Any` driver, which PostgreSQL does not read.)
+pub(crate) struct Statement<'q> {
+    pub sql: String,
+    pub args: sqlx::any::AnyArguments<'q>,
+}
+
+impl<'q> Statement<'q> {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Self { sql: sql.into(), args: Default::default() }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    pub fn push_bind<T: 'q + sqlx::Encode<'q, Any> + Type<Any>>(&mut self, value: T) -> &mut Self {
+        use sqlx::Arguments;
+        self.args.add(value).expect("the Any driver encodes every value it has a type for");
+        self.sql.push_str(&format!("${}", self.args.len()));
+        self
+    }
+}
