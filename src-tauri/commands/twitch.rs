@@ -22,8 +22,10 @@ pub async fn twitch_connect_begin(app_handle: tauri::AppHandle, state: State<'_,
         cancel.cancel();
     }
     *pending = Some((login, Default::default()));
-    // No browser is not an error: the window shows the URL and the code.
-    if let Err(e) = app_handle.opener().open_url(&prompt.verification_uri, None::<&str>) {
+    // No browser is not an error: the window shows the URL and the code. Only https is opened.
+    if !twitch::opens_in_browser(&prompt.verification_uri) {
+        tracing::warn!("Twitch's verification address is not https: not opening it in the browser");
+    } else if let Err(e) = app_handle.opener().open_url(&prompt.verification_uri, None::<&str>) {
         tracing::warn!(error = %e, "could not open the browser");
     }
     Ok(prompt)

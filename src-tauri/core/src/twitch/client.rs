@@ -133,7 +133,9 @@ pub struct Client<'a> {
 
 impl<'a> Client<'a> {
     pub async fn new(app: &'a Twitcher) -> Result<Client<'a>, TwitchError> {
-        Ok(Client { config: &app.options().twitch, client_id: super::client_id(app).await?, limit: &app.twitch_limit })
+        let config = &app.options().twitch;
+        config.check()?;
+        Ok(Client { config, client_id: super::client_id(app).await?, limit: &app.twitch_limit })
     }
 
     // --- id.twitch.tv ---------------------------------------------------------------------

@@ -59,6 +59,13 @@ struct HelixStreamKey {
     stream_key: Zeroizing<String>,
 }
 
+/// Whether a verification URI (from the network) may be opened in the browser: only `https`,
+/// in every build, so an answer naming `file:`, `javascript:` or a program's scheme opens nothing.
+/// The window and the CLI show the URI either way.
+pub fn opens_in_browser(uri: &str) -> bool {
+    url::Url::parse(uri).is_ok_and(|u| u.scheme() == "https" && u.host().is_some())
+}
+
 /// Asks Twitch for a device code.
 pub async fn begin_connect(app: &Twitcher) -> Result<DeviceLogin, TwitchError> {
     let client = Client::new(app).await?;

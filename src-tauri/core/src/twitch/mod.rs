@@ -28,7 +28,7 @@ use crate::error::ErrorCode;
 use crate::vault::VaultError;
 
 pub use client::RateLimit;
-pub use connect::{begin_connect, finish_connect, Connected, DeviceLogin, DevicePrompt};
+pub use connect::{begin_connect, finish_connect, opens_in_browser, Connected, DeviceLogin, DevicePrompt};
 pub use stats::{stats, AccountStats};
 
 pub const DEFAULT_AUTH_URL: &str = "https://id.twitch.tv";
@@ -49,6 +49,22 @@ pub struct TwitchConfig {
 }
 
 impl TwitchConfig {
+    /// Both base URLs are `https`. Test builds (the core's `testing` feature, which only the
+    /// test suites enable) also take the `http` of a local fake Twitch.
+    pub fn check(&self) -> Result<(), TwitchError> {
+        self.check_schemes(cfg!(feature = "testing"))
+    }
+
+    fn check_schemes(&self, allow_http: bool) -> Result<(), TwitchError> {
+        for (variable, url) in [("TWITCHER_TWITCH_AUTH_URL", &self.auth_url), ("TWITCHER_TWITCH_API_URL", &self.api_url)] {
+            let scheme = url::Url::parse(url).map(|u| u.scheme().to_string()).unwrap_or_default();
+            if !(scheme == "https" || (allow_http && scheme == "http")) {
+                return Err(TwitchError::InsecureUrl { variable });
+            }
+        }
+        Ok(())
+    }
+
     pub fn from_env() -> Self {
         use crate::config::env_nonempty;
         Self {
@@ -85,6 +101,8 @@ pub enum TwitchError {
     NotConnected { id: i64 },
     #[error("Twitch answered something unexpected: {0}")]
     Unexpected(String),
+    #[error("{variable} must be an https:// URL (Twitch's own, or a proxy of it): plain http would carry tokens and stream keys in clear")]
+    InsecureUrl { variable: &'static str },
     #[error(transparent)]
     Account(#[from] AccountError),
     #[error(transparent)]
@@ -108,6 +126,7 @@ impl TwitchError {
             TwitchError::Cancelled => ErrorCode::Cancelled,
             TwitchError::ReconnectNeeded { .. } => ErrorCode::TwitchReconnectNeeded,
             TwitchError::NotConnected { .. } => ErrorCode::TwitchNotConnected,
+            TwitchError::InsecureUrl { .. } => ErrorCode::Config,
             TwitchError::Account(_) | TwitchError::Vault(_) | TwitchError::Db(_) => ErrorCode::TwitchError,
         }
     }
@@ -137,4 +156,32 @@ pub async fn set_client_id(app: &crate::Twitcher, id: &str) -> Result<(), Twitch
     }
     app.db.set_setting(CLIENT_ID_SETTING, id).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(auth: &str, api: &str) -> TwitchConfig {
+        TwitchConfig { auth_url: auth.into(), api_url: api.into(), client_id: None }
+    }
+
+    #[test]
+    fn a_product_build_talks_to_twitch_only_over_https() {
+        assert!(config(DEFAULT_AUTH_URL, DEFAULT_API_URL).check_schemes(false).is_ok());
+        let plain = config("http://127.0.0.1:9", DEFAULT_API_URL).check_schemes(false).unwrap_err();
+        assert!(matches!(plain, TwitchError::InsecureUrl { variable: "TWITCHER_TWITCH_AUTH_URL" }), "{plain}");
+        assert!(matches!(config(DEFAULT_AUTH_URL, "http://127.0.0.1:9/helix").check_schemes(false), Err(TwitchError::InsecureUrl { variable: "TWITCHER_TWITCH_API_URL" })));
+        assert!(config(DEFAULT_AUTH_URL, "ftp://x/helix").check_schemes(true).is_err(), "only http(s), even in tests");
+        assert!(config("http://127.0.0.1:9", "http://127.0.0.1:9/helix").check_schemes(true).is_ok(), "a test build's local fake");
+        assert_eq!(plain.code(), crate::error::ErrorCode::Config);
+    }
+
+    #[test]
+    fn only_https_verification_addresses_open_in_the_browser() {
+        assert!(connect::opens_in_browser("https://www.twitch.tv/activate?device-code=ABCD"));
+        for refused in ["http://www.twitch.tv/activate", "file:///etc/passwd", "javascript:alert(1)", "steam://run/1", "https:/", "not a url"] {
+            assert!(!connect::opens_in_browser(refused), "{refused}");
+        }
+    }
 }
