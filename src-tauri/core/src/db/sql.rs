@@ -49,62 +49,7 @@ const PG_TEXT: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
 impl Db {
     /// `template` with its markers (see the module's table) written for this database.
     pub(crate) fn sql<'a>(&self, template: &'a str) -> Cow<'a, str> {
-        if !template.contains('@') {
-            return Cow::Borrowed(template);
-        }
-        let pg = self.backend == Backend::Postgres;
-        let mut out = String::with_capacity(template.len() + 64);
-        let mut rest = template;
-        while let Some(at) = rest.find('@') {
-            out.push_str(&rest[..at]);
-            rest = &rest[at + 1..];
-            let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
-            let name = &rest[..name_len];
-            rest = &rest[name_len..];
-            match name {
-                "now" => {
-                    // An optional `+$N` / `-$N` seconds.
-                    let shift = rest
-                        .strip_prefix(['+', '-'])
-                        .filter(|r| r.starts_with('$'))
-                        .map(|r| 1 + r[1..].find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len() - 1));
-                    match shift {
-                        Some(len) => {
-                            let (sign, param) = (&rest[..1], &rest[1..=len]);
-                            rest = &rest[len + 1..];
-                            out.push_str(&if pg {
-                                format!("to_char((statement_timestamp() {sign} make_interval(secs => {param})) AT TIME ZONE 'UTC', {PG_TEXT})")
-                            } else {
-                                format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', {sign}({param})))")
-                            });
-                        }
-                        None if pg => out.push_str(&format!("to_char(statement_timestamp() AT TIME ZONE 'UTC', {PG_TEXT})")),
-                        None => out.push_str(SQLITE_NOW),
-                    }
-                }
-                "clock" => out.push_str(if pg { "statement_timestamp()" } else { "julianday('now')" }),
-                "skip_locked" => out.push_str(if pg { "FOR UPDATE SKIP LOCKED" } else { "" }),
-                "age" => {
-                    let close = rest.find(')').expect("@age(…) is closed");
-                    let expr = &rest[1..close];
-                    rest = &rest[close + 1..];
-                    out.push_str(&if pg {
-                        format!("EXTRACT(EPOCH FROM statement_timestamp() - CAST({expr} AS timestamptz))::DOUBLE PRECISION")
-                    } else {
-                        format!("((julianday('now') - julianday({expr})) * 86400.0)")
-                    });
-                }
-                "time" => {
-                    let close = rest.find(')').expect("@time(…) is closed");
-                    let expr = &rest[1..close];
-                    rest = &rest[close + 1..];
-                    out.push_str(&if pg { format!("CAST({expr} AS timestamptz)") } else { format!("julianday({expr})") });
-                }
-                other => panic!("unknown SQL marker @{other}"),
-            }
-        }
-        out.push_str(rest);
-        Cow::Owned(out)
+        expand(self.backend, template)
     }
 
     /// A transaction that holds the database's write lock from its first statement, so what it
@@ -121,6 +66,66 @@ impl Db {
             }
         }
     }
+}
+
+/// `template` with its markers written for `backend`.
+fn expand(backend: Backend, template: &str) -> Cow<'_, str> {
+    if !template.contains('@') {
+        return Cow::Borrowed(template);
+    }
+    let pg = backend == Backend::Postgres;
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(at) = rest.find('@') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + 1..];
+        let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let name = &rest[..name_len];
+        rest = &rest[name_len..];
+        match name {
+            "now" => {
+                // An optional `+$N` / `-$N` seconds.
+                let shift = rest
+                    .strip_prefix(['+', '-'])
+                    .filter(|r| r.starts_with('$'))
+                    .map(|r| 1 + r[1..].find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len() - 1));
+                match shift {
+                    Some(len) => {
+                        let (sign, param) = (&rest[..1], &rest[1..=len]);
+                        rest = &rest[len + 1..];
+                        out.push_str(&if pg {
+                            format!("to_char((statement_timestamp() {sign} make_interval(secs => {param})) AT TIME ZONE 'UTC', {PG_TEXT})")
+                        } else {
+                            format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', {sign}({param})))")
+                        });
+                    }
+                    None if pg => out.push_str(&format!("to_char(statement_timestamp() AT TIME ZONE 'UTC', {PG_TEXT})")),
+                    None => out.push_str(SQLITE_NOW),
+                }
+            }
+            "clock" => out.push_str(if pg { "statement_timestamp()" } else { "julianday('now')" }),
+            "skip_locked" => out.push_str(if pg { "FOR UPDATE SKIP LOCKED" } else { "" }),
+            "age" => {
+                let close = rest.find(')').expect("@age(…) is closed");
+                let expr = &rest[1..close];
+                rest = &rest[close + 1..];
+                out.push_str(&if pg {
+                    format!("EXTRACT(EPOCH FROM statement_timestamp() - CAST({expr} AS timestamptz))::DOUBLE PRECISION")
+                } else {
+                    format!("((julianday('now') - julianday({expr})) * 86400.0)")
+                });
+            }
+            "time" => {
+                let close = rest.find(')').expect("@time(…) is closed");
+                let expr = &rest[1..close];
+                rest = &rest[close + 1..];
+                out.push_str(&if pg { format!("CAST({expr} AS timestamptz)") } else { format!("julianday({expr})") });
+            }
+            other => panic!("unknown SQL marker @{other}"),
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// The advisory lock key of [`Db::begin_write`] (any constant; "twitcher" in ASCII).
@@ -215,5 +220,35 @@ impl<'q> Statement<'q> {
         self.args.add(value).expect("the Any driver encodes every value it has a type for");
         self.sql.push_str(&format!("${}", self.args.len()));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_are_written_for_each_database_and_the_rest_is_left_alone() {
+        let plain = "SELECT id FROM jobs WHERE owner_instance = $1";
+        assert!(matches!(expand(Backend::Postgres, plain), Cow::Borrowed(_)));
+        let template = "UPDATE t SET at = @now WHERE seen < @now-$2 AND @time(due) <= @clock AND run_after <= @now+$10 @skip_locked";
+        assert_eq!(
+            expand(Backend::Sqlite, template),
+            "UPDATE t SET at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE seen < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', \
+             printf('%+.3f seconds', -($2))) AND julianday(due) <= julianday('now') AND run_after <= \
+             strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', +($10))) "
+        );
+        let pg = expand(Backend::Postgres, template);
+        assert!(pg.contains("(statement_timestamp() - make_interval(secs => $2))"), "{pg}");
+        assert!(pg.contains("(statement_timestamp() + make_interval(secs => $10))"), "{pg}");
+        assert!(pg.contains("CAST(due AS timestamptz) <= statement_timestamp()") && pg.ends_with("FOR UPDATE SKIP LOCKED"), "{pg}");
+        assert!(!pg.contains('@'), "{pg}");
+        assert_eq!(expand(Backend::Sqlite, "@age(n.heartbeat_at) AS age"), "((julianday('now') - julianday(n.heartbeat_at)) * 86400.0) AS age");
+    }
+
+    #[test]
+    #[should_panic(expected = "unknown SQL marker @nope")]
+    fn an_unknown_marker_is_a_bug_caught_at_once() {
+        expand(Backend::Sqlite, "SELECT @nope");
     }
 }
