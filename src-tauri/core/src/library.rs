@@ -292,8 +292,22 @@ pub(crate) async fn run_import_job(ctx: &mut JobContext<'_>) -> Result<JobOutcom
     if size > max {
         return Err(reject(format!("{} is over the {} limit per file (a setting)", human_bytes(size), human_bytes(max))));
     }
-    check_quota(app, &profile, size).await.map_err(reject)?;
+    reserve_quota(app, &profile, size, ctx.job.id).await.map_err(reject)?;
     ctx.progress(0.02).await;
+    let outcome = import_reserved(ctx, &payload, &profile, size).await;
+    // Imported, the video row counts the bytes; failed, nothing does. (A crash leaves the
+    // reservation on a job that is retried, which takes it again, or fails, which lapses it.)
+    if let Err(e) = app.db.release_storage(ctx.job.id).await {
+        tracing::warn!(error = %e, job_id = ctx.job.id, "could not release an import's storage reservation; it lapses when the job ends");
+    }
+    outcome
+}
+
+/// The import once its bytes are reserved: probe, verify, copy, thumbnail, record.
+async fn import_reserved(ctx: &mut JobContext<'_>, payload: &ImportPayload, profile: &Profile, size: u64) -> Result<JobOutcome, JobError> {
+    let app = ctx.app;
+    let label = payload.label.as_str();
+    let reject = |reason: String| JobError::permanent(format!("{label}: {reason}"));
 
     let info = media::probe(&payload.source).await.map_err(|e| reject(e.to_string()))?;
     ctx.progress(0.05).await;
@@ -346,15 +360,18 @@ pub(crate) async fn run_import_job(ctx: &mut JobContext<'_>) -> Result<JobOutcom
     Ok(JobOutcome { video_id: Some(id) })
 }
 
-async fn check_quota(app: &Twitcher, profile: &Profile, size: u64) -> Result<(), String> {
+/// Holds the file's bytes against the plan's storage quota for this import job (see
+/// [`crate::db::Db::reserve_storage`]), or says why not.
+async fn reserve_quota(app: &Twitcher, profile: &Profile, size: u64, job_id: i64) -> Result<(), String> {
     let limits = app.db.plan_limits(profile.plan).await.map_err(|e| e.to_string())?;
     let Some(quota) = limits.max_storage_bytes else {
         return Ok(());
     };
-    let used = app.db.storage_used(profile.id).await.map_err(|e| e.to_string())? as u64;
-    if used + size > quota {
+    let reservation = app.db.reserve_storage(job_id, profile.id, size as i64, quota as i64).await.map_err(|e| e.to_string())?;
+    if let crate::db::videos::Reservation::Refused { used } = reservation {
+        let used = used.max(0) as u64;
         return Err(format!(
-            "{} would take your library to {} of your {} plan's {}: remove videos or move to a larger plan",
+            "{} would take your library (with the imports in progress) to {} of your {} plan's {}: remove videos or move to a larger plan",
             human_bytes(size),
             human_bytes(used + size),
             profile.plan,

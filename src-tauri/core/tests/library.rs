@@ -166,6 +166,38 @@ async fn the_size_limit_and_the_plan_quota_are_checked_before_copying() {
     assert!(stored_files(&app).is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_importing_at_once_cannot_pass_the_storage_quota_together() {
+    let (dir, app, ana) = setup().await;
+    // Two different files, and a quota with room for one of them only.
+    let first = make_video(dir.path(), "first", "mp4", &["-metadata", "title=first"]);
+    let second = make_video(dir.path(), "second", "mp4", &["-metadata", "title=second"]);
+    let sizes = [std::fs::metadata(&first).unwrap().len(), std::fs::metadata(&second).unwrap().len()];
+    let quota = sizes[0].max(sizes[1]) + sizes[0].min(sizes[1]) / 2;
+    support::execute(&app, "UPDATE plans SET max_storage_bytes = $1 WHERE name = 'FREE'", &[Bind::Int(quota as i64)]).await;
+
+    // Another process on the same data dir (the CLI while the window imports): each queues and
+    // runs its own import, both checking the quota before either has recorded its video.
+    let other = open(app.data_dir(), KeyringPreference::File).await;
+    let (ids_a, _) = library::import(&app, &ana, &[first]).await.unwrap();
+    let (ids_b, _) = library::import(&other, &ana, &[second]).await.unwrap();
+    let (a, b) = tokio::join!(jobs::run_until_done(&app, &ids_a), jobs::run_until_done(&other, &ids_b));
+    let outcomes = [a.unwrap().remove(0), b.unwrap().remove(0)];
+    let succeeded = outcomes.iter().filter(|j| j.status == JobStatus::Succeeded).count();
+    assert_eq!(succeeded, 1, "exactly one fits: {outcomes:?}");
+    let refused = outcomes.iter().find(|j| j.status == JobStatus::Failed).unwrap();
+    assert!(refused.error.as_deref().unwrap().contains("of your FREE plan's"), "{refused:?}");
+    let page = library::list(&app, &ana, &VideoQuery::default()).await.unwrap();
+    assert_eq!(page.total, 1);
+    assert!(page.items[0].size_bytes as u64 <= quota);
+
+    // The refused import held nothing afterwards: removing the imported video frees the room,
+    // and the other file now fits.
+    library::remove(&app, &ana, page.items[0].id).await.unwrap();
+    let again = make_video(dir.path(), "third", "mp4", &["-metadata", "title=third"]);
+    assert_eq!(import(&app, &ana, &[again]).await[0].status, JobStatus::Succeeded);
+}
+
 #[tokio::test]
 async fn an_import_a_crash_left_running_is_resumed_once_its_lease_expires() {
     let (dir, app, ana) = setup().await;

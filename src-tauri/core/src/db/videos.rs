@@ -176,3 +176,46 @@ impl Db {
     }
 }
 
+
+/// The outcome of [`Db::reserve_storage`].
+pub enum Reservation {
+    Reserved,
+    /// Over the quota: the bytes already used and held by other imports.
+    Refused { used: i64 },
+}
+
+impl Db {
+    /// Holds `bytes` of `quota` for the import job `job_id` of profile `user_id`, if the library
+    /// plus what other open imports hold leaves room — checked and recorded under the write lock,
+    /// so two imports (in any processes) cannot both take the last free bytes.
+    pub async fn reserve_storage(&self, job_id: i64, user_id: i64, bytes: i64, quota: i64) -> Result<Reservation, DbError> {
+        let mut tx = self.begin_write().await?;
+        let used: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE((SELECT SUM(size_bytes) FROM videos WHERE uploader_id = $1), 0) \
+             + COALESCE((SELECT SUM(reserved_bytes) FROM jobs WHERE reserved_for = $1 AND reserved_bytes IS NOT NULL \
+               AND status IN ('queued', 'running') AND id != $2), 0) AS BIGINT)",
+        )
+        .bind(user_id)
+        .bind(job_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if used + bytes > quota {
+            return Ok(Reservation::Refused { used });
+        }
+        sqlx::query("UPDATE jobs SET reserved_bytes = $1, reserved_for = $2 WHERE id = $3")
+            .bind(bytes)
+            .bind(user_id)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Reservation::Reserved)
+    }
+
+    /// Lets go of what the import job `job_id` held (its video row counts the bytes now, or it
+    /// failed).
+    pub async fn release_storage(&self, job_id: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE jobs SET reserved_bytes = NULL WHERE id = $1").bind(job_id).execute(self.pool()).await?;
+        Ok(())
+    }
+}
