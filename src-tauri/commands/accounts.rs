@@ -62,7 +62,7 @@ pub async fn ingest_options(state: State<'_, AppState>) -> CommandResult<IngestL
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn rotate_vault(state: State<'_, AppState>) -> CommandResult<u32> {
-    let app = state.core()?;
+    let app = state.admin().await?;
     Ok(app.rotate_vault().await? as u32)
 }
 

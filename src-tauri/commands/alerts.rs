@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use tauri::State;
-use twitcher_core::alerts;
+use twitcher_core::{alerts, profiles};
 
 use super::{AppState, CommandResult};
 
@@ -28,8 +28,14 @@ pub async fn alert_settings(state: State<'_, AppState>) -> CommandResult<AlertSe
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn save_alert_settings(state: State<'_, AppState>, settings: AlertSettings) -> CommandResult<()> {
-    let app = state.core()?;
-    alerts::set_webhook_url(app, &settings.webhook_url).await?;
+    let (app, actor) = state.actor().await?;
+    // The webhook is the data dir's (every broadcast's alerts go there): an ADMIN's to change.
+    // Desktop notifications are this window's.
+    let current = alerts::webhook_url(app).await?.unwrap_or_default();
+    if settings.webhook_url.trim() != current {
+        profiles::require_admin(&actor)?;
+        alerts::set_webhook_url(app, &settings.webhook_url).await?;
+    }
     app.set_setting(super::NOTIFY_DESKTOP_SETTING, if settings.desktop { "on" } else { "off" }).await?;
     state.notify_desktop.store(settings.desktop, Ordering::Relaxed);
     Ok(())

@@ -90,7 +90,7 @@ pub async fn after_crash(state: State<'_, AppState>) -> CommandResult<broadcast:
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn set_after_crash(state: State<'_, AppState>, policy: broadcast::AfterCrash) -> CommandResult<()> {
-    Ok(broadcast::set_after_crash(state.core()?, policy).await?)
+    Ok(broadcast::set_after_crash(state.admin().await?, policy).await?)
 }
 
 /// Whether closing the window while streams are live hides it to the tray (else it quits).
@@ -122,7 +122,7 @@ pub async fn loudness_target(state: State<'_, AppState>) -> CommandResult<f64> {
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn set_loudness_target(state: State<'_, AppState>, lufs: f64) -> CommandResult<()> {
-    Ok(broadcast::loudness::set_target(state.core()?, lufs).await?)
+    Ok(broadcast::loudness::set_target(state.admin().await?, lufs).await?)
 }
 
 #[tauri::command]

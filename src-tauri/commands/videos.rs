@@ -106,5 +106,5 @@ pub async fn max_import_bytes(state: State<'_, AppState>) -> CommandResult<u64> 
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn set_max_import_bytes(state: State<'_, AppState>, bytes: u64) -> CommandResult<()> {
-    Ok(library::set_max_file_bytes(state.core()?, bytes).await?)
+    Ok(library::set_max_file_bytes(state.admin().await?, bytes).await?)
 }
