@@ -705,4 +705,24 @@ async fn a_free_profile_runs_one_broadcast_at_once_even_when_starts_race_and_an_
     let again = broadcast::start(&s.app, &bo, &to(bo_accounts[1])).await.unwrap();
     again.stop_all();
     again.wait().await;
+
+    // Scheduled broadcasts count when their time comes: two of Bo's due at the same instant,
+    // started by two processes at once, get the plan's one place between them.
+    let at = support::db_time_in(&s.app, 2.0).await;
+    let scheduled = [
+        broadcast::schedule(&s.app, &bo, &to(bo_accounts[0]), &at).await.unwrap(),
+        broadcast::schedule(&s.app, &bo, &to(bo_accounts[1]), &at).await.unwrap(),
+    ];
+    let other = open(s.app.data_dir(), KeyringPreference::File).await;
+    let (a, b) = tokio::join!(broadcast::start_when_due(&s.app, &scheduled[0]), broadcast::start_when_due(&other, &scheduled[1]));
+    let (running, refused) = match (a, b) {
+        (Ok(h), Err(e)) | (Err(e), Ok(h)) => (h, e),
+        (a, b) => panic!("exactly one scheduled start may pass: {:?} / {:?}", a.map(|h| h.broadcast_id), b.map(|h| h.broadcast_id)),
+    };
+    assert_eq!(twitcher_core::Error::from(refused).code().as_str(), "plan_limit");
+    let failed = broadcast::list(&s.app, &bo, None, 0).await.unwrap().into_iter().find(|r| r.broadcast_id != running.broadcast_id && scheduled.contains(&r.broadcast_id)).unwrap();
+    assert_eq!(failed.status, StreamState::Failed, "{failed:?}");
+    assert!(failed.error.as_deref().unwrap_or_default().contains("FREE plan runs 1 broadcast(s) at once"), "{failed:?}");
+    running.stop_all();
+    running.wait().await;
 }

@@ -83,7 +83,19 @@ pub(crate) async fn schedule_occurrence(app: &Twitcher, actor: &Profile, request
 /// process wins the claim on it.
 pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<BroadcastHandle, BroadcastError> {
     super::lease::keep(app, &app.lease_keeper);
-    let rows = app.db.claim_scheduled(broadcast_id, app.instance_id()).await?;
+    // A scheduled broadcast counts against its creator's plan when its time comes.
+    let refusal = |plan: &str, max: i64| {
+        format!("not started: the {plan} plan runs {max} broadcast(s) at once and another was running when this one came due")
+    };
+    let Some(rows) = app.db.claim_scheduled(broadcast_id, app.instance_id(), refusal).await? else {
+        let creator = app.db.broadcast_creator(broadcast_id).await?;
+        let actor = match creator {
+            Some(id) => app.db.user_by_id(id).await?,
+            None => None,
+        };
+        let (plan, limit) = actor.map(|a| (a.plan, a.limits.max_broadcasts.unwrap_or(0))).unwrap_or((crate::profiles::Plan::Free, 0));
+        return Err(BroadcastError::PlanLimit { plan, limit });
+    };
     let Some(first) = rows.first() else {
         return Err(not_startable(app, broadcast_id).await?);
     };

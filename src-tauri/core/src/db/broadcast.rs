@@ -299,10 +299,41 @@ impl Db {
         .await?)
     }
 
-    /// Claims a scheduled broadcast for this process: its rows move from `scheduled` to `queued`
-    /// in one statement, so when several processes find it due, exactly one gets the rows and the
-    /// others get none.
-    pub async fn claim_scheduled(&self, broadcast_id: &str, instance: &str) -> Result<Vec<ScheduledRow>, DbError> {
+    /// Claims a scheduled broadcast for this process: its rows move from `scheduled` to `queued`,
+    /// so when several processes find it due, exactly one gets the rows and the others get none
+    /// (`Some(vec![])`). Only when its creator may run one more broadcast now — a USER within its
+    /// plan's `max_broadcasts`, an ADMIN always — checked and claimed under the write lock, so two scheduled broadcasts coming due at once in two processes cannot both
+    /// take the plan's last place. Over the limit, the rows fail with `refusal` and `Ok(None)`.
+    pub async fn claim_scheduled(&self, broadcast_id: &str, instance: &str, refusal: impl Fn(&str, i64) -> String) -> Result<Option<Vec<ScheduledRow>>, DbError> {
+        let mut tx = self.begin_write().await?;
+        let creator: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT u.id, u.role, u.plan, p.max_broadcasts FROM streams s JOIN users u ON u.id = s.creator_id \
+             JOIN plans p ON p.name = u.plan WHERE s.broadcast_id = $1 AND s.status = 'scheduled' LIMIT 1",
+        )
+        .bind(broadcast_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((creator_id, _, plan, Some(max))) = creator.filter(|(_, role, _, _)| role != "ADMIN") {
+            let running: i64 = sqlx::query_scalar(&format!(
+                "SELECT COUNT(DISTINCT broadcast_id) FROM streams WHERE creator_id = $1 AND broadcast_id != $2 AND status IN ({})",
+                StreamState::sql_list(&ACTIVE)
+            ))
+            .bind(creator_id)
+            .bind(broadcast_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if running >= max {
+                sqlx::query(&self.sql(
+                    "UPDATE streams SET status = 'failed', error = $1, ended_at = @now WHERE broadcast_id = $2 AND status = 'scheduled'",
+                ))
+                .bind(refusal(&plan, max))
+                .bind(broadcast_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                return Ok(None);
+            }
+        }
         let mut rows: Vec<ScheduledRow> = sqlx::query_as(
             &self.sql("UPDATE streams SET status = 'queued', owner_pid = $1, owner_instance = $2, heartbeat_at = @now \
              WHERE broadcast_id = $3 AND status = 'scheduled' \
@@ -312,10 +343,19 @@ impl Db {
         .bind(i64::from(std::process::id()))
         .bind(instance)
         .bind(broadcast_id)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.sort_by_key(|r| r.id);
-        Ok(rows)
+        Ok(Some(rows))
+    }
+
+    /// Who created a broadcast.
+    pub async fn broadcast_creator(&self, broadcast_id: &str) -> Result<Option<i64>, DbError> {
+        Ok(sqlx::query_scalar("SELECT creator_id FROM streams WHERE broadcast_id = $1 ORDER BY id LIMIT 1")
+            .bind(broadcast_id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// (status, scheduled_at) of each row of a broadcast.
