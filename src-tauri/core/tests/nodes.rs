@@ -55,6 +55,9 @@ async fn every_server_is_a_node_with_a_heartbeat_that_an_admin_sees_until_it_lea
     )
     .await;
     assert_eq!(by_address(&nodes::list(&a, &admin).await.unwrap(), "10.0.0.1:8787").destinations, 1);
+    // …and each stream row names the node publishing it.
+    let rows = twitcher_core::broadcast::list(&b, &admin, None, 0).await.unwrap();
+    assert_eq!(rows[0].node.as_deref(), Some(a.instance_id()), "{rows:?}");
 
     // A node shutting down leaves.
     stop_b.cancel();

@@ -504,6 +504,8 @@ export type StreamRow = {
 	/**  A playlist broadcast's item playing now and the one after it (while it runs). */
 	now_playing: string | null,
 	up_next: string | null,
+	/**  The node (`serve` process, see `nodes`) publishing it while it runs: its lease's instance. */
+	node: string | null,
 	/**  The bitrate asked for (video + audio, kbps): the line health graphs are read against. */
 	target_kbps: number,
 	reconnects: number,

@@ -212,6 +212,8 @@ pub struct StreamRow {
     /// A playlist broadcast's item playing now and the one after it (while it runs).
     pub now_playing: Option<String>,
     pub up_next: Option<String>,
+    /// The node (`serve` process, see `nodes`) publishing it while it runs: its lease's instance.
+    pub node: Option<String>,
     /// The bitrate asked for (video + audio, kbps): the line health graphs are read against.
     pub target_kbps: i64,
     pub reconnects: i64,

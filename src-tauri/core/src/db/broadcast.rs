@@ -9,6 +9,7 @@ const STREAM_ROW: &str = "SELECT s.id, s.broadcast_id, s.twitch_account_id AS ac
      v.title AS video_title, s.playlist_id, p.name AS playlist_name, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.channel_notice, \
      CASE WHEN s.status NOT IN ('ended', 'failed', 'cancelled') THEN s.now_playing END AS now_playing, \
      CASE WHEN s.status NOT IN ('ended', 'failed', 'cancelled') THEN s.up_next END AS up_next, \
+     CASE WHEN s.status NOT IN ('scheduled', 'ended', 'failed', 'cancelled') THEN s.owner_instance END AS node, \
      s.video_bitrate_k + s.audio_bitrate_k AS target_kbps, s.reconnects, s.bytes_sent, s.created_at \
      FROM streams s LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id LEFT JOIN videos v ON v.id = s.video_id \
      LEFT JOIN playlists p ON p.id = s.playlist_id";
