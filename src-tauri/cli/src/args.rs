@@ -431,6 +431,19 @@ pub enum StreamCommand {
 pub enum StorageCommand {
     #[command(subcommand)]
     S3(S3Command),
+    /// The most this machine keeps of videos fetched from S3 (`DATA_DIR/cache/`): the least
+    /// recently used go first past it. Shows it; with GB, sets it.
+    CacheLimit {
+        #[arg(value_name = "GB", value_parser = parse_cache_gb)]
+        gb: Option<f64>,
+    },
+}
+
+fn parse_cache_gb(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(format!("'{text}' is not a positive number of GB")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

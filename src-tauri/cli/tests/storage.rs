@@ -76,3 +76,29 @@ fn a_wrong_endpoint_gives_a_precise_error() {
     assert_eq!(err["error"]["code"], "s3_error");
     assert!(err["error"]["message"].as_str().unwrap().contains("cannot reach http://127.0.0.1:9"), "{err}");
 }
+
+#[test]
+fn the_download_cache_limit_is_shown_set_in_gb_and_refused_when_not_positive() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::cargo_bin("twitcher")
+            .unwrap()
+            .timeout(twitcher_testkit::COMMAND_LIMIT)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("TWITCHER_KEYRING", "file")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let json = |out: std::process::Output| -> Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(json(run(&["--json", "storage", "cache-limit"]))["max_bytes"], 20u64 * 1024 * 1024 * 1024);
+    assert_eq!(json(run(&["--json", "storage", "cache-limit", "1.5"]))["max_bytes"], 1_610_612_736u64);
+    assert_eq!(json(run(&["--json", "storage", "cache-limit"]))["max_bytes"], 1_610_612_736u64, "kept");
+    let refused = run(&["--json", "storage", "cache-limit", "0"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a positive number of GB"));
+}

@@ -241,6 +241,63 @@ pub async fn set_part_bytes(app: &Twitcher, bytes: u64) -> Result<(), DbError> {
     app.db.set_setting(PART_SIZE_KEY, &bytes.to_string()).await
 }
 
+const CACHE_LIMIT_KEY: &str = "storage.cache_max_bytes";
+/// What the cache of S3 downloads may hold by default: room for a few long videos.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 20 * 1024 * 1024 * 1024;
+
+/// The most bytes of S3 downloads this machine keeps in `DATA_DIR/cache/` (least recently used
+/// go first when a fetch passes it).
+pub async fn cache_limit(app: &Twitcher) -> Result<u64, DbError> {
+    Ok(app.db.setting(CACHE_LIMIT_KEY).await?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_CACHE_MAX_BYTES))
+}
+
+pub async fn set_cache_limit(app: &Twitcher, bytes: u64) -> Result<(), DbError> {
+    app.db.set_setting(CACHE_LIMIT_KEY, &bytes.to_string()).await
+}
+
+/// Removes the least recently used downloads (oldest modification time: a use touches it) until
+/// the cache holds at most `limit` bytes, never `keep` (the file just fetched, which may alone be
+/// larger). A file a broadcast is reading stays readable to it on Unix (the reader holds the
+/// inode); where removing fails (Windows, an open file), it is left for the next pass. Returns
+/// the bytes freed.
+async fn evict(dir: &Path, limit: u64, keep: &Path) -> std::io::Result<u64> {
+    let mut files = Vec::new();
+    let mut entries = tokio::fs::read_dir(dir).await?;
+    while let Some(entry) = entries.next_entry().await? {
+        let meta = entry.metadata().await?;
+        // Temp files (`.name.part`) are fetches in progress.
+        if meta.is_file() && !entry.file_name().to_string_lossy().starts_with('.') {
+            files.push((meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len(), entry.path()));
+        }
+    }
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    files.sort();
+    let mut freed = 0;
+    for (_, len, path) in files {
+        if total <= limit {
+            break;
+        }
+        if path == keep {
+            continue;
+        }
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {
+                total -= len;
+                freed += len;
+                tracing::info!(file = %path.display(), bytes = len, "evicted from the S3 download cache (least recently used)");
+            }
+            Err(e) => tracing::warn!(file = %path.display(), error = %e, "could not evict from the S3 download cache"),
+        }
+    }
+    Ok(freed)
+}
+
+/// Marks a cached download as just used, for [`evict`]'s order.
+async fn touch(path: &Path) {
+    let path = path.to_path_buf();
+    let _ = tokio::task::spawn_blocking(move || std::fs::File::options().write(true).open(&path)?.set_modified(std::time::SystemTime::now())).await;
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct UploadPayload {
     profile_id: i64,
@@ -396,6 +453,9 @@ async fn upload_multipart(ctx: &JobContext<'_>, b: &Bucket, key: &str, path: &Pa
 pub async fn ensure_local(app: &Twitcher, video: &Video) -> Result<PathBuf, StorageError> {
     if let Some(path) = video.local_path.as_deref().map(PathBuf::from) {
         if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            if video.storage == Storage::S3 {
+                touch(&path).await;
+            }
             return Ok(path);
         }
         if video.storage == Storage::Local {
@@ -427,6 +487,10 @@ pub async fn ensure_local(app: &Twitcher, video: &Video) -> Result<PathBuf, Stor
     tokio::fs::rename(&part, &target).await?;
     app.db.set_video_local_path(video.id, &target.to_string_lossy()).await?;
     tracing::info!(video_id = video.id, "fetched video from S3 into the cache");
+    let limit = cache_limit(app).await?;
+    if let Err(e) = evict(&dir, limit, &target).await {
+        tracing::warn!(error = %e, "could not keep the S3 download cache within its limit");
+    }
     Ok(target)
 }
 

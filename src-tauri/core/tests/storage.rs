@@ -230,3 +230,42 @@ async fn a_broadcasts_log_goes_to_the_bucket_while_it_runs_and_when_it_ends_reda
     assert!(read(server.client(), object.clone()).await.is_some(), "this broadcast's log stays");
     assert!(read(server.client(), "twitcher/1/not-a-log.mp4".to_string()).await.is_some());
 }
+
+#[tokio::test]
+async fn the_download_cache_keeps_within_its_limit_dropping_the_least_recently_used() {
+    let Some(server) = S3Server::start() else { return };
+    let (dir, app, ana) = setup(&server).await;
+    // Three different videos, all moved to the bucket (no library copy left).
+    let mut videos = Vec::new();
+    for name in ["a", "b", "c"] {
+        let video = import_one(&app, &ana, make_video(dir.path(), name, "mp4", &["-metadata", &format!("title={name}")])).await;
+        let job = storage::upload(&app, &ana, video.id).await.unwrap();
+        assert_eq!(jobs::run_until_done(&app, &[job]).await.unwrap()[0].status, JobStatus::Succeeded);
+        videos.push(video.id);
+    }
+    let get = |id: i64| {
+        let (app, ana) = (app.clone(), ana.clone());
+        async move { library::get(&app, &ana, id).await.unwrap() }
+    };
+    let size = get(videos[0]).await.size_bytes as u64;
+    // Room for two of them.
+    storage::set_cache_limit(&app, size * 2 + size / 2).await.unwrap();
+    assert_eq!(storage::cache_limit(&app).await.unwrap(), size * 2 + size / 2);
+
+    let a = storage::ensure_local(&app, &get(videos[0]).await).await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let b = storage::ensure_local(&app, &get(videos[1]).await).await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // A is used again: B is now the least recently used.
+    assert_eq!(storage::ensure_local(&app, &get(videos[0]).await).await.unwrap(), a);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let c = storage::ensure_local(&app, &get(videos[2]).await).await.unwrap();
+    assert!(a.exists() && c.exists(), "the two most recently used stay");
+    assert!(!b.exists(), "the least recently used left the cache");
+
+    // An evicted video is simply fetched again when needed, intact.
+    let again = storage::ensure_local(&app, &get(videos[1]).await).await.unwrap();
+    assert_eq!(sha(&again), sha(&dir.path().join("b.mp4")), "the same bytes as the file imported");
+    let cached: u64 = std::fs::read_dir(app.data_dir().join("cache")).unwrap().flatten().map(|e| e.metadata().unwrap().len()).sum();
+    assert!(cached <= size * 2 + size / 2, "{cached} bytes cached over the limit");
+}

@@ -6,7 +6,19 @@ use crate::args::{S3Command, StorageCommand};
 use crate::output::Output;
 
 pub async fn run(app: &Twitcher, cmd: StorageCommand, out: &Output) -> Result<(), Error> {
-    let StorageCommand::S3(cmd) = cmd;
+    let cmd = match cmd {
+        StorageCommand::S3(cmd) => cmd,
+        StorageCommand::CacheLimit { gb } => {
+            if let Some(gb) = gb {
+                storage::set_cache_limit(app, (gb * 1024.0 * 1024.0 * 1024.0) as u64).await?;
+            }
+            let max_bytes = storage::cache_limit(app).await?;
+            out.print(&serde_json::json!({ "max_bytes": max_bytes }), || {
+                format!("Videos fetched from S3 are kept up to {:.1} GB; the least recently used go first.", max_bytes as f64 / 1024f64.powi(3))
+            });
+            return Ok(());
+        }
+    };
     match cmd {
         S3Command::Show => {
             let status = storage::status(app).await?;
