@@ -108,7 +108,14 @@ struct Seen {
 pub async fn run(app: Twitcher, cancel: CancellationToken, notify: impl Fn(&Alert) + Send + 'static) {
     let mut events = app.events.subscribe();
     let mut seen: HashMap<i64, Seen> = HashMap::new();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("a TLS backend is compiled in");
+    // A server posts only where its outbound policy allows (see `outbound`): a webhook is as
+    // much a door into its network as an ingest.
+    let policy = app.outbound();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .dns_resolver(std::sync::Arc::new(crate::outbound::WebhookResolver(policy.clone())))
+        .build()
+        .expect("a TLS backend is compiled in");
     loop {
         let event = tokio::select! {
             e = events.recv() => e,
@@ -137,7 +144,7 @@ pub async fn run(app: Twitcher, cancel: CancellationToken, notify: impl Fn(&Aler
         for alert in alerts {
             notify(&alert);
             if let Ok(Some(url)) = webhook_url(&app).await {
-                post(&http, &url, &alert).await;
+                post(&http, &policy, &url, &alert).await;
             }
         }
         // Forget broadcasts that have ended.
@@ -184,7 +191,11 @@ async fn transition(app: &Twitcher, seen: &HashMap<i64, Seen>, status: &crate::b
     alerts
 }
 
-async fn post(http: &reqwest::Client, url: &str, alert: &Alert) {
+async fn post(http: &reqwest::Client, policy: &crate::outbound::OutboundPolicy, url: &str, alert: &Alert) {
+    if let Err(e) = url::Url::parse(url).map_err(|e| e.to_string()).and_then(|u| policy.check_webhook_url(&u).map_err(|e| e.to_string())) {
+        tracing::warn!(error = %e, "the alert webhook is not posted to");
+        return;
+    }
     let mut body = serde_json::to_value(alert).expect("alerts serialize");
     body["app"] = serde_json::json!("twitcher");
     body["at_unix"] = serde_json::json!(crate::clock::now_unix());

@@ -76,6 +76,57 @@ impl OutboundPolicy {
     }
 }
 
+impl OutboundPolicy {
+    /// For alert webhooks: where a restricted process may POST — any host that resolves to
+    /// public addresses only, or one the operator allows (`--allow-ingest HOST`, any port).
+    pub async fn resolve_webhook(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, OutboundError> {
+        let host_lc = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host_lc.as_str(), port))
+            .await
+            .map_err(|e| OutboundError::Unresolvable { host: host_lc.clone(), reason: e.kind().to_string() })?
+            .collect();
+        let operators = self.allowed.iter().any(|(h, _)| *h == host_lc);
+        if self.restricted && !operators && addrs.iter().any(|a| !is_public(a.ip())) {
+            return Err(OutboundError::PrivateAddress { host: host_lc });
+        }
+        Ok(addrs)
+    }
+}
+
+/// The HTTP client's resolver for webhooks: every connection's addresses pass
+/// [`OutboundPolicy::resolve_webhook`], so a name that turns private later (DNS rebinding) is
+/// refused at connect time too. (Addresses written in the URL skip resolvers: see
+/// [`OutboundPolicy::check_webhook_url`].)
+pub struct WebhookResolver(pub OutboundPolicy);
+
+impl reqwest::dns::Resolve for WebhookResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.0.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            // The port is the URL's: reqwest sets it on the addresses it gets.
+            let addrs = policy.resolve_webhook(&host, 0).await.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+impl OutboundPolicy {
+    /// A webhook URL whose host is an address literal, checked as the resolver checks names.
+    pub fn check_webhook_url(&self, url: &url::Url) -> Result<(), OutboundError> {
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return Ok(()),
+        };
+        let host = literal.to_string();
+        if self.restricted && !is_public(literal) && !self.allowed.iter().any(|(h, _)| *h == host) {
+            return Err(OutboundError::PrivateAddress { host });
+        }
+        Ok(())
+    }
+}
+
 /// Whether an address is on the public internet: not loopback, private, link-local, multicast,
 /// unspecified, broadcast, shared (CGNAT) or documentation space, in IPv4 or IPv6 (an IPv4 address
 /// mapped into IPv6 is judged as IPv4).

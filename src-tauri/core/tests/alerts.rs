@@ -1,0 +1,47 @@
+//! The alert webhook follows the outbound rule of `serve`: a server posts alerts only to public
+//! addresses or hosts its operator allows — by address in the URL or by a name that resolves to
+//! a private one — while the desktop posts wherever its user points it.
+
+mod support;
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use twitcher_core::events::Event;
+use twitcher_core::outbound::OutboundPolicy;
+use twitcher_core::vault::KeyringPreference;
+use twitcher_core::{alerts, Twitcher};
+
+/// Points the data dir's webhook at a local receiver (`host` in the URL: an address or a name),
+/// runs the alerts with `policy`, emits one alert and returns how many posts arrived.
+async fn posts_arriving(policy: OutboundPolicy, host: &str) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let app: Twitcher = support::open(dir.path(), KeyringPreference::File).await;
+    app.restrict_outbound(policy);
+    let (hook, posted) = support::webhook_receiver().await;
+    let hook = hook.replace("127.0.0.1", host);
+    alerts::set_webhook_url(&app, &hook).await.unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(alerts::run(app.clone(), stop.clone(), |_| {}));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.events.emit(Event::ScheduledStarted { broadcast_id: "b1".into(), title: "Night".into(), destinations: 2 });
+    // A post that goes arrives well within this; one refused never does.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.cancel();
+    task.await.unwrap();
+    let count = posted.lock().unwrap().len();
+    count
+}
+
+#[tokio::test]
+async fn a_server_posts_alerts_only_where_its_outbound_rule_allows() {
+    let restricted = OutboundPolicy { restricted: true, allowed: vec![] };
+    assert_eq!(posts_arriving(restricted.clone(), "127.0.0.1").await, 0, "a loopback address in the URL is refused");
+    assert_eq!(posts_arriving(restricted, "localhost").await, 0, "so is a name that resolves to loopback");
+
+    let operator = |host: &str| OutboundPolicy { restricted: true, allowed: vec![(host.to_string(), None)] };
+    assert_eq!(posts_arriving(operator("127.0.0.1"), "127.0.0.1").await, 1, "the operator's own host is allowed");
+    assert_eq!(posts_arriving(operator("localhost"), "localhost").await, 1);
+
+    assert_eq!(posts_arriving(OutboundPolicy::default(), "127.0.0.1").await, 1, "the desktop posts where its user says");
+}
