@@ -36,7 +36,7 @@ dbus-run-session --config-file="$PWD/scripts/session-bus.conf" -- bash -euo pipe
   cargo nextest run --workspace --no-tests=fail
   echo "==> the core suite again on PostgreSQL (a throwaway cluster from pg_virtualenv), and the CLI on it"
   pg_virtualenv env TWITCHER_TEST_POSTGRES=1 cargo nextest run --workspace --no-tests=fail \
-    -E "package(twitcher-core) | binary_id(twitcher-cli::postgres)"
+    -E "package(twitcher-core) | binary_id(twitcher-cli::postgres) | binary_id(twitcher-cli::fleet)"
   echo "==> end-to-end: the real window under Xvfb"
   # Xvfb picks a free display and writes its number to fd 3.
   Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$TWITCHER_TEST_SANDBOX/display" 2>/dev/null &

@@ -242,7 +242,7 @@ fn status_of(dir: &Path, id: i64) -> String {
 }
 
 #[test]
-fn a_killed_serves_streams_are_taken_over_only_after_its_lease_expires_and_a_live_process_is_never_touched() {
+fn a_killed_serves_streams_are_taken_over_by_another_node_only_after_its_lease_expires_and_a_live_process_is_never_touched() {
     let ingest = Ingest::start();
     let dir = tempfile::tempdir().unwrap();
     let keys = ["live_706_onAServeThatDies", "live_707_onACliThatLives"];
@@ -263,15 +263,20 @@ fn a_killed_serves_streams_are_taken_over_only_after_its_lease_expires_and_a_liv
     let kept = kept["stream_id"].as_i64().unwrap();
     std::thread::spawn(move || lines.count());
     wait_until(Duration::from_secs(30), "A's stream live", || status_of(dir.path(), orphan) == "live");
-    // C: another serve, whose scheduler loop runs recovery every 2 s.
+    // C: another serve — a node of the same database, like A.
     let (mut survivor, _, _) = serve(dir.path(), &uuid, &ingest);
+    let node_of = |id: i64| {
+        let rows = json_ok(twitcher(dir.path()).args(["--json", "stream", "list"]));
+        rows.as_array().unwrap().iter().find(|r| r["id"] == id).and_then(|r| r["node"].as_str().map(str::to_string))
+    };
+    let dead_node = node_of(orphan).expect("A publishes it");
 
     doomed.crash();
     let killed = Instant::now();
     let mut taken_after = None;
     while killed.elapsed() < Duration::from_secs(40) {
         assert_eq!(status_of(dir.path(), kept), "live", "the live process's stream is never touched");
-        if status_of(dir.path(), orphan) == "failed" {
+        if node_of(orphan).is_some_and(|node| node != dead_node) {
             taken_after = Some(killed.elapsed());
             break;
         }
@@ -281,12 +286,12 @@ fn a_killed_serves_streams_are_taken_over_only_after_its_lease_expires_and_a_liv
     eprintln!("the dead serve's stream was taken over {taken_after:?} after the kill");
     // Its last renewal was at most 2 s before the kill; the lease lasts 10 s from there.
     assert!(taken_after >= Duration::from_secs(8), "taken over before its lease expired: {taken_after:?}");
-    let rows = json_ok(twitcher(dir.path()).args(["--json", "stream", "list"]));
-    let row = rows.as_array().unwrap().iter().find(|r| r["id"] == orphan).unwrap().clone();
-    assert!(row["error"].as_str().unwrap().starts_with("interrupted"), "{row}");
+    // The other node carries it on (see tests/fleet.rs); a process that is not a node would
+    // have closed it per the after-crash policy (core tests).
+    wait_until(Duration::from_secs(20), "the stream live on the surviving node", || status_of(dir.path(), orphan) == "live");
 
     assert!(alive.running(), "B went on");
-    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "stream", "stop", "--all"])), json!({ "stopped": 1 }));
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "stream", "stop", "--all"])), json!({ "stopped": 2 }));
     assert!(alive.wait_within(Duration::from_secs(10)).success());
     unsafe { libc::kill(survivor.id() as i32, libc::SIGTERM) };
     assert!(survivor.wait_within(Duration::from_secs(20)).success());

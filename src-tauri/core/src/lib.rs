@@ -127,6 +127,11 @@ pub struct Twitcher {
     pub(crate) worker_running: Arc<std::sync::atomic::AtomicBool>,
     /// Where this process may connect out to (`serve` restricts it; see [`outbound`]).
     outbound: Arc<std::sync::RwLock<outbound::OutboundPolicy>>,
+    /// Whether this process is a node of a fleet (`serve`): its broadcasts' destinations are
+    /// claimed by the nodes ([`broadcast::fleet`]) instead of published where they are started.
+    node: Arc<std::sync::atomic::AtomicBool>,
+    /// Wakes this node's claim loop when destinations start waiting.
+    pub(crate) fleet_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Twitcher {
@@ -171,7 +176,18 @@ impl Twitcher {
             lease_keeper: Arc::default(),
             worker_running: Arc::default(),
             outbound: Arc::default(),
+            node: Arc::default(),
+            fleet_wake: Arc::default(),
         })
+    }
+
+    /// Whether this process is a node of a fleet (see [`runtime::Runtime::start_node`]).
+    pub fn is_node(&self) -> bool {
+        self.node.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn become_node(&self) {
+        self.node.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// From now on, ingests are checked against `policy` when saved and at every connect (what

@@ -16,6 +16,8 @@ pub struct Runtime {
     app: Twitcher,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    /// A node's claim loop ([`broadcast::fleet`]): ended before its destinations are handed over.
+    fleet: Option<JoinHandle<()>>,
 }
 
 impl Runtime {
@@ -35,13 +37,16 @@ impl Runtime {
             tokio::spawn(twitch::tokens::run_validation(app.clone(), shutdown.clone())),
             tokio::spawn(alerts::run(app.clone(), shutdown.clone(), present)),
         ];
-        Self { app: app.clone(), shutdown, tasks }
+        Self { app: app.clone(), shutdown, tasks, fleet: None }
     }
 
-    /// [`Runtime::start`] for a server: also records this process as a node of the database and
-    /// keeps its heartbeat until shutdown ([`nodes`]).
+    /// [`Runtime::start`] for a server: also records this process as a node of the database,
+    /// keeps its heartbeat until shutdown ([`nodes`]) and claims its share of the broadcasts'
+    /// destinations ([`broadcast::fleet`]).
     pub fn start_node(app: &Twitcher, node: nodes::NodeInfo, present: impl Fn(&Alert) + Send + 'static) -> Self {
+        app.become_node();
         let mut runtime = Self::start(app, present);
+        runtime.fleet = Some(tokio::spawn(broadcast::fleet::run(app.clone(), node.upload_mbps, runtime.shutdown.clone())));
         runtime.tasks.push(tokio::spawn(nodes::run(app.clone(), node, runtime.shutdown.clone())));
         runtime
     }
@@ -49,9 +54,25 @@ impl Runtime {
     /// Ends the background work and every broadcast this process runs — each destination ends
     /// its publish — waiting at most `timeout` in all. A job still running stops at its next
     /// check and is resumed at the next start.
+    ///
+    /// A node of a fleet first hands its destinations to the other nodes, when one is alive: they
+    /// go on there (its own parts end as they see the others claim them).
     pub async fn shutdown(self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         self.shutdown.cancel();
+        if let Some(fleet) = self.fleet {
+            let _ = fleet.await;
+            match broadcast::fleet::hand_over(&self.app).await {
+                Ok(0) => {}
+                Ok(_) => {
+                    // Each part sees its rows released at its next tick (1 s) and ends its publishes.
+                    while self.app.broadcasts.count() > 0 && Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not hand this node's destinations over; stopping them"),
+            }
+        }
         if self.app.broadcasts.stop_all() > 0 {
             while self.app.broadcasts.count() > 0 && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -188,20 +188,81 @@ fn spawn_nginx(conf: &Path, rtmp_port: u16) -> Guarded {
     nginx
 }
 
-/// Video packets of a recording: (dts seconds, keyframe), from ffprobe.
-pub fn video_packets(path: &Path) -> Vec<(f64, bool)> {
-    let out = output_within(
-        Command::new("ffprobe").args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=dts_time,flags", "-of", "csv=p=0"]).arg(path),
-        HELPER_LIMIT,
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+/// A viewer of one stream key on an [`Ingest`]: what a player receives, with the timestamps the
+/// publisher sent (nginx's recordings shift each publish to follow the last, so they cannot show
+/// a gap or a timestamp going back between publishes; its players get the publisher's own).
+/// An ffprobe plays the live stream and lists its video packets; when a publish ends (nginx
+/// tells its players) it plays again and waits for the next publish. See [`Watch::finish`].
+pub struct Watch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<PathBuf>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Ingest {
+    /// Starts watching `key` (before its first publish, to see it from its start).
+    pub fn watch(&self, key: &str) -> Watch {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (url, out, stopped) = (format!("{}/{key}", self.server()), dir.path().to_path_buf(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut sessions = Vec::new();
+            while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                let file = out.join(format!("session-{}.csv", sessions.len()));
+                let mut player = Guarded::spawn(
+                    Command::new("ffprobe")
+                        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=dts_time,flags", "-of", "csv=p=0"])
+                        .arg(&url)
+                        .stdout(std::fs::File::create(&file).unwrap())
+                        .stderr(std::process::Stdio::null()),
+                    "ffprobe watching a stream",
+                );
+                while player.running() && !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                player.end();
+                sessions.push(file);
+            }
+            sessions
+        });
+        Watch { stop, thread: Some(thread), _dir: dir }
+    }
+}
+
+impl Watch {
+    /// Stops watching (call it once the stream's last publish has ended, so every session has
+    /// ended and written its list) and returns the video packets of each session that saw any,
+    /// in order: (dts seconds, keyframe).
+    pub fn finish(mut self) -> Vec<Vec<(f64, bool)>> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let files = self.thread.take().unwrap().join().unwrap();
+        files.iter().map(|f| parse_packets(&std::fs::read_to_string(f).unwrap_or_default())).filter(|p| !p.is_empty()).collect()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn parse_packets(csv: &str) -> Vec<(f64, bool)> {
+    csv.lines()
         .filter_map(|l| {
             let mut parts = l.split(',');
             let dts = parts.next()?.parse().ok()?;
             Some((dts, parts.next().unwrap_or("").contains('K')))
         })
         .collect()
+}
+
+/// Video packets of a recording: (dts seconds, keyframe), from ffprobe.
+pub fn video_packets(path: &Path) -> Vec<(f64, bool)> {
+    let out = output_within(
+        Command::new("ffprobe").args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=dts_time,flags", "-of", "csv=p=0"]).arg(path),
+        HELPER_LIMIT,
+    );
+    parse_packets(&String::from_utf8_lossy(&out.stdout))
 }
 
 /// moto's S3 server on a free loopback port, stopped on drop. `None` when the suite runs without

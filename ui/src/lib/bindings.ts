@@ -513,7 +513,9 @@ export type StreamRow = {
 	created_at: string,
 };
 
-export type StreamState = "scheduled" | "queued" | "starting" | "live" | "reconnecting" | "stopping" | "ended" | "failed" | "cancelled";
+export type StreamState = "scheduled" | 
+/**  Waiting for a node of the fleet to publish it (see the module's note). */
+"pending" | "queued" | "starting" | "live" | "reconnecting" | "stopping" | "ended" | "failed" | "cancelled";
 
 /**  A destination's live status: sent on every change and about once a second. */
 export type StreamStatus = {

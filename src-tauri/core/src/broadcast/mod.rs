@@ -17,6 +17,7 @@
 
 pub mod archive;
 pub mod fanout;
+pub mod fleet;
 pub mod flv;
 pub mod keycheck;
 pub mod lease;

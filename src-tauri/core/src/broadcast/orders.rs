@@ -47,6 +47,8 @@ pub async fn stop(app: &Twitcher, actor: &Profile, target: StopTarget) -> Result
         StopTarget::All => (None, None, None),
     };
     let ordered = app.db.order_stop(actor.id, stream, broadcast, account).await?;
+    // Destinations waiting for a node of a fleet have nobody to carry the order out: they end now.
+    app.db.end_waiting_stopped().await?;
     for id in &ordered {
         app.broadcasts.stop_stream(*id);
     }

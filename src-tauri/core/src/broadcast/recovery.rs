@@ -1,5 +1,6 @@
 //! After a crash: streams whose process stopped renewing its lease ([`super::lease`]) are not left
-//! "live". Per the `streams.after_crash` setting they fail with a reason (the default), or their
+//! "live". Those of a node of a fleet go to the other nodes when one is alive ([`super::fleet`]).
+//! Otherwise, per the `streams.after_crash` setting they fail with a reason (the default), or their
 //! broadcast is started again: copied into a new broadcast scheduled for now, which the running
 //! scheduler (the window, `serve`) starts at once. The interrupted rows stay, failed, pointing at
 //! their replacement. [`prune_logs`] drops stream log lines past the logs' retention (30 days).
@@ -46,6 +47,8 @@ pub async fn set_after_crash(app: &Twitcher, value: AfterCrash) -> Result<(), Br
 /// twice, and a live process's streams are never touched. Returns how many were closed. The
 /// desktop and `serve` run it at start and every few seconds (in the scheduler's loop).
 pub async fn recover(app: &Twitcher) -> Result<usize, BroadcastError> {
+    // A fleet's node that died: the other nodes carry its destinations on.
+    super::fleet::release_silent(app).await?;
     let policy = after_crash(app).await?;
     let instance = app.instance_id();
     let taken = app.db.take_over_expired(instance, lease::EXPIRES_AFTER.as_secs_f64()).await?;

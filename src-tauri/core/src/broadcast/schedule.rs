@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::supervisor::{insert_rows, launch, validate, BroadcastHandle, Occurrence, StartRequest};
-use super::{BroadcastError, Quality, StreamState};
+use super::{BroadcastError, Quality, ScheduledRow, StreamState};
 use crate::profiles::Profile;
 use crate::Twitcher;
 
@@ -100,21 +100,16 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
         return Err(not_startable(app, broadcast_id).await?);
     };
     let actor = app.db.user_by_id(first.creator_id).await?.ok_or(BroadcastError::NoBroadcast { id: broadcast_id.to_string() })?;
-    let (width, height) = Quality::parse_resolution(&first.resolution)?;
-    let request = StartRequest {
-        // A playlist broadcast's rows name its first video too: the playlist is what it plays.
-        video_id: if first.playlist_id.is_some() { None } else { Some(first.video_id.ok_or(BroadcastError::NoVideo { id: 0 })?) },
-        playlist_id: first.playlist_id,
-        account_ids: rows.iter().filter_map(|r| r.account_id).collect(),
-        title: first.title.clone(),
-        category: first.category.clone(),
-        tags: serde_json::from_str(&first.tags).unwrap_or_default(),
-        quality: Quality { fps: first.fps as u32, video_bitrate_k: first.video_bitrate_k as u32, audio_bitrate_k: first.audio_bitrate_k as u32, width, height },
-        looped: first.looped,
-        // The scheduler starts on time rather than waiting for a preparation.
-        live_encode: true,
-    };
+    let request = request_of(&rows)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    if app.is_node() {
+        // On a fleet the nodes claim its destinations, within their budgets.
+        app.db.wait_for_nodes(&ids).await?;
+        app.fleet_wake.notify_one();
+        app.events.emit(crate::events::Event::ScheduledStarted { broadcast_id: broadcast_id.to_string(), title: request.title.clone(), destinations: ids.len() as u32 });
+        let pairs = ids.iter().copied().zip(request.account_ids.iter().copied()).collect();
+        return Ok(super::fleet::handle(app, &actor, broadcast_id.to_string(), pairs));
+    }
     let checked = validate(app, &actor, &request).await;
     let (program, accounts_) = match checked {
         Ok(v) => v,
@@ -126,7 +121,26 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
         }
     };
     app.events.emit(crate::events::Event::ScheduledStarted { broadcast_id: broadcast_id.to_string(), title: request.title.clone(), destinations: ids.len() as u32 });
-    launch(app, &actor, &request, broadcast_id.to_string(), ids, program, accounts_).await
+    launch(app, &actor, &request, broadcast_id.to_string(), ids, program, accounts_, false).await
+}
+
+/// What the rows of one broadcast ask for (a scheduled start, or destinations a node claimed).
+pub(super) fn request_of(rows: &[ScheduledRow]) -> Result<StartRequest, BroadcastError> {
+    let first = rows.first().ok_or(BroadcastError::NoDestination)?;
+    let (width, height) = Quality::parse_resolution(&first.resolution)?;
+    Ok(StartRequest {
+        // A playlist broadcast's rows name its first video too: the playlist is what it plays.
+        video_id: if first.playlist_id.is_some() { None } else { Some(first.video_id.ok_or(BroadcastError::NoVideo { id: 0 })?) },
+        playlist_id: first.playlist_id,
+        account_ids: rows.iter().filter_map(|r| r.account_id).collect(),
+        title: first.title.clone(),
+        category: first.category.clone(),
+        tags: serde_json::from_str(&first.tags).unwrap_or_default(),
+        quality: Quality { fps: first.fps as u32, video_bitrate_k: first.video_bitrate_k as u32, audio_bitrate_k: first.audio_bitrate_k as u32, width, height },
+        looped: first.looped,
+        // On time rather than waiting for a preparation.
+        live_encode: true,
+    })
 }
 
 /// Why a broadcast with no `scheduled` rows cannot be started: it is unknown, was cancelled, or

@@ -419,6 +419,33 @@ impl Reader {
 /// them too; the fan-out hands them to any destination that reconnects later.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(input: Input, looped: bool, fps: u32, first_timestamp_ms: u64, fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
+    run_from(input, looped, fps, first_timestamp_ms, 0, fanout, cancel, drift).await
+}
+
+/// [`run`], joining the playout `resume_at_ms` into it — a destination taken over from another
+/// node of a fleet continues where the broadcast is now. Whole passes before that point are
+/// skipped without reading them (their lengths are known); in the pass that holds it, the tags
+/// are read without pacing up to it, and the stream starts at the last keyframe before it, so
+/// the receiver's decoder starts clean and the timestamps carry on from the broadcast's (a
+/// little behind the point, never behind what the previous node sent before its lease expired).
+/// That keyframe's group goes out at once, then pacing goes on as if the source had started at
+/// the playout's origin. A live encode (no prepared file to seek in) starts the video again
+/// with its timestamps moved to the point.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_from(
+    input: Input,
+    looped: bool,
+    fps: u32,
+    first_timestamp_ms: u64,
+    resume_at_ms: u64,
+    fanout: Fanout,
+    cancel: CancellationToken,
+    drift: watch::Sender<f64>,
+) -> Result<(), FlvError> {
+    let resume_at = resume_at_ms as f64;
+    let mut resuming = resume_at_ms > 0;
+    // The keyframe group being read towards the resume point: (media ms, tag).
+    let mut group: Vec<(u64, Tag)> = Vec::new();
     let mut out = Batcher { start: Instant::now(), epoch: first_timestamp_ms, batch: Vec::with_capacity(16), batch_ms: 0, fanout, cancel, drift };
     // Where the current pass starts, in ms of media time (fractional: see Length).
     let mut offset: f64 = 0.0;
@@ -432,6 +459,16 @@ pub async fn run(input: Input, looped: bool, fps: u32, first_timestamp_ms: u64, 
     // Whether a pass has started (the next one is a join).
     let mut joined = false;
     while let Some(Pass { mut reader, length, headers, entry }) = passes.next().await? {
+        if resuming {
+            match length {
+                Some(l) if offset + l.video <= resume_at => {
+                    offset += l.video;
+                    continue;
+                }
+                None if offset < resume_at => offset = resume_at,
+                _ => {}
+            }
+        }
         let mut video_seen: u64 = 0;
         let mut first: Option<u64> = None;
         // Every join starts a batch of its own, marked: the publishers' planned reconnect
@@ -489,6 +526,25 @@ pub async fn run(input: Input, looped: bool, fps: u32, first_timestamp_ms: u64, 
                 video_seen = video_seen.max(ts - base);
             }
             let media_ms = (offset + (ts - base) as f64).round() as u64;
+            if resuming {
+                if media_ms < resume_at_ms {
+                    if tag.kind == TagKind::Video && tag.is_keyframe() {
+                        group.clear();
+                    }
+                    // Nothing before the group's keyframe: the receiver could not decode it.
+                    if !group.is_empty() || (tag.kind == TagKind::Video && tag.is_keyframe()) {
+                        group.push((media_ms, tag));
+                    }
+                    continue;
+                }
+                resuming = false;
+                out.start = Instant::now().checked_sub(Duration::from_millis(resume_at_ms)).unwrap_or(out.start);
+                for (at, held) in std::mem::take(&mut group) {
+                    if !out.send(at, held).await {
+                        return Ok(());
+                    }
+                }
+            }
             if length.is_some_and(|l| (ts - base) as f64 >= l.video) {
                 tail.push_back((media_ms, tag));
                 continue;

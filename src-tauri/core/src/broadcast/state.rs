@@ -4,6 +4,10 @@
 //! scheduled → queued → starting → live ⇄ reconnecting → stopping → ended
 //!                 └──────┴──────────┴─────────┴──────────────→ failed | cancelled
 //! ```
+//!
+//! On a fleet ([`super::fleet`]) a destination no node holds yet — a new one, or one whose node
+//! died or handed it over — is `pending`: stored as `queued` without an owner, shown as `pending`
+//! with the reason it waits; the node that claims it makes it `queued` again and publishes it.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +18,8 @@ use serde::{Deserialize, Serialize};
 #[sqlx(type_name = "TEXT", rename_all = "lowercase")]
 pub enum StreamState {
     Scheduled,
+    /// Waiting for a node of the fleet to publish it (see the module's note).
+    Pending,
     Queued,
     Starting,
     Live,
@@ -29,10 +35,11 @@ use StreamState::*;
 /// Every allowed move. Anything not listed is a bug the supervisor refuses.
 const TRANSITIONS: &[(StreamState, &[StreamState])] = &[
     (Scheduled, &[Queued, Cancelled, Failed]),
-    (Queued, &[Starting, Cancelled, Failed]),
-    (Starting, &[Live, Reconnecting, Stopping, Failed, Cancelled]),
-    (Live, &[Reconnecting, Stopping, Ended, Failed]),
-    (Reconnecting, &[Live, Stopping, Failed]),
+    (Pending, &[Queued, Ended, Cancelled]),
+    (Queued, &[Starting, Pending, Cancelled, Failed]),
+    (Starting, &[Live, Reconnecting, Stopping, Pending, Failed, Cancelled]),
+    (Live, &[Reconnecting, Stopping, Pending, Ended, Failed]),
+    (Reconnecting, &[Live, Stopping, Pending, Failed]),
     (Stopping, &[Ended, Failed]),
     (Ended, &[]),
     (Failed, &[]),
@@ -61,6 +68,7 @@ impl StreamState {
     pub fn as_str(self) -> &'static str {
         match self {
             Scheduled => "scheduled",
+            Pending => "pending",
             Queued => "queued",
             Starting => "starting",
             Live => "live",
@@ -80,7 +88,7 @@ pub(crate) const ACTIVE: [StreamState; 5] = [Queued, Starting, Live, Reconnectin
 mod tests {
     use super::*;
 
-    const ALL: [StreamState; 9] = [Scheduled, Queued, Starting, Live, Reconnecting, Stopping, Ended, Failed, Cancelled];
+    const ALL: [StreamState; 10] = [Scheduled, Pending, Queued, Starting, Live, Reconnecting, Stopping, Ended, Failed, Cancelled];
 
     #[test]
     fn the_happy_path_and_reconnects_are_allowed() {

@@ -56,9 +56,9 @@ pub struct BroadcastHandle {
     pub broadcast_id: String,
     /// (stream id, account id), in the order asked.
     pub destinations: Vec<(i64, i64)>,
-    all: CancellationToken,
-    each: HashMap<i64, CancellationToken>,
-    done: JoinHandle<HashMap<i64, StreamState>>,
+    pub(super) all: CancellationToken,
+    pub(super) each: HashMap<i64, CancellationToken>,
+    pub(super) done: JoinHandle<HashMap<i64, StreamState>>,
 }
 
 impl BroadcastHandle {
@@ -175,7 +175,8 @@ pub(super) async fn insert_rows(
     let title = program.title(request);
     super::lease::keep(app, &app.lease_keeper);
     let rows = crate::db::broadcast::NewStreams {
-        instance: app.instance_id(),
+        // On a fleet, a broadcast starting now waits for the nodes to claim its destinations.
+        instance: if app.is_node() && scheduled_at.is_none() { None } else { Some(app.instance_id()) },
         creator_id: actor.id,
         broadcast_id: &broadcast_id,
         video_id: program.first_video().id,
@@ -203,9 +204,17 @@ pub(super) async fn insert_rows(
 pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<BroadcastHandle, BroadcastError> {
     let (program, accounts_) = validate(app, actor, request).await?;
     let (broadcast_id, stream_ids) = insert_rows(app, actor, request, &program, None, None).await?;
-    launch(app, actor, request, broadcast_id, stream_ids, program, accounts_).await
+    if app.is_node() {
+        // A node of a fleet: the rows wait for the nodes to claim them (this one included).
+        return Ok(super::fleet::handle(app, actor, broadcast_id, stream_ids.into_iter().zip(request.account_ids.iter().copied()).collect()));
+    }
+    launch(app, actor, request, broadcast_id, stream_ids, program, accounts_, false).await
 }
 
+/// Publishes the rows `stream_ids` of a broadcast. `resumed`: they were on air before (a node of
+/// a fleet took them over), so the channels already have their title and the playout goes on
+/// where the broadcast is now.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn launch(
     app: &Twitcher,
     actor: &Profile,
@@ -214,6 +223,7 @@ pub(super) async fn launch(
     stream_ids: Vec<i64>,
     program: Program,
     accounts_: Vec<accounts::Account>,
+    resumed: bool,
 ) -> Result<BroadcastHandle, BroadcastError> {
     // From here a failure fails the rows it created, with the reason.
     let fail_all = |e: BroadcastError| async {
@@ -279,7 +289,11 @@ pub(super) async fn launch(
 
     // Title, category and tags go to each connected channel before it goes live; a refusal is
     // that destination's notice, not a reason to stay offline.
-    let mut notices = crate::twitch::channel::apply_all(app, actor, &live_accounts, &program.title(request), request.category.as_deref(), &request.tags).await;
+    let mut notices = if resumed {
+        HashMap::new()
+    } else {
+        crate::twitch::channel::apply_all(app, actor, &live_accounts, &program.title(request), request.category.as_deref(), &request.tags).await
+    };
     for (account, stream_id) in accounts_.iter().zip(&stream_ids) {
         if let Some(notice) = notices.get(&account.id) {
             let _ = app.db.set_stream_channel_notice(*stream_id, notice).await;
@@ -315,6 +329,7 @@ pub(super) async fn launch(
     let looped = request.looped;
     let first_timestamp_ms = app.options().engine.first_timestamp_ms;
     let expected = pairs.len();
+    let (db, playout) = (app.db.clone(), broadcast_id.clone());
     let source_task = tokio::spawn(async move {
         let _ = tokio::time::timeout(Duration::from_secs(10), async {
             for _ in 0..expected {
@@ -324,17 +339,31 @@ pub(super) async fn launch(
             }
         })
         .await;
-        source::run(input, looped, q.fps, first_timestamp_ms, fanout, source_cancel, drift_tx).await
+        // Where the broadcast's playout is now (its first source sets the origin): a part started
+        // later — on a fleet, a destination claimed by another node or taken over — joins it.
+        // Under a second it starts from the top, like the first part.
+        let position = match db.playout_position_ms(&playout).await {
+            Ok(ms) if ms >= 1000 => ms,
+            Ok(_) => 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the broadcast's playout origin: starting from the top");
+                0
+            }
+        };
+        if position > 0 {
+            tracing::info!(broadcast = %playout, position_ms = position, "joining the broadcast's playout");
+        }
+        source::run_from(input, looped, q.fps, first_timestamp_ms, position, fanout, source_cancel, drift_tx).await
     });
     tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
 
-    app.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
+    let part = app.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
     let joins = Joins { actor: actor.clone(), accounts: live_accounts, starts: item_starts, streams: pairs.iter().map(|&(s, a)| (a, s)).collect() };
     let source = SourceWatch { task: source_task, drift, now_playing, skipped, labels, joins };
     for (stream_id, account_id, _) in &failed_alone {
         pairs.push((*stream_id, *account_id));
     }
-    let done = tokio::spawn(supervise(app.clone(), broadcast_id.clone(), reports, counters, failed_alone, source, all.clone(), each.clone()));
+    let done = tokio::spawn(supervise(app.clone(), (broadcast_id.clone(), part), reports, counters, failed_alone, source, all.clone(), each.clone()));
     Ok(BroadcastHandle { broadcast_id, destinations: pairs, all, each, done })
 }
 
@@ -405,7 +434,7 @@ impl Tracked {
 
 async fn supervise(
     app: Twitcher,
-    broadcast_id: String,
+    (broadcast_id, part): (String, u64),
     mut reports: mpsc::UnboundedReceiver<Report>,
     counters: HashMap<i64, (i64, Arc<Counters>, Option<String>)>,
     failed_alone: Vec<(i64, i64, String)>,
@@ -615,7 +644,7 @@ async fn supervise(
     }
     let last: Vec<_> = tracked.iter().map(|(id, t)| counters_of(*id, t)).collect();
     let _ = app.db.set_stream_counters(&last, app.instance_id()).await;
-    app.broadcasts.remove(&broadcast_id);
+    app.broadcasts.remove(&broadcast_id, part);
     tracing::info!(broadcast = %broadcast_id, "broadcast ended");
     super::archive::archive_later(&app, &broadcast_id);
     tracked.into_iter().map(|(id, t)| (id, t.state)).collect()

@@ -6,7 +6,7 @@ use crate::broadcast::state::ACTIVE;
 
 /// The columns of a [`StreamRow`], with the account's and the video's names.
 const STREAM_ROW: &str = "SELECT s.id, s.broadcast_id, s.twitch_account_id AS account_id, a.display_name AS account_name, s.video_id, \
-     v.title AS video_title, s.playlist_id, p.name AS playlist_name, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.channel_notice, \
+     v.title AS video_title, s.playlist_id, p.name AS playlist_name, s.title, CASE WHEN s.status = 'queued' AND s.owner_instance IS NULL THEN 'pending' ELSE s.status END AS status, s.scheduled_at, s.started_at, s.ended_at, s.error, s.channel_notice, \
      CASE WHEN s.status NOT IN ('ended', 'failed', 'cancelled') THEN s.now_playing END AS now_playing, \
      CASE WHEN s.status NOT IN ('ended', 'failed', 'cancelled') THEN s.up_next END AS up_next, \
      CASE WHEN s.status NOT IN ('scheduled', 'ended', 'failed', 'cancelled') THEN s.owner_instance END AS node, \
@@ -14,9 +14,10 @@ const STREAM_ROW: &str = "SELECT s.id, s.broadcast_id, s.twitch_account_id AS ac
      FROM streams s LEFT JOIN twitch_accounts a ON a.id = s.twitch_account_id LEFT JOIN videos v ON v.id = s.video_id \
      LEFT JOIN playlists p ON p.id = s.playlist_id";
 
-/// The rows of a new broadcast: one per account, owned by `instance`.
+/// The rows of a new broadcast: one per account, owned by `instance` (none: waiting for a node
+/// of the fleet to claim them).
 pub struct NewStreams<'a> {
-    pub instance: &'a str,
+    pub instance: Option<&'a str>,
     pub creator_id: i64,
     pub broadcast_id: &'a str,
     pub video_id: i64,
@@ -142,13 +143,13 @@ impl Db {
         Ok(sqlx::query(&self.sql(&sql)).bind(instance).execute(self.pool()).await?.rows_affected())
     }
 
-    /// Takes over, for `instance`, every running stream whose lease is older than `expired_secs`,
-    /// in one statement (two processes recovering at once never take the same row). Returns
+    /// Takes over, for `instance`, every running stream whose lease is older than `expired_secs`
+    /// (not one waiting for a node of a fleet: nobody holds its lease), in one statement (two processes recovering at once never take the same row). Returns
     /// (id, broadcast id, status) of each.
     pub async fn take_over_expired(&self, instance: &str, expired_secs: f64) -> Result<Vec<(i64, String, StreamState)>, DbError> {
         let sql = format!(
             "UPDATE streams SET owner_instance = $1, owner_pid = $2, heartbeat_at = @now \
-             WHERE status IN ({}) AND (heartbeat_at IS NULL OR heartbeat_at < @now-$3) \
+             WHERE status IN ({}) AND owner_instance IS NOT NULL AND (heartbeat_at IS NULL OR heartbeat_at < @now-$3) \
              RETURNING id, broadcast_id, status",
             StreamState::sql_list(&ACTIVE)
         );

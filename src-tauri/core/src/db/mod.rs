@@ -10,6 +10,7 @@
 pub mod accounts;
 mod sql;
 pub mod broadcast;
+pub mod fleet;
 pub mod jobs;
 pub mod nodes;
 pub mod playlists;
