@@ -231,6 +231,51 @@ fn a_killed_node_s_destinations_are_taken_over_and_every_stream_goes_on_without_
     assert!(!moved.is_empty(), "the killed node published something");
 }
 
+#[test]
+fn a_node_shutting_down_hands_its_destinations_to_another_and_they_go_on_after_a_short_gap() {
+    let fleet = Fleet::new();
+    let ingest = Ingest::start();
+    let keys = keys("handover", 4);
+    let (uuid, video, accounts) = library(&fleet, &ingest, &keys);
+    let mut nodes: Vec<Node> = (0..2).map(|n| fleet.node(n, &ingest, None)).collect();
+    let tokens: Vec<String> = nodes.iter().map(|n| login(&n.base, &uuid)).collect();
+    let (base, token) = (nodes[1].base.clone(), tokens[1].clone());
+    wait_until(Duration::from_secs(20), "two nodes alive", || held(&base, &token).len() == 2);
+    let watches: Vec<_> = keys.iter().map(|k| ingest.watch(k)).collect();
+    let started = post(&nodes[0].base, &tokens[0], "/api/streams/start", start_body(video, &accounts));
+    let broadcast = started["broadcast_id"].as_str().unwrap().to_string();
+    wait_until(Duration::from_secs(60), "every destination live", || rows(&base, &token, &broadcast).values().all(|r| r.0 == "live"));
+    let leaving = node_id(&nodes[0], &tokens[0]);
+    let moved: Vec<i64> = rows(&base, &token, &broadcast).iter().filter(|(_, r)| r.1.as_deref() == Some(leaving.as_str())).map(|(id, _)| *id).collect();
+    assert_eq!(moved.len(), 2, "each node publishes its share");
+    std::thread::sleep(Duration::from_secs(3));
+
+    // SIGTERM: node A hands its two over to B before it exits.
+    unsafe { libc::kill(nodes[0].process.id() as i32, libc::SIGTERM) };
+    assert!(nodes[0].process.wait_within(Duration::from_secs(20)).success(), "the node ends cleanly");
+    wait_until(Duration::from_secs(20), "A's destinations live on B", || {
+        let now = rows(&base, &token, &broadcast);
+        now.values().all(|r| r.0 == "live" && r.1.as_deref().is_some_and(|n| n != leaving))
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    post(&base, &token, "/api/streams/stop", json!({ "broadcast_id": broadcast }));
+    wait_until(Duration::from_secs(30), "every destination ended", || rows(&base, &token, &broadcast).values().all(|r| r.0 == "ended"));
+
+    let ids: std::collections::BTreeSet<i64> = rows(&base, &token, &broadcast).keys().copied().collect();
+    for ((stream_id, key), watch) in ids.into_iter().zip(&keys).zip(watches) {
+        let packets: Vec<(f64, bool)> = watch.finish().into_iter().flatten().collect();
+        let steps: Vec<(f64, f64)> = packets.windows(2).map(|w| (w[0].0, w[1].0 - w[0].0)).collect();
+        let gaps: Vec<&(f64, f64)> = steps.iter().filter(|(_, step)| *step > 0.5).collect();
+        eprintln!("{key} (stream {stream_id}): gaps (at, length) {gaps:?}");
+        assert!(steps.iter().all(|(_, step)| *step > 0.0), "{key}: a timestamp went back or repeated");
+        if moved.contains(&stream_id) {
+            assert!(gaps.len() == 1 && gaps[0].1 < 5.0, "{key} handed over: one short gap: {gaps:?}");
+        } else {
+            assert!(gaps.is_empty(), "{key} stayed: no gap at all: {gaps:?}");
+        }
+    }
+}
+
 /// The id of the node whose API is at `node.base` (its own row: the one whose address it has).
 fn node_id(node: &Node, token: &str) -> String {
     let nodes = get(&node.base, token, "/api/nodes");

@@ -9,6 +9,7 @@
 //! then only writes a slice of shared bytes; with 50 destinations that is most of the cost gone.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -122,6 +123,19 @@ pub struct Fanout {
     last_ts: Option<u32>,
     /// The next batch starts a pass.
     item_start: bool,
+    /// The newest timestamp handed out, plus one (0: none yet), for the supervisor to record: a
+    /// node taking a destination over starts after it.
+    sent: Arc<AtomicU64>,
+}
+
+/// A view of the newest timestamp a [`Fanout`] handed out.
+#[derive(Clone, Default)]
+pub struct Sent(Arc<AtomicU64>);
+
+impl Sent {
+    pub fn get(&self) -> Option<u32> {
+        self.0.load(Ordering::Relaxed).checked_sub(1).map(|ts| ts as u32)
+    }
 }
 
 /// `ts` unless it is behind `last`, in RTMP's wrapping 32-bit time (serial number arithmetic:
@@ -136,7 +150,12 @@ pub fn not_before(ts: u32, last: u32) -> u32 {
 
 impl Fanout {
     pub fn new() -> Self {
-        Self { outputs: Vec::new(), headers: Arc::default(), last_ts: None, item_start: false }
+        Self { outputs: Vec::new(), headers: Arc::default(), last_ts: None, item_start: false, sent: Arc::default() }
+    }
+
+    /// The newest RTMP timestamp handed out so far (kept up to date as batches go out).
+    pub fn sent(&self) -> Sent {
+        Sent(self.sent.clone())
     }
 
     /// From the next batch on, tags are made with these sequence headers.
@@ -164,6 +183,9 @@ impl Fanout {
             };
             tag.timestamp = ts;
             self.last_ts = Some(ts);
+        }
+        if let Some(last) = self.last_ts {
+            self.sent.store(u64::from(last) + 1, Ordering::Relaxed);
         }
         let batch = Arc::new(Batch { tags, headers: self.headers.clone(), starts_item: std::mem::take(&mut self.item_start), wire: OnceLock::new() });
         self.outputs.retain_mut(|out| {

@@ -4,7 +4,7 @@
 //!
 //! - A broadcast started on a node (through any node's API, or its schedule coming due) records
 //!   its rows without an owner: `pending` ([`super::StreamState::Pending`]).
-//! - Every node runs [`run`]: each second it claims waiting destinations — its fair share of all
+//! - Every node runs [`run`]: every half second it claims waiting destinations — its fair share of all
 //!   of them, within its upload budget (`serve --upload-mbps`), see
 //!   [`crate::db::Db::claim_destinations`] — and publishes them as one part of the broadcast, its
 //!   source joining the broadcast's playout where it is now (the origin is on the rows).
@@ -21,16 +21,17 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::supervisor::{launch, validate, BroadcastHandle};
+use super::supervisor::{launch, validate, BroadcastHandle, Origin};
 use super::{lease, BroadcastError, StreamState};
 use crate::db::fleet::Capacity;
 use crate::profiles::Profile;
 use crate::Twitcher;
 
-/// How often a node looks for destinations to claim and for silent nodes.
-pub const CLAIM_EVERY: Duration = Duration::from_secs(1);
+/// How often a node looks for destinations to claim and for silent nodes: with the 10 s lease,
+/// a dead node's destinations publish again within about 11 s.
+pub const CLAIM_EVERY: Duration = Duration::from_millis(500);
 /// How long a destination waits for a less loaded node before any node with room takes it.
-const SPREAD_FOR_SECS: f64 = 3.0;
+const SPREAD_FOR_SECS: f64 = 1.0;
 
 /// Claims and publishes destinations for this node until `shutdown`. `upload_mbps`: its budget.
 pub async fn run(app: Twitcher, upload_mbps: Option<f64>, shutdown: CancellationToken) {
@@ -97,8 +98,11 @@ async fn publish_part(app: &Twitcher, broadcast_id: &str, ids: &[i64]) -> Result
     if rows.is_empty() {
         return Ok(());
     }
-    let resumed = rows.iter().any(|(_, on_air)| *on_air);
-    let rows: Vec<_> = rows.into_iter().map(|(row, _)| row).collect();
+    // Destinations that were on air continue after the newest timestamp their node sent.
+    let takeover = rows.iter().any(|(_, on_air, _)| *on_air);
+    let sent_ms = rows.iter().filter_map(|(_, _, sent)| *sent).max().map(|ms| ms as u64);
+    let origin = if takeover { Origin::TakenOver { sent_ms } } else { Origin::Fresh };
+    let rows: Vec<_> = rows.into_iter().map(|(row, _, _)| row).collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let actor = app.db.user_by_id(rows[0].creator_id).await?.ok_or(BroadcastError::NoBroadcast { id: broadcast_id.to_string() })?;
     let request = super::schedule::request_of(&rows)?;
@@ -112,12 +116,12 @@ async fn publish_part(app: &Twitcher, broadcast_id: &str, ids: &[i64]) -> Result
             return Err(e);
         }
     };
-    let what = if resumed { "taken over by node" } else { "published by node" };
+    let what = if takeover { "taken over by node" } else { "published by node" };
     for id in &ids {
         let _ = app.db.add_stream_event(*id, "info", &format!("{what} {}", app.instance_id())).await;
     }
-    tracing::info!(broadcast = %broadcast_id, destinations = ids.len(), resumed, "fleet: publishing a part of a broadcast");
-    let handle = launch(app, &actor, &request, broadcast_id.to_string(), ids, program, accounts, resumed).await?;
+    tracing::info!(broadcast = %broadcast_id, destinations = ids.len(), takeover, "fleet: publishing a part of a broadcast");
+    let handle = launch(app, &actor, &request, broadcast_id.to_string(), ids, program, accounts, origin).await?;
     tokio::spawn(handle.wait());
     Ok(())
 }

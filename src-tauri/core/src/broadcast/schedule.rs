@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use super::supervisor::{insert_rows, launch, validate, BroadcastHandle, Occurrence, StartRequest};
+use super::supervisor::{insert_rows, launch, validate, BroadcastHandle, Occurrence, Origin, StartRequest};
 use super::{BroadcastError, Quality, ScheduledRow, StreamState};
 use crate::profiles::Profile;
 use crate::Twitcher;
@@ -121,7 +121,7 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
         }
     };
     app.events.emit(crate::events::Event::ScheduledStarted { broadcast_id: broadcast_id.to_string(), title: request.title.clone(), destinations: ids.len() as u32 });
-    launch(app, &actor, &request, broadcast_id.to_string(), ids, program, accounts_, false).await
+    launch(app, &actor, &request, broadcast_id.to_string(), ids, program, accounts_, Origin::Fresh).await
 }
 
 /// What the rows of one broadcast ask for (a scheduled start, or destinations a node claimed).

@@ -419,31 +419,41 @@ impl Reader {
 /// them too; the fan-out hands them to any destination that reconnects later.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(input: Input, looped: bool, fps: u32, first_timestamp_ms: u64, fanout: Fanout, cancel: CancellationToken, drift: watch::Sender<f64>) -> Result<(), FlvError> {
-    run_from(input, looped, fps, first_timestamp_ms, 0, fanout, cancel, drift).await
+    run_from(input, looped, fps, first_timestamp_ms, Join::default(), fanout, cancel, drift).await
 }
 
-/// [`run`], joining the playout `resume_at_ms` into it — a destination taken over from another
-/// node of a fleet continues where the broadcast is now. Whole passes before that point are
-/// skipped without reading them (their lengths are known); in the pass that holds it, the tags
-/// are read without pacing up to it, and the stream starts at the last keyframe before it, so
-/// the receiver's decoder starts clean and the timestamps carry on from the broadcast's (a
-/// little behind the point, never behind what the previous node sent before its lease expired).
-/// That keyframe's group goes out at once, then pacing goes on as if the source had started at
-/// the playout's origin. A live encode (no prepared file to seek in) starts the video again
-/// with its timestamps moved to the point.
+/// Where a part of a broadcast joins its playout (media ms; both 0 from the top).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Join {
+    /// The playout's position now.
+    pub at_ms: u64,
+    /// Nothing before this goes out: the destinations' previous node may have sent up to here.
+    pub not_before_ms: u64,
+}
+
+/// [`run`], joining the playout at `join` — a destination taken over from another node of a
+/// fleet continues where the broadcast is now. Whole passes before that point are skipped
+/// without reading them (their lengths are known); in the pass that holds it, the tags are read
+/// without pacing, and the stream starts at the last keyframe before the point that is not
+/// before `join.not_before_ms` (else the first keyframe after that), so the receiver's decoder
+/// starts clean and the timestamps carry on from what the previous node sent, never going back.
+/// A keyframe behind the point goes out at once with its group, then pacing goes on as if the
+/// source had started at the playout's origin. A live encode (no prepared file to seek in)
+/// starts the video again with its timestamps moved to the point.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_from(
     input: Input,
     looped: bool,
     fps: u32,
     first_timestamp_ms: u64,
-    resume_at_ms: u64,
+    join: Join,
     fanout: Fanout,
     cancel: CancellationToken,
     drift: watch::Sender<f64>,
 ) -> Result<(), FlvError> {
+    let (resume_at_ms, not_before_ms) = (join.at_ms, join.not_before_ms);
     let resume_at = resume_at_ms as f64;
-    let mut resuming = resume_at_ms > 0;
+    let mut resuming = resume_at_ms > 0 || not_before_ms > 0;
     // The keyframe group being read towards the resume point: (media ms, tag).
     let mut group: Vec<(u64, Tag)> = Vec::new();
     let mut out = Batcher { start: Instant::now(), epoch: first_timestamp_ms, batch: Vec::with_capacity(16), batch_ms: 0, fanout, cancel, drift };
@@ -465,7 +475,7 @@ pub async fn run_from(
                     offset += l.video;
                     continue;
                 }
-                None if offset < resume_at => offset = resume_at,
+                None if offset < resume_at.max(not_before_ms as f64) => offset = resume_at.max(not_before_ms as f64),
                 _ => {}
             }
         }
@@ -527,14 +537,20 @@ pub async fn run_from(
             }
             let media_ms = (offset + (ts - base) as f64).round() as u64;
             if resuming {
+                // A keyframe the stream may start at: one whose timestamp the previous node has
+                // not reached.
+                let start_here = tag.kind == TagKind::Video && tag.is_keyframe() && media_ms >= not_before_ms;
                 if media_ms < resume_at_ms {
                     if tag.kind == TagKind::Video && tag.is_keyframe() {
                         group.clear();
                     }
                     // Nothing before the group's keyframe: the receiver could not decode it.
-                    if !group.is_empty() || (tag.kind == TagKind::Video && tag.is_keyframe()) {
+                    if !group.is_empty() || start_here {
                         group.push((media_ms, tag));
                     }
+                    continue;
+                }
+                if group.is_empty() && !start_here {
                     continue;
                 }
                 resuming = false;

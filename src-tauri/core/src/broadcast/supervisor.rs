@@ -208,12 +208,25 @@ pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> R
         // A node of a fleet: the rows wait for the nodes to claim them (this one included).
         return Ok(super::fleet::handle(app, actor, broadcast_id, stream_ids.into_iter().zip(request.account_ids.iter().copied()).collect()));
     }
-    launch(app, actor, request, broadcast_id, stream_ids, program, accounts_, false).await
+    launch(app, actor, request, broadcast_id, stream_ids, program, accounts_, Origin::Fresh).await
 }
 
-/// Publishes the rows `stream_ids` of a broadcast. `resumed`: they were on air before (a node of
-/// a fleet took them over), so the channels already have their title and the playout goes on
-/// where the broadcast is now.
+/// Whether a part's destinations start now or continue a publish another node began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    Fresh,
+    /// A node of a fleet took them over: the channels already have their title, and nothing goes
+    /// out before `sent_ms` (the newest RTMP timestamp their node recorded sending) plus what it
+    /// may have sent since its last record.
+    TakenOver { sent_ms: Option<u64> },
+}
+
+/// How far past its last record a node may have sent: a record a second, batches sent up to
+/// one batch ahead.
+const SENT_RECORD_SLACK_MS: u64 = 1000 + source::BATCH_MS + 100;
+
+/// Publishes the rows `stream_ids` of a broadcast as one part with its own source, joining the
+/// broadcast's playout where it is now (see `origin`).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn launch(
     app: &Twitcher,
@@ -223,7 +236,7 @@ pub(super) async fn launch(
     stream_ids: Vec<i64>,
     program: Program,
     accounts_: Vec<accounts::Account>,
-    resumed: bool,
+    origin: Origin,
 ) -> Result<BroadcastHandle, BroadcastError> {
     // From here a failure fails the rows it created, with the reason.
     let fail_all = |e: BroadcastError| async {
@@ -289,7 +302,7 @@ pub(super) async fn launch(
 
     // Title, category and tags go to each connected channel before it goes live; a refusal is
     // that destination's notice, not a reason to stay offline.
-    let mut notices = if resumed {
+    let mut notices = if matches!(origin, Origin::TakenOver { .. }) {
         HashMap::new()
     } else {
         crate::twitch::channel::apply_all(app, actor, &live_accounts, &program.title(request), request.category.as_deref(), &request.tags).await
@@ -330,6 +343,7 @@ pub(super) async fn launch(
     let first_timestamp_ms = app.options().engine.first_timestamp_ms;
     let expected = pairs.len();
     let (db, playout) = (app.db.clone(), broadcast_id.clone());
+    let sent = fanout.sent();
     let source_task = tokio::spawn(async move {
         let _ = tokio::time::timeout(Duration::from_secs(10), async {
             for _ in 0..expected {
@@ -353,13 +367,18 @@ pub(super) async fn launch(
         if position > 0 {
             tracing::info!(broadcast = %playout, position_ms = position, "joining the broadcast's playout");
         }
-        source::run_from(input, looped, q.fps, first_timestamp_ms, position, fanout, source_cancel, drift_tx).await
+        let not_before_ms = match origin {
+            Origin::TakenOver { sent_ms: Some(sent) } => (sent + SENT_RECORD_SLACK_MS).saturating_sub(first_timestamp_ms),
+            _ => 0,
+        };
+        let join = source::Join { at_ms: position, not_before_ms };
+        source::run_from(input, looped, q.fps, first_timestamp_ms, join, fanout, source_cancel, drift_tx).await
     });
     tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
 
     let part = app.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
     let joins = Joins { actor: actor.clone(), accounts: live_accounts, starts: item_starts, streams: pairs.iter().map(|&(s, a)| (a, s)).collect() };
-    let source = SourceWatch { task: source_task, drift, now_playing, skipped, labels, joins };
+    let source = SourceWatch { task: source_task, drift, now_playing, skipped, labels, joins, sent };
     for (stream_id, account_id, _) in &failed_alone {
         pairs.push((*stream_id, *account_id));
     }
@@ -396,6 +415,8 @@ struct SourceWatch {
     skipped: mpsc::UnboundedReceiver<(usize, String)>,
     labels: Vec<String>,
     joins: Joins,
+    /// The newest timestamp handed to the destinations.
+    sent: super::fanout::Sent,
 }
 
 /// How long the source may produce nothing before the watchdog stops the broadcast. The first
@@ -466,7 +487,7 @@ async fn supervise(
         tracked.insert(id, t);
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let SourceWatch { task: source_task, mut drift, mut now_playing, mut skipped, labels, joins } = source;
+    let SourceWatch { task: source_task, mut drift, mut now_playing, mut skipped, labels, joins, sent } = source;
     let joins = Arc::new(joins);
     let mut entries_started = 0usize;
     let mut source_task = Some(source_task);
@@ -623,7 +644,7 @@ async fn supervise(
                         emit(&app, &broadcast_id, *id, t, *drift.borrow(), &playing);
                     }
                 }
-                let _ = app.db.set_stream_counters(&running, app.instance_id()).await;
+                let _ = app.db.set_stream_counters(&running, sent.get(), app.instance_id()).await;
             }
             finished = async { source_task.as_mut().expect("polled only while present").await }, if source_task.is_some() => {
                 source_task = None;
@@ -643,7 +664,7 @@ async fn supervise(
         }
     }
     let last: Vec<_> = tracked.iter().map(|(id, t)| counters_of(*id, t)).collect();
-    let _ = app.db.set_stream_counters(&last, app.instance_id()).await;
+    let _ = app.db.set_stream_counters(&last, sent.get(), app.instance_id()).await;
     app.broadcasts.remove(&broadcast_id, part);
     tracing::info!(broadcast = %broadcast_id, "broadcast ended");
     super::archive::archive_later(&app, &broadcast_id);

@@ -158,17 +158,19 @@ impl Db {
 
     /// Records (stream id, reconnects, bytes sent) of the streams `instance` holds, in one
     /// transaction: a broadcast to 50 channels writes once a second, not 50 times.
-    pub async fn set_stream_counters(&self, counters: &[(i64, i64, i64)], instance: &str) -> Result<(), DbError> {
+    /// `sent_ms`: the newest RTMP timestamp sent to them (see `broadcast::fleet`).
+    pub async fn set_stream_counters(&self, counters: &[(i64, i64, i64)], sent_ms: Option<u32>, instance: &str) -> Result<(), DbError> {
         if counters.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool().begin().await?;
         for (id, reconnects, bytes_sent) in counters {
-            sqlx::query("UPDATE streams SET reconnects = $1, bytes_sent = $2 WHERE id = $3 AND owner_instance = $4")
+            sqlx::query("UPDATE streams SET reconnects = $1, bytes_sent = $2, sent_ms = COALESCE($5, sent_ms) WHERE id = $3 AND owner_instance = $4")
                 .bind(reconnects)
                 .bind(bytes_sent)
                 .bind(id)
                 .bind(instance)
+                .bind(sent_ms.map(i64::from))
                 .execute(&mut *tx)
                 .await?;
         }

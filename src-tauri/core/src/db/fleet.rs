@@ -132,8 +132,9 @@ impl Db {
     }
 
     /// What it takes to publish the rows `ids` (claimed by `instance`), in id order, with whether
-    /// each was on air before (a takeover, not a first start).
-    pub async fn claimed_rows(&self, ids: &[i64], instance: &str) -> Result<Vec<(ScheduledRow, bool)>, DbError> {
+    /// each was on air before (a takeover, not a first start) and the newest RTMP timestamp its
+    /// previous node recorded sending.
+    pub async fn claimed_rows(&self, ids: &[i64], instance: &str) -> Result<Vec<(ScheduledRow, bool, Option<i64>)>, DbError> {
         let mut rows = Vec::with_capacity(ids.len());
         for id in ids {
             let row: Option<ScheduledRow> = sqlx::query_as(
@@ -144,10 +145,10 @@ impl Db {
             .bind(instance)
             .fetch_optional(self.pool())
             .await?;
-            let started: Option<Option<String>> = sqlx::query_scalar("SELECT started_at FROM streams WHERE id = $1").bind(id).fetch_optional(self.pool()).await?;
-            if let Some(row) = row {
-                rows.push((row, started.flatten().is_some()));
-            }
+            let Some(row) = row else { continue };
+            let (started, sent): (Option<String>, Option<i64>) =
+                sqlx::query_as("SELECT started_at, sent_ms FROM streams WHERE id = $1").bind(id).fetch_one(self.pool()).await?;
+            rows.push((row, started.is_some(), sent));
         }
         Ok(rows)
     }
