@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use serde_json::{json, Value};
-use twitcher_testkit::{make_video, wait_until, Guarded, Ingest, COMMAND_LIMIT};
+use twitcher_testkit::{make_video, output_within, wait_until, Guarded, Ingest, Moto, COMMAND_LIMIT};
+
+const BUCKET: &str = "fleet-media";
 
 /// 1000 + 160 kbps a destination.
 const QUALITY: [&str; 6] = ["--fps", "30", "--video-bitrate", "1000", "--resolution", "320x180"];
@@ -27,6 +29,8 @@ struct Fleet {
     /// PostgreSQL: one database for every node's data dir.
     database: Option<String>,
     key_file: PathBuf,
+    /// The S3 endpoint every node shares (the seed's S3_* variables), if any.
+    s3: Option<String>,
 }
 
 impl Fleet {
@@ -37,7 +41,7 @@ impl Fleet {
         let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         std::fs::write(&key_file, format!("{key}\n")).unwrap();
         std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        Self { root, database, key_file }
+        Self { root, database, key_file, s3: None }
     }
 
     /// Node `n`'s data dir: its own on PostgreSQL, the shared one on SQLite.
@@ -51,6 +55,9 @@ impl Fleet {
             Some(url) => cmd.env("TWITCHER_DATABASE_URL", url),
             None => cmd.env_remove("TWITCHER_DATABASE_URL"),
         };
+        if let Some(endpoint) = &self.s3 {
+            cmd.env("S3_ENDPOINT", endpoint).env("S3_BUCKET_NAME", BUCKET).env("S3_ACCESS_KEY", "test").env("S3_SECRET_KEY", "fleet-secret-NeVeRlOgGeD").env("S3_REGION", "us-east-1");
+        }
     }
 
     /// `twitcher` as on node 0's machine.
@@ -274,6 +281,72 @@ fn a_node_shutting_down_hands_its_destinations_to_another_and_they_go_on_after_a
             assert!(gaps.is_empty(), "{key} stayed: no gap at all: {gaps:?}");
         }
     }
+}
+
+#[test]
+fn a_video_uploaded_through_one_node_is_streamed_by_another_from_s3_and_prepared_once() {
+    let mut fleet = Fleet::new();
+    let (Some(url), Some(moto)) = (fleet.database.clone(), Moto::start()) else {
+        eprintln!("skipped: runs in the PostgreSQL stage of scripts/test.sh (machines with their own data dirs), with moto");
+        return;
+    };
+    moto.create_bucket(BUCKET);
+    fleet.s3 = Some(moto.endpoint.clone());
+    let ingest = Ingest::start();
+    let key = "live_950_fromTheBucket";
+    let uuid = json_ok(fleet.twitcher().args(["--json", "profile", "create", "--name", "Fleet admin"]))["uuid"].as_str().unwrap().to_string();
+    let account = json_ok(fleet.twitcher().args(["--json", "account", "add", "--name", "Bucket", "--channel-id", "950", "--ingest", &ingest.server()]).write_stdin(key))["id"]
+        .as_i64()
+        .unwrap();
+    // A has no room for a destination (0.5 Mb/s): B publishes whatever A is asked for.
+    let (a, b) = (fleet.node(0, &ingest, Some(0.5)), fleet.node(1, &ingest, None));
+    let (token_a, token_b) = (login(&a.base, &uuid), login(&b.base, &uuid));
+    wait_until(Duration::from_secs(20), "two nodes alive", || held(&a.base, &token_a).len() == 2);
+    let b_id = node_id(&b, &token_b);
+
+    // Uploaded through A: stored in the bucket, no copy left in A's library.
+    let clip = make_video(fleet.root.path(), "clip", "mp4", &["-t", "8"]);
+    let form = reqwest::blocking::multipart::Form::new().part("file", reqwest::blocking::multipart::Part::bytes(std::fs::read(&clip).unwrap()).file_name("clip.mp4"));
+    let uploaded: Value = http().post(format!("{}/api/videos/upload", a.base)).bearer_auth(&token_a).multipart(form).send().unwrap().json().unwrap();
+    assert_eq!(uploaded["storage"], "s3", "{uploaded}");
+    let video = uploaded["id"].as_i64().unwrap();
+    let videos_on = |n: usize| -> Vec<String> {
+        let files = std::fs::read_dir(fleet.data_dir(n).join("library")).map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect::<Vec<String>>());
+        files.unwrap_or_default().into_iter().filter(|f: &String| f.ends_with(".mp4")).collect()
+    };
+    assert_eq!(videos_on(0), Vec::<String>::new(), "the upload is in the bucket, not on node A");
+
+    // Streamed by B: it fetches the video from the bucket (a real-time encode while the
+    // preparation runs once, on whichever node claims the job, and lands in the bucket).
+    let body = json!({ "video_id": video, "account_ids": [account], "loop": true, "fps": 30, "video_bitrate_k": 1000, "audio_bitrate_k": 160, "resolution": "320x180" });
+    let started = post(&a.base, &token_a, "/api/streams/start", body.clone());
+    let broadcast = started["broadcast_id"].as_str().unwrap().to_string();
+    wait_until(Duration::from_secs(60), "the stream live on B", || {
+        rows(&a.base, &token_a, &broadcast).values().all(|r| r.0 == "live" && r.1.as_deref() == Some(b_id.as_str()))
+    });
+    let psql = |sql: &str| String::from_utf8(output_within(StdCommand::new("psql").args([url.as_str(), "-tAc", sql]), COMMAND_LIMIT).stdout).unwrap().trim().to_string();
+    wait_until(Duration::from_secs(120), "the preparation done", || psql("SELECT status FROM jobs WHERE kind = 'prepare'") == "succeeded");
+    let prepared_in_bucket = || http().get(format!("{}/{BUCKET}?list-type=2&prefix=twitcher/prepared/", moto.endpoint)).send().unwrap().text().unwrap();
+    assert!(prepared_in_bucket().contains(".flv</Key>"), "the prepared copy is in the bucket: {}", prepared_in_bucket());
+    wait_until(Duration::from_secs(30), "the stream at the ingest", || ingest.recording(key).exists());
+    post(&a.base, &token_a, "/api/streams/stop", json!({ "broadcast_id": broadcast }));
+    wait_until(Duration::from_secs(30), "the broadcast ended", || rows(&a.base, &token_a, &broadcast).values().all(|r| r.0 == "ended"));
+
+    // Machines without the files: only the bucket has them. Started again, B streams the
+    // prepared copy it fetches from the bucket; nothing is prepared a second time.
+    for n in 0..2 {
+        for dir in ["prepared", "cache"] {
+            let _ = std::fs::remove_dir_all(fleet.data_dir(n).join(dir));
+        }
+    }
+    let again = post(&a.base, &token_a, "/api/streams/start", body);
+    let again = again["broadcast_id"].as_str().unwrap().to_string();
+    wait_until(Duration::from_secs(60), "live again on B", || rows(&a.base, &token_a, &again).values().all(|r| r.0 == "live"));
+    let cached: Vec<String> = std::fs::read_dir(fleet.data_dir(1).join("cache")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(cached.iter().any(|f| f.ends_with(".flv")), "B fetched the prepared copy: {cached:?}");
+    assert_eq!(psql("SELECT COUNT(*) FROM jobs WHERE kind = 'prepare'"), "1", "prepared once");
+    post(&a.base, &token_a, "/api/streams/stop", json!({ "broadcast_id": again }));
+    wait_until(Duration::from_secs(30), "the broadcast ended", || rows(&a.base, &token_a, &again).values().all(|r| r.0 == "ended"));
 }
 
 /// The id of the node whose API is at `node.base` (its own row: the one whose address it has).

@@ -226,11 +226,25 @@ pub async fn import_and_wait(app: &Twitcher, actor: &Profile, paths: &[PathBuf])
         .map(|r| ImportFailure { code: ErrorCode::ImportRejected, message: format!("{}: {}", r.file, r.message) })
         .collect();
     let mut imported = Vec::new();
+    // On a fleet with S3, library files live in the bucket, where every node finds them.
+    let to_bucket = crate::storage::shares_media(app).await;
     for job in jobs::run_until_done(app, &ids).await? {
-        let video = match (job.status, job.video_id) {
+        let mut video = match (job.status, job.video_id) {
             (jobs::JobStatus::Succeeded, Some(id)) => app.db.video(actor.id, id).await?,
             _ => None,
         };
+        if let (true, Some(v)) = (to_bucket, &video) {
+            match crate::storage::upload(app, actor, v.id).await {
+                Ok(upload) => {
+                    let done = jobs::run_until_done(app, &[upload]).await?;
+                    if done[0].status != jobs::JobStatus::Succeeded {
+                        tracing::warn!(video_id = v.id, error = ?done[0].error, "the video stays on this node: its upload to S3 failed");
+                    }
+                    video = app.db.video(actor.id, v.id).await?;
+                }
+                Err(e) => tracing::warn!(video_id = v.id, error = %e, "the video stays on this node: it could not be queued for S3"),
+            }
+        }
         match video {
             Some(video) => imported.push(video),
             None => failed.push(ImportFailure {

@@ -463,13 +463,72 @@ pub async fn ensure_local(app: &Twitcher, video: &Video) -> Result<PathBuf, Stor
         }
     }
     let key = video.s3_key.clone().ok_or(StorageError::NotInS3 { id: video.id })?;
+    let target = fetch_to_cache(app, &key).await?;
+    app.db.set_video_local_path(video.id, &target.to_string_lossy()).await?;
+    tracing::info!(video_id = video.id, "fetched video from S3 into the cache");
+    Ok(target)
+}
+
+/// Where the prepared copies live in the bucket on a fleet: named like the local file, which
+/// says the content (hash) and the quality and loudness it was made for.
+fn prepared_key(file_name: &str) -> String {
+    format!("twitcher/prepared/{file_name}")
+}
+
+/// Whether this process shares its media through S3: a node of a fleet with S3 configured.
+pub(crate) async fn shares_media(app: &Twitcher) -> bool {
+    app.is_node() && bucket(app).await.is_ok()
+}
+
+/// Stores a prepared copy in the bucket for the other nodes of a fleet (one PUT: S3 takes up
+/// to 5 GB so, about 4 hours at Twitch's highest bitrate).
+pub(crate) async fn put_prepared(app: &Twitcher, path: &Path) -> Result<(), StorageError> {
+    let b = bucket(app).await?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let body = ByteStream::from_path(path).await.map_err(|e| StorageError::S3(format!("read {name}: {e}")))?;
+    b.client
+        .put_object()
+        .bucket(&b.settings.bucket)
+        .key(prepared_key(&name))
+        .content_type("video/x-flv")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| explain(&b.settings, "upload", e))?;
+    tracing::info!(file = %name, "stored a prepared copy in S3 for the other nodes");
+    Ok(())
+}
+
+/// A prepared copy another node stored in the bucket, fetched into the cache; `None` when the
+/// bucket does not have it.
+pub(crate) async fn fetch_prepared(app: &Twitcher, file_name: &str) -> Result<Option<PathBuf>, StorageError> {
+    let cached = app.data_dir().join(CACHE_DIR).join(file_name);
+    if tokio::fs::try_exists(&cached).await.unwrap_or(false) {
+        touch(&cached).await;
+        return Ok(Some(cached));
+    }
+    let b = bucket(app).await?;
+    let key = prepared_key(file_name);
+    match b.client.head_object().bucket(&b.settings.bucket).key(&key).send().await {
+        Ok(_) => {}
+        Err(aws_sdk_s3::error::SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => return Ok(None),
+        Err(e) => return Err(explain(&b.settings, "look up", e)),
+    }
+    let path = fetch_to_cache(app, &key).await?;
+    tracing::info!(file = %file_name, "fetched a prepared copy from S3 into the cache");
+    Ok(Some(path))
+}
+
+/// Downloads an object into the cache (temp file, fsync, rename), then keeps the cache within
+/// its limit, least recently used first.
+async fn fetch_to_cache(app: &Twitcher, key: &str) -> Result<PathBuf, StorageError> {
     let b = bucket(app).await?;
     let dir = app.data_dir().join(CACHE_DIR);
     tokio::fs::create_dir_all(&dir).await?;
     let name = key.rsplit('/').next().unwrap_or("video");
     let target = dir.join(name);
     let part = dir.join(format!(".{name}.part"));
-    let object = b.client.get_object().bucket(&b.settings.bucket).key(&key).send().await.map_err(|e| explain(&b.settings, "fetch", e))?;
+    let object = b.client.get_object().bucket(&b.settings.bucket).key(key).send().await.map_err(|e| explain(&b.settings, "fetch", e))?;
     let mut body = object.body;
     let mut out = tokio::fs::File::create(&part).await?;
     let written = async {
@@ -485,8 +544,6 @@ pub async fn ensure_local(app: &Twitcher, video: &Video) -> Result<PathBuf, Stor
         return Err(e);
     }
     tokio::fs::rename(&part, &target).await?;
-    app.db.set_video_local_path(video.id, &target.to_string_lossy()).await?;
-    tracing::info!(video_id = video.id, "fetched video from S3 into the cache");
     let limit = cache_limit(app).await?;
     if let Err(e) = evict(&dir, limit, &target).await {
         tracing::warn!(error = %e, "could not keep the S3 download cache within its limit");

@@ -41,9 +41,20 @@ pub async fn ensure_prepared(app: &Twitcher, actor: &Profile, video: &Video, qua
     }
 }
 
+/// The prepared copy of a video at a quality, if one was made: where it was made, else (another
+/// machine of a fleet made it) this machine's copy of the one in the bucket.
 pub(crate) async fn ready(app: &Twitcher, video_id: i64, quality: &Quality) -> Result<Option<PathBuf>, BroadcastError> {
-    let path = app.db.prepared_path(video_id, &prepared_key(app, quality).await?).await?.map(PathBuf::from);
-    Ok(path.filter(|p| p.is_file()))
+    let Some(path) = app.db.prepared_path(video_id, &prepared_key(app, quality).await?).await?.map(PathBuf::from) else {
+        return Ok(None);
+    };
+    if path.is_file() {
+        return Ok(Some(path));
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if !crate::storage::shares_media(app).await {
+        return Ok(None);
+    }
+    Ok(crate::storage::fetch_prepared(app, &name).await?)
 }
 
 /// A prepared file's cache key: the quality and the loudness target it was made for.
@@ -97,6 +108,13 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
         return Err(fail(message));
     }
     tokio::fs::rename(&part, &target).await.map_err(|e| JobError::transient(e.to_string()))?;
+    // On a fleet the other nodes fetch it from the bucket: stored there before it is marked
+    // ready. Should that fail, this node still has it; another node that needs it prepares again.
+    if crate::storage::shares_media(app).await {
+        if let Err(e) = crate::storage::put_prepared(app, &target).await {
+            tracing::warn!(video_id = video.id, error = %e, "could not store the prepared copy in S3: the other nodes will prepare their own");
+        }
+    }
     app.db.set_prepared(video.id, &key, "ready", Some(&target.to_string_lossy()), None).await?;
     tracing::info!(video_id = video.id, quality = %key, remux, normalised = measured.is_some(), "video prepared");
     Ok(JobOutcome { video_id: Some(video.id) })
