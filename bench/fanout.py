@@ -15,21 +15,17 @@ Needs ffmpeg and nginx with libnginx-mod-rtmp (scripts/setup.sh --test installs 
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+from ingest import start_nginx  # bench/ingest.py: the script's folder is on the path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COUNTS = [1, 6, 50]
 SECONDS = 15
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def measure(args, **kw):
@@ -48,15 +44,7 @@ def main():
     if not os.path.exists(twitcher):
         subprocess.run(["cargo", "build", "--release", "-p", "twitcher-cli"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="twitcher-bench-")
-    port = free_port()
-    user = "user root;" if os.geteuid() == 0 else ""
-    with open(f"{work}/nginx.conf", "w") as f:
-        f.write(f"""load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-{user} worker_processes 1; daemon off; pid {work}/nginx.pid; error_log {work}/error.log warn;
-events {{ worker_connections 1024; }}
-rtmp {{ server {{ listen 127.0.0.1:{port}; application app {{ live on; }} }} }}
-""")
-    nginx = subprocess.Popen(["nginx", "-c", f"{work}/nginx.conf", "-p", work])
+    nginx, port = start_nginx(work)
     try:
         env = dict(os.environ, TWITCHER_KEYRING="file")
         tw = lambda *a, **kw: subprocess.run([twitcher, "--data-dir", f"{work}/data", *a], env=env, check=True, capture_output=True, text=True, **kw)

@@ -95,6 +95,17 @@ struct Node {
     base: String,
 }
 
+impl Fleet {
+    /// `count` nodes with the same budget, once every one of them is alive: with a signed-in
+    /// token for each.
+    fn nodes(&self, count: usize, ingest: &Ingest, upload_mbps: Option<f64>, uuid: &str) -> (Vec<Node>, Vec<String>) {
+        let nodes: Vec<Node> = (0..count).map(|n| self.node(n, ingest, upload_mbps)).collect();
+        let tokens: Vec<String> = nodes.iter().map(|n| login(&n.base, uuid)).collect();
+        wait_until(Duration::from_secs(20), "every node alive", || held(&nodes[0].base, &tokens[0]).len() == count);
+        (nodes, tokens)
+    }
+}
+
 fn json_ok(cmd: &mut Command) -> Value {
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -182,9 +193,7 @@ fn a_killed_node_s_destinations_are_taken_over_and_every_stream_goes_on_without_
     let ingest = Ingest::start();
     let keys = keys("takeover", 6);
     let (uuid, video, accounts) = library(&fleet, &ingest, &keys);
-    let mut nodes: Vec<Node> = (0..3).map(|n| fleet.node(n, &ingest, None)).collect();
-    let tokens: Vec<String> = nodes.iter().map(|n| login(&n.base, &uuid)).collect();
-    wait_until(Duration::from_secs(20), "three nodes alive", || held(&nodes[0].base, &tokens[0]).len() == 3);
+    let (mut nodes, tokens) = fleet.nodes(3, &ingest, None, &uuid);
     let watches: Vec<_> = keys.iter().map(|k| ingest.watch(k)).collect();
 
     // Started through node A; the nodes share the destinations.
@@ -244,10 +253,8 @@ fn a_node_shutting_down_hands_its_destinations_to_another_and_they_go_on_after_a
     let ingest = Ingest::start();
     let keys = keys("handover", 4);
     let (uuid, video, accounts) = library(&fleet, &ingest, &keys);
-    let mut nodes: Vec<Node> = (0..2).map(|n| fleet.node(n, &ingest, None)).collect();
-    let tokens: Vec<String> = nodes.iter().map(|n| login(&n.base, &uuid)).collect();
+    let (mut nodes, tokens) = fleet.nodes(2, &ingest, None, &uuid);
     let (base, token) = (nodes[1].base.clone(), tokens[1].clone());
-    wait_until(Duration::from_secs(20), "two nodes alive", || held(&base, &token).len() == 2);
     let watches: Vec<_> = keys.iter().map(|k| ingest.watch(k)).collect();
     let started = post(&nodes[0].base, &tokens[0], "/api/streams/start", start_body(video, &accounts));
     let broadcast = started["broadcast_id"].as_str().unwrap().to_string();
@@ -363,10 +370,8 @@ fn nodes_never_hold_more_than_their_upload_budget_and_a_destination_past_every_b
     let keys = keys("budget", 7);
     let (uuid, video, accounts) = library(&fleet, &ingest, &keys);
     // 2.4 Mb/s: room for two destinations of 1.16 Mb/s, not three.
-    let nodes: Vec<Node> = (0..3).map(|n| fleet.node(n, &ingest, Some(2.4))).collect();
-    let tokens: Vec<String> = nodes.iter().map(|n| login(&n.base, &uuid)).collect();
+    let (nodes, tokens) = fleet.nodes(3, &ingest, Some(2.4), &uuid);
     let (base, token) = (&nodes[0].base, &tokens[0]);
-    wait_until(Duration::from_secs(20), "three nodes alive", || held(base, token).len() == 3);
 
     let started = post(&nodes[1].base, &tokens[1], "/api/streams/start", start_body(video, &accounts));
     let broadcast = started["broadcast_id"].as_str().unwrap().to_string();

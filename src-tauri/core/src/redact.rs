@@ -6,11 +6,18 @@
 //! Rules: anything shaped like a UUID (profile logins), Twitch stream keys (`live_…`), the key part
 //! of an RTMP URL, `Bearer`/`OAuth` tokens, and any exact string registered with
 //! [`register_secret`] (keys and tokens the process has decrypted).
+//!
+//! The registered secrets are the most recently used [`KEEP`]: a process that opens keys and
+//! refreshes tokens for weeks does not grow the list (or the time each log line takes) without
+//! end. The ones in use are registered again each time they are opened, so they stay; one dropped
+//! from the list is wiped from memory (`Zeroizing`), and the shape rules still cover stream keys.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::sync::{LazyLock, RwLock};
 
 use regex::{Captures, Regex};
+use zeroize::Zeroizing;
 
 static UUID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b").expect("uuid regex")
@@ -22,22 +29,51 @@ static RTMP_URL_KEY: LazyLock<Regex> =
 static AUTH_TOKEN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(bearer|oauth)(\s+|:)[A-Za-z0-9._~+/=-]+").expect("token regex"));
 
+/// How many registered secrets are kept: far more than a machine's accounts and tokens in use.
+pub const KEEP: usize = 256;
+
 /// Exact secrets known to this process. A std lock: it is never held across an `.await`.
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+static SECRETS: RwLock<Known> = RwLock::new(Known(VecDeque::new()));
 
 pub const REDACTED: &str = "[redacted]";
 
-/// Adds a secret that must never appear in a log line. Strings shorter than 8 characters are
-/// ignored: redacting them would mangle ordinary words and they are not secrets worth the name.
+/// Adds a secret that must never appear in a log line (or marks it as just used). Strings shorter
+/// than 8 characters are ignored: redacting them would mangle ordinary words and they are not
+/// secrets worth the name. Past [`KEEP`], the least recently registered is dropped and wiped.
 pub fn register_secret(secret: &str) {
-    if secret.len() < 8 {
-        return;
+    SECRETS.write().unwrap_or_else(|e| e.into_inner()).register(secret);
+}
+
+/// Registered secrets, least recently registered first.
+struct Known(VecDeque<Zeroizing<String>>);
+
+impl Known {
+    fn register(&mut self, secret: &str) {
+        if secret.len() < 8 {
+            return;
+        }
+        let known = self.0.iter().position(|s| s.as_str() == secret).and_then(|i| self.0.remove(i));
+        self.0.push_back(known.unwrap_or_else(|| Zeroizing::new(secret.to_string())));
+        while self.0.len() > KEEP {
+            self.0.pop_front();
+        }
     }
-    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    if !secrets.iter().any(|s| s == secret) {
-        secrets.push(secret.to_string());
-        // Longest first, so a secret that contains another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+
+    /// `text` with every secret in it replaced, longest first (a secret that contains another is
+    /// replaced whole).
+    fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        if text.len() < 8 {
+            return out;
+        }
+        let mut found: Vec<&str> = self.0.iter().map(|s| s.as_str()).filter(|s| text.contains(s)).collect();
+        found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for secret in found {
+            if out.contains(secret) {
+                out = Cow::Owned(out.replace(secret, REDACTED));
+            }
+        }
+        out
     }
 }
 
@@ -65,15 +101,7 @@ pub fn contains_uuid(text: &str) -> bool {
 
 /// Returns `text` with every secret it recognizes replaced.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    let mut out = Cow::Borrowed(text);
-    {
-        let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
-        for secret in secrets.iter() {
-            if out.contains(secret.as_str()) {
-                out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
-            }
-        }
-    }
+    let mut out = SECRETS.read().unwrap_or_else(|e| e.into_inner()).redact(text);
     let rules: [(&Regex, fn(&Captures) -> String); 4] = [
         (&RTMP_URL_KEY, |c| format!("{}{REDACTED}", &c[1])),
         (&AUTH_TOKEN, |c| format!("{}{}{REDACTED}", &c[1], &c[2])),
@@ -122,6 +150,31 @@ mod tests {
         assert_eq!(redact("x=s3cr3t-token-value-42;y"), "x=[redacted];y");
         register_secret("short");
         assert_eq!(redact("a short word"), "a short word");
+    }
+
+    #[test]
+    fn a_secret_inside_a_longer_one_leaves_no_part_of_the_longer_one() {
+        let mut known = Known(VecDeque::new());
+        known.register("inner-secret-77");
+        known.register("outer-inner-secret-77-tail");
+        assert_eq!(known.redact("[outer-inner-secret-77-tail] [inner-secret-77]"), "[[redacted]] [[redacted]]");
+    }
+
+    #[test]
+    fn only_the_most_recently_used_secrets_are_kept_and_one_in_use_stays() {
+        let mut known = Known(VecDeque::new());
+        known.register("kept-in-use-secret-0001");
+        for i in 0..KEEP * 4 {
+            known.register(&format!("rotated-token-{i:06}"));
+            if i % 64 == 0 {
+                // Opened again while its stream runs.
+                known.register("kept-in-use-secret-0001");
+            }
+        }
+        assert_eq!(known.0.len(), KEEP);
+        assert_eq!(known.redact("kept-in-use-secret-0001"), REDACTED);
+        assert_eq!(known.redact(&format!("rotated-token-{:06}", KEEP * 4 - 1)), REDACTED, "the newest is kept");
+        assert_eq!(known.redact("rotated-token-000000"), "rotated-token-000000", "the oldest was dropped");
     }
 
     #[test]

@@ -488,6 +488,7 @@ async fn supervise(
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let SourceWatch { task: source_task, mut drift, mut now_playing, mut skipped, labels, joins, sent } = source;
+    let mut playlist_open = true;
     let joins = Arc::new(joins);
     let mut entries_started = 0usize;
     let mut source_task = Some(source_task);
@@ -560,10 +561,12 @@ async fn supervise(
                 let title = app.db.stream_names(*tracked.keys().next().unwrap_or(&0)).await.ok().flatten().map(|(_, t)| t).unwrap_or_default();
                 app.events.emit(Event::ItemSkipped { broadcast_id: broadcast_id.clone(), title, item, reason });
             }
-            changed = now_playing.changed() => {
+            changed = now_playing.changed(), if playlist_open => {
                 if changed.is_err() {
-                    // The source is gone (it ended); keep the last title shown.
-                    now_playing = watch::channel(None).1;
+                    // The source is gone (it ended; a single video never had a playlist to
+                    // follow): keep the last title shown and stop listening — a closed watch is
+                    // ready at once, and polling it again would spin this loop.
+                    playlist_open = false;
                     continue;
                 }
                 let entry = *now_playing.borrow_and_update();
