@@ -356,6 +356,35 @@ fn a_video_uploaded_through_one_node_is_streamed_by_another_from_s3_and_prepared
     wait_until(Duration::from_secs(30), "the broadcast ended", || rows(&a.base, &token_a, &again).values().all(|r| r.0 == "ended"));
 }
 
+#[test]
+fn nodes_started_at_the_same_moment_on_a_fresh_database_with_one_key_file_all_start() {
+    let fleet = Fleet::new();
+    let ingest = Ingest::start();
+    let uuid = json_ok(fleet.twitcher().args(["--json", "profile", "create", "--name", "Fleet admin"]))["uuid"].as_str().unwrap().to_string();
+    // Nothing sealed yet: the first node to start seals the API's signing key while the others
+    // check the key file against the database. All spawned before any is waited for.
+    let log = |n: usize| fleet.root.path().join(format!("serve-{n}.log"));
+    let mut starting: Vec<Guarded> = (0..4)
+        .map(|n| {
+            let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin("twitcher"));
+            fleet.env(&mut cmd, n);
+            cmd.args(["--json", "serve", "--listen", "127.0.0.1:0", "--allow-ingest", &ingest.host_port()]);
+            Guarded::spawn(cmd.stdout(Stdio::piped()).stderr(std::fs::File::create(log(n)).unwrap()), "twitcher serve")
+        })
+        .collect();
+    for (n, node) in starting.iter_mut().enumerate() {
+        let mut stdout = std::io::BufReader::new(node.take_stdout().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        std::thread::spawn(move || stdout.lines().count());
+        assert!(line.contains("listening"), "node {n} starts: {}", std::fs::read_to_string(log(n)).unwrap_or_default());
+    }
+    wait_until(Duration::from_secs(20), "four nodes listed", || {
+        let nodes = json_ok(fleet.twitcher().env("TWITCHER_PROFILE", &uuid).args(["--json", "node", "list"]));
+        nodes.as_array().unwrap().iter().filter(|n| n["alive"] == true).count() == 4
+    });
+}
+
 /// The id of the node whose API is at `node.base` (its own row: the one whose address it has).
 fn node_id(node: &Node, token: &str) -> String {
     let nodes = get(&node.base, token, "/api/nodes");

@@ -70,6 +70,32 @@ impl Db {
         Ok(())
     }
 
+    /// Records `key_id` as the data key when no key is recorded and nothing is sealed yet, or
+    /// finds it already recorded: `Ok(None)`. Otherwise (another key is recorded, or secrets were
+    /// sealed without a record) `Ok(Some((recorded, sealed)))` and nothing changes. Checked and
+    /// set under the write lock: nodes of a fleet starting at the same moment on a fresh database
+    /// with the same key file all adopt it, none sees the first one's sealed secrets half done.
+    pub async fn adopt_vault_key(&self, key_id: &str, backend: KeyringBackend) -> Result<Option<(Option<String>, i64)>, DbError> {
+        let mut tx = self.begin_write().await?;
+        let recorded: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(KEY_ID).fetch_optional(&mut *tx).await?;
+        if recorded.as_deref() == Some(key_id) {
+            return Ok(None);
+        }
+        let mut sealed = 0;
+        for c in SEALED_COLUMNS {
+            let sql = format!("SELECT COUNT(*) FROM {} WHERE {}_cipher IS NOT NULL", c.table, c.field);
+            sealed += sqlx::query_scalar::<_, i64>(&sql).fetch_one(&mut *tx).await?;
+        }
+        if sealed > 0 {
+            return Ok(Some((recorded, sealed)));
+        }
+        for (key, value) in [(KEY_ID, key_id), (BACKEND, backend_name(backend))] {
+            super::settings::upsert(self, &mut tx, key, value).await?;
+        }
+        tx.commit().await?;
+        Ok(None)
+    }
+
     /// How many secrets are sealed in the whole data dir.
     pub async fn count_sealed(&self) -> Result<i64, DbError> {
         let mut total = 0;

@@ -278,22 +278,12 @@ impl Vault {
     async fn load_key_file(db: &Db, path: &Path) -> Result<Vault, VaultError> {
         let path = path.to_path_buf();
         let key = blocking(move || read_key_file(&path)).await?;
-        let id = key_id(&key);
-        match db.vault_record().await? {
-            Some((recorded, _)) if recorded == id => {}
-            recorded => {
-                let sealed = db.count_sealed().await?;
-                if sealed > 0 {
-                    return Err(match recorded {
-                        Some(_) => VaultError::KeyMismatch { store: "the file TWITCHER_VAULT_KEY_FILE names".into(), sealed },
-                        None => VaultError::KeyMissing { store: "the file TWITCHER_VAULT_KEY_FILE names".into(), sealed },
-                    });
-                }
-                db.set_vault_record(&id, KeyringBackend::KeyFile).await?;
-                tracing::info!("the data key comes from TWITCHER_VAULT_KEY_FILE");
-            }
+        let store = || "the file TWITCHER_VAULT_KEY_FILE names".to_string();
+        match db.adopt_vault_key(&key_id(&key), KeyringBackend::KeyFile).await? {
+            None => Ok(Vault::from_key(&key, KeyringBackend::KeyFile)),
+            Some((Some(_), sealed)) => Err(VaultError::KeyMismatch { store: store(), sealed }),
+            Some((None, sealed)) => Err(VaultError::KeyMissing { store: store(), sealed }),
         }
-        Ok(Vault::from_key(&key, KeyringBackend::KeyFile))
     }
 
     /// The recorded key, if its store has it. `None` when nothing is recorded, or when the
