@@ -402,6 +402,8 @@ fn nodes_never_hold_more_than_their_upload_budget_and_a_destination_past_every_b
     let (nodes, tokens) = fleet.nodes(3, &ingest, Some(2.4), &uuid);
     let (base, token) = (&nodes[0].base, &tokens[0]);
 
+    // One signing key for the fleet (sealed in the database): a token from one node works on all.
+    assert!(get(&nodes[2].base, &tokens[1], "/api/streams").is_array());
     let started = post(&nodes[1].base, &tokens[1], "/api/streams/start", start_body(video, &accounts));
     let broadcast = started["broadcast_id"].as_str().unwrap().to_string();
     let mut most = 0;

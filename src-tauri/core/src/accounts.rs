@@ -137,8 +137,9 @@ fn validate_key(key: &str) -> Result<&str, AccountError> {
     Ok(key)
 }
 
-fn key_ref(id: i64) -> SecretRef<'static> {
-    SecretRef { table: TABLE, row_id: id, field: STREAM_KEY }
+/// Where account `id`'s stream key is sealed; `binding` from `Db::account_binding`.
+fn key_ref(id: i64, binding: &str) -> SecretRef<'_> {
+    SecretRef { table: TABLE, row_id: id, field: STREAM_KEY, binding }
 }
 
 /// Links a Twitch account to the profile, within the plan's account limit.
@@ -188,7 +189,8 @@ pub async fn update(app: &Twitcher, actor: &Profile, id: i64, input: &AccountInp
 pub async fn set_key(app: &Twitcher, actor: &Profile, id: i64, stream_key: &str) -> Result<Account, AccountError> {
     let key = validate_key(stream_key)?;
     let vault = app.vault().await?;
-    let sealed = vault.seal(key_ref(id), key.as_bytes());
+    let Some(binding) = app.db.account_binding(id).await? else { return Err(AccountError::NotFound { id }) };
+    let sealed = vault.seal(key_ref(id, &binding), key.as_bytes());
     if !app.db.set_account_key(actor.id, id, &sealed, &redact::stream_key_hint(key)).await? {
         return Err(AccountError::NotFound { id });
     }
@@ -209,12 +211,15 @@ pub async fn remove(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), Acco
 /// The plain stream key, for the streaming engine at connect time only. It is registered with the
 /// log redaction so it cannot reach a log line even by accident.
 pub async fn stream_key(app: &Twitcher, actor: &Profile, id: i64) -> Result<Zeroizing<String>, AccountError> {
+    // The key first: loading it may seal the stored secrets again (see `Db::bind_owners`).
+    let vault = app.vault().await?;
     let sealed = app.db.account_key(actor.id, id).await?;
     let Some(sealed) = sealed else {
         get(app, actor, id).await?;
         return Err(AccountError::NoStreamKey { id });
     };
-    let key = app.vault().await?.open_string(key_ref(id), &sealed)?;
+    let binding = app.db.account_binding(id).await?.unwrap_or_default();
+    let key = vault.open_string(key_ref(id, &binding), &sealed)?;
     redact::register_secret(&key);
     Ok(key)
 }

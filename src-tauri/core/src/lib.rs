@@ -256,6 +256,11 @@ impl Twitcher {
             tracing::info!("the data key was changed by another process: loading the new one");
         }
         let vault = Vault::load(&self.db, &self.data_dir, self.options.keyring, self.options.vault_key_file.as_deref()).await?;
+        // Secrets sealed before their owner was bound into them are sealed again, once.
+        let moved = self.db.bind_owners(|old, new, sealed| Ok(vault.seal(new, &vault.open(old, sealed)?))).await?;
+        if moved > 0 {
+            tracing::info!(secrets = moved, "bound each profile's secrets to their owner and row");
+        }
         *slot = Some(vault.clone());
         Ok(vault)
     }

@@ -102,7 +102,7 @@ fn from_env() -> Option<(S3Settings, Zeroizing<String>)> {
 }
 
 fn secret_ref() -> SecretRef<'static> {
-    SecretRef { table: TABLE, row_id: 1, field: SECRET_KEY }
+    SecretRef { table: TABLE, row_id: 1, field: SECRET_KEY, binding: "" }
 }
 
 pub async fn status(app: &Twitcher) -> Result<S3Status, StorageError> {

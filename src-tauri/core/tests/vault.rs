@@ -186,3 +186,70 @@ async fn rotation_can_move_the_key_from_the_os_keyring_to_a_key_file() {
     assert_eq!(later.vault().await.unwrap().backend(), KeyringBackend::File);
     assert_eq!(plain_keys(&later, &profile).await, KEYS[..2].to_vec());
 }
+
+fn account(name: &str, channel: &str) -> AccountInput {
+    AccountInput { display_name: name.into(), channel_id: channel.into(), login: None, ingest_server: None }
+}
+
+/// (cipher, nonce, tag) of an account's sealed stream key, as stored.
+async fn stored_key(app: &Twitcher, id: i64) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    sqlx::query_as("SELECT stream_key_cipher, stream_key_nonce, stream_key_tag FROM twitch_accounts WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.testing_db().testing_pool())
+        .await
+        .unwrap()
+}
+
+async fn store_key(app: &Twitcher, id: i64, (cipher, nonce, tag): (Vec<u8>, Vec<u8>, Vec<u8>)) {
+    sqlx::query("UPDATE twitch_accounts SET stream_key_cipher = $1, stream_key_nonce = $2, stream_key_tag = $3 WHERE id = $4")
+        .bind(cipher)
+        .bind(nonce)
+        .bind(tag)
+        .bind(id)
+        .execute(app.testing_db().testing_pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_stream_key_left_by_a_deleted_account_does_not_open_for_the_profile_whose_account_reuses_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(&dir.path().join("data"), KeyringPreference::File).await;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
+    let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
+    let old = accounts::add(&app, &ana, &account("Ana's", "11"), "live_111111111_AnaSecretKeyAAAA").await.unwrap();
+    let left = stored_key(&app, old.id).await;
+    accounts::remove(&app, &ana, old.id).await.unwrap();
+    let new = accounts::add(&app, &bo, &account("Bo's", "22"), "live_222222222_BoSecretKeyBBBBB").await.unwrap();
+    // Its id comes back to Bo's new row (SQLite reuses the highest id after a delete; PostgreSQL's
+    // sequence does not, so the test moves the row there), and the old ciphertext is put back.
+    sqlx::query("UPDATE twitch_accounts SET id = $1 WHERE id = $2").bind(old.id).bind(new.id).execute(app.testing_db().testing_pool()).await.unwrap();
+    store_key(&app, old.id, left).await;
+    let refused = accounts::stream_key(&app, &bo, old.id).await.unwrap_err().to_string();
+    assert!(refused.contains("failed its integrity check"), "{refused}");
+    assert!(!refused.contains("AnaSecretKey"), "{refused}");
+}
+
+#[tokio::test]
+async fn keys_sealed_before_owners_were_bound_are_sealed_again_once_and_still_open() {
+    use twitcher_core::vault::SecretRef;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let app = open(&data, KeyringPreference::File).await;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
+    let added = accounts::add(&app, &ana, &account("Old", "33"), "live_333333333_SealedTheOldWay").await.unwrap();
+    // As an older Twitcher sealed it: table, row and field only.
+    let v1 = app.vault().await.unwrap().seal(SecretRef { table: "twitch_accounts", row_id: added.id, field: "stream_key", binding: "" }, b"live_333333333_SealedTheOldWay");
+    store_key(&app, added.id, (v1.cipher.clone(), v1.nonce, v1.tag)).await;
+    sqlx::query("DELETE FROM settings WHERE key = 'vault.owners_bound'").execute(app.testing_db().testing_pool()).await.unwrap();
+
+    // The next process to load the key binds the owner in.
+    let next = open(&data, KeyringPreference::File).await;
+    assert_eq!(accounts::stream_key(&next, &ana, added.id).await.unwrap().as_str(), "live_333333333_SealedTheOldWay");
+    let (cipher, _, _) = stored_key(&next, added.id).await;
+    assert_ne!(cipher, v1.cipher, "sealed again");
+    // Once: a third process finds nothing to do and the key still opens.
+    let third = open(&data, KeyringPreference::File).await;
+    assert_eq!(accounts::stream_key(&third, &ana, added.id).await.unwrap().as_str(), "live_333333333_SealedTheOldWay");
+    assert_eq!(stored_key(&third, added.id).await.0, cipher);
+}

@@ -81,14 +81,15 @@ impl Db {
         seal: impl FnOnce(SecretRef<'_>) -> Sealed,
     ) -> Result<InsertOutcome, DbError> {
         let mut tx = self.begin_write().await?;
-        let inserted: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(
+        let inserted: Result<Option<(i64, String)>, sqlx::Error> = sqlx::query_as(&format!(
             "INSERT INTO twitch_accounts (user_id, display_name, login, channel_id, ingest_server, stream_key_hint) \
              SELECT $1, $2, $3, $4, $5, $6 \
              WHERE (SELECT p.max_accounts FROM users u JOIN plans p ON p.name = u.plan WHERE u.id = $1) IS NULL \
                 OR (SELECT COUNT(*) FROM twitch_accounts WHERE user_id = $1) \
                  < (SELECT p.max_accounts FROM users u JOIN plans p ON p.name = u.plan WHERE u.id = $1) \
-             RETURNING id",
-        )
+             RETURNING id, {}",
+            super::secrets::ACCOUNT_BINDING
+        ))
         .bind(user_id)
         .bind(fields.display_name)
         .bind(fields.login)
@@ -97,13 +98,13 @@ impl Db {
         .bind(key_hint)
         .fetch_optional(&mut *tx)
         .await;
-        let id = match inserted {
-            Ok(Some(id)) => id,
+        let (id, binding) = match inserted {
+            Ok(Some(row)) => row,
             Ok(None) => return Ok(InsertOutcome::PlanLimitReached),
             Err(e) if is_unique_violation(&e) => return Ok(InsertOutcome::DuplicateChannel),
             Err(e) => return Err(e.into()),
         };
-        let sealed = seal(SecretRef { table: TABLE, row_id: id, field: STREAM_KEY });
+        let sealed = seal(SecretRef { table: TABLE, row_id: id, field: STREAM_KEY, binding: &binding });
         write_key(self, &mut tx, id, &sealed, key_hint).await?;
         tx.commit().await?;
         Ok(InsertOutcome::Inserted(self.account(user_id, id).await?.ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))?))

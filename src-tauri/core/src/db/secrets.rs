@@ -10,15 +10,23 @@ use crate::vault::{KeyringBackend, Sealed, SecretRef, VaultError};
 pub struct SealedColumn {
     pub table: &'static str,
     pub field: &'static str,
+    /// The SQL of the row's binding ([`SecretRef::binding`]), for a profile's rows.
+    pub binding: Option<&'static str>,
 }
 
+/// A profile's row: its owner and its creation time (ids can be reused after a delete).
+pub(crate) const ACCOUNT_BINDING: &str = "CAST(user_id AS TEXT) || '/' || created_at";
+
 pub const SEALED_COLUMNS: &[SealedColumn] = &[
-    SealedColumn { table: "twitch_accounts", field: "stream_key" },
-    SealedColumn { table: "twitch_accounts", field: "access_token" },
-    SealedColumn { table: "twitch_accounts", field: "refresh_token" },
-    SealedColumn { table: "s3_config", field: "secret_key" },
-    SealedColumn { table: "server_keys", field: "secret" },
+    SealedColumn { table: "twitch_accounts", field: "stream_key", binding: Some(ACCOUNT_BINDING) },
+    SealedColumn { table: "twitch_accounts", field: "access_token", binding: Some(ACCOUNT_BINDING) },
+    SealedColumn { table: "twitch_accounts", field: "refresh_token", binding: Some(ACCOUNT_BINDING) },
+    SealedColumn { table: "s3_config", field: "secret_key", binding: None },
+    SealedColumn { table: "server_keys", field: "secret", binding: None },
 ];
+
+/// Set once every profile's secret is sealed with its owner bound (the upgrade from v1).
+const OWNERS_BOUND: &str = "vault.owners_bound";
 
 const KEY_ID: &str = "vault.key_id";
 
@@ -43,9 +51,20 @@ const BACKEND: &str = "vault.backend";
 #[derive(sqlx::FromRow)]
 struct SealedRow {
     id: i64,
+    binding: String,
     cipher: Vec<u8>,
     nonce: Vec<u8>,
     tag: Vec<u8>,
+}
+
+/// `SELECT id, binding, cipher, nonce, tag` of a sealed column's rows that hold a secret.
+fn select_sealed(c: &SealedColumn) -> String {
+    let f = c.field;
+    format!(
+        "SELECT id, {} AS binding, {f}_cipher AS cipher, {f}_nonce AS nonce, {f}_tag AS tag FROM {} WHERE {f}_cipher IS NOT NULL",
+        c.binding.unwrap_or("''"),
+        c.table
+    )
 }
 
 impl Db {
@@ -96,6 +115,45 @@ impl Db {
         Ok(None)
     }
 
+    /// Seals every profile's secret sealed before owners were bound (v1) again with its owner
+    /// and row bound, once per database (under the write lock, so once however many processes
+    /// start). `rebind(v1 place, bound place, sealed)` opens and seals again; a secret that
+    /// does not open as v1 is left as it is (it reports itself when used). Returns how many moved.
+    pub async fn bind_owners(&self, rebind: impl Fn(SecretRef<'_>, SecretRef<'_>, &Sealed) -> Result<Sealed, VaultError>) -> Result<usize, DbError> {
+        if self.setting(OWNERS_BOUND).await?.is_some() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let done: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(OWNERS_BOUND).fetch_optional(&mut *tx).await?;
+        if done.is_some() {
+            return Ok(0);
+        }
+        let mut count = 0;
+        for c in SEALED_COLUMNS.iter().filter(|c| c.binding.is_some()) {
+            let f = c.field;
+            let rows: Vec<SealedRow> = sqlx::query_as(&select_sealed(c)).fetch_all(&mut *tx).await?;
+            let update = format!("UPDATE {} SET {f}_cipher = $1, {f}_nonce = $2, {f}_tag = $3 WHERE id = $4", c.table);
+            for row in rows {
+                let bound = SecretRef { table: c.table, row_id: row.id, field: f, binding: &row.binding };
+                let old = Sealed { cipher: row.cipher, nonce: row.nonce, tag: row.tag, key_id: None };
+                        let Ok(sealed) = rebind(bound.unbound(), bound, &old) else {
+                    tracing::warn!(table = c.table, row_id = row.id, field = f, "a sealed secret does not open: left as it is");
+                    continue;
+                };
+                sqlx::query(&update).bind(sealed.cipher).bind(sealed.nonce).bind(sealed.tag).bind(row.id).execute(&mut *tx).await?;
+                count += 1;
+            }
+        }
+        super::settings::upsert(self, &mut tx, OWNERS_BOUND, "1").await?;
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    /// The binding ([`SecretRef::binding`]) of account `id`'s secrets.
+    pub async fn account_binding(&self, id: i64) -> Result<Option<String>, DbError> {
+        Ok(sqlx::query_scalar(&format!("SELECT {ACCOUNT_BINDING} FROM twitch_accounts WHERE id = $1")).bind(id).fetch_optional(self.pool()).await?)
+    }
+
     /// How many secrets are sealed in the whole data dir.
     pub async fn count_sealed(&self) -> Result<i64, DbError> {
         let mut total = 0;
@@ -119,14 +177,10 @@ impl Db {
         let mut count = 0;
         for c in SEALED_COLUMNS {
             let f = c.field;
-            let select = format!(
-                "SELECT id, {f}_cipher AS cipher, {f}_nonce AS nonce, {f}_tag AS tag FROM {} WHERE {f}_cipher IS NOT NULL",
-                c.table
-            );
-            let rows: Vec<SealedRow> = sqlx::query_as(&select).fetch_all(&mut *tx).await.map_err(DbError::from)?;
+            let rows: Vec<SealedRow> = sqlx::query_as(&select_sealed(c)).fetch_all(&mut *tx).await.map_err(DbError::from)?;
             let update = format!("UPDATE {} SET {f}_cipher = $1, {f}_nonce = $2, {f}_tag = $3 WHERE id = $4", c.table);
             for row in rows {
-                let at = SecretRef { table: c.table, row_id: row.id, field: f };
+                let at = SecretRef { table: c.table, row_id: row.id, field: f, binding: &row.binding };
                 let sealed = reseal(at, &Sealed { cipher: row.cipher, nonce: row.nonce, tag: row.tag, key_id: None })?;
                 sqlx::query(&update)
                     .bind(sealed.cipher)
@@ -171,7 +225,7 @@ impl Db {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(id) = id else { return Ok(false) };
-        let sealed = seal(SecretRef { table: "server_keys", row_id: id, field: "secret" });
+        let sealed = seal(SecretRef { table: "server_keys", row_id: id, field: "secret", binding: "" });
         let sql = format!("UPDATE server_keys SET secret_cipher = $1, secret_nonce = $2, secret_tag = $3 WHERE id = $4 AND {}", under_recorded_key(5));
         let written = sqlx::query(&sql)
             .bind(&sealed.cipher)

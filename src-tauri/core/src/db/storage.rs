@@ -63,7 +63,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if let Some(seal) = seal {
-            let sealed = seal(SecretRef { table: TABLE, row_id: 1, field: SECRET_KEY });
+            let sealed = seal(SecretRef { table: TABLE, row_id: 1, field: SECRET_KEY, binding: "" });
             let sql = format!(
                 "UPDATE s3_config SET secret_key_cipher = $1, secret_key_nonce = $2, secret_key_tag = $3 WHERE id = 1 AND {}",
                 super::secrets::under_recorded_key(4)

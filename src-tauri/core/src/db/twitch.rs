@@ -8,8 +8,9 @@ use crate::vault::{Sealed, SecretRef};
 pub const ACCESS_TOKEN: &str = "access_token";
 pub const REFRESH_TOKEN: &str = "refresh_token";
 
-pub fn token_ref(id: i64, field: &'static str) -> SecretRef<'static> {
-    SecretRef { table: TABLE, row_id: id, field }
+/// Where account `id`'s token `field` is sealed; `binding` from [`Db::account_binding`].
+pub fn token_ref<'a>(id: i64, field: &'static str, binding: &'a str) -> SecretRef<'a> {
+    SecretRef { table: TABLE, row_id: id, field, binding }
 }
 
 /// An account's sealed tokens.

@@ -143,7 +143,8 @@ async fn link(app: &Twitcher, actor: &Profile, client: &Client<'_>, tokens: &Tok
         }
     };
     let vault = app.vault().await?;
-    let (access, refresh, expires_at) = seal_pair(&vault, id, tokens);
+    let binding = app.db.account_binding(id).await?.unwrap_or_default();
+    let (access, refresh, expires_at) = seal_pair(&vault, id, &binding, tokens);
     let avatar = Some(user.profile_image_url.as_str()).filter(|u| u.starts_with("https://") || u.starts_with("http://"));
     let profile = TwitchProfile { login: &user.login, display_name: &user.display_name, avatar_url: avatar };
     let scopes = validation.scopes.join(" ");

@@ -42,6 +42,8 @@ struct Open {
 }
 
 async fn open(app: &Twitcher, user_id: i64, id: i64) -> Result<Open, TwitchError> {
+    // The key first: loading it may seal the stored secrets again (see `Db::bind_owners`).
+    let vault = app.vault().await?;
     let Some(sealed) = app.db.account_tokens(user_id, id).await? else {
         // Either no such account, or one added by hand.
         app.db.account(user_id, id).await?.ok_or(crate::accounts::AccountError::NotFound { id })?;
@@ -50,20 +52,21 @@ async fn open(app: &Twitcher, user_id: i64, id: i64) -> Result<Open, TwitchError
     if sealed.problem.is_some() {
         return Err(TwitchError::ReconnectNeeded { login: sealed.login });
     }
-    let vault = app.vault().await?;
-    let access = vault.open_string(token_ref(id, ACCESS_TOKEN), &sealed.access)?;
-    let refresh = vault.open_string(token_ref(id, REFRESH_TOKEN), &sealed.refresh)?;
+    let binding = app.db.account_binding(id).await?.unwrap_or_default();
+    let access = vault.open_string(token_ref(id, ACCESS_TOKEN, &binding), &sealed.access)?;
+    let refresh = vault.open_string(token_ref(id, REFRESH_TOKEN, &binding), &sealed.refresh)?;
     redact::register_secret(&access);
     redact::register_secret(&refresh);
     Ok(Open { access, refresh, expires_at: sealed.expires_at, login: sealed.login })
 }
 
-/// Seals a fresh pair for account `id`, registering both with the log redaction.
-pub(crate) fn seal_pair(vault: &Vault, id: i64, tokens: &TokenResponse) -> (Sealed, Sealed, i64) {
+/// Seals a fresh pair for account `id` (its secrets' `binding`), registering both with the log
+/// redaction.
+pub(crate) fn seal_pair(vault: &Vault, id: i64, binding: &str, tokens: &TokenResponse) -> (Sealed, Sealed, i64) {
     redact::register_secret(&tokens.access_token);
     redact::register_secret(&tokens.refresh_token);
-    let access = vault.seal(token_ref(id, ACCESS_TOKEN), tokens.access_token.as_bytes());
-    let refresh = vault.seal(token_ref(id, REFRESH_TOKEN), tokens.refresh_token.as_bytes());
+    let access = vault.seal(token_ref(id, ACCESS_TOKEN, binding), tokens.access_token.as_bytes());
+    let refresh = vault.seal(token_ref(id, REFRESH_TOKEN, binding), tokens.refresh_token.as_bytes());
     (access, refresh, now_unix() + tokens.expires_in as i64)
 }
 
@@ -119,7 +122,8 @@ async fn refresh(app: &Twitcher, client: &Client<'_>, user_id: i64, id: i64, sta
     match refreshed {
         Ok(tokens) => {
             let vault = app.vault().await?;
-            let (access, refresh, expires_at) = seal_pair(&vault, id, &tokens);
+            let binding = app.db.account_binding(id).await?.unwrap_or_default();
+            let (access, refresh, expires_at) = seal_pair(&vault, id, &binding, &tokens);
             app.db.set_account_tokens(id, &access, &refresh, expires_at).await?;
             tracing::info!(account_id = id, "Twitch tokens refreshed");
             Ok(tokens.access_token)

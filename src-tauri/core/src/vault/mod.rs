@@ -91,17 +91,32 @@ impl From<StoreError> for VaultError {
     }
 }
 
-/// Names the column a secret is sealed into; it is bound into the ciphertext as associated data.
+/// Names the column a secret is sealed into; it is bound into the ciphertext as associated data,
+/// so a ciphertext copied anywhere else does not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecretRef<'a> {
     pub table: &'a str,
     pub row_id: i64,
     pub field: &'a str,
+    /// For a profile's rows: its owner and the row's creation time (`{user_id}/{created_at}`,
+    /// see [`crate::db::secrets::SealedColumn::binding`]), so a ciphertext moved to another
+    /// profile's row, or left from a deleted row whose id a new row reuses, does not open either.
+    /// Empty for the data dir's own secrets (S3, the API's signing key).
+    pub binding: &'a str,
 }
 
 impl SecretRef<'_> {
     fn associated_data(&self) -> Vec<u8> {
-        format!("twitcher/v1/{}/{}/{}", self.table, self.row_id, self.field).into_bytes()
+        match self.binding {
+            "" => format!("twitcher/v1/{}/{}/{}", self.table, self.row_id, self.field),
+            bound => format!("twitcher/v2/{}/{}/{}/{bound}", self.table, self.row_id, self.field),
+        }
+        .into_bytes()
+    }
+
+    /// The same place as it was named before owners were bound (v1), for the upgrade.
+    pub(crate) fn unbound(self) -> Self {
+        Self { binding: "", ..self }
     }
 }
 
@@ -233,7 +248,7 @@ impl Vault {
             db.insert_named_secret(name, |at| self.seal(at, &fresh)).await?;
         }
         let (id, sealed) = db.named_secret(name).await?.ok_or(VaultError::Db(DbError::Sqlx(sqlx::Error::RowNotFound)))?;
-        self.open(SecretRef { table: "server_keys", row_id: id, field: "secret" }, &sealed)
+        self.open(SecretRef { table: "server_keys", row_id: id, field: "secret", binding: "" }, &sealed)
     }
 
     /// Loads this data dir's key from where it was recorded, finishing an interrupted rotation if
@@ -466,7 +481,7 @@ mod tests {
         Vault::from_key(&new_key(), KeyringBackend::File)
     }
 
-    const AT: SecretRef<'static> = SecretRef { table: "twitch_accounts", row_id: 7, field: "stream_key" };
+    const AT: SecretRef<'static> = SecretRef { table: "twitch_accounts", row_id: 7, field: "stream_key", binding: "3/2026-11-30T05:00:00.000Z" };
 
     #[test]
     fn a_sealed_secret_opens_to_the_same_bytes() {
@@ -517,6 +532,19 @@ mod tests {
         let other_field = SecretRef { field: "access_token", ..AT };
         assert!(matches!(v.open(other_row, &sealed), Err(VaultError::Tampered { row_id: 8, .. })));
         assert!(v.open(other_field, &sealed).is_err());
+    }
+
+    #[test]
+    fn a_ciphertext_on_another_profile_s_row_or_a_reused_row_id_does_not_open() {
+        let v = vault();
+        let sealed = v.seal(AT, b"live_123456789_abcdefghijklmnop");
+        // The same table, id and field, but another owner, or a later row that reuses the id.
+        let other_owner = SecretRef { binding: "4/2026-11-30T05:00:00.000Z", ..AT };
+        let reused_id = SecretRef { binding: "3/2026-12-01T09:30:00.000Z", ..AT };
+        assert!(v.open(other_owner, &sealed).is_err());
+        assert!(v.open(reused_id, &sealed).is_err());
+        assert!(v.open(AT.unbound(), &sealed).is_err(), "not the unbound (v1) name either");
+        assert_eq!(&v.open(AT, &sealed).unwrap()[..], b"live_123456789_abcdefghijklmnop");
     }
 
     #[test]
