@@ -256,13 +256,18 @@ impl Twitcher {
             tracing::info!("the data key was changed by another process: loading the new one");
         }
         let vault = Vault::load(&self.db, &self.data_dir, self.options.keyring, self.options.vault_key_file.as_deref()).await?;
-        // Secrets sealed before their owner was bound into them are sealed again, once.
+        self.bind_owners(&vault).await?;
+        *slot = Some(vault.clone());
+        Ok(vault)
+    }
+
+    /// Secrets sealed before their owner was bound into them are sealed again, once.
+    async fn bind_owners(&self, vault: &Vault) -> Result<(), vault::VaultError> {
         let moved = self.db.bind_owners(|old, new, sealed| Ok(vault.seal(new, &vault.open(old, sealed)?))).await?;
         if moved > 0 {
             tracing::info!(secrets = moved, "bound each profile's secrets to their owner and row");
         }
-        *slot = Some(vault.clone());
-        Ok(vault)
+        Ok(())
     }
 
     /// Re-seals every secret under a new data key; returns how many secrets moved.
@@ -270,6 +275,7 @@ impl Twitcher {
         let mut slot = self.vault.lock().await;
         // Always the recorded key: another process may have rotated since this one loaded it.
         let current = Vault::load(&self.db, &self.data_dir, self.options.keyring, self.options.vault_key_file.as_deref()).await?;
+        self.bind_owners(&current).await?;
         let (next, count) = current.rotate(&self.db, &self.data_dir, self.options.keyring).await?;
         *slot = Some(next);
         Ok(count)

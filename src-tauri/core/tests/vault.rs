@@ -243,8 +243,9 @@ async fn keys_sealed_before_owners_were_bound_are_sealed_again_once_and_still_op
     store_key(&app, added.id, (v1.cipher.clone(), v1.nonce, v1.tag)).await;
     sqlx::query("DELETE FROM settings WHERE key = 'vault.owners_bound'").execute(app.testing_db().testing_pool()).await.unwrap();
 
-    // The next process to load the key binds the owner in.
+    // The next process to load the key binds the owner in — here a rotation, which loads it.
     let next = open(&data, KeyringPreference::File).await;
+    next.rotate_vault().await.unwrap();
     assert_eq!(accounts::stream_key(&next, &ana, added.id).await.unwrap().as_str(), "live_333333333_SealedTheOldWay");
     let (cipher, _, _) = stored_key(&next, added.id).await;
     assert_ne!(cipher, v1.cipher, "sealed again");
