@@ -205,7 +205,7 @@ impl Db {
     /// The sealed secret called `name`, if made.
     pub async fn named_secret(&self, name: &str) -> Result<Option<(i64, Sealed)>, DbError> {
         let row: Option<SealedRow> =
-            sqlx::query_as("SELECT id, secret_cipher AS cipher, secret_nonce AS nonce, secret_tag AS tag FROM server_keys WHERE name = $1")
+            sqlx::query_as("SELECT id, '' AS binding, secret_cipher AS cipher, secret_nonce AS nonce, secret_tag AS tag FROM server_keys WHERE name = $1")
                 .bind(name)
                 .fetch_optional(self.pool())
                 .await?;
