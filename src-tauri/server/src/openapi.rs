@@ -22,6 +22,35 @@ impl Modify for Bearer {
     }
 }
 
+/// Answers every operation can give besides its own, listed on each so a client (and a
+/// contract tester such as schemathesis) finds them: 400 for a request the server cannot take (a
+/// path id that is not a number, a malformed body or query) and, for the signed-in operations,
+/// 401 for a missing, expired or forged token.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorResponse"))).build())
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete].into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses.entry("400".into()).or_insert_with(|| error("the request is malformed (a path id, the query or the body)"));
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    responses.entry("401".into()).or_insert_with(|| error("no valid session token (sign in again)"));
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Twitcher API", description = "`twitcher serve`: profiles, videos, Twitch accounts and broadcasts of one Twitcher data dir."),
@@ -53,7 +82,7 @@ impl Modify for Bearer {
         routes::streams::events,
         routes::nodes::list,
     ),
-    modifiers(&Bearer)
+    modifiers(&Bearer, &CommonResponses)
 )]
 pub struct ApiDoc;
 

@@ -31,6 +31,7 @@ pub struct RegisterResponse {
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(min_length = 36, max_length = 36, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub uuid: String,
 }
 

@@ -15,6 +15,7 @@ use crate::ServerState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateBody {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     #[serde(flatten)]
     pub options: PlaylistOptions,
@@ -45,6 +46,7 @@ pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> 
 /// A new, empty playlist with how it plays (`loop`, `shuffle`, an insert every N items).
 #[utoipa::path(post, path = "/api/playlists", request_body = CreateBody, security(("bearer" = [])),
     responses((status = 201, body = Playlist), (status = 400, body = crate::openapi::ErrorResponse),
+        (status = 404, description = "no such slate or insert video", body = crate::openapi::ErrorResponse),
         (status = 409, description = "a playlist of that name exists", body = crate::openapi::ErrorResponse)))]
 pub async fn create(State(state): State<ServerState>, Session(actor): Session, Body(body): Body<CreateBody>) -> ApiResult<(StatusCode, axum::Json<Playlist>)> {
     let app = &state.app;

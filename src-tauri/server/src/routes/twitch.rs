@@ -14,8 +14,10 @@ use crate::ServerState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct LinkRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: String,
     /// Twitch's numeric user id, as a string.
+    #[schema(min_length = 1, max_length = 20, pattern = "^[0-9]+$")]
     pub channel_id: String,
     /// Write-only: stored sealed, answered masked (`live_****1234`).
     pub stream_key: String,
