@@ -65,7 +65,10 @@ impl Runtime {
             match broadcast::fleet::hand_over(&self.app).await {
                 Ok(0) => {}
                 Ok(_) => {
-                    // Each part sees its rows released at its next tick (1 s) and ends its publishes.
+                    // The rows are released (nothing here writes them any more): end the publishes
+                    // now, so the ingest is free when the taker connects (Twitch, like nginx,
+                    // refuses a second publisher on a key).
+                    self.app.broadcasts.stop_all();
                     while self.app.broadcasts.count() > 0 && Instant::now() < deadline {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }

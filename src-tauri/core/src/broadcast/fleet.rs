@@ -68,10 +68,16 @@ async fn tick(app: &Twitcher, capacity: &Capacity) -> Result<(), BroadcastError>
     for (id, broadcast_id) in claimed {
         parts.entry(broadcast_id).or_default().push(id);
     }
+    // Each part starts on its own: one waiting for a file from S3 or for Twitch does not hold up
+    // the next round (nor the takeover of a silent node's destinations).
+    lease::keep(app, &app.lease_keeper);
     for (broadcast_id, ids) in parts {
-        if let Err(e) = publish_part(app, &broadcast_id, &ids).await {
-            tracing::warn!(broadcast = %broadcast_id, error = %e, "fleet: a claimed part could not start");
-        }
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = publish_part(&app, &broadcast_id, &ids).await {
+                tracing::warn!(broadcast = %broadcast_id, error = %e, "fleet: a claimed part could not start");
+            }
+        });
     }
     Ok(())
 }
@@ -93,7 +99,6 @@ pub(super) async fn release_silent(app: &Twitcher) -> Result<usize, BroadcastErr
 
 /// Publishes destinations this node claimed: a part of their broadcast with its own source.
 async fn publish_part(app: &Twitcher, broadcast_id: &str, ids: &[i64]) -> Result<(), BroadcastError> {
-    lease::keep(app, &app.lease_keeper);
     let rows = app.db.claimed_rows(ids, app.instance_id()).await?;
     if rows.is_empty() {
         return Ok(());
