@@ -10,9 +10,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_nginx(work):
-    """Starts nginx-rtmp with its files in `work`; returns (the process, its RTMP port)."""
-    port = free_port()
+def start_nginx(work, port=None):
+    """Starts nginx-rtmp with its files in `work` (on `port`, or a free one); returns (the process,
+    its RTMP port)."""
+    port = port or free_port()
     # nginx's workers would run as nobody when we are root.
     user = "user root;" if os.geteuid() == 0 else ""
     with open(f"{work}/nginx.conf", "w") as f:

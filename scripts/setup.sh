@@ -60,6 +60,12 @@ if [ "$want_test" = 1 ] && ! .venv-test/bin/python -c 'import Xlib, jeepney' 2>/
   .venv-test/bin/pip install --quiet --disable-pip-version-check 'python-xlib==0.33' 'jeepney==0.8.0'
 fi
 
+# schemathesis: the API's contract test (server/tests/api.rs) generates requests from the OpenAPI
+# document; pinned, so a new release's checks do not change the suite's verdict unannounced.
+if [ "$want_test" = 1 ] && ! .venv-test/bin/st --version 2>/dev/null | grep -q '4\.32\.5'; then
+  .venv-test/bin/pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
+fi
+
 # cargo-nextest runs the Rust tests: a process group and a deadline per test (.config/nextest.toml).
 if [ "$want_test" = 1 ] && ! cargo nextest --version >/dev/null 2>&1; then
   echo "==> installing cargo-nextest"

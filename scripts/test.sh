@@ -27,6 +27,7 @@ chmod 700 "$sandbox/runtime"
 export XDG_DATA_HOME="$sandbox/data" XDG_CACHE_HOME="$sandbox/cache" XDG_CONFIG_HOME="$sandbox/config"
 export XDG_RUNTIME_DIR="$sandbox/runtime" NO_AT_BRIDGE=1 TWITCHER_TEST_SECRET_SERVICE=1
 export TWITCHER_TEST_MOTO_SERVER="$PWD/.venv-test/bin/moto_server"
+export TWITCHER_TEST_SCHEMATHESIS="$PWD/.venv-test/bin/st"
 mkdir -p "$target_dir/e2e"
 
 dbus-run-session --config-file="$PWD/scripts/session-bus.conf" -- bash -euo pipefail -c '

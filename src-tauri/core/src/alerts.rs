@@ -114,6 +114,9 @@ pub async fn run(app: Twitcher, cancel: CancellationToken, notify: impl Fn(&Aler
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .dns_resolver(std::sync::Arc::new(crate::outbound::WebhookResolver(policy.clone())))
+        // A redirect to an address literal never meets the resolver: an allowed host could bounce
+        // the post into the server's network. A webhook's answer is not followed anywhere.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a TLS backend is compiled in");
     loop {

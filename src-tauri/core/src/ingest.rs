@@ -155,7 +155,8 @@ fn parse(body: TwitchIngests) -> Vec<IngestServer> {
 /// Checks an ingest server URL and returns it normalized (no trailing slash). A server URL has at
 /// most one path segment (the app, usually `app`); anything more is taken for an embedded key.
 pub fn validate(url: &str) -> Result<String, IngestError> {
-    let trimmed = url.trim().trim_end_matches('/');
+    // Slashes and spaces mixed at the end ("app/ /") all go, so the result checks as itself.
+    let trimmed = url.trim().trim_end_matches(|c: char| c == '/' || c.is_whitespace());
     let parsed = url::Url::parse(trimmed).map_err(|e| IngestError::NotAUrl(e.to_string()))?;
     if !matches!(parsed.scheme(), "rtmp" | "rtmps") {
         return Err(IngestError::Scheme);
@@ -167,7 +168,9 @@ pub fn validate(url: &str) -> Result<String, IngestError> {
         return Err(IngestError::Extras);
     }
     let segments = parsed.path_segments().map(|s| s.filter(|p| !p.is_empty()).count()).unwrap_or(0);
-    if segments > 1 || trimmed.contains("live_") || trimmed.contains("{stream_key}") {
+    // The URL parser drops tabs and line breaks anywhere, so "li\tve_…" is a key as well.
+    let joined: String = trimmed.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+    if segments > 1 || joined.contains("live_") || joined.contains("{stream_key}") {
         return Err(IngestError::KeyEmbedded);
     }
     Ok(trimmed.to_string())
@@ -230,5 +233,119 @@ mod tests {
         assert_eq!(servers[1].url, "rtmps://lax.contribute.live-video.net/app");
         assert_eq!(servers[2].url, "rtmp://old.example.net/app");
         assert_eq!(assemble(servers, IngestSource::Twitch).automatic, BUILT_IN_DEFAULT);
+    }
+}
+
+#[cfg(test)]
+mod prop_tests {
+    //! Properties of reading Twitch's ingest list (issue 16): whatever the list holds, only
+    //! servers whose URL passes [`validate`] are offered, in order. Longer by hand:
+    //! `PROPTEST_CASES=100000 cargo test -p twitcher-core --lib prop_tests`
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    /// `default_cases` unless PROPTEST_CASES says otherwise; no regression files in the tree.
+    fn config(default_cases: u32) -> Config {
+        let mut config = Config { failure_persistence: None, ..Config::default() };
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = default_cases;
+        }
+        config
+    }
+
+    /// Templates as Twitch writes them, and ones it should not.
+    fn arb_template() -> impl Strategy<Value = String> {
+        let host = "[a-z]{1,10}(\\.[a-z]{2,8}){1,2}";
+        prop_oneof![
+            4 => ("rtmps?", host, "app|live").prop_map(|(s, h, a)| format!("{s}://{h}/{a}/{{stream_key}}")),
+            1 => ("rtmps?", host).prop_map(|(s, h)| format!("{s}://{h}/app")),
+            1 => ("https?|srt|rtsp", host).prop_map(|(s, h)| format!("{s}://{h}/app/{{stream_key}}")),
+            1 => ("rtmps?", host).prop_map(|(s, h)| format!("{s}://{h}/app/live_123/{{stream_key}}")),
+            1 => ("rtmps?", host).prop_map(|(s, h)| format!("{s}://u:p@{h}/app/{{stream_key}}")),
+            1 => Just(String::new()),
+            1 => any::<String>().prop_map(|s| format!("{s}/{{stream_key}}")),
+        ]
+    }
+
+    fn arb_ingest() -> impl Strategy<Value = serde_json::Value> {
+        let name = prop_oneof![3 => "[A-Za-z :,()]{0,24}", 1 => "[A-Za-z ]{0,8}\\((?i:deprecated)\\)"];
+        (name, any::<bool>(), arb_template(), prop::option::of(arb_template()), any::<i64>(), any::<u8>()).prop_map(
+            |(name, default, plain, secure, priority, omit)| {
+                let mut ingest = serde_json::json!({
+                    "_id": 1, "name": name, "default": default, "url_template": plain,
+                    "url_template_secure": secure, "priority": priority, "availability": 1.0,
+                });
+                // Optional fields Twitch may leave out.
+                let object = ingest.as_object_mut().unwrap();
+                for (bit, key) in [(1, "default"), (2, "url_template_secure"), (4, "priority")] {
+                    if omit & bit != 0 {
+                        object.remove(key);
+                    }
+                }
+                ingest
+            },
+        )
+    }
+
+    #[test]
+    fn twitchs_list_offers_exactly_its_valid_servers_default_first_then_by_priority() {
+        TestRunner::new(config(512))
+            .run(&prop::collection::vec(arb_ingest(), 0..12), |ingests| {
+                let body: TwitchIngests = serde_json::from_value(serde_json::json!({ "ingests": ingests })).unwrap();
+                let servers = parse(body);
+                // Which entries must be kept, decided from the JSON.
+                let kept: Vec<&str> = ingests
+                    .iter()
+                    .filter(|i| !i["name"].as_str().unwrap().to_lowercase().contains("deprecated"))
+                    .filter(|i| {
+                        let template = i["url_template_secure"].as_str().filter(|t| !t.is_empty()).or(i["url_template"].as_str()).unwrap();
+                        template.strip_suffix("/{stream_key}").is_some_and(|url| validate(url).is_ok())
+                    })
+                    .map(|i| i["name"].as_str().unwrap())
+                    .collect();
+                let mut names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+                let mut kept_sorted = kept.clone();
+                names.sort();
+                kept_sorted.sort();
+                prop_assert_eq!(names, kept_sorted);
+                for server in &servers {
+                    prop_assert!(validate(&server.url).is_ok(), "{:?}", server.url);
+                    prop_assert!(!server.url.contains("{stream_key}"), "{:?}", server.url);
+                }
+                for pair in servers.windows(2) {
+                    let key = |s: &IngestServer| (!s.default, s.priority);
+                    prop_assert!(key(&pair[0]) <= key(&pair[1]), "{:?} before {:?}", pair[0], pair[1]);
+                }
+                let list = assemble(servers.clone(), IngestSource::Twitch);
+                let expected = servers.iter().find(|s| s.default).map_or(BUILT_IN_DEFAULT, |s| s.url.as_str());
+                prop_assert_eq!(list.automatic, expected);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn any_answer_from_the_ingest_list_url_reads_without_panic() {
+        let text = prop_oneof![
+            any::<String>(),
+            prop::collection::vec(arb_ingest(), 0..4).prop_flat_map(|ingests| {
+                let text = serde_json::json!({ "ingests": ingests }).to_string();
+                let len = text.len();
+                (Just(text), 0..=len)
+            })
+            .prop_map(|(text, cut)| String::from_utf8_lossy(&text.as_bytes()[..cut]).into_owned()),
+        ];
+        TestRunner::new(config(1024))
+            .run(&text, |text| {
+                // What `fetch` does with the body: a serde error is "unexpected answer".
+                if let Ok(body) = serde_json::from_str::<TwitchIngests>(&text) {
+                    for server in parse(body) {
+                        prop_assert!(validate(&server.url).is_ok());
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
     }
 }

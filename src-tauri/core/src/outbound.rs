@@ -57,12 +57,14 @@ impl OutboundPolicy {
     /// resolve to public addresses only.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, OutboundError> {
         let host_lc = host.trim_end_matches('.').to_ascii_lowercase();
-        let operators = self.allows_by_name(&host_lc, port);
+        // A URL gives an IPv6 address in brackets; the operator's entry and the lookup take it bare.
+        let bare = host_lc.trim_start_matches('[').trim_end_matches(']');
+        let operators = self.allows_by_name(bare, port);
         let twitch = TWITCH_SUFFIXES.iter().any(|s| host_lc.ends_with(s));
         if self.restricted && !operators && !twitch {
             return Err(OutboundError::NotAllowed { host: host_lc, port });
         }
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host_lc.as_str(), port))
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
             .await
             .map_err(|e| OutboundError::Unresolvable { host: host_lc.clone(), reason: e.kind().to_string() })?
             .collect();

@@ -75,7 +75,8 @@ pub struct PlaylistOptions {
     pub looped: bool,
     /// Each round in a new random order.
     pub shuffle: bool,
-    /// Plays `insert_video_id` after every this many items.
+    /// Plays `insert_video_id` after every this many items (with it; 1 or more).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub insert_every: Option<u32>,
     pub insert_video_id: Option<i64>,
     /// What plays in place of an item that cannot (its file gone, not prepared in time): this

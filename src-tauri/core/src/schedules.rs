@@ -57,6 +57,11 @@ pub struct Recurrence {
     cron: Cron,
 }
 
+/// Every time zone a schedule may name (IANA names, as the bundled tz database spells them).
+pub fn time_zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())
+}
+
 fn parse_time(text: &str, what: &str) -> Result<NaiveTime, ScheduleError> {
     NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| ScheduleError::Invalid(format!("'{text}' is not {what}: give a 24-hour time like 20:00")))
 }
@@ -142,6 +147,7 @@ impl End {
 pub struct ScheduleInput {
     pub request: StartRequest,
     /// `HH:MM`, local time in `time_zone`.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^\s*([01]?[0-9]|2[0-3]):[0-5]?[0-9]\s*$"))]
     pub at: String,
     /// IANA name, like `Europe/Berlin`.
     pub time_zone: String,
@@ -150,9 +156,11 @@ pub struct ScheduleInput {
     pub days: Vec<String>,
     /// End each occurrence after this long…
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub duration_sec: Option<i64>,
     /// …or at this local time (`HH:MM`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^\s*([01]?[0-9]|2[0-3]):[0-5]?[0-9]\s*$"))]
     pub until: Option<String>,
     /// Also put it on the connected channels' Twitch schedule (weekly segments, removed with it).
     #[serde(default)]

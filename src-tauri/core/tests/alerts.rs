@@ -45,3 +45,37 @@ async fn a_server_posts_alerts_only_where_its_outbound_rule_allows() {
 
     assert_eq!(posts_arriving(OutboundPolicy::default(), "127.0.0.1").await, 1, "the desktop posts where its user says");
 }
+
+/// A one-request server that answers any request with a 307 to `location` (a POST stays a POST).
+async fn redirecting_to(location: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let answer = format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    format!("http://localhost:{}/hook", address.port())
+}
+
+#[tokio::test]
+async fn an_allowed_webhook_host_cannot_redirect_a_servers_post_inside_its_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let app: Twitcher = support::open(dir.path(), KeyringPreference::File).await;
+    // The operator allows `localhost` by name; the receiver inside is at 127.0.0.1, which it does not.
+    app.restrict_outbound(OutboundPolicy { restricted: true, allowed: vec![("localhost".into(), None)] });
+    let (inside, posted) = support::webhook_receiver().await;
+    alerts::set_webhook_url(&app, &redirecting_to(inside).await).await.unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(alerts::run(app.clone(), stop.clone(), |_| {}));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.events.emit(Event::ScheduledStarted { broadcast_id: "b1".into(), title: "Night".into(), destinations: 2 });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(posted.lock().unwrap().len(), 0, "the redirect to a forbidden address was followed");
+}

@@ -51,6 +51,65 @@ impl Modify for CommonResponses {
     }
 }
 
+/// The rules between fields that the handlers enforce and the types alone cannot state (utoipa
+/// derives one schema per field, and its schema objects have no `oneOf`/`not` beside
+/// `properties`): merged into the generated document's schemas as JSON, so a client and a
+/// contract tester know them.
+fn cross_field_rules(document: &mut serde_json::Value) {
+    use serde_json::json;
+    // What to play: exactly one of a video and a playlist (the other omitted or null).
+    let one_program = json!([
+        {"required": ["video_id"], "properties": {"video_id": {"type": "integer"}, "playlist_id": {"type": "null"}}},
+        {"required": ["playlist_id"], "properties": {"playlist_id": {"type": "integer"}, "video_id": {"type": "null"}}},
+    ]);
+    let none = json!({"type": "null"});
+    let rules = [
+        ("StartBody", json!({"oneOf": one_program, "properties": {"account_ids": {"uniqueItems": true}}})),
+        ("StartRequest", json!({"oneOf": one_program, "properties": {"account_ids": {"uniqueItems": true, "minItems": 1}}})),
+        // One destination, a broadcast (optionally one account's destination of it), or all.
+        ("StopBody", json!({"oneOf": [
+            {"required": ["stream_id"], "properties": {"stream_id": {"type": "integer"}, "broadcast_id": none, "account_id": none, "all": {"const": false}}},
+            {"required": ["broadcast_id"], "properties": {"broadcast_id": {"type": "string"}, "stream_id": none, "all": {"const": false}}},
+            {"required": ["all"], "properties": {"all": {"const": true}, "stream_id": none, "broadcast_id": none, "account_id": none}},
+        ]})),
+        // Both or neither of an insert's video and how often it plays.
+        ("PlaylistOptions", json!({"anyOf": [
+            {"properties": {"insert_every": none, "insert_video_id": none}},
+            {"required": ["insert_every", "insert_video_id"], "properties": {"insert_every": {"type": "integer"}, "insert_video_id": {"type": "integer"}}},
+        ]})),
+        ("ScheduleInput", json!({
+            "properties": {
+                "days": {"uniqueItems": true, "items": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+                "time_zone": {"enum": twitcher_core::schedules::time_zone_names().collect::<Vec<_>>()},
+            },
+            // A duration or an end time, not both.
+            "not": {"required": ["duration_sec", "until"], "properties": {"duration_sec": {"type": "integer"}, "until": {"type": "string"}}},
+        })),
+    ];
+    for (name, rule) in rules {
+        if let Some(schema) = document.pointer_mut(&format!("/components/schemas/{name}")) {
+            merge(schema, rule);
+        }
+    }
+}
+
+/// Adds `rule`'s keys to `schema`, recursing into objects both have (a property's own keywords).
+fn merge(schema: &mut serde_json::Value, rule: serde_json::Value) {
+    match (schema, rule) {
+        (serde_json::Value::Object(into), serde_json::Value::Object(from)) => {
+            for (key, value) in from {
+                match into.get_mut(&key) {
+                    Some(existing) if existing.is_object() && value.is_object() => merge(existing, value),
+                    _ => {
+                        into.insert(key, value);
+                    }
+                }
+            }
+        }
+        (schema, rule) => *schema = rule,
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Twitcher API", description = "`twitcher serve`: profiles, videos, Twitch accounts and broadcasts of one Twitcher data dir."),
@@ -86,6 +145,8 @@ impl Modify for CommonResponses {
 )]
 pub struct ApiDoc;
 
-pub async fn document() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+pub async fn document() -> axum::Json<serde_json::Value> {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    cross_field_rules(&mut document);
+    axum::Json(document)
 }

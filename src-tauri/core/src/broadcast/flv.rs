@@ -74,8 +74,11 @@ impl<R: AsyncRead + Unpin> FlvReader<R> {
             }
             let offset = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) as usize;
             if offset > 9 {
-                let mut skip = vec![0u8; offset - 9];
-                self.input.read_exact(&mut skip).await?;
+                // Skipped, not buffered: a damaged header may claim up to 4 GiB.
+                let skip = (offset - 9) as u64;
+                if tokio::io::copy(&mut (&mut self.input).take(skip), &mut tokio::io::sink()).await? < skip {
+                    return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+                }
             }
             let mut first_previous = [0u8; 4];
             self.input.read_exact(&mut first_previous).await?;

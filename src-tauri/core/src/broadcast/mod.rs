@@ -134,10 +134,18 @@ impl Default for EngineOptions {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quality {
+    // The ranges `validate` enforces, stated for the API's document.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 60))]
     pub fps: u32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 300, maximum = 6000))]
     pub video_bitrate_k: u32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 64, maximum = 320))]
     pub audio_bitrate_k: u32,
+    /// Even.
+    #[cfg_attr(feature = "openapi", schema(minimum = 160, maximum = 3840, multiple_of = 2))]
     pub width: u32,
+    /// Even.
+    #[cfg_attr(feature = "openapi", schema(minimum = 90, maximum = 2160, multiple_of = 2))]
     pub height: u32,
 }
 

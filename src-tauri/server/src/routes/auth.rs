@@ -14,8 +14,9 @@ use crate::ServerState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    /// Shown in lists; "Creator" when omitted.
+    /// Shown in lists; "Creator" when omitted or blank. No control characters.
     #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub name: Option<String>,
 }
 

@@ -15,7 +15,8 @@ use crate::ServerState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateBody {
-    #[schema(min_length = 1, max_length = 100)]
+    /// Not blank, no control characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
     pub name: String,
     #[serde(flatten)]
     pub options: PlaylistOptions,

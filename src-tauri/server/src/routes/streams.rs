@@ -27,6 +27,8 @@ pub struct StartBody {
     /// …or a playlist (its items are prepared before it goes live).
     #[serde(default)]
     pub playlist_id: Option<i64>,
+    /// Each account once.
+    #[schema(min_items = 1)]
     pub account_ids: Vec<i64>,
     /// The video's title when omitted.
     #[serde(default)]
@@ -38,20 +40,25 @@ pub struct StartBody {
     pub tags: Vec<String>,
     /// Default 30.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 60)]
     pub fps: Option<u32>,
     /// kbps, default 2500 (Twitch allows up to 6000).
     #[serde(default)]
+    #[schema(minimum = 300, maximum = 6000)]
     pub video_bitrate_k: Option<u32>,
     /// kbps, default 160.
     #[serde(default)]
+    #[schema(minimum = 64, maximum = 320)]
     pub audio_bitrate_k: Option<u32>,
-    /// `WIDTHxHEIGHT`, default 1920x1080.
+    /// `WIDTHxHEIGHT`, both even, from 160x90 to 3840x2160; default 1920x1080.
     #[serde(default)]
+    #[schema(pattern = r"^(1[6-9][02468]|[2-9][0-9][02468]|[12][0-9]{2}[02468]|3[0-7][0-9][02468]|38[0-3][02468]|3840)x(9[02468]|[1-9][0-9][02468]|1[0-9]{2}[02468]|20[0-9][02468]|21[0-5][02468]|2160)$")]
     pub resolution: Option<String>,
     #[serde(default, rename = "loop")]
     pub looped: bool,
-    /// RFC 3339: go live then (kept across restarts) instead of now.
+    /// RFC 3339 with an offset, from now on: go live then (kept across restarts) instead of now.
     #[serde(default)]
+    #[schema(format = DateTime, pattern = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})\s*$")]
     pub at: Option<String>,
 }
 

@@ -14,17 +14,24 @@ use crate::ServerState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct LinkRequest {
-    #[schema(min_length = 1, max_length = 64)]
+    /// Not blank, no control characters.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
     pub display_name: String,
     /// Twitch's numeric user id, as a string.
     #[schema(min_length = 1, max_length = 20, pattern = "^[0-9]+$")]
     pub channel_id: String,
-    /// Write-only: stored sealed, answered masked (`live_****1234`).
+    /// Write-only: stored sealed, answered masked (`live_****1234`). 8 to 256 characters, no
+    /// spaces, `/` or `?`.
+    #[schema(pattern = r"^\s*[^\s/?\u0000-\u001F\u007F-\u009F]{8,256}\s*$")]
     pub stream_key: String,
-    /// Omitted or "auto": Twitch's default server; else an rtmp:// or rtmps:// URL.
+    /// Omitted or "auto": Twitch's default server; else one of Twitch's ingest servers
+    /// (`rtmps://….live-video.net/app`), or a server the operator allows (`serve --allow-ingest`).
     #[serde(default)]
+    #[schema(pattern = r"^\s*(|[aA][uU][tT][oO]|rtmps?://([a-z0-9-]+\.)+(live-video\.net|twitch\.tv)(:[1-9][0-9]{0,3})?/app/?)\s*$")]
     pub ingest_server: Option<String>,
+    /// The channel's login name (letters, digits, `_`).
     #[serde(default)]
+    #[schema(pattern = r"^\s*[A-Za-z0-9_]{0,25}\s*$")]
     pub login: Option<String>,
 }
 
