@@ -274,6 +274,24 @@ pub enum ProfileCommand {
     List,
     /// Change a profile's plan (ADMIN only). UUID "-" reads it from stdin.
     SetPlan { uuid: String, plan: String },
+    /// What each plan allows: accounts, storage, broadcasts and live encodes at once.
+    Plans,
+    /// Change what a plan allows (ADMIN only). Each limit is a number or "unlimited"; an option
+    /// left out keeps its value.
+    SetLimits {
+        plan: String,
+        #[arg(long, value_name = "N|unlimited", value_parser = parse_limit)]
+        accounts: Option<Limit>,
+        /// GiB (1024³ bytes), as the plans count storage.
+        #[arg(long = "storage-gb", value_name = "N|unlimited", value_parser = parse_limit)]
+        storage_gb: Option<Limit>,
+        /// Broadcasts running at once.
+        #[arg(long, value_name = "N|unlimited", value_parser = parse_limit)]
+        broadcasts: Option<Limit>,
+        /// Broadcasts going live on a real-time encode (their video not prepared yet) at once.
+        #[arg(long = "live-encodes", value_name = "N|unlimited", value_parser = parse_limit)]
+        live_encodes: Option<Limit>,
+    },
     /// Forget the active profile on this data dir.
     Logout,
 }
@@ -492,5 +510,16 @@ impl From<RegistrationArg> for twitcher_core::profiles::Registration {
             RegistrationArg::Admin => Self::Admin,
             RegistrationArg::Closed => Self::Closed,
         }
+    }
+}
+
+/// A plan limit: a count, or "unlimited" (`None`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limit(pub Option<u32>);
+
+fn parse_limit(text: &str) -> Result<Limit, String> {
+    match text.trim() {
+        t if t.eq_ignore_ascii_case("unlimited") || t.eq_ignore_ascii_case("none") => Ok(Limit(None)),
+        t => t.parse::<u32>().map(|n| Limit(Some(n))).map_err(|_| format!("'{text}' is not a count (0 to 4294967295) or \"unlimited\"")),
     }
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// `twitcher --data-dir DIR ARGS...`, isolated from the caller's environment.
 fn twitcher(dir: &Path) -> Command {
@@ -184,6 +184,34 @@ fn an_admin_sets_a_plan_and_everyone_else_is_refused() {
         twitcher(dir.path()).args(["--json", "profile", "set-plan", "nope", "PRO"]).env("TWITCHER_PROFILE", &admin),
     );
     assert_eq!(error["code"], "malformed_uuid");
+}
+
+#[test]
+fn plan_limits_are_listed_for_anyone_and_changed_only_by_an_admin_one_option_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = create(dir.path(), "Admin");
+    let user = create(dir.path(), "User"); // signed in last: the CLI's active profile
+    let plans = json_ok(twitcher(dir.path()).args(["--json", "profile", "plans"]));
+    assert_eq!(
+        plans[0],
+        json!({ "plan": "FREE", "max_accounts": 3, "max_storage_bytes": 10u64 << 30, "max_broadcasts": 1, "max_live_encodes": 1 })
+    );
+    assert_eq!((plans[2]["plan"].as_str(), plans[2]["max_live_encodes"].is_null()), (Some("ENTERPRISE"), true));
+
+    let (error, _) = json_err(twitcher(dir.path()).args(["--json", "profile", "set-limits", "PRO", "--live-encodes", "1"]));
+    assert_eq!(error["code"], "not_admin");
+    let changed = json_ok(
+        twitcher(dir.path()).args(["--json", "profile", "set-limits", "pro", "--live-encodes", "1", "--storage-gb", "unlimited"]).env("TWITCHER_PROFILE", &admin),
+    );
+    assert_eq!(changed, json!([{ "plan": "PRO", "max_accounts": 10, "max_storage_bytes": null, "max_broadcasts": 5, "max_live_encodes": 1 }]));
+    // A limit that is not a count is a usage error (exit 2) naming what it takes; nothing changes.
+    let out = twitcher(dir.path()).args(["--json", "profile", "set-limits", "PRO", "--broadcasts", "lots"]).env("TWITCHER_PROFILE", &admin).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a count"), "{}", String::from_utf8_lossy(&out.stderr));
+    let (error, _) = json_err(twitcher(dir.path()).args(["--json", "profile", "set-limits", "GOLD", "--broadcasts", "2"]).env("TWITCHER_PROFILE", &admin));
+    assert_eq!(error["code"], "unknown_plan");
+    let plans = json_ok(twitcher(dir.path()).args(["--json", "profile", "plans"]).env("TWITCHER_PROFILE", &user));
+    assert_eq!(plans[1]["max_broadcasts"], 5);
 }
 
 #[test]

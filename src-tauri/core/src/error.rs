@@ -277,7 +277,7 @@ fn broadcast_code(e: &BroadcastError) -> ErrorCode {
         BroadcastError::NoVideo { .. } => ErrorCode::VideoNotFound,
         BroadcastError::NoPlaylist { .. } => ErrorCode::PlaylistNotFound,
         BroadcastError::InvalidProgram(_) => ErrorCode::InvalidInput,
-        BroadcastError::PlanLimit { .. } => ErrorCode::PlanLimit,
+        BroadcastError::PlanLimit { .. } | BroadcastError::LiveEncodeLimit { .. } => ErrorCode::PlanLimit,
         BroadcastError::NoAccount { .. } => ErrorCode::AccountNotFound,
         BroadcastError::NoStream { .. } | BroadcastError::NoBroadcast { .. } => ErrorCode::StreamNotFound,
         BroadcastError::NoDestination => ErrorCode::InvalidInput,

@@ -100,6 +100,9 @@ pub struct PlanLimits {
     pub max_storage_bytes: Option<u64>,
     /// Broadcasts running at once (an ADMIN is not limited).
     pub max_broadcasts: Option<u32>,
+    /// Broadcasts going live on a real-time encode at once (before their video is prepared at
+    /// the quality asked; an ADMIN is not limited).
+    pub max_live_encodes: Option<u32>,
 }
 
 /// A profile as every surface sees it: never the UUID, only its last four characters.
@@ -337,6 +340,25 @@ pub async fn set_plan(app: &Twitcher, actor: &Profile, target_uuid: &str, plan: 
     db.set_user_plan(profile.id, plan).await?;
     tracing::info!(profile_id = profile.id, %plan, by = actor.id, "plan changed");
     Ok(db.user_by_id(profile.id).await?.ok_or(ProfileError::UnknownProfile)?)
+}
+
+/// Every plan's limits, in rank order.
+pub async fn plans(app: &Twitcher) -> Result<Vec<(Plan, PlanLimits)>, ProfileError> {
+    let mut plans = Vec::new();
+    for plan in [Plan::Free, Plan::Pro, Plan::Enterprise] {
+        plans.push((plan, app.db.plan_limits(plan).await?));
+    }
+    Ok(plans)
+}
+
+/// Changes what a plan allows (ADMIN only); profiles on it see the new limits at their next request.
+pub async fn set_plan_limits(app: &Twitcher, actor: &Profile, plan: Plan, limits: &PlanLimits) -> Result<PlanLimits, ProfileError> {
+    if actor.role != Role::Admin {
+        return Err(ProfileError::NotAdmin { role: actor.role });
+    }
+    app.db.set_plan_limits(plan, limits).await?;
+    tracing::info!(%plan, ?limits, by = actor.id, "plan limits changed");
+    Ok(app.db.plan_limits(plan).await?)
 }
 
 /// Remembers `profile` as the one signed in on this data dir (shared by the CLI and the app).

@@ -726,3 +726,61 @@ async fn a_free_profile_runs_one_broadcast_at_once_even_when_starts_race_and_an_
     running.stop_all();
     running.wait().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_limits_live_encodes_at_once_separately_from_broadcasts_and_only_an_admin_sets_it() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 8, 3).await; // Ana: the first profile, ADMIN.
+    let new_bo = profiles::register(&s.app, Some("Bo")).await.unwrap();
+    let bo = new_bo.profile.clone();
+    let pro = |live_encodes| profiles::PlanLimits { max_accounts: Some(10), max_storage_bytes: None, max_broadcasts: Some(5), max_live_encodes: live_encodes };
+    let refused = profiles::set_plan_limits(&s.app, &bo, profiles::Plan::Pro, &pro(Some(1))).await.unwrap_err();
+    assert_eq!(twitcher_core::Error::from(refused).code().as_str(), "not_admin");
+    assert_eq!(profiles::set_plan_limits(&s.app, &s.ana, profiles::Plan::Pro, &pro(Some(1))).await.unwrap(), pro(Some(1)));
+    profiles::set_plan(&s.app, &s.ana, &new_bo.uuid.to_string(), profiles::Plan::Pro).await.unwrap();
+    let bo = profiles::by_id(&s.app, bo.id).await.unwrap().unwrap();
+    assert_eq!((bo.limits.max_broadcasts, bo.limits.max_live_encodes), (Some(5), Some(1)));
+
+    // Bo's own video, not prepared at QUALITY: every start below would encode it live.
+    let dir = tempfile::tempdir().unwrap();
+    let file = make_video(dir.path(), "bo", "mp4", &["-t", "8", "-vf", "hue=h=90"]);
+    let (ids, _) = library::import(&s.app, &bo, &[file]).await.unwrap();
+    let video_id = jobs::run_until_done(&s.app, &ids).await.unwrap()[0].video_id.unwrap();
+    let mut bo_accounts = Vec::new();
+    for i in 0..3 {
+        let input = AccountInput { display_name: format!("Bo {i}"), channel_id: format!("{}", 3000 + i), login: None, ingest_server: Some(ingest.server()) };
+        bo_accounts.push(accounts::add(&s.app, &bo, &input, &format!("live_{}_{}", 3000 + i, uuid::Uuid::new_v4().simple())).await.unwrap().id);
+    }
+    let live = |account: i64| StartRequest {
+        video_id: Some(video_id), playlist_id: None, account_ids: vec![account], title: "Bo".into(), category: None, tags: vec![], quality: QUALITY, looped: true, live_encode: true,
+    };
+
+    // Two live-encoded starts at the same moment, from two processes: the plan's one encode
+    // goes to exactly one of them; the other fails with the plan's reason, its row too.
+    let other = open(s.app.data_dir(), KeyringPreference::File).await;
+    let (first, second) = (live(bo_accounts[0]), live(bo_accounts[1]));
+    let (a, b) = tokio::join!(broadcast::start(&s.app, &bo, &first), broadcast::start(&other, &bo, &second));
+    let (running, refused) = match (a, b) {
+        (Ok(h), Err(e)) | (Err(e), Ok(h)) => (h, e),
+        (a, b) => panic!("exactly one live encode may start: {:?} / {:?}", a.map(|h| h.broadcast_id), b.map(|h| h.broadcast_id)),
+    };
+    let refused = twitcher_core::Error::from(refused);
+    assert_eq!(refused.code().as_str(), "plan_limit");
+    assert!(refused.to_string().contains("PRO plan encodes 1 video(s) live at once"), "{refused}");
+    let rows = broadcast::list(&s.app, &bo, None, 0).await.unwrap();
+    let failed = rows.iter().find(|r| r.broadcast_id != running.broadcast_id).unwrap();
+    assert_eq!(failed.status, StreamState::Failed, "{failed:?}");
+
+    // A broadcast that waits for its preparation instead is only a broadcast: it starts
+    // (Bo's plan runs 5) while the live encode runs.
+    let prepared = broadcast::start(&s.app, &bo, &StartRequest { live_encode: false, looped: false, ..live(bo_accounts[2]) }).await.unwrap();
+    prepared.stop_all();
+    prepared.wait().await;
+    running.stop_all();
+    running.wait().await;
+    // Once the encode has ended, another may start.
+    let again = broadcast::start(&s.app, &bo, &StartRequest { quality: Quality { video_bitrate_k: 900, ..QUALITY }, ..live(bo_accounts[0]) }).await.unwrap();
+    again.stop_all();
+    again.wait().await;
+}

@@ -73,15 +73,15 @@ async fn plans_carry_the_seed_limits_as_data() {
     let gb = 1024u64.pow(3);
     assert_eq!(
         app.testing_db().plan_limits(Plan::Free).await.unwrap(),
-        PlanLimits { max_accounts: Some(3), max_storage_bytes: Some(10 * gb), max_broadcasts: Some(1) }
+        PlanLimits { max_accounts: Some(3), max_storage_bytes: Some(10 * gb), max_broadcasts: Some(1), max_live_encodes: Some(1) }
     );
     assert_eq!(
         app.testing_db().plan_limits(Plan::Pro).await.unwrap(),
-        PlanLimits { max_accounts: Some(10), max_storage_bytes: Some(100 * gb), max_broadcasts: Some(5) }
+        PlanLimits { max_accounts: Some(10), max_storage_bytes: Some(100 * gb), max_broadcasts: Some(5), max_live_encodes: Some(5) }
     );
     assert_eq!(
         app.testing_db().plan_limits(Plan::Enterprise).await.unwrap(),
-        PlanLimits { max_accounts: None, max_storage_bytes: None, max_broadcasts: None }
+        PlanLimits { max_accounts: None, max_storage_bytes: None, max_broadcasts: None, max_live_encodes: None }
     );
     let created = profiles::register(&app, None).await.unwrap();
     assert_eq!(created.profile.limits.max_accounts, Some(3));

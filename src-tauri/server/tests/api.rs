@@ -514,6 +514,32 @@ async fn a_stream_started_through_the_api_goes_live_on_nginx_sends_events_and_st
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_starts_at_once_from_a_free_profile_run_one_broadcast_and_the_rest_get_plan_limit() {
+    let ingest = Ingest::start();
+    let port = ingest.host_port().rsplit(':').next().unwrap().parse().unwrap();
+    let s = start(ServerOptions { allowed_ingests: vec![("127.0.0.1".into(), Some(port))], ..Default::default() }).await;
+    s.register("Admin").await;
+    let (_, bo) = s.register("Bo").await; // a USER on FREE: one broadcast at once
+    let file = make_video(s.dir.path(), "bo", "mp4", &["-t", "4"]);
+    let (_, video) = upload(&s, &bo, "bo.mp4", std::fs::read(&file).unwrap()).await;
+    let account = s.link(&bo, "27182", "live_27182_RaceStreamKey000001", Some(&ingest.server())).await;
+    let body = json!({ "video_id": video["id"], "account_ids": [account["id"]], "title": "Race", "resolution": "640x360", "video_bitrate_k": 800, "loop": true });
+
+    let starts = (0..30).map(|_| s.call(Method::POST, "/api/streams/start", Some(&bo), Some(body.clone())));
+    let answers = futures::future::join_all(starts).await;
+    let accepted: Vec<&Value> = answers.iter().filter(|(status, _)| *status == StatusCode::ACCEPTED).map(|(_, b)| b).collect();
+    assert_eq!(accepted.len(), 1, "{answers:?}");
+    for (status, answer) in answers.iter().filter(|(status, _)| *status != StatusCode::ACCEPTED) {
+        assert_eq!((*status, error_code(answer)), (StatusCode::FORBIDDEN, "plan_limit"), "{answer}");
+    }
+    let (_, rows) = s.call(Method::GET, "/api/streams", Some(&bo), None).await;
+    assert_eq!(rows.as_array().unwrap().len(), 1, "the refused starts stored nothing: {rows}");
+    assert_eq!(rows[0]["broadcast_id"], accepted[0]["broadcast_id"]);
+    let (status, _) = s.call(Method::POST, "/api/streams/stop", Some(&bo), Some(json!({ "all": true }))).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playlists_are_built_through_the_api_and_another_profile_gets_404() {
     let s = start(ServerOptions::default()).await;
     let (_, ana) = s.register("Ana").await;

@@ -344,6 +344,11 @@ export type PlanLimits = {
 	max_storage_bytes: number | null,
 	/**  Broadcasts running at once (an ADMIN is not limited). */
 	max_broadcasts: number | null,
+	/**
+	 *  Broadcasts going live on a real-time encode at once (before their video is prepared at
+	 *  the quality asked; an ADMIN is not limited).
+	 */
+	max_live_encodes: number | null,
 };
 
 export type Playlist = {
@@ -370,7 +375,7 @@ export type PlaylistOptions = {
 	loop?: boolean,
 	/**  Each round in a new random order. */
 	shuffle?: boolean,
-	/**  Plays `insert_video_id` after every this many items. */
+	/**  Plays `insert_video_id` after every this many items (with it; 1 or more). */
 	insert_every?: number | null,
 	insert_video_id?: number | null,
 	/**
@@ -396,7 +401,9 @@ export type Quality = {
 	fps: number,
 	video_bitrate_k: number,
 	audio_bitrate_k: number,
+	/**  Even. */
 	width: number,
+	/**  Even. */
 	height: number,
 };
 

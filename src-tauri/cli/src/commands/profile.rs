@@ -1,5 +1,5 @@
 use serde::Serialize;
-use twitcher_core::profiles::{self, Plan, Profile};
+use twitcher_core::profiles::{self, Plan, PlanLimits, Profile};
 use twitcher_core::{Error, Twitcher};
 
 use crate::args::{Global, ProfileCommand};
@@ -74,10 +74,52 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: ProfileCommand, out: &Out
                 format!("\"{}\" is now on the {} plan.", p.name, p.plan)
             });
         }
+        ProfileCommand::Plans => {
+            profiles::resolve(db, global.profile.as_deref()).await?;
+            let plans = profiles::plans(db).await?;
+            print_plans(out, &plans);
+        }
+        ProfileCommand::SetLimits { plan, accounts, storage_gb, broadcasts, live_encodes } => {
+            let plan: Plan = plan.parse().map_err(Error::from)?;
+            let actor = profiles::resolve(db, global.profile.as_deref()).await?;
+            let current = profiles::plans(db).await?.into_iter().find(|(p, _)| *p == plan).map(|(_, l)| l).expect("every plan has a row");
+            let count = |asked: Option<crate::args::Limit>, now: Option<u32>| asked.map_or(now, |l| l.0);
+            let limits = PlanLimits {
+                max_accounts: count(accounts, current.max_accounts),
+                max_storage_bytes: storage_gb.map_or(current.max_storage_bytes, |gb| gb.0.map(|gb| u64::from(gb) << 30)),
+                max_broadcasts: count(broadcasts, current.max_broadcasts),
+                max_live_encodes: count(live_encodes, current.max_live_encodes),
+            };
+            let limits = profiles::set_plan_limits(db, &actor, plan, &limits).await?;
+            print_plans(out, &[(plan, limits)]);
+        }
         ProfileCommand::Logout => {
             profiles::sign_out(db).await?;
             out.print(&serde_json::json!({ "signed_out": true }), || "Signed out.".to_string());
         }
     }
     Ok(())
+}
+
+/// `[{"plan","max_accounts","max_storage_bytes","max_broadcasts","max_live_encodes"}]`, `null`
+/// for unlimited.
+fn print_plans(out: &Output, plans: &[(Plan, PlanLimits)]) {
+    #[derive(Serialize)]
+    struct PlanJson {
+        plan: Plan,
+        #[serde(flatten)]
+        limits: PlanLimits,
+    }
+    let json: Vec<PlanJson> = plans.iter().map(|&(plan, limits)| PlanJson { plan, limits }).collect();
+    out.print(&json, || {
+        let n = |v: Option<u32>| v.map_or("unlimited".to_string(), |n| n.to_string());
+        let rows: Vec<Vec<String>> = plans
+            .iter()
+            .map(|(plan, l)| {
+                let storage = l.max_storage_bytes.map_or("unlimited".to_string(), |b| format!("{} GB", b >> 30));
+                vec![plan.to_string(), n(l.max_accounts), storage, n(l.max_broadcasts), n(l.max_live_encodes)]
+            })
+            .collect();
+        table(&["PLAN", "ACCOUNTS", "STORAGE", "BROADCASTS", "LIVE ENCODES"], &rows)
+    });
 }

@@ -60,6 +60,8 @@ pub enum BroadcastError {
     NoPlaylist { id: i64 },
     #[error("the {plan} plan runs {limit} broadcast(s) at once: stop one first, or ask an ADMIN for another plan")]
     PlanLimit { plan: crate::profiles::Plan, limit: u32 },
+    #[error("the {plan} plan encodes {limit} video(s) live at once, and this one is not prepared at this quality yet: prepare it first (`twitcher video prepare`, or start without a live encode to go live once it is), stop a live-encoded broadcast, or ask an ADMIN for another plan")]
+    LiveEncodeLimit { plan: crate::profiles::Plan, limit: u32 },
     #[error("{0}")]
     InvalidProgram(String),
     #[error("no Twitch account {id} on this profile")]

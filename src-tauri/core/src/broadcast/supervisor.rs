@@ -252,7 +252,7 @@ pub(super) async fn launch(
     let mut labels = Vec::new();
     let mut item_starts = Vec::new();
     let (headers, input) = match &program {
-        Program::Video(video) => match video_input(app, actor, request, video).await {
+        Program::Video(video) => match video_input(app, actor, request, video, &broadcast_id).await {
             Ok(v) => v,
             Err(e) => return Err(fail_all(e).await),
         },
@@ -388,11 +388,23 @@ pub(super) async fn launch(
 
 /// The source of a one-video broadcast: its prepared file, or (when asked and not prepared yet)
 /// a real-time encode while the preparation runs in the background for next time.
-async fn video_input(app: &Twitcher, actor: &Profile, request: &StartRequest, video: &library::Video) -> Result<(source::Headers, source::Input), BroadcastError> {
+async fn video_input(
+    app: &Twitcher,
+    actor: &Profile,
+    request: &StartRequest,
+    video: &library::Video,
+    broadcast_id: &str,
+) -> Result<(source::Headers, source::Input), BroadcastError> {
     let ready = prepare::ready(app, video.id, &request.quality).await?;
     let prepared = match ready {
         Some(path) => path,
         None if request.live_encode => {
+            // A real-time encode is the costliest thing a start can ask of the machine: the
+            // plan says how many a profile runs at once.
+            let max = if actor.role == crate::profiles::Role::Admin { None } else { actor.limits.max_live_encodes };
+            if !app.db.claim_live_encode(broadcast_id, actor.id, max).await? {
+                return Err(BroadcastError::LiveEncodeLimit { plan: actor.plan, limit: max.unwrap_or(0) });
+            }
             let local = crate::storage::ensure_local(app, video).await?;
             let _ = prepare::enqueue(app, actor, video, &request.quality).await;
             let (headers, encode) = source::start_live(&local, &request.quality, video.codec_audio.is_some()).await.map_err(|e| BroadcastError::Source(e.to_string()))?;

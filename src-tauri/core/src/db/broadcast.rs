@@ -68,6 +68,31 @@ impl Db {
     /// One row per destination of a new broadcast, all `queued` (or `scheduled`), leased to
     /// `instance`.
     /// Records a broadcast's rows; `Ok(None)` when the creator already runs `max_running`.
+    /// Marks broadcast `broadcast_id` as going live on a real-time encode, if its creator runs
+    /// fewer than `max` other such broadcasts (`None`: no limit). Under the write lock, so two
+    /// starts at once in two processes cannot both pass; a broadcast claiming again (a part on
+    /// another node) counts once.
+    pub async fn claim_live_encode(&self, broadcast_id: &str, creator_id: i64, max: Option<u32>) -> Result<bool, DbError> {
+        let mut tx = self.begin_write().await?;
+        if let Some(max) = max {
+            let running: i64 = sqlx::query_scalar(&format!(
+                "SELECT COUNT(DISTINCT broadcast_id) FROM streams WHERE creator_id = $1 AND live_encode = $2 AND broadcast_id <> $3 AND status IN ({})",
+                StreamState::sql_list(&ACTIVE)
+            ))
+            .bind(creator_id)
+            .bind(true)
+            .bind(broadcast_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if running >= i64::from(max) {
+                return Ok(false);
+            }
+        }
+        sqlx::query("UPDATE streams SET live_encode = $1 WHERE broadcast_id = $2").bind(true).bind(broadcast_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     pub async fn insert_streams(&self, n: &NewStreams<'_>) -> Result<Option<Vec<i64>>, DbError> {
         let mut tx = self.begin_write().await?;
         if let Some(max) = n.max_running {

@@ -14,6 +14,7 @@ struct ProfileRow {
     max_accounts: Option<i64>,
     max_storage_bytes: Option<i64>,
     max_broadcasts: Option<i64>,
+    max_live_encodes: Option<i64>,
 }
 
 impl From<ProfileRow> for Profile {
@@ -29,13 +30,14 @@ impl From<ProfileRow> for Profile {
                 max_accounts: row.max_accounts.map(|n| n as u32),
                 max_storage_bytes: row.max_storage_bytes.map(|n| n as u64),
                 max_broadcasts: row.max_broadcasts.map(|n| n as u32),
+                max_live_encodes: row.max_live_encodes.map(|n| n as u32),
             },
         }
     }
 }
 
 const SELECT_PROFILE: &str = "SELECT u.id, u.uuid_hint, u.name, u.role, u.plan, u.created_at, \
-     p.max_accounts, p.max_storage_bytes, p.max_broadcasts FROM users u JOIN plans p ON p.name = u.plan";
+     p.max_accounts, p.max_storage_bytes, p.max_broadcasts, p.max_live_encodes FROM users u JOIN plans p ON p.name = u.plan";
 
 impl Db {
     /// Inserts a profile; the first profile of a data dir becomes ADMIN. One statement, so two
@@ -105,8 +107,8 @@ impl Db {
     }
 
     pub async fn plan_limits(&self, plan: Plan) -> Result<PlanLimits, DbError> {
-        let (max_accounts, max_storage_bytes, max_broadcasts): (Option<i64>, Option<i64>, Option<i64>) =
-            sqlx::query_as("SELECT max_accounts, max_storage_bytes, max_broadcasts FROM plans WHERE name = $1")
+        let (max_accounts, max_storage_bytes, max_broadcasts, max_live_encodes): (Option<i64>, Option<i64>, Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT max_accounts, max_storage_bytes, max_broadcasts, max_live_encodes FROM plans WHERE name = $1")
                 .bind(plan)
                 .fetch_one(self.pool())
                 .await?;
@@ -114,6 +116,20 @@ impl Db {
             max_accounts: max_accounts.map(|n| n as u32),
             max_storage_bytes: max_storage_bytes.map(|n| n as u64),
             max_broadcasts: max_broadcasts.map(|n| n as u32),
+            max_live_encodes: max_live_encodes.map(|n| n as u32),
         })
+    }
+
+    pub async fn set_plan_limits(&self, plan: Plan, limits: &PlanLimits) -> Result<(), DbError> {
+        let opt = |n: Option<u64>| n.map(|n| n.min(i64::MAX as u64) as i64);
+        sqlx::query("UPDATE plans SET max_accounts = $1, max_storage_bytes = $2, max_broadcasts = $3, max_live_encodes = $4 WHERE name = $5")
+            .bind(opt(limits.max_accounts.map(u64::from)))
+            .bind(opt(limits.max_storage_bytes))
+            .bind(opt(limits.max_broadcasts.map(u64::from)))
+            .bind(opt(limits.max_live_encodes.map(u64::from)))
+            .bind(plan)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 }
