@@ -120,4 +120,23 @@ test("closing the window while live hides it to the tray, and the tray's Stop al
   await find(driver, "streams-empty", 20000);
   await screenshot(driver, "62-after-tray-stop-all");
   assert.ok(!(await driver.getPageSource()).includes("e2eTrayKeyNotShown"));
+
+  // Tray → Start “…” now: the next scheduled broadcast goes live at once instead of in an hour.
+  // (Menu: header [disabled], Start “Tray later” now, Stop all… [disabled], Show window, Quit.)
+  const scheduled = await invoke(driver, "schedule_broadcast", {
+    request: {
+      video_id: video.id, account_ids: [account.id], title: "Tray later", category: null, tags: [],
+      quality: { fps: 30, video_bitrate_k: 800, audio_bitrate_k: 128, width: 640, height: 360 }, loop: true, live_encode: true,
+    },
+    at: new Date(Date.now() + 3600_000).toISOString(),
+  });
+  await sleep(1500); // the menu is rebuilt on the schedule's event
+  await pickFromTray(1);
+  const row = async () => (await invoke(driver, "list_streams", {})).find((s) => s.broadcast_id === scheduled);
+  await until(async () => (await row())?.status === "live", "the scheduled broadcast live now, not in an hour", 30000);
+  await (await find(driver, "tab-streams")).click();
+  await driver.wait(async () => (await textOf(driver, "destination-state")) === "live", 20000, "shown live");
+  rootShot("63-tray-started-next-scheduled");
+  await invoke(driver, "stop_broadcast", { broadcastId: scheduled });
+  await until(async () => (await row())?.status === "ended", "the started broadcast ended", 20000);
 });

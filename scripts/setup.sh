@@ -15,7 +15,7 @@ packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-d
   gnome-keyring dbus dbus-x11)
 if [ "$want_test" = 1 ]; then
   packages+=(xvfb webkit2gtk-driver at-spi2-core python3-venv openssl nginx libnginx-mod-rtmp libnginx-mod-stream
-    trayer xdotool postgresql)
+    trayer xdotool postgresql rpm python3-gi gir1.2-gtk-3.0)
 fi
 command -v node >/dev/null || packages+=(nodejs npm)
 

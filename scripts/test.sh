@@ -13,8 +13,8 @@ echo "==> building the UI and the app"
 npm run ui:check
 npm run ui:build
 cargo build --workspace --bins --tests
-echo "==> the .deb package (a release build; e2e/deb.test.mjs installs it)"
-npm run tauri -- build --bundles deb
+echo "==> the .deb and .rpm packages (one release build; e2e/deb.test.mjs installs the .deb, e2e/rpm.test.mjs reads the .rpm)"
+npm run tauri -- build --bundles deb,rpm
 
 # Everything below runs in a private D-Bus session with an unlocked gnome-keyring, and with XDG
 # folders in a temp dir so nothing touches the home folder.

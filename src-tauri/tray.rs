@@ -77,8 +77,19 @@ pub fn install(app: &AppHandle, core: Twitcher) -> tauri::Result<()> {
         // A playlist broadcast's (now playing, up next), by broadcast id.
         let mut playing: HashMap<String, (String, Option<String>)> = HashMap::new();
         refresh(&handle, &tray, &core, &base, &states, &jobs, &playing).await;
+        // Another process (the CLI, `serve`) may schedule or start broadcasts on this data dir:
+        // its changes reach this menu within a minute even with no event here.
+        let mut others = tokio::time::interval(std::time::Duration::from_secs(60));
+        others.tick().await;
         loop {
-            let changed = match events.recv().await {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                _ = others.tick() => {
+                    refresh(&handle, &tray, &core, &base, &states, &jobs, &playing).await;
+                    continue;
+                }
+            };
+            let changed = match event {
                 Ok(Event::Stream(s)) => {
                     let item = s.now_playing.clone().map(|now| (now, s.up_next.clone()));
                     let moved = match item {
@@ -95,7 +106,7 @@ pub fn install(app: &AppHandle, core: Twitcher) -> tauri::Result<()> {
                     }
                     true
                 }
-                Ok(Event::ScheduledStarted { .. }) => true,
+                Ok(Event::ScheduledStarted { .. } | Event::ScheduleChanged { .. }) => true,
                 Ok(_) => false,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

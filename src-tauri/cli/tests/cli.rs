@@ -222,6 +222,8 @@ fn doctor_reports_ffmpeg_ffprobe_keyring_data_dir_and_schema_version() {
         assert!(report.get(key).is_some(), "missing {key}: {report}");
     }
     assert_eq!(report["data_dir"], dir.path().display().to_string());
+    assert_eq!(report["logs_dir"], dir.path().join("logs").display().to_string());
+    assert_eq!(report["cache_dir"], dir.path().join("cache").display().to_string());
     assert!(report["schema_version"].as_i64().unwrap() > 0);
     assert_eq!(report["keyring"], "file");
     for tool in ["ffmpeg", "ffprobe"] {
@@ -296,6 +298,8 @@ fn the_data_dir_comes_from_the_environment_when_no_flag_is_given() {
     cmd.timeout(twitcher_testkit::COMMAND_LIMIT).env("TWITCHER_DATA_DIR", dir.path()).env("TWITCHER_KEYRING", "file").args(["--json", "doctor"]);
     let report = json_ok(&mut cmd);
     assert_eq!(report["data_dir"], dir.path().display().to_string());
+    assert_eq!(report["logs_dir"], dir.path().join("logs").display().to_string());
+    assert_eq!(report["cache_dir"], dir.path().join("cache").display().to_string());
     assert!(dir.path().join("twitcher.db").is_file());
 }
 

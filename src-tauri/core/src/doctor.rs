@@ -16,6 +16,12 @@ pub struct DoctorReport {
     pub ffprobe: Option<ToolInfo>,
     pub keyring: KeyringBackend,
     pub data_dir: String,
+    /// Inside the data dir, wherever the platform puts that (`directories`: `~/.local/share/twitcher`
+    /// on Linux, `~/Library/Application Support/tv.Twitcher.twitcher` on macOS,
+    /// `%APPDATA%\Twitcher\twitcher\data` on Windows).
+    pub logs_dir: String,
+    /// S3 downloads, bounded (`storage cache-limit`).
+    pub cache_dir: String,
     pub schema_version: i64,
     /// Which database holds the data: `sqlite` (in the data dir) or `postgres` (a fleet's).
     pub database: String,
@@ -40,6 +46,8 @@ pub async fn run(app: &Twitcher) -> Result<DoctorReport, Error> {
         ffprobe,
         keyring,
         data_dir: app.data_dir().display().to_string(),
+        logs_dir: app.data_dir().join(crate::logging::LOG_DIR).display().to_string(),
+        cache_dir: app.data_dir().join(crate::storage::CACHE_DIR).display().to_string(),
         schema_version: app.db.schema_version().await?,
         database: app.db.backend().name().to_string(),
         problems,

@@ -19,6 +19,9 @@ pub enum Event {
     Stream(crate::broadcast::StreamStatus),
     /// A scheduled broadcast's time came and it is starting.
     ScheduledStarted { broadcast_id: String, title: String, destinations: u32 },
+    /// A broadcast was scheduled or a scheduled one cancelled (by this process): what shows the
+    /// next one (the tray) should look again.
+    ScheduleChanged { broadcast_id: String },
     /// A playlist item could not play; the slate filled its place.
     ItemSkipped { broadcast_id: String, title: String, item: String, reason: String },
     /// A destination has published for a while, yet Twitch shows its channel offline; it is

@@ -36,7 +36,7 @@ pub const KIND_UPLOAD: &str = "upload";
 /// S3's smallest part is 5 MiB (but the last); 8 MiB keeps the part count low for 500 MB files.
 pub const DEFAULT_PART_BYTES: u64 = 8 * 1024 * 1024;
 const PART_SIZE_KEY: &str = "storage.part_bytes";
-const CACHE_DIR: &str = "cache";
+pub(crate) const CACHE_DIR: &str = "cache";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

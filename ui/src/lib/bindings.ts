@@ -206,6 +206,14 @@ export type DoctorReport = {
 	ffprobe: ToolInfo | null,
 	keyring: KeyringBackend,
 	data_dir: string,
+	/**
+	 *  Inside the data dir, wherever the platform puts that (`directories`: `~/.local/share/twitcher`
+	 *  on Linux, `~/Library/Application Support/tv.Twitcher.twitcher` on macOS,
+	 *  `%APPDATA%\Twitcher\twitcher\data` on Windows).
+	 */
+	logs_dir: string,
+	/**  S3 downloads, bounded (`storage cache-limit`). */
+	cache_dir: string,
 	schema_version: number,
 	/**  Which database holds the data: `sqlite` (in the data dir) or `postgres` (a fleet's). */
 	database: string,
@@ -239,6 +247,11 @@ export type Event =
 } & StreamStatus | 
 /**  A scheduled broadcast's time came and it is starting. */
 ({ type: "scheduled_started"; broadcast_id: string; title: string; destinations: number }) & { account?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never } | 
+/**
+ *  A broadcast was scheduled or a scheduled one cancelled (by this process): what shows the
+ *  next one (the tray) should look again.
+ */
+({ type: "schedule_changed"; broadcast_id: string }) & { account?: never; destinations?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; title?: never } | 
 /**  A playlist item could not play; the slate filled its place. */
 ({ type: "item_skipped"; broadcast_id: string; title: string; item: string; reason: string }) & { account?: never; destinations?: never; minutes?: never; profile_id?: never; stream_id?: never } | 
 /**

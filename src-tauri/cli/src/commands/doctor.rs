@@ -12,7 +12,7 @@ pub async fn run(app: &Twitcher, out: &Output) -> Result<(), Error> {
             None => "not found".to_string(),
         };
         let mut text = format!(
-            "ffmpeg          {}\nffprobe         {}\nkeyring         {}\ndata dir        {}\ndatabase        {}\nschema version  {}",
+            "ffmpeg          {}\nffprobe         {}\nkeyring         {}\ndata dir        {}\nlogs            {}\ncache           {}\ndatabase        {}\nschema version  {}",
             tool(&report.ffmpeg),
             tool(&report.ffprobe),
             match report.keyring {
@@ -21,6 +21,8 @@ pub async fn run(app: &Twitcher, out: &Output) -> Result<(), Error> {
                 twitcher_core::vault::KeyringBackend::KeyFile => "the file TWITCHER_VAULT_KEY_FILE names",
             },
             report.data_dir,
+            report.logs_dir,
+            report.cache_dir,
             if report.database == "postgres" { "PostgreSQL (shared by a fleet)" } else { "SQLite in the data dir" },
             report.schema_version,
         );

@@ -43,6 +43,22 @@ pub async fn stop_requested() {
             _ = term.recv() => {}
         }
     }
-    #[cfg(not(unix))]
+    // Windows has no SIGTERM: a closed console window, the user logging off (ctrl_close) or the
+    // machine shutting down and Ctrl-Break are its requests to stop. After a close Windows waits
+    // about 5 s before ending the process, enough for the graceful stop's first steps.
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_shutdown};
+        let mut close = ctrl_close().expect("console close handler");
+        let mut shutdown = ctrl_shutdown().expect("shutdown handler");
+        let mut brk = ctrl_break().expect("Ctrl-Break handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = close.recv() => {}
+            _ = shutdown.recv() => {}
+            _ = brk.recv() => {}
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     let _ = tokio::signal::ctrl_c().await;
 }

@@ -15,7 +15,10 @@ use crate::Twitcher;
 pub async fn cancel(app: &Twitcher, actor: &Profile, broadcast_id: &str) -> Result<u64, BroadcastError> {
     match app.db.cancel_scheduled(actor.id, broadcast_id).await? {
         0 => Err(BroadcastError::NoBroadcast { id: broadcast_id.to_string() }),
-        n => Ok(n),
+        n => {
+            app.events.emit(crate::events::Event::ScheduleChanged { broadcast_id: broadcast_id.to_string() });
+            Ok(n)
+        }
     }
 }
 

@@ -56,6 +56,7 @@ pub async fn schedule(app: &Twitcher, actor: &Profile, request: &StartRequest, a
         app.db.add_stream_event(id, "info", &format!("scheduled for {at}")).await?;
     }
     tracing::info!(broadcast = %broadcast_id, %at, "broadcast scheduled");
+    app.events.emit(crate::events::Event::ScheduleChanged { broadcast_id: broadcast_id.clone() });
     Ok(broadcast_id)
 }
 
@@ -76,6 +77,7 @@ pub(crate) async fn schedule_occurrence(app: &Twitcher, actor: &Profile, request
         app.db.add_stream_event(id, "info", &format!("scheduled for {at}{until} by recurring schedule {schedule_id}")).await?;
     }
     tracing::info!(broadcast = %broadcast_id, %at, schedule_id, "recurring occurrence scheduled");
+    app.events.emit(crate::events::Event::ScheduleChanged { broadcast_id: broadcast_id.clone() });
     Ok(broadcast_id)
 }
 

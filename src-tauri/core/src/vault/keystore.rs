@@ -130,13 +130,29 @@ fn classify(e: keyring::Error) -> StoreError {
     }
 }
 
-/// Whether the OS keyring can hold a secret right now: a probe entry is written and deleted.
-/// Writing matters: a locked gnome-keyring answers reads of a missing entry with `NoEntry` but
-/// refuses writes.
+/// Whether the OS keyring can hold a secret right now: a store that keeps it across restarts,
+/// and a probe entry written and deleted. Writing matters: a locked gnome-keyring answers reads
+/// of a missing entry with `NoEntry` but refuses writes.
 pub(crate) fn probe_os() -> Result<(), StoreError> {
+    lasting(keyring::default::default_credential_builder().as_ref())?;
     let entry = keyring::Entry::new(SERVICE, PROBE_USER).map_err(classify)?;
     entry.set_password("probe").map_err(classify)?;
     entry.delete_credential().map_err(classify)
+}
+
+/// A store that would lose the data key is no store: keyring's mock (what it builds on a platform
+/// whose native feature is not compiled in) keeps secrets in the process only, the kernel's
+/// keyutils until the next reboot. Either is treated as no keyring, so the announced file
+/// fallback is used instead of a key that vanishes with every stream key sealed under it.
+fn lasting(builder: &keyring::credential::CredentialBuilder) -> Result<(), StoreError> {
+    use keyring::credential::CredentialPersistence;
+    match builder.persistence() {
+        CredentialPersistence::UntilDelete => Ok(()),
+        other => Err(StoreError::Unavailable(format!("this platform's keyring keeps secrets only {}", match other {
+            CredentialPersistence::UntilReboot => "until the next reboot",
+            _ => "while the program runs",
+        }))),
+    }
 }
 
 /// One keyring entry per data dir: named by a hash of its canonical path.
@@ -181,5 +197,19 @@ fn tighten_permissions(path: &Path) {
                 let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyring_that_forgets_is_no_keyring_and_the_platforms_own_store_is_one() {
+        // keyring's mock: what a build without the platform's feature gets.
+        let mock = keyring::mock::default_credential_builder();
+        assert!(matches!(lasting(mock.as_ref()), Err(StoreError::Unavailable(m)) if m.contains("while the program runs")));
+        // This build's own store (Secret Service on Linux, Keychain, Credential Manager) lasts.
+        assert!(lasting(keyring::default::default_credential_builder().as_ref()).is_ok());
     }
 }
