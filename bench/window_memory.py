@@ -24,7 +24,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDLE = 20
-ROUNDS = 3
+ROUNDS = int(os.environ.get("ROUNDS", 3))
 
 
 def children(pid):
@@ -69,7 +69,15 @@ def measure(command, env):
         if app.poll() is not None:
             sys.exit(f"{command[0]} exited with {app.returncode} before it was measured")
         pids = children(app.pid)
-        return sum(pss_kib(p) for p in pids) / 1024, len(pids)
+        parts = {}
+        for p in pids:
+            try:
+                with open(f"/proc/{p}/comm") as f:
+                    name = f.read().strip()
+            except OSError:
+                continue
+            parts[name] = parts.get(name, 0) + pss_kib(p) / 1024
+        return sum(parts.values()), parts
     finally:
         os.killpg(app.pid, signal.SIGTERM)
         try:
@@ -102,8 +110,9 @@ def main():
         theirs.append(measure([bare], dict(env, XDG_DATA_HOME=f"{work}/bare-{round_}")))
 
     print()
-    for i, ((a, na), (b, nb)) in enumerate(zip(ours, theirs)):
-        print(f"round {i + 1}: twitcher {a:.1f} MiB PSS ({na} processes), bare window {b:.1f} MiB ({nb} processes)")
+    show = lambda parts: ", ".join(f"{name} {mib:.1f}" for name, mib in sorted(parts.items(), key=lambda p: -p[1]))
+    for i, ((a, pa), (b, pb)) in enumerate(zip(ours, theirs)):
+        print(f"round {i + 1}: twitcher {a:.1f} MiB PSS ({show(pa)}), bare window {b:.1f} MiB ({show(pb)})")
     a, b = statistics.median(m for m, _ in ours), statistics.median(m for m, _ in theirs)
     print(f"\nmedian: twitcher {a:.1f} MiB, bare window {b:.1f} MiB, ratio {a / b:.3f} (goal ≤ 1.15)")
 
