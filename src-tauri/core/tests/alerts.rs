@@ -19,8 +19,14 @@ async fn posts_arriving(policy: OutboundPolicy, host: &str) -> usize {
     let app: Twitcher = support::open(dir.path(), KeyringPreference::File).await;
     app.restrict_outbound(policy);
     let (hook, posted) = support::webhook_receiver().await;
-    let hook = hook.replace("127.0.0.1", host);
-    alerts::set_webhook_url(&app, &hook).await.unwrap();
+    alerts_to(&app, &hook.replace("127.0.0.1", host)).await;
+    let count = posted.lock().unwrap().len();
+    count
+}
+
+/// Runs the alerts with the webhook at `hook`, emits one alert and gives it time to be posted.
+async fn alerts_to(app: &Twitcher, hook: &str) {
+    alerts::set_webhook_url(app, hook).await.unwrap();
     let stop = CancellationToken::new();
     let task = tokio::spawn(alerts::run(app.clone(), stop.clone(), |_| {}));
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -29,8 +35,6 @@ async fn posts_arriving(policy: OutboundPolicy, host: &str) -> usize {
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.cancel();
     task.await.unwrap();
-    let count = posted.lock().unwrap().len();
-    count
 }
 
 #[tokio::test]
@@ -69,13 +73,6 @@ async fn an_allowed_webhook_host_cannot_redirect_a_servers_post_inside_its_netwo
     // The operator allows `localhost` by name; the receiver inside is at 127.0.0.1, which it does not.
     app.restrict_outbound(OutboundPolicy { restricted: true, allowed: vec![("localhost".into(), None)] });
     let (inside, posted) = support::webhook_receiver().await;
-    alerts::set_webhook_url(&app, &redirecting_to(inside).await).await.unwrap();
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(alerts::run(app.clone(), stop.clone(), |_| {}));
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    app.events.emit(Event::ScheduledStarted { broadcast_id: "b1".into(), title: "Night".into(), destinations: 2 });
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.cancel();
-    task.await.unwrap();
+    alerts_to(&app, &redirecting_to(inside).await).await;
     assert_eq!(posted.lock().unwrap().len(), 0, "the redirect to a forbidden address was followed");
 }

@@ -326,3 +326,49 @@ async fn a_profile_cancels_only_its_own_jobs_and_an_admin_any() {
     let done = jobs::run_until_done(&app, &[bos, cys]).await.unwrap();
     assert!(done.iter().all(|j| j.status == JobStatus::Cancelled), "{done:?}");
 }
+
+/// Children of this test process whose name says FFmpeg.
+fn ffmpeg_children() -> Vec<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            let (name, rest) = (stat.split(['(', ')']).nth(1).unwrap_or(""), stat.rsplit(')').next().unwrap_or(""));
+            let ppid: u32 = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+            let zombie = rest.split_whitespace().next() == Some("Z");
+            ppid == me && !zombie && name.contains("ffmpeg")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_long_preparation_ends_its_ffmpeg_at_once_and_leaves_no_partial_file() {
+    let (dir, app, ana) = setup().await;
+    // Long enough that the encode is still running when cancelled.
+    let file = make_video(dir.path(), "long", "mp4", &["-t", "60"]);
+    let video_id = import(&app, &ana, &[file]).await[0].video_id.unwrap();
+    let video = library::get(&app, &ana, video_id).await.unwrap();
+    let quality = twitcher_core::broadcast::Quality { fps: 30, video_bitrate_k: 3000, audio_bitrate_k: 128, width: 1280, height: 720 };
+    let job = twitcher_core::broadcast::prepare::enqueue(&app, &ana, &video, &quality).await.unwrap();
+    let runner = tokio::spawn({
+        let app = app.clone();
+        async move { jobs::run_until_done(&app, &[job]).await.unwrap() }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while ffmpeg_children().is_empty() || app.testing_db().job(job).await.unwrap().unwrap().progress < 0.1 {
+        assert!(std::time::Instant::now() < deadline, "the preparation's encode never got going");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let asked = std::time::Instant::now();
+    assert!(jobs::cancel(&app, job).await.unwrap());
+    let done = runner.await.unwrap();
+    assert_eq!(done[0].status, JobStatus::Cancelled, "{done:?}");
+    // Asked with `q`, killed within the grace if it lingers: gone well before the encode's end.
+    assert!(asked.elapsed() < std::time::Duration::from_secs(8), "took {:?}", asked.elapsed());
+    assert_eq!(ffmpeg_children(), Vec::<u32>::new(), "no FFmpeg left running");
+    let prepared = app.data_dir().join("prepared");
+    let left: Vec<_> = std::fs::read_dir(&prepared).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "nothing left in {}: {left:?}", prepared.display());
+}

@@ -8,13 +8,12 @@
 //! audio back, which would hold the stream back; the prepared copy made meanwhile is.
 
 use std::path::Path;
-use std::process::Stdio;
 
 use serde::Deserialize;
 
 use super::BroadcastError;
 use crate::db::DbError;
-use crate::media::{self, Tool};
+use crate::media::runner::{Ffmpeg, Output, Report};
 use crate::Twitcher;
 
 const SETTING: &str = "loudness.target_lufs";
@@ -69,22 +68,24 @@ impl Measured {
 /// The first pass over `source`'s first audio track. `None` when there is nothing to normalise
 /// (no audio, or silence).
 pub async fn measure(source: &Path, target: f64) -> Result<Option<Measured>, String> {
-    let (ffmpeg, _) = media::locate(Tool::Ffmpeg).map_err(|e| e.to_string())?;
-    let out = media::command(&ffmpeg)
-        .args(["-nostdin", "-hide_banner", "-nostats", "-i"])
-        .arg(source)
-        .args(["-map", "0:a:0?", "-vn", "-sn", "-dn", "-af", &format!("loudnorm=I={target}:TP={TRUE_PEAK}:LRA={RANGE}:print_format=json"), "-f", "null", "-"])
-        .stdout(Stdio::null())
-        .output()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        // FFmpeg names the input by its path: the message says "the file" instead.
-        let stderr = String::from_utf8_lossy(&out.stderr).replace(&source.display().to_string(), "the file");
-        let last = stderr.lines().last().unwrap_or("no message");
-        return Err(format!("FFmpeg could not prepare it (measuring its loudness: {})", crate::redact::redact(last)));
+    let args = ["-nostats".to_string(), "-i".into(), source.display().to_string()].into_iter().chain(
+        ["-map", "0:a:0?", "-vn", "-sn", "-dn", "-af", &format!("loudnorm=I={target}:TP={TRUE_PEAK}:LRA={RANGE}:print_format=json"), "-f", "null", "-"]
+            .map(String::from),
+    );
+    let mut ffmpeg = Ffmpeg::start(args, Output::File).map_err(|e| e.to_string())?;
+    let mut log = String::new();
+    while let Some(report) = ffmpeg.next().await {
+        if let Report::Line(line) | Report::Warning(line) | Report::Error(line) = report {
+            log.push_str(&line);
+            log.push('\n');
+        }
     }
-    Ok(parse(&String::from_utf8_lossy(&out.stderr)))
+    // FFmpeg names the input by its path: the message says "the file" instead.
+    ffmpeg
+        .finish()
+        .await
+        .map_err(|last| format!("FFmpeg could not prepare it (measuring its loudness: {})", last.replace(&source.display().to_string(), "the file")))?;
+    Ok(parse(&log))
 }
 
 /// The JSON object loudnorm prints last on stderr.

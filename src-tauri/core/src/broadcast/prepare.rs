@@ -3,14 +3,13 @@
 //! Runs as a durable job; the result is cached in `prepared_media` and reused by every stream.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{loudness, BroadcastError, Quality};
 use crate::jobs::{self, JobContext, JobError, JobOutcome};
 use crate::library::Video;
+use crate::media::runner::{Ffmpeg, Output, Report};
 use crate::media::{self, Tool};
 use crate::profiles::Profile;
 use crate::Twitcher;
@@ -123,33 +122,22 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
 /// Whether the source can be copied as is: H.264 High or Main, AAC, keyframes every 2 s, frame
 /// rate and size of the profile at most, bitrate within it.
 async fn complies(source: &Path, q: &Quality) -> bool {
-    let Ok((ffprobe, _)) = media::locate(Tool::Ffprobe) else { return false };
-    let streams = media::command(&ffprobe)
-        .args(["-v", "error", "-print_format", "json", "-show_streams", "-show_format", "-i"])
-        .arg(source)
-        .output()
-        .await;
-    let Ok(out) = streams else { return false };
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else { return false };
-    let streams = json["streams"].as_array().cloned().unwrap_or_default();
-    let video = streams.iter().find(|s| s["codec_type"] == "video");
-    let audio = streams.iter().find(|s| s["codec_type"] == "audio");
-    let (Some(v), Some(a)) = (video, audio) else { return false };
-    let fps = v["avg_frame_rate"].as_str().and_then(|r| {
-        let (n, d) = r.split_once('/')?;
-        Some(n.parse::<f64>().ok()? / d.parse::<f64>().ok()?)
-    });
-    let bitrate_k = json["format"]["bit_rate"].as_str().and_then(|b| b.parse::<f64>().ok()).map(|b| b / 1000.0);
-    let ok = v["codec_name"] == "h264"
-        && matches!(v["profile"].as_str(), Some("High" | "Main"))
-        && a["codec_name"] == "aac"
-        && v["width"].as_u64().is_some_and(|w| w <= q.width as u64)
-        && v["height"].as_u64().is_some_and(|h| h <= q.height as u64)
+    let Ok(probe) = media::probe_document(source).await else { return false };
+    let of = |kind: &str| probe.streams.iter().find(|s| s.codec_type.as_deref() == Some(kind));
+    let (Some(v), Some(a)) = (of("video"), of("audio")) else { return false };
+    let fps = media::frame_rate(v.avg_frame_rate.as_deref());
+    let bitrate_k = probe.format.as_ref().and_then(|f| f.bit_rate.as_deref()?.parse::<f64>().ok()).map(|b| b / 1000.0);
+    let ok = v.codec_name.as_deref() == Some("h264")
+        && matches!(v.profile.as_deref(), Some("High" | "Main"))
+        && a.codec_name.as_deref() == Some("aac")
+        && v.width.is_some_and(|w| w <= i64::from(q.width))
+        && v.height.is_some_and(|h| h <= i64::from(q.height))
         && fps.is_some_and(|f| (f - q.fps as f64).abs() < 0.05)
         && bitrate_k.is_some_and(|b| b <= (q.video_bitrate_k + q.audio_bitrate_k) as f64 * 1.1);
     if !ok {
         return false;
     }
+    let Ok((ffprobe, _)) = media::locate(Tool::Ffprobe) else { return false };
     // Keyframes exactly every 2 s over the first minute (Twitch's requirement).
     let packets = media::command(&ffprobe)
         .args(["-v", "error", "-select_streams", "v:0", "-read_intervals", "%+60", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", "-i"])
@@ -217,43 +205,23 @@ pub(crate) fn video_encode(q: &Quality, filter: &str) -> Vec<String> {
     .to_vec()
 }
 
-/// Runs ffmpeg writing FLV to `out`, turning its `-progress` reports into job progress.
+/// Runs ffmpeg writing FLV to `out`, turning its progress into job progress. A cancelled job
+/// asks FFmpeg to quit at once (then kills it); the caller removes the partial file.
 async fn run_ffmpeg(ctx: &JobContext<'_>, args: Vec<String>, out: &Path, duration: f64) -> Result<(), String> {
-    let (ffmpeg, _) = media::locate(Tool::Ffmpeg).map_err(|e| e.to_string())?;
-    let mut child = media::command(&ffmpeg)
-        .args(["-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats"])
-        .args(&args)
-        .args(["-f", "flv"])
-        .arg(out)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    let errors = tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut last = String::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            last = line;
-        }
-        last
-    });
-    let mut lines = BufReader::new(stdout).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if ctx.cancel.is_cancelled() {
-            let _ = child.kill().await;
-            return Err("cancelled".into());
-        }
-        if let Some(us) = line.strip_prefix("out_time_us=").and_then(|v| v.trim().parse::<f64>().ok()) {
-            if duration > 0.0 {
-                ctx.progress(us / 1e6 / duration * 0.99).await;
+    let args = ["-y".to_string()].into_iter().chain(args).chain(["-f".into(), "flv".into(), out.display().to_string()]);
+    let mut ffmpeg = Ffmpeg::start(args, Output::File).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => {
+                ffmpeg.stop().await;
+                return Err("cancelled".into());
             }
+            report = ffmpeg.next() => match report {
+                Some(Report::Progress(seconds)) if duration > 0.0 => ctx.progress(seconds / duration * 0.99).await,
+                Some(_) => {}
+                None => break,
+            },
         }
     }
-    let status = child.wait().await.map_err(|e| e.to_string())?;
-    let last = errors.await.unwrap_or_default();
-    if !status.success() {
-        return Err(format!("FFmpeg could not prepare it ({})", crate::redact::redact(if last.is_empty() { "no message" } else { &last })));
-    }
-    Ok(())
+    ffmpeg.finish().await.map_err(|last| format!("FFmpeg could not prepare it ({last})"))
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{prepare, BroadcastError, Quality};
-use crate::media::{self, Tool};
+use crate::media::runner::{Ffmpeg, Output};
 use crate::Twitcher;
 
 /// Seconds of one slate pass.
@@ -51,22 +51,16 @@ pub async fn ensure(app: &Twitcher, quality: &Quality, title: &str) -> Result<Pa
 }
 
 async fn make(out: &Path, q: &Quality, filter: &str) -> Result<(), String> {
-    let (ffmpeg, _) = media::locate(Tool::Ffmpeg).map_err(|e| e.to_string())?;
     let color = format!("color=c=0x18181b:s={}x{}:r={}:d={LENGTH_S}", q.width, q.height, q.fps);
-    let output = media::command(&ffmpeg)
-        .args(["-nostdin", "-y", "-v", "error", "-f", "lavfi", "-i", &color, "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"])
-        .args(["-t", &LENGTH_S.to_string(), "-map", "0:v:0", "-map", "1:a:0"])
-        .args(prepare::video_encode(q, &format!("{filter},format=yuv420p")))
-        .args(prepare::audio_encode(q, None))
-        .args(["-f", "flv"])
-        .arg(out)
-        .output()
-        .await
-        .map_err(|e| e.to_string())?;
-    if output.status.success() {
-        Ok(())
-    } else {
+    let args = ["-y", "-f", "lavfi", "-i", &color, "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", &LENGTH_S.to_string(), "-map", "0:v:0", "-map", "1:a:0"]
+        .map(String::from)
+        .into_iter()
+        .chain(prepare::video_encode(q, &format!("{filter},format=yuv420p")))
+        .chain(prepare::audio_encode(q, None))
+        .chain(["-f".to_string(), "flv".into(), out.display().to_string()]);
+    let result = Ffmpeg::start(args, Output::File).map_err(|e| e.to_string())?.finish().await;
+    if result.is_err() {
         let _ = tokio::fs::remove_file(out).await;
-        Err(crate::redact::redact(String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("no message")).into_owned())
     }
+    result
 }

@@ -6,11 +6,10 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStdout};
+use tokio::io::BufReader;
+use tokio::process::ChildStdout;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::fanout::Fanout;
 use super::flv::{FlvError, FlvReader, Tag, TagKind};
 use super::{prepare, Quality};
-use crate::media::{self, Tool};
+use crate::media::runner::{Ffmpeg, Output, Report};
 
 /// Measured with `bench/fanout.py` at 50 destinations: 100 ms batches cost 0.48 CPU-s per 15 s,
 /// 200 ms batches 0.38 (mostly the kernel's per-write cost on each connection).
@@ -320,8 +319,8 @@ impl Passes {
 
 /// A running real-time encode, with the tags read while looking for its headers.
 pub struct LiveEncode {
-    /// Killed when dropped (the constructor of every child sets it), and with us on Linux.
-    child: Option<Child>,
+    /// Killed when dropped (see `media::runner`), and with us on Linux.
+    child: Option<Ffmpeg>,
     reader: Option<FlvReader<BufReader<ChildStdout>>>,
     buffered: VecDeque<Tag>,
     spec: LiveSpec,
@@ -340,24 +339,17 @@ pub async fn start_live(source: &Path, quality: &Quality, has_audio: bool) -> Re
 }
 
 async fn spawn_live(spec: LiveSpec) -> Result<(Headers, LiveEncode), FlvError> {
-    let (ffmpeg, _) = media::locate(Tool::Ffmpeg).map_err(|e| FlvError::Damaged(e.to_string()))?;
-    let mut child = media::command(&ffmpeg)
-        .args(["-nostdin", "-v", "error", "-re"])
+    let args = ["-re".to_string()]
+        .into_iter()
         // Not normalised: loudnorm's only real-time mode holds 3 s of audio back (its look-ahead),
         // which would hold the whole stream back. The prepared copy made meanwhile is normalised.
-        .args(prepare::transcode_args(&spec.source, &spec.quality, spec.has_audio, None))
-        .args(["-f", "flv", "pipe:1"])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    // Drain ffmpeg's messages (a full pipe would stall it) into the log, redacted.
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            tracing::warn!(ffmpeg = %crate::redact::redact(&line), "live encode");
-        }
-    });
+        .chain(prepare::transcode_args(&spec.source, &spec.quality, spec.has_audio, None))
+        .chain(["-f", "flv", "pipe:1"].map(String::from));
+    let mut child = Ffmpeg::start(args, Output::Pipe).map_err(|e| FlvError::Damaged(e.to_string()))?;
+    let stdout = child.take_stdout().ok_or_else(|| FlvError::Damaged("FFmpeg's output could not be read".into()))?;
+    if let Some(reports) = child.take_reports() {
+        tokio::spawn(log_problems(reports));
+    }
     let mut reader = FlvReader::new(BufReader::new(stdout));
     let mut headers = Headers::default();
     let mut buffered = VecDeque::new();
@@ -374,6 +366,16 @@ async fn spawn_live(spec: LiveSpec) -> Result<(Headers, LiveEncode), FlvError> {
         }
     }
     Ok((headers, LiveEncode { child: Some(child), reader: Some(reader), buffered, spec }))
+}
+
+/// FFmpeg's warnings and errors during a live encode go to the log (redacted by the runner);
+/// reading them also keeps its reports flowing.
+async fn log_problems(mut reports: tokio::sync::mpsc::UnboundedReceiver<Report>) {
+    while let Some(report) = reports.recv().await {
+        if let Report::Warning(line) | Report::Error(line) = report {
+            tracing::warn!(ffmpeg = %line, "live encode");
+        }
+    }
 }
 
 enum Reader {

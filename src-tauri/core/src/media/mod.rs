@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::{env_nonempty, ENV_FFMPEG, ENV_FFPROBE};
 
 mod probe;
+pub mod runner;
 
 pub use probe::{probe, thumbnail, verify, Container, MediaInfo, ProbeError};
+pub(crate) use probe::{document as probe_document, parse_rate as frame_rate};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -74,6 +76,8 @@ pub enum MediaError {
     NotFound { tool: &'static str, env: &'static str },
     #[error("{env} points to {path}, which is not a file")]
     BadOverride { env: &'static str, path: String },
+    #[error("{tool} could not be started: {reason}")]
+    Spawn { tool: &'static str, reason: String },
 }
 
 fn exe_name(name: &str) -> String {

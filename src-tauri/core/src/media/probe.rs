@@ -2,11 +2,10 @@
 //! whether it is whole.
 
 use std::path::Path;
-use std::process::Stdio;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
+use super::runner::{Ffmpeg, Output, Report};
 use super::{command, locate, MediaError, Tool};
 
 /// The containers Twitcher imports.
@@ -82,20 +81,24 @@ pub struct MediaInfo {
     pub bitrate: Option<i64>,
 }
 
+/// ffprobe's `-show_format -show_streams` JSON: the one reading of it, for probing a file and
+/// for deciding whether a file already complies with a quality (`prepare`).
 #[derive(Deserialize)]
-struct Probe {
+pub(crate) struct Probe {
     #[serde(default)]
-    streams: Vec<Stream>,
-    format: Option<Format>,
+    pub(crate) streams: Vec<Stream>,
+    pub(crate) format: Option<Format>,
 }
 
 #[derive(Deserialize)]
-struct Stream {
-    codec_type: Option<String>,
-    codec_name: Option<String>,
-    width: Option<i64>,
-    height: Option<i64>,
-    avg_frame_rate: Option<String>,
+pub(crate) struct Stream {
+    pub(crate) codec_type: Option<String>,
+    pub(crate) codec_name: Option<String>,
+    /// The codec's profile (`High`, `Main` for H.264).
+    pub(crate) profile: Option<String>,
+    pub(crate) width: Option<i64>,
+    pub(crate) height: Option<i64>,
+    pub(crate) avg_frame_rate: Option<String>,
     r_frame_rate: Option<String>,
     duration: Option<String>,
     #[serde(default)]
@@ -109,10 +112,10 @@ struct Disposition {
 }
 
 #[derive(Deserialize)]
-struct Format {
+pub(crate) struct Format {
     format_name: String,
     duration: Option<String>,
-    bit_rate: Option<String>,
+    pub(crate) bit_rate: Option<String>,
     #[serde(default)]
     tags: std::collections::HashMap<String, String>,
 }
@@ -123,6 +126,11 @@ pub async fn probe(path: &Path) -> Result<MediaInfo, ProbeError> {
     if tokio::fs::metadata(path).await?.len() == 0 {
         return Err(ProbeError::Empty);
     }
+    interpret(document(path).await?)
+}
+
+/// Runs ffprobe on `path` and reads its JSON.
+pub(crate) async fn document(path: &Path) -> Result<Probe, ProbeError> {
     let (ffprobe, _) = locate(Tool::Ffprobe)?;
     let output = command(&ffprobe)
         .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-i"])
@@ -132,9 +140,7 @@ pub async fn probe(path: &Path) -> Result<MediaInfo, ProbeError> {
     if !output.status.success() {
         return Err(ProbeError::Unreadable(first_line(&output.stderr)));
     }
-    let probe: Probe = serde_json::from_slice(&output.stdout)
-        .map_err(|e| ProbeError::Unreadable(format!("unexpected ffprobe output: {e}")))?;
-    interpret(probe)
+    serde_json::from_slice(&output.stdout).map_err(|e| ProbeError::Unreadable(format!("unexpected ffprobe output: {e}")))
 }
 
 fn first_line(stderr: &[u8]) -> String {
@@ -145,7 +151,7 @@ fn first_line(stderr: &[u8]) -> String {
     crate::redact::redact(line).into_owned()
 }
 
-fn parse_rate(rate: Option<&str>) -> Option<f64> {
+pub(crate) fn parse_rate(rate: Option<&str>) -> Option<f64> {
     let (num, den) = rate?.split_once('/')?;
     let (num, den): (f64, f64) = (num.parse().ok()?, den.parse().ok()?);
     // "inf/1" or "1e308/1e-308" is no rate either (f64 parses "inf", and the quotient can overflow).
@@ -212,61 +218,45 @@ fn interpret(probe: Probe) -> Result<MediaInfo, ProbeError> {
 /// Reads every packet of the file (no decoding: about as fast as the disk) and fails if the data
 /// ends early or is damaged. ffprobe trusts headers; this does not.
 pub async fn verify(path: &Path, info: &MediaInfo) -> Result<(), ProbeError> {
-    let (ffmpeg, _) = locate(Tool::Ffmpeg)?;
-    let mut child = command(&ffmpeg)
-        // No -xerror: ffmpeg reads on to the end, so its last progress report says how far the
-        // data really goes.
-        .args(["-nostdin", "-v", "error", "-progress", "pipe:1", "-nostats", "-i"])
-        .arg(path)
-        .args(["-map", "0", "-c", "copy", "-f", "null", "-"])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let errors = tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut first = None;
-        while let Ok(Some(line)) = lines.next_line().await {
-            first.get_or_insert(line);
-        }
-        first
-    });
-    let mut reached_us: i64 = 0;
-    let mut lines = BufReader::new(stdout).lines();
-    // Progress blocks end with progress=continue|end; out_time_us is the output position.
-    while let Some(line) = lines.next_line().await? {
-        if let Some(us) = line.strip_prefix("out_time_us=").and_then(|v| v.trim().parse::<i64>().ok()) {
-            reached_us = reached_us.max(us);
+    // No -xerror: ffmpeg reads on to the end, so its last progress report says how far the data
+    // really goes.
+    let args = ["-i".to_string(), path.display().to_string()]
+        .into_iter()
+        .chain(["-map", "0", "-c", "copy", "-f", "null", "-"].map(String::from));
+    let mut ffmpeg = Ffmpeg::start(args, Output::File)?;
+    let (mut reached, mut error) = (0.0f64, None);
+    while let Some(report) = ffmpeg.next().await {
+        match report {
+            Report::Progress(seconds) => reached = reached.max(seconds),
+            Report::Error(line) => {
+                error.get_or_insert(line);
+            }
+            _ => {}
         }
     }
-    let status = child.wait().await?;
-    let error = errors.await.ok().flatten();
-    let reached = reached_us as f64 / 1e6;
+    let result = ffmpeg.finish().await;
     // Containers round durations and the last frame has a length of its own: allow a little.
     let short = reached + 1.0 + info.duration_sec * 0.02 < info.duration_sec;
     if short {
         let percent = ((reached / info.duration_sec) * 100.0).clamp(0.0, 99.0) as u32;
         return Err(ProbeError::Truncated { percent });
     }
-    match (status.success(), error) {
-        (true, None) => Ok(()),
-        (_, Some(e)) => Err(ProbeError::Damaged(crate::redact::redact(e.rsplit(": ").next().unwrap_or(&e)).into_owned())),
-        (false, None) => Err(ProbeError::Damaged(format!("ffmpeg stopped with {status}"))),
+    match (result, error) {
+        (Ok(()), None) => Ok(()),
+        (_, Some(e)) => Err(ProbeError::Damaged(e.rsplit(": ").next().unwrap_or(&e).to_string())),
+        (Err(last), None) => Err(ProbeError::Damaged(last)),
     }
 }
 
 /// Writes a JPEG of the frame at `at_sec`, 480 pixels wide (aspect kept).
 pub async fn thumbnail(path: &Path, at_sec: f64, out: &Path) -> Result<(), ProbeError> {
-    let (ffmpeg, _) = locate(Tool::Ffmpeg)?;
-    let output = command(&ffmpeg)
-        .args(["-nostdin", "-v", "error", "-y", "-ss", &format!("{at_sec:.3}"), "-i"])
-        .arg(path)
-        .args(["-frames:v", "1", "-vf", "scale=480:-2", "-q:v", "4", "-f", "image2", "-c:v", "mjpeg"])
-        .arg(out)
-        .output()
-        .await?;
-    if !output.status.success() || tokio::fs::metadata(out).await.map(|m| m.len()).unwrap_or(0) == 0 {
-        return Err(ProbeError::Damaged(format!("no frame at {at_sec:.1} s: {}", first_line(&output.stderr))));
+    let args = ["-y".to_string(), "-ss".into(), format!("{at_sec:.3}"), "-i".into(), path.display().to_string()]
+        .into_iter()
+        .chain(["-frames:v", "1", "-vf", "scale=480:-2", "-q:v", "4", "-f", "image2", "-c:v", "mjpeg"].map(String::from))
+        .chain([out.display().to_string()]);
+    let result = Ffmpeg::start(args, Output::File)?.finish().await;
+    if result.is_err() || tokio::fs::metadata(out).await.map(|m| m.len()).unwrap_or(0) == 0 {
+        return Err(ProbeError::Damaged(format!("no frame at {at_sec:.1} s: {}", result.err().unwrap_or_else(|| "no picture".into()))));
     }
     Ok(())
 }
