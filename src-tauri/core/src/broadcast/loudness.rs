@@ -68,7 +68,7 @@ impl Measured {
 /// The first pass over `source`'s first audio track. `None` when there is nothing to normalise
 /// (no audio, or silence).
 pub async fn measure(source: &Path, target: f64) -> Result<Option<Measured>, String> {
-    let args = ["-nostats".to_string(), "-i".into(), source.display().to_string()].into_iter().chain(
+    let args = ["-y".to_string(), "-nostats".into(), "-i".into(), source.display().to_string()].into_iter().chain(
         ["-map", "0:a:0?", "-vn", "-sn", "-dn", "-af", &format!("loudnorm=I={target}:TP={TRUE_PEAK}:LRA={RANGE}:print_format=json"), "-f", "null", "-"]
             .map(String::from),
     );

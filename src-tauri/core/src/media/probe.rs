@@ -220,7 +220,8 @@ fn interpret(probe: Probe) -> Result<MediaInfo, ProbeError> {
 pub async fn verify(path: &Path, info: &MediaInfo) -> Result<(), ProbeError> {
     // No -xerror: ffmpeg reads on to the end, so its last progress report says how far the data
     // really goes.
-    let args = ["-i".to_string(), path.display().to_string()]
+    // -y: an output is named (`-`), so no overwrite prompt; without it ffmpeg-sidecar appends `-n`.
+    let args = ["-y".to_string(), "-i".into(), path.display().to_string()]
         .into_iter()
         .chain(["-map", "0", "-c", "copy", "-f", "null", "-"].map(String::from));
     let mut ffmpeg = Ffmpeg::start(args, Output::File)?;
