@@ -84,7 +84,10 @@ impl Ingest {
         std::fs::create_dir_all(&record_dir).unwrap();
         let (rtmp_port, http_port) = (free_port(), free_port());
         // nginx's workers would run as nobody and could not write the records when we are root.
+        #[cfg(unix)]
         let user = if unsafe { libc::geteuid() } == 0 { "user root;" } else { "" };
+        #[cfg(not(unix))]
+        let user = "";
         let config = format!(
             "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n{user}\nworker_processes 1;\ndaemon off;\n\
              pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\n\

@@ -139,11 +139,12 @@ async fn complies(source: &Path, q: &Quality) -> bool {
     }
     let Ok((ffprobe, _)) = media::locate(Tool::Ffprobe) else { return false };
     // Keyframes exactly every 2 s over the first minute (Twitch's requirement).
-    let packets = media::command(&ffprobe)
-        .args(["-v", "error", "-select_streams", "v:0", "-read_intervals", "%+60", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", "-i"])
-        .arg(source)
-        .output()
-        .await;
+    let packets = media::child::output(
+        media::command(&ffprobe)
+            .args(["-v", "error", "-select_streams", "v:0", "-read_intervals", "%+60", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", "-i"])
+            .arg(source),
+    )
+    .await;
     let Ok(out) = packets else { return false };
     let keys: Vec<f64> = String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{env_nonempty, ENV_FFMPEG, ENV_FFPROBE};
 
+pub(crate) mod child;
 mod probe;
 pub mod runner;
 
@@ -110,7 +111,7 @@ pub fn locate(tool: Tool) -> Result<(PathBuf, ToolSource), MediaError> {
 pub async fn inspect(tool: Tool) -> Result<ToolInfo, MediaError> {
     let (path, source) = locate(tool)?;
     let version = async {
-        let output = command(&path).arg("-version").output().await.ok()?;
+        let output = child::output(command(&path).arg("-version")).await.ok()?;
         let text = String::from_utf8_lossy(&output.stdout);
         let first = text.lines().next()?;
         first.split_whitespace().nth(2).map(str::to_string)
@@ -119,25 +120,12 @@ pub async fn inspect(tool: Tool) -> Result<ToolInfo, MediaError> {
     Ok(ToolInfo { path: path.display().to_string(), source, version })
 }
 
-/// The one constructor for child processes: no stdin, piped output, killed when the handle is
-/// dropped, and on Linux killed when Twitcher itself dies, so no ffmpeg is ever orphaned.
-pub fn command(program: &Path) -> tokio::process::Command {
+/// The one constructor for short child processes (ffprobe, `-version`): no stdin, piped output,
+/// killed when the handle is dropped and never outliving Twitcher ([`child`]). Run it with
+/// [`child::output`], which puts the started child where [`child::contain`] says.
+pub(crate) fn command(program: &Path) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(program);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    #[cfg(windows)]
-    {
-        const CREATE_NO_WINDOW: u32 = 0x0800_0000;
-        cmd.creation_flags(CREATE_NO_WINDOW);
-    }
+    child::harden(cmd.as_std_mut());
     cmd
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::runner::{Ffmpeg, Output, Report};
-use super::{command, locate, MediaError, Tool};
+use super::{child, command, locate, MediaError, Tool};
 
 /// The containers Twitcher imports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
@@ -132,11 +132,7 @@ pub async fn probe(path: &Path) -> Result<MediaInfo, ProbeError> {
 /// Runs ffprobe on `path` and reads its JSON.
 pub(crate) async fn document(path: &Path) -> Result<Probe, ProbeError> {
     let (ffprobe, _) = locate(Tool::Ffprobe)?;
-    let output = command(&ffprobe)
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-i"])
-        .arg(path)
-        .output()
-        .await?;
+    let output = child::output(command(&ffprobe).args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-i"]).arg(path)).await?;
     if !output.status.success() {
         return Err(ProbeError::Unreadable(first_line(&output.stderr)));
     }

@@ -3,7 +3,8 @@
 //! level), `q` on stdin to ask FFmpeg to finish. What this module adds is what a desktop app
 //! needs around it: the events arrive on the async runtime, the last error line is kept for the
 //! message a user sees, a stop asks with `q` and kills after a short wait, and no FFmpeg outlives
-//! its handle (killed on drop) or Twitcher itself (the parent-death signal on Linux).
+//! its handle (killed on drop) or Twitcher itself ([`super::child`]: the parent-death signal on
+//! Linux, a job object on Windows).
 //!
 //! ffprobe is not an FFmpeg encode (ffmpeg-sidecar's builder adds ffmpeg-only flags): probes run
 //! through [`super::command`], whose JSON `probe` reads.
@@ -64,8 +65,9 @@ impl Ffmpeg {
         let (path, _) = locate(Tool::Ffmpeg)?;
         let mut command = FfmpegCommand::new_with_path(&path);
         command.hide_banner().args(args);
-        harden(command.as_inner_mut());
+        super::child::harden(command.as_inner_mut());
         let mut child = command.spawn().map_err(|e| MediaError::Spawn { tool: "ffmpeg", reason: e.to_string() })?;
+        super::child::contain(child.as_inner());
         // Taken before the event iterator would: the caller reads the encoded stream itself.
         let stdout = match output {
             Output::Pipe => child.take_stdout(),
@@ -184,24 +186,6 @@ fn message(line: &str) -> &str {
         Some((level, text)) if level.chars().all(|c| c.is_ascii_lowercase()) => text,
         _ => line,
     }
-}
-
-/// The same guarantees as every child of the core (see [`super::command`]): killed with
-/// Twitcher on Linux, no console window on Windows (ffmpeg-sidecar sets that one itself).
-fn harden(command: &mut std::process::Command) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = command;
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Where the 256-bit data key is kept: an OS keyring entry, or a 0600 file in the data dir.
+//! Where the 256-bit data key is kept: an OS keyring entry, or a file in the data dir readable by
+//! its owner only (0600 on Unix, an owner-only ACL on Windows).
 //!
 //! Each store has two slots per data dir: `Current` (the key in use) and `Next` (a key being
 //! rotated in, kept until the database has been re-sealed under it, so an interrupted rotation can
@@ -167,7 +168,8 @@ fn decode(text: &str) -> Option<KeyBytes> {
     Some(key)
 }
 
-/// Writes a file readable by its owner only, atomically: a 0600 temp file, fsync, rename.
+/// Writes a file readable by its owner only, atomically: a 0600 (Unix) or owner-only ACL
+/// (Windows) temp file, fsync, rename.
 fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -176,6 +178,9 @@ fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(&tmp)?;
+    // Before the key is in it: on Windows the ACL the folder passes on is replaced by one for
+    // the user alone (on Unix the mode above did it already; this keeps it so under any umask).
+    crate::private_files::owner_only(&tmp)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
@@ -198,6 +203,10 @@ fn tighten_permissions(path: &Path) {
             }
         }
     }
+    // Windows: the owner-only ACL set when the file was written stays with it (a rename keeps
+    // it); reading an ACL back to compare is not worth a second copy of that code.
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 #[cfg(test)]
