@@ -16,16 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-x86_64-pc-windows-gnu}
 
-sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-missing=()
-for p in rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "==> installing ${missing[*]}"
-  sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+. scripts/apt.sh
+install_missing rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64
 
 # tauri-build wants the target's sidecars to exist; empty stand-ins do for a check (and are
 # removed again, whatever happens).

@@ -28,6 +28,9 @@ pub struct LogGuard {
     pub dir: PathBuf,
 }
 
+/// Lines queued for the log writer before new ones are dropped (see [`init`]).
+const BUFFERED_LINES: usize = 8_192;
+
 /// Days of logs kept: a file a day (stream logs in the database are pruned to match).
 pub const KEEP_DAYS: u32 = 30;
 
@@ -45,7 +48,13 @@ pub fn init(data_dir: &Path, app: &str) -> Result<LogGuard, LoggingError> {
         .max_log_files(KEEP_DAYS as usize)
         .build(&dir)
         .map_err(|e| LoggingError::Open { path: dir.display().to_string(), reason: e.to_string() })?;
-    let (writer, worker) = tracing_appender::non_blocking(appender);
+    // The queue between the app's threads and the writer's is allocated whole up front: the
+    // crate's default (128,000 lines) is 4 MiB in every Twitcher process, for a backlog the
+    // writer thread never builds at this app's rate of a few lines a second. 8,192 lines (256 KiB)
+    // still absorb a burst; past it lines are dropped (never the app blocked on a slow disk).
+    let (writer, worker) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(BUFFERED_LINES)
+        .finish(appender);
     let filter = EnvFilter::try_from_env(ENV_LOG).unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
