@@ -92,22 +92,6 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
         .dangerously_cast_bigints_to_number()
 }
 
-/// WebKitGTK draws pages through accelerated compositing by default: a GL context and layer
-/// tiles in the web process, and where the machine has no GPU driver (a VM, a remote desktop,
-/// Xvfb) Mesa's software rasteriser on top. Twitcher's window is forms, lists and a few graphs,
-/// which WebKit draws as well without it, and a streaming app should leave the machine to its
-/// streams: bench/window_memory.py measures the window at about a quarter less memory (figures
-/// in the README, "Tests"). A user who wants compositing back starts Twitcher with
-/// `WEBKIT_DISABLE_COMPOSITING_MODE=0` (WebKit reads "0" as "not disabled").
-fn draw_without_gpu_compositing() {
-    #[cfg(target_os = "linux")]
-    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
-        // Called first thing in `run`, before any thread (GTK's, Tauri's, the runtime's) exists
-        // to read the environment concurrently; WebKit's own processes inherit it.
-        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
-    }
-}
-
 /// The bindings as TypeScript, exactly as they are written to [`BINDINGS_PATH`].
 pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
     specta_builder()
@@ -120,7 +104,6 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
 
 pub fn run() {
     twitcher_core::private_files::restrict_new_files();
-    draw_without_gpu_compositing();
     let builder = specta_builder();
     tauri::Builder::default()
         // First: a second launch hands over to the running one, which shows its window.

@@ -70,18 +70,18 @@ mod job {
     static JOB: OnceLock<Option<win32job::Job>> = OnceLock::new();
 
     /// Best effort: a child that cannot be put in the job still runs (killed with its handle,
-    /// as on macOS), and the reason is logged once per child.
+    /// as on macOS), and the reason is logged (with the OS error: JobError's text alone omits it).
     pub(super) fn assign(process: RawHandle) {
         let job = JOB.get_or_init(|| {
             let mut limits = win32job::ExtendedLimitInfo::new();
             limits.limit_kill_on_job_close();
             win32job::Job::create_with_limit_info(&limits)
-                .map_err(|e| tracing::warn!(error = %e, "no job object for FFmpeg: a crashed Twitcher may leave it running"))
+                .map_err(|e| tracing::warn!(error = ?e, "no job object for FFmpeg: a crashed Twitcher may leave it running"))
                 .ok()
         });
         if let Some(job) = job {
             if let Err(e) = job.assign_process(process as isize) {
-                tracing::warn!(error = %e, "FFmpeg is not in Twitcher's job object: a crashed Twitcher may leave it running");
+                tracing::warn!(error = ?e, "FFmpeg is not in Twitcher's job object: a crashed Twitcher may leave it running");
             }
         }
     }
