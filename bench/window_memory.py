@@ -4,7 +4,12 @@
 Starts each under its own Xvfb (release builds: Twitcher's `twitcher-desktop`, and
 bench/bare-window, one window with a static page), waits until it has been idle for 20 s, and
 sums the PSS (proportional set size: shared pages divided among their users) of the app and
-every process under it (WebKit's web and network processes). Three rounds, alternating.
+every process under it (WebKit's web and network processes). Five rounds, alternating.
+
+Each round also says how many frame buffers the app shares with its web process: WebKit keeps a
+second one (+~9 MiB) once a page has drawn twice, which Twitcher always has (its loading line,
+then its screen) and a bare page drawn once only sometimes; so the ratio is also printed for the
+rounds in which both kept as many.
 
 Four configurations: each app as it is, and each with WebKitGTK's accelerated compositing off
 (WEBKIT_DISABLE_COMPOSITING_MODE=1: no GL context or layer tiles in the web process), which shows
@@ -28,7 +33,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDLE = 20
-ROUNDS = int(os.environ.get("ROUNDS", 3))
+WINDOW = (1120, 740)  # both apps' window size (tauri.conf.json, bench/bare-window/tauri.conf.json)
+ROUNDS = int(os.environ.get("ROUNDS", 5))
 
 
 def children(pid):
@@ -61,8 +67,29 @@ def pss_kib(pid):
     return 0
 
 
+def frame_buffers(pid):
+    """How many window-sized frame buffers the app shares with its web process (memfd mappings).
+
+    With compositing on, WebKit keeps one buffer for a page drawn once and a second as soon as it
+    draws again (+~9 MiB in all, most of it in the web process): a bare page drawn once sometimes
+    keeps one, Twitcher (its loading line, then the screen) always two, like any page a user has
+    hovered or typed into."""
+    rss = 0
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            shared = False
+            for line in f:
+                if "-" in line.split()[0] and ":" not in line.split()[0]:
+                    shared = "WebKitSharedMemory" in line
+                elif shared and line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+    except OSError:
+        return 0
+    return round(rss / (WINDOW[0] * WINDOW[1] * 4 / 1024))
+
+
 def measure(command, env):
-    """Starts `command` on a fresh Xvfb; after IDLE s returns (total PSS MiB, process count)."""
+    """Starts `command` on a fresh Xvfb; after IDLE s returns (total PSS MiB, its parts, frame buffers)."""
     display = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     number = display.stdout.readline().strip()
@@ -81,7 +108,7 @@ def measure(command, env):
             except OSError:
                 continue
             parts[name] = parts.get(name, 0) + pss_kib(p) / 1024
-        return sum(parts.values()), parts
+        return sum(parts.values()), parts, frame_buffers(app.pid)
     finally:
         os.killpg(app.pid, signal.SIGTERM)
         try:
@@ -91,6 +118,18 @@ def measure(command, env):
             app.wait()
         display.terminate()
         display.wait()
+
+
+def startup_order_coverage(binary):
+    """How many of src-tauri/startup-order.txt's functions `binary` has (the rest are not grouped)."""
+    path = os.path.join(ROOT, "src-tauri/startup-order.txt")
+    if not os.path.exists(path):
+        return "no src-tauri/startup-order.txt"
+    listed = set(open(path).read().split())
+    symbols = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True).stdout.split()
+    found = len(listed.intersection(symbols))
+    return f"{found} of {len(listed)} functions of src-tauri/startup-order.txt found in the binary " \
+           f"({100 * found / max(len(listed), 1):.0f}%; regenerate it with scripts/startup-order.py when low)"
 
 
 def main():
@@ -124,14 +163,20 @@ def main():
     show = lambda parts: ", ".join(f"{name} {mib:.1f}" for name, mib in sorted(parts.items(), key=lambda p: -p[1]))
     median = {}
     for name, rounds in results.items():
-        for i, (total, parts) in enumerate(rounds):
-            print(f"{name}, round {i + 1}: {total:.1f} MiB PSS ({show(parts)})")
-        median[name] = statistics.median(total for total, _ in rounds)
+        for i, (total, parts, buffers) in enumerate(rounds):
+            print(f"{name}, round {i + 1}: {total:.1f} MiB PSS ({show(parts)}; {buffers} frame buffers)")
+        median[name] = statistics.median(total for total, _, _ in rounds)
     print()
     for name, mib in median.items():
         print(f"median {name}: {mib:.1f} MiB")
     print(f"\nratio, twitcher / bare window: {median['twitcher'] / median['bare window']:.3f} (goal ≤ 1.15)")
     print(f"ratio with compositing off in both: {median['twitcher, compositing off'] / median['bare window, compositing off']:.3f}")
+    # Like for like: the rounds in which both kept the same number of frame buffers.
+    for buffers in sorted({b for _, _, b in results["twitcher"]} & {b for _, _, b in results["bare window"]}):
+        mine = statistics.median(t for t, _, b in results["twitcher"] if b == buffers)
+        bare_ = statistics.median(t for t, _, b in results["bare window"] if b == buffers)
+        print(f"ratio with {buffers} frame buffers in both: {mine / bare_:.3f} ({mine:.1f} / {bare_:.1f} MiB)")
+    print(f"start-up order: {startup_order_coverage(twitcher)}")
 
 if __name__ == "__main__":
     main()

@@ -74,8 +74,11 @@ impl Db {
         let options: AnyConnectOptions = format!("sqlite://{encoded}?mode=rwc")
             .parse()
             .map_err(|source| DbError::Open { path: path.display().to_string(), source })?;
+        // Four connections: SQLite has one writer at a time, and every connection is a thread of
+        // its own with its own page cache (~0.5 MiB each), kept alive by the background work's
+        // polls once opened; an idle window had six.
         let pool = AnyPoolOptions::new()
-            .max_connections(8)
+            .max_connections(4)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL lets the window, the CLI and `serve` read while one writes; NORMAL is
