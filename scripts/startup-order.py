@@ -17,7 +17,7 @@ does not have are skipped). `bench/window_memory.py` prints how much of the file
 still has.
 
 Usage: python3 scripts/startup-order.py   (CARGO_TARGET_DIR is honoured; RUN_SECONDS per run, 90)
-Builds twitcher-desktop in release and the CLI in debug first (or TWITCHER_CLI names a built one); installs valgrind and Xvfb if missing.
+Builds the UI, twitcher-desktop in release and the CLI in debug first (or TWITCHER_CLI names a built one); installs valgrind and Xvfb if missing.
 """
 import os
 import signal
@@ -88,6 +88,8 @@ def parse_callgrind(path, object_name):
 def main():
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
     subprocess.run(["bash", "-c", f"source {ROOT}/scripts/apt.sh && install_missing valgrind xvfb"], check=True)
+    # The window's UI is compiled into the binary: build it first, as `tauri build` does.
+    subprocess.run(["npm", "run", "-s", "ui:build"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--release", "--bin", "twitcher-desktop"], cwd=ROOT, check=True)
     binary = os.path.join(target, "release/twitcher-desktop")
     cli = os.environ.get("TWITCHER_CLI")
