@@ -6,7 +6,7 @@
 #
 # TARGET-TRIPLE defaults to TAURI_ENV_TARGET_TRIPLE (set by `tauri build --target …`), else the
 # host's. The binaries come from FFMPEG_SIDECAR_SOURCE=/dir (a folder holding `ffmpeg` and
-# `ffprobe`, or `ffmpeg.exe`/`ffprobe.exe`: a static build for that target, see the README's
+# `ffprobe`, or `ffmpeg.exe`/`ffprobe.exe`: a static build for that target, see docs/install.md's
 # "FFmpeg sidecars"), or for the host only from PATH (Debian's ffmpeg package, linked against its
 # libav* libraries, which the .deb and .rpm therefore depend on). Each binary's format is checked
 # against the triple (`file`), so a Linux build never ships as the Windows sidecar. Named

@@ -67,6 +67,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::playlists::set_playlist_options,
             commands::playlists::delete_playlist,
             commands::streams::start_broadcast,
+            commands::streams::quality_presets,
             commands::streams::list_streams,
             commands::streams::stop_stream,
             commands::streams::stop_broadcast,
@@ -130,7 +131,7 @@ pub fn run() {
             // With streams live, closing the window hides it to the tray (unless turned off).
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {
                 let state = window.state::<AppState>();
-                let live = state.core().map(|c| c.broadcasts.count()).unwrap_or(0);
+                let live = state.core().map(|c| c.broadcasts().count()).unwrap_or(0);
                 if live > 0 && state.close_to_tray.load(std::sync::atomic::Ordering::Relaxed) {
                     api.prevent_close();
                     let _ = window.hide();

@@ -18,8 +18,6 @@ use twitcher_core::events::Event;
 use twitcher_core::Twitcher;
 
 pub const TRAY_ID: &str = "twitcher";
-/// Settings key: hide to the tray when the window closes with streams live ("off" to quit).
-pub const CLOSE_TO_TRAY_SETTING: &str = "window.close_to_tray";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Health {
@@ -113,7 +111,7 @@ pub fn install(app: &AppHandle, core: Twitcher) -> tauri::Result<()> {
             };
             if changed {
                 states.retain(|_, s| !s.is_final());
-                let running = core.broadcasts.ids();
+                let running = core.broadcasts().ids();
                 playing.retain(|id, _| running.contains(id));
                 refresh(&handle, &tray, &core, &base, &states, &jobs, &playing).await;
             }
@@ -131,7 +129,7 @@ async fn refresh(
     jobs: &HashMap<i64, (String, f64)>,
     playing: &HashMap<String, (String, Option<String>)>,
 ) {
-    let running = core.broadcasts.ids();
+    let running = core.broadcasts().ids();
     let health = if running.is_empty() {
         Health::Idle
     } else if states.values().any(|s| matches!(s, StreamState::Reconnecting | StreamState::Failed)) {
@@ -218,7 +216,7 @@ fn on_menu(app: &AppHandle, id: &str) {
     match id {
         "show" => show_window(app),
         "stop-all" => {
-            let n = core.broadcasts.count();
+            let n = core.broadcasts().count();
             app.dialog()
                 .message(format!("Stop all {n} live broadcast(s)? Every channel ends its stream."))
                 .title("Stop all")
@@ -234,9 +232,7 @@ fn on_menu(app: &AppHandle, id: &str) {
             tauri::async_runtime::spawn(async move {
                 let Ok(Some((broadcast_id, _, _))) = twitcher_core::broadcast::next_scheduled(&core).await else { return };
                 match twitcher_core::broadcast::start_scheduled(&core, &broadcast_id).await {
-                    Ok(handle) => {
-                        tokio::spawn(handle.wait());
-                    }
+                    Ok(handle) => handle.detach(&core),
                     Err(e) => tracing::warn!(error = %e, "could not start the scheduled broadcast"),
                 }
             });
@@ -262,7 +258,7 @@ fn stop_here(core: Twitcher, broadcast_id: Option<String>) {
 
 /// Quits, asking first when streams are live (they then end gracefully on exit).
 pub fn quit(app: &AppHandle) {
-    let live = core_of(app).map(|c| c.broadcasts.count()).unwrap_or(0);
+    let live = core_of(app).map(|c| c.broadcasts().count()).unwrap_or(0);
     if live == 0 {
         app.exit(0);
         return;

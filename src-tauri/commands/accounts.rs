@@ -1,6 +1,7 @@
 use tauri::State;
 use twitcher_core::accounts::{self, Account, AccountInput};
 use twitcher_core::ingest::{self, IngestList};
+use twitcher_core::twitch;
 
 use super::{AppState, CommandResult};
 
@@ -45,7 +46,7 @@ pub async fn update_account(
 #[tracing::instrument(skip_all)]
 pub async fn remove_account(state: State<'_, AppState>, id: i64) -> CommandResult<()> {
     let (app, actor) = state.actor().await?;
-    Ok(accounts::remove(app, &actor, id).await?)
+    Ok(twitch::unlink(app, &actor, id).await?)
 }
 
 /// Twitch's ingest servers for the dropdown (fetched, cached, or the built-in default).

@@ -31,6 +31,8 @@ pub struct AppState {
 }
 
 /// Settings key of [`AppState::notify_desktop`] ("on" unless set to "off").
+/// Settings key: hide to the tray when the window closes with streams live ("off" to quit).
+pub const CLOSE_TO_TRAY_SETTING: &str = "window.close_to_tray";
 pub const NOTIFY_DESKTOP_SETTING: &str = "alerts.desktop";
 
 impl AppState {
@@ -67,7 +69,7 @@ impl AppState {
             }
         };
         let desktop = on(NOTIFY_DESKTOP_SETTING).await;
-        let close_to_tray = on(crate::tray::CLOSE_TO_TRAY_SETTING).await;
+        let close_to_tray = on(CLOSE_TO_TRAY_SETTING).await;
         Self {
             core,
             _log: log,

@@ -19,9 +19,23 @@ pub async fn start_broadcast(state: State<'_, AppState>, request: StartRequest) 
     let (app, actor) = state.actor().await?;
     let handle = broadcast::start(app, &actor, &request).await?;
     let started = StartedBroadcast { broadcast_id: handle.broadcast_id.clone(), stream_ids: handle.destinations.iter().map(|d| d.0).collect() };
-    // The supervisor runs on its own; the registry in the core can stop it.
-    tokio::spawn(handle.wait());
+    // The supervisor runs on its own; the core's registry keeps it (and can stop it).
+    handle.detach(app);
     Ok(started)
+}
+
+/// The qualities the Go live dialog offers (Twitch's recommended settings, decided by the core)
+/// and the one a start without a choice gets.
+#[tauri::command]
+#[specta::specta]
+pub async fn quality_presets() -> CommandResult<QualityPresets> {
+    Ok(QualityPresets { presets: broadcast::QUALITY_PRESETS.to_vec(), default: broadcast::Quality::default() })
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct QualityPresets {
+    pub presets: Vec<broadcast::QualityPreset>,
+    pub default: broadcast::Quality,
 }
 
 /// This profile's streams, newest first (running ones included).
@@ -105,7 +119,7 @@ pub async fn close_to_tray(state: State<'_, AppState>) -> CommandResult<bool> {
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn set_close_to_tray(state: State<'_, AppState>, on: bool) -> CommandResult<()> {
-    state.core()?.set_setting(crate::tray::CLOSE_TO_TRAY_SETTING, if on { "on" } else { "off" }).await?;
+    state.core()?.set_setting(super::CLOSE_TO_TRAY_SETTING, if on { "on" } else { "off" }).await?;
     state.close_to_tray.store(on, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }

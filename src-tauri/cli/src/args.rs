@@ -377,18 +377,22 @@ pub struct ProgramArgs {
     pub looped: bool,
 }
 
-/// The quality of a prepared copy and of a stream (defaults as Twitch suggests for 1080p30).
+/// The quality of a prepared copy and of a stream. What is left out is the core's default:
+/// 1080p30 as Twitch suggests (30 fps, 4500 kbps video, 160 kbps audio, 1920x1080).
 #[derive(Debug, Clone, Args)]
 pub struct QualityArgs {
-    #[arg(long, default_value_t = 30)]
-    pub fps: u32,
-    /// kbps (Twitch allows up to 6000).
-    #[arg(long, default_value_t = 2500, value_name = "K")]
-    pub video_bitrate: u32,
-    #[arg(long, default_value_t = 160, value_name = "K")]
-    pub audio_bitrate: u32,
-    #[arg(long, default_value = "1920x1080", value_name = "WxH")]
-    pub resolution: String,
+    /// Frames per second (default 30).
+    #[arg(long)]
+    pub fps: Option<u32>,
+    /// kbps (default 4500; Twitch allows up to 6000).
+    #[arg(long, value_name = "K")]
+    pub video_bitrate: Option<u32>,
+    /// kbps (default 160).
+    #[arg(long, value_name = "K")]
+    pub audio_bitrate: Option<u32>,
+    /// Default 1920x1080.
+    #[arg(long, value_name = "WxH")]
+    pub resolution: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

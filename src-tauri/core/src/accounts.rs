@@ -13,6 +13,7 @@ use crate::ingest::{self, IngestError};
 use crate::profiles::{Plan, Profile};
 use crate::redact;
 use crate::vault::{SecretRef, VaultError};
+pub use crate::model::Account;
 use crate::Twitcher;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,27 +44,6 @@ pub enum AccountError {
     Vault(#[from] VaultError),
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-/// An account as every surface sees it. `stream_key` is masked, `None` when no key is set;
-/// `ingest_server` `None` means automatic (Twitch's default server).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Account {
-    pub id: i64,
-    pub display_name: String,
-    pub login: Option<String>,
-    pub channel_id: String,
-    pub ingest_server: Option<String>,
-    pub stream_key: Option<String>,
-    /// Linked through "Connect with Twitch" (Twitcher holds its tokens), not typed in by hand.
-    pub connected: bool,
-    pub avatar_url: Option<String>,
-    /// Set when Twitch stopped accepting the tokens: the user must connect again.
-    pub auth_problem: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
 }
 
 /// What a person enters for an account, besides its key.
@@ -198,9 +178,9 @@ pub async fn set_key(app: &Twitcher, actor: &Profile, id: i64, stream_key: &str)
     get(app, actor, id).await
 }
 
-/// Unlinks an account; a connected one's grant is revoked on Twitch first (best effort).
+/// Removes an account and its sealed secrets. The surfaces call [`crate::twitch::unlink`],
+/// which first revokes a connected account's grant on Twitch.
 pub async fn remove(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), AccountError> {
-    crate::twitch::tokens::revoke(app, actor.id, id).await;
     if !app.db.delete_account(actor.id, id).await? {
         return Err(AccountError::NotFound { id });
     }

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::media::{self, Tool, ToolInfo};
 use crate::vault::{self, KeyringBackend};
 
-use crate::{Error, Twitcher};
+use crate::vault::VaultError;
+use crate::Twitcher;
 
 /// Keys are a contract with scripts (CLI.md): `ffmpeg`, `ffprobe`, `keyring`, `data_dir`,
 /// `schema_version`, `database`. A missing tool is `null` plus a line in `problems`.
@@ -29,7 +30,16 @@ pub struct DoctorReport {
     pub problems: Vec<String>,
 }
 
-pub async fn run(app: &Twitcher) -> Result<DoctorReport, Error> {
+/// What went wrong while looking (the report itself lists what is missing on this machine).
+#[derive(Debug, thiserror::Error)]
+pub enum DoctorError {
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+pub async fn run(app: &Twitcher) -> Result<DoctorReport, DoctorError> {
     let mut problems = Vec::new();
     let mut tool = |result: Result<ToolInfo, media::MediaError>| match result {
         Ok(info) => Some(info),
@@ -40,7 +50,7 @@ pub async fn run(app: &Twitcher) -> Result<DoctorReport, Error> {
     };
     let ffmpeg = tool(media::inspect(Tool::Ffmpeg).await);
     let ffprobe = tool(media::inspect(Tool::Ffprobe).await);
-    let keyring = vault::backend_in_use(&app.db, app.options().keyring).await.map_err(Error::from)?;
+    let keyring = vault::backend_in_use(&app.db, app.options().keyring).await?;
     Ok(DoctorReport {
         ffmpeg,
         ffprobe,

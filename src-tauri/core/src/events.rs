@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::jobs::JobStatus;
+use crate::model::{JobStatus, StreamStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -16,7 +16,7 @@ pub enum Event {
     /// A video was added, changed or removed: lists showing it should refresh.
     VideosChanged { profile_id: i64 },
     /// A destination of a broadcast: on every change of state and about once a second.
-    Stream(crate::broadcast::StreamStatus),
+    Stream(StreamStatus),
     /// A scheduled broadcast's time came and it is starting.
     ScheduledStarted { broadcast_id: String, title: String, destinations: u32 },
     /// A broadcast was scheduled or a scheduled one cancelled (by this process): what shows the

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{Db, DbError};
 
-pub const DEFAULT_LIST_URL: &str = "https://ingest.twitch.tv/ingests";
+pub use crate::options::DEFAULT_INGEST_LIST_URL as DEFAULT_LIST_URL;
 /// Twitch's global, geo-routed ingest: used when no list can be had.
 pub const BUILT_IN_DEFAULT: &str = "rtmps://ingest.global-contribute.live-video.net/app";
 const CACHE_KEY: &str = "ingest.cache";

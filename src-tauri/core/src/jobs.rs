@@ -1,5 +1,7 @@
-//! Durable background jobs: imports (probe, verify, copy, thumbnail) and S3 uploads, stored in the
-//! `jobs` table so they survive a crash.
+//! The durable job queue: work stored in the `jobs` table so it survives a crash. It knows no
+//! kind of job: the table of kinds (import → `library`, upload → `storage`, prepare →
+//! `broadcast::prepare`) is `job_kinds.rs`'s, installed once when a data dir is opened, so the
+//! queue sits below every service that queues work on it.
 //!
 //! - A worker claims the oldest due job atomically, runs its handler, and records the outcome.
 //! - A handler's error says whether trying again could help; if so the job is re-queued with an
@@ -8,7 +10,9 @@
 //!   restartable) or, out of attempts, failed.
 //! - Progress is saved and sent as [`Event::Job`], at most a few times a second.
 
-use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -16,39 +20,21 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db::DbError;
 use crate::events::{Event, JobEvent};
+pub use crate::model::{Job, JobStatus};
 use crate::Twitcher;
 
-pub const KIND_IMPORT: &str = "import";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
-pub enum JobStatus {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
+/// What runs the jobs of one kind: `run(ctx)` does the work, reporting through `ctx`.
+pub struct JobKind {
+    pub name: &'static str,
+    pub run: for<'a, 'b> fn(&'a mut JobContext<'b>) -> Pin<Box<dyn Future<Output = Result<JobOutcome, JobError>> + Send + 'a>>,
 }
 
-impl JobStatus {
-    pub fn is_finished(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
-    }
-}
+/// The kinds this process runs, installed once (`job_kinds::install`, when a data dir opens).
+static KINDS: OnceLock<&'static [JobKind]> = OnceLock::new();
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Job {
-    pub id: i64,
-    pub kind: String,
-    pub payload: String,
-    pub status: JobStatus,
-    pub progress: f64,
-    pub attempts: i64,
-    pub max_attempts: i64,
-    pub error: Option<String>,
-    pub video_id: Option<i64>,
+/// Installs the table of job kinds; later calls keep the first table (there is only one).
+pub fn install(kinds: &'static [JobKind]) {
+    let _ = KINDS.set(kinds);
 }
 
 /// Why a handler stopped. `retry` when the cause may pass (a full disk, a network error).
@@ -115,7 +101,7 @@ impl JobContext<'_> {
     }
 
     /// The video a job works on, which must still exist.
-    pub async fn video(&self, profile_id: i64, video_id: i64) -> Result<crate::library::Video, JobError> {
+    pub async fn video(&self, profile_id: i64, video_id: i64) -> Result<crate::model::Video, JobError> {
         self.app
             .db
             .video(profile_id, video_id)
@@ -162,7 +148,7 @@ pub async fn enqueue_once(app: &Twitcher, kind: &str, key: Option<&str>, payload
     let payload = serde_json::to_string(payload).expect("serializable payload");
     let (id, new) = app.db.insert_job(kind, &payload, 5, key).await?;
     if new {
-        app.jobs_changed.notify_waiters();
+        app.registry.jobs_changed.notify_waiters();
     }
     Ok(id)
 }
@@ -174,7 +160,7 @@ fn backoff(attempts: i64) -> Duration {
 /// Re-queues the jobs whose process stopped renewing its lease (it crashed or hung), never a live
 /// process's. The worker runs it at start and then every few seconds.
 pub async fn recover(app: &Twitcher) -> Result<(), DbError> {
-    let (requeued, failed) = app.db.recover_jobs(crate::broadcast::lease::EXPIRES_AFTER.as_secs_f64()).await?;
+    let (requeued, failed) = app.db.recover_jobs(crate::lease::EXPIRES_AFTER.as_secs_f64()).await?;
     if requeued + failed > 0 {
         tracing::warn!(requeued, failed, "recovered jobs left running by an earlier run");
     }
@@ -183,13 +169,13 @@ pub async fn recover(app: &Twitcher) -> Result<(), DbError> {
 
 /// Claims and runs one due job (the oldest, or `only` that one). `Ok(false)` when none is due.
 pub async fn run_one(app: &Twitcher, only: Option<i64>) -> Result<bool, DbError> {
-    crate::broadcast::lease::keep(app, &app.lease_keeper);
+    crate::lease::keep(app);
     let Some(job) = app.db.claim_job(app.instance_id(), only).await? else {
         return Ok(false);
     };
     let labelled: Labelled = serde_json::from_str(&job.payload).unwrap_or(Labelled { profile_id: None, label: None });
     let cancel = CancellationToken::new();
-    app.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).insert(job.id, cancel.clone());
+    app.registry.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).insert(job.id, cancel.clone());
     let mut ctx = JobContext {
         app,
         job: &job,
@@ -200,14 +186,13 @@ pub async fn run_one(app: &Twitcher, only: Option<i64>) -> Result<bool, DbError>
         last_report: std::sync::Mutex::new((Instant::now() - Duration::from_secs(1), -1.0)),
     };
     ctx.emit(JobStatus::Running, job.progress, None, None, None);
-    let result = match job.kind.as_str() {
-        KIND_IMPORT => crate::library::run_import_job(&mut ctx).await,
-        crate::storage::KIND_UPLOAD => crate::storage::run_upload_job(&mut ctx).await,
-        crate::broadcast::prepare::KIND_PREPARE => crate::broadcast::prepare::run_prepare_job(&mut ctx).await,
-        other => Err(JobError::permanent(format!("unknown job kind '{other}'"))),
+    let kind = KINDS.get().and_then(|kinds| kinds.iter().find(|k| k.name == job.kind));
+    let result = match kind {
+        Some(kind) => (kind.run)(&mut ctx).await,
+        None => Err(JobError::permanent(format!("unknown job kind '{}'", job.kind))),
     };
     let cancelled = ctx.cancel.is_cancelled();
-    app.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).remove(&job.id);
+    app.registry.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).remove(&job.id);
     match result {
         _ if cancelled => {
             app.db.finish_job(job.id, JobStatus::Cancelled, None, None, app.instance_id()).await?;
@@ -237,7 +222,7 @@ pub async fn run_one(app: &Twitcher, only: Option<i64>) -> Result<bool, DbError>
 /// runs them itself — only these, never anyone else's queued work. A job another process runs is
 /// waited for.
 pub async fn run_until_done(app: &Twitcher, ids: &[i64]) -> Result<Vec<Job>, DbError> {
-    let worker = app.worker_running.load(std::sync::atomic::Ordering::Relaxed);
+    let worker = app.registry.worker_running.load(std::sync::atomic::Ordering::Relaxed);
     loop {
         let mut done = Vec::with_capacity(ids.len());
         for id in ids {
@@ -264,7 +249,7 @@ pub async fn run_until_done(app: &Twitcher, ids: &[i64]) -> Result<Vec<Job>, DbE
 
 /// The desktop's worker: runs jobs as they come until `shutdown` fires.
 pub async fn run_worker(app: Twitcher, shutdown: CancellationToken) {
-    app.worker_running.store(true, std::sync::atomic::Ordering::Relaxed);
+    app.registry.worker_running.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut recovered = Instant::now() - Duration::from_secs(60);
     loop {
         // Jobs of a process that died (lease expired) go back to the queue, every few seconds.
@@ -281,7 +266,7 @@ pub async fn run_worker(app: Twitcher, shutdown: CancellationToken) {
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = app.jobs_changed.notified() => {}
+            _ = app.registry.jobs_changed.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
@@ -289,11 +274,11 @@ pub async fn run_worker(app: Twitcher, shutdown: CancellationToken) {
 
 /// Cancels a job for `actor`: its own, or any when it is an ADMIN. Another profile's job is
 /// `Ok(false)`, as one that does not exist — what the window's Cancel buttons call.
-pub async fn cancel_for(app: &Twitcher, actor: &crate::profiles::Profile, id: i64) -> Result<bool, DbError> {
+pub async fn cancel_for(app: &Twitcher, actor: &crate::model::Profile, id: i64) -> Result<bool, DbError> {
     let Some(job) = app.db.job(id).await? else { return Ok(false) };
     // Every job's payload names the profile it works for.
     let owner = serde_json::from_str::<serde_json::Value>(&job.payload).ok().and_then(|p| p["profile_id"].as_i64());
-    if actor.role != crate::profiles::Role::Admin && owner != Some(actor.id) {
+    if actor.role != crate::model::Role::Admin && owner != Some(actor.id) {
         return Ok(false);
     }
     cancel(app, id).await
@@ -301,14 +286,12 @@ pub async fn cancel_for(app: &Twitcher, actor: &crate::profiles::Profile, id: i6
 
 /// Cancels a queued or running job. A running handler stops at its next check.
 pub async fn cancel(app: &Twitcher, id: i64) -> Result<bool, DbError> {
-    if let Some(token) = app.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+    if let Some(token) = app.registry.running_jobs.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
         token.cancel();
         return Ok(true);
     }
     app.db.cancel_job(id).await
 }
-
-pub(crate) type RunningJobs = std::sync::Arc<std::sync::Mutex<HashMap<i64, CancellationToken>>>;
 
 #[cfg(test)]
 mod tests {

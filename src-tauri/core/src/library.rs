@@ -15,9 +15,13 @@ use crate::db::videos::NewVideo;
 use crate::db::DbError;
 use crate::events::Event;
 use crate::jobs::{self, JobContext, JobError, JobOutcome};
-use crate::media::{self, Container, ProbeError};
+use crate::media::{self, ProbeError};
+pub use crate::model::{Container, Sort, Storage, Video, VideoPage, VideoQuery, VideoStatus};
 use crate::profiles::Profile;
 use crate::Twitcher;
+
+/// The job kind of an import (`job_kinds.rs` runs it with [`run_import_job`]).
+pub const KIND_IMPORT: &str = "import";
 
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 500 * 1024 * 1024;
 const MAX_FILE_KEY: &str = "library.max_file_bytes";
@@ -42,112 +46,6 @@ pub enum LibraryError {
     Storage(Box<crate::storage::StorageError>),
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
-pub enum Storage {
-    Local,
-    S3,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
-pub enum VideoStatus {
-    Importing,
-    Ready,
-    Failed,
-}
-
-/// A video as every surface sees it (CLI.md's keys plus a few).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Video {
-    pub id: i64,
-    pub title: String,
-    pub description: String,
-    pub status: VideoStatus,
-    pub container: Option<Container>,
-    pub duration_sec: Option<f64>,
-    pub width: Option<i64>,
-    pub height: Option<i64>,
-    pub fps: Option<f64>,
-    pub codec_video: Option<String>,
-    pub codec_audio: Option<String>,
-    pub bitrate: Option<i64>,
-    pub size_bytes: i64,
-    pub storage: Storage,
-    pub local_path: Option<String>,
-    pub s3_key: Option<String>,
-    pub content_hash: Option<String>,
-    pub thumbnail: Option<String>,
-    pub error: Option<String>,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "lowercase")]
-pub enum Sort {
-    #[default]
-    Date,
-    Title,
-    Duration,
-    Size,
-}
-
-/// Search, filters, order and page. Everything optional.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct VideoQuery {
-    /// Matched against title and description, case-insensitively.
-    pub search: Option<String>,
-    pub format: Option<Container>,
-    pub min_duration_sec: Option<f64>,
-    pub max_duration_sec: Option<f64>,
-    pub min_height: Option<i64>,
-    pub max_height: Option<i64>,
-    pub storage: Option<Storage>,
-    pub status: Option<VideoStatus>,
-    pub sort: Sort,
-    pub descending: bool,
-    pub limit: u32,
-    pub offset: i64,
-}
-
-impl Default for VideoQuery {
-    fn default() -> Self {
-        Self {
-            search: None,
-            format: None,
-            min_duration_sec: None,
-            max_duration_sec: None,
-            min_height: None,
-            max_height: None,
-            storage: None,
-            status: None,
-            sort: Sort::Date,
-            descending: true,
-            limit: 50,
-            offset: 0,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct VideoPage {
-    pub items: Vec<Video>,
-    pub total: i64,
 }
 
 /// What an import job needs; `label` and `profile_id` are also read by the job runner.
@@ -195,7 +93,7 @@ pub async fn import(app: &Twitcher, actor: &Profile, paths: &[PathBuf]) -> Resul
             }
         };
         let payload = ImportPayload { profile_id: actor.id, source, label };
-        jobs_.push(jobs::enqueue(app, jobs::KIND_IMPORT, &payload).await?);
+        jobs_.push(jobs::enqueue(app, KIND_IMPORT, &payload).await?);
     }
     Ok((jobs_, refused))
 }
@@ -211,7 +109,7 @@ pub struct ImportOutcome {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportFailure {
-    pub code: crate::error::ErrorCode,
+    pub code: crate::model::ErrorCode,
     pub message: String,
 }
 
@@ -219,7 +117,7 @@ pub struct ImportFailure {
 /// do. The jobs run in the worker when this process runs one (the window, `serve`); a process
 /// without one (the CLI) runs these jobs and no others.
 pub async fn import_and_wait(app: &Twitcher, actor: &Profile, paths: &[PathBuf]) -> Result<ImportOutcome, DbError> {
-    use crate::error::ErrorCode;
+    use crate::model::ErrorCode;
     let (ids, refused) = import(app, actor, paths).await?;
     let mut failed: Vec<ImportFailure> = refused
         .into_iter()

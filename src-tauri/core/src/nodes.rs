@@ -1,15 +1,16 @@
 //! The nodes of a fleet: every `twitcher serve` on a database records itself (its id is the
 //! process's instance id, the one its leases carry), renews a heartbeat every 2 s and leaves when
 //! it shuts down, so an ADMIN can see which servers run and what each carries (`GET /api/nodes`,
-//! `twitcher node list`). A node silent for 10 s has lost its leases ([`crate::broadcast::lease`]).
+//! `twitcher node list`). A node silent for 10 s has lost its leases ([`crate::lease`]).
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+
 use tokio_util::sync::CancellationToken;
 
 use crate::db::DbError;
 use crate::profiles::{Profile, ProfileError, Role};
+pub use crate::model::Node;
 use crate::Twitcher;
 
 /// How often a node says it is alive (the leases' renewal period).
@@ -26,22 +27,6 @@ pub struct NodeInfo {
     pub address: String,
     /// Its upload budget (`serve --upload-mbps`); none: not limited.
     pub upload_mbps: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Node {
-    pub id: String,
-    pub address: String,
-    pub upload_mbps: Option<f64>,
-    pub started_at: String,
-    /// Destinations whose lease it holds (streams it publishes).
-    pub destinations: i64,
-    /// Seconds since its last heartbeat.
-    pub heartbeat_age_sec: f64,
-    /// Whether it still counts as running (a heartbeat within 10 s).
-    #[sqlx(skip)]
-    pub alive: bool,
 }
 
 /// Every node, for an ADMIN.

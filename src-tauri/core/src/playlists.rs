@@ -10,11 +10,13 @@
 
 use rand::seq::SliceRandom;
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 
+
+use crate::db::playlists::PlaylistRow;
 use crate::db::DbError;
 use crate::library;
 use crate::profiles::Profile;
+pub use crate::model::{ItemMeta, Playlist, PlaylistItem, PlaylistOptions};
 use crate::Twitcher;
 
 /// The most items a playlist holds: a day of 3-minute clips, with room to spare.
@@ -40,79 +42,6 @@ pub enum PlaylistError {
     Db(#[from] DbError),
 }
 
-/// What the channels get when an item starts; `None` keeps the broadcast's own.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ItemMeta {
-    pub title: Option<String>,
-    pub category: Option<String>,
-    pub tags: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PlaylistItem {
-    pub id: i64,
-    /// 1-based.
-    pub position: u32,
-    pub video_id: i64,
-    pub video_title: String,
-    pub duration_sec: Option<f64>,
-    #[serde(flatten)]
-    pub meta: ItemMeta,
-}
-
-/// How a playlist plays (each field omitted: off).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PlaylistOptions {
-    /// Starts over after the last item, until stopped.
-    #[serde(rename = "loop")]
-    pub looped: bool,
-    /// Each round in a new random order.
-    pub shuffle: bool,
-    /// Plays `insert_video_id` after every this many items (with it; 1 or more).
-    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
-    pub insert_every: Option<u32>,
-    pub insert_video_id: Option<i64>,
-    /// What plays in place of an item that cannot (its file gone, not prepared in time): this
-    /// video, or (none) a built-in card with the channel's title and "back soon".
-    #[serde(default)]
-    pub slate_video_id: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Playlist {
-    pub id: i64,
-    pub name: String,
-    #[serde(flatten)]
-    pub options: PlaylistOptions,
-    pub items: Vec<PlaylistItem>,
-    /// One round, without inserts; `null` when an item's duration is unknown.
-    pub duration_sec: Option<f64>,
-    pub created_at: String,
-}
-
-/// A `playlists` row, before its items are attached.
-#[derive(Debug, sqlx::FromRow)]
-pub struct PlaylistRow {
-    id: i64,
-    name: String,
-    #[sqlx(rename = "loop", try_from = "crate::db::Flag")]
-    looped: bool,
-    #[sqlx(try_from = "crate::db::Flag")]
-    shuffle: bool,
-    insert_every: Option<i64>,
-    insert_video_id: Option<i64>,
-    slate_video_id: Option<i64>,
-    created_at: String,
-}
 
 async fn assemble(app: &Twitcher, row: PlaylistRow) -> Result<Playlist, PlaylistError> {
     let items = app.db.playlist_items(row.id).await?;

@@ -9,11 +9,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::{Db, DbError};
+pub use crate::model::{Plan, PlanLimits, Profile, Role, UnknownPlan};
 use crate::Twitcher;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,91 +39,9 @@ pub enum ProfileError {
     Db(#[from] DbError),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "UPPERCASE")]
-#[sqlx(type_name = "TEXT", rename_all = "UPPERCASE")]
-pub enum Role {
-    User,
-    Admin,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "UPPERCASE")]
-#[sqlx(type_name = "TEXT", rename_all = "UPPERCASE")]
-pub enum Plan {
-    Free,
-    Pro,
-    Enterprise,
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Role::User => "USER",
-            Role::Admin => "ADMIN",
-        })
-    }
-}
-
-impl std::fmt::Display for Plan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Plan::Free => "FREE",
-            Plan::Pro => "PRO",
-            Plan::Enterprise => "ENTERPRISE",
-        })
-    }
-}
-
-impl std::str::FromStr for Plan {
-    type Err = ProfileError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "FREE" => Ok(Plan::Free),
-            "PRO" => Ok(Plan::Pro),
-            "ENTERPRISE" => Ok(Plan::Enterprise),
-            _ => Err(ProfileError::UnknownPlan(s.chars().take(32).collect())),
-        }
-    }
-}
-
-/// What a plan allows; `None` is unlimited. Stored in the `plans` table, enforced by accounts and
-/// the library.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PlanLimits {
-    pub max_accounts: Option<u32>,
-    pub max_storage_bytes: Option<u64>,
-    /// Broadcasts running at once (an ADMIN is not limited).
-    pub max_broadcasts: Option<u32>,
-    /// Broadcasts going live on a real-time encode at once (before their video is prepared at
-    /// the quality asked; an ADMIN is not limited).
-    pub max_live_encodes: Option<u32>,
-}
-
-/// A profile as every surface sees it: never the UUID, only its last four characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Profile {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    pub plan: Plan,
-    pub limits: PlanLimits,
-    pub uuid_hint: String,
-    pub created_at: String,
-}
-
-impl Profile {
-    /// `********-****-****-****-********1a2b`: enough to tell profiles apart, useless to log in.
-    pub fn masked_uuid(&self) -> String {
-        format!("********-****-****-****-********{}", self.uuid_hint)
+impl From<UnknownPlan> for ProfileError {
+    fn from(e: UnknownPlan) -> Self {
+        ProfileError::UnknownPlan(e.0)
     }
 }
 

@@ -1,7 +1,9 @@
-//! The background work of a long-running Twitcher — the window and `twitcher serve` — started and
-//! ended in one place, so both do the same: stream logs pruned at start, the job worker, the
-//! scheduler (which also takes over streams whose lease expired, see [`crate::broadcast::lease`]),
-//! Twitch token validation, and alerts. Surfaces start a [`Runtime`] and end it with
+//! Every background loop of a long-running Twitcher — the window and `twitcher serve` — started
+//! and ended in one place, so both do the same: stream logs pruned at start, the job worker, log
+//! retention in S3, recovery of what a dead process left (streams whose lease expired, see
+//! [`crate::lease`]), recurring schedules' ticks, due broadcasts, Twitch token validation, and
+//! alerts; on a node also the heartbeat and the claim loop. Each is its own task, so a slow S3
+//! listing never holds up a due broadcast. Surfaces start a [`Runtime`] and end it with
 //! [`Runtime::shutdown`]; they run no background work of their own.
 
 use std::time::{Duration, Instant};
@@ -10,7 +12,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{self, Alert};
-use crate::{broadcast, jobs, nodes, twitch, Twitcher};
+use crate::{broadcast, jobs, nodes, schedules, twitch, Twitcher};
+
+/// How often recovery, recurring schedules and due broadcasts look again.
+const TICK: Duration = Duration::from_secs(2);
+/// How often old stream logs leave the bucket.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 pub struct Runtime {
     app: Twitcher,
@@ -33,7 +40,25 @@ impl Runtime {
                 }
             }),
             tokio::spawn(jobs::run_worker(app.clone(), shutdown.clone())),
-            tokio::spawn(broadcast::run_scheduler(app.clone(), shutdown.clone())),
+            every(app, &shutdown, RETENTION_EVERY, |app| async move {
+                if let Err(e) = broadcast::archive::apply_retention(&app, chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "stream logs in S3: retention");
+                }
+            }),
+            // Streams of a process that died (its lease expired) are closed, or restarted here.
+            every(app, &shutdown, TICK, |app| async move {
+                if let Err(e) = broadcast::recover(&app).await {
+                    tracing::error!(error = %e, "recovery");
+                }
+            }),
+            // Recurring schedules: the next occurrences become scheduled broadcasts, and those
+            // whose end has come are ordered to stop.
+            every(app, &shutdown, TICK, |app| async move { schedules::tick(&app, chrono::Utc::now()).await }),
+            every(app, &shutdown, TICK, |app| async move {
+                if let Err(e) = broadcast::start_due(&app).await {
+                    tracing::error!(error = %e, "scheduler: due broadcasts");
+                }
+            }),
             tokio::spawn(twitch::tokens::run_validation(app.clone(), shutdown.clone())),
             tokio::spawn(alerts::run(app.clone(), shutdown.clone(), present)),
         ];
@@ -68,21 +93,43 @@ impl Runtime {
                     // The rows are released (nothing here writes them any more): end the publishes
                     // now, so the ingest is free when the taker connects (Twitch, like nginx,
                     // refuses a second publisher on a key).
-                    self.app.broadcasts.stop_all();
-                    while self.app.broadcasts.count() > 0 && Instant::now() < deadline {
+                    self.app.registry.broadcasts.stop_all();
+                    while self.app.registry.broadcasts.count() > 0 && Instant::now() < deadline {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "could not hand this node's destinations over; stopping them"),
             }
         }
-        if self.app.broadcasts.stop_all() > 0 {
-            while self.app.broadcasts.count() > 0 && Instant::now() < deadline {
+        if self.app.registry.broadcasts.stop_all() > 0 {
+            while self.app.registry.broadcasts.count() > 0 && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+        }
+        for supervisor in self.app.registry.broadcasts.take_detached() {
+            let _ = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), supervisor).await;
         }
         for task in self.tasks {
             let _ = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), task).await;
         }
     }
+}
+
+/// Runs `turn` now and then every `period` until shutdown, as its own task. A turn that is late
+/// does not pile up: the next one waits a full period.
+fn every<F, Fut>(app: &Twitcher, shutdown: &CancellationToken, period: Duration, turn: F) -> JoinHandle<()>
+where
+    F: Fn(Twitcher) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (app, shutdown) = (app.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        loop {
+            turn(app.clone()).await;
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(period) => {}
+            }
+        }
+    })
 }

@@ -18,7 +18,7 @@ use croner::Cron;
 use serde::{Deserialize, Serialize};
 
 use crate::broadcast::{self, BroadcastError, StartRequest};
-use crate::db::schedules::NewSchedule;
+use crate::db::schedules::{NewSchedule, ScheduleRow};
 use crate::db::DbError;
 use crate::profiles::Profile;
 use crate::Twitcher;
@@ -198,19 +198,6 @@ pub struct Schedule {
     pub created_at: String,
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub struct ScheduleRow {
-    id: i64,
-    owner_id: i64,
-    request: String,
-    at_local: String,
-    time_zone: String,
-    days: String,
-    duration_sec: Option<i64>,
-    until_local: Option<String>,
-    next_at: String,
-    created_at: String,
-}
 
 impl ScheduleRow {
     fn recurrence(&self) -> Result<Recurrence, ScheduleError> {

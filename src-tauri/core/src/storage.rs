@@ -27,9 +27,10 @@ use crate::db::storage::{SECRET_KEY, TABLE};
 use crate::db::DbError;
 use crate::events::Event;
 use crate::jobs::{self, JobContext, JobError, JobOutcome};
-use crate::library::{Storage, Video};
+use crate::model::{Storage, Video};
 use crate::profiles::Profile;
 use crate::vault::{SecretRef, VaultError};
+pub use crate::model::S3Settings;
 use crate::Twitcher;
 
 pub const KIND_UPLOAD: &str = "upload";
@@ -46,6 +47,8 @@ pub enum StorageError {
     Invalid(String),
     #[error("{0}")]
     S3(String),
+    #[error("no video {id} in this profile's library")]
+    NoVideo { id: i64 },
     #[error("video {id} is not in S3")]
     NotInS3 { id: i64 },
     #[error("the library copy of video {id} is missing ({path}): import it again")]
@@ -56,19 +59,6 @@ pub enum StorageError {
     Vault(#[from] VaultError),
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-/// S3 settings without the secret key (which is write-only, like stream keys).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct S3Settings {
-    /// e.g. `https://s3.eu-central-1.wasabisys.com` or `http://127.0.0.1:9000`; none for AWS.
-    pub endpoint: Option<String>,
-    pub bucket: String,
-    pub region: String,
-    pub access_key: String,
-    /// `https://host/bucket/key` rather than `https://bucket.host/key` (MinIO and most others).
-    pub path_style: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -310,8 +300,7 @@ struct UploadPayload {
 
 /// Queues the upload of a library video to S3; returns the job id.
 pub async fn upload(app: &Twitcher, actor: &Profile, video_id: i64) -> Result<i64, StorageError> {
-    let video = app.db.video(actor.id, video_id).await?.ok_or(crate::library::LibraryError::NotFound { id: video_id });
-    let video = video.map_err(|e| StorageError::Invalid(e.to_string()))?;
+    let video = app.db.video(actor.id, video_id).await?.ok_or(StorageError::NoVideo { id: video_id })?;
     bucket(app).await?;
     let payload = UploadPayload { profile_id: actor.id, video_id, label: video.title.clone(), resumed_parts: 0 };
     Ok(jobs::enqueue(app, KIND_UPLOAD, &payload).await?)

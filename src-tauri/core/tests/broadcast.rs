@@ -335,8 +335,8 @@ async fn a_scheduled_broadcast_survives_a_restart_and_starts_on_time() {
     let restarted = open(&data_dir, KeyringPreference::File).await;
     broadcast::recover(&restarted).await.unwrap();
     assert_eq!(restarted.testing_db().streams(s.ana.id, 1, 0).await.unwrap()[0].status, StreamState::Scheduled, "recovery leaves the schedule alone");
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let scheduler = tokio::spawn(broadcast::run_scheduler(restarted.clone(), shutdown.clone()));
+    // The restarted process's background work, as the window and `serve` run it.
+    let scheduler = twitcher_core::runtime::Runtime::start(&restarted, |_| {});
     let deadline = Instant::now() + Duration::from_secs(30);
     let row = loop {
         let row = restarted.testing_db().streams(s.ana.id, 1, 0).await.unwrap().remove(0);
@@ -346,8 +346,7 @@ async fn a_scheduled_broadcast_survives_a_restart_and_starts_on_time() {
         assert!(Instant::now() < deadline, "{row:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    shutdown.cancel();
-    scheduler.await.unwrap();
+    scheduler.shutdown(Duration::from_secs(10)).await;
     assert_eq!(row.broadcast_id, id);
     assert_eq!(row.status, StreamState::Ended, "{row:?}");
     let db = restarted.testing_db();
@@ -535,8 +534,8 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
     assert_eq!(new.len(), 2);
     assert!(new.iter().all(|r| r.status == StreamState::Scheduled && r.title == "Test" && r.video_id == Some(s.video_id)), "{new:?}");
 
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let scheduler = tokio::spawn(broadcast::run_scheduler(restarted.clone(), shutdown.clone()));
+    // The restarted process's background work, as the window and `serve` run it.
+    let scheduler = twitcher_core::runtime::Runtime::start(&restarted, |_| {});
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         let rows = restarted.testing_db().streams(s.ana.id, 10, 0).await.unwrap();
@@ -548,8 +547,7 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
         assert!(Instant::now() < deadline, "{replacements:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    shutdown.cancel();
-    scheduler.await.unwrap();
+    scheduler.shutdown(Duration::from_secs(10)).await;
     for (_, key) in &s.accounts {
         assert!(video_packets(&ingest.recording(key)).len() > 60, "published again");
     }

@@ -269,7 +269,7 @@ async fn unlinking_a_connected_account_revokes_its_grant_on_twitch() {
     let s = setup().await;
     let id = connect(&s, "41245072").await.account.id;
     assert_eq!(s.fake.live_tokens(), (1, 1));
-    accounts::remove(&s.app, &s.ana, id).await.unwrap();
+    twitch::unlink(&s.app, &s.ana, id).await.unwrap();
     assert_eq!(s.fake.live_tokens(), (0, 0));
     let revoke = s.fake.requests().into_iter().find(|r| r.path == "/oauth2/revoke").unwrap();
     assert!(revoke.form.contains_key("token") && revoke.form.contains_key("client_id"));

@@ -1,17 +1,10 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and the
 //! types they take and return; served at `/api/openapi.json`.
 
-use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use crate::routes;
-
-/// `{"error": {"code", "message"}}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorResponse {
-    pub error: twitcher_core::ErrorBody,
-}
 
 struct Bearer;
 

@@ -70,6 +70,11 @@ export const commands = {
 	 *  as stream events.
 	 */
 	startBroadcast: (request: StartRequest) => typedError<StartedBroadcast, ErrorBody>(__TAURI_INVOKE("start_broadcast", { request })),
+	/**
+	 *  The qualities the Go live dialog offers (Twitch's recommended settings, decided by the core)
+	 *  and the one a start without a choice gets.
+	 */
+	qualityPresets: () => typedError<QualityPresets, ErrorBody>(__TAURI_INVOKE("quality_presets")),
 	/**  This profile's streams, newest first (running ones included). */
 	listStreams: () => typedError<StreamRow[], ErrorBody>(__TAURI_INVOKE("list_streams")),
 	/**  Stops one destination, whichever process runs it (a stop order on its row). */
@@ -418,6 +423,17 @@ export type Quality = {
 	width: number,
 	/**  Even. */
 	height: number,
+};
+
+/**  A named quality, as the window's picker shows it. */
+export type QualityPreset = {
+	name: string,
+	quality: Quality,
+};
+
+export type QualityPresets = {
+	presets: QualityPreset[],
+	default: Quality,
 };
 
 export type Role = "USER" | "ADMIN";

@@ -1,5 +1,5 @@
 use twitcher_core::accounts::{self, Account, AccountInput};
-use twitcher_core::{ingest, profiles, Error, Twitcher};
+use twitcher_core::{ingest, profiles, twitch, Error, Twitcher};
 
 use super::read_secret;
 use crate::args::{AccountCommand, Global};
@@ -36,7 +36,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: AccountCommand, out: &Out
             out.print(&account, || format!("Updated.\n{}", rows(&[account.clone()])));
         }
         AccountCommand::Remove { id } => {
-            accounts::remove(app, &actor, id).await?;
+            twitch::unlink(app, &actor, id).await?;
             out.print(&serde_json::json!({ "removed": id }), || format!("Removed account {id}."));
         }
         AccountCommand::SetKey { id } => {

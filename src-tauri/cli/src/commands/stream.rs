@@ -8,10 +8,8 @@ use crate::args::{Global, ProgramArgs, QualityArgs, StreamCommand};
 use crate::output::{table, Output};
 
 pub fn quality(args: &QualityArgs) -> Result<Quality, Error> {
-    let (width, height) = Quality::parse_resolution(&args.resolution)?;
-    let q = Quality { fps: args.fps, video_bitrate_k: args.video_bitrate, audio_bitrate_k: args.audio_bitrate, width, height };
-    q.validate()?;
-    Ok(q)
+    let quality = Quality::with(args.fps, args.video_bitrate, args.audio_bitrate, args.resolution.as_deref());
+    Ok(quality.map_err(BroadcastError::from)?)
 }
 
 /// What `stream start` and `schedule create` ask for.

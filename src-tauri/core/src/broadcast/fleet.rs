@@ -8,7 +8,7 @@
 //!   of them, within its upload budget (`serve --upload-mbps`), see
 //!   [`crate::db::Db::claim_destinations`] — and publishes them as one part of the broadcast, its
 //!   source joining the broadcast's playout where it is now (the origin is on the rows).
-//! - A node whose heartbeat stops loses its leases after 10 s ([`super::lease`]); the first node
+//! - A node whose heartbeat stops loses its leases after 10 s ([`crate::lease`]); the first node
 //!   to see it releases its destinations and the nodes claim them like new ones: their source
 //!   starts at the keyframe before the playout's position, so the timestamps keep increasing and
 //!   Twitch's disconnect protection keeps the broadcast (and its VOD) going.
@@ -22,7 +22,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::supervisor::{launch, validate, BroadcastHandle, Origin};
-use super::{lease, BroadcastError, StreamState};
+use super::{BroadcastError, StreamState};
+use crate::lease;
 use crate::db::fleet::Capacity;
 use crate::profiles::Profile;
 use crate::Twitcher;
@@ -46,7 +47,7 @@ pub async fn run(app: Twitcher, upload_mbps: Option<f64>, shutdown: Cancellation
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = app.fleet_wake.notified() => {}
+            _ = app.registry.fleet_wake.notified() => {}
             _ = tokio::time::sleep(CLAIM_EVERY) => {}
         }
     }
@@ -70,7 +71,7 @@ async fn tick(app: &Twitcher, capacity: &Capacity) -> Result<(), BroadcastError>
     }
     // Each part starts on its own: one waiting for a file from S3 or for Twitch does not hold up
     // the next round (nor the takeover of a silent node's destinations).
-    lease::keep(app, &app.lease_keeper);
+    lease::keep(app);
     for (broadcast_id, ids) in parts {
         let app = app.clone();
         tokio::spawn(async move {
@@ -92,7 +93,7 @@ pub(super) async fn release_silent(app: &Twitcher) -> Result<usize, BroadcastErr
     }
     if !released.is_empty() {
         tracing::warn!(destinations = released.len(), "fleet: a node stopped answering; its destinations are taken over");
-        app.fleet_wake.notify_one();
+        app.registry.fleet_wake.notify_one();
     }
     Ok(released.len())
 }
@@ -127,14 +128,14 @@ async fn publish_part(app: &Twitcher, broadcast_id: &str, ids: &[i64]) -> Result
     }
     tracing::info!(broadcast = %broadcast_id, destinations = ids.len(), takeover, "fleet: publishing a part of a broadcast");
     let handle = launch(app, &actor, &request, broadcast_id.to_string(), ids, program, accounts, origin).await?;
-    tokio::spawn(handle.wait());
+    handle.detach(app);
     Ok(())
 }
 
 /// A handle on a broadcast whose destinations the nodes publish: stopping it orders a stop on its
 /// rows (carried out by whichever node holds each); waiting ends when every row is final.
 pub(super) fn handle(app: &Twitcher, actor: &Profile, broadcast_id: String, destinations: Vec<(i64, i64)>) -> BroadcastHandle {
-    app.fleet_wake.notify_one();
+    app.registry.fleet_wake.notify_one();
     let all = CancellationToken::new();
     let each: std::collections::HashMap<i64, CancellationToken> = destinations.iter().map(|(id, _)| (*id, all.child_token())).collect();
     let (app, creator, id, stop_all) = (app.clone(), actor.id, broadcast_id.clone(), all.clone());

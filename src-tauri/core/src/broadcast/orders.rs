@@ -53,7 +53,7 @@ pub async fn stop(app: &Twitcher, actor: &Profile, target: StopTarget) -> Result
     // Destinations waiting for a node of a fleet have nobody to carry the order out: they end now.
     app.db.end_waiting_stopped().await?;
     for id in &ordered {
-        app.broadcasts.stop_stream(*id);
+        app.registry.broadcasts.stop_stream(*id);
     }
     tracing::info!(streams = ordered.len(), "stop ordered");
     Ok(ordered.len())
@@ -66,10 +66,10 @@ pub async fn stop_here(app: &Twitcher, broadcast_id: Option<&str>) -> Result<usi
     let ordered = app.db.order_stop_owned(app.instance_id(), broadcast_id).await?;
     match broadcast_id {
         Some(id) => {
-            app.broadcasts.stop_broadcast(id);
+            app.registry.broadcasts.stop_broadcast(id);
         }
         None => {
-            app.broadcasts.stop_all();
+            app.registry.broadcasts.stop_all();
         }
     }
     tracing::info!(streams = ordered.len(), "stop ordered here");

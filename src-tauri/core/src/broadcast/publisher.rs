@@ -23,11 +23,6 @@ use super::StreamState;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
-/// Twitch ends a stream after 48 hours; reconnecting a little before, at a keyframe, keeps a 24/7
-/// loop going with a seconds-long blip instead of an abrupt cut.
-pub(super) const PLANNED_RECONNECT: Duration = Duration::from_secs(47 * 3600 + 50 * 60);
-/// A playlist join (or a loop's start) this close before the planned reconnect takes it.
-pub(super) const JOIN_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Attempts before a destination that never went live is declared failed (a wrong key, a server
 /// that refuses us); once live, it keeps trying until stopped.

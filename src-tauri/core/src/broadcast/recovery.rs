@@ -1,4 +1,4 @@
-//! After a crash: streams whose process stopped renewing its lease ([`super::lease`]) are not left
+//! After a crash: streams whose process stopped renewing its lease ([`crate::lease`]) are not left
 //! "live". Those of a node of a fleet go to the other nodes when one is alive ([`super::fleet`]).
 //! Otherwise, per the `streams.after_crash` setting they fail with a reason (the default), or their
 //! broadcast is started again: copied into a new broadcast scheduled for now, which the running
@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{lease, BroadcastError, StreamState};
+use super::{BroadcastError, StreamState};
+use crate::lease;
 use crate::Twitcher;
 
 const SETTING: &str = "streams.after_crash";

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tokio_util::sync::CancellationToken;
 
 use super::supervisor::{insert_rows, launch, validate, BroadcastHandle, Occurrence, Origin, StartRequest};
-use super::{BroadcastError, Quality, ScheduledRow, StreamState};
+use super::{BroadcastError, Quality, StreamState};
+use crate::db::broadcast::ScheduledRow;
 use crate::profiles::Profile;
 use crate::Twitcher;
 
@@ -84,7 +84,7 @@ pub(crate) async fn schedule_occurrence(app: &Twitcher, actor: &Profile, request
 /// Starts a scheduled broadcast now (its time has come, or the user said "start now"), if this
 /// process wins the claim on it.
 pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<BroadcastHandle, BroadcastError> {
-    super::lease::keep(app, &app.lease_keeper);
+    crate::lease::keep(app);
     // A scheduled broadcast counts against its creator's plan when its time comes.
     let refusal = |plan: &str, max: i64| {
         format!("not started: the {plan} plan runs {max} broadcast(s) at once and another was running when this one came due")
@@ -107,7 +107,7 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
     if app.is_node() {
         // On a fleet the nodes claim its destinations, within their budgets.
         app.db.wait_for_nodes(&ids).await?;
-        app.fleet_wake.notify_one();
+        app.registry.fleet_wake.notify_one();
         app.events.emit(crate::events::Event::ScheduledStarted { broadcast_id: broadcast_id.to_string(), title: request.title.clone(), destinations: ids.len() as u32 });
         let pairs = ids.iter().copied().zip(request.account_ids.iter().copied()).collect();
         return Ok(super::fleet::handle(app, &actor, broadcast_id.to_string(), pairs));
@@ -176,52 +176,23 @@ pub async fn start_when_due(app: &Twitcher, broadcast_id: &str) -> Result<Broadc
     }
 }
 
-/// Starts scheduled broadcasts when their time comes, until `shutdown` fires; every 2 s it also
-/// runs [`super::recover`]. The schedule lives in the database: a broadcast scheduled before a
-/// restart starts after it.
-pub async fn run_scheduler(app: Twitcher, shutdown: CancellationToken) {
-    // Old stream logs leave the bucket at start and hourly after.
-    let mut next_retention = tokio::time::Instant::now();
-    loop {
-        if tokio::time::Instant::now() >= next_retention {
-            next_retention += Duration::from_secs(3600);
-            let app = app.clone();
-            tokio::spawn(async move {
-                if let Err(e) = super::archive::apply_retention(&app, chrono::Utc::now()).await {
-                    tracing::warn!(error = %e, "stream logs in S3: retention");
-                }
-            });
-        }
-        // Streams of a process that died (its lease expired) are closed, or restarted here.
-        if let Err(e) = super::recover(&app).await {
-            tracing::error!(error = %e, "recovery");
-        }
-        // Recurring schedules: the next occurrences become scheduled broadcasts, and those
-        // whose end has come are ordered to stop.
-        crate::schedules::tick(&app, chrono::Utc::now()).await;
-        match app.db.due_broadcasts().await {
-            Ok(due) => {
-                for broadcast_id in due {
-                    tracing::info!(broadcast = %broadcast_id, "starting a scheduled broadcast");
-                    match start_scheduled(&app, &broadcast_id).await {
-                        Ok(handle) => {
-                            tokio::spawn(handle.wait());
-                        }
-                        // Another process won the claim (or it was cancelled): nothing to do here.
-                        Err(e @ (BroadcastError::AlreadyStarted { .. } | BroadcastError::Cancelled { .. })) => {
-                            tracing::debug!(broadcast = %broadcast_id, reason = %e, "not started here")
-                        }
-                        Err(e) => tracing::warn!(broadcast = %broadcast_id, error = %e, "a scheduled broadcast could not start"),
-                    }
-                }
+/// Starts every scheduled broadcast whose time has come (one turn of the runtime's due-broadcasts
+/// loop). Another process may win a claim: that one is not started here.
+pub async fn start_due(app: &Twitcher) -> Result<(), crate::db::DbError> {
+    for broadcast_id in app.db.due_broadcasts().await? {
+        tracing::info!(broadcast = %broadcast_id, "starting a scheduled broadcast");
+        match start_scheduled(app, &broadcast_id).await {
+            Ok(handle) => {
+                handle.detach(app);
             }
-            Err(e) => tracing::error!(error = %e, "scheduler"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            // Another process won the claim (or it was cancelled): nothing to do here.
+            Err(e @ (BroadcastError::AlreadyStarted { .. } | BroadcastError::Cancelled { .. })) => {
+                tracing::debug!(broadcast = %broadcast_id, reason = %e, "not started here")
+            }
+            Err(e) => tracing::warn!(broadcast = %broadcast_id, error = %e, "a scheduled broadcast could not start"),
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -81,6 +81,13 @@ impl BroadcastHandle {
     pub async fn wait(self) -> HashMap<i64, StreamState> {
         self.done.await.unwrap_or_default()
     }
+
+    /// Lets the broadcast run on with nobody waiting here: this process's registry keeps the
+    /// supervisor's join handle, and the runtime's shutdown joins it. What a surface does once
+    /// it has shown the broadcast's id.
+    pub fn detach(self, app: &Twitcher) {
+        app.registry.broadcasts.adopt(self.done);
+    }
 }
 
 /// What a broadcast plays, checked against the profile's library.
@@ -173,7 +180,7 @@ pub(super) async fn insert_rows(
 ) -> Result<(String, Vec<i64>), BroadcastError> {
     let broadcast_id = uuid::Uuid::new_v4().simple().to_string();
     let title = program.title(request);
-    super::lease::keep(app, &app.lease_keeper);
+    crate::lease::keep(app);
     let rows = crate::db::broadcast::NewStreams {
         // On a fleet, a broadcast starting now waits for the nodes to claim its destinations.
         instance: if app.is_node() && scheduled_at.is_none() { None } else { Some(app.instance_id()) },
@@ -376,7 +383,7 @@ pub(super) async fn launch(
     });
     tracing::info!(broadcast = %broadcast_id, destinations = pairs.len(), looped, "broadcast started");
 
-    let part = app.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
+    let part = app.registry.broadcasts.insert(&broadcast_id, all.clone(), each.clone());
     let joins = Joins { actor: actor.clone(), accounts: live_accounts, starts: item_starts, streams: pairs.iter().map(|&(s, a)| (a, s)).collect() };
     let source = SourceWatch { task: source_task, drift, now_playing, skipped, labels, joins, sent };
     for (stream_id, account_id, _) in &failed_alone {
@@ -611,7 +618,7 @@ async fn supervise(
             }
             _ = tick.tick() => {
                 // Stop orders from any process (super::orders), and leases another process took
-                // over (super::lease): those destinations stop publishing here; when none is left
+                // over (crate::lease): those destinations stop publishing here; when none is left
                 // to publish, the source stops too.
                 if let Ok(due) = app.db.stops_due(&broadcast_id, app.instance_id()).await {
                     for (id, _, lost) in &due {
@@ -680,7 +687,7 @@ async fn supervise(
     }
     let last: Vec<_> = tracked.iter().map(|(id, t)| counters_of(*id, t)).collect();
     let _ = app.db.set_stream_counters(&last, sent.get(), app.instance_id()).await;
-    app.broadcasts.remove(&broadcast_id, part);
+    app.registry.broadcasts.remove(&broadcast_id, part);
     tracing::info!(broadcast = %broadcast_id, "broadcast ended");
     super::archive::archive_later(&app, &broadcast_id);
     tracked.into_iter().map(|(id, t)| (id, t.state)).collect()

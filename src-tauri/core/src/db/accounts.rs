@@ -2,9 +2,9 @@
 //! only moves their bytes.
 
 use super::{Db, DbError};
-use crate::accounts::Account;
+use crate::model::Account;
 use crate::redact::masked_key_from_hint;
-use crate::vault::{Sealed, SecretRef};
+use crate::model::{Sealed, SecretRef};
 
 pub const TABLE: &str = "twitch_accounts";
 pub const STREAM_KEY: &str = "stream_key";

@@ -1,8 +1,7 @@
 //! The `prepared_media`, `streams` and `stream_events` tables.
 
 use super::{Db, DbError, Flag};
-use crate::broadcast::{Quality, ScheduledRow, StreamRow, StreamState};
-use crate::broadcast::state::ACTIVE;
+use crate::model::{Quality, StreamRow, StreamState, ACTIVE};
 
 /// The columns of a [`StreamRow`], with the account's and the video's names.
 const STREAM_ROW: &str = "SELECT s.id, s.broadcast_id, s.twitch_account_id AS account_id, a.display_name AS account_name, s.video_id, \
@@ -494,4 +493,23 @@ impl Db {
         tx.commit().await?;
         Ok(new_ids)
     }
+}
+
+/// A row of a scheduled broadcast, with what it takes to start it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ScheduledRow {
+    pub id: i64,
+    pub creator_id: i64,
+    pub account_id: Option<i64>,
+    pub video_id: Option<i64>,
+    pub playlist_id: Option<i64>,
+    pub title: String,
+    pub category: Option<String>,
+    pub tags: String,
+    pub fps: i64,
+    pub video_bitrate_k: i64,
+    pub audio_bitrate_k: i64,
+    pub resolution: String,
+    #[sqlx(rename = "loop", try_from = "crate::db::Flag")]
+    pub looped: bool,
 }

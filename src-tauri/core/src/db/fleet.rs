@@ -4,7 +4,8 @@
 //! `FOR UPDATE SKIP LOCKED`, and released again when its node dies or shuts down.
 
 use super::{Db, DbError};
-use crate::broadcast::{ScheduledRow, StreamState};
+use super::broadcast::ScheduledRow;
+use crate::model::StreamState;
 
 /// A destination waiting for a node: (stream id, broadcast id, its bitrate in kbps, seconds it has
 /// waited).

@@ -1,7 +1,7 @@
 //! The `jobs` table: durable background work.
 
 use super::{Db, DbError};
-use crate::jobs::{Job, JobStatus};
+use crate::model::{Job, JobStatus};
 
 const SELECT: &str = "SELECT id, kind, payload, status, progress, attempts, max_attempts, error, video_id FROM jobs";
 

@@ -1,9 +1,7 @@
 //! The `nodes` table: the `serve` processes on this database and their heartbeats.
 
 use super::{Db, DbError};
-use crate::broadcast::state::ACTIVE;
-use crate::broadcast::StreamState;
-use crate::nodes::Node;
+use crate::model::{Node, StreamState, ACTIVE};
 
 impl Db {
     /// Records (or renews) the node `id`.

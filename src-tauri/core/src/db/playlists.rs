@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Db, DbError, Flag};
-use crate::playlists::{ItemMeta, PlaylistItem, PlaylistOptions, PlaylistRow};
+use crate::model::{ItemMeta, PlaylistItem, PlaylistOptions};
 
 const PLAYLIST_COLUMNS: &str = "id, name, loop, shuffle, insert_every, insert_video_id, slate_video_id, created_at";
 
@@ -150,4 +150,19 @@ impl Db {
         .await?;
         Ok(used.0)
     }
+}
+
+/// A `playlists` row, before its items are attached.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PlaylistRow {
+    pub id: i64,
+    pub name: String,
+    #[sqlx(rename = "loop", try_from = "crate::db::Flag")]
+    pub looped: bool,
+    #[sqlx(try_from = "crate::db::Flag")]
+    pub shuffle: bool,
+    pub insert_every: Option<i64>,
+    pub insert_video_id: Option<i64>,
+    pub slate_video_id: Option<i64>,
+    pub created_at: String,
 }

@@ -1,7 +1,7 @@
 //! The `schedules` table, and the stop orders of occurrences whose end has come.
 
 use super::{Db, DbError};
-use crate::schedules::ScheduleRow;
+
 
 const COLUMNS: &str = "id, owner_id, request, at_local, time_zone, days, duration_sec, until_local, next_at, created_at";
 
@@ -107,4 +107,18 @@ impl Db {
         .fetch_all(self.pool())
         .await?)
     }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct ScheduleRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub request: String,
+    pub at_local: String,
+    pub time_zone: String,
+    pub days: String,
+    pub duration_sec: Option<i64>,
+    pub until_local: Option<String>,
+    pub next_at: String,
+    pub created_at: String,
 }

@@ -5,7 +5,7 @@
 //! column is added here as well as in a migration.
 
 use super::{Db, DbError};
-use crate::vault::{KeyringBackend, Sealed, SecretRef, VaultError};
+use crate::model::{KeyringBackend, Sealed, SecretRef};
 
 pub struct SealedColumn {
     pub table: &'static str,
@@ -119,7 +119,7 @@ impl Db {
     /// and row bound, once per database (under the write lock, so once however many processes
     /// start). `rebind(v1 place, bound place, sealed)` opens and seals again; a secret that
     /// does not open as v1 is left as it is (it reports itself when used). Returns how many moved.
-    pub async fn bind_owners(&self, rebind: impl Fn(SecretRef<'_>, SecretRef<'_>, &Sealed) -> Result<Sealed, VaultError>) -> Result<usize, DbError> {
+    pub async fn bind_owners<E>(&self, rebind: impl Fn(SecretRef<'_>, SecretRef<'_>, &Sealed) -> Result<Sealed, E>) -> Result<usize, DbError> {
         if self.setting(OWNERS_BOUND).await?.is_some() {
             return Ok(0);
         }
@@ -165,13 +165,14 @@ impl Db {
     }
 
     /// Replaces every sealed secret with `reseal(it)` and records the new key, all in one
-    /// transaction: either every secret moves to the new key or none does.
-    pub async fn reseal_all(
+    /// transaction: either every secret moves to the new key or none does. Generic over the
+    /// sealer's error (the vault's), so this floor needs no vault type.
+    pub async fn reseal_all<E: From<DbError>>(
         &self,
         key_id: &str,
         backend: KeyringBackend,
-        reseal: impl Fn(SecretRef<'_>, &Sealed) -> Result<Sealed, VaultError>,
-    ) -> Result<usize, VaultError> {
+        reseal: impl Fn(SecretRef<'_>, &Sealed) -> Result<Sealed, E>,
+    ) -> Result<usize, E> {
         // IMMEDIATE: take the write lock up front, so no secret is added between read and write.
         let mut tx = self.begin_write().await.map_err(DbError::from)?;
         let mut count = 0;
@@ -194,7 +195,7 @@ impl Db {
             }
         }
         for (key, value) in [(KEY_ID, key_id), (BACKEND, backend_name(backend))] {
-            super::settings::upsert(self, &mut tx, key, value).await?;
+            super::settings::upsert(self, &mut tx, key, value).await.map_err(DbError::from)?;
         }
         tx.commit().await.map_err(DbError::from)?;
         Ok(count)

@@ -187,14 +187,14 @@ macro_rules! text_type_for_any {
 }
 
 text_type_for_any!(
-    crate::jobs::JobStatus,
-    crate::media::Container,
-    crate::vault::KeyringBackend,
-    crate::profiles::Role,
-    crate::profiles::Plan,
-    crate::library::VideoStatus,
-    crate::library::Storage,
-    crate::broadcast::StreamState,
+    crate::model::JobStatus,
+    crate::model::Container,
+    crate::model::KeyringBackend,
+    crate::model::Role,
+    crate::model::Plan,
+    crate::model::VideoStatus,
+    crate::model::Storage,
+    crate::model::StreamState,
 );
 
 /// A statement put together piece by piece (a search with optional filters), its arguments

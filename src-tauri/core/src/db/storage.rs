@@ -1,8 +1,7 @@
 //! The `s3_config` row and the storage columns of `videos`.
 
 use super::{Db, DbError};
-use crate::storage::S3Settings;
-use crate::vault::{Sealed, SecretRef};
+use crate::model::{S3Settings, Sealed, SecretRef};
 
 pub const TABLE: &str = "s3_config";
 pub const SECRET_KEY: &str = "secret_key";

@@ -3,7 +3,7 @@
 
 use super::accounts::TABLE;
 use super::{Db, DbError};
-use crate::vault::{Sealed, SecretRef};
+use crate::model::{Sealed, SecretRef};
 
 pub const ACCESS_TOKEN: &str = "access_token";
 pub const REFRESH_TOKEN: &str = "refresh_token";

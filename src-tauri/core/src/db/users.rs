@@ -1,7 +1,7 @@
 //! The `users` and `plans` tables.
 
 use super::{Db, DbError};
-use crate::profiles::{Plan, PlanLimits, Profile, Role};
+use crate::model::{Plan, PlanLimits, Profile, Role};
 
 #[derive(sqlx::FromRow)]
 struct ProfileRow {

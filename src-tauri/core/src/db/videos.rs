@@ -3,7 +3,7 @@
 use super::sql::Statement;
 
 use super::{Db, DbError, Flag};
-use crate::library::{Sort, Video, VideoQuery};
+use crate::model::{Sort, Video, VideoQuery};
 use crate::media::MediaInfo;
 
 const COLUMNS: &str = "id, title, description, storage, local_path, s3_key, content_hash, size_bytes, duration_sec, \

@@ -17,7 +17,8 @@ pub(crate) mod child;
 mod probe;
 pub mod runner;
 
-pub use probe::{probe, thumbnail, verify, Container, MediaInfo, ProbeError};
+pub use crate::model::Container;
+pub use probe::{probe, thumbnail, verify, MediaInfo, ProbeError};
 pub(crate) use probe::{document as probe_document, parse_rate as frame_rate};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

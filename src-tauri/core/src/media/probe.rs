@@ -6,46 +6,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::runner::{Ffmpeg, Output, Report};
+use crate::model::Container;
 use super::{child, command, locate, MediaError, Tool};
-
-/// The containers Twitcher imports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
-pub enum Container {
-    Mp4,
-    Webm,
-    Ogg,
-    Avi,
-    Mov,
-    Wmv,
-    Flv,
-}
-
-impl Container {
-    pub const ALL: [Container; 7] =
-        [Container::Mp4, Container::Webm, Container::Ogg, Container::Avi, Container::Mov, Container::Wmv, Container::Flv];
-
-    /// The usual file extension, also the name scripts use (`--format mp4`).
-    pub fn extension(self) -> &'static str {
-        match self {
-            Container::Mp4 => "mp4",
-            Container::Webm => "webm",
-            Container::Ogg => "ogg",
-            Container::Avi => "avi",
-            Container::Mov => "mov",
-            Container::Wmv => "wmv",
-            Container::Flv => "flv",
-        }
-    }
-
-    pub fn from_extension(ext: &str) -> Option<Container> {
-        let ext = ext.trim().trim_start_matches('.').to_ascii_lowercase();
-        Container::ALL.into_iter().find(|c| c.extension() == ext || (ext == "ogv" && *c == Container::Ogg))
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {

@@ -6,7 +6,7 @@
 //! request bound to fail, and a 429 (someone else used the bucket) waits for the reset and tries
 //! once more. A wait longer than a minute is an error the caller can show.
 
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -15,6 +15,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::{TwitchConfig, TwitchError};
+use crate::registry::RateLimit;
 use crate::Twitcher;
 
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -28,43 +29,19 @@ static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
         .expect("a TLS backend (rustls) is compiled in")
 });
 
-/// Helix's bucket as last seen, shared by every call of the process.
-#[derive(Debug, Clone, Default)]
-pub struct RateLimit(Arc<Mutex<Option<Bucket>>>);
-
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    remaining: u64,
-    reset_unix: u64,
+/// Remembers Helix's bucket from a response's headers.
+fn observe(limit: &RateLimit, response: &Response) {
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    match (header("ratelimit-remaining"), header("ratelimit-reset")) {
+        (Some(remaining), Some(reset_unix)) => limit.observe(remaining, reset_unix),
+        // A 429 without the headers: back off a second.
+        _ if response.status() == StatusCode::TOO_MANY_REQUESTS => limit.observe(0, now_unix() + 1),
+        _ => {}
+    }
 }
 
 fn now_unix() -> u64 {
     crate::clock::now_unix() as u64
-}
-
-impl RateLimit {
-    /// How long to wait before the next request may go (zero when the bucket has points).
-    fn wait_needed(&self) -> Duration {
-        let bucket = *self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match bucket {
-            Some(b) if b.remaining == 0 => {
-                // +1: Twitch refills at the start of the reset second, not before it.
-                Duration::from_secs((b.reset_unix + 1).saturating_sub(now_unix()))
-            }
-            _ => Duration::ZERO,
-        }
-    }
-
-    fn observe(&self, response: &Response) {
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match (header("ratelimit-remaining"), header("ratelimit-reset")) {
-            (Some(remaining), Some(reset_unix)) => *slot = Some(Bucket { remaining, reset_unix }),
-            // A 429 without the headers: back off a second.
-            _ if response.status() == StatusCode::TOO_MANY_REQUESTS => *slot = Some(Bucket { remaining: 0, reset_unix: now_unix() + 1 }),
-            _ => {}
-        }
-    }
 }
 
 /// Twitch's error body: `{"status","message"}` from id.twitch.tv, plus `"error"` from Helix.
@@ -135,7 +112,7 @@ impl<'a> Client<'a> {
     pub async fn new(app: &'a Twitcher) -> Result<Client<'a>, TwitchError> {
         let config = &app.options().twitch;
         config.check()?;
-        Ok(Client { config, client_id: super::client_id(app).await?, limit: &app.twitch_limit })
+        Ok(Client { config, client_id: super::client_id(app).await?, limit: &app.registry.twitch_limit })
     }
 
     // --- id.twitch.tv ---------------------------------------------------------------------
@@ -221,7 +198,7 @@ impl<'a> Client<'a> {
 
     async fn send_helix(&self, request: RequestBuilder) -> Result<Response, TwitchError> {
         for attempt in 0..2 {
-            let wait = self.limit.wait_needed();
+            let wait = self.limit.wait_needed(now_unix());
             if wait > MAX_WAIT {
                 return Err(TwitchError::RateLimited { retry_in_s: wait.as_secs() });
             }
@@ -230,7 +207,7 @@ impl<'a> Client<'a> {
                 tokio::time::sleep(wait).await;
             }
             let response = send(request.try_clone().expect("no streamed bodies")).await?;
-            self.limit.observe(&response);
+            observe(self.limit, &response);
             if response.status() == StatusCode::TOO_MANY_REQUESTS && attempt == 0 {
                 continue;
             }

@@ -24,29 +24,19 @@ pub mod tokens;
 
 use crate::accounts::AccountError;
 use crate::db::DbError;
-use crate::error::ErrorCode;
+use crate::profiles::Profile;
 use crate::vault::VaultError;
 
-pub use client::RateLimit;
+pub use crate::options::{TwitchConfig, DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use connect::{begin_connect, finish_connect, opens_in_browser, Connected, DeviceLogin, DevicePrompt};
 pub use stats::{stats, AccountStats};
 
-pub const DEFAULT_AUTH_URL: &str = "https://id.twitch.tv";
-pub const DEFAULT_API_URL: &str = "https://api.twitch.tv/helix";
 /// A client id set in Settings (the environment variable wins over it).
 pub const CLIENT_ID_SETTING: &str = "twitch.client_id";
 /// What "Connect with Twitch" asks for: reading the stream key, setting title, category, tags
 /// and stream markers, and publishing recurring schedules to the channel's schedule. Followers' `total` and live status need no scope.
 pub const SCOPES: &[&str] = &["channel:read:stream_key", "channel:manage:broadcast", "channel:manage:schedule"];
 
-/// Where Twitch is, read once from the environment (tests point it at a local fake).
-#[derive(Debug, Clone)]
-pub struct TwitchConfig {
-    pub auth_url: String,
-    pub api_url: String,
-    /// `TWITCHER_TWITCH_CLIENT_ID`; else the Settings value; else one compiled in.
-    pub client_id: Option<String>,
-}
 
 impl TwitchConfig {
     /// Both base URLs are `https`. Test builds (the core's `testing` feature, which only the
@@ -65,14 +55,6 @@ impl TwitchConfig {
         Ok(())
     }
 
-    pub fn from_env() -> Self {
-        use crate::config::env_nonempty;
-        Self {
-            auth_url: env_nonempty("TWITCHER_TWITCH_AUTH_URL").unwrap_or_else(|| DEFAULT_AUTH_URL.into()).trim_end_matches('/').into(),
-            api_url: env_nonempty("TWITCHER_TWITCH_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()).trim_end_matches('/').into(),
-            client_id: env_nonempty("TWITCHER_TWITCH_CLIENT_ID").map(|c| c.trim().to_string()),
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,25 +93,11 @@ pub enum TwitchError {
     Db(#[from] DbError),
 }
 
-impl TwitchError {
-    /// The stable code scripts and the UI see.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            TwitchError::NoClientId => ErrorCode::TwitchNoClientId,
-            TwitchError::InvalidClientId => ErrorCode::InvalidInput,
-            TwitchError::Unreachable(_) => ErrorCode::TwitchUnreachable,
-            TwitchError::Api { .. } | TwitchError::Unexpected(_) => ErrorCode::TwitchError,
-            TwitchError::MissingScope(_) => ErrorCode::TwitchMissingScope,
-            TwitchError::RateLimited { .. } => ErrorCode::TwitchRateLimited,
-            TwitchError::Denied => ErrorCode::TwitchDenied,
-            TwitchError::Expired => ErrorCode::TwitchCodeExpired,
-            TwitchError::Cancelled => ErrorCode::Cancelled,
-            TwitchError::ReconnectNeeded { .. } => ErrorCode::TwitchReconnectNeeded,
-            TwitchError::NotConnected { .. } => ErrorCode::TwitchNotConnected,
-            TwitchError::InsecureUrl { .. } => ErrorCode::Config,
-            TwitchError::Account(_) | TwitchError::Vault(_) | TwitchError::Db(_) => ErrorCode::TwitchError,
-        }
-    }
+/// Unlinks an account: a connected one's grant is revoked on Twitch first (best effort: the
+/// account goes even when Twitch cannot be reached), then the account and its secrets go.
+pub async fn unlink(app: &crate::Twitcher, actor: &Profile, id: i64) -> Result<(), AccountError> {
+    tokens::revoke(app, actor.id, id).await;
+    crate::accounts::remove(app, actor, id).await
 }
 
 /// The client id to use: the environment's, else Settings', else the one compiled in
@@ -174,7 +142,6 @@ mod tests {
         assert!(matches!(config(DEFAULT_AUTH_URL, "http://127.0.0.1:9/helix").check_schemes(false), Err(TwitchError::InsecureUrl { variable: "TWITCHER_TWITCH_API_URL" })));
         assert!(config(DEFAULT_AUTH_URL, "ftp://x/helix").check_schemes(true).is_err(), "only http(s), even in tests");
         assert!(config("http://127.0.0.1:9", "http://127.0.0.1:9/helix").check_schemes(true).is_ok(), "a test build's local fake");
-        assert_eq!(plain.code(), crate::error::ErrorCode::Config);
     }
 
     #[test]

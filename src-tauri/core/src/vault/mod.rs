@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
-use serde::{Deserialize, Serialize};
+
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -28,41 +28,12 @@ use crate::db::{Db, DbError};
 use keystore::{KeyBytes, Slot, Store, StoreError, KEY_LEN};
 
 pub use keystore::KEY_FILE;
+pub use crate::model::{KeyringBackend, Sealed, SecretRef};
+pub use crate::options::KeyringPreference;
 
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
-pub enum KeyringBackend {
-    Os,
-    File,
-    /// A server's key, read from the file `TWITCHER_VAULT_KEY_FILE` names (the same on every
-    /// node of a fleet); Twitcher never writes it.
-    KeyFile,
-}
-
-/// Which store a new data key goes to (`TWITCHER_KEYRING`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum KeyringPreference {
-    /// The OS keyring if usable, else the key file (with a warning).
-    #[default]
-    Auto,
-    Os,
-    File,
-}
-
-impl KeyringPreference {
-    pub fn from_env_value(value: Option<&str>) -> Self {
-        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            Some("os") => Self::Os,
-            Some("file") => Self::File,
-            _ => Self::Auto,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -89,47 +60,6 @@ impl From<StoreError> for VaultError {
             StoreError::Failed(reason) => VaultError::Store(reason),
         }
     }
-}
-
-/// Names the column a secret is sealed into; it is bound into the ciphertext as associated data,
-/// so a ciphertext copied anywhere else does not open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SecretRef<'a> {
-    pub table: &'a str,
-    pub row_id: i64,
-    pub field: &'a str,
-    /// For a profile's rows: its owner and the row's creation time (`{user_id}/{created_at}`,
-    /// see [`crate::db::secrets::SealedColumn::binding`]), so a ciphertext moved to another
-    /// profile's row, or left from a deleted row whose id a new row reuses, does not open either.
-    /// Empty for the data dir's own secrets (S3, the API's signing key).
-    pub binding: &'a str,
-}
-
-impl SecretRef<'_> {
-    fn associated_data(&self) -> Vec<u8> {
-        match self.binding {
-            "" => format!("twitcher/v1/{}/{}/{}", self.table, self.row_id, self.field),
-            bound => format!("twitcher/v2/{}/{}/{}/{bound}", self.table, self.row_id, self.field),
-        }
-        .into_bytes()
-    }
-
-    /// The same place as it was named before owners were bound (v1), for the upgrade.
-    pub(crate) fn unbound(self) -> Self {
-        Self { binding: "", ..self }
-    }
-}
-
-/// A sealed secret as stored: the `*_cipher`, `*_nonce` and `*_tag` columns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sealed {
-    pub cipher: Vec<u8>,
-    pub nonce: Vec<u8>,
-    pub tag: Vec<u8>,
-    /// For a fresh seal, the fingerprint of the key it was sealed under: the database refuses to
-    /// store it once another key was recorded (a rotation by another process), so nothing is
-    /// ever sealed under a superseded key. `None` for a secret read back from the database.
-    pub key_id: Option<String>,
 }
 
 /// The data key, ready to seal and open. Cheap to clone.

@@ -46,9 +46,9 @@ pub struct LoginResponse {
 /// Creates a profile; its UUID is the login. Who may depends on `serve --registration`: by
 /// default only a signed-in ADMIN (send its token), and anyone for a data dir's first profile.
 #[utoipa::path(post, path = "/api/auth/register", request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 400, body = crate::openapi::ErrorResponse),
-        (status = 401, description = "a token was sent and is not valid", body = crate::openapi::ErrorResponse),
-        (status = 403, description = "this server does not let the caller create profiles", body = crate::openapi::ErrorResponse)))]
+    responses((status = 201, body = RegisterResponse), (status = 400, body = crate::error::ErrorResponse),
+        (status = 401, description = "a token was sent and is not valid", body = crate::error::ErrorResponse),
+        (status = 403, description = "this server does not let the caller create profiles", body = crate::error::ErrorResponse)))]
 pub async fn register(
     State(state): State<ServerState>,
     crate::auth::MaybeSession(caller): crate::auth::MaybeSession,
@@ -61,8 +61,8 @@ pub async fn register(
 
 /// Exchanges a profile UUID for a session token (12 h).
 #[utoipa::path(post, path = "/api/auth/login", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::openapi::ErrorResponse),
-        (status = 429, description = "too many attempts; see Retry-After", body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorResponse),
+        (status = 429, description = "too many attempts; see Retry-After", body = crate::error::ErrorResponse)))]
 pub async fn login(
     State(state): State<ServerState>,
     ConnectInfo(connection): ConnectInfo<SocketAddr>,

@@ -23,7 +23,7 @@ pub struct Health {
 /// Liveness, without authentication.
 #[utoipa::path(get, path = "/api/health", responses((status = 200, body = Health)))]
 pub async fn health(State(state): State<ServerState>) -> axum::Json<Health> {
-    axum::Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), live_broadcasts: state.app.broadcasts.count() as u32 })
+    axum::Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), live_broadcasts: state.app.broadcasts().count() as u32 })
 }
 
 /// What deleting something answers: `{"deleted": ID}`, as on the command line.

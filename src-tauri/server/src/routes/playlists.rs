@@ -39,16 +39,16 @@ pub struct MoveBody {
 }
 
 #[utoipa::path(get, path = "/api/playlists", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Playlist>), (status = 401, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Vec<Playlist>), (status = 401, body = crate::error::ErrorResponse)))]
 pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> ApiResult<axum::Json<Vec<Playlist>>> {
     Ok(axum::Json(playlists::list(&state.app, &actor).await?))
 }
 
 /// A new, empty playlist with how it plays (`loop`, `shuffle`, an insert every N items).
 #[utoipa::path(post, path = "/api/playlists", request_body = CreateBody, security(("bearer" = [])),
-    responses((status = 201, body = Playlist), (status = 400, body = crate::openapi::ErrorResponse),
-        (status = 404, description = "no such slate or insert video", body = crate::openapi::ErrorResponse),
-        (status = 409, description = "a playlist of that name exists", body = crate::openapi::ErrorResponse)))]
+    responses((status = 201, body = Playlist), (status = 400, body = crate::error::ErrorResponse),
+        (status = 404, description = "no such slate or insert video", body = crate::error::ErrorResponse),
+        (status = 409, description = "a playlist of that name exists", body = crate::error::ErrorResponse)))]
 pub async fn create(State(state): State<ServerState>, Session(actor): Session, Body(body): Body<CreateBody>) -> ApiResult<(StatusCode, axum::Json<Playlist>)> {
     let app = &state.app;
     let created = playlists::create(app, &actor, &body.name).await?;
@@ -66,21 +66,21 @@ pub async fn create(State(state): State<ServerState>, Session(actor): Session, B
 }
 
 #[utoipa::path(get, path = "/api/playlists/{id}", params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Playlist), (status = 404, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Playlist), (status = 404, body = crate::error::ErrorResponse)))]
 pub async fn show(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<axum::Json<Playlist>> {
     Ok(axum::Json(playlists::get(&state.app, &actor, id).await?))
 }
 
 /// Changes how it plays.
 #[utoipa::path(put, path = "/api/playlists/{id}", params(("id" = i64, Path)), request_body = PlaylistOptions, security(("bearer" = [])),
-    responses((status = 200, body = Playlist), (status = 400, body = crate::openapi::ErrorResponse), (status = 404, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Playlist), (status = 400, body = crate::error::ErrorResponse), (status = 404, body = crate::error::ErrorResponse)))]
 pub async fn update(State(state): State<ServerState>, Session(actor): Session, Id(id): Id, Body(options): Body<PlaylistOptions>) -> ApiResult<axum::Json<Playlist>> {
     Ok(axum::Json(playlists::set_options(&state.app, &actor, id, &options).await?))
 }
 
 /// Deletes it (not its videos); refused while a broadcast plays it.
 #[utoipa::path(delete, path = "/api/playlists/{id}", params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Deleted), (status = 404, body = crate::openapi::ErrorResponse), (status = 409, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Deleted), (status = 404, body = crate::error::ErrorResponse), (status = 409, body = crate::error::ErrorResponse)))]
 pub async fn delete(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<axum::Json<Deleted>> {
     playlists::delete(&state.app, &actor, id).await?;
     Ok(axum::Json(Deleted { deleted: id }))
@@ -88,20 +88,20 @@ pub async fn delete(State(state): State<ServerState>, Session(actor): Session, I
 
 /// Adds a library video, with the title, category and tags the channels get when it starts.
 #[utoipa::path(post, path = "/api/playlists/{id}/items", params(("id" = i64, Path)), request_body = AddBody, security(("bearer" = [])),
-    responses((status = 200, body = Playlist), (status = 400, body = crate::openapi::ErrorResponse), (status = 404, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Playlist), (status = 400, body = crate::error::ErrorResponse), (status = 404, body = crate::error::ErrorResponse)))]
 pub async fn add(State(state): State<ServerState>, Session(actor): Session, Id(id): Id, Body(body): Body<AddBody>) -> ApiResult<axum::Json<Playlist>> {
     Ok(axum::Json(playlists::add(&state.app, &actor, id, body.video_id, body.position, &body.meta).await?))
 }
 
 #[utoipa::path(post, path = "/api/playlists/{id}/items/{item_id}/move", params(("id" = i64, Path), ("item_id" = i64, Path)),
     request_body = MoveBody, security(("bearer" = [])),
-    responses((status = 200, body = Playlist), (status = 400, body = crate::openapi::ErrorResponse), (status = 404, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Playlist), (status = 400, body = crate::error::ErrorResponse), (status = 404, body = crate::error::ErrorResponse)))]
 pub async fn move_item(State(state): State<ServerState>, Session(actor): Session, Ids(id, item_id): Ids, Body(body): Body<MoveBody>) -> ApiResult<axum::Json<Playlist>> {
     Ok(axum::Json(playlists::move_item(&state.app, &actor, id, item_id, body.position).await?))
 }
 
 #[utoipa::path(delete, path = "/api/playlists/{id}/items/{item_id}", params(("id" = i64, Path), ("item_id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Playlist), (status = 404, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Playlist), (status = 404, body = crate::error::ErrorResponse)))]
 pub async fn remove_item(State(state): State<ServerState>, Session(actor): Session, Ids(id, item_id): Ids) -> ApiResult<axum::Json<Playlist>> {
     Ok(axum::Json(playlists::remove_item(&state.app, &actor, id, item_id).await?))
 }

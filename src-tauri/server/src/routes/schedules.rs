@@ -12,22 +12,22 @@ use crate::ServerState;
 
 /// The profile's schedules, each with its next 7 starts (UTC).
 #[utoipa::path(get, path = "/api/schedules", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Schedule>), (status = 401, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Vec<Schedule>), (status = 401, body = crate::error::ErrorResponse)))]
 pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> ApiResult<axum::Json<Vec<Schedule>>> {
     Ok(axum::Json(schedules::list(&state.app, &actor).await?))
 }
 
 /// A recurring start; what it starts is checked as a start would be.
 #[utoipa::path(post, path = "/api/schedules", request_body = ScheduleInput, security(("bearer" = [])),
-    responses((status = 201, body = Schedule), (status = 400, body = crate::openapi::ErrorResponse),
-        (status = 404, description = "no such video, playlist or account", body = crate::openapi::ErrorResponse)))]
+    responses((status = 201, body = Schedule), (status = 400, body = crate::error::ErrorResponse),
+        (status = 404, description = "no such video, playlist or account", body = crate::error::ErrorResponse)))]
 pub async fn create(State(state): State<ServerState>, Session(actor): Session, Body(input): Body<ScheduleInput>) -> ApiResult<(StatusCode, axum::Json<Schedule>)> {
     Ok((StatusCode::CREATED, axum::Json(schedules::create(&state.app, &actor, &input).await?)))
 }
 
 /// Deletes it; its occurrences not started yet are cancelled.
 #[utoipa::path(delete, path = "/api/schedules/{id}", params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Deleted), (status = 404, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Deleted), (status = 404, body = crate::error::ErrorResponse)))]
 pub async fn delete(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<axum::Json<Deleted>> {
     schedules::delete(&state.app, &actor, id).await?;
     Ok(axum::Json(Deleted { deleted: id }))

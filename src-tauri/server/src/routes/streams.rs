@@ -10,7 +10,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
-use twitcher_core::broadcast::{self, Quality, StartRequest, StopTarget, StreamRow, StreamStatus};
+use twitcher_core::broadcast::{self, BroadcastError, Quality, StartRequest, StopTarget, StreamRow, StreamStatus};
 use twitcher_core::events::Event;
 use utoipa::ToSchema;
 
@@ -38,11 +38,11 @@ pub struct StartBody {
     pub category: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Default 30.
+    /// Default 30 (1080p30, Twitch's recommended settings).
     #[serde(default)]
     #[schema(minimum = 1, maximum = 60)]
     pub fps: Option<u32>,
-    /// kbps, default 2500 (Twitch allows up to 6000).
+    /// kbps, default 4500 (Twitch allows up to 6000).
     #[serde(default)]
     #[schema(minimum = 300, maximum = 6000)]
     pub video_bitrate_k: Option<u32>,
@@ -78,10 +78,9 @@ pub struct Started {
 
 /// Goes live now (a video not prepared yet is encoded in real time meanwhile) or at `at`.
 #[utoipa::path(post, path = "/api/streams/start", request_body = StartBody, security(("bearer" = [])),
-    responses((status = 202, body = Started), (status = 400, body = crate::openapi::ErrorResponse),
-        (status = 404, description = "no such video, playlist or account", body = crate::openapi::ErrorResponse)))]
+    responses((status = 202, body = Started), (status = 400, body = crate::error::ErrorResponse),
+        (status = 404, description = "no such video, playlist or account", body = crate::error::ErrorResponse)))]
 pub async fn start(State(state): State<ServerState>, Session(actor): Session, Body(body): Body<StartBody>) -> ApiResult<(StatusCode, axum::Json<Started>)> {
-    let (width, height) = Quality::parse_resolution(body.resolution.as_deref().unwrap_or("1920x1080"))?;
     let request = StartRequest {
         video_id: body.video_id,
         playlist_id: body.playlist_id,
@@ -89,13 +88,7 @@ pub async fn start(State(state): State<ServerState>, Session(actor): Session, Bo
         title: body.title.unwrap_or_default(),
         category: body.category,
         tags: body.tags,
-        quality: Quality {
-            fps: body.fps.unwrap_or(30),
-            video_bitrate_k: body.video_bitrate_k.unwrap_or(2500),
-            audio_bitrate_k: body.audio_bitrate_k.unwrap_or(160),
-            width,
-            height,
-        },
+        quality: Quality::with(body.fps, body.video_bitrate_k, body.audio_bitrate_k, body.resolution.as_deref()).map_err(BroadcastError::from)?,
         looped: body.looped,
         live_encode: true,
     };
@@ -109,7 +102,7 @@ pub async fn start(State(state): State<ServerState>, Session(actor): Session, Bo
         streams: handle.destinations.iter().map(|&(stream_id, account_id)| Destination { stream_id, account_id }).collect(),
         scheduled_at: None,
     };
-    tokio::spawn(handle.wait());
+    handle.detach(&state.app);
     Ok((StatusCode::ACCEPTED, axum::Json(started)))
 }
 
@@ -137,7 +130,7 @@ pub struct Stopped {
 /// `account_id`) or all of the profile's (`all: true`), gracefully, whichever process runs them:
 /// the order is written on the rows and returned once taken; `stopped` counts destinations.
 #[utoipa::path(post, path = "/api/streams/stop", request_body = StopBody, security(("bearer" = [])),
-    responses((status = 200, body = Stopped), (status = 400, body = crate::openapi::ErrorResponse), (status = 404, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Stopped), (status = 400, body = crate::error::ErrorResponse), (status = 404, body = crate::error::ErrorResponse)))]
 pub async fn stop(State(state): State<ServerState>, Session(actor): Session, Body(body): Body<StopBody>) -> ApiResult<axum::Json<Stopped>> {
     let target = match (body.stream_id, body.broadcast_id, body.account_id, body.all) {
         (Some(id), None, None, false) => StopTarget::Stream(id),
@@ -155,7 +148,7 @@ pub async fn stop(State(state): State<ServerState>, Session(actor): Session, Bod
 }
 
 #[utoipa::path(get, path = "/api/streams", security(("bearer" = [])),
-    responses((status = 200, body = Vec<StreamRow>), (status = 401, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Vec<StreamRow>), (status = 401, body = crate::error::ErrorResponse)))]
 pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> ApiResult<axum::Json<Vec<StreamRow>>> {
     Ok(axum::Json(broadcast::list(&state.app, &actor, None, 0).await?))
 }
@@ -163,7 +156,7 @@ pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> 
 /// Server-sent events: `row` once (the stored state), then `status` on every change and about
 /// once a second while it runs (`StreamStatus`).
 #[utoipa::path(get, path = "/api/streams/{id}/events", params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "text/event-stream of StreamStatus", body = StreamStatus), (status = 404, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, description = "text/event-stream of StreamStatus", body = StreamStatus), (status = 404, body = crate::error::ErrorResponse)))]
 pub async fn events(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     // Another profile's stream is a 404 that does not say whether it exists.
     let row = broadcast::stream(&state.app, &actor, id).await.map_err(|_| ApiError::not_found("stream"))?;

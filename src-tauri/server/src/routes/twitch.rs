@@ -36,15 +36,15 @@ pub struct LinkRequest {
 }
 
 #[utoipa::path(get, path = "/api/twitch/link", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Account>), (status = 401, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Vec<Account>), (status = 401, body = crate::error::ErrorResponse)))]
 pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> ApiResult<axum::Json<Vec<Account>>> {
     Ok(axum::Json(accounts::list(&state.app, &actor).await?))
 }
 
 /// Links an account by hand (the stream key is never echoed).
 #[utoipa::path(post, path = "/api/twitch/link", request_body = LinkRequest, security(("bearer" = [])),
-    responses((status = 201, body = Account), (status = 400, body = crate::openapi::ErrorResponse),
-        (status = 403, description = "plan limit", body = crate::openapi::ErrorResponse), (status = 409, body = crate::openapi::ErrorResponse)))]
+    responses((status = 201, body = Account), (status = 400, body = crate::error::ErrorResponse),
+        (status = 403, description = "plan limit", body = crate::error::ErrorResponse), (status = 409, body = crate::error::ErrorResponse)))]
 pub async fn link(State(state): State<ServerState>, Session(actor): Session, Body(request): Body<LinkRequest>) -> ApiResult<(StatusCode, axum::Json<Account>)> {
     let key = zeroize::Zeroizing::new(request.stream_key);
     let input = AccountInput { display_name: request.display_name, channel_id: request.channel_id, login: request.login, ingest_server: request.ingest_server };
@@ -53,9 +53,9 @@ pub async fn link(State(state): State<ServerState>, Session(actor): Session, Bod
 
 /// Unlinks an account (a connected one's grant is revoked on Twitch).
 #[utoipa::path(delete, path = "/api/twitch/link/{id}", params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 204), (status = 404, body = crate::openapi::ErrorResponse)))]
+    responses((status = 204), (status = 404, body = crate::error::ErrorResponse)))]
 pub async fn unlink(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<StatusCode> {
-    accounts::remove(&state.app, &actor, id).await?;
+    twitch::unlink(&state.app, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -67,7 +67,7 @@ pub struct StatsParams {
 }
 
 #[utoipa::path(get, path = "/api/twitch/stats", params(StatsParams), security(("bearer" = [])),
-    responses((status = 200, body = Vec<AccountStats>), (status = 401, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = Vec<AccountStats>), (status = 401, body = crate::error::ErrorResponse)))]
 pub async fn stats(State(state): State<ServerState>, Session(actor): Session, Params(params): Params<StatsParams>) -> ApiResult<axum::Json<Vec<AccountStats>>> {
     Ok(axum::Json(twitch::stats(&state.app, &actor, None, params.refresh).await?))
 }

@@ -83,7 +83,7 @@ pub struct VideoListParams {
 }
 
 #[utoipa::path(get, path = "/api/videos", params(VideoListParams), security(("bearer" = [])),
-    responses((status = 200, body = ApiVideoPage), (status = 401, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, body = ApiVideoPage), (status = 401, body = crate::error::ErrorResponse)))]
 pub async fn list(State(state): State<ServerState>, Session(actor): Session, Params(params): Params<VideoListParams>) -> ApiResult<axum::Json<ApiVideoPage>> {
     let query = VideoQuery {
         search: params.search,
@@ -97,8 +97,8 @@ pub async fn list(State(state): State<ServerState>, Session(actor): Session, Par
 
 /// A video's thumbnail, as JPEG.
 #[utoipa::path(get, path = "/api/videos/{id}/thumbnail", params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 401, body = crate::openapi::ErrorResponse),
-        (status = 404, description = "no such video, or it has no thumbnail", body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 401, body = crate::error::ErrorResponse),
+        (status = 404, description = "no such video, or it has no thumbnail", body = crate::error::ErrorResponse)))]
 pub async fn thumbnail(State(state): State<ServerState>, Session(actor): Session, crate::extract::Id(id): crate::extract::Id) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     match library::thumbnail(&state.app, &actor, id).await? {
@@ -131,8 +131,8 @@ impl Drop for Staging {
 /// Uploads a video into the library: checked, probed and thumbnailed like an import.
 #[utoipa::path(post, path = "/api/videos/upload", request_body(content = UploadForm, content_type = "multipart/form-data"),
     security(("bearer" = [])),
-    responses((status = 201, body = ApiVideo), (status = 400, body = crate::openapi::ErrorResponse),
-        (status = 413, body = crate::openapi::ErrorResponse), (status = 401, body = crate::openapi::ErrorResponse)))]
+    responses((status = 201, body = ApiVideo), (status = 400, body = crate::error::ErrorResponse),
+        (status = 413, body = crate::error::ErrorResponse), (status = 401, body = crate::error::ErrorResponse)))]
 pub async fn upload(
     State(state): State<ServerState>,
     Session(actor): Session,

@@ -10,8 +10,7 @@
 //! overwrite what the new owner records; its supervisor notices on its next tick and stops
 //! publishing that destination.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::Twitcher;
@@ -23,8 +22,8 @@ pub const EXPIRES_AFTER: Duration = Duration::from_secs(10);
 
 /// Starts this process's lease renewal, once (later calls do nothing). It runs until the runtime
 /// ends; renewing when there is nothing to renew is one cheap UPDATE.
-pub(crate) fn keep(app: &Twitcher, started: &Arc<AtomicBool>) {
-    if started.swap(true, Ordering::SeqCst) {
+pub(crate) fn keep(app: &Twitcher) {
+    if app.registry.lease_keeper.swap(true, Ordering::SeqCst) {
         return;
     }
     let (db, instance) = (app.db.clone(), app.instance_id().to_string());

@@ -1,0 +1,148 @@
+//! The library's videos and how lists of them are asked for.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum Storage {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum VideoStatus {
+    Importing,
+    Ready,
+    Failed,
+}
+
+/// A video as every surface sees it (CLI.md's keys plus a few).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Video {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub status: VideoStatus,
+    pub container: Option<Container>,
+    pub duration_sec: Option<f64>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub fps: Option<f64>,
+    pub codec_video: Option<String>,
+    pub codec_audio: Option<String>,
+    pub bitrate: Option<i64>,
+    pub size_bytes: i64,
+    pub storage: Storage,
+    pub local_path: Option<String>,
+    pub s3_key: Option<String>,
+    pub content_hash: Option<String>,
+    pub thumbnail: Option<String>,
+    pub error: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    #[default]
+    Date,
+    Title,
+    Duration,
+    Size,
+}
+
+/// Search, filters, order and page. Everything optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(default)]
+pub struct VideoQuery {
+    /// Matched against title and description, case-insensitively.
+    pub search: Option<String>,
+    pub format: Option<Container>,
+    pub min_duration_sec: Option<f64>,
+    pub max_duration_sec: Option<f64>,
+    pub min_height: Option<i64>,
+    pub max_height: Option<i64>,
+    pub storage: Option<Storage>,
+    pub status: Option<VideoStatus>,
+    pub sort: Sort,
+    pub descending: bool,
+    pub limit: u32,
+    pub offset: i64,
+}
+
+impl Default for VideoQuery {
+    fn default() -> Self {
+        Self {
+            search: None,
+            format: None,
+            min_duration_sec: None,
+            max_duration_sec: None,
+            min_height: None,
+            max_height: None,
+            storage: None,
+            status: None,
+            sort: Sort::Date,
+            descending: true,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VideoPage {
+    pub items: Vec<Video>,
+    pub total: i64,
+}
+
+/// The containers Twitcher imports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum Container {
+    Mp4,
+    Webm,
+    Ogg,
+    Avi,
+    Mov,
+    Wmv,
+    Flv,
+}
+
+impl Container {
+    pub const ALL: [Container; 7] =
+        [Container::Mp4, Container::Webm, Container::Ogg, Container::Avi, Container::Mov, Container::Wmv, Container::Flv];
+
+    /// The usual file extension, also the name scripts use (`--format mp4`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Container::Mp4 => "mp4",
+            Container::Webm => "webm",
+            Container::Ogg => "ogg",
+            Container::Avi => "avi",
+            Container::Mov => "mov",
+            Container::Wmv => "wmv",
+            Container::Flv => "flv",
+        }
+    }
+
+    pub fn from_extension(ext: &str) -> Option<Container> {
+        let ext = ext.trim().trim_start_matches('.').to_ascii_lowercase();
+        Container::ALL.into_iter().find(|c| c.extension() == ext || (ext == "ogv" && *c == Container::Ogg))
+    }
+}
