@@ -67,7 +67,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::playlists::set_playlist_options,
             commands::playlists::delete_playlist,
             commands::streams::start_broadcast,
-            commands::streams::quality_presets,
+            commands::streams::start_defaults,
             commands::streams::list_streams,
             commands::streams::stop_stream,
             commands::streams::stop_broadcast,

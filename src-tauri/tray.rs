@@ -75,18 +75,10 @@ pub fn install(app: &AppHandle, core: Twitcher) -> tauri::Result<()> {
         // A playlist broadcast's (now playing, up next), by broadcast id.
         let mut playing: HashMap<String, (String, Option<String>)> = HashMap::new();
         refresh(&handle, &tray, &core, &base, &states, &jobs, &playing).await;
-        // Another process (the CLI, `serve`) may schedule or start broadcasts on this data dir:
-        // its changes reach this menu within a minute even with no event here.
-        let mut others = tokio::time::interval(std::time::Duration::from_secs(60));
-        others.tick().await;
+        // What another process (the CLI, `serve`) schedules on this data dir arrives as a
+        // ScheduleChanged event too: the core's runtime watches for it.
         loop {
-            let event = tokio::select! {
-                e = events.recv() => e,
-                _ = others.tick() => {
-                    refresh(&handle, &tray, &core, &base, &states, &jobs, &playing).await;
-                    continue;
-                }
-            };
+            let event = events.recv().await;
             let changed = match event {
                 Ok(Event::Stream(s)) => {
                     let item = s.now_playing.clone().map(|now| (now, s.up_next.clone()));

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use tauri::State;
-use twitcher_core::{alerts, profiles};
+use twitcher_core::alerts;
 
 use super::{AppState, CommandResult};
 
@@ -33,8 +33,7 @@ pub async fn save_alert_settings(state: State<'_, AppState>, settings: AlertSett
     // Desktop notifications are this window's.
     let current = alerts::webhook_url(app).await?.unwrap_or_default();
     if settings.webhook_url.trim() != current {
-        profiles::require_admin(&actor)?;
-        alerts::set_webhook_url(app, &settings.webhook_url).await?;
+        alerts::set_webhook_url(app, &actor, &settings.webhook_url).await?;
     }
     app.set_setting(super::NOTIFY_DESKTOP_SETTING, if settings.desktop { "on" } else { "off" }).await?;
     state.notify_desktop.store(settings.desktop, Ordering::Relaxed);

@@ -92,14 +92,6 @@ impl AppState {
             profiles::active(app).await?.ok_or_else(|| ErrorBody::from(profiles::ProfileError::NoActiveProfile))?;
         Ok((app, profile))
     }
-
-    /// The opened data dir, when the profile signed in is an ADMIN: what changes the whole data
-    /// dir (its key, storage, webhook, limits) is the installation owner's, not every profile's.
-    pub async fn admin(&self) -> Result<&Twitcher, ErrorBody> {
-        let (app, actor) = self.actor().await?;
-        profiles::require_admin(&actor)?;
-        Ok(app)
-    }
 }
 
 /// Commands return this: the UI gets `{status: "error", error: {code, message}}` on failure.

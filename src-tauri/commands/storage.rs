@@ -16,7 +16,8 @@ pub async fn s3_status(state: State<'_, AppState>) -> CommandResult<S3Status> {
 #[tracing::instrument(skip_all)]
 pub async fn save_s3_settings(state: State<'_, AppState>, settings: S3Settings, secret_key: Option<String>) -> CommandResult<S3Status> {
     let secret_key = secret_key.map(zeroize::Zeroizing::new);
-    Ok(storage::save_settings(state.admin().await?, &settings, secret_key.as_deref().map(String::as_str)).await?)
+    let (app, actor) = state.actor().await?;
+    Ok(storage::save_settings(app, &actor, &settings, secret_key.as_deref().map(String::as_str)).await?)
 }
 
 #[tauri::command]

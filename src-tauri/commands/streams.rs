@@ -24,18 +24,24 @@ pub async fn start_broadcast(state: State<'_, AppState>, request: StartRequest) 
     Ok(started)
 }
 
-/// The qualities the Go live dialog offers (Twitch's recommended settings, decided by the core)
-/// and the one a start without a choice gets.
+/// What the Go live dialog offers and starts with, as the core decides it: the qualities
+/// (Twitch's recommended settings), the one a start without a choice gets, and whether an
+/// unprepared video goes live at once on a real-time encode.
 #[tauri::command]
 #[specta::specta]
-pub async fn quality_presets() -> CommandResult<QualityPresets> {
-    Ok(QualityPresets { presets: broadcast::QUALITY_PRESETS.to_vec(), default: broadcast::Quality::default() })
+pub async fn start_defaults() -> CommandResult<StartDefaults> {
+    Ok(StartDefaults {
+        presets: broadcast::QUALITY_PRESETS.to_vec(),
+        quality: broadcast::Quality::default(),
+        live_encode: StartRequest::LIVE_ENCODE_BY_DEFAULT,
+    })
 }
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
-pub struct QualityPresets {
+pub struct StartDefaults {
     pub presets: Vec<broadcast::QualityPreset>,
-    pub default: broadcast::Quality,
+    pub quality: broadcast::Quality,
+    pub live_encode: bool,
 }
 
 /// This profile's streams, newest first (running ones included).
@@ -104,7 +110,8 @@ pub async fn after_crash(state: State<'_, AppState>) -> CommandResult<broadcast:
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn set_after_crash(state: State<'_, AppState>, policy: broadcast::AfterCrash) -> CommandResult<()> {
-    Ok(broadcast::set_after_crash(state.admin().await?, policy).await?)
+    let (app, actor) = state.actor().await?;
+    Ok(broadcast::set_after_crash(app, &actor, policy).await?)
 }
 
 /// Whether closing the window while streams are live hides it to the tray (else it quits).
@@ -136,7 +143,8 @@ pub async fn loudness_target(state: State<'_, AppState>) -> CommandResult<f64> {
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn set_loudness_target(state: State<'_, AppState>, lufs: f64) -> CommandResult<()> {
-    Ok(broadcast::loudness::set_target(state.admin().await?, lufs).await?)
+    let (app, actor) = state.actor().await?;
+    Ok(broadcast::loudness::set_target(app, &actor, lufs).await?)
 }
 
 #[tauri::command]

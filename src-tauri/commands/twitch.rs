@@ -87,6 +87,6 @@ pub async fn twitch_client_id(state: State<'_, AppState>) -> CommandResult<Twitc
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn set_twitch_client_id(state: State<'_, AppState>, client_id: String) -> CommandResult<()> {
-    let app = state.admin().await?;
-    Ok(twitch::set_client_id(app, &client_id).await?)
+    let (app, actor) = state.actor().await?;
+    Ok(twitch::set_client_id(app, &actor, &client_id).await?)
 }

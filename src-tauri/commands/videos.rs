@@ -106,5 +106,6 @@ pub async fn max_import_bytes(state: State<'_, AppState>) -> CommandResult<u64> 
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn set_max_import_bytes(state: State<'_, AppState>, bytes: u64) -> CommandResult<()> {
-    Ok(library::set_max_file_bytes(state.admin().await?, bytes).await?)
+    let (app, actor) = state.actor().await?;
+    Ok(library::set_max_file_bytes(app, &actor, bytes).await?)
 }

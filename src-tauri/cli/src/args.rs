@@ -324,8 +324,9 @@ pub enum VideoCommand {
         /// Ascending order (default: descending).
         #[arg(long)]
         asc: bool,
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
+        /// How many (50 unless said, at most 500 a page).
+        #[arg(long)]
+        limit: Option<u32>,
         #[arg(long, default_value_t = 0)]
         offset: i64,
     },

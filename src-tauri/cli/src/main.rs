@@ -40,9 +40,9 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
     let result = match cli.command {
         Command::Profile(cmd) => commands::profile::run(&app, &cli.global, cmd, out).await,
         Command::Account(cmd) => commands::account::run(&app, &cli.global, cmd, out).await,
-        Command::Vault(cmd) => commands::vault::run(&app, cmd, out).await,
+        Command::Vault(cmd) => commands::vault::run(&app, &cli.global, cmd, out).await,
         Command::Video(cmd) => commands::video::run(&app, &cli.global, cmd, out).await,
-        Command::Storage(cmd) => commands::storage::run(&app, cmd, out).await,
+        Command::Storage(cmd) => commands::storage::run(&app, &cli.global, cmd, out).await,
         Command::Schedule(cmd) => commands::schedule::run(&app, &cli.global, cmd, out).await,
         Command::Playlist(cmd) => commands::playlist::run(&app, &cli.global, cmd, out).await,
         Command::Stream(cmd) => commands::stream::run(&app, &cli.global, cmd, out).await,
@@ -50,7 +50,8 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
         Command::Doctor => commands::doctor::run(&app, out).await,
         Command::Alerts(args::AlertsCommand::Webhook { url }) => {
             if let Some(url) = url {
-                twitcher_core::alerts::set_webhook_url(&app, &url).await.map_err(Error::from)?;
+                let actor = twitcher_core::profiles::resolve(&app, cli.global.profile.as_deref()).await?;
+                twitcher_core::alerts::set_webhook_url(&app, &actor, &url).await.map_err(Error::from)?;
             }
             let current = twitcher_core::alerts::webhook_url(&app).await.map_err(Error::from)?;
             out.print(&serde_json::json!({ "webhook_url": current }), || match &current {

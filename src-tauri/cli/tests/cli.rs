@@ -384,3 +384,24 @@ fn serve_answers_on_the_address_it_prints_warns_beyond_loopback_and_stops_on_sig
         assert_eq!(stderr.contains("reachable from other machines"), warns, "{stderr}");
     }
 }
+
+#[test]
+fn a_user_profile_on_the_command_line_cannot_change_the_data_dirs_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    create(dir.path(), "Ana"); // the first profile: ADMIN
+    json_ok(twitcher(dir.path()).args(["--json", "alerts", "webhook", "https://hooks.example.com/ana"]));
+    create(dir.path(), "Bo"); // signed in now, a USER
+    for args in [
+        &["--json", "alerts", "webhook", "https://hooks.example.com/bo"][..],
+        &["--json", "stream", "after-crash", "restart"],
+        &["--json", "stream", "loudness", "-16"],
+        &["--json", "twitch", "client-id", "abc123"],
+        &["--json", "vault", "rotate"],
+    ] {
+        let (error, _) = json_err(twitcher(dir.path()).args(args));
+        assert_eq!(error["code"], "not_admin", "{args:?}: {error}");
+    }
+    // What the ADMIN set is still there.
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "alerts", "webhook"]))["webhook_url"], "https://hooks.example.com/ana");
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "stream", "after-crash"]))["after_crash"], "fail");
+}

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broadcast::StreamState;
 use crate::db::DbError;
+use crate::model::NotAdmin;
 use crate::events::Event;
 use crate::Twitcher;
 
@@ -23,6 +24,8 @@ const WEBHOOK_SETTING: &str = "alerts.webhook_url";
 pub enum AlertError {
     #[error("the webhook URL must be an http:// or https:// URL")]
     InvalidWebhook,
+    #[error(transparent)]
+    NotAdmin(#[from] NotAdmin),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -83,7 +86,8 @@ pub async fn webhook_url(app: &Twitcher) -> Result<Option<String>, AlertError> {
 }
 
 /// Sets the webhook URL (empty clears it).
-pub async fn set_webhook_url(app: &Twitcher, url: &str) -> Result<(), AlertError> {
+pub async fn set_webhook_url(app: &Twitcher, actor: &crate::model::Profile, url: &str) -> Result<(), AlertError> {
+    actor.require_admin()?;
     let url = url.trim();
     if url.is_empty() {
         app.db.delete_setting(WEBHOOK_SETTING).await?;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::db::{self, DbError};
 use crate::events::Events;
+use crate::model::Profile;
 use crate::options::Options;
 use crate::outbound::OutboundPolicy;
 use crate::private_files;
@@ -165,8 +166,9 @@ impl Twitcher {
         Ok(())
     }
 
-    /// Re-seals every secret under a new data key; returns how many secrets moved.
-    pub async fn rotate_vault(&self) -> Result<usize, VaultError> {
+    /// Re-seals every secret under a new data key (an ADMIN's act); returns how many moved.
+    pub async fn rotate_vault(&self, actor: &Profile) -> Result<usize, VaultError> {
+        actor.require_admin()?;
         let mut slot = self.vault.lock().await;
         // Always the recorded key: another process may have rotated since this one loaded it.
         let current = Vault::load(&self.db, &self.data_dir, self.options.keyring, self.options.vault_key_file.as_deref()).await?;

@@ -66,6 +66,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Config(_) => ErrorCode::Config,
+            Error::Alert(AlertError::NotAdmin(_)) => ErrorCode::NotAdmin,
             Error::Doctor(DoctorError::Vault(e)) => vault_code(e),
             Error::Doctor(DoctorError::Db(_)) => ErrorCode::Database,
             Error::Alert(AlertError::InvalidWebhook) => ErrorCode::InvalidInput,
@@ -111,6 +112,7 @@ impl Error {
                 LibraryError::InvalidTitle | LibraryError::InvalidDescription | LibraryError::InvalidFormat(_) => {
                     ErrorCode::InvalidInput
                 }
+                LibraryError::NotAdmin(_) => ErrorCode::NotAdmin,
                 LibraryError::Storage(e) => storage_code(e),
                 LibraryError::Db(_) => unreachable!("matched above"),
             },
@@ -163,6 +165,7 @@ fn broadcast_code(e: &BroadcastError) -> ErrorCode {
         BroadcastError::Source(_) => ErrorCode::SourceUnreadable,
         BroadcastError::Account(_) => ErrorCode::AccountError,
         BroadcastError::Storage(e) => storage_code(e),
+        BroadcastError::NotAdmin(_) => ErrorCode::NotAdmin,
         BroadcastError::Db(_) => ErrorCode::Database,
     }
 }
@@ -194,6 +197,7 @@ fn storage_code(e: &StorageError) -> ErrorCode {
         StorageError::LocalMissing { .. } => ErrorCode::FileMissing,
         StorageError::Io(_) => ErrorCode::Io,
         StorageError::Vault(e) => vault_code(e),
+        StorageError::NotAdmin(_) => ErrorCode::NotAdmin,
         StorageError::Db(_) => ErrorCode::Database,
     }
 }
@@ -220,6 +224,7 @@ fn twitch_code(e: &TwitchError) -> ErrorCode {
         TwitchError::ReconnectNeeded { .. } => ErrorCode::TwitchReconnectNeeded,
         TwitchError::NotConnected { .. } => ErrorCode::TwitchNotConnected,
         TwitchError::InsecureUrl { .. } => ErrorCode::Config,
+        TwitchError::NotAdmin(_) => ErrorCode::NotAdmin,
         TwitchError::Account(_) | TwitchError::Vault(_) | TwitchError::Db(_) => ErrorCode::TwitchError,
     }
 }
@@ -231,6 +236,7 @@ fn vault_code(e: &VaultError) -> ErrorCode {
         VaultError::KeyringUnavailable { .. } => ErrorCode::KeyringUnavailable,
         VaultError::Store(_) | VaultError::KeyFile(_) => ErrorCode::KeyStore,
         VaultError::Tampered { .. } => ErrorCode::SecretTampered,
+        VaultError::NotAdmin(_) => ErrorCode::NotAdmin,
         VaultError::Db(_) => ErrorCode::Database,
     }
 }

@@ -17,6 +17,7 @@ use crate::events::Event;
 use crate::jobs::{self, JobContext, JobError, JobOutcome};
 use crate::media::{self, ProbeError};
 pub use crate::model::{Container, Sort, Storage, Video, VideoPage, VideoQuery, VideoStatus};
+use crate::model::NotAdmin;
 use crate::profiles::Profile;
 use crate::Twitcher;
 
@@ -45,6 +46,8 @@ pub enum LibraryError {
     #[error(transparent)]
     Storage(Box<crate::storage::StorageError>),
     #[error(transparent)]
+    NotAdmin(#[from] NotAdmin),
+    #[error(transparent)]
     Db(#[from] DbError),
 }
 
@@ -71,8 +74,10 @@ pub async fn max_file_bytes(app: &Twitcher) -> Result<u64, DbError> {
     Ok(app.db.setting(MAX_FILE_KEY).await?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MAX_FILE_BYTES))
 }
 
-pub async fn set_max_file_bytes(app: &Twitcher, bytes: u64) -> Result<(), DbError> {
-    app.db.set_setting(MAX_FILE_KEY, &bytes.to_string()).await
+/// Sets the largest file an import takes, for the whole data dir (an ADMIN's act).
+pub async fn set_max_file_bytes(app: &Twitcher, actor: &Profile, bytes: u64) -> Result<(), LibraryError> {
+    actor.require_admin()?;
+    Ok(app.db.set_setting(MAX_FILE_KEY, &bytes.to_string()).await?)
 }
 
 /// Queues one import job per file; returns the job ids, and the files refused at once.

@@ -317,11 +317,7 @@ pub async fn resolve(app: &Twitcher, explicit_uuid: Option<&str>) -> Result<Prof
 /// Only an ADMIN may do this: what changes a whole data dir (its key, storage, webhook, limits)
 /// or every profile.
 pub fn require_admin(actor: &Profile) -> Result<(), ProfileError> {
-    if actor.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ProfileError::NotAdmin { role: actor.role })
-    }
+    actor.require_admin().map_err(|e| ProfileError::NotAdmin { role: e.role })
 }
 
 #[cfg(test)]

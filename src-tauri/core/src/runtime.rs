@@ -1,21 +1,25 @@
 //! Every background loop of a long-running Twitcher — the window and `twitcher serve` — started
 //! and ended in one place, so both do the same: stream logs pruned at start, the job worker, log
 //! retention in S3, recovery of what a dead process left (streams whose lease expired, see
-//! [`crate::lease`]), recurring schedules' ticks, due broadcasts, Twitch token validation, and
-//! alerts; on a node also the heartbeat and the claim loop. Each is its own task, so a slow S3
+//! [`crate::lease`]), recurring schedules' ticks, due broadcasts, a watch on what other processes
+//! schedule, Twitch token validation, and alerts; on a node also the heartbeat and the claim loop. Each is its own task, so a slow S3
 //! listing never holds up a due broadcast. Surfaces start a [`Runtime`] and end it with
 //! [`Runtime::shutdown`]; they run no background work of their own.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{self, Alert};
+use crate::events::Event;
 use crate::{broadcast, jobs, nodes, schedules, twitch, Twitcher};
 
 /// How often recovery, recurring schedules and due broadcasts look again.
 const TICK: Duration = Duration::from_secs(2);
+/// How often the next scheduled broadcast is looked up for changes made by other processes.
+const WATCH_OTHERS_EVERY: Duration = Duration::from_secs(10);
 /// How often old stream logs leave the bucket.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
@@ -59,9 +63,24 @@ impl Runtime {
                     tracing::error!(error = %e, "scheduler: due broadcasts");
                 }
             }),
+            // Another process (the CLI, `serve`) may schedule or cancel on this data dir: what
+            // shows the next broadcast (the tray) hears of it as an event, as of this process's.
+            every(app, &shutdown, WATCH_OTHERS_EVERY, {
+                let seen = Arc::new(Mutex::new(None));
+                move |app| notice_schedule_changes(app, seen.clone())
+            }),
             tokio::spawn(twitch::tokens::run_validation(app.clone(), shutdown.clone())),
             tokio::spawn(alerts::run(app.clone(), shutdown.clone(), present)),
         ];
+        Self { app: app.clone(), shutdown, tasks, fleet: None }
+    }
+
+    /// What a foreground broadcast of the command line (`twitcher stream start`) needs beside
+    /// it: the alerts, since its destinations' events exist only in that process. No job worker
+    /// and no scheduler: the window or `serve` runs those for the data dir.
+    pub fn start_foreground(app: &Twitcher, present: impl Fn(&Alert) + Send + 'static) -> Self {
+        let shutdown = CancellationToken::new();
+        let tasks = vec![tokio::spawn(alerts::run(app.clone(), shutdown.clone(), present))];
         Self { app: app.clone(), shutdown, tasks, fleet: None }
     }
 
@@ -132,4 +151,20 @@ where
             }
         }
     })
+}
+
+/// The next scheduled broadcast (id, title, time) as this process last saw it: `None` before
+/// the first look.
+type SeenNext = Arc<Mutex<Option<Option<(String, String, String)>>>>;
+
+/// Announces [`Event::ScheduleChanged`] when the next scheduled broadcast is not the one this
+/// process last saw: another process scheduled, started or cancelled one. The first look only
+/// records. A std lock: never held across an await.
+async fn notice_schedule_changes(app: Twitcher, seen: SeenNext) {
+    let Ok(next) = broadcast::next_scheduled(&app).await else { return };
+    let previous = seen.lock().unwrap_or_else(|e| e.into_inner()).replace(next.clone());
+    if previous.is_some_and(|previous| previous != next) {
+        let broadcast_id = next.map(|(id, _, _)| id).unwrap_or_default();
+        app.events.emit(Event::ScheduleChanged { broadcast_id });
+    }
 }

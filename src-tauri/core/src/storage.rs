@@ -27,7 +27,7 @@ use crate::db::storage::{SECRET_KEY, TABLE};
 use crate::db::DbError;
 use crate::events::Event;
 use crate::jobs::{self, JobContext, JobError, JobOutcome};
-use crate::model::{Storage, Video};
+use crate::model::{NotAdmin, Storage, Video};
 use crate::profiles::Profile;
 use crate::vault::{SecretRef, VaultError};
 pub use crate::model::S3Settings;
@@ -57,6 +57,8 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    #[error(transparent)]
+    NotAdmin(#[from] NotAdmin),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -133,7 +135,8 @@ fn validate(s: &S3Settings) -> Result<S3Settings, StorageError> {
 }
 
 /// Saves S3 settings for this data dir. `secret_key` `None` keeps the saved one.
-pub async fn save_settings(app: &Twitcher, settings: &S3Settings, secret_key: Option<&str>) -> Result<S3Status, StorageError> {
+pub async fn save_settings(app: &Twitcher, actor: &Profile, settings: &S3Settings, secret_key: Option<&str>) -> Result<S3Status, StorageError> {
+    actor.require_admin()?;
     let settings = validate(settings)?;
     let secret = secret_key.map(str::trim).filter(|k| !k.is_empty());
     if secret.is_none() && app.db.s3_config().await?.and_then(|(_, sealed)| sealed).is_none() {

@@ -26,7 +26,8 @@ async fn posts_arriving(policy: OutboundPolicy, host: &str) -> usize {
 
 /// Runs the alerts with the webhook at `hook`, emits one alert and gives it time to be posted.
 async fn alerts_to(app: &Twitcher, hook: &str) {
-    alerts::set_webhook_url(app, hook).await.unwrap();
+    let admin = support::first_profile(app).await;
+    alerts::set_webhook_url(app, &admin, hook).await.unwrap();
     let stop = CancellationToken::new();
     let task = tokio::spawn(alerts::run(app.clone(), stop.clone(), |_| {}));
     tokio::time::sleep(Duration::from_millis(200)).await;

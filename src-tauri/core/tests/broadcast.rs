@@ -143,7 +143,7 @@ async fn a_dropped_destination_comes_back_and_the_others_lose_nothing() {
     let mut events = s.app.events.subscribe();
     // Alerts go to the surface's notifier and to the webhook.
     let (hook, posted) = support::webhook_receiver().await;
-    twitcher_core::alerts::set_webhook_url(&s.app, &hook).await.unwrap();
+    twitcher_core::alerts::set_webhook_url(&s.app, &s.ana, &hook).await.unwrap();
     let notified = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = notified.clone();
     let stop_alerts = tokio_util::sync::CancellationToken::new();
@@ -502,7 +502,7 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
     let ingest = Ingest::start();
     let s = setup(&ingest, 3, 2).await;
     assert_eq!(broadcast::after_crash(&s.app).await.unwrap(), broadcast::AfterCrash::Fail, "failing is the default");
-    broadcast::set_after_crash(&s.app, broadcast::AfterCrash::Restart).await.unwrap();
+    broadcast::set_after_crash(&s.app, &s.ana, broadcast::AfterCrash::Restart).await.unwrap();
     // A broadcast that was on air in a process that is gone: its lease was last renewed a
     // minute ago.
     let id = broadcast::schedule(&s.app, &s.ana, &request(&s, false), "2099-01-01T00:00:00Z").await.unwrap();
@@ -630,7 +630,7 @@ async fn a_channel_twitch_shows_offline_while_publishing_is_alerted_and_reconnec
     let video_id = jobs::run_until_done(&app, &ids).await.unwrap()[0].video_id.unwrap();
     let account_ids = support::connect_accounts(&app, &ana, &fake, &["41245072", "55501"], &ingest.server()).await;
     let (hook, posted) = support::webhook_receiver().await;
-    twitcher_core::alerts::set_webhook_url(&app, &hook).await.unwrap();
+    twitcher_core::alerts::set_webhook_url(&app, &ana, &hook).await.unwrap();
     let alerts_done = tokio_util::sync::CancellationToken::new();
     let alerts = tokio::spawn(twitcher_core::alerts::run(app.clone(), alerts_done.clone(), |_| {}));
 

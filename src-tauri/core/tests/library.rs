@@ -153,11 +153,11 @@ async fn the_size_limit_and_the_plan_quota_are_checked_before_copying() {
     let file = make_video(dir.path(), "clip", "mp4", &[]);
     let size = std::fs::metadata(&file).unwrap().len();
 
-    library::set_max_file_bytes(&app, size - 1).await.unwrap();
+    library::set_max_file_bytes(&app, &ana, size - 1).await.unwrap();
     let over = import(&app, &ana, std::slice::from_ref(&file)).await;
     assert!(over[0].error.as_deref().unwrap().contains("limit per file"), "{:?}", over[0].error);
 
-    library::set_max_file_bytes(&app, library::DEFAULT_MAX_FILE_BYTES).await.unwrap();
+    library::set_max_file_bytes(&app, &ana, library::DEFAULT_MAX_FILE_BYTES).await.unwrap();
     // Plans are data: shrink FREE's storage to just under this file.
     support::execute(&app, "UPDATE plans SET max_storage_bytes = $1 WHERE name = 'FREE'", &[Bind::Int(size as i64 - 1)]).await;
     let quota = import(&app, &ana, std::slice::from_ref(&file)).await;

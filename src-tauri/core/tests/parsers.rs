@@ -607,13 +607,14 @@ fn the_webhook_setting_takes_http_and_https_urls_with_a_host_and_nothing_else() 
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let app = rt.block_on(support::open(dir.path(), KeyringPreference::File));
+    let admin = rt.block_on(support::first_profile(&app));
     let text = prop_oneof![
         2 => ("(?i:https?|ftp|file|javascript|data|rtmp|ws)", "(:|://)", "[a-z0-9.@:/\\[\\]-]{0,24}").prop_map(|(s, sep, rest)| format!("{s}{sep}{rest}")),
         1 => any::<String>(),
     ];
     TestRunner::new(config(64))
         .run(&text, |text| {
-            let stored = rt.block_on(twitcher_core::alerts::set_webhook_url(&app, &text));
+            let stored = rt.block_on(twitcher_core::alerts::set_webhook_url(&app, &admin, &text));
             let trimmed = text.trim();
             let expected = trimmed.is_empty()
                 || url::Url::parse(trimmed).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());

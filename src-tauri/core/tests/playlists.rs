@@ -408,7 +408,7 @@ async fn an_item_whose_file_is_damaged_is_covered_by_the_slate_and_the_next_item
     let input = AccountInput { display_name: "Main".into(), channel_id: "1001".into(), login: None, ingest_server: Some(ingest.server()) };
     let account = accounts::add(&s.app, &s.ana, &input, &key).await.unwrap();
     let (url, posted) = webhook().await;
-    twitcher_core::alerts::set_webhook_url(&s.app, &url).await.unwrap();
+    twitcher_core::alerts::set_webhook_url(&s.app, &s.ana, &url).await.unwrap();
     let alerts_done = tokio_util::sync::CancellationToken::new();
     let alerts = tokio::spawn(twitcher_core::alerts::run(s.app.clone(), alerts_done.clone(), |_| {}));
 

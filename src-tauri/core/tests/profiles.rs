@@ -171,3 +171,41 @@ async fn names_are_trimmed_defaulted_and_validated() {
     assert!(matches!(profiles::register(&app, Some("a\u{7}b")).await, Err(ProfileError::InvalidName)));
     assert_eq!(app.testing_db().list_users().await.unwrap().len(), 2, "refused names created nothing");
 }
+
+#[tokio::test]
+async fn only_an_admin_changes_what_the_whole_data_dir_shares_and_a_refusal_changes_nothing() {
+    use twitcher_core::{alerts, broadcast, library, storage, twitch, Error, ErrorCode};
+    let (_dir, app) = open().await;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap().profile;
+    let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
+    assert_eq!((ana.role, bo.role), (Role::Admin, Role::User));
+    let s3 = storage::S3Settings { endpoint: Some("http://127.0.0.1:9".into()), bucket: "b".into(), region: "us-east-1".into(), access_key: "k".into(), path_style: true };
+
+    // Every setter of a data-dir-wide setting refuses a USER, whichever surface calls it.
+    let refusals: Vec<(&str, Error)> = vec![
+        ("rotate the key", app.rotate_vault(&bo).await.unwrap_err().into()),
+        ("import limit", library::set_max_file_bytes(&app, &bo, 1).await.unwrap_err().into()),
+        ("S3", storage::save_settings(&app, &bo, &s3, Some("secret")).await.unwrap_err().into()),
+        ("webhook", alerts::set_webhook_url(&app, &bo, "https://hooks.example.com/x").await.unwrap_err().into()),
+        ("Twitch client id", twitch::set_client_id(&app, &bo, "abc123").await.unwrap_err().into()),
+        ("loudness", broadcast::loudness::set_target(&app, &bo, -16.0).await.unwrap_err().into()),
+        ("after a crash", broadcast::set_after_crash(&app, &bo, broadcast::AfterCrash::Restart).await.unwrap_err().into()),
+    ];
+    for (what, e) in &refusals {
+        assert_eq!(e.code(), ErrorCode::NotAdmin, "{what}: {e}");
+        assert!(e.to_string().contains("ADMIN"), "{what}: {e}");
+    }
+    // Nothing was changed by the refusals.
+    assert_eq!(library::max_file_bytes(&app).await.unwrap(), library::DEFAULT_MAX_FILE_BYTES);
+    assert_ne!(storage::status(&app).await.unwrap().source, storage::SettingsSource::Saved);
+    assert_eq!(alerts::webhook_url(&app).await.unwrap(), None);
+    assert_eq!(broadcast::after_crash(&app).await.unwrap(), broadcast::AfterCrash::Fail);
+
+    // The ADMIN may.
+    library::set_max_file_bytes(&app, &ana, 1234).await.unwrap();
+    alerts::set_webhook_url(&app, &ana, "https://hooks.example.com/x").await.unwrap();
+    broadcast::set_after_crash(&app, &ana, broadcast::AfterCrash::Restart).await.unwrap();
+    assert_eq!(library::max_file_bytes(&app).await.unwrap(), 1234);
+    assert_eq!(alerts::webhook_url(&app).await.unwrap().as_deref(), Some("https://hooks.example.com/x"));
+    assert_eq!(broadcast::after_crash(&app).await.unwrap(), broadcast::AfterCrash::Restart);
+}

@@ -27,7 +27,7 @@ async fn setup(server: &S3Server) -> (tempfile::TempDir, Twitcher, Profile) {
     let app = open(&dir.path().join("data"), KeyringPreference::File).await;
     let profile = profiles::register(&app, Some("Ana")).await.unwrap().profile;
     server.create_bucket("videos").await;
-    storage::save_settings(&app, &settings(&server.endpoint, "videos"), Some(SECRET)).await.unwrap();
+    storage::save_settings(&app, &profile, &settings(&server.endpoint, "videos"), Some(SECRET)).await.unwrap();
     (dir, app, profile)
 }
 
@@ -45,7 +45,7 @@ fn sha(path: &std::path::Path) -> String {
 #[tokio::test]
 async fn settings_are_saved_with_the_secret_sealed_and_connection_errors_are_precise() {
     let Some(server) = S3Server::start() else { return };
-    let (dir, app, _) = setup(&server).await;
+    let (dir, app, ana) = setup(&server).await;
     let status = storage::status(&app).await.unwrap();
     assert_eq!((status.source, status.has_secret_key), (SettingsSource::Saved, true));
     assert_eq!(status.settings.unwrap().bucket, "videos");
@@ -55,17 +55,17 @@ async fn settings_are_saved_with_the_secret_sealed_and_connection_errors_are_pre
     }
 
     // Keeping the secret: saving without one keeps the sealed key.
-    storage::save_settings(&app, &settings(&server.endpoint, "missing-bucket"), None).await.unwrap();
+    storage::save_settings(&app, &ana, &settings(&server.endpoint, "missing-bucket"), None).await.unwrap();
     let err = storage::test_connection(&app).await.unwrap_err().to_string();
     assert!(err.contains("bucket 'missing-bucket' does not exist"), "{err}");
 
-    storage::save_settings(&app, &settings("http://127.0.0.1:9", "videos"), None).await.unwrap();
+    storage::save_settings(&app, &ana, &settings("http://127.0.0.1:9", "videos"), None).await.unwrap();
     let err = storage::test_connection(&app).await.unwrap_err().to_string();
     assert!(err.contains("cannot reach http://127.0.0.1:9"), "{err}");
     assert!(!err.contains(SECRET));
 
     for bad in [settings(&server.endpoint, "Bad_Bucket"), settings("ftp://x", "videos"), S3Settings { access_key: " ".into(), ..settings(&server.endpoint, "videos") }] {
-        assert!(matches!(storage::save_settings(&app, &bad, None).await, Err(StorageError::Invalid(_))));
+        assert!(matches!(storage::save_settings(&app, &ana, &bad, None).await, Err(StorageError::Invalid(_))));
     }
 }
 
@@ -175,7 +175,7 @@ async fn a_broadcasts_log_goes_to_the_bucket_while_it_runs_and_when_it_ends_reda
     let registered = profiles::register(&app, Some("Ana")).await.unwrap();
     let (ana, uuid) = (registered.profile, registered.uuid);
     server.create_bucket("logs").await;
-    storage::save_settings(&app, &settings(&server.endpoint, "logs"), Some(SECRET)).await.unwrap();
+    storage::save_settings(&app, &ana, &settings(&server.endpoint, "logs"), Some(SECRET)).await.unwrap();
     let video = import_one(&app, &ana, make_video(dir.path(), "clip", "mp4", &["-t", "6"])).await;
     let key = "live_4242_ArchivedStreamKeySecret99";
     let input = AccountInput { display_name: "Main".into(), channel_id: "4242".into(), login: None, ingest_server: Some(ingest.server()) };

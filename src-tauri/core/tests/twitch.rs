@@ -292,8 +292,9 @@ async fn without_a_client_id_connect_says_how_to_get_one() {
         assert_eq!(err.code(), "twitch_no_client_id");
         assert!(err.to_string().contains("dev.twitch.tv"));
     }
-    // The one from Settings is used.
-    twitch::set_client_id(&app, twitcher_testkit::twitch::CLIENT_ID).await.unwrap();
+    // The one from Settings is used (an ADMIN sets it).
+    let admin = support::first_profile(&app).await;
+    twitch::set_client_id(&app, &admin, twitcher_testkit::twitch::CLIENT_ID).await.unwrap();
     assert!(twitch::begin_connect(&app).await.is_ok());
-    assert!(matches!(twitch::set_client_id(&app, "not a client id!").await, Err(TwitchError::InvalidClientId)));
+    assert!(matches!(twitch::set_client_id(&app, &admin, "not a client id!").await, Err(TwitchError::InvalidClientId)));
 }

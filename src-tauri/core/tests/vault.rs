@@ -106,7 +106,7 @@ async fn rotation_reseals_every_secret_under_a_new_key_and_keeps_them_readable()
     let old_key = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
     let before = support::database_bytes(dir.path());
 
-    assert_eq!(app.rotate_vault().await.unwrap(), 3);
+    assert_eq!(app.rotate_vault(&profile).await.unwrap(), 3);
     let new_key = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
     assert_ne!(old_key, new_key);
     assert!(!dir.path().join(format!("{KEY_FILE}.next")).exists());
@@ -123,7 +123,7 @@ async fn a_rotation_interrupted_after_the_database_commit_is_finished_at_the_nex
     let app = open(dir.path(), KeyringPreference::File).await;
     let profile = with_accounts(&app, &KEYS[..2]).await;
     let old_key = std::fs::read(dir.path().join(KEY_FILE)).unwrap();
-    app.rotate_vault().await.unwrap();
+    app.rotate_vault(&profile).await.unwrap();
     let new_key = std::fs::read(dir.path().join(KEY_FILE)).unwrap();
     // The state a crash leaves between the commit and the promotion of the parked key.
     std::fs::write(dir.path().join(KEY_FILE), &old_key).unwrap();
@@ -180,7 +180,7 @@ async fn rotation_can_move_the_key_from_the_os_keyring_to_a_key_file() {
     let app = open(dir.path(), KeyringPreference::Os).await;
     let profile = with_accounts(&app, &KEYS[..2]).await;
     let to_file = open(dir.path(), KeyringPreference::File).await;
-    assert_eq!(to_file.rotate_vault().await.unwrap(), 2);
+    assert_eq!(to_file.rotate_vault(&profile).await.unwrap(), 2);
     assert!(dir.path().join(KEY_FILE).exists());
     let later = open(dir.path(), KeyringPreference::Auto).await;
     assert_eq!(later.vault().await.unwrap().backend(), KeyringBackend::File);
@@ -245,7 +245,7 @@ async fn keys_sealed_before_owners_were_bound_are_sealed_again_once_and_still_op
 
     // The next process to load the key binds the owner in — here a rotation, which loads it.
     let next = open(&data, KeyringPreference::File).await;
-    next.rotate_vault().await.unwrap();
+    next.rotate_vault(&ana).await.unwrap();
     assert_eq!(accounts::stream_key(&next, &ana, added.id).await.unwrap().as_str(), "live_333333333_SealedTheOldWay");
     let (cipher, _, _) = stored_key(&next, added.id).await;
     assert_ne!(cipher, v1.cipher, "sealed again");

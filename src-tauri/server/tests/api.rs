@@ -139,7 +139,8 @@ async fn uuid_login_gives_a_token_and_missing_forged_or_expired_tokens_get_401()
     let (status, body) = s.call(Method::DELETE, "/api/videos", None, None).await;
     assert_eq!((status, error_code(&body)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
     // The signing key is sealed, not stored in plaintext: it is the one secret a rotation moves.
-    assert_eq!(s.app.rotate_vault().await.unwrap(), 1);
+    let admin = twitcher_core::profiles::login(&s.app, &uuid).await.unwrap();
+    assert_eq!(s.app.rotate_vault(&admin).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -395,7 +396,7 @@ fn uploads_left(s: &Server) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uploaded_video_is_imported_and_listed_only_for_its_profile_and_bad_uploads_leave_nothing() {
     let s = start(ServerOptions::default()).await;
-    let (_, ana) = s.register("Ana").await;
+    let (ana_uuid, ana) = s.register("Ana").await;
     let (_, bo) = s.register("Bo").await;
     let file = make_video(s.dir.path(), "night-rerun", "mp4", &[]);
     let (status, video) = upload(&s, &ana, "night-rerun.mp4", std::fs::read(&file).unwrap()).await;
@@ -421,7 +422,8 @@ async fn an_uploaded_video_is_imported_and_listed_only_for_its_profile_and_bad_u
 
     let (status, body) = upload(&s, &ana, "notes.mp4", b"not a video at all".repeat(100)).await;
     assert!(status == StatusCode::BAD_REQUEST && ["import_rejected", "import_failed"].contains(&error_code(&body)), "{status} {body}");
-    twitcher_core::library::set_max_file_bytes(&s.app, 10_000).await.unwrap();
+    let admin = twitcher_core::profiles::login(&s.app, &ana_uuid).await.unwrap();
+    twitcher_core::library::set_max_file_bytes(&s.app, &admin, 10_000).await.unwrap();
     let (status, body) = upload(&s, &ana, "big.mp4", std::fs::read(&file).unwrap()).await;
     assert_eq!((status, error_code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "too_large"));
     let (status, _) = upload(&s, &bo, "x.mp4", vec![]).await;

@@ -1,11 +1,11 @@
 use twitcher_core::storage::{self, S3Settings, S3Status, SettingsSource};
-use twitcher_core::{Error, Twitcher};
+use twitcher_core::{profiles, Error, Twitcher};
 
 use super::read_secret;
-use crate::args::{S3Command, StorageCommand};
+use crate::args::{Global, S3Command, StorageCommand};
 use crate::output::Output;
 
-pub async fn run(app: &Twitcher, cmd: StorageCommand, out: &Output) -> Result<(), Error> {
+pub async fn run(app: &Twitcher, global: &Global, cmd: StorageCommand, out: &Output) -> Result<(), Error> {
     let cmd = match cmd {
         StorageCommand::S3(cmd) => cmd,
         StorageCommand::CacheLimit { gb } => {
@@ -27,7 +27,8 @@ pub async fn run(app: &Twitcher, cmd: StorageCommand, out: &Output) -> Result<()
         S3Command::Set { endpoint, bucket, region, access_key, virtual_hosted } => {
             let settings = S3Settings { endpoint, bucket, region, access_key, path_style: !virtual_hosted };
             let secret = read_secret("S3 secret key (empty keeps the saved one): ");
-            let status = storage::save_settings(app, &settings, Some(secret.as_str()).filter(|s| !s.is_empty())).await?;
+            let actor = profiles::resolve(app, global.profile.as_deref()).await?;
+            let status = storage::save_settings(app, &actor, &settings, Some(secret.as_str()).filter(|s| !s.is_empty())).await?;
             out.print(&status, || format!("Saved.\n{}", describe(&status)));
         }
         S3Command::Test => {

@@ -2,6 +2,7 @@ use std::io::Write;
 
 use twitcher_core::broadcast::{self, BroadcastError, Quality, StartRequest, StreamState};
 use twitcher_core::events::Event;
+use twitcher_core::runtime::Runtime;
 use twitcher_core::{profiles, Error, Twitcher};
 
 use crate::args::{Global, ProgramArgs, QualityArgs, StreamCommand};
@@ -34,9 +35,9 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
         StreamCommand::Start { program, live_encode, at } => {
             let request = request(program, live_encode)?;
             let mut events = app.events.subscribe();
-            // Alerts go to the webhook, if one is set (stderr already shows every change).
-            let alerts_done = tokio_util::sync::CancellationToken::new();
-            let alerts = tokio::spawn(twitcher_core::alerts::run(app.clone(), alerts_done.clone(), |_| {}));
+            // Alerts go to the webhook, if one is set (stderr already shows every change): the
+            // core's runtime for a foreground broadcast runs them.
+            let runtime = Runtime::start_foreground(app, |_| {});
             let handle = match at {
                 Some(at) => {
                     let id = broadcast::schedule(app, &actor, &request, &at).await?;
@@ -84,8 +85,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
                 }
             }
             // The last alerts (the broadcast's end) go out before the process does.
-            alerts_done.cancel();
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), alerts).await;
+            runtime.shutdown(std::time::Duration::from_secs(5)).await;
             let failed = states.values().filter(|s| **s != StreamState::Ended).count();
             if failed > 0 {
                 return Err(BroadcastError::DestinationsFailed { failed, total: states.len() }.into());
@@ -131,7 +131,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
         StreamCommand::AfterCrash { policy } => {
             if let Some(policy) = policy {
                 let value = if policy == "restart" { broadcast::AfterCrash::Restart } else { broadcast::AfterCrash::Fail };
-                broadcast::set_after_crash(app, value).await?;
+                broadcast::set_after_crash(app, &actor, value).await?;
             }
             let current = broadcast::after_crash(app).await?;
             out.print(&serde_json::json!({ "after_crash": current }), || match current {
@@ -141,7 +141,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StreamCommand, out: &Outp
         }
         StreamCommand::Loudness { target } => {
             if let Some(target) = target {
-                broadcast::loudness::set_target(app, target).await?;
+                broadcast::loudness::set_target(app, &actor, target).await?;
             }
             let current = broadcast::loudness::target(app).await.map_err(Error::from)?;
             out.print(&serde_json::json!({ "target_lufs": current }), || format!("Videos are prepared at {current:.1} LUFS integrated."));

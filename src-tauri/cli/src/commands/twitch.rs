@@ -7,7 +7,8 @@ use crate::output::{table, Output};
 
 pub async fn run(app: &Twitcher, global: &Global, cmd: TwitchCommand, out: &Output) -> Result<(), Error> {
     if let TwitchCommand::ClientId { client_id } = &cmd {
-        twitch::set_client_id(app, client_id).await?;
+        let actor = profiles::resolve(app, global.profile.as_deref()).await?;
+        twitch::set_client_id(app, &actor, client_id).await?;
         let set = !client_id.trim().is_empty();
         out.print(&serde_json::json!({ "client_id_set": set }), || match set {
             true => "Twitch client id saved.".to_string(),

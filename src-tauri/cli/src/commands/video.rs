@@ -53,7 +53,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: VideoCommand, out: &Outpu
                     SortArg::Size => Sort::Size,
                 },
                 descending: !asc,
-                limit,
+                limit: limit.unwrap_or(VideoQuery::DEFAULT_LIMIT),
                 offset,
                 ..Default::default()
             };

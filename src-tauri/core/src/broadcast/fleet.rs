@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::supervisor::{launch, validate, BroadcastHandle, Origin};
+use super::supervisor::{launch, validate, BroadcastHandle, Origin, Part};
 use super::{BroadcastError, StreamState};
 use crate::lease;
 use crate::db::fleet::Capacity;
@@ -127,7 +127,7 @@ async fn publish_part(app: &Twitcher, broadcast_id: &str, ids: &[i64]) -> Result
         let _ = app.db.add_stream_event(*id, "info", &format!("{what} {}", app.instance_id())).await;
     }
     tracing::info!(broadcast = %broadcast_id, destinations = ids.len(), takeover, "fleet: publishing a part of a broadcast");
-    let handle = launch(app, &actor, &request, broadcast_id.to_string(), ids, program, accounts, origin).await?;
+    let handle = launch(app, Part { actor, request, broadcast_id: broadcast_id.to_string(), stream_ids: ids, program, accounts, origin }).await?;
     handle.detach(app);
     Ok(())
 }

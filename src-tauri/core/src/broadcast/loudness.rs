@@ -29,7 +29,8 @@ pub async fn target(app: &Twitcher) -> Result<f64, DbError> {
 }
 
 /// Changes the target; videos are prepared again for it when next streamed.
-pub async fn set_target(app: &Twitcher, lufs: f64) -> Result<(), BroadcastError> {
+pub async fn set_target(app: &Twitcher, actor: &crate::model::Profile, lufs: f64) -> Result<(), BroadcastError> {
+    actor.require_admin()?;
     if !valid(lufs) {
         return Err(BroadcastError::InvalidQuality(format!("a loudness target is between -70 and -5 LUFS (got {lufs})")));
     }

@@ -47,6 +47,7 @@ pub use schedule::{parse_start_time, schedule, start_due, start_scheduled, start
 pub use supervisor::{start, BroadcastHandle, StartRequest};
 
 use crate::db::DbError;
+use crate::model::NotAdmin;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BroadcastError {
@@ -88,6 +89,8 @@ pub enum BroadcastError {
     Account(#[from] crate::accounts::AccountError),
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    NotAdmin(#[from] NotAdmin),
     #[error(transparent)]
     Db(#[from] DbError),
 }

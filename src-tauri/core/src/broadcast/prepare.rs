@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{loudness, BroadcastError, Quality};
+use crate::db::broadcast::PreparedStatus;
 use crate::jobs::{self, JobContext, JobError, JobOutcome};
 use crate::library::Video;
 use crate::media::runner::{Ffmpeg, Output, Report};
@@ -78,7 +79,7 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
     let key = prepared_key(app, &payload.quality).await.map_err(|e| JobError::transient(e.to_string()))?;
     let fail = |message: String| JobError::permanent(format!("{}: {message}", video.title));
     let source = crate::storage::ensure_local(app, &video).await.map_err(|e| JobError::transient(e.to_string()))?;
-    app.db.set_prepared(video.id, &key, "running", None, None).await?;
+    app.db.set_prepared(video.id, &key, PreparedStatus::Running, None, None).await?;
 
     let dir = app.data_dir().join(PREPARED_DIR);
     tokio::fs::create_dir_all(&dir).await.map_err(|e| JobError::transient(e.to_string()))?;
@@ -103,7 +104,7 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
         // FFmpeg names the input by its path in the data dir: not for the user's eyes.
         let message = message.replace(&source.display().to_string(), "the file");
         let _ = tokio::fs::remove_file(&part).await;
-        app.db.set_prepared(video.id, &key, "failed", None, Some(&message)).await?;
+        app.db.set_prepared(video.id, &key, PreparedStatus::Failed, None, Some(&message)).await?;
         return Err(fail(message));
     }
     tokio::fs::rename(&part, &target).await.map_err(|e| JobError::transient(e.to_string()))?;
@@ -114,7 +115,7 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
             tracing::warn!(video_id = video.id, error = %e, "could not store the prepared copy in S3: the other nodes will prepare their own");
         }
     }
-    app.db.set_prepared(video.id, &key, "ready", Some(&target.to_string_lossy()), None).await?;
+    app.db.set_prepared(video.id, &key, PreparedStatus::Ready, Some(&target.to_string_lossy()), None).await?;
     tracing::info!(video_id = video.id, quality = %key, remux, normalised = measured.is_some(), "video prepared");
     Ok(JobOutcome { video_id: Some(video.id) })
 }

@@ -34,7 +34,8 @@ pub async fn after_crash(app: &Twitcher) -> Result<AfterCrash, BroadcastError> {
     })
 }
 
-pub async fn set_after_crash(app: &Twitcher, value: AfterCrash) -> Result<(), BroadcastError> {
+pub async fn set_after_crash(app: &Twitcher, actor: &crate::model::Profile, value: AfterCrash) -> Result<(), BroadcastError> {
+    actor.require_admin()?;
     let text = match value {
         AfterCrash::Fail => "fail",
         AfterCrash::Restart => "restart",

@@ -12,7 +12,7 @@ use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::supervisor::{insert_rows, launch, validate, BroadcastHandle, Occurrence, Origin, StartRequest};
+use super::supervisor::{insert_rows, launch, validate, BroadcastHandle, Occurrence, Origin, Part, StartRequest};
 use super::{BroadcastError, Quality, StreamState};
 use crate::db::broadcast::ScheduledRow;
 use crate::profiles::Profile;
@@ -123,7 +123,7 @@ pub async fn start_scheduled(app: &Twitcher, broadcast_id: &str) -> Result<Broad
         }
     };
     app.events.emit(crate::events::Event::ScheduledStarted { broadcast_id: broadcast_id.to_string(), title: request.title.clone(), destinations: ids.len() as u32 });
-    launch(app, &actor, &request, broadcast_id.to_string(), ids, program, accounts_, Origin::Fresh).await
+    launch(app, Part { actor, request, broadcast_id: broadcast_id.to_string(), stream_ids: ids, program, accounts: accounts_, origin: Origin::Fresh }).await
 }
 
 /// What the rows of one broadcast ask for (a scheduled start, or destinations a node claimed).

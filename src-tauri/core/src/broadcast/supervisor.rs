@@ -51,6 +51,14 @@ pub struct StartRequest {
     pub live_encode: bool,
 }
 
+impl StartRequest {
+    /// What a start asked by a person (the window, the API) does when the video is not prepared
+    /// at its quality yet: go live at once on a real-time encode, and prepare meanwhile. A person
+    /// pressed Go live and expects to be live; the command line asks with `--live-encode` (a
+    /// script there waits for the preparation by default).
+    pub const LIVE_ENCODE_BY_DEFAULT: bool = true;
+}
+
 /// A running broadcast. Dropping it does not stop it: call [`BroadcastHandle::stop_all`].
 pub struct BroadcastHandle {
     pub broadcast_id: String,
@@ -215,7 +223,8 @@ pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> R
         // A node of a fleet: the rows wait for the nodes to claim them (this one included).
         return Ok(super::fleet::handle(app, actor, broadcast_id, stream_ids.into_iter().zip(request.account_ids.iter().copied()).collect()));
     }
-    launch(app, actor, request, broadcast_id, stream_ids, program, accounts_, Origin::Fresh).await
+    let part = Part { actor: actor.clone(), request: request.clone(), broadcast_id, stream_ids, program, accounts: accounts_, origin: Origin::Fresh };
+    launch(app, part).await
 }
 
 /// Whether a part's destinations start now or continue a publish another node began.
@@ -235,16 +244,21 @@ const SENT_RECORD_SLACK_MS: u64 = 1000 + source::BATCH_MS + 100;
 /// Publishes the rows `stream_ids` of a broadcast as one part with its own source, joining the
 /// broadcast's playout where it is now (see `origin`).
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn launch(
-    app: &Twitcher,
-    actor: &Profile,
-    request: &StartRequest,
-    broadcast_id: String,
-    stream_ids: Vec<i64>,
-    program: Program,
-    accounts_: Vec<accounts::Account>,
-    origin: Origin,
-) -> Result<BroadcastHandle, BroadcastError> {
+/// A part of a broadcast to run here: whose it is, what was asked, its rows (already written),
+/// what it plays, the accounts it goes to, and whether it starts now or continues a takeover.
+pub(super) struct Part {
+    pub actor: Profile,
+    pub request: StartRequest,
+    pub broadcast_id: String,
+    pub stream_ids: Vec<i64>,
+    pub program: Program,
+    pub accounts: Vec<accounts::Account>,
+    pub origin: Origin,
+}
+
+pub(super) async fn launch(app: &Twitcher, part: Part) -> Result<BroadcastHandle, BroadcastError> {
+    let Part { actor, request, broadcast_id, stream_ids, program, accounts: accounts_, origin } = part;
+    let (actor, request) = (&actor, &request);
     // From here a failure fails the rows it created, with the reason.
     let fail_all = |e: BroadcastError| async {
         let message = e.to_string();
@@ -389,7 +403,8 @@ pub(super) async fn launch(
     for (stream_id, account_id, _) in &failed_alone {
         pairs.push((*stream_id, *account_id));
     }
-    let done = tokio::spawn(supervise(app.clone(), (broadcast_id.clone(), part), reports, counters, failed_alone, source, all.clone(), each.clone()));
+    let supervision = Supervision { broadcast_id: broadcast_id.clone(), part, reports, counters, failed_alone, source, all: all.clone(), each: each.clone() };
+    let done = tokio::spawn(supervise(app.clone(), supervision));
     Ok(BroadcastHandle { broadcast_id, destinations: pairs, all, each, done })
 }
 
@@ -472,16 +487,22 @@ impl Tracked {
     }
 }
 
-async fn supervise(
-    app: Twitcher,
-    (broadcast_id, part): (String, u64),
-    mut reports: mpsc::UnboundedReceiver<Report>,
+/// What a running part's supervisor watches: the part's entry in the registry, the publishers'
+/// reports and counters, the destinations that failed before publishing, the source, and the
+/// tokens that stop it.
+struct Supervision {
+    broadcast_id: String,
+    part: u64,
+    reports: mpsc::UnboundedReceiver<Report>,
     counters: HashMap<i64, (i64, Arc<Counters>, Option<String>)>,
     failed_alone: Vec<(i64, i64, String)>,
     source: SourceWatch,
     all: CancellationToken,
     each: HashMap<i64, CancellationToken>,
-) -> HashMap<i64, StreamState> {
+}
+
+async fn supervise(app: Twitcher, supervision: Supervision) -> HashMap<i64, StreamState> {
+    let Supervision { broadcast_id, part, mut reports, counters, failed_alone, source, all, each } = supervision;
     let mut tracked: HashMap<i64, Tracked> = counters
         .into_iter()
         .map(|(id, (account_id, counters, channel_notice))| {

@@ -98,11 +98,10 @@ impl Db {
         .bind(key_hint)
         .fetch_optional(&mut *tx)
         .await;
-        let (id, binding) = match inserted {
-            Ok(Some(row)) => row,
-            Ok(None) => return Ok(InsertOutcome::PlanLimitReached),
-            Err(e) if is_unique_violation(&e) => return Ok(InsertOutcome::DuplicateChannel),
-            Err(e) => return Err(e.into()),
+        let (id, binding) = match super::unless_duplicate(inserted)? {
+            Some(Some(row)) => row,
+            Some(None) => return Ok(InsertOutcome::PlanLimitReached),
+            None => return Ok(InsertOutcome::DuplicateChannel),
         };
         let sealed = seal(SecretRef { table: TABLE, row_id: id, field: STREAM_KEY, binding: &binding });
         write_key(self, &mut tx, id, &sealed, key_hint).await?;
@@ -143,11 +142,10 @@ impl Db {
         .bind(id)
         .execute(self.pool())
         .await;
-        match result {
-            Ok(r) if r.rows_affected() == 0 => Ok(UpdateOutcome::NotFound),
-            Ok(_) => Ok(UpdateOutcome::Updated),
-            Err(e) if is_unique_violation(&e) => Ok(UpdateOutcome::DuplicateChannel),
-            Err(e) => Err(e.into()),
+        match super::unless_duplicate(result)? {
+            Some(r) if r.rows_affected() == 0 => Ok(UpdateOutcome::NotFound),
+            Some(_) => Ok(UpdateOutcome::Updated),
+            None => Ok(UpdateOutcome::DuplicateChannel),
         }
     }
 
@@ -209,9 +207,5 @@ async fn write_key(db: &Db, conn: &mut sqlx::AnyConnection, id: i64, sealed: &Se
         .execute(conn)
         .await?;
     super::secrets::guarded(written.rows_affected())
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|d| d.is_unique_violation())
 }
 

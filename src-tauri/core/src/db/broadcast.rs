@@ -36,27 +36,46 @@ pub struct NewStreams<'a> {
     pub max_running: Option<u32>,
 }
 
+/// Where a prepared copy (`prepared_media`) is: being made, ready to stream, or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreparedStatus {
+    Running,
+    Ready,
+    Failed,
+}
+
+impl PreparedStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            PreparedStatus::Running => "running",
+            PreparedStatus::Ready => "ready",
+            PreparedStatus::Failed => "failed",
+        }
+    }
+}
+
 impl Db {
     /// The ready prepared file of a video at a quality, if any.
     pub async fn prepared_path(&self, video_id: i64, profile_hash: &str) -> Result<Option<String>, DbError> {
         Ok(sqlx::query_scalar(
-            "SELECT path FROM prepared_media WHERE video_id = $1 AND profile_hash = $2 AND status = 'ready'",
+            "SELECT path FROM prepared_media WHERE video_id = $1 AND profile_hash = $2 AND status = $3",
         )
         .bind(video_id)
         .bind(profile_hash)
+        .bind(PreparedStatus::Ready.as_str())
         .fetch_optional(self.pool())
         .await?
         .flatten())
     }
 
-    pub async fn set_prepared(&self, video_id: i64, profile_hash: &str, status: &str, path: Option<&str>, error: Option<&str>) -> Result<(), DbError> {
+    pub async fn set_prepared(&self, video_id: i64, profile_hash: &str, status: PreparedStatus, path: Option<&str>, error: Option<&str>) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO prepared_media (video_id, profile_hash, status, path, error, progress) VALUES ($1, $2, $3, $4, $5, 0) \
              ON CONFLICT (video_id, profile_hash) DO UPDATE SET status = $3, path = COALESCE($4, prepared_media.path), error = $5",
         )
         .bind(video_id)
         .bind(profile_hash)
-        .bind(status)
+        .bind(status.as_str())
         .bind(path)
         .bind(error)
         .execute(self.pool())

@@ -221,6 +221,17 @@ fn percent_encode_path(path: &str) -> String {
     path.replace('%', "%25").replace('?', "%3F").replace('#', "%23")
 }
 
+/// A statement's result with a unique-constraint violation turned into `None`: "one is already
+/// there" (a playlist's name, a channel, a file's content) is an answer for the caller to word,
+/// not a database error. The one place that tells the two apart, for both dialects.
+pub(crate) fn unless_duplicate<T>(result: Result<T, sqlx::Error>) -> Result<Option<T>, DbError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A database URL without its password, for error messages.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {

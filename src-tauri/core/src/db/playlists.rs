@@ -16,11 +16,7 @@ impl Db {
             .bind(name)
             .fetch_one(self.pool())
             .await;
-        match result {
-            Ok(id) => Ok(Some(id)),
-            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        super::unless_duplicate(result)
     }
 
     pub async fn playlist(&self, owner_id: i64, id: i64) -> Result<Option<PlaylistRow>, DbError> {

@@ -47,11 +47,7 @@ impl Db {
         .bind(v.thumbnail)
         .fetch_one(self.pool())
         .await;
-        match result {
-            Ok(id) => Ok(Some(id)),
-            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        super::unless_duplicate(result)
     }
 
     pub async fn video(&self, uploader_id: i64, id: i64) -> Result<Option<Video>, DbError> {
@@ -125,7 +121,7 @@ impl Db {
         };
         let direction = if q.descending { "DESC" } else { "ASC" };
         page.push(&format!(" ORDER BY {order} {direction}, id {direction} LIMIT "));
-        page.push_bind(q.limit.clamp(1, 500) as i64).push(" OFFSET ").push_bind(q.offset.max(0));
+        page.push_bind(q.limit.clamp(1, VideoQuery::MAX_LIMIT) as i64).push(" OFFSET ").push_bind(q.offset.max(0));
         let items = sqlx::query_as_with(&page.sql, page.args).fetch_all(self.pool()).await?;
         Ok((items, total))
     }

@@ -23,7 +23,7 @@ pub use error_code::ErrorCode;
 pub use job::{Job, JobStatus};
 pub use node::Node;
 pub use playlist::{ItemMeta, Playlist, PlaylistItem, PlaylistOptions};
-pub use profile::{Plan, PlanLimits, Profile, Role, UnknownPlan};
+pub use profile::{NotAdmin, Plan, PlanLimits, Profile, Role, UnknownPlan};
 pub use secret::{KeyringBackend, Sealed, SecretRef};
 pub use storage::S3Settings;
 pub(crate) use stream::ACTIVE;

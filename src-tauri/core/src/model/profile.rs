@@ -88,7 +88,25 @@ pub struct Profile {
     pub created_at: String,
 }
 
+/// Something only an ADMIN may do (a data-dir-wide setting, another profile's plan).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("only an ADMIN profile can do that; the active profile is {role}")]
+pub struct NotAdmin {
+    pub role: Role,
+}
+
 impl Profile {
+    /// The rule for what a whole data dir shares (the vault key, the import limit, S3, the
+    /// webhook, Twitch's client id, the loudness target, what happens after a crash): an ADMIN
+    /// only. Each of those setters takes the acting profile and asks this, so every surface
+    /// (the window, the CLI, the API) meets the same rule.
+    pub fn require_admin(&self) -> Result<(), NotAdmin> {
+        match self.role {
+            Role::Admin => Ok(()),
+            role => Err(NotAdmin { role }),
+        }
+    }
+
     /// `********-****-****-****-********1a2b`: enough to tell profiles apart, useless to log in.
     pub fn masked_uuid(&self) -> String {
         format!("********-****-****-****-********{}", self.uuid_hint)

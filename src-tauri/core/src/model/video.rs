@@ -81,6 +81,12 @@ pub struct VideoQuery {
     pub offset: i64,
 }
 
+impl VideoQuery {
+    /// A page's size when none is asked for, and the most one page holds (every surface's).
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 500;
+}
+
 impl Default for VideoQuery {
     fn default() -> Self {
         Self {
@@ -94,7 +100,7 @@ impl Default for VideoQuery {
             status: None,
             sort: Sort::Date,
             descending: true,
-            limit: 50,
+            limit: Self::DEFAULT_LIMIT,
             offset: 0,
         }
     }

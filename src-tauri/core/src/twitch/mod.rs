@@ -24,6 +24,7 @@ pub mod tokens;
 
 use crate::accounts::AccountError;
 use crate::db::DbError;
+use crate::model::NotAdmin;
 use crate::profiles::Profile;
 use crate::vault::VaultError;
 
@@ -90,6 +91,8 @@ pub enum TwitchError {
     #[error(transparent)]
     Vault(#[from] VaultError),
     #[error(transparent)]
+    NotAdmin(#[from] NotAdmin),
+    #[error(transparent)]
     Db(#[from] DbError),
 }
 
@@ -113,7 +116,8 @@ pub async fn client_id(app: &crate::Twitcher) -> Result<String, TwitchError> {
 }
 
 /// Saves the client id of Settings (empty clears it).
-pub async fn set_client_id(app: &crate::Twitcher, id: &str) -> Result<(), TwitchError> {
+pub async fn set_client_id(app: &crate::Twitcher, actor: &Profile, id: &str) -> Result<(), TwitchError> {
+    actor.require_admin()?;
     let id = id.trim();
     if id.is_empty() {
         app.db.delete_setting(CLIENT_ID_SETTING).await?;

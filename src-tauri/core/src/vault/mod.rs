@@ -29,6 +29,7 @@ use keystore::{KeyBytes, Slot, Store, StoreError, KEY_LEN};
 
 pub use keystore::KEY_FILE;
 pub use crate::model::{KeyringBackend, Sealed, SecretRef};
+use crate::model::NotAdmin;
 pub use crate::options::KeyringPreference;
 
 const NONCE_LEN: usize = 12;
@@ -49,6 +50,8 @@ pub enum VaultError {
     KeyFile(String),
     #[error("the stored {field} of {table} row {row_id} failed its integrity check (it was altered, or copied from another row): set it again")]
     Tampered { table: String, row_id: i64, field: String },
+    #[error(transparent)]
+    NotAdmin(#[from] NotAdmin),
     #[error(transparent)]
     Db(#[from] DbError),
 }

@@ -238,3 +238,11 @@ pub async fn connect_accounts(app: &Twitcher, actor: &twitcher_core::profiles::P
     }
     ids
 }
+
+/// The data dir's first profile, which is its ADMIN (data-dir-wide settings are an ADMIN's to
+/// change). For a test that sets one on a fresh data dir.
+pub async fn first_profile(app: &Twitcher) -> twitcher_core::profiles::Profile {
+    let profile = twitcher_core::profiles::register(app, Some("Admin")).await.unwrap().profile;
+    assert_eq!(profile.role, twitcher_core::profiles::Role::Admin, "not the data dir's first profile");
+    profile
+}

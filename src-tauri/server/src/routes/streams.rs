@@ -90,7 +90,7 @@ pub async fn start(State(state): State<ServerState>, Session(actor): Session, Bo
         tags: body.tags,
         quality: Quality::with(body.fps, body.video_bitrate_k, body.audio_bitrate_k, body.resolution.as_deref()).map_err(BroadcastError::from)?,
         looped: body.looped,
-        live_encode: true,
+        live_encode: StartRequest::LIVE_ENCODE_BY_DEFAULT,
     };
     if let Some(at) = body.at {
         let broadcast_id = broadcast::schedule(&state.app, &actor, &request, &at).await?;

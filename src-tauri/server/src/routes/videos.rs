@@ -87,7 +87,7 @@ pub struct VideoListParams {
 pub async fn list(State(state): State<ServerState>, Session(actor): Session, Params(params): Params<VideoListParams>) -> ApiResult<axum::Json<ApiVideoPage>> {
     let query = VideoQuery {
         search: params.search,
-        limit: params.limit.unwrap_or(50).min(500),
+        limit: params.limit.unwrap_or(VideoQuery::DEFAULT_LIMIT),
         offset: params.offset.unwrap_or(0).max(0),
         ..VideoQuery::default()
     };
