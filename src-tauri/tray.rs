@@ -70,11 +70,8 @@ pub fn install(app: &AppHandle, core: Twitcher) -> tauri::Result<()> {
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         let mut events = core.events.subscribe();
-        let mut states: HashMap<i64, StreamState> = HashMap::new();
-        let mut jobs: HashMap<i64, (String, f64)> = HashMap::new();
-        // A playlist broadcast's (now playing, up next), by broadcast id.
-        let mut playing: HashMap<String, (String, Option<String>)> = HashMap::new();
-        refresh(&handle, &tray, &core, &base, &states, &jobs, &playing).await;
+        let mut seen = Seen::default();
+        refresh(&handle, &tray, &core, &base, &mut seen).await;
         // What another process (the CLI, `serve`) schedules on this data dir arrives as a
         // ScheduleChanged event too: the core's runtime watches for it.
         loop {
@@ -83,16 +80,16 @@ pub fn install(app: &AppHandle, core: Twitcher) -> tauri::Result<()> {
                 Ok(Event::Stream(s)) => {
                     let item = s.now_playing.clone().map(|now| (now, s.up_next.clone()));
                     let moved = match item {
-                        Some(item) if !s.state.is_final() => playing.insert(s.broadcast_id.clone(), item.clone()) != Some(item),
+                        Some(item) if !s.state.is_final() => seen.playing.insert(s.broadcast_id.clone(), item.clone()) != Some(item),
                         _ => false,
                     };
-                    (states.insert(s.stream_id, s.state) != Some(s.state)) || moved
+                    (seen.states.insert(s.stream_id, s.state) != Some(s.state)) || moved
                 }
                 Ok(Event::Job(j)) => {
                     if j.status.is_finished() {
-                        jobs.remove(&j.job_id);
+                        seen.jobs.remove(&j.job_id);
                     } else {
-                        jobs.insert(j.job_id, (j.label.clone(), j.progress));
+                        seen.jobs.insert(j.job_id, (j.label.clone(), j.progress));
                     }
                     true
                 }
@@ -102,25 +99,30 @@ pub fn install(app: &AppHandle, core: Twitcher) -> tauri::Result<()> {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
             if changed {
-                states.retain(|_, s| !s.is_final());
+                seen.states.retain(|_, s| !s.is_final());
                 let running = core.broadcasts().ids();
-                playing.retain(|id, _| running.contains(id));
-                refresh(&handle, &tray, &core, &base, &states, &jobs, &playing).await;
+                seen.playing.retain(|id, _| running.contains(id));
+                refresh(&handle, &tray, &core, &base, &mut seen).await;
             }
         }
     });
     Ok(())
 }
 
-async fn refresh(
-    app: &AppHandle,
-    tray: &TrayIcon,
-    core: &Twitcher,
-    base: &Image<'_>,
-    states: &HashMap<i64, StreamState>,
-    jobs: &HashMap<i64, (String, f64)>,
-    playing: &HashMap<String, (String, Option<String>)>,
-) {
+/// What the tray has learnt from the core's events, and what its menu shows.
+#[derive(Default)]
+struct Seen {
+    states: HashMap<i64, StreamState>,
+    jobs: HashMap<i64, (String, f64)>,
+    /// A playlist broadcast's (now playing, up next), by broadcast id.
+    playing: HashMap<String, (String, Option<String>)>,
+    /// The menu's content now: it is rebuilt only when that changes, never under a person who
+    /// has it open because an event repeated what it already says.
+    menu: String,
+}
+
+async fn refresh(app: &AppHandle, tray: &TrayIcon, core: &Twitcher, base: &Image<'_>, seen: &mut Seen) {
+    let Seen { states, jobs, playing, menu: shown } = seen;
     let running = core.broadcasts().ids();
     let health = if running.is_empty() {
         Health::Idle
@@ -154,11 +156,15 @@ async fn refresh(
         let average = jobs.values().map(|(_, p)| p).sum::<f64>() / jobs.len() as f64;
         tooltip.push_str(&format!("\n{} job(s) running, {:.0} % done", jobs.len(), average * 100.0));
     }
-    match build_menu(app, &titles, next.as_ref()) {
-        Ok(menu) => {
-            let _ = tray.set_menu(Some(menu));
+    let content = format!("{titles:?}{next:?}");
+    if *shown != content {
+        match build_menu(app, &titles, next.as_ref()) {
+            Ok(menu) => {
+                let _ = tray.set_menu(Some(menu));
+                *shown = content;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not build the tray menu"),
         }
-        Err(e) => tracing::warn!(error = %e, "could not build the tray menu"),
     }
     let _ = tray.set_icon(Some(icon(base, health)));
     let _ = tray.set_tooltip(Some(tooltip));

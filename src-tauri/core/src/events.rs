@@ -19,9 +19,10 @@ pub enum Event {
     Stream(StreamStatus),
     /// A scheduled broadcast's time came and it is starting.
     ScheduledStarted { broadcast_id: String, title: String, destinations: u32 },
-    /// A broadcast was scheduled or a scheduled one cancelled (by this process, or by another
-    /// one: the runtime watches the next scheduled broadcast): what shows the next one (the
-    /// tray) should look again.
+    // Also sent when another process changed the next scheduled broadcast (the runtime watches
+    // it), so the tray needs no poll of its own.
+    /// A broadcast was scheduled or a scheduled one cancelled (by this process): what shows the
+    /// next one (the tray) should look again.
     ScheduleChanged { broadcast_id: String },
     /// A playlist item could not play; the slate filled its place.
     ItemSkipped { broadcast_id: String, title: String, item: String, reason: String },

@@ -122,7 +122,7 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// `{"error": {"code", "message"}}`: every error answer's body, as the OpenAPI document names it.
+/// `{"error": {"code", "message"}}`.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorResponse {
     pub error: ErrorBody,

@@ -235,7 +235,7 @@ export type ErrorBody = {
 
 /**
  *  Every code a surface can show, serialised as the snake_case strings scripts match on
- *  (docs/cli.md's list). One enum so a new failure has to pick a code here, and the HTTP status
+ *  (README's list). One enum so a new failure has to pick a code here, and the HTTP status
  *  of each is decided once, in [`ErrorCode::http_status`].
  */
 export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "registration_closed" | "login_throttled" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "schedule_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing";
@@ -254,9 +254,8 @@ export type Event =
 /**  A scheduled broadcast's time came and it is starting. */
 ({ type: "scheduled_started"; broadcast_id: string; title: string; destinations: number }) & { account?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never } | 
 /**
- *  A broadcast was scheduled or a scheduled one cancelled (by this process, or by another
- *  one: the runtime watches the next scheduled broadcast): what shows the next one (the
- *  tray) should look again.
+ *  A broadcast was scheduled or a scheduled one cancelled (by this process): what shows the
+ *  next one (the tray) should look again.
  */
 ({ type: "schedule_changed"; broadcast_id: string }) & { account?: never; destinations?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; title?: never } | 
 /**  A playlist item could not play; the slate filled its place. */

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! error_codes {
     ($($(#[$doc:meta])* $variant:ident = $text:literal,)*) => {
         /// Every code a surface can show, serialised as the snake_case strings scripts match on
-        /// (docs/cli.md's list). One enum so a new failure has to pick a code here, and the HTTP status
+        /// (README's list). One enum so a new failure has to pick a code here, and the HTTP status
         /// of each is decided once, in [`ErrorCode::http_status`].
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]

@@ -38,7 +38,7 @@ pub struct StartBody {
     pub category: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Default 30 (1080p30, Twitch's recommended settings).
+    /// Default 30.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 60)]
     pub fps: Option<u32>,
