@@ -28,4 +28,4 @@ pub use secret::{KeyringBackend, Sealed, SecretRef};
 pub use storage::S3Settings;
 pub(crate) use stream::ACTIVE;
 pub use stream::{InvalidQuality, Quality, QualityPreset, StreamRow, StreamState, StreamStatus, QUALITY_PRESETS};
-pub use video::{Container, Sort, Storage, Video, VideoPage, VideoQuery, VideoStatus};
+pub use video::{ApiVideo, Container, Sort, Storage, Video, VideoPage, VideoQuery, VideoStatus};

@@ -23,31 +23,72 @@ pub enum VideoStatus {
     Failed,
 }
 
-/// A video as every surface sees it (CLI.md's keys plus a few).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Video {
-    pub id: i64,
-    pub title: String,
-    pub description: String,
-    pub status: VideoStatus,
-    pub container: Option<Container>,
-    pub duration_sec: Option<f64>,
-    pub width: Option<i64>,
-    pub height: Option<i64>,
-    pub fps: Option<f64>,
-    pub codec_video: Option<String>,
-    pub codec_audio: Option<String>,
-    pub bitrate: Option<i64>,
-    pub size_bytes: i64,
-    pub storage: Storage,
-    pub local_path: Option<String>,
-    pub s3_key: Option<String>,
-    pub content_hash: Option<String>,
-    pub thumbnail: Option<String>,
-    pub error: Option<String>,
-    pub created_at: String,
+/// Declares the two shapes of a video from one list of the fields both show, in their order:
+/// [`Video`], which adds where its files are on this machine (the window and the CLI run where
+/// the files are), and [`ApiVideo`], the HTTP API's, which leaves those out and says only
+/// whether there is a thumbnail. A new column goes in the list once and reaches both.
+macro_rules! video_shapes {
+    (
+        before_files { $($a:ident: $at:ty,)* }
+        between { $($b:ident: $bt:ty,)* }
+        after { $($c:ident: $ct:ty,)* }
+    ) => {
+        /// A video as every surface sees it (CLI.md's keys plus a few).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub struct Video {
+            $(pub $a: $at,)*
+            pub local_path: Option<String>,
+            $(pub $b: $bt,)*
+            pub thumbnail: Option<String>,
+            $(pub $c: $ct,)*
+        }
+
+        /// A video as the API shows it: the library's fields without the server's file paths (the
+        /// thumbnail is at `GET /api/videos/{id}/thumbnail`).
+        #[derive(Debug, Serialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub struct ApiVideo {
+            $(pub $a: $at,)*
+            $(pub $b: $bt,)*
+            pub has_thumbnail: bool,
+            $(pub $c: $ct,)*
+        }
+
+        impl From<Video> for ApiVideo {
+            fn from(v: Video) -> Self {
+                Self { has_thumbnail: v.thumbnail.is_some(), $($a: v.$a,)* $($b: v.$b,)* $($c: v.$c,)* }
+            }
+        }
+    };
+}
+
+video_shapes! {
+    before_files {
+        id: i64,
+        title: String,
+        description: String,
+        status: VideoStatus,
+        container: Option<Container>,
+        duration_sec: Option<f64>,
+        width: Option<i64>,
+        height: Option<i64>,
+        fps: Option<f64>,
+        codec_video: Option<String>,
+        codec_audio: Option<String>,
+        bitrate: Option<i64>,
+        size_bytes: i64,
+        storage: Storage,
+    }
+    between {
+        s3_key: Option<String>,
+        content_hash: Option<String>,
+    }
+    after {
+        error: Option<String>,
+        created_at: String,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

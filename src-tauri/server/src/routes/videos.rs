@@ -8,65 +8,14 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use twitcher_core::error::ErrorCode;
 use serde::Serialize;
-use twitcher_core::library::{self, Storage, Video, VideoQuery, VideoStatus};
-use twitcher_core::media::Container;
+use twitcher_core::library::{self, VideoQuery};
+use twitcher_core::model::ApiVideo;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
 use crate::ServerState;
-
-/// A video as the API shows it: the library's fields without the server's file paths (the
-/// thumbnail is at `GET /api/videos/{id}/thumbnail`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ApiVideo {
-    pub id: i64,
-    pub title: String,
-    pub description: String,
-    pub status: VideoStatus,
-    pub container: Option<Container>,
-    pub duration_sec: Option<f64>,
-    pub width: Option<i64>,
-    pub height: Option<i64>,
-    pub fps: Option<f64>,
-    pub codec_video: Option<String>,
-    pub codec_audio: Option<String>,
-    pub bitrate: Option<i64>,
-    pub size_bytes: i64,
-    pub storage: Storage,
-    pub s3_key: Option<String>,
-    pub content_hash: Option<String>,
-    pub has_thumbnail: bool,
-    pub error: Option<String>,
-    pub created_at: String,
-}
-
-impl From<Video> for ApiVideo {
-    fn from(v: Video) -> Self {
-        Self {
-            id: v.id,
-            title: v.title,
-            description: v.description,
-            status: v.status,
-            container: v.container,
-            duration_sec: v.duration_sec,
-            width: v.width,
-            height: v.height,
-            fps: v.fps,
-            codec_video: v.codec_video,
-            codec_audio: v.codec_audio,
-            bitrate: v.bitrate,
-            size_bytes: v.size_bytes,
-            storage: v.storage,
-            s3_key: v.s3_key,
-            content_hash: v.content_hash,
-            has_thumbnail: v.thumbnail.is_some(),
-            error: v.error,
-            created_at: v.created_at,
-        }
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiVideoPage {
