@@ -18,8 +18,7 @@ use rml_rtmp::messages::RtmpMessage;
 use rml_rtmp::time::RtmpTimestamp;
 use tokio::sync::mpsc;
 
-use super::flv::{Tag, TagKind};
-use super::source::Headers;
+use super::flv::{Headers, Tag, TagKind};
 
 /// Batches a destination may fall behind by: about 4 s (of [`super::source::BATCH_MS`] each).
 pub const QUEUE: usize = 20;

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::supervisor::{launch, validate, BroadcastHandle, Origin, Part};
-use super::{BroadcastError, StreamState};
+use super::supervisor::{launch, validate, BroadcastHandle, Part};
+use super::{BroadcastError, Origin, StreamState};
 use crate::lease;
 use crate::db::fleet::Capacity;
 use crate::profiles::Profile;

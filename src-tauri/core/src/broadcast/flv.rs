@@ -148,3 +148,19 @@ mod tests {
         assert!(matches!(reader.next_tag().await, Err(FlvError::NotFlv)));
     }
 }
+
+/// What a receiver needs before any frame, sent again on every (re)connect.
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    pub metadata: Option<Tag>,
+    pub video: Option<Tag>,
+    pub audio: Option<Tag>,
+}
+
+impl Headers {
+    /// Whether a decoder set up by `self` can go on with frames made for `other`.
+    pub fn same_decoder_setup(&self, other: &Headers) -> bool {
+        let data = |t: &Option<Tag>| t.as_ref().map(|t| t.data.clone());
+        data(&self.video) == data(&other.video) && data(&self.audio) == data(&other.audio)
+    }
+}

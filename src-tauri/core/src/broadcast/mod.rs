@@ -44,10 +44,55 @@ pub use orders::{cancel, stop, stop_here, StopTarget};
 pub use recovery::{after_crash, prune_logs, recover, set_after_crash, AfterCrash};
 pub use crate::registry::Running;
 pub use schedule::{parse_start_time, schedule, start_due, start_scheduled, start_when_due};
-pub use supervisor::{start, BroadcastHandle, StartRequest};
+pub use supervisor::{start, BroadcastHandle};
+
+use serde::{Deserialize, Serialize};
 
 use crate::db::DbError;
 use crate::model::NotAdmin;
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StartRequest {
+    /// What to play: a library video, or (instead) a playlist.
+    #[serde(default)]
+    pub video_id: Option<i64>,
+    #[serde(default)]
+    pub playlist_id: Option<i64>,
+    pub account_ids: Vec<i64>,
+    pub title: String,
+    /// Twitch category (game) name; applied to the channel at go-live by the Twitch integration.
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub quality: Quality,
+    #[serde(rename = "loop")]
+    pub looped: bool,
+    /// When the video is not prepared for this quality yet: go live at once with a real-time
+    /// encode (and prepare in the background for next time) instead of waiting. (A playlist's
+    /// items are always prepared first: they join without an encoder.)
+    #[serde(default)]
+    pub live_encode: bool,
+}
+
+impl StartRequest {
+    /// What a start asked by a person (the window, the API) does when the video is not prepared
+    /// at its quality yet: go live at once on a real-time encode, and prepare meanwhile. A person
+    /// pressed Go live and expects to be live; the command line asks with `--live-encode` (a
+    /// script there waits for the preparation by default).
+    pub const LIVE_ENCODE_BY_DEFAULT: bool = true;
+}
+
+/// Whether a part's destinations start now or continue a publish another node began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Fresh,
+    /// A node of a fleet took them over: the channels already have their title, and nothing goes
+    /// out before `sent_ms` (the newest RTMP timestamp their node recorded sending) plus what it
+    /// may have sent since its last record.
+    TakenOver { sent_ms: Option<u64> },
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BroadcastError {

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use tokio::sync::{mpsc, watch};
 
-use super::supervisor::StartRequest;
-use super::{prepare, source, BroadcastError, Quality};
+use super::{prepare, source, BroadcastError, Quality, StartRequest};
 use crate::profiles::Profile;
 use crate::{accounts, library, Twitcher};
 
@@ -25,7 +24,7 @@ pub(super) async fn playlist_input(
     slate_video: Option<&library::Video>,
     (now_playing, skipped): (watch::Sender<Option<(usize, Option<usize>)>>, mpsc::UnboundedSender<(usize, String)>),
     title: &str,
-) -> Result<(source::Headers, source::Input), BroadcastError> {
+) -> Result<(super::flv::Headers, source::Input), BroadcastError> {
     let options = crate::playlists::PlaylistOptions { looped: playlist.options.looped || request.looped, ..playlist.options };
     let items_len = playlist.items.len();
     let order = crate::playlists::PlayOrder::new(items_len, options, rand::rngs::StdRng::from_entropy()).map(move |entry| match entry {

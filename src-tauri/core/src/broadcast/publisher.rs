@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 use super::fanout::Slice;
+use super::tls::TlsError;
 use super::StreamState;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,12 +68,8 @@ enum PublishError {
     Planned { at_join: bool },
 }
 
-/// A TLS failure, turned into a connection error by the caller.
-#[derive(Debug)]
-pub struct PublishErrorForTls(pub String);
-
-impl From<PublishErrorForTls> for PublishError {
-    fn from(e: PublishErrorForTls) -> Self {
+impl From<TlsError> for PublishError {
+    fn from(e: TlsError) -> Self {
         PublishError::Connection(e.0)
     }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::supervisor::{insert_rows, launch, validate, BroadcastHandle, Occurrence, Origin, Part, StartRequest};
-use super::{BroadcastError, Quality, StreamState};
+use super::supervisor::{insert_rows, launch, validate, BroadcastHandle, Occurrence, Part};
+use super::{BroadcastError, Origin, Quality, StartRequest, StreamState};
 use crate::db::broadcast::ScheduledRow;
 use crate::profiles::Profile;
 use crate::Twitcher;

@@ -15,29 +15,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::fanout::Fanout;
-use super::flv::{FlvError, FlvReader, Tag, TagKind};
+use super::flv::{FlvError, FlvReader, Headers, Tag, TagKind};
 use super::{prepare, Quality};
 use crate::media::runner::{Ffmpeg, Output, Report};
 
 /// Measured with `bench/fanout.py` at 50 destinations: 100 ms batches cost 0.48 CPU-s per 15 s,
 /// 200 ms batches 0.38 (mostly the kernel's per-write cost on each connection).
 pub const BATCH_MS: u64 = 200;
-
-/// What a receiver needs before any frame, sent again on every (re)connect.
-#[derive(Debug, Clone, Default)]
-pub struct Headers {
-    pub metadata: Option<Tag>,
-    pub video: Option<Tag>,
-    pub audio: Option<Tag>,
-}
-
-impl Headers {
-    /// Whether a decoder set up by `self` can go on with frames made for `other`.
-    pub fn same_decoder_setup(&self, other: &Headers) -> bool {
-        let data = |t: &Option<Tag>| t.as_ref().map(|t| t.data.clone());
-        data(&self.video) == data(&other.video) && data(&self.audio) == data(&other.audio)
-    }
-}
 
 async fn open(path: &Path) -> Result<FlvReader<BufReader<tokio::fs::File>>, FlvError> {
     Ok(FlvReader::new(BufReader::with_capacity(256 * 1024, tokio::fs::File::open(path).await?)))

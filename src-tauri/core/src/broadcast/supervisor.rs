@@ -13,7 +13,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -21,43 +20,10 @@ use tokio_util::sync::CancellationToken;
 use super::fanout::Fanout;
 use super::playlist::{announce_join, item_starts_of, playlist_input, Joins};
 use super::publisher::{self, Counters, Destination, Report};
-use super::{prepare, source, BroadcastError, Quality, StreamState, StreamStatus};
+use super::{prepare, source, BroadcastError, Origin, StartRequest, StreamState, StreamStatus};
 use crate::events::Event;
 use crate::profiles::Profile;
 use crate::{accounts, ingest, library, Twitcher};
-
-/// What the user asked for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct StartRequest {
-    /// What to play: a library video, or (instead) a playlist.
-    #[serde(default)]
-    pub video_id: Option<i64>,
-    #[serde(default)]
-    pub playlist_id: Option<i64>,
-    pub account_ids: Vec<i64>,
-    pub title: String,
-    /// Twitch category (game) name; applied to the channel at go-live by the Twitch integration.
-    pub category: Option<String>,
-    pub tags: Vec<String>,
-    pub quality: Quality,
-    #[serde(rename = "loop")]
-    pub looped: bool,
-    /// When the video is not prepared for this quality yet: go live at once with a real-time
-    /// encode (and prepare in the background for next time) instead of waiting. (A playlist's
-    /// items are always prepared first: they join without an encoder.)
-    #[serde(default)]
-    pub live_encode: bool,
-}
-
-impl StartRequest {
-    /// What a start asked by a person (the window, the API) does when the video is not prepared
-    /// at its quality yet: go live at once on a real-time encode, and prepare meanwhile. A person
-    /// pressed Go live and expects to be live; the command line asks with `--live-encode` (a
-    /// script there waits for the preparation by default).
-    pub const LIVE_ENCODE_BY_DEFAULT: bool = true;
-}
 
 /// A running broadcast. Dropping it does not stop it: call [`BroadcastHandle::stop_all`].
 pub struct BroadcastHandle {
@@ -225,16 +191,6 @@ pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> R
     }
     let part = Part { actor: actor.clone(), request: request.clone(), broadcast_id, stream_ids, program, accounts: accounts_, origin: Origin::Fresh };
     launch(app, part).await
-}
-
-/// Whether a part's destinations start now or continue a publish another node began.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Origin {
-    Fresh,
-    /// A node of a fleet took them over: the channels already have their title, and nothing goes
-    /// out before `sent_ms` (the newest RTMP timestamp their node recorded sending) plus what it
-    /// may have sent since its last record.
-    TakenOver { sent_ms: Option<u64> },
 }
 
 /// How far past its last record a node may have sent: a record a second, batches sent up to
@@ -416,7 +372,7 @@ async fn video_input(
     request: &StartRequest,
     video: &library::Video,
     broadcast_id: &str,
-) -> Result<(source::Headers, source::Input), BroadcastError> {
+) -> Result<(super::flv::Headers, source::Input), BroadcastError> {
     let ready = prepare::ready(app, video.id, &request.quality).await?;
     let prepared = match ready {
         Some(path) => path,
