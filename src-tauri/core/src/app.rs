@@ -72,7 +72,7 @@ impl Twitcher {
         })
     }
 
-    /// Whether this process is a node of a fleet (see [`runtime::Runtime::start_node`]).
+    /// Whether this process is a node of a fleet (see `runtime::Runtime::start_node`).
     pub fn is_node(&self) -> bool {
         self.registry.node.load(Ordering::SeqCst)
     }
