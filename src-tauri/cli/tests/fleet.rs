@@ -215,8 +215,14 @@ fn a_killed_node_s_destinations_are_taken_over_and_every_stream_goes_on_without_
     nodes[victim].process.crash();
     let survivor = if victim == 2 { &nodes[1] } else { &nodes[2] };
     let token = if victim == 2 { &tokens[1] } else { &tokens[2] };
+    // Each change of the rows is printed: a timeout then shows where the takeover stopped.
+    let mut seen = HashMap::new();
     wait_until(Duration::from_secs(40), "the moved destinations live on other nodes", || {
         let now = rows(&survivor.base, token, &broadcast);
+        if now != seen {
+            eprintln!("rows (status, node, error): {now:?}");
+            seen = now.clone();
+        }
         moved.iter().all(|id| now[id].0 == "live" && now[id].1.as_deref().is_some_and(|n| n != victim_id))
     });
     std::thread::sleep(Duration::from_secs(4));

@@ -91,3 +91,45 @@ pub async fn prune_logs(app: &Twitcher) -> Result<u64, BroadcastError> {
     }
     Ok(pruned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `sql` (with the database's `@now` markers) binding text values.
+    async fn run(app: &Twitcher, sql: &str, binds: &[&str]) {
+        let sql = app.db.sql(sql);
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = query.bind(*bind);
+        }
+        query.execute(app.db.pool()).await.unwrap();
+    }
+
+    /// The CI flake behind this: a recovery turn released nothing (the lease was 9.99 s old), then
+    /// closed the same rows as a crash a moment later (10.01 s), so the fleet never carried them on.
+    #[tokio::test]
+    async fn a_dead_nodes_destinations_are_never_closed_as_a_crash_while_another_node_is_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = Twitcher::open(dir.path()).await.unwrap();
+        let admin = crate::profiles::register(&app, Some("Admin")).await.unwrap().profile;
+        // Node "dead" went silent 11 s ago holding two destinations; this process is a live node.
+        run(&app, "INSERT INTO nodes (id, address, heartbeat_at) VALUES ('dead', '10.0.0.1:8787', @now-11), ($1, '10.0.0.2:8787', @now)", &[app.instance_id()]).await;
+        for status in ["live", "starting"] {
+            let sql = format!("INSERT INTO streams (creator_id, broadcast_id, status, owner_instance, heartbeat_at) VALUES ({}, 'b1', '{status}', 'dead', @now-11)", admin.id);
+            run(&app, &sql, &[]).await;
+        }
+        // A stream of a process that is not a node (a window that crashed) is a crash as before.
+        let sql = format!("INSERT INTO streams (creator_id, broadcast_id, status, owner_instance, heartbeat_at) VALUES ({}, 'b2', 'live', 'window', @now-11)", admin.id);
+        run(&app, &sql, &[]).await;
+
+        let taken = app.db.take_over_expired(app.instance_id(), lease::EXPIRES_AFTER.as_secs_f64()).await.unwrap();
+        let taken: Vec<&str> = taken.iter().map(|(_, broadcast, _)| broadcast.as_str()).collect();
+        assert_eq!(taken, ["b2"], "only the window's stream is a crash; the dead node's go to the fleet");
+
+        assert_eq!(recover(&app).await.unwrap(), 0, "nothing left to close");
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT broadcast_id, status, owner_instance FROM streams ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
+        assert_eq!(rows[0..2], [("b1".into(), "queued".into(), None), ("b1".into(), "queued".into(), None)], "released for the live nodes to claim: {rows:?}");
+    }
+}

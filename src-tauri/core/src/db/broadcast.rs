@@ -187,12 +187,19 @@ impl Db {
     }
 
     /// Takes over, for `instance`, every running stream whose lease is older than `expired_secs`
-    /// (not one waiting for a node of a fleet: nobody holds its lease), in one statement (two processes recovering at once never take the same row). Returns
-    /// (id, broadcast id, status) of each.
+    /// (not one waiting for a node of a fleet: nobody holds its lease), in one statement (two
+    /// processes recovering at once never take the same row). Returns (id, broadcast id, status)
+    /// of each.
+    ///
+    /// A destination of a dead node while another node is alive is never taken: the fleet carries
+    /// it on ([`Db::release_from_silent_nodes`]). The rule is in this statement, not in the order
+    /// of the two calls, since a lease can expire between them.
     pub async fn take_over_expired(&self, instance: &str, expired_secs: f64) -> Result<Vec<(i64, String, StreamState)>, DbError> {
         let sql = format!(
             "UPDATE streams SET owner_instance = $1, owner_pid = $2, heartbeat_at = @now \
              WHERE status IN ({}) AND owner_instance IS NOT NULL AND (heartbeat_at IS NULL OR heartbeat_at < @now-$3) \
+             AND NOT (owner_instance IN (SELECT id FROM nodes) AND stop_requested_at IS NULL AND status != 'stopping' \
+                      AND EXISTS (SELECT 1 FROM nodes n WHERE n.id != streams.owner_instance AND n.heartbeat_at >= @now-$3)) \
              RETURNING id, broadcast_id, status",
             StreamState::sql_list(&ACTIVE)
         );
