@@ -31,6 +31,9 @@ const LEAD: chrono::Duration = chrono::Duration::minutes(5);
 /// An occurrence missed while nothing ran (the computer was off) still starts this long after
 /// its time when it has no duration; with one, until its end.
 const LATE_LIMIT: chrono::Duration = chrono::Duration::minutes(10);
+/// The longest an occurrence may last: a week. Twitch itself ends a broadcast at 48 hours; a
+/// week leaves room for a looping channel restarted by hand, and keeps every end a date.
+pub const MAX_DURATION_SEC: i64 = 7 * 24 * 3600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -92,8 +95,12 @@ impl Recurrence {
         Ok(Self { at, zone, days: chosen, cron })
     }
 
-    /// The first start strictly after `after` (whole seconds).
+    /// The first start strictly after `after` (whole seconds); `None` when there is none or
+    /// `after` is past the dates computed at all.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if !computable(after) {
+            return None;
+        }
         let after = after.with_nanosecond(0)?.with_timezone(&self.zone);
         self.cron.find_next_occurrence(&after, false).ok().and_then(|t| t.with_timezone(&Utc).with_nanosecond(0))
     }
@@ -106,6 +113,12 @@ impl Recurrence {
     pub fn days(&self) -> Vec<String> {
         self.days.iter().map(|d| d.to_string()).collect()
     }
+}
+
+/// Whether dates are computed from `t`. One from a stored row that is years out is damage, and
+/// near chrono's last date a zone's local time of it does not exist (converting it panics).
+fn computable(t: DateTime<Utc>) -> bool {
+    (1..=9000).contains(&chrono::Datelike::year(&t))
 }
 
 /// How an occurrence ends.
@@ -122,7 +135,10 @@ impl End {
         match (duration_sec, until) {
             (Some(_), Some(_)) => Err(ScheduleError::Invalid("give a duration or an end time, not both".into())),
             (Some(s), None) if s <= 0 => Err(ScheduleError::Invalid("a duration is positive".into())),
-            (Some(s), None) => Ok(End::After(chrono::Duration::seconds(s))),
+            (Some(s), None) if s > MAX_DURATION_SEC => Err(ScheduleError::Invalid(format!(
+                "a duration of {s} s is too long: an occurrence lasts at most 7 days ({MAX_DURATION_SEC} s; Twitch ends a broadcast at 48 hours)"
+            ))),
+            (Some(s), None) => chrono::Duration::try_seconds(s).map(End::After).ok_or_else(|| ScheduleError::Invalid(format!("{s} s is not a duration"))),
             (None, Some(u)) => Ok(End::At(parse_time(u, "an end time")?)),
             (None, None) => Ok(End::Never),
         }
@@ -131,7 +147,7 @@ impl End {
     fn of(self, start: DateTime<Utc>, zone: &Tz) -> Option<DateTime<Utc>> {
         match self {
             End::Never => None,
-            End::After(d) => Some(start + d),
+            End::After(d) => start.checked_add_signed(d).filter(|end| computable(*end)),
             End::At(t) => {
                 let daily = Recurrence::parse(&t.format("%H:%M").to_string(), zone.name(), &[]).ok()?;
                 daily.next_after(start)
@@ -156,7 +172,7 @@ pub struct ScheduleInput {
     pub days: Vec<String>,
     /// End each occurrence after this long…
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 604800))]
     pub duration_sec: Option<i64>,
     /// …or at this local time (`HH:MM`).
     #[serde(default)]
@@ -196,6 +212,9 @@ pub struct Schedule {
     /// Per account, when it was published to the channels' Twitch schedule (else empty).
     pub on_twitch: Vec<OnTwitch>,
     pub created_at: String,
+    /// Why the scheduler skips it (a stored value it cannot use): it starts nothing more until
+    /// it is deleted and made again.
+    pub error: Option<String>,
 }
 
 
@@ -211,9 +230,14 @@ impl ScheduleRow {
 
     fn view(self, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
         let recurrence = self.recurrence()?;
-        // From the stored next occurrence (not yet materialised) on.
-        let from = self.next_at().map(|n| n - chrono::Duration::seconds(1)).unwrap_or(now).max(now - LATE_LIMIT);
-        let next = recurrence.upcoming(from, UPCOMING).into_iter().map(stamp).collect();
+        let next = match &self.error {
+            Some(_) => Vec::new(),
+            None => {
+                // From the stored next occurrence (not yet materialised) on.
+                let from = self.next_at().and_then(|n| n.checked_sub_signed(chrono::Duration::seconds(1))).unwrap_or(now).max(now - LATE_LIMIT);
+                recurrence.upcoming(from, UPCOMING).into_iter().map(stamp).collect()
+            }
+        };
         Ok(Schedule {
             id: self.id,
             request: serde_json::from_str(&self.request).map_err(|e| ScheduleError::Invalid(format!("schedule {} is damaged: {e}", self.id)))?,
@@ -225,6 +249,7 @@ impl ScheduleRow {
             next,
             on_twitch: Vec::new(),
             created_at: self.created_at,
+            error: self.error,
         })
     }
 }
@@ -390,7 +415,7 @@ async fn materialise(app: &Twitcher, now: DateTime<Utc>) -> Result<(), ScheduleE
         let (recurrence, end) = match (row.recurrence(), End::parse(row.duration_sec, row.until_local.as_deref())) {
             (Ok(r), Ok(e)) => (r, e),
             (Err(e), _) | (_, Err(e)) => {
-                tracing::warn!(schedule_id = row.id, error = %e, "a recurring schedule cannot be read");
+                set_aside(app, row.id, &format!("this schedule cannot be used: {e}; delete it and make it again")).await?;
                 continue;
             }
         };
@@ -411,7 +436,7 @@ async fn materialise(app: &Twitcher, now: DateTime<Utc>) -> Result<(), ScheduleE
         let request: StartRequest = match serde_json::from_str(&row.request) {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(schedule_id = row.id, error = %e, "a recurring schedule is damaged");
+                set_aside(app, row.id, &format!("this schedule is damaged ({e}); delete it and make it again")).await?;
                 continue;
             }
         };
@@ -421,6 +446,14 @@ async fn materialise(app: &Twitcher, now: DateTime<Utc>) -> Result<(), ScheduleE
             tracing::warn!(schedule_id = row.id, error = %e, "a recurring occurrence could not be scheduled");
         }
     }
+    Ok(())
+}
+
+/// Marks a schedule the scheduler cannot use with the reason, once: it is skipped from then on
+/// (not read and refused every turn) and shows the reason until it is deleted.
+async fn set_aside(app: &Twitcher, id: i64, reason: &str) -> Result<(), ScheduleError> {
+    tracing::warn!(schedule_id = id, reason, "a recurring schedule is set aside");
+    app.db.set_schedule_error(id, reason).await?;
     Ok(())
 }
 
@@ -471,5 +504,104 @@ mod tests {
         assert_eq!(End::parse(None, Some("01:30")).unwrap().of(start, &zone), Some(utc(2026, 12, 1, 0, 30)));
         assert_eq!(End::parse(Some(7200), None).unwrap().of(start, &zone), Some(utc(2026, 12, 1, 0, 0)));
         assert!(End::parse(Some(60), Some("01:00")).is_err());
+    }
+}
+
+#[cfg(test)]
+mod prop_tests {
+    //! Every parser that makes a date from a stored or typed value, fed extreme values: each gives
+    //! a date within range or a typed error, never a panic (issue 29: one stored duration of
+    //! 9e15 s stopped the scheduler for every profile). Longer by hand:
+    //! `PROPTEST_CASES=100000 cargo test -p twitcher-core --lib schedules::prop_tests`
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::*;
+
+    fn config() -> Config {
+        let mut config = Config { failure_persistence: None, ..Config::default() };
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = 2000;
+        }
+        config
+    }
+
+    /// Durations from the edges of i64 inwards, and the bounds themselves.
+    fn arb_seconds() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            Just(i64::MIN),
+            Just(i64::MAX),
+            Just(0),
+            Just(MAX_DURATION_SEC),
+            Just(MAX_DURATION_SEC + 1),
+            Just(9_000_000_000_000_000),
+            any::<i64>(),
+            -10i64..=MAX_DURATION_SEC * 2,
+        ]
+    }
+
+    /// Instants from year 1 to the last one chrono holds.
+    fn arb_instant() -> impl Strategy<Value = DateTime<Utc>> {
+        let first = Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap().timestamp();
+        prop_oneof![Just(DateTime::<Utc>::MAX_UTC.timestamp()), first..=DateTime::<Utc>::MAX_UTC.timestamp(), 0i64..4_102_444_800]
+            .prop_map(|t| DateTime::from_timestamp(t, 0).unwrap())
+    }
+
+    #[test]
+    fn an_occurrence_end_is_a_date_or_refused_for_any_stored_duration_and_start() {
+        let zones = ["Europe/Berlin", "America/New_York", "Pacific/Kiritimati", "UTC"];
+        TestRunner::new(config())
+            .run(&(arb_seconds(), arb_instant(), 0..zones.len(), proptest::option::of("[0-9:]{0,6}")), |(seconds, start, zone, until)| {
+                let zone: Tz = zones[zone].parse().unwrap();
+                match End::parse(Some(seconds), None) {
+                    Ok(end) => {
+                        prop_assert!((1..=MAX_DURATION_SEC).contains(&seconds), "accepted {seconds}");
+                        // Near the end of time the end is past what chrono holds: None, not a panic.
+                        if let Some(ends) = end.of(start, &zone) {
+                            prop_assert_eq!((ends - start).num_seconds(), seconds);
+                        }
+                    }
+                    Err(e) => prop_assert!(matches!(e, ScheduleError::Invalid(_)) && !(1..=MAX_DURATION_SEC).contains(&seconds)),
+                }
+                if let Ok(end) = End::parse(None, until.as_deref()) {
+                    let _ = end.of(start, &zone);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_recurrence_gives_a_later_start_or_none_from_any_instant() {
+        TestRunner::new(config())
+            .run(&(arb_instant(), 0u32..24, 0u32..60, "Europe/Berlin|America/New_York|Australia/Lord_Howe"), |(after, h, m, zone)| {
+                let r = Recurrence::parse(&format!("{h:02}:{m:02}"), &zone, &[]).unwrap();
+                if let Some(next) = r.next_after(after) {
+                    prop_assert!(next > after.with_nanosecond(0).unwrap());
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_start_time_is_a_stored_date_within_a_year_or_refused() {
+        let now = Utc::now();
+        TestRunner::new(config())
+            .run(&(arb_instant(), -14i32..=14), |(at, offset_h)| {
+                let zone = chrono::FixedOffset::east_opt(offset_h * 3600).unwrap();
+                let text = at.with_timezone(&zone).to_rfc3339();
+                match broadcast::parse_start_time(&text) {
+                    Ok(stored) => {
+                        let stored = DateTime::parse_from_rfc3339(&stored).unwrap().with_timezone(&Utc);
+                        prop_assert_eq!(stored, at);
+                        prop_assert!(stored > now - chrono::Duration::minutes(2) && stored < now + chrono::Duration::days(366), "{}", text);
+                    }
+                    Err(e) => prop_assert!(matches!(e, BroadcastError::InvalidTime(_))),
+                }
+                Ok(())
+            })
+            .unwrap();
     }
 }

@@ -62,6 +62,11 @@ async fn setup_engine(server: String, seconds: u32, destinations: usize, format:
     Setup { _dir: dir, app, ana, video_id: done[0].video_id.unwrap(), accounts: accounts_ }
 }
 
+/// A start time a month ahead: a broadcast that stays scheduled through the test.
+fn in_a_month() -> String {
+    (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 fn request(s: &Setup, looped: bool) -> StartRequest {
     StartRequest { video_id: Some(s.video_id), playlist_id: None, account_ids: s.accounts.iter().map(|a| a.0).collect(), title: "Test".into(), category: None, tags: vec![], quality: QUALITY, looped, live_encode: false }
 }
@@ -393,7 +398,7 @@ async fn lists_page_newest_first_within_one_limit_policy_and_another_profiles_st
     let s = setup(&ingest, 2, 1).await;
     let mut ids = Vec::new();
     for _ in 0..3 {
-        broadcast::schedule(&s.app, &s.ana, &request(&s, false), "2099-01-01T00:00:00Z").await.unwrap();
+        broadcast::schedule(&s.app, &s.ana, &request(&s, false), &in_a_month()).await.unwrap();
         ids.push(broadcast::list(&s.app, &s.ana, Some(1), 0).await.unwrap()[0].id);
     }
     let page = |limit, offset| {
@@ -505,7 +510,7 @@ async fn with_restart_after_crash_an_interrupted_broadcast_goes_live_again() {
     broadcast::set_after_crash(&s.app, &s.ana, broadcast::AfterCrash::Restart).await.unwrap();
     // A broadcast that was on air in a process that is gone: its lease was last renewed a
     // minute ago.
-    let id = broadcast::schedule(&s.app, &s.ana, &request(&s, false), "2099-01-01T00:00:00Z").await.unwrap();
+    let id = broadcast::schedule(&s.app, &s.ana, &request(&s, false), &in_a_month()).await.unwrap();
     support::execute(
         &s.app,
         "UPDATE streams SET status = 'live', scheduled_at = NULL, owner_instance = 'a-process-that-died', \

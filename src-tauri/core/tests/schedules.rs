@@ -112,6 +112,10 @@ async fn bad_schedules_are_refused_with_their_code_and_another_profile_sees_none
         ScheduleInput { time_zone: "Europe/Atlantis".into(), ..good.clone() },
         ScheduleInput { days: vec!["someday".into()], ..good.clone() },
         ScheduleInput { duration_sec: Some(60), until: Some("22:00".into()), ..good.clone() },
+        // Past a week (Twitch ends a broadcast at 48 h), and the value that once stopped the scheduler.
+        ScheduleInput { duration_sec: Some(schedules::MAX_DURATION_SEC + 1), ..good.clone() },
+        ScheduleInput { duration_sec: Some(9_000_000_000_000_000), twitch_schedule: true, ..good.clone() },
+        ScheduleInput { duration_sec: Some(i64::MAX), ..good.clone() },
     ] {
         assert_eq!(code(schedules::create(&app, &ana, &bad).await.unwrap_err()), "invalid_input");
     }
@@ -124,6 +128,37 @@ async fn bad_schedules_are_refused_with_their_code_and_another_profile_sees_none
     assert!(schedules::list(&app, &bo).await.unwrap().is_empty());
     assert_eq!(code(schedules::delete(&app, &bo, created.id).await.unwrap_err()), "schedule_not_found");
     assert_eq!(schedules::list(&app, &ana).await.unwrap().len(), 1);
+}
+
+/// Issue 29: a stored duration of 9e15 s (accepted before durations were bounded) made the
+/// scheduler's date arithmetic panic when its occurrence came, and no schedule of any profile
+/// started again. Now that schedule is set aside with its reason, once, and the others go on.
+#[tokio::test]
+async fn a_schedule_with_a_stored_value_out_of_range_is_set_aside_and_every_other_schedule_still_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, ana, request) = setup(dir.path(), "rtmp://127.0.0.1:9/app").await;
+    let daily = ScheduleInput { request, at: "20:00".into(), time_zone: "Europe/Berlin".into(), days: vec![], duration_sec: Some(3600), until: None, twitch_schedule: false };
+    let created_at = utc(2026, 10, 12, 0, 0);
+    let poison = schedules::create_at(&app, &ana, &daily, created_at).await.unwrap();
+    let control = schedules::create_at(&app, &ana, &ScheduleInput { at: "20:01".into(), ..daily.clone() }, created_at).await.unwrap();
+    // As an old database holds it (the value was accepted then).
+    support::execute(&app, "UPDATE schedules SET duration_sec = 9000000000000000 WHERE id = $1", &[support::Bind::Int(poison.id)]).await;
+
+    // Both are due within the lead time: the control becomes a scheduled broadcast.
+    schedules::tick(&app, utc(2026, 10, 12, 17, 58)).await;
+    assert_eq!(scheduled(&app, &ana).await, vec![("2026-10-12T18:01:00.000Z".to_string(), StreamState::Scheduled)]);
+    let listed = schedules::list_at(&app, &ana, utc(2026, 10, 12, 17, 58)).await.unwrap();
+    let set_aside = listed.iter().find(|s| s.id == poison.id).unwrap();
+    let reason = set_aside.error.as_deref().expect("the poison schedule shows why it is skipped");
+    assert!(reason.contains("too long") && reason.contains("delete it"), "{reason}");
+    assert!(set_aside.next.is_empty(), "it shows no next start: {set_aside:?}");
+    assert_eq!(listed.iter().find(|s| s.id == control.id).unwrap().error, None);
+
+    // The next day the control starts again; the poison one is not read again (its reason stays).
+    schedules::tick(&app, utc(2026, 10, 13, 17, 58)).await;
+    let starts: Vec<String> = scheduled(&app, &ana).await.into_iter().map(|(at, _)| at).collect();
+    assert!(starts.contains(&"2026-10-13T18:01:00.000Z".to_string()), "{starts:?}");
+    assert!(!starts.iter().any(|at| at.ends_with("18:00:00.000Z")), "the poison schedule started nothing: {starts:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -465,6 +465,11 @@ export type Schedule = {
 	/**  Per account, when it was published to the channels' Twitch schedule (else empty). */
 	on_twitch: OnTwitch[],
 	created_at: string,
+	/**
+	 *  Why the scheduler skips it (a stored value it cannot use): it starts nothing more until
+	 *  it is deleted and made again.
+	 */
+	error: string | null,
 };
 
 /**  What a schedule starts, when, and until when. */

@@ -26,7 +26,9 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: ScheduleCommand, out: &Ou
         ScheduleCommand::List => {
             let all = schedules::list(app, &actor).await?;
             out.print(&all, || {
-                let rows = all.iter().map(|s| vec![s.id.to_string(), when(s), s.next.first().cloned().unwrap_or_default()]).collect::<Vec<_>>();
+                // A schedule set aside shows why in place of its next start.
+                let next = |s: &Schedule| s.error.as_ref().map(|e| format!("skipped: {e}")).or_else(|| s.next.first().cloned()).unwrap_or_default();
+                let rows = all.iter().map(|s| vec![s.id.to_string(), when(s), next(s)]).collect::<Vec<_>>();
                 table(&["ID", "WHEN", "NEXT (UTC)"], &rows)
             });
         }

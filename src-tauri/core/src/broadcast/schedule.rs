@@ -20,6 +20,8 @@ use crate::Twitcher;
 
 /// A start time this close behind the clock still means "now" (a time typed a moment ago).
 const PAST_GRACE: time::Duration = time::Duration::minutes(1);
+/// How far ahead a broadcast may be scheduled: a stored time stays a date every clock can add to.
+const FURTHEST_AHEAD: time::Duration = time::Duration::days(365);
 
 /// Checks a start time as every surface takes it: RFC 3339 with an offset (`Z` or `+01:00`), not
 /// in the past. Returns it in UTC, as stored (`2026-11-27T20:00:00.000Z`).
@@ -29,8 +31,12 @@ pub fn parse_start_time(at: &str) -> Result<String, BroadcastError> {
             "'{at}' is not a start time: give an RFC 3339 time with an offset, like 2026-11-27T20:00:00Z or 2026-11-27T21:00:00+01:00"
         ))
     })?;
-    if when < OffsetDateTime::now_utc() - PAST_GRACE {
+    let now = OffsetDateTime::now_utc();
+    if when < now - PAST_GRACE {
         return Err(BroadcastError::InvalidTime(format!("'{at}' is in the past: give a time from now on")));
+    }
+    if when > now + FURTHEST_AHEAD {
+        return Err(BroadcastError::InvalidTime(format!("'{at}' is more than a year ahead: give a time within the next 365 days")));
     }
     let utc = when.to_offset(time::UtcOffset::UTC);
     Ok(format!(

@@ -3,7 +3,7 @@
 use super::{Db, DbError};
 
 
-const COLUMNS: &str = "id, owner_id, request, at_local, time_zone, days, duration_sec, until_local, next_at, created_at";
+const COLUMNS: &str = "id, owner_id, request, at_local, time_zone, days, duration_sec, until_local, next_at, created_at, error";
 
 /// A schedule to record.
 pub struct NewSchedule<'a> {
@@ -68,9 +68,15 @@ impl Db {
         Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE owner_id = $1 ORDER BY id")).bind(owner_id).fetch_all(self.pool()).await?)
     }
 
-    /// Every profile's schedules: what the scheduler walks.
+    /// Every profile's schedules the scheduler walks: not those set aside with an error.
     pub async fn all_schedules(&self) -> Result<Vec<ScheduleRow>, DbError> {
-        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules ORDER BY id")).fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE error IS NULL ORDER BY id")).fetch_all(self.pool()).await?)
+    }
+
+    /// Sets a schedule aside: the scheduler skips it from then on, and it shows why.
+    pub async fn set_schedule_error(&self, id: i64, reason: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE schedules SET error = $1 WHERE id = $2").bind(crate::redact::redact(reason).into_owned()).bind(id).execute(self.pool()).await?;
+        Ok(())
     }
 
     /// Moves a schedule's next occurrence from `from` to `to`; false when another process did
@@ -121,4 +127,5 @@ pub struct ScheduleRow {
     pub until_local: Option<String>,
     pub next_at: String,
     pub created_at: String,
+    pub error: Option<String>,
 }

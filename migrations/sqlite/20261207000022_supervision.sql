@@ -1,0 +1,19 @@
+-- A recurring schedule the scheduler cannot use (a stored value out of range, a damaged
+-- request): skipped from then on, with the reason shown. Deleting it is the way out.
+ALTER TABLE schedules ADD COLUMN error TEXT;
+
+-- Each process's supervised background tasks, as it last reported them (every few seconds), so
+-- `twitcher doctor` sees those of the window and of `serve` on the same data dir.
+CREATE TABLE task_health (
+    instance_id  TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    -- ok | failing | restarting | late
+    state        TEXT NOT NULL,
+    period_sec   REAL NOT NULL,
+    last_turn_at TEXT,
+    restarts     INTEGER NOT NULL DEFAULT 0,
+    failures     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    reported_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (instance_id, name)
+);
