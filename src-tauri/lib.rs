@@ -30,6 +30,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::profile::sign_in,
             commands::profile::sign_out,
             commands::system::doctor,
+            commands::system::health,
             commands::system::about,
             commands::accounts::list_accounts,
             commands::accounts::add_account,

@@ -10,7 +10,7 @@ CREATE TABLE task_health (
     -- ok | failing | restarting | late
     state        TEXT NOT NULL,
     period_sec   DOUBLE PRECISION NOT NULL,
-    last_turn_at TEXT,
+    last_turn_age_sec DOUBLE PRECISION,
     restarts     BIGINT NOT NULL DEFAULT 0,
     failures     BIGINT NOT NULL DEFAULT 0,
     last_error   TEXT,

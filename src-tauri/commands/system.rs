@@ -11,6 +11,15 @@ pub async fn doctor(state: State<'_, AppState>) -> CommandResult<DoctorReport> {
     Ok(doctor::run(state.core()?).await?)
 }
 
+/// The background tasks of this window and of every other process on the data dir (a `serve`),
+/// for Settings' health table: the same as `twitcher doctor` shows.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn health(state: State<'_, AppState>) -> CommandResult<Vec<twitcher_core::health::ProcessHealth>> {
+    Ok(twitcher_core::health::all(state.core()?).await?)
+}
+
 /// Versions for the About panel.
 #[derive(Debug, Clone, serde::Serialize, specta::Type)]
 pub struct About {

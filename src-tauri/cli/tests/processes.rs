@@ -385,3 +385,58 @@ fn after_a_rotation_by_another_process_serve_seals_under_the_new_key() {
     assert_eq!(check["ok"], true, "{check}");
     assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "vault", "rotate"]))["rotated"], 3, "every secret still opens");
 }
+
+/// `twitcher doctor` beside a running `twitcher serve` (issue 29): it lists serve's supervised
+/// tasks as serve last reported them — one that panicked with its restart counted — says so
+/// when serve stops answering (SIGSTOP: hung), is clean again once it resumes, and lists no
+/// task once it has ended.
+#[test]
+fn doctor_shows_the_tasks_of_the_serve_on_the_data_dir_and_a_hung_serve_as_not_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    json_ok(twitcher(dir.path()).args(["--json", "profile", "create", "--name", "Owl"]));
+    let mut serve = Guarded::spawn(
+        StdCommand::new(assert_cmd::cargo::cargo_bin("twitcher"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--json", "serve", "--listen", "127.0.0.1:0"])
+            .env("TWITCHER_KEYRING", "file")
+            // The fault-injection door of a build made with tests: recovery's first turn panics.
+            .env("TWITCHER_TEST_PANIC_TASKS", "recovery=1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+        "twitcher serve",
+    );
+    let mut stdout = std::io::BufReader::new(serve.take_stdout().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    std::thread::spawn(move || stdout.lines().count());
+    let doctor = || json_ok(twitcher(dir.path()).args(["--json", "doctor"]));
+    let task = |report: &Value, name: &str| report["tasks"].as_array().unwrap().iter().find(|t| t["name"] == name).cloned();
+
+    let mut report = Value::Null;
+    wait_until(Duration::from_secs(20), "doctor to see serve's recovery restarted and well", || {
+        report = doctor();
+        task(&report, "recovery").is_some_and(|t| t["restarts"] == 1 && t["state"] == "ok")
+    });
+    for name in ["job worker", "scheduler: due broadcasts", "recurring schedules", "alerts", "node heartbeat", "fleet: claims"] {
+        let t = task(&report, name).unwrap_or_else(|| panic!("{name} missing: {report}"));
+        for key in ["name", "state", "last_turn_age_sec", "restarts", "last_error"] {
+            assert!(t.get(key).is_some(), "{key} missing from {t}");
+        }
+    }
+    assert!(report["problems"].as_array().unwrap().is_empty(), "{report}");
+    let text = String::from_utf8(twitcher(dir.path()).arg("doctor").output().unwrap().stdout).unwrap();
+    assert!(text.contains("TASK") && text.contains("recovery") && text.contains("injected"), "{text}");
+
+    // Hung: its report ages past 20 s, and doctor says so.
+    let pid = serve.id() as libc::pid_t;
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    wait_until(Duration::from_secs(40), "doctor to report serve as not answering", || {
+        doctor()["problems"].to_string().contains("has not reported")
+    });
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    wait_until(Duration::from_secs(20), "doctor to be clean again", || doctor()["problems"].as_array().unwrap().is_empty());
+
+    serve.end();
+    assert_eq!(doctor()["tasks"], json!([]), "an ended serve leaves no report");
+}

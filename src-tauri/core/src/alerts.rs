@@ -49,6 +49,11 @@ pub enum Alert {
     /// The stream has gone to the ingest for `minutes`, yet Twitch shows the channel offline (an
     /// ingest that swallows it, a key of another channel): reconnected once.
     ChannelOfflineWhilePublishing { broadcast_id: String, stream_id: i64, account: String, title: String, minutes: u32 },
+    /// A background task of Twitcher (the scheduler's, the job worker, …) panicked or keeps
+    /// failing: what it does may not happen until it recovers (see the health table).
+    TaskFailing { task: String, error: String },
+    /// That task completes its turns again.
+    TaskRecovered { task: String },
 }
 
 impl Alert {
@@ -72,6 +77,11 @@ impl Alert {
                 format!("{account}: Twitch shows the channel offline"),
                 format!("“{title}” has been sent for {minutes} min but the channel is not live on Twitch; reconnecting once (check the stream key belongs to this channel)"),
             ),
+            Alert::TaskFailing { task, error } => (
+                format!("Twitcher: {task} is failing"),
+                format!("{error}. It is retried on its own; if this repeats, see Settings → Health or `twitcher doctor`, and the log"),
+            ),
+            Alert::TaskRecovered { task } => (format!("Twitcher: {task} recovered"), "It completes its turns again.".into()),
             Alert::BroadcastEnded { title, destinations, failed, .. } => (
                 "Broadcast ended".into(),
                 if *failed == 0 { format!("“{title}” ended on {destinations} channel(s)") } else { format!("“{title}” ended; {failed} of {destinations} channel(s) failed") },
@@ -107,9 +117,24 @@ struct Seen {
     state: StreamState,
 }
 
+/// How a surface shows an alert (a desktop notification, a log line).
+pub type Present = std::sync::Arc<dyn Fn(&Alert) + Send + Sync>;
+
+/// How often the alerts task reports itself alive when no event comes.
+pub const IDLE_TURN: Duration = Duration::from_secs(30);
+
 /// Turns core events into alerts until cancelled (what is already queued then still goes out):
-/// each goes to `notify` and to the webhook.
-pub async fn run(app: Twitcher, cancel: CancellationToken, notify: impl Fn(&Alert) + Send + 'static) {
+/// each goes to `notify` and to the webhook. The runtime supervises it ([`run_with`]).
+pub async fn run(app: Twitcher, cancel: CancellationToken, notify: impl Fn(&Alert) + Send + Sync + 'static) {
+    let beat = app.registry.tasks.beat(TASK, IDLE_TURN);
+    run_with(app, cancel, std::sync::Arc::new(notify), beat).await
+}
+
+/// The alerts task's name in the health table.
+pub const TASK: &str = "alerts";
+
+/// [`run`], reporting each event handled and each quiet [`IDLE_TURN`] as a turn of `beat`.
+pub async fn run_with(app: Twitcher, cancel: CancellationToken, notify: Present, beat: crate::tasks::Beat) {
     let mut events = app.events.subscribe();
     let mut seen: HashMap<i64, Seen> = HashMap::new();
     // A server posts only where its outbound policy allows (see `outbound`): a webhook is as
@@ -124,8 +149,10 @@ pub async fn run(app: Twitcher, cancel: CancellationToken, notify: impl Fn(&Aler
         .build()
         .expect("a TLS backend is compiled in");
     loop {
+        beat.ok();
         let event = tokio::select! {
             e = events.recv() => e,
+            _ = tokio::time::sleep(IDLE_TURN) => continue,
             _ = cancel.cancelled() => match events.try_recv() {
                 Ok(e) => Ok(e),
                 Err(_) => return,
@@ -144,6 +171,8 @@ pub async fn run(app: Twitcher, cancel: CancellationToken, notify: impl Fn(&Aler
             Ok(Event::ChannelOfflineWhilePublishing { broadcast_id, stream_id, account, title, minutes }) => {
                 vec![Alert::ChannelOfflineWhilePublishing { broadcast_id, stream_id, account, title, minutes }]
             }
+            Ok(Event::TaskFailing { task, error }) => vec![Alert::TaskFailing { task, error }],
+            Ok(Event::TaskRecovered { task }) => vec![Alert::TaskRecovered { task }],
             Ok(_) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

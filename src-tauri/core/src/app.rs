@@ -125,6 +125,11 @@ impl Twitcher {
     }
 
     /// This process's id in stream leases.
+    /// How this process's supervised background tasks are doing (see [`crate::tasks`]).
+    pub fn tasks(&self) -> &crate::tasks::Tasks {
+        &self.registry.tasks
+    }
+
     pub fn instance_id(&self) -> &str {
         &self.instance
     }

@@ -28,6 +28,9 @@ pub struct DoctorReport {
     pub database: String,
     /// What to fix, in words a person can act on; empty when all is well.
     pub problems: Vec<String>,
+    /// The supervised background tasks of every process on the data dir (the window, `serve`),
+    /// as each last reported them; empty when none runs.
+    pub tasks: Vec<crate::model::TaskHealth>,
 }
 
 /// What went wrong while looking (the report itself lists what is missing on this machine).
@@ -51,6 +54,12 @@ pub async fn run(app: &Twitcher) -> Result<DoctorReport, DoctorError> {
     let ffmpeg = tool(media::inspect(Tool::Ffmpeg).await);
     let ffprobe = tool(media::inspect(Tool::Ffprobe).await);
     let keyring = vault::backend_in_use(&app.db, app.options().keyring).await?;
+    let processes = crate::health::all(app).await?;
+    for process in &processes {
+        let short = &process.instance_id[..process.instance_id.len().min(8)];
+        problems.extend(process.problems.iter().map(|p| format!("process {short}: {p}")));
+    }
+    let tasks = processes.into_iter().flat_map(|p| p.tasks).collect();
     Ok(DoctorReport {
         ffmpeg,
         ffprobe,
@@ -61,5 +70,6 @@ pub async fn run(app: &Twitcher) -> Result<DoctorReport, DoctorError> {
         schema_version: app.db.schema_version().await?,
         database: app.db.backend().name().to_string(),
         problems,
+        tasks,
     })
 }

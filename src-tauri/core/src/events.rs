@@ -29,6 +29,10 @@ pub enum Event {
     /// A destination has published for a while, yet Twitch shows its channel offline; it is
     /// reconnected once.
     ChannelOfflineWhilePublishing { broadcast_id: String, stream_id: i64, account: String, title: String, minutes: u32 },
+    /// A supervised background task panicked, or failed several turns in a row (see `tasks`).
+    TaskFailing { task: String, error: String },
+    /// It completed a turn again.
+    TaskRecovered { task: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

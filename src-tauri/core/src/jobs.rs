@@ -248,7 +248,12 @@ pub async fn run_until_done(app: &Twitcher, ids: &[i64]) -> Result<Vec<Job>, DbE
 }
 
 /// The desktop's worker: runs jobs as they come until `shutdown` fires.
-pub async fn run_worker(app: Twitcher, shutdown: CancellationToken) {
+/// How often the job worker looks for work when nothing wakes it.
+pub const WORKER_PERIOD: Duration = Duration::from_secs(1);
+
+/// Runs jobs until `shutdown`, reporting each turn to `beat`. While a job runs, the worker
+/// counts as alive: the job's own limits (FFmpeg's wall clock, see `media::runner`) end a hang.
+pub async fn run_worker(app: Twitcher, shutdown: CancellationToken, beat: crate::tasks::Beat) {
     app.registry.worker_running.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut recovered = Instant::now() - Duration::from_secs(60);
     loop {
@@ -257,12 +262,29 @@ pub async fn run_worker(app: Twitcher, shutdown: CancellationToken) {
             recovered = Instant::now();
             if let Err(e) = recover(&app).await {
                 tracing::error!(error = %e, "could not recover jobs");
+                beat.failed(&e);
             }
         }
-        match run_one(&app, None).await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => tracing::error!(error = %e, "job worker"),
+        let one = run_one(&app, None);
+        tokio::pin!(one);
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut one => break outcome,
+                _ = tokio::time::sleep(WORKER_PERIOD) => { beat.ok(); }
+            }
+        };
+        match outcome {
+            Ok(true) => {
+                beat.ok();
+                continue;
+            }
+            Ok(false) => {
+                beat.ok();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "job worker");
+                beat.failed(&e);
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -20,6 +20,9 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(2);
 /// How old a heartbeat must be before the stream may be taken over.
 pub const EXPIRES_AFTER: Duration = Duration::from_secs(10);
 
+/// The lease renewal's name in the health table.
+pub const TASK: &str = "lease renewal";
+
 /// Starts this process's lease renewal, once (later calls do nothing). It runs until the runtime
 /// ends; renewing when there is nothing to renew is one cheap UPDATE.
 pub(crate) fn keep(app: &Twitcher) {
@@ -27,15 +30,23 @@ pub(crate) fn keep(app: &Twitcher) {
         return;
     }
     let (db, instance) = (app.db.clone(), app.instance_id().to_string());
+    let beat = app.registry.tasks.beat(TASK, RENEW_EVERY);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(RENEW_EVERY);
         loop {
             tick.tick().await;
-            if let Err(e) = db.renew_leases(&instance).await {
-                tracing::warn!(error = %e, "could not renew stream leases");
-            }
-            if let Err(e) = db.renew_job_leases(&instance).await {
-                tracing::warn!(error = %e, "could not renew job leases");
+            let renewed = match db.renew_leases(&instance).await {
+                Ok(_) => db.renew_job_leases(&instance).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match renewed {
+                Ok(()) => {
+                    beat.ok();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not renew leases");
+                    beat.failed(&e);
+                }
             }
         }
     });

@@ -64,6 +64,7 @@ pub mod logging;
 pub mod events;
 pub mod options;
 pub mod registry;
+pub mod tasks;
 // Storage.
 pub mod db;
 pub mod vault;
@@ -72,6 +73,7 @@ pub mod app;
 pub mod lease;
 pub mod profiles;
 pub mod nodes;
+pub mod health;
 pub mod jobs;
 // Services.
 pub mod ingest;

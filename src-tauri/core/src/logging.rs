@@ -61,7 +61,26 @@ pub fn init(data_dir: &Path, app: &str) -> Result<LogGuard, LoggingError> {
         .with_ansi(false)
         .with_writer(Redacting(writer))
         .try_init();
+    install_panic_hook(&dir);
     Ok(LogGuard { _worker: worker, dir })
+}
+
+/// Panics are logged like every other event — through the redacting writer, with where they
+/// happened — instead of Rust's default hook printing the raw message to stderr, where a stream
+/// key or a token in it would escape redaction. A person at a terminal still gets one line,
+/// redacted, that says where the details are. The supervised tasks (`runtime`) go on after one.
+fn install_panic_hook(log_dir: &Path) {
+    let log_dir = log_dir.display().to_string();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic without a message".into());
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let thread = std::thread::current().name().unwrap_or("unnamed").to_string();
+        // Captured only when RUST_BACKTRACE asks for it, as Rust's own hook does.
+        let backtrace = std::backtrace::Backtrace::capture();
+        tracing::error!(panic = %message, %location, %thread, backtrace = %backtrace, "panic");
+        let _ = writeln!(io::stderr(), "twitcher: internal error at {location}: {} (details in {log_dir})", crate::redact::redact(&message));
+    }));
 }
 
 /// Wraps any writer factory so each formatted event is redacted as a whole before it is written.
@@ -128,6 +147,21 @@ mod tests {
         fn make_writer(&'a self) -> Self::Writer {
             self.clone()
         }
+    }
+
+    /// Run as its own process (nextest runs each test so): it installs the global hook.
+    #[test]
+    fn a_panic_is_logged_redacted_with_its_place_through_the_log_not_raw_to_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = "live_987654321_PanicKeyAbCdEfGhIjKl9876";
+        let guard = init(dir.path(), "panic-test").unwrap();
+        let thread = std::thread::Builder::new().name("worker".into()).spawn(move || panic!("could not publish to rtmp://ingest/app/{key}")).unwrap();
+        assert!(thread.join().is_err());
+        drop(guard);
+        let _ = std::panic::take_hook();
+        let log = std::fs::read_dir(dir.path().join(LOG_DIR)).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect::<String>();
+        assert!(log.contains("panic") && log.contains("logging.rs") && log.contains("thread=worker"), "{log}");
+        assert!(log.contains("rtmp://ingest/app/[redacted]") && !log.contains("PanicKey"), "{log}");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub async fn list(app: &Twitcher, actor: &Profile) -> Result<Vec<Node>, ProfileE
 /// Records this process as a node, then renews its heartbeat until `shutdown`, when it leaves.
 /// Errors are logged and retried: a node that cannot reach the database for a while loses its
 /// leases like a dead one, and records itself again when it can.
-pub async fn run(app: Twitcher, info: NodeInfo, shutdown: CancellationToken) {
+pub async fn run(app: Twitcher, info: NodeInfo, shutdown: CancellationToken, beat: crate::tasks::Beat) {
     let id = app.instance_id().to_string();
     let mut recorded = false;
     let mut ticks = 0u64;
@@ -63,8 +63,14 @@ pub async fn run(app: Twitcher, info: NodeInfo, shutdown: CancellationToken) {
             Ok(())
         }
         .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "could not renew this node's heartbeat");
+        match result {
+            Ok(()) => {
+                beat.ok();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not renew this node's heartbeat");
+                beat.failed(&e);
+            }
         }
         ticks += 1;
         tokio::select! {

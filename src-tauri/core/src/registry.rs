@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::StreamState;
 use crate::outbound::OutboundPolicy;
+use crate::tasks::Tasks;
 
 /// Everything this process keeps in memory. Cheap to clone: every part is shared.
 #[derive(Clone, Debug, Default)]
@@ -37,6 +38,8 @@ pub struct Registry {
     pub(crate) fleet_wake: Arc<Notify>,
     /// Where this process may connect out to (`serve` restricts it; see `outbound`).
     pub(crate) outbound: Arc<RwLock<OutboundPolicy>>,
+    /// How each supervised background task is doing (see `tasks`).
+    pub tasks: Tasks,
 }
 
 /// The jobs this process runs, by id. A std lock: never held across an await.

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{self, Alert};
 use crate::events::Event;
-use crate::{broadcast, jobs, nodes, schedules, twitch, Twitcher};
+use crate::tasks::{announce, panic_text, Beat};
+use crate::{broadcast, health, jobs, nodes, schedules, twitch, Twitcher};
 
 /// How often recovery, recurring schedules and due broadcasts look again.
 const TICK: Duration = Duration::from_secs(2);
@@ -22,6 +23,11 @@ const TICK: Duration = Duration::from_secs(2);
 const WATCH_OTHERS_EVERY: Duration = Duration::from_secs(10);
 /// How often old stream logs leave the bucket.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// A task that panicked starts again after this, doubling each time it panics again soon, up to
+/// [`MAX_BACKOFF`]: a task that panics at once on every start costs a log line a minute, not a
+/// busy loop.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 pub struct Runtime {
     app: Twitcher,
@@ -32,10 +38,16 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Starts the background work on the current tokio runtime. `present` shows each alert the
-    /// surface's way (a desktop notification, a log line); the core posts webhooks itself.
-    pub fn start(app: &Twitcher, present: impl Fn(&Alert) + Send + 'static) -> Self {
+    /// Starts the background work on the current tokio runtime, every task supervised (see
+    /// [`every`] and [`supervise`]). `present` shows each alert the surface's way (a desktop
+    /// notification, a log line); the core posts webhooks itself.
+    pub fn start(app: &Twitcher, present: impl Fn(&Alert) + Send + Sync + 'static) -> Self {
         let shutdown = CancellationToken::new();
+        let present: alerts::Present = Arc::new(present);
+        #[cfg(feature = "testing")]
+        for (name, count) in std::env::var("TWITCHER_TEST_PANIC_TASKS").unwrap_or_default().split(',').filter_map(|f| f.split_once('=')) {
+            app.registry.tasks.inject_panics(name.trim(), count.trim().parse().unwrap_or(1));
+        }
         let pruning = app.clone();
         let tasks = vec![
             tokio::spawn(async move {
@@ -43,34 +55,26 @@ impl Runtime {
                     tracing::error!(error = %e, "could not prune stream logs");
                 }
             }),
-            tokio::spawn(jobs::run_worker(app.clone(), shutdown.clone())),
-            every(app, &shutdown, RETENTION_EVERY, |app| async move {
-                if let Err(e) = broadcast::archive::apply_retention(&app, chrono::Utc::now()).await {
-                    tracing::warn!(error = %e, "stream logs in S3: retention");
-                }
+            supervise(app, &shutdown, "job worker", jobs::WORKER_PERIOD, jobs::run_worker),
+            every(app, &shutdown, "log retention", RETENTION_EVERY, |app| async move {
+                broadcast::archive::apply_retention(&app, chrono::Utc::now()).await.map(|_| ())
             }),
             // Streams of a process that died (its lease expired) are closed, or restarted here.
-            every(app, &shutdown, TICK, |app| async move {
-                if let Err(e) = broadcast::recover(&app).await {
-                    tracing::error!(error = %e, "recovery");
-                }
-            }),
+            every(app, &shutdown, "recovery", TICK, |app| async move { broadcast::recover(&app).await.map(|_| ()) }),
             // Recurring schedules: the next occurrences become scheduled broadcasts, and those
             // whose end has come are ordered to stop.
-            every(app, &shutdown, TICK, |app| async move { schedules::tick(&app, chrono::Utc::now()).await }),
-            every(app, &shutdown, TICK, |app| async move {
-                if let Err(e) = broadcast::start_due(&app).await {
-                    tracing::error!(error = %e, "scheduler: due broadcasts");
-                }
-            }),
+            every(app, &shutdown, "recurring schedules", TICK, |app| async move { schedules::tick(&app, chrono::Utc::now()).await }),
+            every(app, &shutdown, "scheduler: due broadcasts", TICK, |app| async move { broadcast::start_due(&app).await }),
             // Another process (the CLI, `serve`) may schedule or cancel on this data dir: what
             // shows the next broadcast (the tray) hears of it as an event, as of this process's.
-            every(app, &shutdown, WATCH_OTHERS_EVERY, {
+            every(app, &shutdown, "schedule watch", WATCH_OTHERS_EVERY, {
                 let seen = Arc::new(Mutex::new(None));
                 move |app| notice_schedule_changes(app, seen.clone())
             }),
-            tokio::spawn(twitch::tokens::run_validation(app.clone(), shutdown.clone())),
-            tokio::spawn(alerts::run(app.clone(), shutdown.clone(), present)),
+            supervise(app, &shutdown, "token validation", twitch::tokens::VALIDATE_EVERY, twitch::tokens::run_validation),
+            supervise(app, &shutdown, alerts::TASK, alerts::IDLE_TURN, move |app, shutdown, beat| alerts::run_with(app, shutdown, present.clone(), beat)),
+            // Last: the health table, copied where `twitcher doctor` reads it.
+            every(app, &shutdown, "health report", health::REPORT_EVERY, |app| async move { health::report(&app).await }),
         ];
         Self { app: app.clone(), shutdown, tasks, fleet: None }
     }
@@ -78,23 +82,28 @@ impl Runtime {
     /// What a foreground broadcast of the command line (`twitcher stream start`) needs beside
     /// it: the alerts, since its destinations' events exist only in that process. No job worker
     /// and no scheduler: the window or `serve` runs those for the data dir.
-    pub fn start_foreground(app: &Twitcher, present: impl Fn(&Alert) + Send + 'static) -> Self {
+    pub fn start_foreground(app: &Twitcher, present: impl Fn(&Alert) + Send + Sync + 'static) -> Self {
         let shutdown = CancellationToken::new();
-        let tasks = vec![tokio::spawn(alerts::run(app.clone(), shutdown.clone(), present))];
+        let present: alerts::Present = Arc::new(present);
+        let tasks = vec![supervise(app, &shutdown, alerts::TASK, alerts::IDLE_TURN, move |app, shutdown, beat| alerts::run_with(app, shutdown, present.clone(), beat))];
         Self { app: app.clone(), shutdown, tasks, fleet: None }
     }
 
     /// [`Runtime::start`] for a server: also records this process as a node of the database,
     /// keeps its heartbeat until shutdown ([`nodes`]) and claims its share of the broadcasts'
     /// destinations ([`broadcast::fleet`]).
-    pub fn start_node(app: &Twitcher, node: nodes::NodeInfo, present: impl Fn(&Alert) + Send + 'static) -> Self {
+    pub fn start_node(app: &Twitcher, node: nodes::NodeInfo, present: impl Fn(&Alert) + Send + Sync + 'static) -> Self {
         app.become_node();
         let mut runtime = Self::start(app, present);
-        runtime.fleet = Some(tokio::spawn(broadcast::fleet::run(app.clone(), node.upload_mbps, runtime.shutdown.clone())));
-        runtime.tasks.push(tokio::spawn(nodes::run(app.clone(), node, runtime.shutdown.clone())));
+        let upload_mbps = node.upload_mbps;
+        runtime.fleet = Some(supervise(app, &runtime.shutdown, "fleet: claims", broadcast::fleet::CLAIM_EVERY, move |app, shutdown, beat| {
+            broadcast::fleet::run(app, upload_mbps, shutdown, beat)
+        }));
+        runtime.tasks.push(supervise(app, &runtime.shutdown, "node heartbeat", nodes::HEARTBEAT_EVERY, move |app, shutdown, beat| {
+            nodes::run(app, node.clone(), shutdown, beat)
+        }));
         runtime
     }
-
     /// Ends the background work and every broadcast this process runs — each destination ends
     /// its publish — waiting at most `timeout` in all. A job still running stops at its next
     /// check and is resumed at the next start.
@@ -131,26 +140,110 @@ impl Runtime {
         for task in self.tasks {
             let _ = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), task).await;
         }
+        // Gone, not silent: `twitcher doctor` stops listing this process.
+        let _ = health::forget(&self.app).await;
     }
 }
 
-/// Runs `turn` now and then every `period` until shutdown, as its own task. A turn that is late
-/// does not pile up: the next one waits a full period.
-fn every<F, Fut>(app: &Twitcher, shutdown: &CancellationToken, period: Duration, turn: F) -> JoinHandle<()>
+/// Runs `turn` now and then every `period` until shutdown, supervised, as task `name` of the
+/// health table. Each turn is a tokio task of its own, so a panic ends that turn, not the task:
+/// the panic is logged (the panic hook has logged where, through the redacting logger), counted
+/// and announced, and the next turn waits out a backoff. A turn that fails is logged and counted
+/// and the next one comes as usual; a late turn does not pile up: the next one waits a full
+/// period.
+fn every<F, Fut, E>(app: &Twitcher, shutdown: &CancellationToken, name: &'static str, period: Duration, turn: F) -> JoinHandle<()>
 where
     F: Fn(Twitcher) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
 {
     let (app, shutdown) = (app.clone(), shutdown.clone());
+    let beat = app.registry.tasks.beat(name, period);
     tokio::spawn(async move {
+        let mut backoff = FIRST_BACKOFF;
         loop {
-            turn(app.clone()).await;
+            let turn = turn(app.clone());
+            let starting = beat.clone();
+            let wait = match tokio::spawn(async move {
+                starting.turn_starts();
+                turn.await
+            })
+            .await
+            {
+                Ok(Ok(())) => {
+                    announce(&app.events, &beat, beat.ok());
+                    backoff = FIRST_BACKOFF;
+                    period
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(task = name, error = %e, "a background task's turn failed; it is tried again next turn");
+                    announce(&app.events, &beat, beat.failed(&e));
+                    period
+                }
+                Err(e) if e.is_panic() => {
+                    let wait = restart_after(&app, &beat, &panic_text(e.into_panic()), backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    wait
+                }
+                Err(_) => return, // the runtime is shutting down
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(period) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     })
+}
+
+/// Runs a task that loops by itself (`body`: it reports each turn to its [`Beat`] and returns
+/// when `shutdown` is cancelled), supervised as task `name`: should it panic or end on its own,
+/// it is logged, counted, announced, and started again after a backoff.
+fn supervise<F, Fut>(app: &Twitcher, shutdown: &CancellationToken, name: &'static str, period: Duration, body: F) -> JoinHandle<()>
+where
+    F: Fn(Twitcher, CancellationToken, Beat) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (app, shutdown) = (app.clone(), shutdown.clone());
+    let beat = app.registry.tasks.beat(name, period);
+    tokio::spawn(async move {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let started = Instant::now();
+            let body = body(app.clone(), shutdown.clone(), beat.clone());
+            let starting = beat.clone();
+            let outcome = tokio::spawn(async move {
+                starting.turn_starts();
+                body.await
+            })
+            .await;
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let what = match outcome {
+                Ok(()) => "it ended on its own".to_string(),
+                Err(e) if e.is_panic() => panic_text(e.into_panic()),
+                Err(_) => return,
+            };
+            // A task that ran well for a while starts over from the first backoff.
+            if started.elapsed() > MAX_BACKOFF {
+                backoff = FIRST_BACKOFF;
+            }
+            let wait = restart_after(&app, &beat, &what, backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    })
+}
+
+/// Records that task `beat` stopped with `what` and starts again after `backoff`; returns the
+/// wait.
+fn restart_after(app: &Twitcher, beat: &Beat, what: &str, backoff: Duration) -> Duration {
+    tracing::error!(task = beat.name(), error = %what, backoff_sec = backoff.as_secs_f64(), "a background task stopped; it starts again after its backoff");
+    announce(&app.events, beat, beat.restarting(what, backoff));
+    backoff
 }
 
 /// The next scheduled broadcast (id, title, time) as this process last saw it: `None` before
@@ -160,11 +253,12 @@ type SeenNext = Arc<Mutex<Option<Option<(String, String, String)>>>>;
 /// Announces [`Event::ScheduleChanged`] when the next scheduled broadcast is not the one this
 /// process last saw: another process scheduled, started or cancelled one. The first look only
 /// records. A std lock: never held across an await.
-async fn notice_schedule_changes(app: Twitcher, seen: SeenNext) {
-    let Ok(next) = broadcast::next_scheduled(&app).await else { return };
+async fn notice_schedule_changes(app: Twitcher, seen: SeenNext) -> Result<(), broadcast::BroadcastError> {
+    let next = broadcast::next_scheduled(&app).await?;
     let previous = seen.lock().unwrap_or_else(|e| e.into_inner()).replace(next.clone());
     if previous.is_some_and(|previous| previous != next) {
         let broadcast_id = next.map(|(id, _, _)| id).unwrap_or_default();
         app.events.emit(Event::ScheduleChanged { broadcast_id });
     }
+    Ok(())
 }

@@ -395,15 +395,15 @@ pub async fn delete(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), Sche
 /// One turn of the scheduler as of `now`: occurrences due within [`LEAD`] become scheduled
 /// broadcasts (one process each, by compare-and-set on `next_at`), occurrences missed by more
 /// than they could still run are skipped, and occurrences whose end has come are ordered to stop.
-pub async fn tick(app: &Twitcher, now: DateTime<Utc>) {
-    if let Err(e) = materialise(app, now).await {
-        tracing::error!(error = %e, "recurring schedules");
+/// The stop orders are written even when materialising failed (a database error is the turn's
+/// error; a schedule it cannot use is set aside, not an error).
+pub async fn tick(app: &Twitcher, now: DateTime<Utc>) -> Result<(), ScheduleError> {
+    let materialised = materialise(app, now).await;
+    let ids = app.db.order_stop_ended(&stamp(now)).await?;
+    if !ids.is_empty() {
+        tracing::info!(streams = ids.len(), "scheduled end: stop ordered");
     }
-    match app.db.order_stop_ended(&stamp(now)).await {
-        Ok(ids) if !ids.is_empty() => tracing::info!(streams = ids.len(), "scheduled end: stop ordered"),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "recurring schedules: ends"),
-    }
+    materialised
 }
 
 async fn materialise(app: &Twitcher, now: DateTime<Utc>) -> Result<(), ScheduleError> {

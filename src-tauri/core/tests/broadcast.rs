@@ -140,6 +140,45 @@ async fn a_loop_continues_timestamps_across_passes_without_gaps() {
     }
 }
 
+/// Issue 29: a broadcast's supervisor that panics does not leave its destinations "live" under
+/// a lease this process keeps renewing: they fail with a reason, the publishers stop, the part
+/// leaves the registry, and the panic is counted in the process's health and announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_supervisor_that_panics_fails_its_destinations_with_a_reason_instead_of_leaving_them_live() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 6, 2).await;
+    let mut events = s.app.events.subscribe();
+    s.app.tasks().inject_panics(broadcast::supervisor::SUPERVISORS_TASK, 1);
+    let handle = broadcast::start(&s.app, &s.ana, &request(&s, true)).await.unwrap();
+    let states = tokio::time::timeout(Duration::from_secs(20), handle.wait()).await.expect("the broadcast ends at once");
+    assert_eq!(states.len(), 2, "{states:?}");
+    assert!(states.values().all(|s| *s == StreamState::Failed), "{states:?}");
+    for row in broadcast::list(&s.app, &s.ana, None, 0).await.unwrap() {
+        assert_eq!(row.status, StreamState::Failed, "{row:?}");
+        assert!(row.error.as_deref().is_some_and(|e| e.contains("internal error") && e.contains("start it again")), "{row:?}");
+    }
+    assert_eq!(s.app.broadcasts().count(), 0, "the part left the registry");
+    let health = twitcher_core::health::this_process(&s.app);
+    let supervisors = health.tasks.iter().find(|t| t.name == broadcast::supervisor::SUPERVISORS_TASK).expect("counted in the health table");
+    assert_eq!(supervisors.restarts, 1, "{supervisors:?}");
+    assert!(health.healthy, "one lost broadcast is announced, not a stalled process: {health:?}");
+    let announced = loop {
+        match tokio::time::timeout(Duration::from_secs(5), events.recv()).await.expect("an event").unwrap() {
+            twitcher_core::events::Event::TaskFailing { task, error } => break (task, error),
+            _ => continue,
+        }
+    };
+    assert_eq!(announced.0, broadcast::supervisor::SUPERVISORS_TASK);
+    assert!(announced.1.contains("injected"), "{announced:?}");
+    // The publishers were told to stop: a moment later nothing more reaches the ingest.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let recorded = |key: &str| std::fs::metadata(ingest.recording(key)).map(|m| m.len()).unwrap_or(0);
+    let before: Vec<u64> = s.accounts.iter().map(|(_, key)| recorded(key)).collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(s.accounts.iter().map(|(_, key)| recorded(key)).collect::<Vec<_>>(), before, "the recordings stopped growing");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_destination_comes_back_and_the_others_lose_nothing() {
     let _one_at_a_time = REAL_TIME.lock().await;

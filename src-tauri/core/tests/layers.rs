@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 /// on its own floor only the rooms to its left. `lib` is the crate root (`mod` and `pub use`).
 const FLOORS: &[(&str, &[&str])] = &[
     ("leaves", &["clock", "config", "outbound", "redact", "private_files", "model"]),
-    ("leaves, above the plain types", &["media", "logging", "events", "options", "registry"]),
+    ("leaves, above the plain types", &["media", "logging", "events", "options", "tasks", "registry"]),
     ("storage", &["db"]),
     ("storage, sealed", &["vault"]),
     ("handle", &["app"]),
-    ("handle, beside it", &["lease", "profiles", "nodes", "jobs"]),
+    ("handle, beside it", &["lease", "profiles", "nodes", "health", "jobs"]),
     ("services", &["ingest", "storage", "library", "accounts", "doctor", "twitch", "playlists"]),
     ("engine", &["broadcast"]),
     ("above the engine", &["schedules", "alerts"]),

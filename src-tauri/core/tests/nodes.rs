@@ -33,8 +33,8 @@ async fn every_server_is_a_node_with_a_heartbeat_that_an_admin_sees_until_it_lea
     let user = profiles::register(&a, Some("User")).await.unwrap().profile;
 
     let (stop_a, stop_b) = (CancellationToken::new(), CancellationToken::new());
-    let node_a = tokio::spawn(nodes::run(a.clone(), NodeInfo { address: "10.0.0.1:8787".into(), upload_mbps: Some(100.0) }, stop_a.clone()));
-    let node_b = tokio::spawn(nodes::run(b.clone(), NodeInfo { address: "10.0.0.2:8787".into(), upload_mbps: None }, stop_b.clone()));
+    let node_a = tokio::spawn(nodes::run(a.clone(), NodeInfo { address: "10.0.0.1:8787".into(), upload_mbps: Some(100.0) }, stop_a.clone(), a.tasks().beat("node heartbeat", nodes::HEARTBEAT_EVERY)));
+    let node_b = tokio::spawn(nodes::run(b.clone(), NodeInfo { address: "10.0.0.2:8787".into(), upload_mbps: None }, stop_b.clone(), b.tasks().beat("node heartbeat", nodes::HEARTBEAT_EVERY)));
     let listed = wait_for_nodes(&b, &admin, 2).await;
     let by_address = |nodes: &[Node], address: &str| nodes.iter().find(|n| n.address == address).cloned().unwrap();
     let first = by_address(&listed, "10.0.0.1:8787");

@@ -68,11 +68,12 @@ async fn a_weekly_schedule_across_a_dst_change_starts_at_the_right_instants_once
     assert_eq!(created.next[..3], ["2026-10-18T18:00:00.000Z", "2026-10-25T19:00:00.000Z", "2026-11-01T19:00:00.000Z"]);
 
     // Nothing before its lead time; then exactly one broadcast, though two processes tick at once.
-    schedules::tick(&app, utc(2026, 10, 18, 17, 0)).await;
+    schedules::tick(&app, utc(2026, 10, 18, 17, 0)).await.unwrap();
     assert!(scheduled(&app, &ana).await.is_empty());
     let other = support::open_from_env(app.data_dir()).await;
     let at = utc(2026, 10, 18, 17, 57);
-    tokio::join!(schedules::tick(&app, at), schedules::tick(&other, at));
+    let (a, b) = tokio::join!(schedules::tick(&app, at), schedules::tick(&other, at));
+    (a.unwrap(), b.unwrap());
     assert_eq!(scheduled(&app, &ana).await, vec![("2026-10-18T18:00:00.000Z".to_string(), StreamState::Scheduled)]);
     let row = broadcast::list(&app, &ana, None, 0).await.unwrap().remove(0);
     let log = broadcast::logs(&app, &ana, row.id).await.unwrap();
@@ -84,14 +85,14 @@ async fn a_weekly_schedule_across_a_dst_change_starts_at_the_right_instants_once
     app.close().await;
     drop((app, other));
     let app = support::open_from_env(&dir.path().join("data")).await;
-    schedules::tick(&app, utc(2026, 10, 25, 18, 56)).await;
+    schedules::tick(&app, utc(2026, 10, 25, 18, 56)).await.unwrap();
     let rows = scheduled(&app, &ana).await;
     assert_eq!(rows.last().unwrap(), &("2026-10-25T19:00:00.000Z".to_string(), StreamState::Scheduled), "20:00 in Berlin is 19:00Z in winter: {rows:?}");
     let listed = schedules::list_at(&app, &ana, utc(2026, 10, 25, 18, 56)).await.unwrap();
     assert_eq!(listed[0].next[0], "2026-11-01T19:00:00.000Z");
 
     // An occurrence missed while nothing ran (past its end) is skipped, not started late.
-    schedules::tick(&app, utc(2026, 11, 1, 21, 30)).await;
+    schedules::tick(&app, utc(2026, 11, 1, 21, 30)).await.unwrap();
     assert_eq!(scheduled(&app, &ana).await.len(), 2);
     assert_eq!(schedules::get_at(&app, &ana, created.id, utc(2026, 11, 1, 21, 30)).await.unwrap().next[0], "2026-11-08T19:00:00.000Z");
 
@@ -145,7 +146,7 @@ async fn a_schedule_with_a_stored_value_out_of_range_is_set_aside_and_every_othe
     support::execute(&app, "UPDATE schedules SET duration_sec = 9000000000000000 WHERE id = $1", &[support::Bind::Int(poison.id)]).await;
 
     // Both are due within the lead time: the control becomes a scheduled broadcast.
-    schedules::tick(&app, utc(2026, 10, 12, 17, 58)).await;
+    schedules::tick(&app, utc(2026, 10, 12, 17, 58)).await.unwrap();
     assert_eq!(scheduled(&app, &ana).await, vec![("2026-10-12T18:01:00.000Z".to_string(), StreamState::Scheduled)]);
     let listed = schedules::list_at(&app, &ana, utc(2026, 10, 12, 17, 58)).await.unwrap();
     let set_aside = listed.iter().find(|s| s.id == poison.id).unwrap();
@@ -155,7 +156,7 @@ async fn a_schedule_with_a_stored_value_out_of_range_is_set_aside_and_every_othe
     assert_eq!(listed.iter().find(|s| s.id == control.id).unwrap().error, None);
 
     // The next day the control starts again; the poison one is not read again (its reason stays).
-    schedules::tick(&app, utc(2026, 10, 13, 17, 58)).await;
+    schedules::tick(&app, utc(2026, 10, 13, 17, 58)).await.unwrap();
     let starts: Vec<String> = scheduled(&app, &ana).await.into_iter().map(|(at, _)| at).collect();
     assert!(starts.contains(&"2026-10-13T18:01:00.000Z".to_string()), "{starts:?}");
     assert!(!starts.iter().any(|at| at.ends_with("18:00:00.000Z")), "the poison schedule started nothing: {starts:?}");
@@ -172,7 +173,7 @@ async fn an_occurrence_goes_live_and_its_schedule_ends_it() {
     let input = ScheduleInput { request, at: minute, time_zone: "UTC".into(), days: vec![], duration_sec: Some(120), until: None, twitch_schedule: false };
     let start_of_minute = now.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap();
     schedules::create_at(&app, &ana, &input, start_of_minute - chrono::Duration::seconds(1)).await.unwrap();
-    schedules::tick(&app, Utc::now()).await;
+    schedules::tick(&app, Utc::now()).await.unwrap();
     let row = broadcast::list(&app, &ana, None, 0).await.unwrap().remove(0);
     assert_eq!(row.status, StreamState::Scheduled);
     let handle = broadcast::start_when_due(&app, &row.broadcast_id).await.unwrap();
@@ -180,7 +181,7 @@ async fn an_occurrence_goes_live_and_its_schedule_ends_it() {
     assert_eq!(broadcast::stream(&app, &ana, row.id).await.unwrap().status, StreamState::Live);
 
     // Its end comes (two minutes on, by the test clock): a stop order, carried out within a second or two.
-    schedules::tick(&app, start_of_minute + chrono::Duration::seconds(121)).await;
+    schedules::tick(&app, start_of_minute + chrono::Duration::seconds(121)).await.unwrap();
     let states = tokio::time::timeout(Duration::from_secs(10), handle.wait()).await.expect("ended by its schedule");
     assert!(states.values().all(|s| *s == StreamState::Ended), "{states:?}");
     assert!(ingest.publishes("live_1001_ScheduledKey1234567") >= 1);

@@ -117,11 +117,24 @@ pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, tw
         .route("/api/streams/{id}/events", get(routes::streams::events))
         .route("/api/nodes", get(routes::nodes::list))
         .layer(DefaultBodyLimit::max(options.max_json_bytes));
-    Ok(api
+    let routes = api
         .merge(upload)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint (see /api/openapi.json)") })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method") })
-        .with_state(state))
+        .with_state(state);
+    Ok(answer_panics(routes))
+}
+
+/// Every request gets an answer: a handler that panics answers 500 with a request id (the
+/// panic hook has logged the panic, redacted, with where it happened; this logs which request)
+/// instead of the connection closing with nothing. Outermost, so it covers every route.
+pub fn answer_panics(routes: Router) -> Router {
+    use axum::response::IntoResponse;
+    routes.layer(tower_http::catch_panic::CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {
+        let what = twitcher_core::tasks::panic_text(panic);
+        tracing::error!(error = %what, "a request handler panicked");
+        ApiError::new(ErrorCode::Internal, what).into_response()
+    }))
 }
 
 

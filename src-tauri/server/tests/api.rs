@@ -628,11 +628,95 @@ async fn a_recurring_schedule_is_created_listed_and_deleted_and_bad_ones_get_400
     bad["time_zone"] = json!("Atlantis/Capital");
     let (status, answer) = s.call(Method::POST, "/api/schedules", Some(&ana), Some(bad)).await;
     assert_eq!((status, error_code(&answer)), (StatusCode::BAD_REQUEST, "invalid_input"));
-    let (status, answer) = s.call(Method::POST, "/api/schedules", Some(&bo), Some(body)).await;
+    let (status, answer) = s.call(Method::POST, "/api/schedules", Some(&bo), Some(body.clone())).await;
     assert_eq!((status, error_code(&answer)), (StatusCode::NOT_FOUND, "video_not_found"), "another profile's video");
+    // Issue 29: these durations once panicked the handler (no answer at all) or, stored, the
+    // scheduler. Past a week is refused, with the reason.
+    for (duration, on_twitch) in [(9_000_000_000_000_000i64, true), (9_000_000_000_000_000, false), (7 * 24 * 3600 + 1, false), (i64::MAX, true)] {
+        let mut long = body.clone();
+        long["until"] = Value::Null;
+        long["duration_sec"] = json!(duration);
+        long["twitch_schedule"] = json!(on_twitch);
+        let (status, answer) = s.call(Method::POST, "/api/schedules", Some(&ana), Some(long)).await;
+        assert_eq!((status, error_code(&answer)), (StatusCode::BAD_REQUEST, "invalid_input"), "{duration}: {answer}");
+    }
+    assert_eq!(s.call(Method::GET, "/api/schedules", Some(&ana), None).await.1.as_array().unwrap().len(), 1, "nothing more stored");
 
     let (status, deleted) = s.call(Method::DELETE, &format!("/api/schedules/{id}"), Some(&ana), None).await;
     assert_eq!((status, deleted), (StatusCode::OK, json!({ "deleted": id })));
+}
+
+/// Issue 29: health tells the truth. A background task that panics makes `/api/health` answer
+/// 503 naming it while it waits out its backoff; once it completes a turn again, 200 — with
+/// every task and the age of its last turn either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_503_naming_a_restarting_task_and_200_once_it_completes_turns_again() {
+    let s = start(ServerOptions::default()).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (status, healthy) = loop {
+        let (status, body) = s.call(Method::GET, "/api/health", None, None).await;
+        // The first turns of every task complete within moments of the start.
+        if status == StatusCode::OK && body["tasks"].as_array().is_some_and(|t| t.iter().any(|t| t["name"] == "node heartbeat" && t["last_turn_age_sec"].is_number())) {
+            break (status, body);
+        }
+        assert!(Instant::now() < deadline, "{status} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((status, healthy["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let names: Vec<&str> = healthy["tasks"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    for task in ["job worker", "recovery", "recurring schedules", "scheduler: due broadcasts", "token validation", "alerts", "node heartbeat", "fleet: claims", "log retention"] {
+        assert!(names.contains(&task), "{task} missing: {names:?}");
+    }
+
+    s.app.tasks().inject_panics("scheduler: due broadcasts", 2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let unhealthy = loop {
+        let (status, body) = s.call(Method::GET, "/api/health", None, None).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "never 503: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(unhealthy["status"], "unhealthy");
+    let problems = unhealthy["problems"].to_string();
+    assert!(problems.contains("scheduler: due broadcasts is restarting"), "{unhealthy}");
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = s.call(Method::GET, "/api/health", None, None).await;
+        let scheduler = body["tasks"].as_array().unwrap().iter().find(|t| t["name"] == "scheduler: due broadcasts").cloned().unwrap();
+        if status == StatusCode::OK && scheduler["state"] == "ok" {
+            assert_eq!(scheduler["restarts"], 2, "{scheduler}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never healthy again: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A handler that panics still answers: 500 with a request id, nothing of the panic's text (a
+/// key in it stays in the redacted log), and the server goes on answering.
+#[tokio::test]
+async fn a_handler_that_panics_answers_500_with_a_request_id_and_the_server_goes_on() {
+    use axum::routing::get;
+    let routes: axum::Router = axum::Router::new()
+        .route("/boom", get(|| async { panic!("could not publish to rtmp://ingest/app/live_123456789_HandlerPanicKey99") as &'static str }))
+        .route("/fine", get(|| async { "fine" }));
+    let app = twitcher_server::answer_panics(routes);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        let answer = http.get(format!("{base}/boom")).send().await.expect("an answer, not a closed connection");
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(error_code(&body), "internal", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("request id") && !message.contains("HandlerPanicKey") && !message.contains("rtmp"), "{message}");
+    }
+    assert_eq!(http.get(format!("{base}/fine")).send().await.unwrap().text().await.unwrap(), "fine");
 }
 
 #[tokio::test]

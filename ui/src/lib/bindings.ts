@@ -14,6 +14,11 @@ export const commands = {
 	signOut: () => typedError<null, ErrorBody>(__TAURI_INVOKE("sign_out")),
 	/**  What the app found: ffmpeg, ffprobe, keyring backend, data dir, schema version. */
 	doctor: () => typedError<DoctorReport, ErrorBody>(__TAURI_INVOKE("doctor")),
+	/**
+	 *  The background tasks of this window and of every other process on the data dir (a `serve`),
+	 *  for Settings' health table: the same as `twitcher doctor` shows.
+	 */
+	health: () => typedError<ProcessHealth[], ErrorBody>(__TAURI_INVOKE("health")),
 	about: () => typedError<About, ErrorBody>(__TAURI_INVOKE("about")),
 	listAccounts: () => typedError<Account[], ErrorBody>(__TAURI_INVOKE("list_accounts")),
 	/**  The key travels to Rust once, here; what comes back is masked. */
@@ -225,6 +230,11 @@ export type DoctorReport = {
 	database: string,
 	/**  What to fix, in words a person can act on; empty when all is well. */
 	problems: string[],
+	/**
+	 *  The supervised background tasks of every process on the data dir (the window, `serve`),
+	 *  as each last reported them; empty when none runs.
+	 */
+	tasks: TaskHealth[],
 };
 
 /**  What a UI or a script sees of an error: `{"code": "...", "message": "..."}`. */
@@ -238,7 +248,9 @@ export type ErrorBody = {
  *  (README's list). One enum so a new failure has to pick a code here, and the HTTP status
  *  of each is decided once, in [`ErrorCode::http_status`].
  */
-export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "registration_closed" | "login_throttled" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "schedule_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing";
+export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "registration_closed" | "login_throttled" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "schedule_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing" | 
+/**  A bug: something panicked (the log has where; the answer names a request id). */
+"internal";
 
 export type Event = 
 /**  A background job moved: progress (0..=1), a new status, or its end. */
@@ -246,25 +258,29 @@ export type Event =
 	type: "job",
 } & JobEvent | 
 /**  A video was added, changed or removed: lists showing it should refresh. */
-({ type: "videos_changed"; profile_id: number }) & { account?: never; broadcast_id?: never; destinations?: never; item?: never; minutes?: never; reason?: never; stream_id?: never; title?: never } | 
+({ type: "videos_changed"; profile_id: number }) & { account?: never; broadcast_id?: never; destinations?: never; error?: never; item?: never; minutes?: never; reason?: never; stream_id?: never; task?: never; title?: never } | 
 /**  A destination of a broadcast: on every change of state and about once a second. */
 {
 	type: "stream",
 } & StreamStatus | 
 /**  A scheduled broadcast's time came and it is starting. */
-({ type: "scheduled_started"; broadcast_id: string; title: string; destinations: number }) & { account?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never } | 
+({ type: "scheduled_started"; broadcast_id: string; title: string; destinations: number }) & { account?: never; error?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; task?: never } | 
 /**
  *  A broadcast was scheduled or a scheduled one cancelled (by this process): what shows the
  *  next one (the tray) should look again.
  */
-({ type: "schedule_changed"; broadcast_id: string }) & { account?: never; destinations?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; title?: never } | 
+({ type: "schedule_changed"; broadcast_id: string }) & { account?: never; destinations?: never; error?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; task?: never; title?: never } | 
 /**  A playlist item could not play; the slate filled its place. */
-({ type: "item_skipped"; broadcast_id: string; title: string; item: string; reason: string }) & { account?: never; destinations?: never; minutes?: never; profile_id?: never; stream_id?: never } | 
+({ type: "item_skipped"; broadcast_id: string; title: string; item: string; reason: string }) & { account?: never; destinations?: never; error?: never; minutes?: never; profile_id?: never; stream_id?: never; task?: never } | 
 /**
  *  A destination has published for a while, yet Twitch shows its channel offline; it is
  *  reconnected once.
  */
-({ type: "channel_offline_while_publishing"; broadcast_id: string; stream_id: number; account: string; title: string; minutes: number }) & { destinations?: never; item?: never; profile_id?: never; reason?: never };
+({ type: "channel_offline_while_publishing"; broadcast_id: string; stream_id: number; account: string; title: string; minutes: number }) & { destinations?: never; error?: never; item?: never; profile_id?: never; reason?: never; task?: never } | 
+/**  A supervised background task panicked, or failed several turns in a row (see `tasks`). */
+({ type: "task_failing"; task: string; error: string }) & { account?: never; broadcast_id?: never; destinations?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; title?: never } | 
+/**  It completed a turn again. */
+({ type: "task_recovered"; task: string }) & { account?: never; broadcast_id?: never; destinations?: never; error?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; title?: never };
 
 /**  Files queued for import, and those refused at once. */
 export type ImportQueued = {
@@ -402,6 +418,18 @@ export type PlaylistOptions = {
 	 *  video, or (none) a built-in card with the channel's title and "back soon".
 	 */
 	slate_video_id?: number | null,
+};
+
+/**  One process's health. */
+export type ProcessHealth = {
+	instance_id: string,
+	/**  Whether every task completes its turns (and, for another process, it still reports). */
+	healthy: boolean,
+	/**  Seconds since it last reported (0 for this process). */
+	reported_age_sec: number | null,
+	/**  What is wrong, one line each: `scheduler: due broadcasts is late`. */
+	problems: string[],
+	tasks: TaskHealth[],
 };
 
 /**  A profile as every surface sees it: never the UUID, only its last four characters. */
@@ -583,6 +611,34 @@ export type StreamStatus = {
 	/**  …and the one after it (none at the end of a playlist that does not loop). */
 	up_next: string | null,
 };
+
+export type TaskHealth = {
+	/**  Which process runs it (its instance id, as its leases carry). */
+	instance_id: string,
+	name: string,
+	state: TaskState,
+	/**  How often it completes a turn when well. */
+	period_sec: number | null,
+	/**  Seconds since its last completed turn; `None` before the first. */
+	last_turn_age_sec: number | null,
+	/**  Times it panicked and was started again. */
+	restarts: number,
+	/**  Turns failed in a row (0 once a turn completes). */
+	failures: number,
+	/**  What the last failure or panic said (redacted). */
+	last_error: string | null,
+};
+
+/**  How a task is doing. */
+export type TaskState = 
+/**  Its last turn completed within its period. */
+"ok" | 
+/**  Its last turn failed (it is retried on its next turn); not yet late. */
+"failing" | 
+/**  It panicked and waits out its backoff before it starts again. */
+"restarting" | 
+/**  No turn has completed within twice its period (and 5 s): stalled or failing for a while. */
+"late";
 
 /**  A located tool and the version it reported. */
 export type ToolInfo = {

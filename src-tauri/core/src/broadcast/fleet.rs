@@ -35,15 +35,21 @@ pub const CLAIM_EVERY: Duration = Duration::from_millis(500);
 const SPREAD_FOR_SECS: f64 = 1.0;
 
 /// Claims and publishes destinations for this node until `shutdown`. `upload_mbps`: its budget.
-pub async fn run(app: Twitcher, upload_mbps: Option<f64>, shutdown: CancellationToken) {
+pub async fn run(app: Twitcher, upload_mbps: Option<f64>, shutdown: CancellationToken, beat: crate::tasks::Beat) {
     let capacity = Capacity {
         budget_kbps: upload_mbps.map(|mbps| (mbps * 1000.0) as i64),
         spread_for_secs: SPREAD_FOR_SECS,
         alive_secs: crate::nodes::SILENT_AFTER_SECS,
     };
     loop {
-        if let Err(e) = tick(&app, &capacity).await {
-            tracing::warn!(error = %e, "fleet: could not claim destinations");
+        match tick(&app, &capacity).await {
+            Ok(()) => {
+                beat.ok();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "fleet: could not claim destinations");
+                beat.failed(&e);
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -359,8 +359,9 @@ pub(super) async fn launch(app: &Twitcher, part: Part) -> Result<BroadcastHandle
     for (stream_id, account_id, _) in &failed_alone {
         pairs.push((*stream_id, *account_id));
     }
+    let publishing: Vec<i64> = counters.keys().copied().collect();
     let supervision = Supervision { broadcast_id: broadcast_id.clone(), part, reports, counters, failed_alone, source, all: all.clone(), each: each.clone() };
-    let done = tokio::spawn(supervise(app.clone(), supervision));
+    let done = tokio::spawn(guarded(app.clone(), broadcast_id.clone(), part, publishing, all.clone(), supervise(app.clone(), supervision)));
     Ok(BroadcastHandle { broadcast_id, destinations: pairs, all, each, done })
 }
 
@@ -455,6 +456,48 @@ struct Supervision {
     source: SourceWatch,
     all: CancellationToken,
     each: HashMap<i64, CancellationToken>,
+}
+
+/// The name broadcast supervisors count their panics under in the process's task health.
+pub const SUPERVISORS_TASK: &str = "broadcast supervisors";
+
+/// A part's supervisor, itself supervised. Should it panic, its destinations are not left "live"
+/// under a lease this process keeps renewing: the publishers are told to stop, the rows fail with
+/// a reason, the part leaves the registry, and the panic is counted and announced like any
+/// task's (the panic hook has logged where it happened).
+async fn guarded(
+    app: Twitcher,
+    broadcast_id: String,
+    part: u64,
+    publishing: Vec<i64>,
+    all: CancellationToken,
+    supervisor: impl std::future::Future<Output = HashMap<i64, StreamState>> + Send + 'static,
+) -> HashMap<i64, StreamState> {
+    let beat = app.registry.tasks.beat(SUPERVISORS_TASK, crate::tasks::NO_PERIOD);
+    let starting = beat.clone();
+    match tokio::spawn(async move {
+        starting.turn_starts();
+        supervisor.await
+    })
+    .await
+    {
+        Ok(states) => states,
+        Err(e) => {
+            all.cancel();
+            let message = "internal error: this broadcast's supervisor stopped (the log has the details); start it again";
+            let mut states = HashMap::new();
+            for id in publishing {
+                let _ = app.db.set_stream_state(id, StreamState::Failed, Some(message), app.instance_id()).await;
+                let _ = app.db.add_stream_event(id, "error", message).await;
+                states.insert(id, StreamState::Failed);
+            }
+            app.registry.broadcasts.remove(&broadcast_id, part);
+            let what = if e.is_panic() { crate::tasks::panic_text(e.into_panic()) } else { "it was cancelled".to_string() };
+            tracing::error!(broadcast = %broadcast_id, error = %what, "a broadcast's supervisor stopped; its destinations failed");
+            crate::tasks::announce(&app.events, &beat, beat.lost(&what));
+            states
+        }
+    }
 }
 
 async fn supervise(app: Twitcher, supervision: Supervision) -> HashMap<i64, StreamState> {

@@ -18,6 +18,7 @@ pub mod schedules;
 pub mod secrets;
 pub mod settings;
 pub mod storage;
+pub mod tasks;
 pub mod twitch;
 pub mod users;
 pub mod videos;

@@ -100,6 +100,8 @@ error_codes! {
     Config = "config",
     Logging = "logging",
     FfmpegMissing = "ffmpeg_missing",
+    /// A bug: something panicked (the log has where; the answer names a request id).
+    Internal = "internal",
 }
 
 impl ErrorCode {
@@ -123,7 +125,7 @@ impl ErrorCode {
             DiskFull => 507,
             StreamFailed | PrepareFailed | SourceUnreadable | AccountError | FileMissing
             | Io | KeyMissing | KeyMismatch | KeyringUnavailable | KeyStore | SecretTampered | Database | Config
-            | Logging | FfmpegMissing => 500,
+            | Logging | FfmpegMissing | Internal => 500,
         }
     }
 }

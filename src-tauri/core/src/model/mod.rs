@@ -16,6 +16,7 @@ mod profile;
 mod secret;
 mod storage;
 mod stream;
+mod task;
 mod video;
 
 pub use account::Account;
@@ -28,4 +29,5 @@ pub use secret::{KeyringBackend, Sealed, SecretRef};
 pub use storage::S3Settings;
 pub(crate) use stream::ACTIVE;
 pub use stream::{InvalidQuality, Quality, QualityPreset, StreamRow, StreamState, StreamStatus, QUALITY_PRESETS};
+pub use task::{TaskHealth, TaskState};
 pub use video::{ApiVideo, Container, Sort, Storage, Video, VideoPage, VideoQuery, VideoStatus};

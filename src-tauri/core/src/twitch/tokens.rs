@@ -181,11 +181,16 @@ pub async fn validate_all(app: &Twitcher) -> Result<usize, TwitchError> {
 }
 
 /// Validates at start-up and then every hour, until cancelled (the desktop app and `serve`).
-pub async fn run_validation(app: Twitcher, cancel: CancellationToken) {
+pub async fn run_validation(app: Twitcher, cancel: CancellationToken, beat: crate::tasks::Beat) {
     loop {
-        if let Err(e) = validate_all(&app).await {
-            if !matches!(e, TwitchError::NoClientId) {
+        match validate_all(&app).await {
+            // No client id: no account to validate, nothing wrong.
+            Ok(_) | Err(TwitchError::NoClientId) => {
+                beat.ok();
+            }
+            Err(e) => {
                 tracing::warn!(error = %e, "could not validate Twitch accounts");
+                beat.failed(&e);
             }
         }
         tokio::select! {
