@@ -17,3 +17,9 @@ CREATE TABLE task_health (
     reported_at  TEXT NOT NULL DEFAULT (to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
     PRIMARY KEY (instance_id, name)
 );
+
+-- Whose job it is, so the worker serves profiles in turn (the one served least recently first):
+-- one profile's queue of preparations never starves another's import.
+ALTER TABLE jobs ADD COLUMN profile_id BIGINT;
+UPDATE jobs SET profile_id = (payload::jsonb ->> 'profile_id')::bigint WHERE payload::jsonb ? 'profile_id';
+CREATE INDEX jobs_profile_started ON jobs (profile_id, started_at);

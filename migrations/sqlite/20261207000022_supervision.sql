@@ -17,3 +17,9 @@ CREATE TABLE task_health (
     reported_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     PRIMARY KEY (instance_id, name)
 );
+
+-- Whose job it is, so the worker serves profiles in turn (the one served least recently first):
+-- one profile's queue of preparations never starves another's import.
+ALTER TABLE jobs ADD COLUMN profile_id INTEGER;
+UPDATE jobs SET profile_id = json_extract(payload, '$.profile_id') WHERE json_valid(payload);
+CREATE INDEX jobs_profile_started ON jobs (profile_id, started_at);

@@ -64,7 +64,7 @@ pub async fn ingest_options(state: State<'_, AppState>) -> CommandResult<IngestL
 #[tracing::instrument(skip_all)]
 pub async fn rotate_vault(state: State<'_, AppState>) -> CommandResult<u32> {
     let (app, actor) = state.actor().await?;
-    Ok(app.rotate_vault(&actor).await? as u32)
+    Ok(app.rotate_vault(&actor).await?.resealed as u32)
 }
 
 /// Checks an account's stream key with Twitch's bandwidth test (nothing goes live).

@@ -61,6 +61,9 @@ impl Twitcher {
             Ok(Err(e)) => tracing::warn!(error = %e, "could not make the data dir private (a file system without permissions?)"),
             Err(e) => tracing::warn!(error = %e, "could not make the data dir private"),
         }
+        // Key copies a killed process left half-written (each a copy of a key) go.
+        let dir = data_dir.clone();
+        let _ = tokio::task::spawn_blocking(move || crate::vault::sweep_leftovers(&dir)).await;
         Ok(Self {
             db,
             data_dir,
@@ -172,14 +175,14 @@ impl Twitcher {
     }
 
     /// Re-seals every secret under a new data key (an ADMIN's act); returns how many moved.
-    pub async fn rotate_vault(&self, actor: &Profile) -> Result<usize, VaultError> {
+    pub async fn rotate_vault(&self, actor: &Profile) -> Result<crate::vault::Rotation, VaultError> {
         actor.require_admin()?;
         let mut slot = self.vault.lock().await;
         // Always the recorded key: another process may have rotated since this one loaded it.
         let current = Vault::load(&self.db, &self.data_dir, self.options.keyring, self.options.vault_key_file.as_deref()).await?;
         self.bind_owners(&current).await?;
-        let (next, count) = current.rotate(&self.db, &self.data_dir, self.options.keyring).await?;
+        let (next, rotation) = current.rotate(&self.db, &self.data_dir, self.options.keyring).await?;
         *slot = Some(next);
-        Ok(count)
+        Ok(rotation)
     }
 }

@@ -146,7 +146,9 @@ pub async fn enqueue(app: &Twitcher, kind: &str, payload: &impl Serialize) -> Re
 /// one's id is returned: the caller joins it (a second preparation of one video at one quality).
 pub async fn enqueue_once(app: &Twitcher, kind: &str, key: Option<&str>, payload: &impl Serialize) -> Result<i64, DbError> {
     let payload = serde_json::to_string(payload).expect("serializable payload");
-    let (id, new) = app.db.insert_job(kind, &payload, 5, key).await?;
+    // Every job's payload names the profile it works for: the worker serves profiles in turn.
+    let profile_id = serde_json::from_str::<serde_json::Value>(&payload).ok().and_then(|p| p["profile_id"].as_i64());
+    let (id, new) = app.db.insert_job(kind, &payload, 5, key, profile_id).await?;
     if new {
         app.registry.jobs_changed.notify_waiters();
     }

@@ -122,7 +122,7 @@ async fn each_bad_file_gets_its_own_error_and_the_good_ones_still_import() {
     let errors: Vec<String> = done.iter().map(|j| j.error.clone().unwrap_or_default()).collect();
     assert_eq!(done[0].status, JobStatus::Succeeded);
     assert!(errors[1].starts_with("empty.mp4: the file is empty"), "{errors:?}");
-    assert!(errors[2].starts_with("notes.avi: not a video file FFmpeg can read"), "{errors:?}");
+    assert!(errors[2].starts_with("notes.avi: not a video file FFmpeg can read (it is not a video in one of the accepted containers"), "{errors:?}");
     assert!(errors[3].starts_with("cut.mp4: the file is truncated: it ends at"), "{errors:?}");
     assert_eq!(errors[4], "clip.ogg: no video stream found");
     assert!(done[1..].iter().all(|j| j.status == JobStatus::Failed && j.attempts == 1), "bad input is not retried");
@@ -130,6 +130,65 @@ async fn each_bad_file_gets_its_own_error_and_the_good_ones_still_import() {
     let page = library::list(&app, &ana, &VideoQuery::default()).await.unwrap();
     assert_eq!(page.total, 1);
     assert_eq!(stored_files(&app).len(), 2, "one video and its thumbnail: {:?}", stored_files(&app));
+}
+
+/// Issue 29: a library file is read with the file protocol and the seven containers' demuxers
+/// only. A playlist named `.mp4` — HLS pointing at a URL, or a concat list naming a video
+/// elsewhere on the machine — is refused before FFmpeg follows it: no connection is made, no
+/// file outside the upload is read, and the error carries none of FFmpeg's words (heap
+/// addresses, demuxer names), which go to the log.
+#[tokio::test]
+async fn a_playlist_disguised_as_a_video_is_refused_without_following_it_and_without_ffmpegs_words() {
+    let (dir, app, ana) = setup().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hls = dir.path().join("movie.mp4");
+    std::fs::write(&hls, format!("#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://127.0.0.1:{port}/segment.ts\n#EXT-X-ENDLIST\n")).unwrap();
+    // A real video elsewhere on the machine, which the concat demuxer would read and import.
+    let elsewhere = make_video(dir.path(), "private", "mp4", &[]);
+    let concat = dir.path().join("holiday.mp4");
+    std::fs::write(&concat, format!("ffconcat version 1.0\nfile '{}'\n", elsewhere.display())).unwrap();
+
+    let (ids, _) = library::import(&app, &ana, &[hls, concat]).await.unwrap();
+    let done = jobs::run_until_done(&app, &ids).await.unwrap();
+    for job in &done {
+        let error = job.error.clone().unwrap_or_default();
+        assert_eq!(job.status, JobStatus::Failed, "{job:?}");
+        assert!(error.contains("not a video in one of the accepted containers"), "{error}");
+        for word in ["0x", "hls", "concat", "http", "whitelist", dir.path().to_str().unwrap()] {
+            assert!(!error.contains(word), "{word} in {error}");
+        }
+    }
+    assert!(matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock), "FFmpeg connected to the playlist's URL");
+    assert_eq!(library::list(&app, &ana, &VideoQuery::default()).await.unwrap().total, 0);
+}
+
+/// Issue 29: a run past its wall-clock limit is killed and its job fails with that reason; the
+/// job worker goes on with the next job. (The limit is shortened through the `testing` build's
+/// `TWITCHER_TEST_FFMPEG_LIMIT_MS`; each test is its own process under nextest.)
+#[tokio::test]
+async fn an_ffmpeg_run_past_its_limit_is_killed_and_the_next_job_still_runs() {
+    let (dir, app, ana) = setup().await;
+    let long = make_video(dir.path(), "long", "mp4", &["-t", "120"]);
+    let short = make_video(dir.path(), "short", "mp4", &[]);
+    std::env::set_var("TWITCHER_TEST_FFMPEG_LIMIT_MS", "1");
+    let (ids, _) = library::import(&app, &ana, &[long]).await.unwrap();
+    let started = std::time::Instant::now();
+    let done = jobs::run_until_done(&app, &ids).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "killed at its limit, not run to its end");
+    assert_eq!(done[0].status, JobStatus::Failed);
+    assert!(done[0].error.as_deref().is_some_and(|e| e.contains("longer than its limit")), "{:?}", done[0].error);
+    // (A killed child may take a moment to be reaped.)
+    let running = || String::from_utf8(std::process::Command::new("pgrep").args(["-a", "-f", "ff(mpeg|probe).*long.mp4"]).output().unwrap().stdout).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !running().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(running(), "", "no FFmpeg left running on the file");
+    std::env::remove_var("TWITCHER_TEST_FFMPEG_LIMIT_MS");
+    let next = import(&app, &ana, &[short]).await;
+    assert_eq!(next[0].status, JobStatus::Succeeded, "{next:?}");
 }
 
 #[tokio::test]
@@ -267,6 +326,31 @@ async fn search_filters_sort_and_pages_work_together() {
     // Another profile sees none of them.
     let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
     assert_eq!(library::list(&app, &bo, &VideoQuery::default()).await.unwrap().total, 0);
+}
+
+/// Issue 29: the one job worker serves profiles in turn. Ana queues four imports, then Bo one:
+/// Bo's runs second (Ana's first was already the oldest), not after all of Ana's.
+#[tokio::test]
+async fn the_job_worker_serves_profiles_in_turn_so_one_profiles_queue_never_starves_another() {
+    let (dir, app, ana) = setup().await;
+    let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
+    let anas: Vec<PathBuf> = (0..4).map(|i| make_video(dir.path(), &format!("ana{i}"), "mp4", &["-t", "1", "-vf", &format!("hue=h={}", i * 40)])).collect();
+    let bos = make_video(dir.path(), "bo", "mp4", &["-t", "1", "-vf", "negate"]);
+    library::import(&app, &ana, &anas).await.unwrap();
+    library::import(&app, &bo, &[bos]).await.unwrap();
+    // One job at a time; whose library grew says who was served.
+    let count = |who: &Profile| {
+        let (app, who) = (app.clone(), who.clone());
+        async move { library::list(&app, &who, &VideoQuery::default()).await.unwrap().total }
+    };
+    let mut order = Vec::new();
+    let mut seen = (0, 0);
+    while jobs::run_one(&app, None).await.unwrap() {
+        let now = (count(&ana).await, count(&bo).await);
+        order.push(if now.0 > seen.0 { "ana" } else if now.1 > seen.1 { "bo" } else { "nobody" });
+        seen = now;
+    }
+    assert_eq!(order, ["ana", "bo", "ana", "ana", "ana"], "served in turn");
 }
 
 #[tokio::test]

@@ -140,7 +140,7 @@ async fn uuid_login_gives_a_token_and_missing_forged_or_expired_tokens_get_401()
     assert_eq!((status, error_code(&body)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
     // The signing key is sealed, not stored in plaintext: it is the one secret a rotation moves.
     let admin = twitcher_core::profiles::login(&s.app, &uuid).await.unwrap();
-    assert_eq!(s.app.rotate_vault(&admin).await.unwrap(), 1);
+    assert_eq!(s.app.rotate_vault(&admin).await.unwrap().resealed, 1);
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::BroadcastError;
 use crate::db::DbError;
+use crate::media::limits;
 use crate::media::runner::{Ffmpeg, Output, Report};
 use crate::Twitcher;
 
@@ -69,18 +70,25 @@ impl Measured {
 /// The first pass over `source`'s first audio track. `None` when there is nothing to normalise
 /// (no audio, or silence).
 pub async fn measure(source: &Path, target: f64) -> Result<Option<Measured>, String> {
-    let args = ["-y".to_string(), "-nostats".into(), "-i".into(), source.display().to_string()].into_iter().chain(
+    let args = ["-y".to_string(), "-nostats".into()].into_iter().chain(limits::input(source)).chain(
         ["-map", "0:a:0?", "-vn", "-sn", "-dn", "-af", &format!("loudnorm=I={target}:TP={TRUE_PEAK}:LRA={RANGE}:print_format=json"), "-f", "null", "-"]
             .map(String::from),
     );
-    let mut ffmpeg = Ffmpeg::start(args, Output::File).map_err(|e| e.to_string())?;
+    let limit = limits::read_limit(tokio::fs::metadata(source).await.map(|m| m.len()).unwrap_or(0));
+    let mut ffmpeg = Ffmpeg::start(args, Output::File, limits::ENCODE_MEMORY).map_err(|e| e.to_string())?;
     let mut log = String::new();
-    while let Some(report) = ffmpeg.next().await {
-        if let Report::Line(line) | Report::Warning(line) | Report::Error(line) = report {
-            log.push_str(&line);
-            log.push('\n');
+    let read = async {
+        while let Some(report) = ffmpeg.next().await {
+            if let Report::Line(line) | Report::Warning(line) | Report::Error(line) = report {
+                log.push_str(&line);
+                log.push('\n');
+            }
         }
-    }
+    };
+    // Past the limit the handle is dropped, which kills FFmpeg.
+    tokio::time::timeout(limit, read)
+        .await
+        .map_err(|_| format!("FFmpeg took longer than its limit of {} s measuring its loudness and was stopped: is the file damaged?", limit.as_secs()))?;
     // FFmpeg names the input by its path: the message says "the file" instead.
     ffmpeg
         .finish()

@@ -11,7 +11,7 @@ use crate::db::broadcast::PreparedStatus;
 use crate::jobs::{self, JobContext, JobError, JobOutcome};
 use crate::library::Video;
 use crate::media::runner::{Ffmpeg, Output, Report};
-use crate::media::{self, Tool};
+use crate::media::{self, limits, Tool};
 use crate::profiles::Profile;
 use crate::Twitcher;
 
@@ -157,7 +157,8 @@ async fn complies(source: &Path, q: &Quality) -> bool {
 
 /// The video copied as is; the audio too, unless it is to be normalised (then encoded again).
 fn remux_args(source: &Path, q: &Quality, audio_filter: Option<&str>) -> Vec<String> {
-    let mut args: Vec<String> = ["-i", &source.display().to_string(), "-map", "0:v:0", "-map", "0:a:0", "-c:v", "copy"].map(String::from).to_vec();
+    let mut args: Vec<String> = limits::input(source).to_vec();
+    args.extend(["-map", "0:v:0", "-map", "0:a:0", "-c:v", "copy"].map(String::from));
     match audio_filter {
         Some(filter) => args.extend(audio_encode(q, Some(filter))),
         None => args.extend(["-c:a", "copy"].map(String::from)),
@@ -177,7 +178,7 @@ pub(crate) fn audio_encode(q: &Quality, filter: Option<&str>) -> Vec<String> {
 
 pub(crate) fn transcode_args(source: &Path, q: &Quality, has_audio: bool, audio_filter: Option<&str>) -> Vec<String> {
     let (w, h) = (q.width, q.height);
-    let mut args: Vec<String> = vec!["-i".into(), source.display().to_string()];
+    let mut args: Vec<String> = crate::media::limits::input(source).to_vec();
     if !has_audio {
         // Twitch expects an audio track: add silence.
         args.extend(["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"].map(String::from));
@@ -211,12 +212,19 @@ pub(crate) fn video_encode(q: &Quality, filter: &str) -> Vec<String> {
 /// asks FFmpeg to quit at once (then kills it); the caller removes the partial file.
 async fn run_ffmpeg(ctx: &JobContext<'_>, args: Vec<String>, out: &Path, duration: f64) -> Result<(), String> {
     let args = ["-y".to_string()].into_iter().chain(args).chain(["-f".into(), "flv".into(), out.display().to_string()]);
-    let mut ffmpeg = Ffmpeg::start(args, Output::File).map_err(|e| e.to_string())?;
+    let mut ffmpeg = Ffmpeg::start(args, Output::File, limits::ENCODE_MEMORY).map_err(|e| e.to_string())?;
+    let limit = limits::encode_limit(duration);
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
     loop {
         tokio::select! {
             _ = ctx.cancel.cancelled() => {
                 ffmpeg.stop().await;
                 return Err("cancelled".into());
+            }
+            _ = &mut deadline => {
+                ffmpeg.stop().await;
+                return Err(format!("FFmpeg took longer than its limit of {} s on this file and was stopped: is it damaged?", limit.as_secs()));
             }
             report = ffmpeg.next() => match report {
                 Some(Report::Progress(seconds)) if duration > 0.0 => ctx.progress(seconds / duration * 0.99).await,

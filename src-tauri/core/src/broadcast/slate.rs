@@ -58,7 +58,7 @@ async fn make(out: &Path, q: &Quality, filter: &str) -> Result<(), String> {
         .chain(prepare::video_encode(q, &format!("{filter},format=yuv420p")))
         .chain(prepare::audio_encode(q, None))
         .chain(["-f".to_string(), "flv".into(), out.display().to_string()]);
-    let result = Ffmpeg::start(args, Output::File).map_err(|e| e.to_string())?.finish().await;
+    let result = Ffmpeg::start(args, Output::File, crate::media::limits::ENCODE_MEMORY).map_err(|e| e.to_string())?.finish().await;
     if result.is_err() {
         let _ = tokio::fs::remove_file(out).await;
     }

@@ -329,7 +329,7 @@ async fn spawn_live(spec: LiveSpec) -> Result<(Headers, LiveEncode), FlvError> {
         // which would hold the whole stream back. The prepared copy made meanwhile is normalised.
         .chain(prepare::transcode_args(&spec.source, &spec.quality, spec.has_audio, None))
         .chain(["-f", "flv", "pipe:1"].map(String::from));
-    let mut child = Ffmpeg::start(args, Output::Pipe).map_err(|e| FlvError::Damaged(e.to_string()))?;
+    let mut child = Ffmpeg::start(args, Output::Pipe, crate::media::limits::ENCODE_MEMORY).map_err(|e| FlvError::Damaged(e.to_string()))?;
     let stdout = child.take_stdout().ok_or_else(|| FlvError::Damaged("FFmpeg's output could not be read".into()))?;
     if let Some(reports) = child.take_reports() {
         tokio::spawn(log_problems(reports));

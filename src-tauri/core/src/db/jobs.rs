@@ -8,16 +8,17 @@ const SELECT: &str = "SELECT id, kind, payload, status, progress, attempts, max_
 impl Db {
     /// Queues a job. With a `dedupe_key`, while a job with that key is open (queued or running)
     /// no second one is made and the open one's id is returned: (id, whether it is new).
-    pub async fn insert_job(&self, kind: &str, payload: &str, max_attempts: i64, dedupe_key: Option<&str>) -> Result<(i64, bool), DbError> {
+    pub async fn insert_job(&self, kind: &str, payload: &str, max_attempts: i64, dedupe_key: Option<&str>, profile_id: Option<i64>) -> Result<(i64, bool), DbError> {
         let mut tx = self.begin_write().await?;
         let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO jobs (kind, payload, max_attempts, dedupe_key) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO jobs (kind, payload, max_attempts, dedupe_key, profile_id) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING RETURNING id",
         )
         .bind(kind)
         .bind(payload)
         .bind(max_attempts)
         .bind(dedupe_key)
+        .bind(profile_id)
         .fetch_optional(&mut *tx)
         .await?;
         let found = match inserted {
@@ -38,16 +39,19 @@ impl Db {
         Ok(sqlx::query_as(&format!("{SELECT} WHERE id = $1")).bind(id).fetch_optional(self.pool()).await?)
     }
 
-    /// Takes a due job for `instance` — the oldest, or `only` that one — marking it running
-    /// under its lease, in one statement so two workers never take the same job (on PostgreSQL
-    /// the candidate row is locked, and skipped by a worker that finds it locked).
+    /// Takes a due job for `instance` — the oldest of the profile whose last job started longest
+    /// ago (profiles are served in turn: one profile's ten preparations never hold up another's
+    /// import), or `only` that one — marking it running under its lease, in one statement so two
+    /// workers never take the same job (on PostgreSQL the candidate row is locked, and skipped
+    /// by a worker that finds it locked).
     pub async fn claim_job(&self, instance: &str, only: Option<i64>) -> Result<Option<Job>, DbError> {
         Ok(sqlx::query_as(
             &self.sql("UPDATE jobs SET status = 'running', attempts = attempts + 1, owner_instance = $1, \
              heartbeat_at = @now, \
              started_at = @now, updated_at = @now \
-             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND ($2 IS NULL OR id = $2) \
-                         AND run_after <= @now ORDER BY id LIMIT 1 @skip_locked) \
+             WHERE id = (SELECT q.id FROM jobs q WHERE q.status = 'queued' AND ($2 IS NULL OR q.id = $2) AND q.run_after <= @now \
+                         ORDER BY COALESCE((SELECT MAX(s.started_at) FROM jobs s WHERE s.profile_id = q.profile_id), ''), q.id \
+                         LIMIT 1 @skip_locked) \
              RETURNING id, kind, payload, status, progress, attempts, max_attempts, error, video_id"),
         )
         .bind(instance)

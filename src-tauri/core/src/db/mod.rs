@@ -132,6 +132,18 @@ impl Db {
         &self.pool
     }
 
+    /// Makes every commit so far durable against a power loss. SQLite in WAL mode with
+    /// `synchronous = NORMAL` (fast, and safe when the app crashes) may lose the last commits
+    /// when the machine does: a full checkpoint writes the log into the database and syncs it.
+    /// What depends on a commit outside the database (a key rotation replacing the stored key)
+    /// calls this first. PostgreSQL's commits are synced already.
+    pub async fn make_durable(&self) -> Result<(), DbError> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(FULL)").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -165,13 +165,14 @@ impl Db {
     }
 
     /// Replaces every sealed secret with `reseal(it)` and records the new key, all in one
-    /// transaction: either every secret moves to the new key or none does. Generic over the
-    /// sealer's error (the vault's), so this floor needs no vault type.
+    /// transaction: either every secret moves to the new key or none does (`reseal` answering
+    /// `None` leaves that one as it is: it does not open). Generic over the sealer's error (the
+    /// vault's), so this floor needs no vault type. Returns how many were re-sealed.
     pub async fn reseal_all<E: From<DbError>>(
         &self,
         key_id: &str,
         backend: KeyringBackend,
-        reseal: impl Fn(SecretRef<'_>, &Sealed) -> Result<Sealed, E>,
+        reseal: impl Fn(SecretRef<'_>, &Sealed) -> Result<Option<Sealed>, E>,
     ) -> Result<usize, E> {
         // IMMEDIATE: take the write lock up front, so no secret is added between read and write.
         let mut tx = self.begin_write().await.map_err(DbError::from)?;
@@ -182,7 +183,7 @@ impl Db {
             let update = format!("UPDATE {} SET {f}_cipher = $1, {f}_nonce = $2, {f}_tag = $3 WHERE id = $4", c.table);
             for row in rows {
                 let at = SecretRef { table: c.table, row_id: row.id, field: f, binding: &row.binding };
-                let sealed = reseal(at, &Sealed { cipher: row.cipher, nonce: row.nonce, tag: row.tag, key_id: None })?;
+                let Some(sealed) = reseal(at, &Sealed { cipher: row.cipher, nonce: row.nonce, tag: row.tag, key_id: None })? else { continue };
                 sqlx::query(&update)
                     .bind(sealed.cipher)
                     .bind(sealed.nonce)

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{env_nonempty, ENV_FFMPEG, ENV_FFPROBE};
 
 pub(crate) mod child;
+pub mod limits;
 mod probe;
 pub mod runner;
 
@@ -128,5 +129,6 @@ pub(crate) fn command(program: &Path) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(program);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     child::harden(cmd.as_std_mut());
+    limits::limit_memory(cmd.as_std_mut(), limits::PROBE_MEMORY);
     cmd
 }

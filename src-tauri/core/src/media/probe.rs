@@ -5,9 +5,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::limits::{self, plain};
 use super::runner::{Ffmpeg, Output, Report};
-use crate::model::Container;
 use super::{child, command, locate, MediaError, Tool};
+use crate::model::Container;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -23,6 +24,8 @@ pub enum ProbeError {
     Truncated { percent: u32 },
     #[error("the file is damaged ({0})")]
     Damaged(String),
+    #[error("FFmpeg took longer than its limit of {limit_sec} s on this file and was stopped: is it damaged?")]
+    TooSlow { limit_sec: u64 },
     #[error("cannot read the file: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -91,22 +94,20 @@ pub async fn probe(path: &Path) -> Result<MediaInfo, ProbeError> {
     interpret(document(path).await?)
 }
 
-/// Runs ffprobe on `path` and reads its JSON.
+/// Runs ffprobe on `path` (confined: [`limits`]) and reads its JSON. What ffprobe says about a
+/// file it cannot read goes to the log; the error says it in Twitcher's words.
 pub(crate) async fn document(path: &Path) -> Result<Probe, ProbeError> {
     let (ffprobe, _) = locate(Tool::Ffprobe)?;
-    let output = child::output(command(&ffprobe).args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-i"]).arg(path)).await?;
+    let mut probe = command(&ffprobe);
+    probe.args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"]).args(limits::input(path));
+    let limit = limits::fixed(limits::PROBE_LIMIT);
+    let output = tokio::time::timeout(limit, child::output(&mut probe)).await.map_err(|_| ProbeError::TooSlow { limit_sec: limit.as_secs() })??;
     if !output.status.success() {
-        return Err(ProbeError::Unreadable(first_line(&output.stderr)));
+        let said = String::from_utf8_lossy(&output.stderr);
+        tracing::warn!(ffprobe = %crate::redact::redact(said.trim()), "ffprobe could not read a file");
+        return Err(ProbeError::Unreadable("it is not a video in one of the accepted containers, or it is damaged".into()));
     }
     serde_json::from_slice(&output.stdout).map_err(|e| ProbeError::Unreadable(format!("unexpected ffprobe output: {e}")))
-}
-
-fn first_line(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr);
-    // ffprobe prefixes lines with the input path; keep only what it says about the content.
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("ffprobe failed");
-    let line = line.rsplit(": ").next().unwrap_or(line);
-    crate::redact::redact(line).into_owned()
 }
 
 pub(crate) fn parse_rate(rate: Option<&str>) -> Option<f64> {
@@ -179,20 +180,23 @@ pub async fn verify(path: &Path, info: &MediaInfo) -> Result<(), ProbeError> {
     // No -xerror: ffmpeg reads on to the end, so its last progress report says how far the data
     // really goes.
     // -y: an output is named (`-`), so no overwrite prompt; without it ffmpeg-sidecar appends `-n`.
-    let args = ["-y".to_string(), "-i".into(), path.display().to_string()]
-        .into_iter()
-        .chain(["-map", "0", "-c", "copy", "-f", "null", "-"].map(String::from));
-    let mut ffmpeg = Ffmpeg::start(args, Output::File)?;
+    let args = ["-y".to_string()].into_iter().chain(limits::input(path)).chain(["-map", "0", "-c", "copy", "-f", "null", "-"].map(String::from));
+    let limit = limits::read_limit(tokio::fs::metadata(path).await?.len());
+    let mut ffmpeg = Ffmpeg::start(args, Output::File, limits::PROBE_MEMORY)?;
     let (mut reached, mut error) = (0.0f64, None);
-    while let Some(report) = ffmpeg.next().await {
-        match report {
-            Report::Progress(seconds) => reached = reached.max(seconds),
-            Report::Error(line) => {
-                error.get_or_insert(line);
+    let read = async {
+        while let Some(report) = ffmpeg.next().await {
+            match report {
+                Report::Progress(seconds) => reached = reached.max(seconds),
+                Report::Error(line) => {
+                    error.get_or_insert(line);
+                }
+                _ => {}
             }
-            _ => {}
         }
-    }
+    };
+    // Past the limit the handle is dropped, which kills FFmpeg.
+    tokio::time::timeout(limit, read).await.map_err(|_| ProbeError::TooSlow { limit_sec: limit.as_secs() })?;
     let result = ffmpeg.finish().await;
     // Containers round durations and the last frame has a length of its own: allow a little.
     let short = reached + 1.0 + info.duration_sec * 0.02 < info.duration_sec;
@@ -202,20 +206,27 @@ pub async fn verify(path: &Path, info: &MediaInfo) -> Result<(), ProbeError> {
     }
     match (result, error) {
         (Ok(()), None) => Ok(()),
-        (_, Some(e)) => Err(ProbeError::Damaged(e.rsplit(": ").next().unwrap_or(&e).to_string())),
-        (Err(last), None) => Err(ProbeError::Damaged(last)),
+        (_, Some(e)) => {
+            tracing::warn!(ffmpeg = %e, "a file did not read to its end");
+            Err(ProbeError::Damaged(plain(&e)))
+        }
+        (Err(last), None) => Err(ProbeError::Damaged(plain(&last))),
     }
 }
 
 /// Writes a JPEG of the frame at `at_sec`, 480 pixels wide (aspect kept).
 pub async fn thumbnail(path: &Path, at_sec: f64, out: &Path) -> Result<(), ProbeError> {
-    let args = ["-y".to_string(), "-ss".into(), format!("{at_sec:.3}"), "-i".into(), path.display().to_string()]
+    let args = ["-y".to_string(), "-ss".into(), format!("{at_sec:.3}")]
         .into_iter()
+        .chain(limits::input(path))
         .chain(["-frames:v", "1", "-vf", "scale=480:-2", "-q:v", "4", "-f", "image2", "-c:v", "mjpeg"].map(String::from))
         .chain([out.display().to_string()]);
-    let result = Ffmpeg::start(args, Output::File)?.finish().await;
+    let limit = limits::fixed(limits::THUMBNAIL_LIMIT);
+    let run = Ffmpeg::start(args, Output::File, limits::PROBE_MEMORY)?.finish();
+    let result = tokio::time::timeout(limit, run).await.map_err(|_| ProbeError::TooSlow { limit_sec: limit.as_secs() })?;
     if result.is_err() || tokio::fs::metadata(out).await.map(|m| m.len()).unwrap_or(0) == 0 {
-        return Err(ProbeError::Damaged(format!("no frame at {at_sec:.1} s: {}", result.err().unwrap_or_else(|| "no picture".into()))));
+        let said = result.err().map(|e| plain(&e)).unwrap_or_else(|| "no picture".into());
+        return Err(ProbeError::Damaged(format!("no frame at {at_sec:.1} s: {said}")));
     }
     Ok(())
 }

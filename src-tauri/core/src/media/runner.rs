@@ -56,8 +56,9 @@ pub enum Output {
 
 impl Ffmpeg {
     /// Starts the sidecar FFmpeg (see [`locate`]) with `args` (without `-loglevel`, `-nostdin`
-    /// or `-progress`: the runner sets how FFmpeg reports).
-    pub fn start<I, S>(args: I, output: Output) -> Result<Self, MediaError>
+    /// or `-progress`: the runner sets how FFmpeg reports), allowed `memory` bytes of address
+    /// space ([`super::limits`]).
+    pub fn start<I, S>(args: I, output: Output, memory: u64) -> Result<Self, MediaError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -66,6 +67,7 @@ impl Ffmpeg {
         let mut command = FfmpegCommand::new_with_path(&path);
         command.hide_banner().args(args);
         super::child::harden(command.as_inner_mut());
+        super::limits::limit_memory(command.as_inner_mut(), memory);
         let mut child = command.spawn().map_err(|e| MediaError::Spawn { tool: "ffmpeg", reason: e.to_string() })?;
         super::child::contain(child.as_inner());
         // Taken before the event iterator would: the caller reads the encoded stream itself.

@@ -1,10 +1,12 @@
 //! Where the 256-bit data key is kept: an OS keyring entry, or a file in the data dir readable by
 //! its owner only (0600 on Unix, an owner-only ACL on Windows).
 //!
-//! Each store has two slots per data dir: `Current` (the key in use) and `Next` (a key being
+//! Each store has three slots per data dir: `Current` (the key in use), `Next` (a key being
 //! rotated in, kept until the database has been re-sealed under it, so an interrupted rotation can
-//! always be finished). Every call blocks (D-Bus round trips, file I/O): run them off the async
-//! runtime.
+//! always be finished) and `Previous` (the key rotated out, kept until a later load has seen the
+//! database record the new one — should the rotation's commit be lost with the power, the
+//! database still names the previous key, and it is there). Every call blocks (D-Bus round trips,
+//! file I/O): run them off the async runtime.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ pub(crate) type KeyBytes = Zeroizing<[u8; KEY_LEN]>;
 pub(crate) enum Slot {
     Current,
     Next,
+    Previous,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,17 +40,15 @@ pub(crate) enum StoreError {
 }
 
 pub(crate) enum Store {
-    Os { user: String, next_user: String },
+    /// Entries named `data-key <id>`, `data-key-next <id>`, `data-key-previous <id>`.
+    Os { id: String },
     File { dir: PathBuf },
 }
 
 impl Store {
     pub(crate) fn new(backend: KeyringBackend, data_dir: &Path) -> Self {
         match backend {
-            KeyringBackend::Os => {
-                let id = data_dir_id(data_dir);
-                Store::Os { user: format!("data-key {id}"), next_user: format!("data-key-next {id}") }
-            }
+            KeyringBackend::Os => Store::Os { id: data_dir_id(data_dir) },
             // Never asked for a key file's key (the vault reads that file itself); a key kept in
             // the data dir is the nearest store to describe.
             KeyringBackend::File | KeyringBackend::KeyFile => Store::File { dir: data_dir.to_path_buf() },
@@ -108,9 +109,13 @@ impl Store {
     }
 
     fn entry(&self, slot: Slot) -> Result<keyring::Entry, StoreError> {
-        let Store::Os { user, next_user } = self else { unreachable!("entry() is for the OS store") };
-        let user = if slot == Slot::Current { user } else { next_user };
-        keyring::Entry::new(SERVICE, user).map_err(classify)
+        let Store::Os { id } = self else { unreachable!("entry() is for the OS store") };
+        let user = match slot {
+            Slot::Current => format!("data-key {id}"),
+            Slot::Next => format!("data-key-next {id}"),
+            Slot::Previous => format!("data-key-previous {id}"),
+        };
+        keyring::Entry::new(SERVICE, &user).map_err(classify)
     }
 
     fn file(&self, slot: Slot) -> PathBuf {
@@ -118,8 +123,28 @@ impl Store {
         match slot {
             Slot::Current => dir.join(KEY_FILE),
             Slot::Next => dir.join(format!("{KEY_FILE}.next")),
+            Slot::Previous => dir.join(format!("{KEY_FILE}.previous")),
         }
     }
+}
+
+/// Removes key copies a process killed between writing a key file and renaming it left behind
+/// (`vault.tmp<pid>` for `vault.key`, `vault.key.tmp<pid>` for its other slots): each is a copy of
+/// a key, and nothing reads them. Returns how many. Run at start, under the data dir's lock.
+pub(crate) fn sweep_temp_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut swept = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let leftover = name.starts_with("vault.") && name.rsplit('.').next().is_some_and(|ext| ext.strip_prefix("tmp").is_some_and(|pid| pid.chars().all(|c| c.is_ascii_digit())));
+        // One a running process is writing now is its own (it renames it in a moment).
+        let pid: Option<u32> = name.rsplit('.').next().and_then(|ext| ext.strip_prefix("tmp")).and_then(|pid| pid.parse().ok());
+        if leftover && !pid.is_some_and(process_alive) && std::fs::remove_file(entry.path()).is_ok() {
+            tracing::warn!(file = %name, "removed a key file a killed process left half-written");
+            swept += 1;
+        }
+    }
+    swept
 }
 
 /// keyring's errors for "this machine has no usable keyring" (TOOLCHAIN.md): no session bus or no
@@ -189,6 +214,21 @@ fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Whether process `pid` runs (Unix: signal 0; elsewhere assumed, so nothing is swept there).
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: signal 0 only checks that the process exists.
+        let result = unsafe { libc::kill(pid as libc::pid_t, 0) };
+        result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
 }
 
 /// A key file someone made readable to others is put back to 0600 (and said so).

@@ -28,6 +28,20 @@ use crate::db::{Db, DbError};
 use keystore::{KeyBytes, Slot, Store, StoreError, KEY_LEN};
 
 pub use keystore::KEY_FILE;
+
+/// What a rotation did: how many secrets moved to the new key, and which could not be opened
+/// (and so stay as they were: they did not open before either) — `table row field` each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rotation {
+    pub resealed: usize,
+    pub skipped: Vec<String>,
+}
+
+/// Removes the key copies a process killed mid-write left in the data dir (see
+/// [`keystore::sweep_temp_files`]); the data dir's start runs it.
+pub fn sweep_leftovers(data_dir: &Path) -> usize {
+    keystore::sweep_temp_files(data_dir)
+}
 pub use crate::model::{KeyringBackend, Sealed, SecretRef};
 use crate::model::NotAdmin;
 pub use crate::options::KeyringPreference;
@@ -73,6 +87,8 @@ pub struct Vault {
 
 struct Inner {
     cipher: Aes256Gcm,
+    /// Kept for a rotation, which moves it to the store's `Previous` slot (zeroed when dropped).
+    key: KeyBytes,
     key_id: String,
     backend: KeyringBackend,
 }
@@ -121,7 +137,7 @@ fn new_key() -> KeyBytes {
 impl Vault {
     fn from_key(key: &KeyBytes, backend: KeyringBackend) -> Self {
         let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_slice()));
-        Self { inner: Arc::new(Inner { cipher, key_id: key_id(key), backend }) }
+        Self { inner: Arc::new(Inner { cipher, key: key.clone(), key_id: key_id(key), backend }) }
     }
 
     pub fn backend(&self) -> KeyringBackend {
@@ -292,8 +308,14 @@ impl Vault {
     }
 
     /// Re-seals every stored secret under a new key, in one transaction, holding the data dir's
-    /// lock (one rotation at a time across processes). Returns how many.
-    pub async fn rotate(&self, db: &Db, data_dir: &Path, preference: KeyringPreference) -> Result<(Vault, usize), VaultError> {
+    /// lock (one rotation at a time across processes). A secret that does not open is skipped and
+    /// reported, not a reason to keep the old key forever.
+    ///
+    /// The order makes a power loss at any moment recoverable: the new key is stored (`Next`)
+    /// before the commit; the commit is made durable (synced) before any store changes; then the
+    /// old key moves to `Previous` — kept until a later load sees the new record — and the new
+    /// one becomes `Current`.
+    pub async fn rotate(&self, db: &Db, data_dir: &Path, preference: KeyringPreference) -> Result<(Vault, Rotation), VaultError> {
         if self.inner.backend == KeyringBackend::KeyFile {
             return Err(VaultError::KeyFile("the key comes from a file Twitcher does not write: it cannot be rotated here".into()));
         }
@@ -303,26 +325,39 @@ impl Vault {
         }
         let (key, backend) = Self::store_new_key(data_dir, preference, Slot::Next).await?;
         let next = Vault::from_key(&key, backend);
+        let skipped = std::sync::Mutex::new(Vec::new());
         let resealed = db
-            .reseal_all(&next.inner.key_id, backend, |at, sealed| Ok(next.seal(at, &self.open(at, sealed)?)))
+            .reseal_all(&next.inner.key_id, backend, |at, sealed| match self.open(at, sealed) {
+                Ok(plain) => Ok(Some(next.seal(at, &plain))),
+                Err(e) => {
+                    tracing::warn!(table = at.table, row = at.row_id, field = at.field, error = %e, "a secret that does not open is left as it is by the rotation");
+                    skipped.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{} {} {}", at.table, at.row_id, at.field));
+                    Ok(None)
+                }
+            })
             .await;
+        let resealed = match resealed {
+            Ok(count) => db.make_durable().await.map(|()| count).map_err(VaultError::from),
+            Err(e) => Err(e),
+        };
         let data_dir = data_dir.to_path_buf();
-        let old_backend = self.inner.backend;
+        let (old_backend, old_key) = (self.inner.backend, self.inner.key.clone());
         match resealed {
             Ok(count) => {
                 blocking(move || {
                     let store = Store::new(backend, &data_dir);
+                    if old_backend == backend {
+                        store.put(Slot::Previous, &old_key)?;
+                    }
+                    // (Moving to another store, the old one keeps its key as the previous one.)
                     store.put(Slot::Current, &key)?;
                     store.delete(Slot::Next)?;
-                    if old_backend != backend {
-                        // Best effort: the old key no longer opens anything.
-                        let _ = Store::new(old_backend, &data_dir).delete(Slot::Current);
-                    }
                     Ok::<_, VaultError>(())
                 })
                 .await?;
-                tracing::info!(count, ?backend, "rotated the data key");
-                Ok((next, count))
+                let skipped = skipped.into_inner().unwrap_or_else(|e| e.into_inner());
+                tracing::info!(count, skipped = skipped.len(), ?backend, "rotated the data key");
+                Ok((next, Rotation { resealed: count, skipped }))
             }
             Err(e) => {
                 let _ = blocking(move || Store::new(backend, &data_dir).delete(Slot::Next).map_err(VaultError::from)).await;
@@ -343,6 +378,8 @@ enum Found {
 fn find_recorded_key(store: &Store, recorded_id: &str) -> Result<Found, VaultError> {
     let current = store.get(Slot::Current)?;
     if let Some(key) = current.as_ref().filter(|k| key_id(k) == recorded_id) {
+        // The record names the current key: a rotation's previous key is no longer needed.
+        store.delete(Slot::Previous)?;
         return Ok(Found::Key(key.clone()));
     }
     if let Some(next) = store.get(Slot::Next)?.filter(|k| key_id(k) == recorded_id) {
@@ -350,6 +387,14 @@ fn find_recorded_key(store: &Store, recorded_id: &str) -> Result<Found, VaultErr
         store.delete(Slot::Next)?;
         tracing::warn!("finished an interrupted key rotation");
         return Ok(Found::Key(next));
+    }
+    if let Some(previous) = store.get(Slot::Previous)?.filter(|k| key_id(k) == recorded_id) {
+        // The database is from before a rotation (its commit was lost, or a backup was put
+        // back): the key it names is the previous one.
+        store.put(Slot::Current, &previous)?;
+        store.delete(Slot::Previous)?;
+        tracing::warn!("the database names the key before the last rotation (the rotation's commit was lost, or a backup was restored): using it again");
+        return Ok(Found::Key(previous));
     }
     Ok(if current.is_some() { Found::Different } else { Found::Missing })
 }
