@@ -37,6 +37,9 @@ test("settings shows each background task, one that panicked restarted and runni
     assert.ok(await row(name), `${name} is listed`);
   }
   assert.equal(await (await find(driver, "health-summary")).getText(), "Everything runs");
+  // What the data folder holds and what the disk has free.
+  assert.match(await (await find(driver, "disk-free")).getText(), /\d+ (GB|MB)/);
+  assert.match(await (await find(driver, "disk-prepared")).getText(), /of 20 GB$/);
   const health = await find(driver, "health");
   await driver.executeScript((el) => el.scrollIntoView({ block: "start" }), health);
   await screenshot(driver, "27-settings-health");

@@ -31,6 +31,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::profile::sign_out,
             commands::system::doctor,
             commands::system::health,
+            commands::system::disk_usage,
             commands::system::about,
             commands::accounts::list_accounts,
             commands::accounts::add_account,

@@ -23,3 +23,8 @@ CREATE TABLE task_health (
 ALTER TABLE jobs ADD COLUMN profile_id INTEGER;
 UPDATE jobs SET profile_id = json_extract(payload, '$.profile_id') WHERE json_valid(payload);
 CREATE INDEX jobs_profile_started ON jobs (profile_id, started_at);
+
+-- Prepared copies are a bounded cache: their size, and when a broadcast last used each (the
+-- least recently used go first past the budget; see broadcast/prepare.rs).
+ALTER TABLE prepared_media ADD COLUMN size_bytes INTEGER;
+ALTER TABLE prepared_media ADD COLUMN last_used_at TEXT;

@@ -20,6 +20,14 @@ pub async fn health(state: State<'_, AppState>) -> CommandResult<Vec<twitcher_co
     Ok(twitcher_core::health::all(state.core()?).await?)
 }
 
+/// What the data dir holds by part and what its disk has free (Settings → Health).
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn disk_usage(state: State<'_, AppState>) -> CommandResult<twitcher_core::disk::Usage> {
+    Ok(twitcher_core::disk::usage(state.core()?).await?)
+}
+
 /// Versions for the About panel.
 #[derive(Debug, Clone, serde::Serialize, specta::Type)]
 pub struct About {

@@ -460,6 +460,16 @@ pub enum StorageCommand {
         #[arg(value_name = "GB", value_parser = parse_cache_gb)]
         gb: Option<f64>,
     },
+    /// What the data dir holds (library, prepared copies, S3 cache, logs, uploads arriving) and
+    /// what its disk has free.
+    Usage,
+    /// The most the prepared copies (Twitch-ready files, made once per video and quality) may
+    /// take in all; past it the least recently used go, never one a broadcast plays. Shows it;
+    /// with GB (at least 1), sets it (ADMIN).
+    PreparedBudget {
+        #[arg(value_name = "GB", value_parser = parse_cache_gb)]
+        gb: Option<f64>,
+    },
 }
 
 fn parse_cache_gb(text: &str) -> Result<f64, String> {

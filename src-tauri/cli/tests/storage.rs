@@ -102,3 +102,41 @@ fn the_download_cache_limit_is_shown_set_in_gb_and_refused_when_not_positive() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not a positive number of GB"));
 }
+
+/// `storage usage` says what the data dir holds by part and what its disk has free (the keys
+/// are the contract), and `storage prepared-budget` is an ADMIN's setting of at least 1 GB.
+#[test]
+fn storage_usage_shows_each_part_and_free_space_and_the_prepared_budget_is_an_admins() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], profile: Option<&str>| {
+        let mut cmd = Command::cargo_bin("twitcher").unwrap();
+        cmd.timeout(twitcher_testkit::COMMAND_LIMIT).arg("--data-dir").arg(dir.path()).env("TWITCHER_KEYRING", "file").env_remove("TWITCHER_PROFILE").args(args);
+        if let Some(uuid) = profile {
+            cmd.env("TWITCHER_PROFILE", uuid);
+        }
+        cmd.output().unwrap()
+    };
+    let json = |out: std::process::Output| -> Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let admin = json(run(&["--json", "profile", "create", "--name", "Admin"], None))["uuid"].as_str().unwrap().to_string();
+    let user = json(run(&["--json", "profile", "create", "--name", "User"], None))["uuid"].as_str().unwrap().to_string();
+    let clip = twitcher_testkit::make_video(dir.path(), "clip", "mp4", &[]);
+    json(run(&["--json", "video", "import", clip.to_str().unwrap()], Some(&admin)));
+
+    let usage = json(run(&["--json", "storage", "usage"], Some(&admin)));
+    for key in ["library_bytes", "prepared_bytes", "cache_bytes", "logs_bytes", "uploads_bytes", "free_bytes", "budget_bytes"] {
+        assert!(usage[key].is_u64(), "{key} in {usage}");
+    }
+    assert!(usage["library_bytes"].as_u64().unwrap() >= std::fs::metadata(&clip).unwrap().len(), "{usage}");
+    assert_eq!(usage["budget_bytes"], 20u64 * 1024 * 1024 * 1024);
+
+    assert_eq!(json(run(&["--json", "storage", "prepared-budget", "2"], Some(&admin)))["budget_bytes"], 2u64 * 1024 * 1024 * 1024);
+    let refused = run(&["--json", "storage", "prepared-budget", "5"], Some(&user));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not_admin"), "{}", String::from_utf8_lossy(&refused.stderr));
+    let refused = run(&["--json", "storage", "prepared-budget", "0.5"], Some(&admin));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("at least 1 GB"), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert_eq!(json(run(&["--json", "storage", "usage"], Some(&admin)))["budget_bytes"], 2u64 * 1024 * 1024 * 1024, "kept");
+}

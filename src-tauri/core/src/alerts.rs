@@ -54,6 +54,8 @@ pub enum Alert {
     TaskFailing { task: String, error: String },
     /// That task completes its turns again.
     TaskRecovered { task: String },
+    /// The disk that holds Twitcher's data is almost full: before anything fails.
+    DiskLow { free_bytes: u64 },
 }
 
 impl Alert {
@@ -82,6 +84,13 @@ impl Alert {
                 format!("{error}. It is retried on its own; if this repeats, see Settings → Health or `twitcher doctor`, and the log"),
             ),
             Alert::TaskRecovered { task } => (format!("Twitcher: {task} recovered"), "It completes its turns again.".into()),
+            Alert::DiskLow { free_bytes } => (
+                "Twitcher: the disk is almost full".into(),
+                format!(
+                    "{:.1} GB free where Twitcher keeps its data. Free some space, or lower the prepared copies' budget (`twitcher storage prepared-budget`); see `twitcher storage usage`",
+                    *free_bytes as f64 / 1024f64.powi(3)
+                ),
+            ),
             Alert::BroadcastEnded { title, destinations, failed, .. } => (
                 "Broadcast ended".into(),
                 if *failed == 0 { format!("“{title}” ended on {destinations} channel(s)") } else { format!("“{title}” ended; {failed} of {destinations} channel(s) failed") },
@@ -173,6 +182,7 @@ pub async fn run_with(app: Twitcher, cancel: CancellationToken, notify: Present,
             }
             Ok(Event::TaskFailing { task, error }) => vec![Alert::TaskFailing { task, error }],
             Ok(Event::TaskRecovered { task }) => vec![Alert::TaskRecovered { task }],
+            Ok(Event::DiskLow { free_bytes }) => vec![Alert::DiskLow { free_bytes }],
             Ok(_) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

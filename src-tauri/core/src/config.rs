@@ -18,6 +18,20 @@ pub const ENV_DATABASE_URL: &str = "TWITCHER_DATABASE_URL";
 pub const ENV_LOG: &str = "TWITCHER_LOG";
 pub const ENV_INGEST_URL: &str = "TWITCHER_TWITCH_INGEST_URL";
 
+/// The data dir's folders, named once (the disk's usage reads them all).
+pub mod folders {
+    /// Imported videos, by profile.
+    pub const LIBRARY: &str = "library";
+    pub const THUMBNAILS: &str = "thumbnails";
+    /// Twitch-ready copies of videos (a bounded cache: `broadcast::prepare`).
+    pub const PREPARED: &str = "prepared";
+    /// Videos and prepared copies fetched from S3 (a bounded cache: `storage`).
+    pub const CACHE: &str = "cache";
+    /// Uploads to `serve` while they arrive, before they are imported.
+    pub const UPLOADS: &str = "uploads";
+    pub const LOGS: &str = "logs";
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("no data dir: set TWITCHER_DATA_DIR or pass --data-dir (this platform has no home folder)")]

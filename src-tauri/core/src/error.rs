@@ -11,6 +11,7 @@ use crate::broadcast::BroadcastError;
 use crate::config::ConfigError;
 use crate::library::LibraryError;
 use crate::db::DbError;
+use crate::disk::DiskError;
 use crate::doctor::DoctorError;
 use crate::logging::LoggingError;
 use crate::media::MediaError;
@@ -53,6 +54,8 @@ pub enum Error {
     Schedule(#[from] ScheduleError),
     #[error(transparent)]
     Doctor(#[from] DoctorError),
+    #[error(transparent)]
+    Disk(#[from] DiskError),
 }
 
 /// A plan name that did not parse is a profile error, wherever it was typed.
@@ -69,6 +72,10 @@ impl Error {
             Error::Alert(AlertError::NotAdmin(_)) => ErrorCode::NotAdmin,
             Error::Doctor(DoctorError::Vault(e)) => vault_code(e),
             Error::Doctor(DoctorError::Db(_)) => ErrorCode::Database,
+            Error::Disk(DiskError::Io(_)) => ErrorCode::Io,
+            Error::Disk(DiskError::BudgetTooSmall) => ErrorCode::InvalidInput,
+            Error::Disk(DiskError::NotAdmin(_)) => ErrorCode::NotAdmin,
+            Error::Disk(DiskError::Db(_)) => ErrorCode::Database,
             Error::Alert(AlertError::InvalidWebhook) => ErrorCode::InvalidInput,
             Error::Alert(AlertError::Db(_)) => ErrorCode::Database,
             Error::Schedule(ScheduleError::Invalid(_)) => ErrorCode::InvalidInput,

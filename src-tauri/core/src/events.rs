@@ -33,6 +33,9 @@ pub enum Event {
     TaskFailing { task: String, error: String },
     /// It completed a turn again.
     TaskRecovered { task: String },
+    /// The data dir's disk has less than `disk::LOW_DISK_BYTES` free (said once until it has room
+    /// again).
+    DiskLow { free_bytes: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -81,6 +81,7 @@ pub mod storage;
 pub mod library;
 pub mod accounts;
 pub mod doctor;
+pub mod disk;
 pub mod twitch;
 pub mod playlists;
 // The engine, and what sits on it.

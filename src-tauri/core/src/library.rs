@@ -26,8 +26,8 @@ pub const KIND_IMPORT: &str = "import";
 
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 500 * 1024 * 1024;
 const MAX_FILE_KEY: &str = "library.max_file_bytes";
-const LIBRARY_DIR: &str = "library";
-const THUMBNAIL_DIR: &str = "thumbnails";
+const LIBRARY_DIR: &str = crate::config::folders::LIBRARY;
+const THUMBNAIL_DIR: &str = crate::config::folders::THUMBNAILS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LibraryError {
@@ -72,6 +72,29 @@ fn file_label(path: &Path) -> String {
 
 pub async fn max_file_bytes(app: &Twitcher) -> Result<u64, DbError> {
     Ok(app.db.setting(MAX_FILE_KEY).await?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MAX_FILE_BYTES))
+}
+
+/// How much an upload to `serve` may send before it is refused: the largest file an import
+/// takes, or what is left of the profile's plan storage when that is less (`by_plan`). Checked
+/// before the body is read, and again as it arrives: an upload the import would refuse is never
+/// stored whole first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadRoom {
+    pub bytes: u64,
+    pub by_plan: bool,
+}
+
+pub async fn upload_room(app: &Twitcher, actor: &Profile) -> Result<UploadRoom, LibraryError> {
+    let max_file = max_file_bytes(app).await?;
+    let limits = app.db.plan_limits(actor.plan).await?;
+    let left = match limits.max_storage_bytes {
+        Some(quota) => Some(quota.saturating_sub(app.db.storage_committed(actor.id).await?.max(0) as u64)),
+        None => None,
+    };
+    Ok(match left {
+        Some(left) if left < max_file => UploadRoom { bytes: left, by_plan: true },
+        _ => UploadRoom { bytes: max_file, by_plan: false },
+    })
 }
 
 /// Sets the largest file an import takes, for the whole data dir (an ADMIN's act).
@@ -362,7 +385,15 @@ pub async fn remove(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), Libr
     if let Some(key) = &video.s3_key {
         crate::storage::delete_object(app, key).await.map_err(|e| LibraryError::Storage(Box::new(e)))?;
     }
+    // Its prepared copies go with it (the rows by cascade; a file another video with the same
+    // content still uses stays).
+    let prepared = app.db.prepared_paths_of(id).await?;
     app.db.delete_video(actor.id, id).await?;
+    for path in prepared {
+        if !app.db.prepared_file_shared(&path).await? {
+            crate::storage::remove_prepared(app, &path).await;
+        }
+    }
     for path in [video.local_path.as_deref(), video.thumbnail.as_deref()].into_iter().flatten() {
         if app.db.file_shared(path, id).await? {
             continue;

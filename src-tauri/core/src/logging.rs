@@ -14,7 +14,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::ENV_LOG;
 
-pub const LOG_DIR: &str = "logs";
+pub const LOG_DIR: &str = crate::config::folders::LOGS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoggingError {

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alerts::{self, Alert};
 use crate::events::Event;
 use crate::tasks::{announce, panic_text, Beat};
-use crate::{broadcast, health, jobs, nodes, schedules, twitch, Twitcher};
+use crate::{broadcast, disk, health, jobs, nodes, schedules, twitch, Twitcher};
 
 /// How often recovery, recurring schedules and due broadcasts look again.
 const TICK: Duration = Duration::from_secs(2);
@@ -23,6 +23,8 @@ const TICK: Duration = Duration::from_secs(2);
 const WATCH_OTHERS_EVERY: Duration = Duration::from_secs(10);
 /// How often old stream logs leave the bucket.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// How often the prepared copies are held to their budget and the disk's free space is checked.
+const DISK_EVERY: Duration = Duration::from_secs(60);
 /// A task that panicked starts again after this, doubling each time it panics again soon, up to
 /// [`MAX_BACKOFF`]: a task that panics at once on every start costs a log line a minute, not a
 /// busy loop.
@@ -53,6 +55,20 @@ impl Runtime {
             tokio::spawn(async move {
                 if let Err(e) = broadcast::prune_logs(&pruning).await {
                     tracing::error!(error = %e, "could not prune stream logs");
+                }
+                // Uploads a process that died left half-received.
+                let dir = pruning.data_dir().to_path_buf();
+                let _ = tokio::task::spawn_blocking(move || disk::sweep_stale_uploads(&dir)).await;
+            }),
+            // The prepared copies within their budget, and an alert before the disk is full.
+            every(app, &shutdown, "disk watch", DISK_EVERY, {
+                let warned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                move |app| {
+                    let warned = warned.clone();
+                    async move {
+                        broadcast::prepare::evict(&app, None).await.map_err(|e| e.to_string())?;
+                        disk::watch_free_space(&app, &warned).await.map_err(|e| e.to_string())
+                    }
                 }
             }),
             supervise(app, &shutdown, "job worker", jobs::WORKER_PERIOD, jobs::run_worker),

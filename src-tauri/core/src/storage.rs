@@ -37,7 +37,7 @@ pub const KIND_UPLOAD: &str = "upload";
 /// S3's smallest part is 5 MiB (but the last); 8 MiB keeps the part count low for 500 MB files.
 pub const DEFAULT_PART_BYTES: u64 = 8 * 1024 * 1024;
 const PART_SIZE_KEY: &str = "storage.part_bytes";
-pub(crate) const CACHE_DIR: &str = "cache";
+pub(crate) const CACHE_DIR: &str = crate::config::folders::CACHE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -489,6 +489,29 @@ pub(crate) async fn put_prepared(app: &Twitcher, path: &Path) -> Result<(), Stor
         .map_err(|e| explain(&b.settings, "upload", e))?;
     tracing::info!(file = %name, "stored a prepared copy in S3 for the other nodes");
     Ok(())
+}
+
+/// Removes a prepared copy no row uses any more (evicted, or its video removed): the file here
+/// and, on a fleet, its copy in the bucket. Best effort: what is left behind is logged (its row
+/// is gone, so nothing will use it).
+pub(crate) async fn remove_prepared(app: &Twitcher, path: &str) {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(error = %e, "could not delete a prepared copy"),
+    }
+    if !shares_media(app).await {
+        return;
+    }
+    let name = Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let deleted = async {
+        let b = bucket(app).await?;
+        b.client.delete_object().bucket(&b.settings.bucket).key(prepared_key(&name)).send().await.map_err(|e| explain(&b.settings, "delete", e))?;
+        Ok::<(), StorageError>(())
+    };
+    if let Err(e) = deleted.await {
+        tracing::warn!(error = %e, "could not delete a prepared copy from S3");
+    }
 }
 
 /// A prepared copy another node stored in the bucket, fetched into the cache; `None` when the

@@ -18,7 +18,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("storage, sealed", &["vault"]),
     ("handle", &["app"]),
     ("handle, beside it", &["lease", "profiles", "nodes", "health", "jobs"]),
-    ("services", &["ingest", "storage", "library", "accounts", "doctor", "twitch", "playlists"]),
+    ("services", &["ingest", "storage", "disk", "library", "accounts", "doctor", "twitch", "playlists"]),
     ("engine", &["broadcast"]),
     ("above the engine", &["schedules", "alerts"]),
     ("wiring", &["job_kinds", "runtime", "error", "lib"]),

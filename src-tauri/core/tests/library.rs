@@ -353,6 +353,53 @@ async fn the_job_worker_serves_profiles_in_turn_so_one_profiles_queue_never_star
     assert_eq!(order, ["ana", "bo", "ana", "ana", "ana"], "served in turn");
 }
 
+/// Issue 29: prepared copies are a bounded cache. Each start at a new quality made a copy that
+/// nothing counted or deleted, not even removing the video. Now a video keeps at most four
+/// qualities (the least recently used goes), all copies stay within the data dir's budget, and
+/// they leave with their video.
+#[tokio::test]
+async fn prepared_copies_are_bounded_per_video_and_by_the_budget_and_leave_with_their_video() {
+    let (dir, app, ana) = setup().await;
+    let file = make_video(dir.path(), "clip", "mp4", &["-t", "1"]);
+    let video_id = import(&app, &ana, &[file]).await[0].video_id.unwrap();
+    let video = library::get(&app, &ana, video_id).await.unwrap();
+    let prepared = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(app.data_dir().join("prepared"))
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('.')).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let quality = |fps: u32| twitcher_core::broadcast::Quality { fps, video_bitrate_k: 300, audio_bitrate_k: 64, width: 320, height: 180 };
+    for fps in [24, 25, 30, 48, 60] {
+        twitcher_core::broadcast::prepare::ensure_prepared(&app, &ana, &video, &quality(fps)).await.unwrap();
+    }
+    let kept = prepared();
+    assert_eq!(kept.len(), 4, "{kept:?}");
+    assert!(!kept.iter().any(|n| n.contains("-24fps-")), "the least recently used went: {kept:?}");
+
+    // A budget smaller than two copies: only the most recently used stays.
+    let one = std::fs::metadata(app.data_dir().join("prepared").join(&kept[0])).unwrap().len();
+    support::execute(
+        &app,
+        "INSERT INTO settings (key, value) VALUES ('storage.prepared_budget_bytes', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[Bind::Text(&(one * 3 / 2).to_string())],
+    )
+    .await;
+    twitcher_core::broadcast::prepare::ensure_prepared(&app, &ana, &video, &quality(30)).await.unwrap();
+    twitcher_core::broadcast::prepare::evict(&app, None).await.unwrap();
+    let kept = prepared();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].contains("-30fps-"), "the one used last: {kept:?}");
+    let usage = twitcher_core::disk::usage(&app).await.unwrap();
+    assert!(usage.prepared_bytes > 0 && usage.prepared_bytes <= usage.budget_bytes, "within the budget: {usage:?}");
+    assert!(usage.library_bytes > 0 && usage.free_bytes > 0, "{usage:?}");
+
+    // Removing the video removes its copies.
+    library::remove(&app, &ana, video_id).await.unwrap();
+    assert_eq!(prepared(), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn edit_and_remove_and_removal_is_refused_while_a_stream_uses_the_video() {
     let (dir, app, ana) = setup().await;

@@ -106,3 +106,33 @@ async fn a_looping_task_that_panics_is_started_again_and_keeps_working() {
     assert_eq!(worker.restarts, 1, "{worker:?}");
     runtime.shutdown(Duration::from_secs(5)).await;
 }
+
+/// Issue 29: a disk about to fill raises an alert before anything fails — once, not every
+/// minute. (The threshold is raised through the `testing` build's TWITCHER_TEST_LOW_DISK_BYTES:
+/// this machine's disk cannot be filled by a test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_below_its_threshold_raises_one_alert() {
+    std::env::set_var("TWITCHER_TEST_LOW_DISK_BYTES", u64::MAX.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let app: Twitcher = support::open(dir.path(), KeyringPreference::File).await;
+    let shown = Arc::new(Mutex::new(Vec::<Alert>::new()));
+    let sink = shown.clone();
+    let runtime = Runtime::start(&app, move |alert| sink.lock().unwrap().push(alert.clone()));
+    let alert = until("the low-disk alert", Duration::from_secs(10), async || shown.lock().unwrap().iter().find(|a| matches!(a, Alert::DiskLow { .. })).cloned()).await;
+    let Alert::DiskLow { free_bytes } = alert else { unreachable!() };
+    assert!(free_bytes > 0);
+    assert!(alert.text().1.contains("GB free"), "{:?}", alert.text());
+    runtime.shutdown(Duration::from_secs(5)).await;
+
+    // Turn after turn while it stays low: said once.
+    let warned = std::sync::atomic::AtomicBool::new(false);
+    let mut events = app.events.subscribe();
+    for _ in 0..3 {
+        twitcher_core::disk::watch_free_space(&app, &warned).await.unwrap();
+    }
+    let mut said = 0;
+    while let Ok(event) = events.try_recv() {
+        said += matches!(event, twitcher_core::events::Event::DiskLow { .. }) as usize;
+    }
+    assert_eq!(said, 1);
+}

@@ -393,6 +393,35 @@ fn uploads_left(s: &Server) -> usize {
     std::fs::read_dir(s.app.data_dir().join("uploads")).map(|d| d.count()).unwrap_or(0)
 }
 
+/// Issue 29: an upload is held to what is left of the plan's storage before its body is stored
+/// — refused at once when nothing is left, and cut off (nothing kept) as soon as it passes what
+/// is — not staged whole and refused by the import afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_past_the_plans_remaining_storage_is_refused_before_it_is_stored() {
+    let s = start(ServerOptions::default()).await;
+    let (_, ana) = s.register("Ana").await;
+    let first = make_video(s.dir.path(), "first", "mp4", &[]);
+    let second = make_video(s.dir.path(), "second", "mp4", &["-vf", "negate"]);
+    let (status, video) = upload(&s, &ana, "first.mp4", std::fs::read(&first).unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{video}");
+    let used = video["size_bytes"].as_i64().unwrap();
+    // The FREE plan now has 1,000 bytes left.
+    use sqlx::Connection;
+    let db = s.dir.path().join("data").join("twitcher.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let set_quota = |bytes: i64| format!("UPDATE plans SET max_storage_bytes = {bytes} WHERE name = 'FREE'");
+    sqlx::query(&set_quota(used + 1000)).execute(&mut conn).await.unwrap();
+    let (status, body) = upload(&s, &ana, "second.mp4", std::fs::read(&second).unwrap()).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "plan_limit"), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("FREE plan"), "{body}");
+    assert_eq!(uploads_left(&s), 0, "nothing of it was kept");
+    // Nothing left: refused before the body is read.
+    sqlx::query(&set_quota(used)).execute(&mut conn).await.unwrap();
+    let (status, body) = upload(&s, &ana, "second.mp4", std::fs::read(&second).unwrap()).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "plan_limit"), "{body}");
+    assert_eq!(s.call(Method::GET, "/api/videos", Some(&ana), None).await.1["total"], 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uploaded_video_is_imported_and_listed_only_for_its_profile_and_bad_uploads_leave_nothing() {
     let s = start(ServerOptions::default()).await;

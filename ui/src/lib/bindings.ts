@@ -19,6 +19,8 @@ export const commands = {
 	 *  for Settings' health table: the same as `twitcher doctor` shows.
 	 */
 	health: () => typedError<ProcessHealth[], ErrorBody>(__TAURI_INVOKE("health")),
+	/**  What the data dir holds by part and what its disk has free (Settings → Health). */
+	diskUsage: () => typedError<Usage, ErrorBody>(__TAURI_INVOKE("disk_usage")),
 	about: () => typedError<About, ErrorBody>(__TAURI_INVOKE("about")),
 	listAccounts: () => typedError<Account[], ErrorBody>(__TAURI_INVOKE("list_accounts")),
 	/**  The key travels to Rust once, here; what comes back is masked. */
@@ -258,29 +260,34 @@ export type Event =
 	type: "job",
 } & JobEvent | 
 /**  A video was added, changed or removed: lists showing it should refresh. */
-({ type: "videos_changed"; profile_id: number }) & { account?: never; broadcast_id?: never; destinations?: never; error?: never; item?: never; minutes?: never; reason?: never; stream_id?: never; task?: never; title?: never } | 
+({ type: "videos_changed"; profile_id: number }) & { account?: never; broadcast_id?: never; destinations?: never; error?: never; free_bytes?: never; item?: never; minutes?: never; reason?: never; stream_id?: never; task?: never; title?: never } | 
 /**  A destination of a broadcast: on every change of state and about once a second. */
 {
 	type: "stream",
 } & StreamStatus | 
 /**  A scheduled broadcast's time came and it is starting. */
-({ type: "scheduled_started"; broadcast_id: string; title: string; destinations: number }) & { account?: never; error?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; task?: never } | 
+({ type: "scheduled_started"; broadcast_id: string; title: string; destinations: number }) & { account?: never; error?: never; free_bytes?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; task?: never } | 
 /**
  *  A broadcast was scheduled or a scheduled one cancelled (by this process): what shows the
  *  next one (the tray) should look again.
  */
-({ type: "schedule_changed"; broadcast_id: string }) & { account?: never; destinations?: never; error?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; task?: never; title?: never } | 
+({ type: "schedule_changed"; broadcast_id: string }) & { account?: never; destinations?: never; error?: never; free_bytes?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; task?: never; title?: never } | 
 /**  A playlist item could not play; the slate filled its place. */
-({ type: "item_skipped"; broadcast_id: string; title: string; item: string; reason: string }) & { account?: never; destinations?: never; error?: never; minutes?: never; profile_id?: never; stream_id?: never; task?: never } | 
+({ type: "item_skipped"; broadcast_id: string; title: string; item: string; reason: string }) & { account?: never; destinations?: never; error?: never; free_bytes?: never; minutes?: never; profile_id?: never; stream_id?: never; task?: never } | 
 /**
  *  A destination has published for a while, yet Twitch shows its channel offline; it is
  *  reconnected once.
  */
-({ type: "channel_offline_while_publishing"; broadcast_id: string; stream_id: number; account: string; title: string; minutes: number }) & { destinations?: never; error?: never; item?: never; profile_id?: never; reason?: never; task?: never } | 
+({ type: "channel_offline_while_publishing"; broadcast_id: string; stream_id: number; account: string; title: string; minutes: number }) & { destinations?: never; error?: never; free_bytes?: never; item?: never; profile_id?: never; reason?: never; task?: never } | 
 /**  A supervised background task panicked, or failed several turns in a row (see `tasks`). */
-({ type: "task_failing"; task: string; error: string }) & { account?: never; broadcast_id?: never; destinations?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; title?: never } | 
+({ type: "task_failing"; task: string; error: string }) & { account?: never; broadcast_id?: never; destinations?: never; free_bytes?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; title?: never } | 
 /**  It completed a turn again. */
-({ type: "task_recovered"; task: string }) & { account?: never; broadcast_id?: never; destinations?: never; error?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; title?: never };
+({ type: "task_recovered"; task: string }) & { account?: never; broadcast_id?: never; destinations?: never; error?: never; free_bytes?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; title?: never } | 
+/**
+ *  The data dir's disk has less than `disk::LOW_DISK_BYTES` free (said once until it has room
+ *  again).
+ */
+({ type: "disk_low"; free_bytes: number }) & { account?: never; broadcast_id?: never; destinations?: never; error?: never; item?: never; minutes?: never; profile_id?: never; reason?: never; stream_id?: never; task?: never; title?: never };
 
 /**  Files queued for import, and those refused at once. */
 export type ImportQueued = {
@@ -654,6 +661,23 @@ export type ToolSource = "sidecar" | "env" | "path";
 export type TwitchClientId = {
 	client_id: string | null,
 	from_env: boolean,
+};
+
+/**  What the data dir holds, by part, and what its disk has free. Keys are a contract (CLI.md). */
+export type Usage = {
+	/**  Imported videos and their thumbnails. */
+	library_bytes: number,
+	/**  Twitch-ready copies (bounded by `budget_bytes`). */
+	prepared_bytes: number,
+	/**  Downloads from S3 (bounded by the cache limit). */
+	cache_bytes: number,
+	logs_bytes: number,
+	/**  Uploads still arriving. */
+	uploads_bytes: number,
+	/**  Free space on the data dir's disk, for this user. */
+	free_bytes: number,
+	/**  The prepared copies' budget. */
+	budget_bytes: number,
 };
 
 /**  A video as every surface sees it (CLI.md's keys plus a few). */

@@ -18,6 +18,34 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: StorageCommand, out: &Out
             });
             return Ok(());
         }
+        StorageCommand::Usage => {
+            let usage = twitcher_core::disk::usage(app).await?;
+            let gb = |bytes: u64| format!("{:.2} GB", bytes as f64 / 1024f64.powi(3));
+            out.print(&usage, || {
+                format!(
+                    "library         {}\nprepared        {} (budget {})\nS3 cache        {}\nlogs            {}\nuploads         {}\nfree on disk    {}",
+                    gb(usage.library_bytes),
+                    gb(usage.prepared_bytes),
+                    gb(usage.budget_bytes),
+                    gb(usage.cache_bytes),
+                    gb(usage.logs_bytes),
+                    gb(usage.uploads_bytes),
+                    gb(usage.free_bytes)
+                )
+            });
+            return Ok(());
+        }
+        StorageCommand::PreparedBudget { gb } => {
+            if let Some(gb) = gb {
+                let actor = profiles::resolve(app, global.profile.as_deref()).await?;
+                twitcher_core::disk::set_prepared_budget(app, &actor, (gb * 1024.0 * 1024.0 * 1024.0) as u64).await?;
+            }
+            let budget_bytes = twitcher_core::disk::prepared_budget(app).await?;
+            out.print(&serde_json::json!({ "budget_bytes": budget_bytes }), || {
+                format!("Prepared copies may take up to {:.1} GB; the least recently used go first.", budget_bytes as f64 / 1024f64.powi(3))
+            });
+            return Ok(());
+        }
     };
     match cmd {
         S3Command::Show => {

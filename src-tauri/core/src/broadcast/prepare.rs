@@ -16,7 +16,7 @@ use crate::profiles::Profile;
 use crate::Twitcher;
 
 pub const KIND_PREPARE: &str = "prepare";
-const PREPARED_DIR: &str = "prepared";
+const PREPARED_DIR: &str = crate::config::folders::PREPARED;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct PreparePayload {
@@ -44,9 +44,12 @@ pub async fn ensure_prepared(app: &Twitcher, actor: &Profile, video: &Video, qua
 /// The prepared copy of a video at a quality, if one was made: where it was made, else (another
 /// machine of a fleet made it) this machine's copy of the one in the bucket.
 pub(crate) async fn ready(app: &Twitcher, video_id: i64, quality: &Quality) -> Result<Option<PathBuf>, BroadcastError> {
-    let Some(path) = app.db.prepared_path(video_id, &prepared_key(app, quality).await?).await?.map(PathBuf::from) else {
+    let key = prepared_key(app, quality).await?;
+    let Some(path) = app.db.prepared_path(video_id, &key).await?.map(PathBuf::from) else {
         return Ok(None);
     };
+    // In use now: it goes last when the cache must shrink.
+    app.db.touch_prepared(video_id, &key).await?;
     if path.is_file() {
         return Ok(Some(path));
     }
@@ -116,9 +119,57 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
         }
     }
     app.db.set_prepared(video.id, &key, PreparedStatus::Ready, Some(&target.to_string_lossy()), None).await?;
+    let size = tokio::fs::metadata(&target).await.map(|m| m.len()).unwrap_or(0);
+    app.db.set_prepared_size(video.id, &key, size).await?;
     tracing::info!(video_id = video.id, quality = %key, remux, normalised = measured.is_some(), "video prepared");
+    // The cache stays within its bounds (this copy, just used, goes last).
+    if let Err(e) = evict(app, Some((video.id, &key))).await {
+        tracing::warn!(error = %e, "could not keep the prepared copies within their budget");
+    }
     Ok(JobOutcome { video_id: Some(video.id) })
 }
+
+/// How many qualities of one video are kept: a start at a fifth evicts the least recently used.
+pub const QUALITIES_PER_VIDEO: usize = 4;
+
+/// Keeps the prepared copies a bounded cache: at most [`QUALITIES_PER_VIDEO`] per video and at
+/// most the data dir's budget ([`crate::disk::prepared_budget`]) in all, the least recently used
+/// going first — never a copy of a video a running broadcast plays, nor `keep` (the copy just
+/// made, for the start waiting for it). Run after each preparation and by the runtime's disk
+/// watch. Returns the bytes freed.
+pub async fn evict(app: &Twitcher, keep: Option<(i64, &str)>) -> Result<u64, BroadcastError> {
+    let entries = app.db.prepared_entries().await?;
+    let budget = crate::disk::prepared_budget(app).await?;
+    // Files are shared by rows with the same content: count each once.
+    let mut sizes = std::collections::HashMap::new();
+    for e in &entries {
+        sizes.insert(e.path.clone(), e.size_bytes.max(0) as u64);
+    }
+    let mut total: u64 = sizes.values().sum();
+    let mut per_video: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for e in &entries {
+        *per_video.entry(e.video_id).or_default() += 1;
+    }
+    let mut freed = 0;
+    // Least recently used first.
+    for e in &entries {
+        let too_many = per_video[&e.video_id] > QUALITIES_PER_VIDEO;
+        if e.in_use || keep == Some((e.video_id, e.key.as_str())) || !(too_many || total > budget) {
+            continue;
+        }
+        let shared = app.db.delete_prepared(e.video_id, &e.key, &e.path).await?;
+        *per_video.get_mut(&e.video_id).expect("counted") -= 1;
+        if !shared {
+            let bytes = sizes.get(&e.path).copied().unwrap_or(0);
+            crate::storage::remove_prepared(app, &e.path).await;
+            total = total.saturating_sub(bytes);
+            freed += bytes;
+        }
+        tracing::info!(video_id = e.video_id, quality = %e.key, too_many, "evicted a prepared copy");
+    }
+    Ok(freed)
+}
+
 
 /// Whether the source can be copied as is: H.264 High or Main, AAC, keyframes every 2 s, frame
 /// rate and size of the profile at most, bitrate within it.

@@ -14,6 +14,7 @@ pub mod fleet;
 pub mod jobs;
 pub mod nodes;
 pub mod playlists;
+pub mod prepared;
 pub mod schedules;
 pub mod secrets;
 pub mod settings;

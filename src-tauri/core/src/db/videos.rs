@@ -21,7 +21,16 @@ pub struct NewVideo<'a> {
 }
 
 /// Statuses of a stream that still needs its video.
-const ACTIVE_STREAM: &str = "('scheduled', 'queued', 'starting', 'live', 'reconnecting', 'stopping')";
+/// A profile's (`$1`) stored videos and the reservations of its imports in progress, but job `$2`'s.
+const STORAGE_USED: &str = "SELECT CAST(COALESCE((SELECT SUM(size_bytes) FROM videos WHERE uploader_id = $1), 0) \
+     + COALESCE((SELECT SUM(reserved_bytes) FROM jobs WHERE reserved_for = $1 AND reserved_bytes IS NOT NULL \
+       AND status IN ('queued', 'running') AND id != $2), 0) AS BIGINT)";
+
+/// Whether a stream that has not ended uses video `$1`: directly, or as an item (or the insert,
+/// or the slate) of a playlist a broadcast plays. An SQL expression (true/false).
+pub(super) const IN_USE_BY_A_BROADCAST: &str = "EXISTS (SELECT 1 FROM streams s WHERE s.status IN ('scheduled', 'queued', 'starting', 'live', 'reconnecting', 'stopping') \
+     AND (s.video_id = $1 OR s.playlist_id IN (SELECT playlist_id FROM playlist_items WHERE video_id = $1) \
+     OR s.playlist_id IN (SELECT id FROM playlists WHERE insert_video_id = $1 OR slate_video_id = $1)))";
 
 impl Db {
     /// Records an imported video; `Ok(None)` when this profile already has the same content.
@@ -139,12 +148,7 @@ impl Db {
 
     /// Whether a stream that has not ended uses the video.
     pub async fn video_in_use(&self, id: i64) -> Result<bool, DbError> {
-        // Directly, or as an item (or the insert, or the slate) of a playlist a broadcast plays.
-        let used: Flag = sqlx::query_scalar(&format!(
-            "SELECT EXISTS (SELECT 1 FROM streams s WHERE s.status IN {ACTIVE_STREAM} AND (s.video_id = $1 \
-             OR s.playlist_id IN (SELECT playlist_id FROM playlist_items WHERE video_id = $1) \
-             OR s.playlist_id IN (SELECT id FROM playlists WHERE insert_video_id = $1 OR slate_video_id = $1)))"
-        ))
+        let used: Flag = sqlx::query_scalar(&format!("SELECT {IN_USE_BY_A_BROADCAST}"))
         .bind(id)
         .fetch_one(self.pool())
         .await?;
@@ -186,15 +190,7 @@ impl Db {
     /// so two imports (in any processes) cannot both take the last free bytes.
     pub async fn reserve_storage(&self, job_id: i64, user_id: i64, bytes: i64, quota: i64) -> Result<Reservation, DbError> {
         let mut tx = self.begin_write().await?;
-        let used: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE((SELECT SUM(size_bytes) FROM videos WHERE uploader_id = $1), 0) \
-             + COALESCE((SELECT SUM(reserved_bytes) FROM jobs WHERE reserved_for = $1 AND reserved_bytes IS NOT NULL \
-               AND status IN ('queued', 'running') AND id != $2), 0) AS BIGINT)",
-        )
-        .bind(user_id)
-        .bind(job_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let used: i64 = sqlx::query_scalar(STORAGE_USED).bind(user_id).bind(job_id).fetch_one(&mut *tx).await?;
         if used + bytes > quota {
             return Ok(Reservation::Refused { used });
         }
@@ -206,6 +202,11 @@ impl Db {
             .await?;
         tx.commit().await?;
         Ok(Reservation::Reserved)
+    }
+
+    /// What a profile's library holds with the imports in progress, in bytes.
+    pub async fn storage_committed(&self, user_id: i64) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar(STORAGE_USED).bind(user_id).bind(0i64).fetch_one(self.pool()).await?)
     }
 
     /// Lets go of what the import job `job_id` held (its video row counts the bytes now, or it

@@ -89,8 +89,17 @@ pub async fn upload(
 ) -> ApiResult<(StatusCode, axum::Json<ApiVideo>)> {
     let mut form = form.map_err(|e| ApiError::invalid(format!("send the video as multipart/form-data with a 'file' field ({})", e.body_text())))?;
     let app = &state.app;
-    let limit = library::max_file_bytes(app).await?;
-    let staging = Staging(app.data_dir().join("uploads").join(uuid::Uuid::new_v4().simple().to_string()));
+    let room = library::upload_room(app, &actor).await?;
+    let limit = room.bytes;
+    let over = || match room.by_plan {
+        true => ApiError::new(ErrorCode::PlanLimit, format!("your {} plan's storage has {} MB left: remove videos or move to a larger plan", actor.plan, limit / 1024 / 1024)),
+        false => ApiError::new(ErrorCode::TooLarge, format!("the file is larger than the {} MB limit", limit / 1024 / 1024)),
+    };
+    // Refused before a byte is stored.
+    if limit == 0 {
+        return Err(over());
+    }
+    let staging = Staging(app.data_dir().join(twitcher_core::config::folders::UPLOADS).join(uuid::Uuid::new_v4().simple().to_string()));
     tokio::fs::create_dir_all(&staging.0).await.map_err(|e| ApiError::io("could not make room for the upload", &e))?;
     let mut saved = None;
     while let Some(mut field) = form.next_field().await.map_err(|e| ApiError::invalid(format!("the multipart body is malformed: {e}")))? {
@@ -114,10 +123,7 @@ pub async fn upload(
                         _ => break,
                     }
                 }
-                return Err(ApiError::new(
-                    ErrorCode::TooLarge,
-                    format!("the file is larger than the {} MB limit", limit / 1024 / 1024),
-                ));
+                return Err(over());
             }
             file.write_all(&chunk).await.map_err(|e| ApiError::io("could not save the upload", &e))?;
         }
