@@ -12,8 +12,14 @@ steady destination. At the end it prints:
 - frames lost on the steady destinations (gaps in their video timestamps; goal: 0), and the API
   calls made and failed.
 
-Not in CI (an hour). Usage:
-  python3 bench/soak.py [path/to/twitcher] [--minutes 60] [--restart-every 10]
+With --chaos (issue 29), every --chaos-every minutes it also stops serve with SIGSTOP for 15 s
+and resumes it (health must answer 503 while its tasks are late, then 200 again), and kills any
+FFmpeg child serve has; it prints each fault's time back to healthy. At the start (after the first
+minute) and the end it prints serve's RSS, open files, the data dir's disk use and the restarts of
+its supervised tasks (from /api/health): growth of RSS and open files under 5 %.
+
+Not in CI (an hour or more). Usage:
+  python3 bench/soak.py [path/to/twitcher] [--minutes 60 | --hours H] [--restart-every 10] [--chaos [--chaos-every 7]]
 (default binary: target/release/twitcher, built if missing). Needs ffmpeg and nginx with
 libnginx-mod-rtmp (scripts/setup.sh --test installs them).
 """
@@ -27,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 from ingest import free_port, start_nginx  # bench/ingest.py: the script's folder is on the path
@@ -44,6 +51,35 @@ def api(base, token, method, path, body=None):
         request.add_header("authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"null")
+
+
+def open_files(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def disk_mib(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total / 1024 / 1024
+
+
+def health(base):
+    """(HTTP status, the health body): 503 is an answer too."""
+    try:
+        with urllib.request.urlopen(base + "/api/health", timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def task_restarts(base):
+    _, body = health(base)
+    return sum(t["restarts"] for t in (body or {}).get("tasks", []))
 
 
 def rss_mib(pid):
@@ -103,8 +139,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("twitcher", nargs="?", default=os.path.join(ROOT, "target/release/twitcher"))
     parser.add_argument("--minutes", type=float, default=60)
+    parser.add_argument("--hours", type=float, help="the run's length in hours (instead of --minutes)")
     parser.add_argument("--restart-every", type=float, default=10, help="minutes between restarts of the second ingest")
+    parser.add_argument("--chaos", action="store_true", help="also stop serve for 15 s and kill its FFmpeg children, every --chaos-every minutes")
+    parser.add_argument("--chaos-every", type=float, default=7)
     args = parser.parse_args()
+    if args.hours:
+        args.minutes = args.hours * 60
     if not os.path.exists(args.twitcher):
         subprocess.run(["cargo", "build", "--release", "-p", "twitcher-cli"], cwd=ROOT, check=True)
 
@@ -151,12 +192,35 @@ def main():
         begin = time.monotonic()
         end = begin + args.minutes * 60
         next_restart = begin + args.restart_every * 60
+        next_chaos = begin + args.chaos_every * 60
         calls = failures = restarts = 0
         rss_start = None
+        faults = []  # (what, seconds unhealthy seen, seconds back to 200)
         while time.monotonic() < end:
             now = time.monotonic()
             if rss_start is None and now - begin >= 60:
                 rss_start = rss_mib(serve.pid)
+                fds_start, disk_start, tasks_start = open_files(serve.pid), disk_mib(data), task_restarts(base)
+            if args.chaos and now >= next_chaos:
+                next_chaos += args.chaos_every * 60
+                killed = subprocess.run(["pkill", "-KILL", "-P", str(serve.pid), "ffmpeg"]).returncode == 0
+                serve.send_signal(signal.SIGSTOP)
+                time.sleep(15)
+                serve.send_signal(signal.SIGCONT)
+                resumed, saw_503 = time.monotonic(), False
+                while True:
+                    status, _ = health(base)
+                    saw_503 |= status == 503
+                    if status == 200 and time.monotonic() - resumed > 1:
+                        break
+                    if time.monotonic() - resumed > 120:
+                        print("  health not back to 200 within 2 min after a stop", flush=True)
+                        break
+                    time.sleep(0.5)
+                back = time.monotonic() - resumed
+                faults.append(("stopped 15 s" + (", FFmpeg killed" if killed else ""), saw_503, back))
+                print(f"  {(now - begin) / 60:5.1f} min: stopped serve 15 s{' and killed FFmpeg' if killed else ''}: "
+                      f"503 seen: {saw_503}, healthy again after {back:.1f} s", flush=True)
             if now >= next_restart:
                 restarted.terminate()
                 restarted.wait()
@@ -175,6 +239,7 @@ def main():
             time.sleep(2)
         finished = time.monotonic()
         rss_end = rss_mib(serve.pid)
+        fds_end, disk_end, tasks_end = open_files(serve.pid), disk_mib(data), task_restarts(base)
         rows = [r for r in api(base, token, "GET", "/api/streams") if r["broadcast_id"] == broadcast]
         api(base, token, "POST", "/api/streams/stop", {"broadcast_id": broadcast})
     finally:
@@ -191,6 +256,11 @@ def main():
     print()
     print(f"serve RSS: {rss_start:.1f} MiB after the first minute, {rss_end:.1f} MiB at the end "
           f"({(rss_end / rss_start - 1) * 100:+.1f} %; goal < +5 %)")
+    print(f"open files: {fds_start} after the first minute, {fds_end} at the end ({(fds_end / fds_start - 1) * 100:+.1f} %; goal < +5 %)")
+    print(f"data dir on disk: {disk_start:.1f} MiB, then {disk_end:.1f} MiB")
+    print(f"supervised task restarts (from /api/health): {tasks_start} after the first minute, {tasks_end} at the end")
+    if faults:
+        print("faults: " + "; ".join(f"{what} (503 seen: {seen}, healthy after {back:.1f} s)" for what, seen, back in faults))
     drifts = []
     for p in players:
         first, last = p.offset(warm, warm + 60), p.offset(finished - 60, finished)
