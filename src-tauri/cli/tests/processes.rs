@@ -64,18 +64,31 @@ fn library(dir: &Path, ingest: &Ingest, keys: &[&str]) -> (String, i64, Vec<i64>
 /// `twitcher serve` on a free port, allowed to publish to the test ingest: (the process, its base
 /// URL, a signed-in HTTP client's token).
 fn serve(dir: &Path, uuid: &str, ingest: &Ingest) -> (Guarded, String, String) {
-    let mut serve = background(dir, &["--json", "serve", "--listen", "127.0.0.1:0", "--allow-ingest", &ingest.host_port()], "twitcher serve");
-    let mut stdout = std::io::BufReader::new(serve.take_stdout().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    std::thread::spawn(move || stdout.lines().count());
-    let base = format!("http://{}", serde_json::from_str::<Value>(&line).unwrap()["listening"].as_str().unwrap());
+    let (serve, base) = serve_with(dir, &["--allow-ingest", &ingest.host_port()], &[]);
     let login: Value = http().post(format!("{base}/api/auth/login")).json(&json!({ "uuid": uuid })).send().unwrap().json().unwrap();
     (serve, base, login["token"].as_str().unwrap().to_string())
 }
 
 fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// `twitcher serve` on a free port with `args` and `env` added: (the process, its base URL),
+/// once it listens.
+fn serve_with(dir: &Path, args: &[&str], env: &[(&str, String)]) -> (Guarded, String) {
+    let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin("twitcher"));
+    command.arg("--data-dir").arg(dir.join("data")).args(["--json", "serve", "--listen", "127.0.0.1:0"]).args(args);
+    command.env("TWITCHER_KEYRING", "file").env_remove("TWITCHER_PROFILE").stdout(Stdio::piped()).stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut serve = Guarded::spawn(&mut command, "twitcher serve");
+    let mut stdout = std::io::BufReader::new(serve.take_stdout().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    std::thread::spawn(move || stdout.lines().count());
+    let base = format!("http://{}", serde_json::from_str::<Value>(&line).unwrap_or_else(|e| panic!("{e}: {line}"))["listening"].as_str().unwrap());
+    (serve, base)
 }
 
 /// The status of each of the profile's streams, by stream id, as `stream list` shows them.
@@ -394,22 +407,8 @@ fn after_a_rotation_by_another_process_serve_seals_under_the_new_key() {
 fn doctor_shows_the_tasks_of_the_serve_on_the_data_dir_and_a_hung_serve_as_not_answering() {
     let dir = tempfile::tempdir().unwrap();
     json_ok(twitcher(dir.path()).args(["--json", "profile", "create", "--name", "Owl"]));
-    let mut serve = Guarded::spawn(
-        StdCommand::new(assert_cmd::cargo::cargo_bin("twitcher"))
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--json", "serve", "--listen", "127.0.0.1:0"])
-            .env("TWITCHER_KEYRING", "file")
-            // The fault-injection door of a build made with tests: recovery's first turn panics.
-            .env("TWITCHER_TEST_PANIC_TASKS", "recovery=1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-        "twitcher serve",
-    );
-    let mut stdout = std::io::BufReader::new(serve.take_stdout().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    std::thread::spawn(move || stdout.lines().count());
+    // The fault-injection door of a build made with tests: recovery's first turn panics.
+    let (mut serve, _) = serve_with(dir.path(), &[], &[("TWITCHER_TEST_PANIC_TASKS", "recovery=1".into())]);
     let doctor = || json_ok(twitcher(dir.path()).args(["--json", "doctor"]));
     let task = |report: &Value, name: &str| report["tasks"].as_array().unwrap().iter().find(|t| t["name"] == name).cloned();
 
@@ -500,23 +499,11 @@ fn serve_under_chaos_loses_nothing_keeps_every_task_alive_and_alerts_for_each_fa
     let playlist = as_admin(&["--json", "playlist", "create", "--name", "Chaos loop", "--loop"])["id"].as_i64().unwrap();
     as_admin(&["--json", "playlist", "add", &playlist.to_string(), &video.to_string(), &video.to_string()]);
 
-    let mut serve = Guarded::spawn(
-        StdCommand::new(assert_cmd::cargo::cargo_bin("twitcher"))
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--json", "serve", "--listen", "127.0.0.1:0", "--allow-ingest", &ingest.host_port(), "--allow-ingest", &format!("127.0.0.1:{hook_port}")])
-            .env("TWITCHER_KEYRING", "file")
-            .env("TWITCHER_TEST_PANIC_TASKS", "recurring schedules=1")
-            .env("TWITCHER_TEST_LOW_DISK_BYTES", u64::MAX.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-        "twitcher serve",
+    let (mut serve, base) = serve_with(
+        dir.path(),
+        &["--allow-ingest", &ingest.host_port(), "--allow-ingest", &format!("127.0.0.1:{hook_port}")],
+        &[("TWITCHER_TEST_PANIC_TASKS", "recurring schedules=1".into()), ("TWITCHER_TEST_LOW_DISK_BYTES", u64::MAX.to_string())],
     );
-    let mut stdout = std::io::BufReader::new(serve.take_stdout().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    std::thread::spawn(move || stdout.lines().count());
-    let base = format!("http://{}", serde_json::from_str::<Value>(&line).unwrap()["listening"].as_str().unwrap());
     let http = http();
     let login: Value = http.post(format!("{base}/api/auth/login")).json(&json!({ "uuid": uuid })).send().unwrap().json().unwrap();
     let token = login["token"].as_str().unwrap().to_string();

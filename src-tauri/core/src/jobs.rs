@@ -190,7 +190,23 @@ pub async fn run_one(app: &Twitcher, only: Option<i64>) -> Result<bool, DbError>
     ctx.emit(JobStatus::Running, job.progress, None, None, None);
     let kind = KINDS.get().and_then(|kinds| kinds.iter().find(|k| k.name == job.kind));
     let result = match kind {
-        Some(kind) => (kind.run)(&mut ctx).await,
+        Some(kind) => {
+            let faults = app.registry.tasks.clone();
+            let name = format!("job {}", job.kind);
+            let run = async {
+                faults.panic_if_injected(&name);
+                (kind.run)(&mut ctx).await
+            };
+            // A handler that panics fails its job — permanently, with a reason — and not the
+            // worker; nor is the job left "running" under a lease this process keeps renewing.
+            match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
+                Ok(result) => result,
+                Err(panic) => {
+                    tracing::error!(job_id = job.id, kind = %job.kind, error = %crate::tasks::panic_text(panic), "a job's handler panicked; the job fails");
+                    Err(JobError::permanent(format!("{}: internal error: the job stopped (the log has the details)", ctx.label)))
+                }
+            }
+        }
         None => Err(JobError::permanent(format!("unknown job kind '{}'", job.kind))),
     };
     let cancelled = ctx.cancel.is_cancelled();

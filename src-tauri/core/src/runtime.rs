@@ -120,6 +120,7 @@ impl Runtime {
         }));
         runtime
     }
+
     /// Ends the background work and every broadcast this process runs — each destination ends
     /// its publish — waiting at most `timeout` in all. A job still running stops at its next
     /// check and is resumed at the next start.

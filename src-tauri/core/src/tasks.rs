@@ -115,6 +115,22 @@ impl Tasks {
     pub fn inject_panics(&self, name: &str, count: u32) {
         self.faults.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), count);
     }
+
+    /// Panics when a test injected a fault in `name` (a task, or `job <kind>` for a job's
+    /// handler); nothing in a product build.
+    pub fn panic_if_injected(&self, name: &str) {
+        #[cfg(feature = "testing")]
+        {
+            let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(left) = faults.get_mut(name).filter(|left| **left > 0) {
+                *left -= 1;
+                drop(faults);
+                panic!("a fault injected by a test in {name}");
+            }
+        }
+        #[cfg(not(feature = "testing"))]
+        let _ = name;
+    }
 }
 
 impl Task {
@@ -141,15 +157,7 @@ impl Beat {
 
     /// Called as a turn (or a looping task) starts: panics when a test injected a fault here.
     pub fn turn_starts(&self) {
-        #[cfg(feature = "testing")]
-        {
-            let mut faults = self.tasks.faults.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(left) = faults.get_mut(self.name).filter(|left| **left > 0) {
-                *left -= 1;
-                drop(faults);
-                panic!("a fault injected by a test in {}", self.name);
-            }
-        }
+        self.tasks.panic_if_injected(self.name);
     }
 
     /// A turn completed.

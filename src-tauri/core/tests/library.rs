@@ -191,6 +191,22 @@ async fn an_ffmpeg_run_past_its_limit_is_killed_and_the_next_job_still_runs() {
     assert_eq!(next[0].status, JobStatus::Succeeded, "{next:?}");
 }
 
+/// Issue 29: one bad job is skipped and marked with its reason. A handler that panics fails its
+/// job (not retried, not left "running" under a lease this process keeps renewing) and the next
+/// job runs. (The panic comes through the `testing` build's fault door.)
+#[tokio::test]
+async fn a_job_whose_handler_panics_fails_with_a_reason_and_the_next_job_runs() {
+    let (dir, app, ana) = setup().await;
+    let first = make_video(dir.path(), "first", "mp4", &[]);
+    let second = make_video(dir.path(), "second", "mp4", &["-vf", "negate"]);
+    app.tasks().inject_panics("job import", 1);
+    let done = import(&app, &ana, &[first, second]).await;
+    assert_eq!(done[0].status, JobStatus::Failed, "{done:?}");
+    assert_eq!(done[0].attempts, 1, "not retried");
+    assert!(done[0].error.as_deref().is_some_and(|e| e.starts_with("first.mp4: internal error")), "{done:?}");
+    assert_eq!(done[1].status, JobStatus::Succeeded, "{done:?}");
+}
+
 #[tokio::test]
 async fn the_same_content_twice_is_detected_and_said() {
     let (dir, app, ana) = setup().await;
