@@ -402,6 +402,8 @@ async fn prepared_copies_are_bounded_per_video_and_by_the_budget_and_leave_with_
         &[Bind::Text(&(one * 3 / 2).to_string())],
     )
     .await;
+    // A use in a later millisecond than the last preparation (uses are ordered by their time).
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     twitcher_core::broadcast::prepare::ensure_prepared(&app, &ana, &video, &quality(30)).await.unwrap();
     twitcher_core::broadcast::prepare::evict(&app, None).await.unwrap();
     let kept = prepared();
