@@ -99,11 +99,6 @@ impl Tasks {
             .collect()
     }
 
-    /// Forgets a task that ended for good (the runtime shut down).
-    pub fn remove(&self, name: &str) {
-        self.lock().remove(name);
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, Task>> {
         self.tasks.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -140,10 +140,15 @@ pub const QUALITIES_PER_VIDEO: usize = 4;
 pub async fn evict(app: &Twitcher, keep: Option<(i64, &str)>) -> Result<u64, BroadcastError> {
     let entries = app.db.prepared_entries().await?;
     let budget = crate::disk::prepared_budget(app).await?;
-    // Files are shared by rows with the same content: count each once.
+    // Files are shared by rows with the same content: count each once. (A copy made before
+    // sizes were recorded is measured on disk.)
     let mut sizes = std::collections::HashMap::new();
     for e in &entries {
-        sizes.insert(e.path.clone(), e.size_bytes.max(0) as u64);
+        let size = match e.size_bytes {
+            0 => tokio::fs::metadata(&e.path).await.map(|m| m.len()).unwrap_or(0),
+            n => n.max(0) as u64,
+        };
+        sizes.insert(e.path.clone(), size);
     }
     let mut total: u64 = sizes.values().sum();
     let mut per_video: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
@@ -169,7 +174,6 @@ pub async fn evict(app: &Twitcher, keep: Option<(i64, &str)>) -> Result<u64, Bro
     }
     Ok(freed)
 }
-
 
 /// Whether the source can be copied as is: H.264 High or Main, AAC, keyframes every 2 s, frame
 /// rate and size of the profile at most, bitrate within it.
