@@ -108,6 +108,8 @@ mod tests {
 
     /// The CI flake behind this: a recovery turn released nothing (the lease was 9.99 s old), then
     /// closed the same rows as a crash a moment later (10.01 s), so the fleet never carried them on.
+    /// Also: a process paused longer than a lease does not close its own live streams when it
+    /// resumes (found by `bench/soak.py --chaos`).
     #[tokio::test]
     async fn a_dead_nodes_destinations_are_never_closed_as_a_crash_while_another_node_is_alive() {
         let dir = tempfile::tempdir().unwrap();
@@ -122,14 +124,18 @@ mod tests {
         // A stream of a process that is not a node (a window that crashed) is a crash as before.
         let sql = format!("INSERT INTO streams (creator_id, broadcast_id, status, owner_instance, heartbeat_at) VALUES ({}, 'b2', 'live', 'window', @now-11)", admin.id);
         run(&app, &sql, &[]).await;
+        // This process's own stream whose lease lapsed while it was paused (SIGSTOP) is no crash.
+        let sql = format!("INSERT INTO streams (creator_id, broadcast_id, status, owner_instance, heartbeat_at) VALUES ({}, 'b3', 'live', $1, @now-11)", admin.id);
+        run(&app, &sql, &[app.instance_id()]).await;
 
         let taken = app.db.take_over_expired(app.instance_id(), lease::EXPIRES_AFTER.as_secs_f64()).await.unwrap();
         let taken: Vec<&str> = taken.iter().map(|(_, broadcast, _)| broadcast.as_str()).collect();
-        assert_eq!(taken, ["b2"], "only the window's stream is a crash; the dead node's go to the fleet");
+        assert_eq!(taken, ["b2"], "only the window's stream is a crash; the dead node's go to the fleet, this process's are its own");
 
         assert_eq!(recover(&app).await.unwrap(), 0, "nothing left to close");
         let rows: Vec<(String, String, Option<String>)> =
             sqlx::query_as("SELECT broadcast_id, status, owner_instance FROM streams ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
         assert_eq!(rows[0..2], [("b1".into(), "queued".into(), None), ("b1".into(), "queued".into(), None)], "released for the live nodes to claim: {rows:?}");
+        assert_eq!(rows[3], ("b3".into(), "live".into(), Some(app.instance_id().to_string())), "this process's own stream is untouched");
     }
 }

@@ -193,11 +193,14 @@ impl Db {
     ///
     /// A destination of a dead node while another node is alive is never taken: the fleet carries
     /// it on ([`Db::release_from_silent_nodes`]). The rule is in this statement, not in the order
-    /// of the two calls, since a lease can expire between them.
+    /// of the two calls, since a lease can expire between them. Nor is one of `instance` itself:
+    /// a process that was paused (SIGSTOP, a suspended laptop) longer than a lease is alive and
+    /// still publishing; its renewal catches up on its next turn (the hour-long soak with
+    /// `--chaos` found its own live streams failed as "interrupted" after a 15 s stop).
     pub async fn take_over_expired(&self, instance: &str, expired_secs: f64) -> Result<Vec<(i64, String, StreamState)>, DbError> {
         let sql = format!(
             "UPDATE streams SET owner_instance = $1, owner_pid = $2, heartbeat_at = @now \
-             WHERE status IN ({}) AND owner_instance IS NOT NULL AND (heartbeat_at IS NULL OR heartbeat_at < @now-$3) \
+             WHERE status IN ({}) AND owner_instance IS NOT NULL AND owner_instance <> $1 AND (heartbeat_at IS NULL OR heartbeat_at < @now-$3) \
              AND NOT (owner_instance IN (SELECT id FROM nodes) AND stop_requested_at IS NULL AND status != 'stopping' \
                       AND EXISTS (SELECT 1 FROM nodes n WHERE n.id != streams.owner_instance AND n.heartbeat_at >= @now-$3)) \
              RETURNING id, broadcast_id, status",
