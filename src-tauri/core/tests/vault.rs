@@ -152,6 +152,9 @@ async fn a_rotation_whose_commit_is_lost_leaves_every_secret_openable_with_the_p
     let old_key = std::fs::read(dir.path().join(KEY_FILE)).unwrap();
     assert_eq!(app.rotate_vault(&profile).await.unwrap().resealed, 3);
     assert_eq!(std::fs::read(dir.path().join(format!("{KEY_FILE}.previous"))).unwrap(), old_key, "the previous key is kept");
+    // Closed, not only dropped: a pool's connections close in the background, and the last one
+    // to close checkpoints and deletes `twitcher.db-wal` — the restored one, if it came first.
+    app.close().await;
     drop(app);
 
     // The commit is lost: the database is as it was before the rotation.
