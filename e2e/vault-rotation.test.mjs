@@ -57,10 +57,15 @@ test("after the window rotates the key, a running serve seals under the new one"
   await (await find(driver, "tab-settings")).click();
   await (await find(driver, "rotate-key")).click();
   const result = await find(driver, "rotate-result", 20000);
-  assert.match(await result.getText(), /Re-encrypted 1 secret under a new key/);
+  // serve's signing key is not moved but replaced (issue 30): nothing else is sealed yet, and
+  // every API session signed before the rotation has ended.
+  assert.match(await result.getText(), /Re-encrypted 0 secrets under a new key/);
   await screenshot(driver, "21-rotated-with-serve-running");
+  assert.equal((await call("GET", "/api/videos", login.token)).status, 401, "a session from before the rotation ended");
+  const { body: again } = await call("POST", "/api/auth/login", null, { uuid });
+  assert.ok(again.token, JSON.stringify(again));
 
-  const linked = await call("POST", "/api/twitch/link", login.token,
+  const linked = await call("POST", "/api/twitch/link", again.token,
     { display_name: "Linked by serve", channel_id: "9090", stream_key: KEY, ingest_server: ingest.server });
   assert.equal(linked.status, 201, JSON.stringify(linked.body));
   await serve.unit.end();
@@ -71,5 +76,5 @@ test("after the window rotates the key, a running serve seals under the new one"
   assert.equal(check.ok, true, JSON.stringify(check));
   // Every secret still opens: the window rotates once more.
   await (await find(driver, "rotate-key")).click();
-  await driver.wait(async () => /Re-encrypted 2 secrets/.test(await (await find(driver, "rotate-result")).getText()), 20000, "a second rotation of both secrets");
+  await driver.wait(async () => /Re-encrypted 1 secret /.test(await (await find(driver, "rotate-result")).getText()), 20000, "a second rotation of the stream key");
 });

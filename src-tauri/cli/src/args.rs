@@ -74,10 +74,17 @@ pub enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR:PORT")]
         listen: std::net::SocketAddr,
-        /// A reverse proxy (its address as the API sees it) whose X-Forwarded-For names the
-        /// client: sign-in limits then count per client, not per proxy. Repeatable.
-        #[arg(long = "trust-proxy", value_name = "ADDR")]
-        trust_proxy: Vec<std::net::IpAddr>,
+        /// Reverse proxies (an address or a CIDR block, as the API sees them) whose
+        /// X-Forwarded-For names the client: sign-in and registration limits then count per
+        /// client, read from the right past every trusted proxy. Repeatable.
+        #[arg(long = "trust-proxy", value_name = "ADDR|CIDR", value_parser = twitcher_server::auth::parse_proxy)]
+        trust_proxy: Vec<ipnet::IpNet>,
+        /// A host name this server is reached by (its proxy's public name): requests naming
+        /// another host are refused (`wrong_host`), so no web page can rebind its own name to
+        /// this server. Loopback names, address literals and this machine's name always work.
+        /// Repeatable.
+        #[arg(long = "public-host", value_name = "NAME")]
+        public_host: Vec<String>,
         /// Who may create profiles through the API: anyone (open), a signed-in ADMIN (admin), or
         /// nobody (closed: `twitcher profile create` on this machine). The first profile can
         /// always be made.
@@ -291,9 +298,30 @@ pub enum ProfileCommand {
         /// Broadcasts going live on a real-time encode (their video not prepared yet) at once.
         #[arg(long = "live-encodes", value_name = "N|unlimited", value_parser = parse_limit)]
         live_encodes: Option<Limit>,
+        /// Playlists a profile keeps.
+        #[arg(long, value_name = "N|unlimited", value_parser = parse_limit)]
+        playlists: Option<Limit>,
+        /// Recurring schedules a profile keeps.
+        #[arg(long, value_name = "N|unlimited", value_parser = parse_limit)]
+        schedules: Option<Limit>,
+        /// One-off broadcasts a profile has scheduled ahead, not started yet.
+        #[arg(long, value_name = "N|unlimited", value_parser = parse_limit)]
+        scheduled: Option<Limit>,
     },
     /// Forget the active profile on this data dir.
     Logout,
+    /// A new login UUID for the signed-in profile, shown once (as at creation); the old one stops
+    /// working and every API session of the profile ends. For a UUID that may have leaked.
+    RotateUuid,
+    /// The profile's API sessions (tokens of `twitcher serve`).
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// End every API session of the signed-in profile: its tokens are refused from now on.
+    Revoke,
 }
 
 #[derive(Debug, Subcommand)]

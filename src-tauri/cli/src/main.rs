@@ -61,9 +61,10 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
             Ok(())
         }
         Command::Node(cmd) => commands::node::run(&app, &cli.global, cmd, out).await,
-        Command::Serve { listen, trust_proxy, registration, allow_ingest, upload_mbps } => {
+        Command::Serve { listen, trust_proxy, public_host, registration, allow_ingest, upload_mbps } => {
             let options = twitcher_server::ServerOptions {
                 trusted_proxies: trust_proxy,
+                public_hosts: public_host,
                 registration: registration.into(),
                 allowed_ingests: allow_ingest,
                 upload_mbps,

@@ -62,6 +62,29 @@ fn profile_create_prints_a_v4_uuid_that_login_accepts() {
     assert!(masked.starts_with("********-") && masked.ends_with(&uuid[32..]), "{masked}");
 }
 
+/// Issue 30: a leaked UUID was a permanent login. `profile rotate-uuid` gives a new one (shown
+/// once) and the old one stops signing in; `profile sessions revoke` ends the API's tokens.
+#[test]
+fn rotate_uuid_gives_a_new_login_once_and_the_old_one_stops_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = create(dir.path(), "Ana");
+    let rotated = json_ok(twitcher(dir.path()).args(["--json", "profile", "rotate-uuid"]));
+    assert_eq!(rotated.as_object().unwrap().len(), 1, "{rotated}");
+    let new = rotated["uuid"].as_str().unwrap();
+    assert_eq!(uuid::Uuid::parse_str(new).unwrap().get_version_num(), 4);
+    assert_ne!(new, old);
+    let (error, stderr) = json_err(twitcher(dir.path()).args(["--json", "profile", "login", "-"]).write_stdin(format!("{old}\n")));
+    assert_eq!(error["code"], "unknown_profile");
+    assert!(!stderr.contains(&old) && !stderr.contains(new));
+    // The failure locks sign-in on this machine for a second (the throttle), then the new UUID works.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "profile", "login", "-"]).write_stdin(format!("{new}\n")))["name"], "Ana");
+    assert_eq!(json_ok(twitcher(dir.path()).args(["--json", "profile", "sessions", "revoke"])), json!({ "revoked": true }));
+    // The people's form says to keep it safe, as at creation.
+    let text = twitcher(dir.path()).args(["profile", "rotate-uuid"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("Keep it somewhere safe"));
+}
+
 #[test]
 fn people_get_the_uuid_with_a_warning_to_keep_it_safe() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,16 +217,23 @@ fn plan_limits_are_listed_for_anyone_and_changed_only_by_an_admin_one_option_at_
     let plans = json_ok(twitcher(dir.path()).args(["--json", "profile", "plans"]));
     assert_eq!(
         plans[0],
-        json!({ "plan": "FREE", "max_accounts": 3, "max_storage_bytes": 10u64 << 30, "max_broadcasts": 1, "max_live_encodes": 1 })
+        json!({ "plan": "FREE", "max_accounts": 3, "max_storage_bytes": 10u64 << 30, "max_broadcasts": 1, "max_live_encodes": 1,
+            "max_playlists": 20, "max_schedules": 10, "max_scheduled": 20 })
     );
     assert_eq!((plans[2]["plan"].as_str(), plans[2]["max_live_encodes"].is_null()), (Some("ENTERPRISE"), true));
 
     let (error, _) = json_err(twitcher(dir.path()).args(["--json", "profile", "set-limits", "PRO", "--live-encodes", "1"]));
     assert_eq!(error["code"], "not_admin");
     let changed = json_ok(
-        twitcher(dir.path()).args(["--json", "profile", "set-limits", "pro", "--live-encodes", "1", "--storage-gb", "unlimited"]).env("TWITCHER_PROFILE", &admin),
+        twitcher(dir.path())
+            .args(["--json", "profile", "set-limits", "pro", "--live-encodes", "1", "--storage-gb", "unlimited", "--playlists", "50", "--scheduled", "unlimited"])
+            .env("TWITCHER_PROFILE", &admin),
     );
-    assert_eq!(changed, json!([{ "plan": "PRO", "max_accounts": 10, "max_storage_bytes": null, "max_broadcasts": 5, "max_live_encodes": 1 }]));
+    assert_eq!(
+        changed,
+        json!([{ "plan": "PRO", "max_accounts": 10, "max_storage_bytes": null, "max_broadcasts": 5, "max_live_encodes": 1,
+            "max_playlists": 50, "max_schedules": 100, "max_scheduled": null }])
+    );
     // A limit that is not a count is a usage error (exit 2) naming what it takes; nothing changes.
     let out = twitcher(dir.path()).args(["--json", "profile", "set-limits", "PRO", "--broadcasts", "lots"]).env("TWITCHER_PROFILE", &admin).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -373,7 +403,7 @@ fn serve_answers_on_the_address_it_prints_warns_beyond_loopback_and_stops_on_sig
         let address = serde_json::from_str::<serde_json::Value>(&line).unwrap()["listening"].as_str().unwrap().replace("0.0.0.0", "127.0.0.1");
         let mut socket = std::net::TcpStream::connect(&address).unwrap();
         socket.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-        socket.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        socket.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
         let mut response = String::new();
         socket.read_to_string(&mut response).unwrap();
         assert!(response.starts_with("HTTP/1.1 200") && response.contains("\"status\":\"ok\""), "{response}");

@@ -113,7 +113,8 @@ fn json_ok(cmd: &mut Command) -> Value {
 }
 
 fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+    // Idle pooled connections are dropped before `serve`'s header timeout (10 s) closes them.
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).pool_idle_timeout(Duration::from_secs(5)).build().unwrap()
 }
 
 /// The first profile (an ADMIN), a 20 s clip prepared at [`QUALITY`] and one account per key:

@@ -18,8 +18,8 @@ use crate::Twitcher;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("the display name must be 1 to 64 characters with no control characters")]
-    InvalidName,
+    #[error("{0}")]
+    InvalidName(crate::text::TextError),
     #[error("the channel id must be Twitch's numeric user id (1 to 20 digits)")]
     InvalidChannelId,
     #[error("the login must be a Twitch user name: 1 to 25 letters, digits or underscores")]
@@ -76,10 +76,7 @@ impl Valid {
 }
 
 async fn validate(app: &Twitcher, input: &AccountInput) -> Result<Valid, AccountError> {
-    let display_name = input.display_name.trim();
-    if display_name.is_empty() || display_name.chars().count() > 64 || display_name.chars().any(char::is_control) {
-        return Err(AccountError::InvalidName);
-    }
+    let display_name = crate::text::line("display name", &input.display_name, 64).map_err(AccountError::InvalidName)?;
     let channel_id = input.channel_id.trim();
     if channel_id.is_empty() || channel_id.len() > 20 || !channel_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AccountError::InvalidChannelId);

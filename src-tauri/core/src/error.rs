@@ -80,11 +80,13 @@ impl Error {
             Error::Alert(AlertError::Db(_)) => ErrorCode::Database,
             Error::Schedule(ScheduleError::Invalid(_)) => ErrorCode::InvalidInput,
             Error::Schedule(ScheduleError::NotFound { .. }) => ErrorCode::ScheduleNotFound,
+            Error::Schedule(ScheduleError::PlanLimit { .. }) => ErrorCode::PlanLimit,
             Error::Schedule(ScheduleError::Db(_)) => ErrorCode::Database,
             Error::Schedule(ScheduleError::Broadcast(e)) => broadcast_code(e),
             Error::Playlist(e) => match e {
                 PlaylistError::NotFound { .. } => ErrorCode::PlaylistNotFound,
-                PlaylistError::InvalidName => ErrorCode::InvalidName,
+                PlaylistError::InvalidName(_) => ErrorCode::InvalidName,
+                PlaylistError::PlanLimit { .. } => ErrorCode::PlanLimit,
                 PlaylistError::Duplicate { .. } => ErrorCode::DuplicatePlaylist,
                 PlaylistError::NoVideo { .. } => ErrorCode::VideoNotFound,
                 PlaylistError::NoItem { .. } => ErrorCode::NotFound,
@@ -105,7 +107,7 @@ impl Error {
                 ProfileError::Throttled { .. } => ErrorCode::LoginThrottled,
                 ProfileError::NotAdmin { .. } => ErrorCode::NotAdmin,
                 ProfileError::NoActiveProfile => ErrorCode::NoActiveProfile,
-                ProfileError::InvalidName => ErrorCode::InvalidName,
+                ProfileError::InvalidName(_) => ErrorCode::InvalidName,
                 ProfileError::UnknownPlan(_) => ErrorCode::UnknownPlan,
                 ProfileError::RegistrationClosed(_) => ErrorCode::RegistrationClosed,
                 ProfileError::Db(_) => unreachable!("matched above"),
@@ -116,7 +118,7 @@ impl Error {
                 LibraryError::ImportFailed { .. } => ErrorCode::ImportFailed,
                 LibraryError::NotFound { .. } => ErrorCode::VideoNotFound,
                 LibraryError::InUse { .. } => ErrorCode::VideoInUse,
-                LibraryError::InvalidTitle | LibraryError::InvalidDescription | LibraryError::InvalidFormat(_) => {
+                LibraryError::InvalidTitle(_) | LibraryError::InvalidDescription | LibraryError::InvalidFormat(_) => {
                     ErrorCode::InvalidInput
                 }
                 LibraryError::NotAdmin(_) => ErrorCode::NotAdmin,
@@ -156,13 +158,13 @@ impl<E: Into<Error>> From<E> for ErrorBody {
 
 fn broadcast_code(e: &BroadcastError) -> ErrorCode {
     match e {
-        BroadcastError::InvalidQuality(_) | BroadcastError::InvalidTime(_) => ErrorCode::InvalidInput,
+        BroadcastError::InvalidQuality(_) | BroadcastError::InvalidTime(_) | BroadcastError::Text(_) => ErrorCode::InvalidInput,
         BroadcastError::AlreadyStarted { .. } => ErrorCode::AlreadyStarted,
         BroadcastError::Cancelled { .. } => ErrorCode::BroadcastCancelled,
         BroadcastError::NoVideo { .. } => ErrorCode::VideoNotFound,
         BroadcastError::NoPlaylist { .. } => ErrorCode::PlaylistNotFound,
         BroadcastError::InvalidProgram(_) => ErrorCode::InvalidInput,
-        BroadcastError::PlanLimit { .. } | BroadcastError::LiveEncodeLimit { .. } => ErrorCode::PlanLimit,
+        BroadcastError::PlanLimit { .. } | BroadcastError::LiveEncodeLimit { .. } | BroadcastError::ScheduledLimit { .. } => ErrorCode::PlanLimit,
         BroadcastError::NoAccount { .. } => ErrorCode::AccountNotFound,
         BroadcastError::NoStream { .. } | BroadcastError::NoBroadcast { .. } => ErrorCode::StreamNotFound,
         BroadcastError::NoDestination => ErrorCode::InvalidInput,
@@ -179,7 +181,7 @@ fn broadcast_code(e: &BroadcastError) -> ErrorCode {
 
 fn account_code(e: &AccountError) -> ErrorCode {
     match e {
-        AccountError::InvalidName
+        AccountError::InvalidName(_)
         | AccountError::InvalidChannelId
         | AccountError::InvalidLogin
         | AccountError::InvalidStreamKey

@@ -58,6 +58,7 @@ pub mod config;
 pub mod outbound;
 pub mod private_files;
 pub mod redact;
+pub mod text;
 pub mod model;
 pub mod media;
 pub mod logging;

@@ -39,8 +39,8 @@ pub enum LibraryError {
     InUse { id: i64 },
     #[error("unknown format '{0}': use mp4, webm, ogg, avi, mov, wmv or flv")]
     InvalidFormat(String),
-    #[error("the title must be 1 to 200 characters")]
-    InvalidTitle,
+    #[error("{0}")]
+    InvalidTitle(crate::text::TextError),
     #[error("the description must be at most 5000 characters")]
     InvalidDescription,
     #[error(transparent)]
@@ -65,6 +65,9 @@ pub struct ImportRefused {
     pub file: String,
     pub message: String,
 }
+
+/// A video's title in the library (longer than a stream's: it is not sent to Twitch).
+const TITLE_MAX: usize = 200;
 
 fn file_label(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
@@ -105,10 +108,17 @@ pub async fn set_max_file_bytes(app: &Twitcher, actor: &Profile, bytes: u64) -> 
 
 /// Queues one import job per file; returns the job ids, and the files refused at once.
 pub async fn import(app: &Twitcher, actor: &Profile, paths: &[PathBuf]) -> Result<(Vec<i64>, Vec<ImportRefused>), DbError> {
+    let files: Vec<(PathBuf, String)> = paths.iter().map(|p| (p.clone(), file_label(p))).collect();
+    import_named(app, actor, &files).await
+}
+
+/// As [`import`], each file with the name it is known by (its title comes from that name): an
+/// upload is staged under a name the server chose and known by the name its client sent.
+async fn import_named(app: &Twitcher, actor: &Profile, files: &[(PathBuf, String)]) -> Result<(Vec<i64>, Vec<ImportRefused>), DbError> {
     let mut jobs_ = Vec::new();
     let mut refused = Vec::new();
-    for path in paths {
-        let label = file_label(path);
+    for (path, label) in files {
+        let label = label.clone();
         let source = match tokio::fs::canonicalize(path).await {
             Ok(p) if p.is_file() => p,
             Ok(_) => {
@@ -145,8 +155,20 @@ pub struct ImportFailure {
 /// do. The jobs run in the worker when this process runs one (the window, `serve`); a process
 /// without one (the CLI) runs these jobs and no others.
 pub async fn import_and_wait(app: &Twitcher, actor: &Profile, paths: &[PathBuf]) -> Result<ImportOutcome, DbError> {
+    let files: Vec<(PathBuf, String)> = paths.iter().map(|p| (p.clone(), file_label(p))).collect();
+    import_named_and_wait(app, actor, &files).await
+}
+
+/// An upload: the file the server staged at `path`, known by the name its client sent (cleaned
+/// into a title: no control or bidi characters, at most 200 characters).
+pub async fn import_upload_and_wait(app: &Twitcher, actor: &Profile, path: PathBuf, client_name: &str) -> Result<ImportOutcome, DbError> {
+    let label = crate::text::cleaned(client_name, TITLE_MAX, "upload");
+    import_named_and_wait(app, actor, &[(path, label)]).await
+}
+
+async fn import_named_and_wait(app: &Twitcher, actor: &Profile, files: &[(PathBuf, String)]) -> Result<ImportOutcome, DbError> {
     use crate::model::ErrorCode;
-    let (ids, refused) = import(app, actor, paths).await?;
+    let (ids, refused) = import_named(app, actor, files).await?;
     let mut failed: Vec<ImportFailure> = refused
         .into_iter()
         .map(|r| ImportFailure { code: ErrorCode::ImportRejected, message: format!("{}: {}", r.file, r.message) })
@@ -278,8 +300,9 @@ async fn import_reserved(ctx: &mut JobContext<'_>, payload: &ImportPayload, prof
     let thumb_path = thumbs.join(format!("{hash}.jpg"));
     tokio::fs::rename(&part, &final_path).await.map_err(|e| io_error(label, e))?;
     tokio::fs::rename(&thumb_part, &thumb_path).await.map_err(|e| io_error(label, e))?;
-    let title: String = Path::new(label).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let title = if title.trim().is_empty() { label.to_string() } else { title.chars().take(200).collect() };
+    // A file name may hold anything a file system takes (tabs, new lines, bidi overrides).
+    let stem: String = Path::new(label).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let title = crate::text::cleaned(&stem, TITLE_MAX, &crate::text::cleaned(label, TITLE_MAX, "video"));
     let new = NewVideo {
         uploader_id: profile.id,
         title: &title,
@@ -361,10 +384,7 @@ pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Video, Libr
 }
 
 pub async fn update(app: &Twitcher, actor: &Profile, id: i64, title: &str, description: &str) -> Result<Video, LibraryError> {
-    let title = title.trim();
-    if title.is_empty() || title.chars().count() > 200 {
-        return Err(LibraryError::InvalidTitle);
-    }
+    let title = crate::text::line("title", title, TITLE_MAX).map_err(LibraryError::InvalidTitle)?;
     if description.chars().count() > 5000 {
         return Err(LibraryError::InvalidDescription);
     }

@@ -130,8 +130,11 @@ impl OutboundPolicy {
 }
 
 /// Whether an address is on the public internet: not loopback, private, link-local, multicast,
-/// unspecified, broadcast, shared (CGNAT) or documentation space, in IPv4 or IPv6 (an IPv4 address
-/// mapped into IPv6 is judged as IPv4).
+/// unspecified, broadcast, shared (CGNAT) or documentation space, in IPv4 or IPv6. An IPv6 form
+/// that carries an IPv4 address (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`, NAT64
+/// `64:ff9b::/96` and `64:ff9b:1::/48`, 6to4 `2002::/16`) is judged by that IPv4 address: a
+/// NAT64 gateway or 6to4 relay would carry the connection to it. Teredo (`2001::/32`), whose
+/// server and client addresses are obfuscated, and site-local `fec0::/10` are never public.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -149,18 +152,43 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = embedded_ipv4(v6) {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x2001 && s[1] == 0x0000)
+                || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]))
         }
     }
+}
+
+/// The IPv4 address an IPv6 address stands for, in the forms a gateway translates.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let low = |hi: u16, lo: u16| std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    // IPv4-compatible (deprecated, still routed by some stacks); `::` and `::1` are not.
+    if s[..6] == [0; 6] && (s[6] != 0 || s[7] > 1) {
+        return Some(low(s[6], s[7]));
+    }
+    // NAT64: the well-known prefix and the local-use one (RFC 6052, RFC 8215).
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) {
+        return Some(low(s[6], s[7]));
+    }
+    // 6to4: the IPv4 address follows the prefix.
+    if s[0] == 0x2002 {
+        return Some(low(s[1], s[2]));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -169,10 +197,13 @@ mod tests {
 
     #[test]
     fn private_and_special_addresses_are_not_public() {
-        for private in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "2001:db8::1"] {
+        for private in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "2001:db8::1",
+            // IPv4 carried in IPv6 (issue 30: a NAT64 form of 127.0.0.1 was connected to).
+            "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:1", "2002:7f00:1::1", "2002:c0a8:101::", "::127.0.0.1", "::10.0.0.1",
+            "fec0::1", "2001:0:4136:e378::1", "100::1"] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["52.223.192.1", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in ["52.223.192.1", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }

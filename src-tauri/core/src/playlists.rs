@@ -26,10 +26,12 @@ pub const MAX_ITEMS: usize = 1000;
 pub enum PlaylistError {
     #[error("no playlist {id} in this profile")]
     NotFound { id: i64 },
-    #[error("a playlist name is 1 to 100 characters")]
-    InvalidName,
+    #[error("{0}")]
+    InvalidName(crate::text::TextError),
     #[error("this profile already has a playlist named “{name}”: pick another name")]
     Duplicate { name: String },
+    #[error("the {plan} plan keeps {limit} playlists: remove one first, or ask an ADMIN for another plan")]
+    PlanLimit { plan: crate::model::Plan, limit: u32 },
     #[error("no video {id} in this profile's library")]
     NoVideo { id: i64 },
     #[error("the playlist has no item {id} (see `twitcher playlist show`)")]
@@ -63,31 +65,34 @@ async fn assemble(app: &Twitcher, row: PlaylistRow) -> Result<Playlist, Playlist
 }
 
 fn check_name(name: &str) -> Result<&str, PlaylistError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(PlaylistError::InvalidName);
-    }
-    Ok(name)
+    crate::text::line("playlist name", name, 100).map_err(PlaylistError::InvalidName)
 }
 
 fn check_meta(meta: &ItemMeta) -> Result<ItemMeta, PlaylistError> {
     let clean = |s: &Option<String>| s.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let meta = ItemMeta { title: clean(&meta.title), category: clean(&meta.category), tags: meta.tags.clone() };
-    // Twitch's own limits (Modify Channel Information): 140-character titles, 10 tags of 25.
-    if meta.title.as_ref().is_some_and(|t| t.chars().count() > 140) {
-        return Err(PlaylistError::Invalid("an item's title is at most 140 characters".into()));
+    // Twitch's own limits (Modify Channel Information), as for a stream.
+    let invalid = |e: crate::text::TextError| PlaylistError::Invalid(format!("an item's {e}"));
+    if let Some(title) = &meta.title {
+        crate::text::optional_line("title", title, crate::text::TITLE_MAX).map_err(invalid)?;
+    }
+    if let Some(category) = &meta.category {
+        crate::text::optional_line("category", category, crate::text::CATEGORY_MAX).map_err(invalid)?;
     }
     if let Some(tags) = &meta.tags {
-        if tags.len() > 10 || tags.iter().any(|t| t.is_empty() || t.chars().count() > 25 || !t.chars().all(char::is_alphanumeric)) {
-            return Err(PlaylistError::Invalid("an item has at most 10 tags of 1 to 25 letters or digits, no spaces".into()));
-        }
+        crate::text::tags(tags).map_err(invalid)?;
     }
     Ok(meta)
 }
 
 pub async fn create(app: &Twitcher, actor: &Profile, name: &str) -> Result<Playlist, PlaylistError> {
     let name = check_name(name)?;
-    let id = app.db.insert_playlist(actor.id, name).await?.ok_or_else(|| PlaylistError::Duplicate { name: name.to_string() })?;
+    let max = crate::model::PlanLimits::for_role(actor.limits.max_playlists, actor.role);
+    let id = match app.db.insert_playlist(actor.id, name, max).await? {
+        Ok(id) => id,
+        Err(crate::db::Refused::Duplicate) => return Err(PlaylistError::Duplicate { name: name.to_string() }),
+        Err(crate::db::Refused::OverLimit) => return Err(PlaylistError::PlanLimit { plan: actor.plan, limit: max.unwrap_or(0) }),
+    };
     tracing::info!(playlist_id = id, "playlist created");
     get(app, actor, id).await
 }

@@ -29,8 +29,8 @@ pub enum ProfileError {
     NotAdmin { role: Role },
     #[error("no profile is signed in on this data dir: create one (`twitcher profile create`) or sign in (`twitcher profile login UUID`)")]
     NoActiveProfile,
-    #[error("the profile name must be 1 to 64 characters with no control characters")]
-    InvalidName,
+    #[error("{0}")]
+    InvalidName(crate::text::TextError),
     #[error("unknown plan '{0}': choose FREE, PRO or ENTERPRISE")]
     UnknownPlan(String),
     #[error("{0}")]
@@ -90,10 +90,7 @@ fn parse_uuid(text: &str) -> Result<Uuid, ProfileError> {
 
 fn validate_name(name: Option<&str>) -> Result<String, ProfileError> {
     let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(DEFAULT_NAME);
-    if name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(ProfileError::InvalidName);
-    }
-    Ok(name.to_string())
+    Ok(crate::text::line("profile name", name, 64).map_err(ProfileError::InvalidName)?.to_string())
 }
 
 /// Creates a profile with a fresh UUID v4 (OS random source). The first profile of a data dir is
@@ -102,7 +99,7 @@ pub async fn register(app: &Twitcher, name: Option<&str>) -> Result<NewProfile, 
     let db = &app.db;
     let name = validate_name(name)?;
     let uuid = Uuid::new_v4();
-    let profile = db.insert_user(&uuid_hash(&uuid), &uuid_hint(&uuid), &name).await?;
+    let profile = db.insert_user(&uuid_hash(&uuid), &uuid_hint(&uuid), &name, &new_session_key()).await?;
     tracing::info!(profile_id = profile.id, role = %profile.role, "profile created");
     Ok(NewProfile { profile, uuid })
 }
@@ -136,7 +133,7 @@ pub async fn register_as(app: &Twitcher, name: Option<&str>, policy: Registratio
     }
     let name = validate_name(name)?;
     let uuid = Uuid::new_v4();
-    match app.db.insert_first_user(&uuid_hash(&uuid), &uuid_hint(&uuid), &name).await? {
+    match app.db.insert_first_user(&uuid_hash(&uuid), &uuid_hint(&uuid), &name, &new_session_key()).await? {
         Some(profile) => {
             tracing::info!(profile_id = profile.id, "first profile created (ADMIN)");
             Ok(NewProfile { profile, uuid })
@@ -237,6 +234,47 @@ async fn login_at(db: &Db, uuid_text: &str, now: SystemTime, origin: LoginOrigin
             Err(ProfileError::UnknownProfile)
         }
     }
+}
+
+/// Whether a UUID belongs to a profile, without counting as a sign-in attempt: a server under a
+/// flood of guesses still lets a real UUID in (its cap on all attempts is for load, and a hash
+/// lookup is what a guess costs anyway).
+pub async fn known(app: &Twitcher, uuid_text: &str) -> Result<bool, ProfileError> {
+    let Ok(uuid) = parse_uuid(uuid_text) else { return Ok(false) };
+    Ok(app.db.user_by_uuid_hash(&uuid_hash(&uuid)).await?.is_some())
+}
+
+/// Whether the data dir has any profile yet.
+pub async fn any(app: &Twitcher) -> Result<bool, ProfileError> {
+    Ok(app.db.has_users().await?)
+}
+
+/// A new session key: 128 random bits, as hex.
+fn new_session_key() -> String {
+    Uuid::new_v4().simple().to_string()
+}
+
+/// The key every session token of profile `id` must carry, while the profile exists.
+pub async fn session_key(app: &Twitcher, id: i64) -> Result<Option<String>, ProfileError> {
+    Ok(app.db.user_session_key(id).await?)
+}
+
+/// Ends every API session of `actor` (its tokens stop working at their next request). The
+/// window and the CLI on the machine are not sessions and are not affected.
+pub async fn end_sessions(app: &Twitcher, actor: &Profile) -> Result<(), ProfileError> {
+    app.db.set_user_session_key(actor.id, &new_session_key()).await?;
+    tracing::info!(profile_id = actor.id, "every API session of the profile ended");
+    Ok(())
+}
+
+/// Gives `actor` a new UUID (shown this once, as at creation) and ends every API session: what
+/// to do when a UUID may have leaked. The old UUID no longer signs in anywhere.
+pub async fn rotate_uuid(app: &Twitcher, actor: &Profile) -> Result<NewProfile, ProfileError> {
+    let uuid = Uuid::new_v4();
+    app.db.set_user_uuid(actor.id, &uuid_hash(&uuid), &uuid_hint(&uuid), &new_session_key()).await?;
+    tracing::info!(profile_id = actor.id, "the profile has a new UUID; its API sessions ended");
+    let profile = app.db.user_by_id(actor.id).await?.ok_or(ProfileError::UnknownProfile)?;
+    Ok(NewProfile { profile, uuid })
 }
 
 /// Profiles the actor may see: every profile for an ADMIN, only itself otherwise.

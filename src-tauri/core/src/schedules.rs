@@ -41,6 +41,8 @@ pub enum ScheduleError {
     Invalid(String),
     #[error("no recurring schedule {id} in this profile")]
     NotFound { id: i64 },
+    #[error("the {plan} plan keeps {limit} recurring schedules: delete one first, or ask an ADMIN for another plan")]
+    PlanLimit { plan: crate::model::Plan, limit: u32 },
     #[error(transparent)]
     Broadcast(#[from] BroadcastError),
     #[error(transparent)]
@@ -271,9 +273,10 @@ pub async fn create_at(app: &Twitcher, actor: &Profile, input: &ScheduleInput, n
     broadcast::schedule::check(app, actor, &input.request).await?;
     let first = recurrence.next_after(now).ok_or_else(|| ScheduleError::Invalid("that recurrence never comes".into()))?;
     let request = serde_json::to_string(&input.request).expect("a request serialises");
+    let max = crate::model::PlanLimits::for_role(actor.limits.max_schedules, actor.role);
     let id = app
         .db
-        .insert_schedule(&NewSchedule {
+        .insert_schedule(max, &NewSchedule {
             owner_id: actor.id,
             request: &request,
             at_local: &recurrence.at.format("%H:%M").to_string(),
@@ -283,7 +286,8 @@ pub async fn create_at(app: &Twitcher, actor: &Profile, input: &ScheduleInput, n
             until_local: input.until.as_deref().map(str::trim),
             next_at: &stamp(first),
         })
-        .await?;
+        .await?
+        .ok_or(ScheduleError::PlanLimit { plan: actor.plan, limit: max.unwrap_or(0) })?;
     tracing::info!(schedule_id = id, "recurring schedule created");
     if input.twitch_schedule {
         publish_to_twitch(app, actor, id, &recurrence, input, now).await?;

@@ -776,7 +776,7 @@ async fn a_plan_limits_live_encodes_at_once_separately_from_broadcasts_and_only_
     let s = setup(&ingest, 8, 3).await; // Ana: the first profile, ADMIN.
     let new_bo = profiles::register(&s.app, Some("Bo")).await.unwrap();
     let bo = new_bo.profile.clone();
-    let pro = |live_encodes| profiles::PlanLimits { max_accounts: Some(10), max_storage_bytes: None, max_broadcasts: Some(5), max_live_encodes: live_encodes };
+    let pro = |live_encodes| profiles::PlanLimits { max_accounts: Some(10), max_storage_bytes: None, max_broadcasts: Some(5), max_live_encodes: live_encodes, max_playlists: None, max_schedules: None, max_scheduled: None };
     let refused = profiles::set_plan_limits(&s.app, &bo, profiles::Plan::Pro, &pro(Some(1))).await.unwrap_err();
     assert_eq!(twitcher_core::Error::from(refused).code().as_str(), "not_admin");
     assert_eq!(profiles::set_plan_limits(&s.app, &s.ana, profiles::Plan::Pro, &pro(Some(1))).await.unwrap(), pro(Some(1)));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// The core's floors, bottom to top. A room may import any room on a floor below its own, and
 /// on its own floor only the rooms to its left. `lib` is the crate root (`mod` and `pub use`).
 const FLOORS: &[(&str, &[&str])] = &[
-    ("leaves", &["clock", "config", "outbound", "redact", "private_files", "model"]),
+    ("leaves", &["clock", "config", "outbound", "redact", "text", "private_files", "model"]),
     ("leaves, above the plain types", &["media", "logging", "events", "options", "tasks", "registry"]),
     ("storage", &["db"]),
     ("storage, sealed", &["vault"]),

@@ -131,6 +131,57 @@ async fn bad_schedules_are_refused_with_their_code_and_another_profile_sees_none
     assert_eq!(schedules::list(&app, &ana).await.unwrap().len(), 1);
 }
 
+/// Issue 30: no plan capped playlists, schedules or broadcasts booked ahead (300 profiles could
+/// each keep any number). Now each is a plan limit, checked with the insert under the write lock
+/// (ten at once pass a cap of two only twice); an ADMIN is not capped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_caps_playlists_schedules_and_broadcasts_booked_ahead_and_an_admin_is_not_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, ana, request) = setup(dir.path(), "rtmp://127.0.0.1:9/app").await;
+    let caps = profiles::PlanLimits { max_playlists: Some(2), max_schedules: Some(2), max_scheduled: Some(1), ..ana.limits };
+    profiles::set_plan_limits(&app, &ana, profiles::Plan::Free, &caps).await.unwrap();
+    let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
+    let file = make_video(dir.path(), "bo", "mp4", &["-t", "2"]);
+    let (ids, _) = library::import(&app, &bo, &[file]).await.unwrap();
+    let video_id = jobs::run_until_done(&app, &ids).await.unwrap()[0].video_id.unwrap();
+    let input = AccountInput { display_name: "Bo".into(), channel_id: "2002".into(), login: None, ingest_server: Some("rtmp://127.0.0.1:9/app".into()) };
+    let account = accounts::add(&app, &bo, &input, "live_2002_BoScheduledKey12345").await.unwrap();
+    let bo_request = StartRequest { video_id: Some(video_id), account_ids: vec![account.id], ..request.clone() };
+    let code = |e: twitcher_core::Error| e.code().as_str().to_string();
+
+    // Playlists: ten at once against a cap of two.
+    let attempts = (0..10).map(|i| {
+        let (app, bo) = (app.clone(), bo.clone());
+        tokio::spawn(async move { twitcher_core::playlists::create(&app, &bo, &format!("List {i}")).await })
+    });
+    let mut made = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => made += 1,
+            Err(e) => assert_eq!(code(e.into()), "plan_limit"),
+        }
+    }
+    assert_eq!(made, 2);
+    // Recurring schedules.
+    let weekly = ScheduleInput { request: bo_request.clone(), at: "20:00".into(), time_zone: "UTC".into(), days: vec![], duration_sec: None, until: None, twitch_schedule: false };
+    for _ in 0..2 {
+        schedules::create(&app, &bo, &weekly).await.unwrap();
+    }
+    let refused = schedules::create(&app, &bo, &weekly).await.unwrap_err();
+    assert!(refused.to_string().contains("2 recurring schedules"), "{refused}");
+    assert_eq!(code(refused.into()), "plan_limit");
+    // Broadcasts booked ahead.
+    let at = |hours: i64| (Utc::now() + chrono::Duration::hours(hours)).to_rfc3339();
+    broadcast::schedule(&app, &bo, &bo_request, &at(1)).await.unwrap();
+    let refused = broadcast::schedule(&app, &bo, &bo_request, &at(2)).await.unwrap_err();
+    assert_eq!(code(refused.into()), "plan_limit");
+    // The ADMIN is not held to the plan's counts.
+    for h in 1..=3 {
+        broadcast::schedule(&app, &ana, &request, &at(h)).await.unwrap();
+        twitcher_core::playlists::create(&app, &ana, &format!("Admin {h}")).await.unwrap();
+    }
+}
+
 /// Issue 29: a stored duration of 9e15 s (accepted before durations were bounded) made the
 /// scheduler's date arithmetic panic when its occurrence came, and no schedule of any profile
 /// started again. Now that schedule is set aside with its reason, once, and the others go on.

@@ -41,6 +41,13 @@ impl ApiError {
         e
     }
 
+    /// 429 `rate_limited`, with Retry-After.
+    pub fn rate_limited(what: impl Into<String>, retry_after: u64) -> Self {
+        let mut e = Self::new(ErrorCode::RateLimited, what);
+        e.retry_after = Some(retry_after);
+        e
+    }
+
     /// A failed read or write of the server's own files: 507 when the disk is full.
     pub fn io(context: &str, e: &std::io::Error) -> Self {
         match e.raw_os_error() {

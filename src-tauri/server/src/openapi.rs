@@ -110,6 +110,7 @@ fn merge(schema: &mut serde_json::Value, rule: serde_json::Value) {
         routes::health,
         routes::auth::register,
         routes::auth::login,
+        routes::auth::logout,
         routes::videos::list,
         routes::videos::upload,
         routes::videos::thumbnail,

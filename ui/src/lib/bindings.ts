@@ -250,7 +250,16 @@ export type ErrorBody = {
  *  (README's list). One enum so a new failure has to pick a code here, and the HTTP status
  *  of each is decided once, in [`ErrorCode::http_status`].
  */
-export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "registration_closed" | "login_throttled" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "schedule_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing" | 
+export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "malformed_uuid" | "unknown_plan" | "no_stream_key" | "import_rejected" | "import_failed" | "unauthorized" | "unknown_profile" | "no_active_profile" | "not_admin" | "plan_limit" | "registration_closed" | "login_throttled" | 
+/**
+ *  Too many at once from one client or profile (registrations, uploads, event streams):
+ *  wait `Retry-After` seconds, or end one first.
+ */
+"rate_limited" | 
+/**  A request body that stalled or came slower than the server's minimum rate. */
+"request_timeout" | 
+/**  The request named a host this server does not answer to (`serve --public-host`). */
+"wrong_host" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "schedule_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing" | 
 /**  A bug: something panicked (the log has where; the answer names a request id). */
 "internal";
 
@@ -391,6 +400,12 @@ export type PlanLimits = {
 	 *  the quality asked; an ADMIN is not limited).
 	 */
 	max_live_encodes: number | null,
+	/**  Playlists kept (an ADMIN is not limited). */
+	max_playlists: number | null,
+	/**  Recurring schedules kept (an ADMIN is not limited). */
+	max_schedules: number | null,
+	/**  One-off broadcasts scheduled ahead and not started yet (an ADMIN is not limited). */
+	max_scheduled: number | null,
 };
 
 export type Playlist = {

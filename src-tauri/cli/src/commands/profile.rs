@@ -2,7 +2,7 @@ use serde::Serialize;
 use twitcher_core::profiles::{self, Plan, PlanLimits, Profile};
 use twitcher_core::{Error, Twitcher};
 
-use crate::args::{Global, ProfileCommand};
+use crate::args::{Global, ProfileCommand, SessionsCommand};
 use super::read_stdin_line;
 use crate::output::{table, Output};
 
@@ -79,7 +79,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: ProfileCommand, out: &Out
             let plans = profiles::plans(db).await?;
             print_plans(out, &plans);
         }
-        ProfileCommand::SetLimits { plan, accounts, storage_gb, broadcasts, live_encodes } => {
+        ProfileCommand::SetLimits { plan, accounts, storage_gb, broadcasts, live_encodes, playlists, schedules, scheduled } => {
             let plan: Plan = plan.parse().map_err(Error::from)?;
             let actor = profiles::resolve(db, global.profile.as_deref()).await?;
             let current = profiles::plans(db).await?.into_iter().find(|(p, _)| *p == plan).map(|(_, l)| l).expect("every plan has a row");
@@ -89,6 +89,9 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: ProfileCommand, out: &Out
                 max_storage_bytes: storage_gb.map_or(current.max_storage_bytes, |gb| gb.0.map(|gb| u64::from(gb) << 30)),
                 max_broadcasts: count(broadcasts, current.max_broadcasts),
                 max_live_encodes: count(live_encodes, current.max_live_encodes),
+                max_playlists: count(playlists, current.max_playlists),
+                max_schedules: count(schedules, current.max_schedules),
+                max_scheduled: count(scheduled, current.max_scheduled),
             };
             let limits = profiles::set_plan_limits(db, &actor, plan, &limits).await?;
             print_plans(out, &[(plan, limits)]);
@@ -97,12 +100,28 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: ProfileCommand, out: &Out
             profiles::sign_out(db).await?;
             out.print(&serde_json::json!({ "signed_out": true }), || "Signed out.".to_string());
         }
+        ProfileCommand::RotateUuid => {
+            let actor = profiles::resolve(db, global.profile.as_deref()).await?;
+            let rotated = profiles::rotate_uuid(db, &actor).await?;
+            out.print(&serde_json::json!({ "uuid": rotated.uuid.to_string() }), || {
+                format!(
+                    "\"{}\" has a new UUID; the old one no longer signs in and every API session ended.\n\n    {}\n\n\
+                     This UUID is your login now. Keep it somewhere safe: Twitcher cannot show it again.",
+                    rotated.profile.name, rotated.uuid
+                )
+            });
+        }
+        ProfileCommand::Sessions(SessionsCommand::Revoke) => {
+            let actor = profiles::resolve(db, global.profile.as_deref()).await?;
+            profiles::end_sessions(db, &actor).await?;
+            out.print(&serde_json::json!({ "revoked": true }), || format!("Every API session of \"{}\" ended.", actor.name));
+        }
     }
     Ok(())
 }
 
-/// `[{"plan","max_accounts","max_storage_bytes","max_broadcasts","max_live_encodes"}]`, `null`
-/// for unlimited.
+/// `[{"plan","max_accounts","max_storage_bytes","max_broadcasts","max_live_encodes",
+/// "max_playlists","max_schedules","max_scheduled"}]`, `null` for unlimited.
 fn print_plans(out: &Output, plans: &[(Plan, PlanLimits)]) {
     #[derive(Serialize)]
     struct PlanJson {
@@ -117,9 +136,18 @@ fn print_plans(out: &Output, plans: &[(Plan, PlanLimits)]) {
             .iter()
             .map(|(plan, l)| {
                 let storage = l.max_storage_bytes.map_or("unlimited".to_string(), |b| format!("{} GB", b >> 30));
-                vec![plan.to_string(), n(l.max_accounts), storage, n(l.max_broadcasts), n(l.max_live_encodes)]
+                vec![
+                    plan.to_string(),
+                    n(l.max_accounts),
+                    storage,
+                    n(l.max_broadcasts),
+                    n(l.max_live_encodes),
+                    n(l.max_playlists),
+                    n(l.max_schedules),
+                    n(l.max_scheduled),
+                ]
             })
             .collect();
-        table(&["PLAN", "ACCOUNTS", "STORAGE", "BROADCASTS", "LIVE ENCODES"], &rows)
+        table(&["PLAN", "ACCOUNTS", "STORAGE", "BROADCASTS", "LIVE ENCODES", "PLAYLISTS", "SCHEDULES", "SCHEDULED"], &rows)
     });
 }

@@ -5,7 +5,7 @@ use twitcher_core::{Error, Twitcher};
 
 use crate::output::Output;
 
-pub async fn run(app: &Twitcher, listen: SocketAddr, options: twitcher_server::ServerOptions, out: &Output) -> Result<(), Error> {
+pub async fn run(app: &Twitcher, listen: SocketAddr, mut options: twitcher_server::ServerOptions, out: &Output) -> Result<(), Error> {
     if !listen.ip().is_loopback() {
         // The API speaks plain HTTP: tokens and stream keys would cross the network in clear.
         tracing::warn!(%listen, "the API is listening beyond this machine");
@@ -18,6 +18,17 @@ pub async fn run(app: &Twitcher, listen: SocketAddr, options: twitcher_server::S
         .await
         .map_err(|e| twitcher_core::config::ConfigError::Listen { address: listen.to_string(), reason: e.to_string() })?;
     let address = listener.local_addr().unwrap_or(listen);
+    // An empty data dir's first profile becomes the ADMIN: the API takes it only from this
+    // machine, or from whoever holds this token — printed here, for the operator's eyes only
+    // (stderr, never the log).
+    if !twitcher_core::profiles::any(app).await? {
+        let token = twitcher_server::auth::new_bootstrap_token();
+        eprintln!(
+            "No profile yet. Create the first (ADMIN) profile on this machine (`twitcher profile create`, or POST /api/auth/register from here), \
+             or from elsewhere with the header X-Bootstrap-Token: {token}"
+        );
+        options.bootstrap_token = Some(token);
+    }
     out.print(&serde_json::json!({ "listening": address.to_string() }), || format!("Twitcher API on http://{address}/api (Ctrl-C stops)"));
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();

@@ -151,12 +151,12 @@ pub(super) fn handle(app: &Twitcher, actor: &Profile, broadcast_id: String, dest
         loop {
             if stop_all.is_cancelled() && !all_ordered {
                 all_ordered = true;
-                let _ = app.db.order_stop(creator, None, Some(&id), None).await;
+                let _ = app.db.order_stop(Some(creator), None, Some(&id), None).await;
                 let _ = app.db.end_waiting_stopped().await;
             }
             for (stream_id, token) in &tokens {
                 if token.is_cancelled() && !all_ordered && ordered.insert(*stream_id) {
-                    let _ = app.db.order_stop(creator, Some(*stream_id), None, None).await;
+                    let _ = app.db.order_stop(Some(creator), Some(*stream_id), None, None).await;
                     let _ = app.db.end_waiting_stopped().await;
                 }
             }

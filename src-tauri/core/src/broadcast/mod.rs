@@ -104,10 +104,14 @@ pub enum BroadcastError {
     NoPlaylist { id: i64 },
     #[error("the {plan} plan runs {limit} broadcast(s) at once: stop one first, or ask an ADMIN for another plan")]
     PlanLimit { plan: crate::profiles::Plan, limit: u32 },
+    #[error("the {plan} plan keeps {limit} broadcasts scheduled ahead: cancel one first, or ask an ADMIN for another plan")]
+    ScheduledLimit { plan: crate::profiles::Plan, limit: u32 },
     #[error("the {plan} plan encodes {limit} video(s) live at once, and this one is not prepared at this quality yet: prepare it first (`twitcher video prepare`, or start without a live encode to go live once it is), stop a live-encoded broadcast, or ask an ADMIN for another plan")]
     LiveEncodeLimit { plan: crate::profiles::Plan, limit: u32 },
     #[error("{0}")]
     InvalidProgram(String),
+    #[error(transparent)]
+    Text(#[from] crate::text::TextError),
     #[error("no Twitch account {id} on this profile")]
     NoAccount { id: i64 },
     #[error("the stream key check failed: {0}")]

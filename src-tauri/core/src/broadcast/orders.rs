@@ -13,7 +13,9 @@ use crate::Twitcher;
 /// Cancels one of the profile's scheduled broadcasts; returns how many destinations it had. One
 /// that is not scheduled (any more) is `NoBroadcast`.
 pub async fn cancel(app: &Twitcher, actor: &Profile, broadcast_id: &str) -> Result<u64, BroadcastError> {
-    match app.db.cancel_scheduled(actor.id, broadcast_id).await? {
+    // An ADMIN cancels anyone's, as it stops anyone's (see [`stop`]).
+    let creator = (actor.role != crate::profiles::Role::Admin).then_some(actor.id);
+    match app.db.cancel_scheduled(creator, broadcast_id).await? {
         0 => Err(BroadcastError::NoBroadcast { id: broadcast_id.to_string() }),
         n => {
             app.events.emit(crate::events::Event::ScheduleChanged { broadcast_id: broadcast_id.to_string() });
@@ -37,9 +39,15 @@ pub enum StopTarget {
 /// broadcast the profile does not have is `NoStream` / `NoBroadcast`; one that has already ended
 /// gives 0.
 pub async fn stop(app: &Twitcher, actor: &Profile, target: StopTarget) -> Result<usize, BroadcastError> {
+    // An ADMIN stops anyone's stream or broadcast by its id (what an operator does about a
+    // channel that must go off the air); "all" is still the ADMIN's own.
+    let creator = match (&target, actor.role) {
+        (StopTarget::Stream(_) | StopTarget::Broadcast { .. }, crate::profiles::Role::Admin) => None,
+        _ => Some(actor.id),
+    };
     match &target {
-        StopTarget::Stream(id) if !app.db.has_stream(actor.id, *id).await? => return Err(BroadcastError::NoStream { id: *id }),
-        StopTarget::Broadcast { broadcast_id, .. } if !app.db.has_broadcast(actor.id, broadcast_id).await? => {
+        StopTarget::Stream(id) if !app.db.has_stream(creator, *id).await? => return Err(BroadcastError::NoStream { id: *id }),
+        StopTarget::Broadcast { broadcast_id, .. } if !app.db.has_broadcast(creator, broadcast_id).await? => {
             return Err(BroadcastError::NoBroadcast { id: broadcast_id.clone() })
         }
         _ => {}
@@ -49,13 +57,13 @@ pub async fn stop(app: &Twitcher, actor: &Profile, target: StopTarget) -> Result
         StopTarget::Broadcast { broadcast_id, account_id } => (None, Some(broadcast_id.as_str()), *account_id),
         StopTarget::All => (None, None, None),
     };
-    let ordered = app.db.order_stop(actor.id, stream, broadcast, account).await?;
+    let ordered = app.db.order_stop(creator, stream, broadcast, account).await?;
     // Destinations waiting for a node of a fleet have nobody to carry the order out: they end now.
     app.db.end_waiting_stopped().await?;
     for id in &ordered {
         app.registry.broadcasts.stop_stream(*id);
     }
-    tracing::info!(streams = ordered.len(), "stop ordered");
+    tracing::info!(streams = ordered.len(), by = actor.id, "stop ordered");
     Ok(ordered.len())
 }
 

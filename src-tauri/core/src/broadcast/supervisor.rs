@@ -105,6 +105,12 @@ impl Program {
 /// Checks a request against the profile's library, playlists and accounts.
 pub(super) async fn validate(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<(Program, Vec<accounts::Account>), BroadcastError> {
     request.quality.validate()?;
+    // What goes to Twitch and into the log, by the rule every surface shares.
+    crate::text::optional_line("title", &request.title, crate::text::TITLE_MAX)?;
+    if let Some(category) = &request.category {
+        crate::text::optional_line("category", category, crate::text::CATEGORY_MAX)?;
+    }
+    crate::text::tags(&request.tags)?;
     if request.account_ids.is_empty() {
         return Err(BroadcastError::NoDestination);
     }
@@ -176,8 +182,20 @@ pub(super) async fn insert_rows(
             (None, crate::profiles::Role::User) => actor.limits.max_broadcasts,
             _ => None,
         },
+        // A one-off broadcast booked ahead counts against what the plan keeps waiting; a
+        // recurring schedule's occurrence against its schedules.
+        max_scheduled: match (scheduled_at, occurrence) {
+            (Some(_), None) => crate::model::PlanLimits::for_role(actor.limits.max_scheduled, actor.role),
+            _ => None,
+        },
     };
-    let ids = app.db.insert_streams(&rows).await?.ok_or(BroadcastError::PlanLimit { plan: actor.plan, limit: actor.limits.max_broadcasts.unwrap_or(0) })?;
+    let ids = match app.db.insert_streams(&rows).await? {
+        Ok(ids) => ids,
+        Err(crate::db::broadcast::OverLimit::Running) => return Err(BroadcastError::PlanLimit { plan: actor.plan, limit: actor.limits.max_broadcasts.unwrap_or(0) }),
+        Err(crate::db::broadcast::OverLimit::Scheduled) => {
+            return Err(BroadcastError::ScheduledLimit { plan: actor.plan, limit: actor.limits.max_scheduled.unwrap_or(0) })
+        }
+    };
     Ok((broadcast_id, ids))
 }
 

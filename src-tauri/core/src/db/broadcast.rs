@@ -15,6 +15,13 @@ const STREAM_ROW: &str = "SELECT s.id, s.broadcast_id, s.twitch_account_id AS ac
 
 /// The rows of a new broadcast: one per account, owned by `instance` (none: waiting for a node
 /// of the fleet to claim them).
+/// Which of a plan's counts a new broadcast would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverLimit {
+    Running,
+    Scheduled,
+}
+
 pub struct NewStreams<'a> {
     pub instance: Option<&'a str>,
     pub creator_id: i64,
@@ -34,6 +41,8 @@ pub struct NewStreams<'a> {
     /// Broadcasts of the creator that may run at once (checked with the insert, so two starts
     /// at the same moment cannot both pass the last free place).
     pub max_running: Option<u32>,
+    /// At most this many of the creator's broadcasts waiting for their time (`None`: any).
+    pub max_scheduled: Option<u32>,
 }
 
 /// Where a prepared copy (`prepared_media`) is: being made, ready to stream, or failed.
@@ -111,8 +120,18 @@ impl Db {
         Ok(true)
     }
 
-    pub async fn insert_streams(&self, n: &NewStreams<'_>) -> Result<Option<Vec<i64>>, DbError> {
+    pub async fn insert_streams(&self, n: &NewStreams<'_>) -> Result<Result<Vec<i64>, OverLimit>, DbError> {
         let mut tx = self.begin_write().await?;
+        if let Some(max) = n.max_scheduled {
+            let waiting: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT broadcast_id) FROM streams WHERE creator_id = $1 AND status = $2")
+                .bind(n.creator_id)
+                .bind(StreamState::Scheduled)
+                .fetch_one(&mut *tx)
+                .await?;
+            if waiting >= i64::from(max) {
+                return Ok(Err(OverLimit::Scheduled));
+            }
+        }
         if let Some(max) = n.max_running {
             let running: i64 = sqlx::query_scalar(&format!(
                 "SELECT COUNT(DISTINCT broadcast_id) FROM streams WHERE creator_id = $1 AND status IN ({})",
@@ -122,7 +141,7 @@ impl Db {
             .fetch_one(&mut *tx)
             .await?;
             if running >= max as i64 {
-                return Ok(None);
+                return Ok(Err(OverLimit::Running));
             }
         }
         let mut ids = Vec::with_capacity(n.account_ids.len());
@@ -159,7 +178,7 @@ impl Db {
             ids.push(id);
         }
         tx.commit().await?;
-        Ok(Some(ids))
+        Ok(Ok(ids))
     }
 
     /// Moves a stream to `state`, stamping start and end — only if `instance` holds its lease and
@@ -424,8 +443,8 @@ impl Db {
     }
 
     /// True if the profile has a stream `id`.
-    pub async fn has_stream(&self, creator_id: i64, id: i64) -> Result<bool, DbError> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM streams WHERE id = $1 AND creator_id = $2")
+    pub async fn has_stream(&self, creator_id: Option<i64>, id: i64) -> Result<bool, DbError> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM streams WHERE id = $1 AND ($2 IS NULL OR creator_id = $2)")
             .bind(id)
             .bind(creator_id)
             .fetch_optional(self.pool())
@@ -434,8 +453,8 @@ impl Db {
     }
 
     /// True if the profile has a broadcast `broadcast_id`.
-    pub async fn has_broadcast(&self, creator_id: i64, broadcast_id: &str) -> Result<bool, DbError> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM streams WHERE broadcast_id = $1 AND creator_id = $2 LIMIT 1")
+    pub async fn has_broadcast(&self, creator_id: Option<i64>, broadcast_id: &str) -> Result<bool, DbError> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM streams WHERE broadcast_id = $1 AND ($2 IS NULL OR creator_id = $2) LIMIT 1")
             .bind(broadcast_id)
             .bind(creator_id)
             .fetch_optional(self.pool())
@@ -446,9 +465,9 @@ impl Db {
     /// Writes a stop order on the profile's running streams that match (a stream, a broadcast,
     /// an account of it, or all when every filter is `None`), in one statement; returns the ids
     /// ordered. Rows already ordered or finished are left alone.
-    pub async fn order_stop(&self, creator_id: i64, stream_id: Option<i64>, broadcast_id: Option<&str>, account_id: Option<i64>) -> Result<Vec<i64>, DbError> {
+    pub async fn order_stop(&self, creator_id: Option<i64>, stream_id: Option<i64>, broadcast_id: Option<&str>, account_id: Option<i64>) -> Result<Vec<i64>, DbError> {
         Ok(sqlx::query_scalar(
-            &self.sql("UPDATE streams SET stop_requested_at = @now              WHERE creator_id = $1 AND stop_requested_at IS NULL              AND status IN ('queued', 'starting', 'live', 'reconnecting')              AND ($2 IS NULL OR id = $2) AND ($3 IS NULL OR broadcast_id = $3) AND ($4 IS NULL OR twitch_account_id = $4)              RETURNING id"),
+            &self.sql("UPDATE streams SET stop_requested_at = @now              WHERE ($1 IS NULL OR creator_id = $1) AND stop_requested_at IS NULL              AND status IN ('queued', 'starting', 'live', 'reconnecting')              AND ($2 IS NULL OR id = $2) AND ($3 IS NULL OR broadcast_id = $3) AND ($4 IS NULL OR twitch_account_id = $4)              RETURNING id"),
         )
         .bind(creator_id)
         .bind(stream_id)
@@ -488,10 +507,10 @@ impl Db {
     }
 
     /// Cancels a scheduled broadcast; returns how many rows it had.
-    pub async fn cancel_scheduled(&self, creator_id: i64, broadcast_id: &str) -> Result<u64, DbError> {
+    pub async fn cancel_scheduled(&self, creator_id: Option<i64>, broadcast_id: &str) -> Result<u64, DbError> {
         Ok(sqlx::query(
             &self.sql("UPDATE streams SET status = 'cancelled', ended_at = @now \
-             WHERE broadcast_id = $1 AND creator_id = $2 AND status = 'scheduled'"),
+             WHERE broadcast_id = $1 AND ($2 IS NULL OR creator_id = $2) AND status = 'scheduled'"),
         )
         .bind(broadcast_id)
         .bind(creator_id)

@@ -224,6 +224,11 @@ impl Db {
         &self.pool
     }
 
+    /// A transaction holding the write lock, as another process's writer would.
+    pub async fn testing_begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DbError> {
+        self.begin_write().await
+    }
+
     /// `template` with the markers of [`sql`] written for this database.
     pub fn testing_sql(&self, template: &str) -> String {
         self.sql(template).into_owned()
@@ -238,6 +243,15 @@ fn percent_encode_path(path: &str) -> String {
 /// A statement's result with a unique-constraint violation turned into `None`: "one is already
 /// there" (a playlist's name, a channel, a file's content) is an answer for the caller to word,
 /// not a database error. The one place that tells the two apart, for both dialects.
+/// Why an insert held to a rule did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// A row like it exists (a unique name).
+    Duplicate,
+    /// The owner has as many as its plan allows.
+    OverLimit,
+}
+
 pub(crate) fn unless_duplicate<T>(result: Result<T, sqlx::Error>) -> Result<Option<T>, DbError> {
     match result {
         Ok(value) => Ok(Some(value)),

@@ -10,13 +10,24 @@ const PLAYLIST_COLUMNS: &str = "id, name, loop, shuffle, insert_every, insert_vi
 
 impl Db {
     /// Creates an empty playlist; `Ok(None)` when the owner already has one of that name.
-    pub async fn insert_playlist(&self, owner_id: i64, name: &str) -> Result<Option<i64>, DbError> {
+    /// Inserts a playlist unless the owner already has one by that name or has `max` already,
+    /// under the write lock so two inserts at once cannot both pass the count.
+    pub async fn insert_playlist(&self, owner_id: i64, name: &str, max: Option<u32>) -> Result<Result<i64, super::Refused>, DbError> {
+        let mut tx = self.begin_write().await?;
+        if let Some(max) = max {
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM playlists WHERE owner_id = $1").bind(owner_id).fetch_one(&mut *tx).await?;
+            if count >= i64::from(max) {
+                return Ok(Err(super::Refused::OverLimit));
+            }
+        }
         let result = sqlx::query_scalar("INSERT INTO playlists (owner_id, name) VALUES ($1, $2) RETURNING id")
             .bind(owner_id)
             .bind(name)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *tx)
             .await;
-        super::unless_duplicate(result)
+        let Some(id) = super::unless_duplicate(result)? else { return Ok(Err(super::Refused::Duplicate)) };
+        tx.commit().await?;
+        Ok(Ok(id))
     }
 
     pub async fn playlist(&self, owner_id: i64, id: i64) -> Result<Option<PlaylistRow>, DbError> {

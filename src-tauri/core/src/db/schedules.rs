@@ -43,8 +43,17 @@ impl Db {
         Ok(rows.into_iter().map(|(a, ids, n)| (a, serde_json::from_str(&ids).unwrap_or_default(), n)).collect())
     }
 
-    pub async fn insert_schedule(&self, s: &NewSchedule<'_>) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar(
+    /// Inserts a schedule unless its owner has `max` already (`None`), under the write lock so
+    /// two inserts at once cannot both pass the count.
+    pub async fn insert_schedule(&self, max: Option<u32>, s: &NewSchedule<'_>) -> Result<Option<i64>, DbError> {
+        let mut tx = self.begin_write().await?;
+        if let Some(max) = max {
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schedules WHERE owner_id = $1").bind(s.owner_id).fetch_one(&mut *tx).await?;
+            if count >= i64::from(max) {
+                return Ok(None);
+            }
+        }
+        let id = sqlx::query_scalar(
             "INSERT INTO schedules (owner_id, request, at_local, time_zone, days, duration_sec, until_local, next_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
@@ -56,8 +65,10 @@ impl Db {
         .bind(s.duration_sec)
         .bind(s.until_local)
         .bind(s.next_at)
-        .fetch_one(self.pool())
-        .await?)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
     }
 
     pub async fn schedule(&self, owner_id: i64, id: i64) -> Result<Option<ScheduleRow>, DbError> {

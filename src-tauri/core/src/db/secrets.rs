@@ -176,6 +176,19 @@ impl Db {
     ) -> Result<usize, E> {
         // IMMEDIATE: take the write lock up front, so no secret is added between read and write.
         let mut tx = self.begin_write().await.map_err(DbError::from)?;
+        // The server's own keys (the API's token signing key) are made on first use: a rotation
+        // replaces them instead of moving them, and ends every API session with them (a new
+        // session key per profile), so a token signed before it is refused everywhere.
+        sqlx::query("DELETE FROM server_keys").execute(&mut *tx).await.map_err(DbError::from)?;
+        let users: Vec<i64> = sqlx::query_scalar("SELECT id FROM users").fetch_all(&mut *tx).await.map_err(DbError::from)?;
+        for id in users {
+            sqlx::query("UPDATE users SET session_key = $1 WHERE id = $2")
+                .bind(uuid::Uuid::new_v4().simple().to_string())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(DbError::from)?;
+        }
         let mut count = 0;
         for c in SEALED_COLUMNS {
             let f = c.field;

@@ -49,6 +49,13 @@ error_codes! {
     PlanLimit = "plan_limit",
     RegistrationClosed = "registration_closed",
     LoginThrottled = "login_throttled",
+    /// Too many at once from one client or profile (registrations, uploads, event streams):
+    /// wait `Retry-After` seconds, or end one first.
+    RateLimited = "rate_limited",
+    /// A request body that stalled or came slower than the server's minimum rate.
+    RequestTimeout = "request_timeout",
+    /// The request named a host this server does not answer to (`serve --public-host`).
+    WrongHost = "wrong_host",
     // What it names.
     NotFound = "not_found",
     MethodNotAllowed = "method_not_allowed",
@@ -120,7 +127,9 @@ impl ErrorCode {
             TwitchMissingScope | TwitchDenied | TwitchCodeExpired | TwitchReconnectNeeded | TwitchNotConnected
             | TwitchNoClientId => 409,
             TooLarge => 413,
-            LoginThrottled | TwitchRateLimited => 429,
+            RequestTimeout => 408,
+            WrongHost => 421,
+            LoginThrottled | RateLimited | TwitchRateLimited => 429,
             TwitchUnreachable | TwitchError | S3Error => 502,
             DiskFull => 507,
             StreamFailed | PrepareFailed | SourceUnreadable | AccountError | FileMissing

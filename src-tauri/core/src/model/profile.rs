@@ -72,6 +72,19 @@ pub struct PlanLimits {
     /// Broadcasts going live on a real-time encode at once (before their video is prepared at
     /// the quality asked; an ADMIN is not limited).
     pub max_live_encodes: Option<u32>,
+    /// Playlists kept (an ADMIN is not limited).
+    pub max_playlists: Option<u32>,
+    /// Recurring schedules kept (an ADMIN is not limited).
+    pub max_schedules: Option<u32>,
+    /// One-off broadcasts scheduled ahead and not started yet (an ADMIN is not limited).
+    pub max_scheduled: Option<u32>,
+}
+
+impl PlanLimits {
+    /// `limit` as it applies to `role`: an ADMIN is never limited by a plan's counts.
+    pub fn for_role(limit: Option<u32>, role: Role) -> Option<u32> {
+        if role == Role::Admin { None } else { limit }
+    }
 }
 
 /// A profile as every surface sees it: never the UUID, only its last four characters.

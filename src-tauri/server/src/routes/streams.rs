@@ -154,12 +154,15 @@ pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> 
 }
 
 /// Server-sent events: `row` once (the stored state), then `status` on every change and about
-/// once a second while it runs (`StreamStatus`).
+/// once a second while it runs (`StreamStatus`). A profile holds at most 16 such streams open.
 #[utoipa::path(get, path = "/api/streams/{id}/events", params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "text/event-stream of StreamStatus", body = StreamStatus), (status = 404, body = crate::error::ErrorResponse)))]
+    responses((status = 200, description = "text/event-stream of StreamStatus", body = StreamStatus), (status = 404, body = crate::error::ErrorResponse),
+        (status = 429, description = "this profile holds as many event streams open as it may; see Retry-After", body = crate::error::ErrorResponse)))]
 pub async fn events(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     // Another profile's stream is a 404 that does not say whether it exists.
     let row = broadcast::stream(&state.app, &actor, id).await.map_err(|_| ApiError::not_found("stream"))?;
+    // Held by the stream itself: given back when the client goes away.
+    let slot = state.event_streams.take(actor.id, 0, None).map_err(|refused| ApiError::rate_limited(refused.0, 5))?;
     let first = SseEvent::default().event("row").json_data(&row).expect("rows serialize");
     let updates = BroadcastStream::new(state.app.events.subscribe()).filter_map(move |event| match event {
         Ok(Event::Stream(status)) if status.stream_id == id => {
@@ -167,6 +170,9 @@ pub async fn events(State(state): State<ServerState>, Session(actor): Session, I
         }
         _ => None,
     });
-    let stream = tokio_stream::once(first).chain(updates).map(Ok);
+    let stream = tokio_stream::once(first).chain(updates).map(move |event| {
+        let _held = &slot;
+        Ok(event)
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -77,49 +77,67 @@ impl Drop for Staging {
     }
 }
 
-/// Uploads a video into the library: checked, probed and thumbnailed like an import.
+/// Uploads a video into the library: checked, probed and thumbnailed like an import. A profile
+/// sends at most two at once; the storage its plan has left is reserved before the body is read
+/// (the `Content-Length`, or all of it) and enforced as the file arrives. An upload that sends
+/// nothing for 30 s, or averages under 16 KB/s after its first 30 s, is ended (408).
 #[utoipa::path(post, path = "/api/videos/upload", request_body(content = UploadForm, content_type = "multipart/form-data"),
     security(("bearer" = [])),
     responses((status = 201, body = ApiVideo), (status = 400, body = crate::error::ErrorResponse),
-        (status = 413, body = crate::error::ErrorResponse), (status = 401, body = crate::error::ErrorResponse)))]
+        (status = 408, description = "the upload stalled or was too slow", body = crate::error::ErrorResponse),
+        (status = 413, body = crate::error::ErrorResponse), (status = 401, body = crate::error::ErrorResponse),
+        (status = 429, description = "this profile (or the server) has as many uploads running as it may; see Retry-After", body = crate::error::ErrorResponse)))]
 pub async fn upload(
     State(state): State<ServerState>,
     Session(actor): Session,
+    headers: axum::http::HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, axum::Json<ApiVideo>)> {
     let mut form = form.map_err(|e| ApiError::invalid(format!("send the video as multipart/form-data with a 'file' field ({})", e.body_text())))?;
     let app = &state.app;
     let room = library::upload_room(app, &actor).await?;
-    let limit = room.bytes;
+    // The body's declared size bounds what this upload reserves; without one it reserves all.
+    let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let slot = state.uploads.take(actor.id, room.bytes, declared).map_err(|refused| ApiError::rate_limited(refused.0, 5))?;
+    let limit = slot.reserved();
     let over = || match room.by_plan {
-        true => ApiError::new(ErrorCode::PlanLimit, format!("your {} plan's storage has {} MB left: remove videos or move to a larger plan", actor.plan, limit / 1024 / 1024)),
+        true => ApiError::new(ErrorCode::PlanLimit, format!("your {} plan's storage has {} MB left (less what your other uploads hold): remove videos or move to a larger plan", actor.plan, limit / 1024 / 1024)),
         false => ApiError::new(ErrorCode::TooLarge, format!("the file is larger than the {} MB limit", limit / 1024 / 1024)),
     };
     // Refused before a byte is stored.
-    if limit == 0 {
+    if limit == 0 || declared.is_some_and(|d| d > limit.saturating_add(MULTIPART_OVERHEAD)) {
         return Err(over());
     }
     let staging = Staging(app.data_dir().join(twitcher_core::config::folders::UPLOADS).join(uuid::Uuid::new_v4().simple().to_string()));
     tokio::fs::create_dir_all(&staging.0).await.map_err(|e| ApiError::io("could not make room for the upload", &e))?;
+    let pace = Pace::new(state.body_idle_timeout, state.upload_min_bytes_per_sec);
     let mut saved = None;
-    while let Some(mut field) = form.next_field().await.map_err(|e| ApiError::invalid(format!("the multipart body is malformed: {e}")))? {
+    while let Some(mut field) = pace.wait(form.next_field()).await?.map_err(|e| ApiError::invalid(format!("the multipart body is malformed: {e}")))? {
         if field.name() != Some("file") {
             continue;
         }
-        // Only the file name's last component, so a name cannot point outside the folder.
-        let name = field.file_name().and_then(|n| std::path::Path::new(n).file_name()).and_then(|n| n.to_str()).unwrap_or("upload").to_string();
-        let name = if name.starts_with('.') || name.is_empty() { format!("upload{name}") } else { name };
-        let path = staging.0.join(&name);
+        // The client's name becomes the title only; the file on disk is named by the server
+        // (keeping the extension, which FFmpeg's probe does not need but a person reading the
+        // folder does), so no name can be too long, hidden or point anywhere.
+        let client_name = field.file_name().unwrap_or("upload").to_string();
+        let extension = std::path::Path::new(&client_name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .filter(|e| e.len() <= 8 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .map(|e| format!(".{}", e.to_ascii_lowercase()))
+            .unwrap_or_default();
+        let path = staging.0.join(format!("upload{extension}"));
         let mut file = tokio::fs::File::create(&path).await.map_err(|e| ApiError::io("could not save the upload", &e))?;
         let mut written: u64 = 0;
-        while let Some(chunk) = field.chunk().await.map_err(|e| ApiError::invalid(format!("the upload was interrupted: {e}")))? {
+        while let Some(chunk) = pace.wait(field.chunk()).await?.map_err(|e| ApiError::invalid(format!("the upload was interrupted: {e}")))? {
             written += chunk.len() as u64;
+            pace.check(written)?;
             if written > limit {
                 // Read (and drop) the rest, up to a bound, so the client gets this answer
                 // instead of a connection reset in the middle of its upload.
                 while written < DRAIN_LIMIT {
-                    match field.chunk().await {
-                        Ok(Some(chunk)) => written += chunk.len() as u64,
+                    match pace.wait(field.chunk()).await {
+                        Ok(Ok(Some(chunk))) => written += chunk.len() as u64,
                         _ => break,
                     }
                 }
@@ -128,14 +146,52 @@ pub async fn upload(
             file.write_all(&chunk).await.map_err(|e| ApiError::io("could not save the upload", &e))?;
         }
         file.flush().await.map_err(|e| ApiError::io("could not save the upload", &e))?;
-        saved = Some(path);
+        saved = Some((path, client_name));
         break;
     }
-    let path = saved.ok_or_else(|| ApiError::invalid("no 'file' field in the form"))?;
-    let outcome = library::import_and_wait(app, &actor, &[path]).await?;
+    let (path, client_name) = saved.ok_or_else(|| ApiError::invalid("no 'file' field in the form"))?;
+    let outcome = library::import_upload_and_wait(app, &actor, path, &client_name).await?;
+    drop(slot);
     match (outcome.imported.into_iter().next(), outcome.failed.into_iter().next()) {
         (Some(video), _) => Ok((StatusCode::CREATED, axum::Json(video.into()))),
         (None, Some(failure)) => Err(ApiError::new(failure.code, failure.message)),
         (None, None) => Err(ApiError::invalid("the import did not start")),
+    }
+}
+
+/// What a multipart body adds around the file (boundaries, part headers), allowed on top of the
+/// room left when judging a declared `Content-Length`.
+const MULTIPART_OVERHEAD: u64 = 8 * 1024;
+
+/// The pace an upload must keep: something within every `idle`, and `min_rate` on average once
+/// its first 30 s are over (a client sending a byte every few seconds holds a slot forever).
+struct Pace {
+    started: std::time::Instant,
+    idle: std::time::Duration,
+    min_rate: u64,
+}
+
+const PACE_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Pace {
+    fn new(idle: std::time::Duration, min_rate: u64) -> Self {
+        Self { started: std::time::Instant::now(), idle, min_rate }
+    }
+
+    async fn wait<T>(&self, next: impl std::future::Future<Output = T>) -> Result<T, ApiError> {
+        tokio::time::timeout(self.idle, next)
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::RequestTimeout, format!("the upload sent nothing for {} s and was ended: try again", self.idle.as_secs())))
+    }
+
+    fn check(&self, received: u64) -> Result<(), ApiError> {
+        let elapsed = self.started.elapsed();
+        if elapsed > PACE_GRACE && (received as f64) < self.min_rate as f64 * elapsed.as_secs_f64() {
+            return Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!("the upload was slower than {} KB/s and was ended: try again on a faster connection", self.min_rate / 1024),
+            ));
+        }
+        Ok(())
     }
 }
