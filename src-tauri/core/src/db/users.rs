@@ -11,6 +11,13 @@ struct ProfileRow {
     role: Role,
     plan: Plan,
     created_at: String,
+    #[sqlx(flatten)]
+    limits: LimitsRow,
+}
+
+/// A `plans` row's limits (NULL: unlimited).
+#[derive(sqlx::FromRow)]
+struct LimitsRow {
     max_accounts: Option<i64>,
     max_storage_bytes: Option<i64>,
     max_broadcasts: Option<i64>,
@@ -20,25 +27,26 @@ struct ProfileRow {
     max_scheduled: Option<i64>,
 }
 
+const LIMIT_COLUMNS: &str = "max_accounts, max_storage_bytes, max_broadcasts, max_live_encodes, max_playlists, max_schedules, max_scheduled";
+
+impl From<LimitsRow> for PlanLimits {
+    fn from(r: LimitsRow) -> Self {
+        let n = |v: Option<i64>| v.map(|n| n as u32);
+        PlanLimits {
+            max_accounts: n(r.max_accounts),
+            max_storage_bytes: r.max_storage_bytes.map(|n| n as u64),
+            max_broadcasts: n(r.max_broadcasts),
+            max_live_encodes: n(r.max_live_encodes),
+            max_playlists: n(r.max_playlists),
+            max_schedules: n(r.max_schedules),
+            max_scheduled: n(r.max_scheduled),
+        }
+    }
+}
+
 impl From<ProfileRow> for Profile {
     fn from(row: ProfileRow) -> Self {
-        Profile {
-            id: row.id,
-            uuid_hint: row.uuid_hint,
-            name: row.name,
-            role: row.role,
-            plan: row.plan,
-            created_at: row.created_at,
-            limits: PlanLimits {
-                max_accounts: row.max_accounts.map(|n| n as u32),
-                max_storage_bytes: row.max_storage_bytes.map(|n| n as u64),
-                max_broadcasts: row.max_broadcasts.map(|n| n as u32),
-                max_live_encodes: row.max_live_encodes.map(|n| n as u32),
-                max_playlists: row.max_playlists.map(|n| n as u32),
-                max_schedules: row.max_schedules.map(|n| n as u32),
-                max_scheduled: row.max_scheduled.map(|n| n as u32),
-            },
-        }
+        Profile { id: row.id, uuid_hint: row.uuid_hint, name: row.name, role: row.role, plan: row.plan, created_at: row.created_at, limits: row.limits.into() }
     }
 }
 
@@ -151,32 +159,8 @@ impl Db {
     }
 
     pub async fn plan_limits(&self, plan: Plan) -> Result<PlanLimits, DbError> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            max_accounts: Option<i64>,
-            max_storage_bytes: Option<i64>,
-            max_broadcasts: Option<i64>,
-            max_live_encodes: Option<i64>,
-            max_playlists: Option<i64>,
-            max_schedules: Option<i64>,
-            max_scheduled: Option<i64>,
-        }
-        let r: Row = sqlx::query_as(
-            "SELECT max_accounts, max_storage_bytes, max_broadcasts, max_live_encodes, max_playlists, max_schedules, max_scheduled FROM plans WHERE name = $1",
-        )
-        .bind(plan)
-        .fetch_one(self.pool())
-        .await?;
-        let n = |v: Option<i64>| v.map(|n| n as u32);
-        Ok(PlanLimits {
-            max_accounts: n(r.max_accounts),
-            max_storage_bytes: r.max_storage_bytes.map(|n| n as u64),
-            max_broadcasts: n(r.max_broadcasts),
-            max_live_encodes: n(r.max_live_encodes),
-            max_playlists: n(r.max_playlists),
-            max_schedules: n(r.max_schedules),
-            max_scheduled: n(r.max_scheduled),
-        })
+        let row: LimitsRow = sqlx::query_as(&format!("SELECT {LIMIT_COLUMNS} FROM plans WHERE name = $1")).bind(plan).fetch_one(self.pool()).await?;
+        Ok(row.into())
     }
 
     pub async fn set_plan_limits(&self, plan: Plan, limits: &PlanLimits) -> Result<(), DbError> {
