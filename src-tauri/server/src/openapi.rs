@@ -86,6 +86,60 @@ fn cross_field_rules(document: &mut serde_json::Value) {
     }
 }
 
+/// Gives every operation a unique `operationId` (`post_api_playlists_id_items`: utoipa names
+/// them after their handler, and several handlers share a name), so links can name them.
+fn operation_ids(document: &mut serde_json::Value) {
+    let Some(paths) = document.get_mut("paths").and_then(|p| p.as_object_mut()) else { return };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, operation) in item.iter_mut() {
+            let words: Vec<&str> = path.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').filter(|w| !w.is_empty()).collect();
+            operation["operationId"] = format!("{method}_{}", words.join("_")).into();
+        }
+    }
+}
+
+/// OpenAPI links from each call that creates something to the calls that use its id, so a
+/// client — and schemathesis's stateful phase — can follow them: a playlist made is then read,
+/// changed, filled and deleted, a stream started is watched and stopped.
+fn links(document: &mut serde_json::Value) {
+    use serde_json::json;
+    let id = "$response.body#/id";
+    // (from path, method, status) → [(link name, to operationId, parameters, request body)]
+    let table: &[(&str, &str, &str, &[(&str, &str, serde_json::Value, Option<serde_json::Value>)])] = &[
+        ("/api/playlists", "post", "201", &[
+            ("show", "get_api_playlists_id", json!({"id": id}), None),
+            ("update", "put_api_playlists_id", json!({"id": id}), None),
+            ("add_item", "post_api_playlists_id_items", json!({"id": id}), None),
+            ("delete", "delete_api_playlists_id", json!({"id": id}), None),
+        ]),
+        ("/api/playlists/{id}/items", "post", "200", &[
+            ("move_item", "post_api_playlists_id_items_item_id_move", json!({"id": id, "item_id": "$response.body#/items/0/id"}), None),
+            ("remove_item", "delete_api_playlists_id_items_item_id", json!({"id": id, "item_id": "$response.body#/items/0/id"}), None),
+        ]),
+        ("/api/twitch/link", "post", "201", &[("unlink", "delete_api_twitch_link_id", json!({"id": id}), None)]),
+        ("/api/schedules", "post", "201", &[("delete", "delete_api_schedules_id", json!({"id": id}), None)]),
+        ("/api/videos/upload", "post", "201", &[("thumbnail", "get_api_videos_id_thumbnail", json!({"id": id}), None)]),
+        ("/api/streams/start", "post", "202", &[
+            ("events", "get_api_streams_id_events", json!({"id": "$response.body#/streams/0/stream_id"}), None),
+            ("stop", "post_api_streams_stop", json!({}), Some(json!({"broadcast_id": "$response.body#/broadcast_id"}))),
+        ]),
+    ];
+    for (path, method, status, targets) in table {
+        let pointer = format!("/paths/{}/{method}/responses/{status}", path.replace('~', "~0").replace('/', "~1"));
+        let Some(response) = document.pointer_mut(&pointer) else { continue };
+        let mut map = serde_json::Map::new();
+        for (name, operation, parameters, body) in targets.iter() {
+            let mut link = json!({"operationId": operation, "parameters": parameters});
+            if let Some(body) = body {
+                link["requestBody"] = body.clone();
+            }
+            map.insert(name.to_string(), link);
+        }
+        response["links"] = serde_json::Value::Object(map);
+    }
+}
+
 /// Adds `rule`'s keys to `schema`, recursing into objects both have (a property's own keywords).
 fn merge(schema: &mut serde_json::Value, rule: serde_json::Value) {
     match (schema, rule) {
@@ -142,5 +196,7 @@ pub struct ApiDoc;
 pub async fn document() -> axum::Json<serde_json::Value> {
     let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
     cross_field_rules(&mut document);
+    operation_ids(&mut document);
+    links(&mut document);
     axum::Json(document)
 }

@@ -776,6 +776,21 @@ async fn the_openapi_document_lists_every_endpoint() {
     let codes = doc["components"]["schemas"]["ErrorCode"]["enum"].as_array().expect("ErrorCode is an enum schema");
     assert!(codes.iter().any(|c| c == "playlist_not_found") && codes.iter().any(|c| c == "invalid_input"));
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Issue 30: links lead from every call that creates something to the calls that use its id,
+    // each to an operation that exists (operation ids are unique).
+    let mut ids = std::collections::HashSet::new();
+    for item in paths.values() {
+        for operation in item.as_object().unwrap().values() {
+            assert!(ids.insert(operation["operationId"].as_str().unwrap().to_string()), "a duplicate operationId: {operation}");
+        }
+    }
+    for (path, method, status) in [("/api/playlists", "post", "201"), ("/api/playlists/{id}/items", "post", "200"), ("/api/twitch/link", "post", "201"),
+        ("/api/schedules", "post", "201"), ("/api/videos/upload", "post", "201"), ("/api/streams/start", "post", "202")] {
+        let links = doc["paths"][path][method]["responses"][status]["links"].as_object().unwrap_or_else(|| panic!("{method} {path} has no links"));
+        for (name, link) in links {
+            assert!(ids.contains(link["operationId"].as_str().unwrap()), "{method} {path} → {name}: {link}");
+        }
+    }
 }
 
 /// The OpenAPI document is the contract: schemathesis (an independent property-based tester,
@@ -814,6 +829,15 @@ async fn the_openapi_document_is_the_contract_schemathesis_finds_nothing_the_ser
     let report = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "schemathesis found the server and its document disagreeing:\n{report}\n{}", String::from_utf8_lossy(&run.stderr));
     assert!(report.contains("passed") || report.contains("warnings in"), "{report}");
+    // The stateful phase ran and followed the document's links (issue 30: without links it only
+    // ever met 404s).
+    let covered = report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("API Links:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("no stateful phase in the report:\n{report}"));
+    assert!(covered >= 5, "the stateful phase followed only {covered} links:\n{report}");
 }
 
 #[tokio::test]
