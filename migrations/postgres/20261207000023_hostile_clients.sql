@@ -11,3 +11,6 @@ ALTER TABLE plans ADD COLUMN max_schedules INTEGER CHECK (max_schedules IS NULL 
 ALTER TABLE plans ADD COLUMN max_scheduled INTEGER CHECK (max_scheduled IS NULL OR max_scheduled >= 0);
 UPDATE plans SET max_playlists = 20, max_schedules = 10, max_scheduled = 20 WHERE name = 'FREE';
 UPDATE plans SET max_playlists = 200, max_schedules = 100, max_scheduled = 200 WHERE name = 'PRO';
+
+-- (SQLite keeps the ids of deleted profiles so none is handed out twice; PostgreSQL's identity
+-- sequence never goes back, so nothing is needed here.)

@@ -11,3 +11,11 @@ ALTER TABLE plans ADD COLUMN max_schedules INTEGER CHECK (max_schedules IS NULL 
 ALTER TABLE plans ADD COLUMN max_scheduled INTEGER CHECK (max_scheduled IS NULL OR max_scheduled >= 0);
 UPDATE plans SET max_playlists = 20, max_schedules = 10, max_scheduled = 20 WHERE name = 'FREE';
 UPDATE plans SET max_playlists = 200, max_schedules = 100, max_scheduled = 200 WHERE name = 'PRO';
+
+-- Issue 30: a profile id is never handed out twice. `users` has no AUTOINCREMENT (a table cannot
+-- gain it), so SQLite would give a deleted highest id to the next profile; the ids of deleted
+-- profiles are kept here and new profiles are numbered past them (db/users.rs).
+CREATE TABLE retired_user_ids (id INTEGER PRIMARY KEY);
+CREATE TRIGGER users_retire_id AFTER DELETE ON users BEGIN
+    INSERT OR IGNORE INTO retired_user_ids (id) VALUES (old.id);
+END;

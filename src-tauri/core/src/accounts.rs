@@ -142,6 +142,11 @@ pub async fn add(app: &Twitcher, actor: &Profile, input: &AccountInput, stream_k
     }
 }
 
+/// A page of the profile's accounts by id (the API's list).
+pub async fn list_page(app: &Twitcher, actor: &Profile, page: crate::model::PageRequest) -> Result<Vec<Account>, AccountError> {
+    Ok(app.db.accounts_page(actor.id, page.cursor.unwrap_or(0), page.limit).await?)
+}
+
 pub async fn list(app: &Twitcher, actor: &Profile) -> Result<Vec<Account>, AccountError> {
     Ok(app.db.accounts(actor.id).await?)
 }

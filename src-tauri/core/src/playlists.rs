@@ -47,8 +47,12 @@ pub enum PlaylistError {
 
 async fn assemble(app: &Twitcher, row: PlaylistRow) -> Result<Playlist, PlaylistError> {
     let items = app.db.playlist_items(row.id).await?;
+    Ok(assemble_with(row, items))
+}
+
+fn assemble_with(row: PlaylistRow, items: Vec<crate::model::PlaylistItem>) -> Playlist {
     let duration_sec = items.iter().map(|i| i.duration_sec).sum::<Option<f64>>();
-    Ok(Playlist {
+    Playlist {
         id: row.id,
         name: row.name,
         options: PlaylistOptions {
@@ -61,7 +65,7 @@ async fn assemble(app: &Twitcher, row: PlaylistRow) -> Result<Playlist, Playlist
         items,
         duration_sec,
         created_at: row.created_at,
-    })
+    }
 }
 
 fn check_name(name: &str) -> Result<&str, PlaylistError> {
@@ -100,6 +104,22 @@ pub async fn create(app: &Twitcher, actor: &Profile, name: &str) -> Result<Playl
 pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Playlist, PlaylistError> {
     let row = app.db.playlist(actor.id, id).await?.ok_or(PlaylistError::NotFound { id })?;
     assemble(app, row).await
+}
+
+/// A page of the profile's playlists by id (the API's list): two queries whatever its size.
+pub async fn list_page(app: &Twitcher, actor: &Profile, page: crate::model::PageRequest) -> Result<Vec<Playlist>, PlaylistError> {
+    let rows = app.db.playlists_page(actor.id, page.cursor.unwrap_or(0), page.limit).await?;
+    let (Some(first), Some(last)) = (rows.first().map(|r| r.id), rows.last().map(|r| r.id)) else { return Ok(Vec::new()) };
+    let mut items = app.db.playlist_items_between(actor.id, first, last).await?.into_iter().peekable();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut mine = Vec::new();
+        while let Some((_, item)) = items.next_if(|(playlist_id, _)| *playlist_id == row.id) {
+            mine.push(item);
+        }
+        out.push(assemble_with(row, mine));
+    }
+    Ok(out)
 }
 
 pub async fn list(app: &Twitcher, actor: &Profile) -> Result<Vec<Playlist>, PlaylistError> {

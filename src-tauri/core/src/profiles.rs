@@ -89,7 +89,7 @@ fn parse_uuid(text: &str) -> Result<Uuid, ProfileError> {
 }
 
 fn validate_name(name: Option<&str>) -> Result<String, ProfileError> {
-    let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(DEFAULT_NAME);
+    let name = name.filter(|n| !n.trim().is_empty()).unwrap_or(DEFAULT_NAME);
     Ok(crate::text::line("profile name", name, 64).map_err(ProfileError::InvalidName)?.to_string())
 }
 

@@ -339,14 +339,29 @@ async fn publish_to_twitch(app: &Twitcher, actor: &Profile, id: i64, recurrence:
 
 /// The schedule's segments on the channels' Twitch schedules, as shown.
 async fn with_twitch(app: &Twitcher, mut schedule: Schedule) -> Result<Schedule, ScheduleError> {
-    schedule.on_twitch = app
-        .db
-        .schedule_on_twitch(schedule.id)
-        .await?
-        .into_iter()
-        .map(|(account_id, ids, notice)| OnTwitch { account_id, segments: ids.len() as u32, notice })
-        .collect();
+    schedule.on_twitch = app.db.schedule_on_twitch(schedule.id).await?.into_iter().map(on_twitch).collect();
     Ok(schedule)
+}
+
+fn on_twitch((account_id, ids, notice): (i64, Vec<String>, Option<String>)) -> OnTwitch {
+    OnTwitch { account_id, segments: ids.len() as u32, notice }
+}
+
+/// A page of the profile's schedules by id (the API's list): two queries whatever its size.
+pub async fn list_page(app: &Twitcher, actor: &Profile, page: crate::model::PageRequest) -> Result<Vec<Schedule>, ScheduleError> {
+    let now = Utc::now();
+    let rows = app.db.schedules_page(actor.id, page.cursor.unwrap_or(0), page.limit).await?;
+    let (Some(first), Some(last)) = (rows.first().map(|r| r.id), rows.last().map(|r| r.id)) else { return Ok(Vec::new()) };
+    let mut on = app.db.schedules_on_twitch_between(actor.id, first, last).await?.into_iter().peekable();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut schedule = row.view(now)?;
+        while let Some((_, entry)) = on.next_if(|(schedule_id, _)| *schedule_id == schedule.id) {
+            schedule.on_twitch.push(on_twitch(entry));
+        }
+        out.push(schedule);
+    }
+    Ok(out)
 }
 
 pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Schedule, ScheduleError> {

@@ -43,19 +43,21 @@ pub fn forbidden(c: char) -> Option<&'static str> {
 
 /// `value` trimmed, when it is 1 to `max` allowed characters.
 pub fn line<'a>(field: &'static str, value: &'a str, max: usize) -> Result<&'a str, TextError> {
-    let value = value.trim();
+    let value = optional_line(field, value, max)?;
     if value.is_empty() {
         return Err(TextError::Empty { field });
     }
-    optional_line(field, value, max)
+    Ok(value)
 }
 
-/// `value` trimmed (possibly empty), when it has at most `max` allowed characters.
+/// `value` trimmed of spaces (possibly empty), when it has at most `max` allowed characters. A
+/// forbidden character is refused wherever it is, even at an end where trimming would hide it:
+/// what is refused does not depend on where it sits (the API's schema says the same).
 pub fn optional_line<'a>(field: &'static str, value: &'a str, max: usize) -> Result<&'a str, TextError> {
-    let value = value.trim();
     if let Some(what) = value.chars().find_map(forbidden) {
         return Err(TextError::Forbidden { field, what });
     }
+    let value = value.trim();
     let len = value.chars().count();
     if len > max {
         return Err(TextError::TooLong { field, max, len });
@@ -103,8 +105,9 @@ mod tests {
             assert!(matches!(line("title", bad, 140), Err(TextError::Forbidden { .. })), "{bad:?}");
         }
         assert_eq!(line("title", "  Ça va — 日本語 🎮  ", 140), Ok("Ça va — 日本語 🎮"));
-        // At either end they are white space, trimmed like a space.
-        assert_eq!(line("title", "para\u{2029}", 140), Ok("para"));
+        // At an end too, where trimming would have hidden them.
+        assert!(matches!(line("title", "para\u{2029}", 140), Err(TextError::Forbidden { .. })));
+        assert!(matches!(line("name", "Ana\n", 64), Err(TextError::Forbidden { .. })));
     }
 
     #[test]

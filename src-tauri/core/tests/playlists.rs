@@ -502,3 +502,35 @@ async fn a_playlists_own_slate_video_covers_an_item_that_cannot_play() {
     let log = broadcast::logs(&s.app, &s.ana, stream_id).await.unwrap();
     assert!(log.iter().any(|(_, level, m)| level == "warn" && m.starts_with("skipped “missing”")), "{log:?}");
 }
+
+/// Issue 30: the API lists a page at a time. Pages by id hold every playlist once, each with
+/// its own items (fetched for the whole page in one query), on SQLite and PostgreSQL alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playlists_come_a_page_at_a_time_each_with_its_own_items() {
+    use twitcher_core::model::PageRequest;
+    let s = setup().await;
+    let video = clip(&s, &s.ana, "paged", &["-t", "1"]).await;
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let list = playlists::create(&s.app, &s.ana, &format!("Paged {i}")).await.unwrap();
+        for _ in 0..i {
+            playlists::add(&s.app, &s.ana, list.id, video, None, &ItemMeta::default()).await.unwrap();
+        }
+        made.push((list.id, i));
+    }
+    let mut seen = Vec::new();
+    let mut page = PageRequest::new(None, Some(2));
+    loop {
+        let lists = playlists::list_page(&s.app, &s.ana, page).await.unwrap();
+        seen.extend(lists.iter().map(|l| (l.id, l.items.len())));
+        match page.next(lists.last().map(|l| l.id), lists.len()) {
+            Some(cursor) => page = PageRequest::new(Some(cursor), Some(2)),
+            None => break,
+        }
+    }
+    assert_eq!(seen, made);
+    let bo = profiles::register(&s.app, Some("Bo")).await.unwrap().profile;
+    assert!(playlists::list_page(&s.app, &bo, PageRequest::new(None, None)).await.unwrap().is_empty(), "another profile's are not in its pages");
+    assert!(twitcher_core::broadcast::list_page(&s.app, &s.ana, PageRequest::new(Some(1), Some(10))).await.unwrap().is_empty());
+    assert!(twitcher_core::accounts::list_page(&s.app, &s.ana, PageRequest::new(None, Some(10))).await.unwrap().is_empty());
+}

@@ -122,6 +122,19 @@ async fn a_registration_waits_for_one_in_flight_and_never_makes_a_second_admin()
     assert_eq!(admins, 1);
 }
 
+/// Issue 30: SQLite's `users.id` without AUTOINCREMENT would hand a deleted profile's id — and
+/// with it anything that still names that id — to the next profile. Ids are never reused.
+#[tokio::test]
+async fn a_deleted_profiles_id_is_never_given_to_another() {
+    let (_dir, app) = open().await;
+    profiles::register(&app, Some("Admin")).await.unwrap();
+    let gone = profiles::register(&app, Some("Gone")).await.unwrap().profile;
+    support::execute(&app, "DELETE FROM users WHERE id = $1", &[support::Bind::Int(gone.id)]).await;
+    let next = profiles::register(&app, Some("Next")).await.unwrap().profile;
+    assert!(next.id > gone.id, "{} after {}", next.id, gone.id);
+    assert!(profiles::session_key(&app, gone.id).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn plans_carry_the_seed_limits_as_data() {
     let (_dir, app) = open().await;

@@ -1281,3 +1281,44 @@ async fn an_admin_stops_anyones_broadcast_by_id_and_a_profile_holds_a_bounded_nu
     let (status, body) = s.call(Method::POST, "/api/streams/stop", Some(&admin), Some(json!({ "all": true }))).await;
     assert_eq!((status, body["stopped"].as_u64()), (StatusCode::OK, Some(0)));
 }
+
+/// Issue 30 item 7: list endpoints answered everything at once (one query per playlist). Now
+/// each answers a page by id with a `Link` to the next one while there may be more.
+#[tokio::test]
+async fn lists_come_a_page_at_a_time_with_a_link_to_the_next_and_every_row_once() {
+    let s = start(ServerOptions::default()).await;
+    let (_, ana) = s.register("Ana").await;
+    for i in 0..5 {
+        let (status, body) = s.call(Method::POST, "/api/playlists", Some(&ana), Some(json!({ "name": format!("List {i}") }))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    for channel in ["3001", "3002", "3003"] {
+        s.link(&ana, channel, &format!("live_{channel}_PagedKeyForTheListTest"), None).await;
+    }
+    for (path, total) in [("/api/playlists", 5), ("/api/twitch/link", 3)] {
+        let mut next = Some(format!("{path}?limit=2"));
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            let response = s.http.get(format!("{}{url}", s.base)).bearer_auth(&ana).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            next = response.headers().get("link").map(|l| {
+                let l = l.to_str().unwrap();
+                assert!(l.ends_with(r#">; rel="next""#), "{l}");
+                l.trim_start_matches('<').split('>').next().unwrap().to_string()
+            });
+            let items: Vec<Value> = response.json().await.unwrap();
+            assert!(items.len() <= 2);
+            seen.extend(items.iter().map(|i| i["id"].as_i64().unwrap()));
+            pages += 1;
+        }
+        let mut unique = seen.clone();
+        unique.dedup();
+        assert_eq!((seen.len(), unique.len(), pages), (total, total, total / 2 + 1), "{path}: {seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "by id: {seen:?}");
+    }
+    for bad in ["/api/playlists?limit=0", "/api/playlists?limit=501", "/api/streams?cursor=-1"] {
+        let (status, body) = s.call(Method::GET, bad, Some(&ana), None).await;
+        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_input"), "{bad}");
+    }
+}

@@ -17,6 +17,12 @@ pub async fn list(app: &Twitcher, actor: &Profile, limit: Option<u32>, offset: u
     Ok(app.db.streams(actor.id, limit as i64, offset as i64).await?)
 }
 
+/// A page of the profile's streams, newest first (the API's list): those older than the cursor
+/// (the last id of the page before).
+pub async fn list_page(app: &Twitcher, actor: &Profile, page: crate::model::PageRequest) -> Result<Vec<StreamRow>, BroadcastError> {
+    Ok(app.db.streams_before(actor.id, page.cursor, page.limit).await?)
+}
+
 /// One of the profile's streams.
 pub async fn stream(app: &Twitcher, actor: &Profile, id: i64) -> Result<StreamRow, BroadcastError> {
     app.db.stream(actor.id, id).await?.ok_or(BroadcastError::NoStream { id })

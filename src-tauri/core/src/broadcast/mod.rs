@@ -39,7 +39,7 @@ mod tls;
 pub use crate::options::EngineOptions;
 pub use crate::model::{InvalidQuality, Quality, QualityPreset, StreamRow, StreamState, StreamStatus, QUALITY_PRESETS};
 pub use keycheck::{check_key, KeyCheck};
-pub use listing::{list, logs, next_scheduled, stream, title, LIST_DEFAULT, LIST_MAX};
+pub use listing::{list, list_page, logs, next_scheduled, stream, title, LIST_DEFAULT, LIST_MAX};
 pub use orders::{cancel, stop, stop_here, StopTarget};
 pub use recovery::{after_crash, prune_logs, recover, set_after_crash, AfterCrash};
 pub use crate::registry::Running;

@@ -128,6 +128,19 @@ impl Db {
             .collect())
     }
 
+    /// A page of the user's accounts by id: those after `after`, at most `limit`.
+    pub async fn accounts_page(&self, user_id: i64, after: i64, limit: u32) -> Result<Vec<Account>, DbError> {
+        Ok(sqlx::query_as::<_, AccountRow>(&format!("{SELECT} WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3"))
+            .bind(user_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(Account::from)
+            .collect())
+    }
+
     /// Updates the non-secret fields.
     pub async fn update_account(&self, user_id: i64, id: i64, fields: &AccountFields<'_>) -> Result<UpdateOutcome, DbError> {
         let result = sqlx::query(

@@ -320,6 +320,17 @@ impl Db {
             .await?)
     }
 
+    /// A page of the profile's streams, newest first: those older than `before` (every one
+    /// when `None`), at most `limit`.
+    pub async fn streams_before(&self, creator_id: i64, before: Option<i64>, limit: u32) -> Result<Vec<StreamRow>, DbError> {
+        Ok(sqlx::query_as(&format!("{STREAM_ROW} WHERE s.creator_id = $1 AND ($2 IS NULL OR s.id < $2) ORDER BY s.id DESC LIMIT $3"))
+            .bind(creator_id)
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// One of the profile's streams.
     pub async fn stream(&self, creator_id: i64, id: i64) -> Result<Option<StreamRow>, DbError> {
         Ok(sqlx::query_as(&format!("{STREAM_ROW} WHERE s.creator_id = $1 AND s.id = $2"))

@@ -8,6 +8,24 @@ use crate::model::{ItemMeta, PlaylistItem, PlaylistOptions};
 
 const PLAYLIST_COLUMNS: &str = "id, name, loop, shuffle, insert_every, insert_video_id, slate_video_id, created_at";
 
+const ITEM_SELECT: &str = "SELECT i.playlist_id, i.id, i.position, i.video_id, v.title AS video_title, v.duration_sec, i.title, i.category, i.tags \
+     FROM playlist_items i JOIN videos v ON v.id = i.video_id";
+
+fn item(r: &sqlx::any::AnyRow) -> PlaylistItem {
+    PlaylistItem {
+        id: r.get("id"),
+        position: r.get::<i64, _>("position") as u32 + 1,
+        video_id: r.get("video_id"),
+        video_title: r.get("video_title"),
+        duration_sec: r.get("duration_sec"),
+        meta: ItemMeta {
+            title: r.get("title"),
+            category: r.get("category"),
+            tags: r.get::<Option<String>, _>("tags").and_then(|t| serde_json::from_str(&t).ok()),
+        },
+    }
+}
+
 impl Db {
     /// Creates an empty playlist; `Ok(None)` when the owner already has one of that name.
     /// Inserts a playlist unless the owner already has one by that name or has `max` already,
@@ -47,28 +65,33 @@ impl Db {
 
     /// A playlist's items in order, with their videos' titles and durations.
     pub async fn playlist_items(&self, playlist_id: i64) -> Result<Vec<PlaylistItem>, DbError> {
-        let rows = sqlx::query(
-            "SELECT i.id, i.position, i.video_id, v.title AS video_title, v.duration_sec, i.title, i.category, i.tags \
-             FROM playlist_items i JOIN videos v ON v.id = i.video_id WHERE i.playlist_id = $1 ORDER BY i.position",
-        )
-        .bind(playlist_id)
+        let rows = sqlx::query(&format!("{ITEM_SELECT} WHERE i.playlist_id = $1 ORDER BY i.position")).bind(playlist_id).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(item).collect())
+    }
+
+    /// A page of the owner's playlists by id: those after `after`, at most `limit`.
+    pub async fn playlists_page(&self, owner_id: i64, after: i64, limit: u32) -> Result<Vec<PlaylistRow>, DbError> {
+        Ok(sqlx::query_as(&format!("SELECT {PLAYLIST_COLUMNS} FROM playlists WHERE owner_id = $1 AND id > $2 ORDER BY id LIMIT $3"))
+            .bind(owner_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// The items of the owner's playlists with ids `first..=last` (a page), in one query:
+    /// (playlist id, item), by playlist and position.
+    pub async fn playlist_items_between(&self, owner_id: i64, first: i64, last: i64) -> Result<Vec<(i64, PlaylistItem)>, DbError> {
+        let rows = sqlx::query(&format!(
+            "{ITEM_SELECT} JOIN playlists p ON p.id = i.playlist_id \
+             WHERE p.owner_id = $1 AND i.playlist_id BETWEEN $2 AND $3 ORDER BY i.playlist_id, i.position"
+        ))
+        .bind(owner_id)
+        .bind(first)
+        .bind(last)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| PlaylistItem {
-                id: r.get("id"),
-                position: r.get::<i64, _>("position") as u32 + 1,
-                video_id: r.get("video_id"),
-                video_title: r.get("video_title"),
-                duration_sec: r.get("duration_sec"),
-                meta: ItemMeta {
-                    title: r.get("title"),
-                    category: r.get("category"),
-                    tags: r.get::<Option<String>, _>("tags").and_then(|t| serde_json::from_str(&t).ok()),
-                },
-            })
-            .collect())
+        Ok(rows.iter().map(|r| (r.get("playlist_id"), item(r))).collect())
     }
 
     /// Inserts an item at `index` (0-based, clamped to the end), shifting the ones after it.

@@ -43,6 +43,32 @@ impl Db {
         Ok(rows.into_iter().map(|(a, ids, n)| (a, serde_json::from_str(&ids).unwrap_or_default(), n)).collect())
     }
 
+    /// A page of the owner's schedules by id: those after `after`, at most `limit`.
+    pub async fn schedules_page(&self, owner_id: i64, after: i64, limit: u32) -> Result<Vec<ScheduleRow>, DbError> {
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE owner_id = $1 AND id > $2 ORDER BY id LIMIT $3"))
+            .bind(owner_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// What Twitch holds of the owner's schedules with ids `first..=last` (a page), in one
+    /// query: (schedule id, (account, segment ids, notice)), by schedule and account.
+    #[allow(clippy::type_complexity)]
+    pub async fn schedules_on_twitch_between(&self, owner_id: i64, first: i64, last: i64) -> Result<Vec<(i64, (i64, Vec<String>, Option<String>))>, DbError> {
+        let rows: Vec<(i64, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT o.schedule_id, o.account_id, o.segment_ids, o.notice FROM schedule_on_twitch o JOIN schedules s ON s.id = o.schedule_id \
+             WHERE s.owner_id = $1 AND o.schedule_id BETWEEN $2 AND $3 ORDER BY o.schedule_id, o.account_id",
+        )
+        .bind(owner_id)
+        .bind(first)
+        .bind(last)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(s, a, ids, n)| (s, (a, serde_json::from_str(&ids).unwrap_or_default(), n))).collect())
+    }
+
     /// Inserts a schedule unless its owner has `max` already (`None`), under the write lock so
     /// two inserts at once cannot both pass the count.
     pub async fn insert_schedule(&self, max: Option<u32>, s: &NewSchedule<'_>) -> Result<Option<i64>, DbError> {

@@ -60,11 +60,12 @@ impl Db {
     /// COMMITTED and both insert an ADMIN; issue 30 saw it in 1 of 5 trials of 40 at once).
     pub async fn insert_user(&self, uuid_hash: &str, uuid_hint: &str, name: &str, session_key: &str) -> Result<Profile, DbError> {
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (uuid_hash, uuid_hint, name, role, session_key) \
-             SELECT $1, $2, $3, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'USER' ELSE 'ADMIN' END, $4 \
-             RETURNING id",
-        )
+        let (id_column, id_value) = self.new_user_id();
+        let id: i64 = sqlx::query_scalar(&format!(
+            "INSERT INTO users ({id_column}uuid_hash, uuid_hint, name, role, session_key) \
+             SELECT {id_value}$1, $2, $3, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'USER' ELSE 'ADMIN' END, $4 \
+             RETURNING id"
+        ))
         .bind(uuid_hash)
         .bind(uuid_hint)
         .bind(name)
@@ -79,9 +80,11 @@ impl Db {
     /// the write lock, as [`Db::insert_user`].
     pub async fn insert_first_user(&self, uuid_hash: &str, uuid_hint: &str, name: &str, session_key: &str) -> Result<Option<Profile>, DbError> {
         let mut tx = self.begin_write().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO users (uuid_hash, uuid_hint, name, role, session_key) SELECT $1, $2, $3, 'ADMIN', $4 WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING id",
-        )
+        let (id_column, id_value) = self.new_user_id();
+        let id: Option<i64> = sqlx::query_scalar(&format!(
+            "INSERT INTO users ({id_column}uuid_hash, uuid_hint, name, role, session_key) \
+             SELECT {id_value}$1, $2, $3, 'ADMIN', $4 WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING id"
+        ))
         .bind(uuid_hash)
         .bind(uuid_hint)
         .bind(name)
@@ -92,6 +95,21 @@ impl Db {
         match id {
             Some(id) => self.user_by_id(id).await,
             None => Ok(None),
+        }
+    }
+
+    /// The id column and value of a new profile, so an id is never handed out twice (a token, a
+    /// log line or an `active_profile_id` that named a deleted profile never names another). On
+    /// SQLite `users` has no AUTOINCREMENT (a table cannot gain it) and a delete would let the
+    /// highest id come back: new ids go past every id that was ever used, the deleted ones kept
+    /// in `retired_user_ids` by a trigger. PostgreSQL's identity sequence never goes back.
+    fn new_user_id(&self) -> (&'static str, &'static str) {
+        match self.backend() {
+            super::Backend::Sqlite => (
+                "id, ",
+                "MAX((SELECT COALESCE(MAX(id), 0) FROM users), (SELECT COALESCE(MAX(id), 0) FROM retired_user_ids)) + 1, ",
+            ),
+            super::Backend::Postgres => ("", ""),
         }
     }
 

@@ -45,6 +45,45 @@ pub async fn health(State(state): State<ServerState>) -> (StatusCode, axum::Json
     (status, axum::Json(health))
 }
 
+/// `limit` and `cursor` of a list endpoint.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct Paging {
+    /// At most this many (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// Where to go on: as the previous answer's `Link: <…>; rel="next"` gives it.
+    #[param(minimum = 0)]
+    pub cursor: Option<i64>,
+}
+
+impl Paging {
+    pub fn request(&self) -> Result<twitcher_core::model::PageRequest, crate::error::ApiError> {
+        use twitcher_core::model::PageRequest;
+        if self.limit.is_some_and(|l| l == 0 || l > PageRequest::MAX_LIMIT) {
+            return Err(crate::error::ApiError::invalid(format!("limit is 1 to {}", PageRequest::MAX_LIMIT)));
+        }
+        if self.cursor.is_some_and(|c| c < 0) {
+            return Err(crate::error::ApiError::invalid("cursor is what a Link header's next gave: a number from 0"));
+        }
+        Ok(PageRequest::new(self.cursor, self.limit))
+    }
+}
+
+/// A page as a JSON array, with `Link: <PATH?cursor=N&limit=L>; rel="next"` when it was full
+/// (there may be more); `id` gives the cursor of an item (the last one's goes in the link).
+pub fn page<T: Serialize>(path: &str, request: twitcher_core::model::PageRequest, items: Vec<T>, id: impl Fn(&T) -> i64) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let next = request.next(items.last().map(&id), items.len());
+    let mut response = axum::Json(items).into_response();
+    if let Some(cursor) = next {
+        let link = format!("<{path}?cursor={cursor}&limit={}>; rel=\"next\"", request.limit);
+        if let Ok(value) = axum::http::HeaderValue::from_str(&link) {
+            response.headers_mut().insert(axum::http::header::LINK, value);
+        }
+    }
+    response
+}
+
 /// What deleting something answers: `{"deleted": ID}`, as on the command line.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Deleted {

@@ -9,14 +9,14 @@ use utoipa::ToSchema;
 
 use crate::auth::Session;
 use crate::error::ApiResult;
-use crate::extract::{Body, Id, Ids};
+use crate::extract::{Body, Id, Ids, Params};
 use super::Deleted;
 use crate::ServerState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateBody {
     /// Not blank, no control characters.
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*[^\s\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069][^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$")]
     pub name: String,
     #[serde(flatten)]
     pub options: PlaylistOptions,
@@ -38,10 +38,13 @@ pub struct MoveBody {
     pub position: u32,
 }
 
-#[utoipa::path(get, path = "/api/playlists", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Playlist>), (status = 401, body = crate::error::ErrorResponse)))]
-pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> ApiResult<axum::Json<Vec<Playlist>>> {
-    Ok(axum::Json(playlists::list(&state.app, &actor).await?))
+/// The profile's playlists by id, a page at a time (`Link: <…>; rel="next"` while there may be more).
+#[utoipa::path(get, path = "/api/playlists", params(super::Paging), security(("bearer" = [])),
+    responses((status = 200, body = Vec<Playlist>, headers(("Link" = String, description = "the next page, while there may be more"))),
+        (status = 401, body = crate::error::ErrorResponse)))]
+pub async fn list(State(state): State<ServerState>, Session(actor): Session, Params(paging): Params<super::Paging>) -> ApiResult<axum::response::Response> {
+    let request = paging.request()?;
+    Ok(super::page("/api/playlists", request, playlists::list_page(&state.app, &actor, request).await?, |p| p.id))
 }
 
 /// A new, empty playlist with how it plays (`loop`, `shuffle`, an insert every N items).

@@ -6,15 +6,17 @@ use twitcher_core::schedules::{self, Schedule, ScheduleInput};
 
 use crate::auth::Session;
 use crate::error::ApiResult;
-use crate::extract::{Body, Id};
+use crate::extract::{Body, Id, Params};
 use super::Deleted;
 use crate::ServerState;
 
-/// The profile's schedules, each with its next 7 starts (UTC).
-#[utoipa::path(get, path = "/api/schedules", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Schedule>), (status = 401, body = crate::error::ErrorResponse)))]
-pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> ApiResult<axum::Json<Vec<Schedule>>> {
-    Ok(axum::Json(schedules::list(&state.app, &actor).await?))
+/// The profile's schedules by id, each with its next 7 starts (UTC), a page at a time.
+#[utoipa::path(get, path = "/api/schedules", params(super::Paging), security(("bearer" = [])),
+    responses((status = 200, body = Vec<Schedule>, headers(("Link" = String, description = "the next page, while there may be more"))),
+        (status = 401, body = crate::error::ErrorResponse)))]
+pub async fn list(State(state): State<ServerState>, Session(actor): Session, Params(paging): Params<super::Paging>) -> ApiResult<axum::response::Response> {
+    let request = paging.request()?;
+    Ok(super::page("/api/schedules", request, schedules::list_page(&state.app, &actor, request).await?, |s| s.id))
 }
 
 /// A recurring start; what it starts is checked as a start would be.

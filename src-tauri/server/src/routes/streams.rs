@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, Id};
+use crate::extract::{Body, Id, Params};
 use crate::ServerState;
 
 #[derive(Deserialize, ToSchema)]
@@ -30,13 +30,17 @@ pub struct StartBody {
     /// Each account once.
     #[schema(min_items = 1)]
     pub account_ids: Vec<i64>,
-    /// The video's title when omitted.
+    /// The video's title when omitted. One line of plain text, as Twitch takes it.
     #[serde(default)]
+    #[schema(max_length = 140, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$")]
     pub title: Option<String>,
     /// A Twitch category name, applied to connected channels.
     #[serde(default)]
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$")]
     pub category: Option<String>,
+    /// At most 10, each 1 to 25 letters or digits (Twitch's rule).
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub tags: Vec<String>,
     /// Default 30.
     #[serde(default)]
@@ -147,10 +151,13 @@ pub async fn stop(State(state): State<ServerState>, Session(actor): Session, Bod
     Ok(axum::Json(Stopped { stopped }))
 }
 
-#[utoipa::path(get, path = "/api/streams", security(("bearer" = [])),
-    responses((status = 200, body = Vec<StreamRow>), (status = 401, body = crate::error::ErrorResponse)))]
-pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> ApiResult<axum::Json<Vec<StreamRow>>> {
-    Ok(axum::Json(broadcast::list(&state.app, &actor, None, 0).await?))
+/// The profile's streams, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/streams", params(super::Paging), security(("bearer" = [])),
+    responses((status = 200, body = Vec<StreamRow>, headers(("Link" = String, description = "the next (older) page, while there may be more"))),
+        (status = 401, body = crate::error::ErrorResponse)))]
+pub async fn list(State(state): State<ServerState>, Session(actor): Session, Params(paging): Params<super::Paging>) -> ApiResult<axum::response::Response> {
+    let request = paging.request()?;
+    Ok(super::page("/api/streams", request, broadcast::list_page(&state.app, &actor, request).await?, |s| s.id))
 }
 
 /// Server-sent events: `row` once (the stored state), then `status` on every change and about

@@ -15,7 +15,7 @@ use crate::ServerState;
 #[derive(Deserialize, ToSchema)]
 pub struct LinkRequest {
     /// Not blank, no control characters.
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*[^\s\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069][^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$")]
     pub display_name: String,
     /// Twitch's numeric user id, as a string.
     #[schema(min_length = 1, max_length = 20, pattern = "^[0-9]+$")]
@@ -35,10 +35,13 @@ pub struct LinkRequest {
     pub login: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/twitch/link", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Account>), (status = 401, body = crate::error::ErrorResponse)))]
-pub async fn list(State(state): State<ServerState>, Session(actor): Session) -> ApiResult<axum::Json<Vec<Account>>> {
-    Ok(axum::Json(accounts::list(&state.app, &actor).await?))
+/// The profile's accounts by id, a page at a time.
+#[utoipa::path(get, path = "/api/twitch/link", params(super::Paging), security(("bearer" = [])),
+    responses((status = 200, body = Vec<Account>, headers(("Link" = String, description = "the next page, while there may be more"))),
+        (status = 401, body = crate::error::ErrorResponse)))]
+pub async fn list(State(state): State<ServerState>, Session(actor): Session, Params(paging): Params<super::Paging>) -> ApiResult<axum::response::Response> {
+    let request = paging.request()?;
+    Ok(super::page("/api/twitch/link", request, accounts::list_page(&state.app, &actor, request).await?, |a| a.id))
 }
 
 /// Links an account by hand (the stream key is never echoed).
