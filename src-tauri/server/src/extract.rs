@@ -7,6 +7,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
+/// How long a JSON body (at most 64 KB) may take to arrive whole.
+pub const JSON_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A JSON body.
 pub struct Body<T>(pub T);
 
@@ -15,8 +18,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         // Read as a JSON value first (axum's content-type, size and syntax checks), so numbers
-        // can be read the way JSON Schema — and so the OpenAPI document — reads them.
-        let axum::Json(mut value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        // can be read the way JSON Schema — and so the OpenAPI document — reads them. The whole
+        // body within a deadline: a client trickling its 64 KB a byte at a time, just inside the
+        // idle timeout, would hold the request for days.
+        let read = axum::Json::<serde_json::Value>::from_request(req, state);
+        let axum::Json(mut value) = tokio::time::timeout(JSON_BODY_DEADLINE, read).await.map_err(|_| {
+            ApiError::new(twitcher_core::error::ErrorCode::RequestTimeout, format!("the request body did not arrive within {} s", JSON_BODY_DEADLINE.as_secs()))
+        })??;
         integral_floats_as_integers(&mut value);
         serde_path_to_error::deserialize(value).map(Body).map_err(|e| {
             let path = e.path().to_string();

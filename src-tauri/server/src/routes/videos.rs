@@ -104,8 +104,11 @@ pub async fn upload(
         true => ApiError::new(ErrorCode::PlanLimit, format!("your {} plan's storage has {} MB left (less what your other uploads hold): remove videos or move to a larger plan", actor.plan, limit / 1024 / 1024)),
         false => ApiError::new(ErrorCode::TooLarge, format!("the file is larger than the {} MB limit", limit / 1024 / 1024)),
     };
-    // Refused before a byte is stored.
+    // Refused before a byte is stored. What the client is still sending is read and dropped for
+    // a moment first, so it gets this answer rather than a broken pipe (a connection closed with
+    // unread data is reset).
     if limit == 0 || declared.is_some_and(|d| d > limit.saturating_add(MULTIPART_OVERHEAD)) {
+        discard(&mut form).await;
         return Err(over());
     }
     let staging = Staging(app.data_dir().join(twitcher_core::config::folders::UPLOADS).join(uuid::Uuid::new_v4().simple().to_string()));
@@ -158,6 +161,26 @@ pub async fn upload(
         (None, None) => Err(ApiError::invalid("the import did not start")),
     }
 }
+
+/// Reads and drops the rest of a refused upload, for at most [`DISCARD_FOR`] and [`DRAIN_LIMIT`].
+async fn discard(form: &mut Multipart) {
+    let until = tokio::time::Instant::now() + DISCARD_FOR;
+    let mut dropped: u64 = 0;
+    let _ = tokio::time::timeout_at(until, async {
+        while let Ok(Some(mut field)) = form.next_field().await {
+            while let Ok(Some(chunk)) = field.chunk().await {
+                dropped += chunk.len() as u64;
+                if dropped >= DRAIN_LIMIT {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+/// How long a refused upload's rest is read before the answer goes out anyway.
+const DISCARD_FOR: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// What a multipart body adds around the file (boundaries, part headers), allowed on top of the
 /// room left when judging a declared `Content-Length`.
