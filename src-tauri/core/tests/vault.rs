@@ -341,3 +341,58 @@ async fn keys_sealed_before_owners_were_bound_are_sealed_again_once_and_still_op
     assert_eq!(accounts::stream_key(&third, &ana, added.id).await.unwrap().as_str(), "live_333333333_SealedTheOldWay");
     assert_eq!(stored_key(&third, added.id).await.0, cipher);
 }
+
+/// Issue 29: a rotation that moves the key to another store leaves the old store's key there
+/// only until a later start sees the new record — then it is deleted (a key file in the data dir
+/// that still opened every backup would outlive the rotation otherwise). Should the rotation's
+/// commit be lost, the old key is exactly what the database still names, and it is there.
+#[tokio::test]
+async fn a_rotation_to_another_store_removes_the_old_stores_key_once_a_later_start_sees_it_committed() {
+    if !secret_service() {
+        eprintln!("skipped: needs the Secret Service that scripts/test.sh starts");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), KeyringPreference::File).await;
+    let profile = with_accounts(&app, &KEYS[..2]).await;
+    let old_key = std::fs::read(dir.path().join(KEY_FILE)).unwrap();
+    let sqlite = twitcher_testkit::postgres_database(dir.path()).is_none();
+    let before = sqlite.then(|| support::database_bytes(dir.path()));
+    app.close().await;
+    drop(app);
+
+    let to_os = open(dir.path(), KeyringPreference::Os).await;
+    assert_eq!(to_os.rotate_vault(&profile).await.unwrap().resealed, 2);
+    assert_eq!(to_os.vault().await.unwrap().backend(), KeyringBackend::Os);
+    assert_eq!(std::fs::read(dir.path().join(KEY_FILE)).unwrap(), old_key, "kept until a start sees the rotation committed");
+    to_os.close().await;
+    drop(to_os);
+
+    if let Some(before) = before {
+        // The commit is lost: the database names the key file's key, which is still there.
+        let rotated = support::database_bytes(dir.path());
+        let put_back = |files: &Vec<(String, Vec<u8>)>| {
+            for name in ["twitcher.db", "twitcher.db-wal", "twitcher.db-shm"] {
+                let _ = std::fs::remove_file(dir.path().join(name));
+            }
+            for (name, bytes) in files {
+                std::fs::write(dir.path().join(name), bytes).unwrap();
+            }
+        };
+        put_back(&before);
+        let lost = open(dir.path(), KeyringPreference::Auto).await;
+        assert_eq!(lost.vault().await.unwrap().backend(), KeyringBackend::File);
+        assert_eq!(plain_keys(&lost, &profile).await, KEYS[..2].to_vec(), "every secret opens with the key file's key");
+        assert!(dir.path().join(KEY_FILE).exists());
+        lost.close().await;
+        drop(lost);
+        put_back(&rotated);
+    }
+
+    let later = open(dir.path(), KeyringPreference::Auto).await;
+    assert_eq!(later.vault().await.unwrap().backend(), KeyringBackend::Os);
+    assert_eq!(plain_keys(&later, &profile).await, KEYS[..2].to_vec());
+    assert!(!dir.path().join(KEY_FILE).exists(), "the old store's key is gone once the new record is seen");
+    let again = open(dir.path(), KeyringPreference::Auto).await;
+    assert_eq!(plain_keys(&again, &profile).await, KEYS[..2].to_vec(), "and nothing else went with it");
+}

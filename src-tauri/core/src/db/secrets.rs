@@ -47,6 +47,10 @@ pub(super) fn guarded(rows_affected: u64) -> Result<(), DbError> {
     }
 }
 const BACKEND: &str = "vault.backend";
+/// The store a rotation to another store left the previous key in: emptied by the first load
+/// that sees the new record (should the rotation's commit be lost, the record still names that
+/// store and its key, and this is not set).
+const LEFT_IN: &str = "vault.previous_key_left_in";
 
 #[derive(sqlx::FromRow)]
 struct SealedRow {
@@ -78,6 +82,19 @@ impl Db {
             (Some(id), Some("keyfile")) => Some((id, KeyringBackend::KeyFile)),
             _ => None,
         })
+    }
+
+    /// The store a rotation to another store left the previous key in, until a load empties it.
+    pub async fn previous_key_left_in(&self) -> Result<Option<KeyringBackend>, DbError> {
+        Ok(match self.setting(LEFT_IN).await?.as_deref() {
+            Some("os") => Some(KeyringBackend::Os),
+            Some("file") => Some(KeyringBackend::File),
+            _ => None,
+        })
+    }
+
+    pub async fn forget_previous_key_left_in(&self) -> Result<(), DbError> {
+        self.delete_setting(LEFT_IN).await
     }
 
     pub async fn set_vault_record(&self, key_id: &str, backend: KeyringBackend) -> Result<(), DbError> {
@@ -172,6 +189,7 @@ impl Db {
         &self,
         key_id: &str,
         backend: KeyringBackend,
+        left_in: Option<KeyringBackend>,
         reseal: impl Fn(SecretRef<'_>, &Sealed) -> Result<Option<Sealed>, E>,
     ) -> Result<usize, E> {
         // IMMEDIATE: take the write lock up front, so no secret is added between read and write.
@@ -210,6 +228,12 @@ impl Db {
         }
         for (key, value) in [(KEY_ID, key_id), (BACKEND, backend_name(backend))] {
             super::settings::upsert(self, &mut tx, key, value).await.map_err(DbError::from)?;
+        }
+        match left_in {
+            Some(old) => super::settings::upsert(self, &mut tx, LEFT_IN, backend_name(old)).await.map_err(DbError::from)?,
+            None => {
+                sqlx::query("DELETE FROM settings WHERE key = $1").bind(LEFT_IN).execute(&mut *tx).await.map_err(DbError::from)?;
+            }
         }
         tx.commit().await.map_err(DbError::from)?;
         Ok(count)

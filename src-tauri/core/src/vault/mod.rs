@@ -267,6 +267,7 @@ impl Vault {
         let where_ = store.describe();
         let found = blocking(move || find_recorded_key(&store, &recorded_id)).await?;
         if let Found::Key(key) = found {
+            empty_store_left_behind(db, data_dir, backend, &key_id(&key)).await;
             return Ok(Some(Vault::from_key(&key, backend)));
         }
         let sealed = db.count_sealed().await?;
@@ -327,7 +328,7 @@ impl Vault {
         let next = Vault::from_key(&key, backend);
         let skipped = std::sync::Mutex::new(Vec::new());
         let resealed = db
-            .reseal_all(&next.inner.key_id, backend, |at, sealed| match self.open(at, sealed) {
+            .reseal_all(&next.inner.key_id, backend, (self.inner.backend != backend).then_some(self.inner.backend), |at, sealed| match self.open(at, sealed) {
                 Ok(plain) => Ok(Some(next.seal(at, &plain))),
                 Err(e) => {
                     tracing::warn!(table = at.table, row = at.row_id, field = at.field, error = %e, "a secret that does not open is left as it is by the rotation");
@@ -349,7 +350,8 @@ impl Vault {
                     if old_backend == backend {
                         store.put(Slot::Previous, &old_key)?;
                     }
-                    // (Moving to another store, the old one keeps its key as the previous one.)
+                    // Moving to another store, the old one keeps its key until a load sees the
+                    // new record (the database says where: `previous_key_left_in`).
                     store.put(Slot::Current, &key)?;
                     store.delete(Slot::Next)?;
                     Ok::<_, VaultError>(())
@@ -364,6 +366,37 @@ impl Vault {
                 Err(e)
             }
         }
+    }
+}
+
+/// After a rotation to another store has been seen committed, the old store's key is no longer
+/// needed: it is deleted there (every slot that holds a key other than the recorded one). A store
+/// that cannot be reached now is tried again at the next load.
+async fn empty_store_left_behind(db: &Db, data_dir: &Path, recorded: KeyringBackend, recorded_id: &str) {
+    let old = match db.previous_key_left_in().await {
+        Ok(Some(old)) if old != recorded => old,
+        Ok(_) => return,
+        Err(e) => return tracing::warn!(error = %e, "could not read where the previous data key was left"),
+    };
+    let (dir, id) = (data_dir.to_path_buf(), recorded_id.to_string());
+    let emptied = blocking(move || {
+        let store = Store::new(old, &dir);
+        for slot in [Slot::Current, Slot::Next, Slot::Previous] {
+            if store.get(slot)?.is_some_and(|k| key_id(&k) != id) {
+                store.delete(slot)?;
+            }
+        }
+        Ok::<_, VaultError>(())
+    })
+    .await;
+    match emptied {
+        Ok(()) => {
+            tracing::info!(store = ?old, "removed the previous data key from the store the key moved away from");
+            if let Err(e) = db.forget_previous_key_left_in().await {
+                tracing::warn!(error = %e, "could not record that the previous data key was removed");
+            }
+        }
+        Err(e) => tracing::warn!(store = ?old, error = %e, "could not remove the previous data key from its old store yet"),
     }
 }
 
