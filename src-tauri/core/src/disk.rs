@@ -1,5 +1,6 @@
 //! The data dir's disk, bounded: what each part holds and what is free (`twitcher storage usage`,
-//! Settings), the budget of prepared copies an ADMIN sets (evictions: `broadcast::prepare`), the
+//! Settings), the budget of prepared copies an ADMIN sets (evictions, also per profile against
+//! its plan's storage: `broadcast::prepare::evict`), the
 //! warning before the disk fills, and the sweep of uploads a crash left half-received.
 
 use std::path::Path;

@@ -10,7 +10,7 @@ use twitcher_core::events::Event;
 use twitcher_core::jobs::{self, Job, JobStatus};
 use twitcher_core::library::{self, LibraryError, Sort, VideoQuery};
 use twitcher_core::media::Container;
-use twitcher_core::profiles::{self, Profile};
+use twitcher_core::profiles::{self, Plan, Profile};
 use twitcher_core::vault::KeyringPreference;
 use twitcher_core::Twitcher;
 
@@ -416,6 +416,70 @@ async fn prepared_copies_are_bounded_per_video_and_by_the_budget_and_leave_with_
     // Removing the video removes its copies.
     library::remove(&app, &ana, video_id).await.unwrap();
     assert_eq!(prepared(), Vec::<String>::new());
+}
+
+/// Issue 29: a profile's prepared copies count against its plan's storage, with its library. Bo
+/// (FREE, room for his library and one and a half copies) starts at three qualities: each new copy
+/// pushes his least recently used one out, so he keeps one; Ana (PRO) keeps all three of hers.
+/// The copy just made always stays — a copy is a cache, it never stops a start.
+#[tokio::test]
+async fn a_profiles_prepared_copies_count_against_its_plan_storage_and_the_oldest_go_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(&dir.path().join("data"), KeyringPreference::File).await;
+    let ana = profiles::register(&app, Some("Ana")).await.unwrap();
+    let ana = profiles::set_plan(&app, &ana.profile, &ana.uuid.to_string(), Plan::Pro).await.unwrap();
+    let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
+    assert_eq!(bo.plan, Plan::Free);
+    let quality = |fps: u32| twitcher_core::broadcast::Quality { fps, video_bitrate_k: 300, audio_bitrate_k: 64, width: 320, height: 180 };
+    let mine = |who: &Profile, name: &str, filter: &str| {
+        let file = make_video(dir.path(), name, "mp4", &["-t", "1", "-vf", filter]);
+        let (app, who) = (app.clone(), who.clone());
+        async move {
+            let id = import(&app, &who, &[file]).await[0].video_id.unwrap();
+            library::get(&app, &who, id).await.unwrap()
+        }
+    };
+    let anas = mine(&ana, "ana", "hue=h=90").await;
+    let bos = mine(&bo, "bo", "negate").await;
+    // A copy is named by its video's content and its quality.
+    let copies = |video: &library::Video| -> Vec<String> {
+        let hash = video.content_hash.clone().unwrap();
+        let mut fps: Vec<String> = std::fs::read_dir(app.data_dir().join("prepared"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&hash))
+            .filter_map(|n| n.split('-').find(|p| p.ends_with("fps")).map(str::to_string))
+            .collect();
+        fps.sort();
+        fps
+    };
+
+    // One copy's size, then Bo's plan: his library and one and a half copies.
+    twitcher_core::broadcast::prepare::ensure_prepared(&app, &bo, &bos, &quality(24)).await.unwrap();
+    let one = std::fs::read_dir(app.data_dir().join("prepared")).unwrap().flatten().map(|e| e.metadata().unwrap().len()).max().unwrap();
+    let mut free = profiles::plans(&app).await.unwrap()[0].1;
+    free.max_storage_bytes = Some(bos.size_bytes as u64 + one * 3 / 2);
+    profiles::set_plan_limits(&app, &ana, Plan::Free, &free).await.unwrap();
+
+    for fps in [25, 30] {
+        // Uses are ordered by their time: each in a later millisecond.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        twitcher_core::broadcast::prepare::ensure_prepared(&app, &bo, &bos, &quality(fps)).await.unwrap();
+        twitcher_core::broadcast::prepare::ensure_prepared(&app, &ana, &anas, &quality(fps)).await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    twitcher_core::broadcast::prepare::ensure_prepared(&app, &ana, &anas, &quality(24)).await.unwrap();
+    assert_eq!(copies(&bos), ["30fps"], "Bo keeps the copy he used last, within his plan");
+    assert_eq!(copies(&anas), ["24fps", "25fps", "30fps"], "Ana's plan has room for all of hers");
+
+    // The runtime's disk watch holds the same line after the plan shrinks: Bo's last copy goes
+    // once his library alone fills it (no broadcast plays it).
+    free.max_storage_bytes = Some(bos.size_bytes as u64);
+    profiles::set_plan_limits(&app, &ana, Plan::Free, &free).await.unwrap();
+    twitcher_core::broadcast::prepare::evict(&app, None).await.unwrap();
+    assert_eq!(copies(&bos), Vec::<String>::new());
+    assert_eq!(copies(&anas).len(), 3);
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! complies, a transcode otherwise, into an FLV that the source reads without encoding anything.
 //! Runs as a durable job; the result is cached in `prepared_media` and reused by every stream.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -132,17 +133,19 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
 /// How many qualities of one video are kept: a start at a fifth evicts the least recently used.
 pub const QUALITIES_PER_VIDEO: usize = 4;
 
-/// Keeps the prepared copies a bounded cache: at most [`QUALITIES_PER_VIDEO`] per video and at
-/// most the data dir's budget ([`crate::disk::prepared_budget`]) in all, the least recently used
-/// going first — never a copy of a video a running broadcast plays, nor `keep` (the copy just
-/// made, for the start waiting for it). Run after each preparation and by the runtime's disk
-/// watch. Returns the bytes freed.
+/// Keeps the prepared copies a bounded cache: at most [`QUALITIES_PER_VIDEO`] per video, each
+/// profile's copies within what its plan's storage leaves after its library (a copy counts for
+/// each profile whose video uses it), and at most the data dir's budget
+/// ([`crate::disk::prepared_budget`]) in all — the least recently used going first, never a copy
+/// of a video a running broadcast plays, nor `keep` (the copy just made, for the start waiting
+/// for it). A copy is only a cache: it never stops an upload or a start, it goes to make room.
+/// Run after each preparation and by the runtime's disk watch. Returns the bytes freed.
 pub async fn evict(app: &Twitcher, keep: Option<(i64, &str)>) -> Result<u64, BroadcastError> {
     let entries = app.db.prepared_entries().await?;
     let budget = crate::disk::prepared_budget(app).await?;
     // Files are shared by rows with the same content: count each once. (A copy made before
     // sizes were recorded is measured on disk.)
-    let mut sizes = std::collections::HashMap::new();
+    let mut sizes = HashMap::new();
     for e in &entries {
         let size = match e.size_bytes {
             0 => tokio::fs::metadata(&e.path).await.map(|m| m.len()).unwrap_or(0),
@@ -151,28 +154,46 @@ pub async fn evict(app: &Twitcher, keep: Option<(i64, &str)>) -> Result<u64, Bro
         sizes.insert(e.path.clone(), size);
     }
     let mut total: u64 = sizes.values().sum();
-    let mut per_video: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    let mut per_video: HashMap<i64, usize> = HashMap::new();
+    // Per profile: what its plan leaves for copies after its library (none: not limited), and
+    // what its copies take.
+    let mut room: HashMap<i64, Option<u64>> = HashMap::new();
+    let mut held: HashMap<i64, u64> = HashMap::new();
     for e in &entries {
         *per_video.entry(e.video_id).or_default() += 1;
+        *held.entry(e.owner_id).or_default() += sizes[&e.path];
+        if !room.contains_key(&e.owner_id) {
+            room.insert(e.owner_id, room_for_copies(app, e.owner_id).await?);
+        }
     }
     let mut freed = 0;
     // Least recently used first.
     for e in &entries {
         let too_many = per_video[&e.video_id] > QUALITIES_PER_VIDEO;
-        if e.in_use || keep == Some((e.video_id, e.key.as_str())) || !(too_many || total > budget) {
+        let over_plan = room[&e.owner_id].is_some_and(|room| held[&e.owner_id] > room);
+        if e.in_use || keep == Some((e.video_id, e.key.as_str())) || !(too_many || over_plan || total > budget) {
             continue;
         }
         let shared = app.db.delete_prepared(e.video_id, &e.key, &e.path).await?;
         *per_video.get_mut(&e.video_id).expect("counted") -= 1;
+        let bytes = sizes.get(&e.path).copied().unwrap_or(0);
+        *held.get_mut(&e.owner_id).expect("counted") -= bytes;
         if !shared {
-            let bytes = sizes.get(&e.path).copied().unwrap_or(0);
             crate::storage::remove_prepared(app, &e.path).await;
             total = total.saturating_sub(bytes);
             freed += bytes;
         }
-        tracing::info!(video_id = e.video_id, quality = %e.key, too_many, "evicted a prepared copy");
+        tracing::info!(video_id = e.video_id, quality = %e.key, too_many, over_plan, "evicted a prepared copy");
     }
     Ok(freed)
+}
+
+/// What a profile's plan storage leaves for prepared copies once its library is counted (none:
+/// its plan does not limit storage; a profile gone: nothing).
+async fn room_for_copies(app: &Twitcher, profile_id: i64) -> Result<Option<u64>, BroadcastError> {
+    let Some(profile) = app.db.user_by_id(profile_id).await? else { return Ok(Some(0)) };
+    let Some(quota) = app.db.plan_limits(profile.plan).await?.max_storage_bytes else { return Ok(None) };
+    Ok(Some(quota.saturating_sub(app.db.storage_used(profile_id).await?.max(0) as u64)))
 }
 
 /// Whether the source can be copied as is: H.264 High or Main, AAC, keyframes every 2 s, frame

@@ -8,6 +8,8 @@ use super::{Db, DbError};
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedEntry {
     pub video_id: i64,
+    /// The profile whose video it is (its plan's storage counts the copy).
+    pub owner_id: i64,
     pub key: String,
     pub path: String,
     pub size_bytes: i64,
@@ -17,7 +19,7 @@ pub struct PreparedEntry {
     pub in_use: bool,
 }
 
-type EntryRow = (i64, String, String, i64, String, i64);
+type EntryRow = (i64, i64, String, String, i64, String, i64);
 
 impl Db {
     /// Records that a broadcast uses this copy now (it goes last among the evictions).
@@ -44,15 +46,15 @@ impl Db {
     pub async fn prepared_entries(&self) -> Result<Vec<PreparedEntry>, DbError> {
         let used = super::videos::IN_USE_BY_A_BROADCAST.replace("$1", "p.video_id");
         let rows: Vec<EntryRow> = sqlx::query_as(&format!(
-            "SELECT p.video_id, p.profile_hash, p.path, COALESCE(p.size_bytes, 0), COALESCE(p.last_used_at, p.created_at), \
+            "SELECT p.video_id, v.uploader_id, p.profile_hash, p.path, COALESCE(p.size_bytes, 0), COALESCE(p.last_used_at, p.created_at), \
              CAST(CASE WHEN {used} THEN 1 ELSE 0 END AS BIGINT) \
-             FROM prepared_media p WHERE p.status = 'ready' AND p.path IS NOT NULL ORDER BY 5, p.id"
+             FROM prepared_media p JOIN videos v ON v.id = p.video_id WHERE p.status = 'ready' AND p.path IS NOT NULL ORDER BY 6, p.id"
         ))
         .fetch_all(self.pool())
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(video_id, key, path, size_bytes, last_used_at, in_use)| PreparedEntry { video_id, key, path, size_bytes, last_used_at, in_use: in_use != 0 })
+            .map(|(video_id, owner_id, key, path, size_bytes, last_used_at, in_use)| PreparedEntry { video_id, owner_id, key, path, size_bytes, last_used_at, in_use: in_use != 0 })
             .collect())
     }
 
