@@ -482,6 +482,43 @@ async fn a_profiles_prepared_copies_count_against_its_plan_storage_and_the_oldes
     assert_eq!(copies(&anas).len(), 3);
 }
 
+/// Issue 29: FFmpeg killed from outside while it prepares a copy (the OOM killer, an
+/// administrator) is not the file's fault: the job is tried again and the copy is made, instead
+/// of the preparation failing for good and the video marked unplayable at that quality.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preparation_whose_ffmpeg_is_killed_from_outside_is_tried_again_and_the_copy_is_made() {
+    let (dir, app, ana) = setup().await;
+    let file = make_video(dir.path(), "long", "mp4", &["-t", "20"]);
+    let video_id = import(&app, &ana, &[file]).await[0].video_id.unwrap();
+    let video = library::get(&app, &ana, video_id).await.unwrap();
+    let quality = twitcher_core::broadcast::Quality { fps: 30, video_bitrate_k: 2500, audio_bitrate_k: 160, width: 1280, height: 720 };
+    let job = twitcher_core::broadcast::prepare::enqueue(&app, &ana, &video, &quality).await.unwrap();
+    let worker = tokio::spawn({
+        let app = app.clone();
+        async move { jobs::run_until_done(&app, &[job]).await.unwrap() }
+    });
+    let mut killed = 0;
+    twitcher_testkit::wait_until(std::time::Duration::from_secs(60), "FFmpeg preparing", || {
+        let pids = twitcher_testkit::children_named(std::process::id(), "ffmpeg");
+        for pid in &pids {
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+        killed = pids.len();
+        killed > 0
+    });
+    let done = worker.await.unwrap();
+    assert_eq!(done[0].status, JobStatus::Succeeded, "{:?}", done[0].error);
+    assert_eq!(done[0].attempts, 2, "tried again once");
+    let hash = video.content_hash.clone().unwrap();
+    let copies: Vec<String> = std::fs::read_dir(app.data_dir().join("prepared"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&hash) && n.ends_with(".flv"))
+        .collect();
+    assert_eq!(copies.len(), 1, "the copy is made ({killed} FFmpeg killed): {copies:?}");
+}
+
 #[tokio::test]
 async fn edit_and_remove_and_removal_is_refused_while_a_stream_uses_the_video() {
     let (dir, app, ana) = setup().await;

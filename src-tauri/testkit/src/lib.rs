@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-pub use process::{output_within, wait_until, Guarded, COMMAND_LIMIT};
+pub use process::{children_named, output_within, wait_until, Guarded, COMMAND_LIMIT};
 
 /// Long enough for any one-shot helper (a 4 s test clip, a probe, a certificate) on a busy machine.
 const HELPER_LIMIT: Duration = Duration::from_secs(120);

@@ -204,3 +204,19 @@ pub fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) 
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The pids of `parent`'s children running `name` (or the bundle's `twitcher-name` sidecar), from /proc.
+pub fn children_named(parent: u32, name: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid …; comm may hold spaces and parentheses: split at the last ')'.
+        let Some((head, tail)) = stat.rsplit_once(')') else { continue };
+        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("");
+        let ppid: u32 = tail.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        if ppid == parent && (comm == name || comm.strip_prefix("twitcher-") == Some(name)) {
+            found.extend(entry.file_name().to_str().and_then(|p| p.parse::<i32>().ok()));
+        }
+    }
+    found
+}

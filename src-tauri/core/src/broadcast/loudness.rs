@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::BroadcastError;
 use crate::db::DbError;
 use crate::media::limits;
-use crate::media::runner::{Ffmpeg, Output, Report};
+use crate::media::runner::{Ended, Ffmpeg, Output, Report};
 use crate::Twitcher;
 
 const SETTING: &str = "loudness.target_lufs";
@@ -69,13 +69,14 @@ impl Measured {
 
 /// The first pass over `source`'s first audio track. `None` when there is nothing to normalise
 /// (no audio, or silence).
-pub async fn measure(source: &Path, target: f64) -> Result<Option<Measured>, String> {
+pub async fn measure(source: &Path, target: f64) -> Result<Option<Measured>, Ended> {
+    let ours = |message: String| Ended { message, killed: false };
     let args = ["-y".to_string(), "-nostats".into()].into_iter().chain(limits::input(source)).chain(
         ["-map", "0:a:0?", "-vn", "-sn", "-dn", "-af", &format!("loudnorm=I={target}:TP={TRUE_PEAK}:LRA={RANGE}:print_format=json"), "-f", "null", "-"]
             .map(String::from),
     );
     let limit = limits::read_limit(tokio::fs::metadata(source).await.map(|m| m.len()).unwrap_or(0));
-    let mut ffmpeg = Ffmpeg::start(args, Output::File, limits::ENCODE_MEMORY).map_err(|e| e.to_string())?;
+    let mut ffmpeg = Ffmpeg::start(args, Output::File, limits::ENCODE_MEMORY).map_err(|e| ours(e.to_string()))?;
     let mut log = String::new();
     let read = async {
         while let Some(report) = ffmpeg.next().await {
@@ -88,12 +89,12 @@ pub async fn measure(source: &Path, target: f64) -> Result<Option<Measured>, Str
     // Past the limit the handle is dropped, which kills FFmpeg.
     tokio::time::timeout(limit, read)
         .await
-        .map_err(|_| format!("FFmpeg took longer than its limit of {} s measuring its loudness and was stopped: is the file damaged?", limit.as_secs()))?;
+        .map_err(|_| ours(format!("FFmpeg took longer than its limit of {} s measuring its loudness and was stopped: is the file damaged?", limit.as_secs())))?;
     // FFmpeg names the input by its path: the message says "the file" instead.
-    ffmpeg
-        .finish()
-        .await
-        .map_err(|last| format!("FFmpeg could not prepare it (measuring its loudness: {})", last.replace(&source.display().to_string(), "the file")))?;
+    ffmpeg.finish_ended().await.map_err(|e| Ended {
+        message: format!("FFmpeg could not prepare it (measuring its loudness: {})", e.message.replace(&source.display().to_string(), "the file")),
+        ..e
+    })?;
     Ok(parse(&log))
 }
 

@@ -11,7 +11,7 @@ use super::{loudness, BroadcastError, Quality};
 use crate::db::broadcast::PreparedStatus;
 use crate::jobs::{self, JobContext, JobError, JobOutcome};
 use crate::library::Video;
-use crate::media::runner::{Ffmpeg, Output, Report};
+use crate::media::runner::{Ended, Ffmpeg, Output, Report};
 use crate::media::{self, limits, Tool};
 use crate::profiles::Profile;
 use crate::Twitcher;
@@ -94,7 +94,10 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
     // The first of loudnorm's two passes; the second runs within the preparation below.
     let target_lufs = loudness::target(app).await?;
     let measured = match video.codec_audio.is_some() {
-        true => loudness::measure(&source, target_lufs).await.map_err(&fail)?,
+        true => loudness::measure(&source, target_lufs).await.map_err(|e| match e.killed {
+            true => killed(&video.title, &e.message),
+            false => fail(e.message),
+        })?,
         false => None,
     };
     ctx.progress(0.05).await;
@@ -104,10 +107,13 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
         false => transcode_args(&source, &payload.quality, video.codec_audio.is_some(), audio_filter.as_deref()),
     };
     let result = run_ffmpeg(ctx, args, &part, video.duration_sec.unwrap_or(0.0)).await;
-    if let Err(message) = result {
+    if let Err(stopped) = result {
         // FFmpeg names the input by its path in the data dir: not for the user's eyes.
-        let message = message.replace(&source.display().to_string(), "the file");
+        let message = stopped.message.replace(&source.display().to_string(), "the file");
         let _ = tokio::fs::remove_file(&part).await;
+        if stopped.killed {
+            return Err(killed(&video.title, &message));
+        }
         app.db.set_prepared(video.id, &key, PreparedStatus::Failed, None, Some(&message)).await?;
         return Err(fail(message));
     }
@@ -128,6 +134,12 @@ pub(crate) async fn run_prepare_job(ctx: &mut JobContext<'_>) -> Result<JobOutco
         tracing::warn!(error = %e, "could not keep the prepared copies within their budget");
     }
     Ok(JobOutcome { video_id: Some(video.id) })
+}
+
+/// FFmpeg killed from outside (the OOM killer, an administrator) is not the file's fault: the
+/// job is tried again (within its attempts), and the copy is not marked failed.
+fn killed(title: &str, message: &str) -> JobError {
+    JobError::transient(format!("{title}: FFmpeg was stopped from outside while preparing it ({message}); trying again"))
 }
 
 /// How many qualities of one video are kept: a start at a fifth evicts the least recently used.
@@ -286,9 +298,10 @@ pub(crate) fn video_encode(q: &Quality, filter: &str) -> Vec<String> {
 
 /// Runs ffmpeg writing FLV to `out`, turning its progress into job progress. A cancelled job
 /// asks FFmpeg to quit at once (then kills it); the caller removes the partial file.
-async fn run_ffmpeg(ctx: &JobContext<'_>, args: Vec<String>, out: &Path, duration: f64) -> Result<(), String> {
+async fn run_ffmpeg(ctx: &JobContext<'_>, args: Vec<String>, out: &Path, duration: f64) -> Result<(), Ended> {
     let args = ["-y".to_string()].into_iter().chain(args).chain(["-f".into(), "flv".into(), out.display().to_string()]);
-    let mut ffmpeg = Ffmpeg::start(args, Output::File, limits::ENCODE_MEMORY).map_err(|e| e.to_string())?;
+    let ours = |message: String| Ended { message, killed: false };
+    let mut ffmpeg = Ffmpeg::start(args, Output::File, limits::ENCODE_MEMORY).map_err(|e| ours(e.to_string()))?;
     let limit = limits::encode_limit(duration);
     let deadline = tokio::time::sleep(limit);
     tokio::pin!(deadline);
@@ -296,11 +309,11 @@ async fn run_ffmpeg(ctx: &JobContext<'_>, args: Vec<String>, out: &Path, duratio
         tokio::select! {
             _ = ctx.cancel.cancelled() => {
                 ffmpeg.stop().await;
-                return Err("cancelled".into());
+                return Err(ours("cancelled".into()));
             }
             _ = &mut deadline => {
                 ffmpeg.stop().await;
-                return Err(format!("FFmpeg took longer than its limit of {} s on this file and was stopped: is it damaged?", limit.as_secs()));
+                return Err(ours(format!("FFmpeg took longer than its limit of {} s on this file and was stopped: is it damaged?", limit.as_secs())));
             }
             report = ffmpeg.next() => match report {
                 Some(Report::Progress(seconds)) if duration > 0.0 => ctx.progress(seconds / duration * 0.99).await,
@@ -309,5 +322,5 @@ async fn run_ffmpeg(ctx: &JobContext<'_>, args: Vec<String>, out: &Path, duratio
             },
         }
     }
-    ffmpeg.finish().await.map_err(|last| format!("FFmpeg could not prepare it ({last})"))
+    ffmpeg.finish_ended().await.map_err(|e| Ended { message: format!("FFmpeg could not prepare it ({})", e.message), ..e })
 }

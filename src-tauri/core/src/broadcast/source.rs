@@ -239,7 +239,7 @@ impl Passes {
             Input::Live(encode) => {
                 let reader = match (first, encode.take_reader()) {
                     (true, Some(live)) => live,
-                    _ if self.looped => spawn_live(encode.spec.clone()).await?.1,
+                    _ if self.looped => spawn_live(encode.spec.clone(), 0).await?.1,
                     _ => return Ok(None),
                 };
                 Ok(Some(Pass { reader: Reader::Live(reader), length: None, headers: None, entry: None }))
@@ -308,7 +308,19 @@ pub struct LiveEncode {
     reader: Option<FlvReader<BufReader<ChildStdout>>>,
     buffered: VecDeque<Tag>,
     spec: LiveSpec,
+    /// Added to the timestamps of the FFmpeg running now: where in the video it was started
+    /// again after the previous one died (0 for the first).
+    shift_ms: u32,
+    /// Where the video read so far ends (its last frame's timestamp plus a frame), in ms.
+    reached_ms: u32,
+    /// When FFmpeg died and was started again, within the last [`RESTART_WINDOW`].
+    restarts: VecDeque<Instant>,
 }
+
+/// An encoder that dies more often than this within [`RESTART_WINDOW`] ends the broadcast with
+/// its last error (it would only die again); fewer deaths are made good by starting it again.
+const MAX_RESTARTS: usize = 3;
+const RESTART_WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 struct LiveSpec {
@@ -319,12 +331,17 @@ struct LiveSpec {
 
 /// Starts ffmpeg encoding `source` in real time and reads until its sequence headers are known.
 pub async fn start_live(source: &Path, quality: &Quality, has_audio: bool) -> Result<(Headers, LiveEncode), FlvError> {
-    spawn_live(LiveSpec { source: source.to_path_buf(), quality: *quality, has_audio }).await
+    spawn_live(LiveSpec { source: source.to_path_buf(), quality: *quality, has_audio }, 0).await
 }
 
-async fn spawn_live(spec: LiveSpec) -> Result<(Headers, LiveEncode), FlvError> {
+/// A real-time encode of `spec` from `from_ms` into the video (its timestamps start at 0).
+async fn spawn_live(spec: LiveSpec, from_ms: u32) -> Result<(Headers, LiveEncode), FlvError> {
+    // Seeking the input (before `-i`) decodes from the keyframe before the point and drops what
+    // precedes it: the encode starts exactly there.
+    let seek = (from_ms > 0).then(|| ["-ss".to_string(), format!("{:.3}", f64::from(from_ms) / 1000.0)]);
     let args = ["-re".to_string()]
         .into_iter()
+        .chain(seek.into_iter().flatten())
         // Not normalised: loudnorm's only real-time mode holds 3 s of audio back (its look-ahead),
         // which would hold the whole stream back. The prepared copy made meanwhile is normalised.
         .chain(prepare::transcode_args(&spec.source, &spec.quality, spec.has_audio, None))
@@ -349,7 +366,7 @@ async fn spawn_live(spec: LiveSpec) -> Result<(Headers, LiveEncode), FlvError> {
             TagKind::Script => {}
         }
     }
-    Ok((headers, LiveEncode { child: Some(child), reader: Some(reader), buffered, spec }))
+    Ok((headers, LiveEncode { child: Some(child), reader: Some(reader), buffered, spec, shift_ms: 0, reached_ms: 0, restarts: VecDeque::new() }))
 }
 
 /// FFmpeg's warnings and errors during a live encode go to the log (redacted by the runner);
@@ -373,7 +390,69 @@ impl LiveEncode {
     fn take_reader(&mut self) -> Option<LiveEncode> {
         let child = self.child.take()?;
         let reader = self.reader.take()?;
-        Some(LiveEncode { child: Some(child), reader: Some(reader), buffered: std::mem::take(&mut self.buffered), spec: self.spec.clone() })
+        Some(LiveEncode {
+            child: Some(child),
+            reader: Some(reader),
+            buffered: std::mem::take(&mut self.buffered),
+            spec: self.spec.clone(),
+            shift_ms: 0,
+            reached_ms: 0,
+            restarts: VecDeque::new(),
+        })
+    }
+
+    /// The next tag of this encode. FFmpeg dying in the middle (killed, crashed: its output cut
+    /// short or its exit not a success) is not the video's end: it is started again where the
+    /// video had reached, its timestamps moved on to there, so receivers see one stream.
+    async fn next_tag(&mut self) -> Result<Option<Tag>, FlvError> {
+        loop {
+            let read = match (self.buffered.pop_front(), self.reader.as_mut()) {
+                (Some(tag), _) => Ok(Some(tag)),
+                (None, Some(reader)) => reader.next_tag().await,
+                (None, None) => return Ok(None),
+            };
+            let died = match read {
+                Ok(Some(mut tag)) => {
+                    tag.timestamp = tag.timestamp.saturating_add(self.shift_ms);
+                    if tag.kind == TagKind::Video && !tag.is_sequence_header() {
+                        let frame_ms = 1000 / self.spec.quality.fps.max(1);
+                        self.reached_ms = self.reached_ms.max(tag.timestamp.saturating_add(frame_ms));
+                    }
+                    return Ok(Some(tag));
+                }
+                Ok(None) => match self.child.take() {
+                    Some(child) => child.finish().await.err(),
+                    None => None,
+                },
+                Err(e) => Some(e.to_string()),
+            };
+            let Some(reason) = died else {
+                self.reader = None;
+                return Ok(None);
+            };
+            self.restart(reason).await?;
+        }
+    }
+
+    async fn restart(&mut self, reason: String) -> Result<(), FlvError> {
+        self.child = None;
+        self.reader = None;
+        let now = Instant::now();
+        self.restarts.retain(|at| now.duration_since(*at) < RESTART_WINDOW);
+        if self.restarts.len() >= MAX_RESTARTS {
+            return Err(FlvError::Damaged(format!("FFmpeg stopped encoding the video {} times within a minute: {reason}", MAX_RESTARTS + 1)));
+        }
+        self.restarts.push_back(now);
+        tracing::warn!(%reason, at_ms = self.reached_ms, "the live encode stopped before the video's end: starting it again there");
+        match spawn_live(self.spec.clone(), self.reached_ms).await {
+            Ok((_, fresh)) => {
+                let LiveEncode { child, reader, buffered, .. } = fresh;
+                (self.child, self.reader, self.buffered, self.shift_ms) = (child, reader, buffered, self.reached_ms);
+            }
+            // Nothing left to encode there (it died at the very end): the pass ends.
+            Err(e) => tracing::warn!(error = %e, "the live encode could not start again where it stopped: its pass ends there"),
+        }
+        Ok(())
     }
 }
 
@@ -381,11 +460,7 @@ impl Reader {
     async fn next_tag(&mut self) -> Result<Option<Tag>, FlvError> {
         match self {
             Reader::File(r) => r.next_tag().await,
-            Reader::Live(l) => match (l.buffered.pop_front(), l.reader.as_mut()) {
-                (Some(tag), _) => Ok(Some(tag)),
-                (None, Some(reader)) => reader.next_tag().await,
-                (None, None) => Ok(None),
-            },
+            Reader::Live(l) => l.next_tag().await,
         }
     }
 }

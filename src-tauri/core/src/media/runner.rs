@@ -117,14 +117,23 @@ impl Ffmpeg {
 
     /// Waits for FFmpeg to end (draining what it still reports); an error carries its last
     /// error line.
-    pub async fn finish(mut self) -> Result<(), String> {
+    pub async fn finish(self) -> Result<(), String> {
+        self.finish_ended().await.map_err(|e| e.message)
+    }
+
+    /// [`Ffmpeg::finish`], saying also whether FFmpeg was killed by a signal (from outside: a
+    /// limit of ours stops it through [`Ffmpeg::stop`] or by dropping it, before this is asked).
+    pub async fn finish_ended(mut self) -> Result<(), Ended> {
         while self.next().await.is_some() {}
-        let status = self.wait().await.map_err(|e| e.to_string())?;
+        let status = self.wait().await.map_err(|e| Ended { message: e.to_string(), killed: false })?;
         if status.success() {
-            Ok(())
-        } else {
-            Err(self.last_error().unwrap_or_else(|| format!("FFmpeg ended with {status}")))
+            return Ok(());
         }
+        #[cfg(unix)]
+        let killed = std::os::unix::process::ExitStatusExt::signal(&status).is_some_and(|s| s == libc::SIGKILL || s == libc::SIGTERM);
+        #[cfg(not(unix))]
+        let killed = false;
+        Err(Ended { message: self.last_error().unwrap_or_else(|| format!("FFmpeg ended with {status}")), killed })
     }
 
     /// Asks FFmpeg to finish (`q`: it flushes and closes its output) and kills it if it has not
@@ -154,6 +163,15 @@ impl Ffmpeg {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Why FFmpeg ended without success: its last error line, and whether it was killed from
+/// outside (SIGKILL, SIGTERM: the OOM killer, an administrator) — not the file's fault, so worth
+/// trying again.
+#[derive(Debug)]
+pub struct Ended {
+    pub message: String,
+    pub killed: bool,
 }
 
 impl Drop for Ffmpeg {
