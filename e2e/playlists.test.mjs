@@ -110,6 +110,8 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   await until(async () => (await textOf(driver, "now-playing")).startsWith("▶ Interview"), "the second item follows", 15000);
   await screenshot(driver, "71-playlist-live");
   await (await find(driver, "stop-broadcast")).click();
+  // It asks first (the safe answer focused); the broadcast stops on the red button.
+  await (await find(driver, "stop-broadcast-dialog-confirm")).click();
   // Counted in the page: element handles can go stale while the card is being removed.
   await until(async () => (await driver.executeScript(() => document.querySelectorAll('[data-testid="broadcast-card"]').length)) === 0, "the broadcast ended", 20000);
 
@@ -163,6 +165,11 @@ test("a weekly schedule is made in the Go live dialog and lists its next seven s
   }
   await screenshot(driver, "72-recurring-schedule");
   await (await find(driver, "schedule-delete")).click();
+  // Asked first: "Keep it" keeps it.
+  await (await find(driver, "schedule-delete-dialog-cancel")).click();
+  assert.equal((await invoke(driver, "list_schedules", {})).length, 1);
+  await (await find(driver, "schedule-delete")).click();
+  await (await find(driver, "schedule-delete-dialog-confirm")).click();
   await until(async () => (await driver.findElements(byTestId("schedule-card"))).length === 0, "the schedule was deleted", 10000);
   assert.deepEqual(await invoke(driver, "list_schedules", {}), []);
 });

@@ -108,7 +108,7 @@ test("a video goes live to an account from the window and Stop all ends it", asy
   // It asks first; nothing stops before the answer.
   await find(driver, "stop-all-dialog");
   assert.equal(await textOf(driver, "destination-state"), "live");
-  await (await find(driver, "confirm-stop-all")).click();
+  await (await find(driver, "stop-all-dialog-confirm")).click();
   await find(driver, "streams-empty", 20000);
   await driver.wait(async () => (await textOf(driver, "past-streams")).includes("ended"), 10000);
   await driver.wait(async () => posted.some((p) => p.event === "broadcast_ended"), 10000, "the webhook heard the end");
@@ -144,6 +144,7 @@ test("a broadcast scheduled for later shows its time and can be cancelled", asyn
   assert.match(when, new RegExp(String(later.getFullYear())));
   await screenshot(driver, "53-scheduled");
   await (await find(driver, "cancel-scheduled")).click();
+  await (await find(driver, "cancel-scheduled-dialog-confirm")).click();
   await find(driver, "streams-empty", 10000);
 });
 

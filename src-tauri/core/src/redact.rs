@@ -26,8 +26,11 @@ static STREAM_KEY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\blive_[A-Za-z0-9_]{6,}").expect("stream key regex"));
 static RTMP_URL_KEY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)(rtmps?://[^\s/]+/[^\s/]+/)[^\s?]+").expect("rtmp regex"));
-static AUTH_TOKEN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(bearer|oauth)(\s+|:)[A-Za-z0-9._~+/=-]+").expect("token regex"));
+/// A token after `Bearer`/`OAuth`: one with a digit in it, or 20 characters and more — never an
+/// ordinary word ("OAuth Redirect URL" is not a token).
+static AUTH_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(bearer|oauth)(\s+|:)(?:[A-Za-z._~+/=-]*[0-9][A-Za-z0-9._~+/=-]*|[A-Za-z0-9._~+/=-]{20,})").expect("token regex")
+});
 
 /// How many registered secrets are kept: far more than a machine's accounts and tokens in use.
 pub const KEEP: usize = 256;
@@ -121,6 +124,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ordinary_words_after_oauth_or_bearer_are_left_alone() {
+        let line = "register an application (OAuth Redirect URL: http://localhost); the bearer token goes in a header";
+        assert_eq!(redact(line), line);
+    }
+
+    #[test]
     fn uuids_are_replaced_in_any_case() {
         let line = "login 3F2504E0-4F89-41D3-9A0C-0305E82C3301 and 9b2c1f0e-8a7d-4c6b-b5a4-3e2f1d0c9b8a";
         assert_eq!(redact(line), "login [uuid] and [uuid]");
@@ -141,6 +150,7 @@ mod tests {
     #[test]
     fn bearer_and_oauth_tokens_are_removed() {
         assert_eq!(redact("Authorization: Bearer abc.def-123"), "Authorization: Bearer [redacted]");
+        assert_eq!(redact("oauth:abcdefghijklmnopqrstuvwxyz"), "oauth:[redacted]");
         assert_eq!(redact("Authorization: OAuth zzz999"), "Authorization: OAuth [redacted]");
     }
 

@@ -8,6 +8,11 @@ export type HealthSample = { at: number; kbps: number; reconnects: number; state
 /** How far back the health graphs go. */
 export const HISTORY_MS = 5 * 60 * 1000;
 
+/** States in which a destination counts as on air (or about to be, or coming back). */
+const ON_AIR = ["pending", "queued", "starting", "live", "reconnecting", "stopping"];
+
+export type OnAir = { channels: number; live: number; trouble: boolean; uptimeSec: number; kbps: number; nowPlaying: string | null };
+
 class JobsStore {
   /** Jobs by id: running ones, and finished ones until dismissed. */
   byId: Record<number, JobEvent> = $state({});
@@ -20,6 +25,20 @@ class JobsStore {
   /** The last five minutes of each destination's bitrate, reconnects and state, by stream id. */
   history: Record<number, HealthSample[]> = $state({});
   #started = false;
+
+  /** What is on air now (this window's destinations still running), for the header's strip. */
+  get onAir(): OnAir {
+    const running = Object.values(this.streams).filter((s) => ON_AIR.includes(s.state));
+    const live = running.filter((s) => s.state === "live");
+    return {
+      channels: running.length,
+      live: live.length,
+      trouble: running.some((s) => s.state === "reconnecting"),
+      uptimeSec: Math.max(0, ...live.map((s) => s.uptime_sec ?? 0)),
+      kbps: live.reduce((sum, s) => sum + (s.bitrate_10s_kbps ?? s.bitrate_kbps ?? 0), 0),
+      nowPlaying: running.find((s) => s.now_playing)?.now_playing ?? null,
+    };
+  }
 
   get list(): JobEvent[] {
     return Object.values(this.byId).sort((a, b) => a.job_id - b.job_id);
@@ -46,7 +65,7 @@ class JobsStore {
         if (before !== status.state) this.streamsVersion += 1;
         const now = Date.now();
         const samples = (this.history[status.stream_id] ?? []).filter((s) => now - s.at <= HISTORY_MS);
-        samples.push({ at: now, kbps: status.bitrate_kbps ?? 0, reconnects: status.reconnects, state: status.state });
+        samples.push({ at: now, kbps: status.bitrate_10s_kbps ?? status.bitrate_kbps ?? 0, reconnects: status.reconnects, state: status.state });
         this.history[status.stream_id] = samples;
       }
     });

@@ -1,0 +1,148 @@
+// Issue 31, the broken items first: what the window says must be true and nothing that takes a
+// channel off air or deletes something acts without asking. Against a real ingest (nginx-rtmp):
+// the on-air strip on every tab with a 10-second bitrate that is never 0 while nginx receives,
+// signing out while live asks, a playlist's Delete asks (the webview's confirm() did not stop
+// it), red "Remove" buttons, and one setup card instead of a developer paragraph per account.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { statSync } from "node:fs";
+import { launch, find, screenshot, createProfile, textOf, byTestId, startIngest, makeVideo, invoke, until, sleep } from "./harness.mjs";
+
+let session;
+let ingest;
+const KEY = "live_3131_e2eTrustKeyNotShown";
+
+before(async () => {
+  ingest = await startIngest();
+  makeVideo(path.join(ingest.dir, "Night show.mp4"));
+  session = await launch();
+});
+after(async () => {
+  try {
+    await session?.stop();
+  } finally {
+    await ingest?.stop();
+  }
+});
+
+/** Which element has the keyboard focus (its data-testid). */
+const focused = (driver) => driver.executeScript(() => document.activeElement?.getAttribute("data-testid"));
+
+/** The computed text colour of an element, as [r, g, b] (painted on a canvas: Tailwind's colours
+ *  are oklch(), which getComputedStyle reports as such). */
+function colourOf(driver, id) {
+  return driver.executeScript((id) => {
+    const ctx = document.createElement("canvas").getContext("2d");
+    ctx.fillStyle = getComputedStyle(document.querySelector(`[data-testid="${id}"]`)).color;
+    ctx.fillRect(0, 0, 1, 1);
+    return [...ctx.getImageData(0, 0, 1, 1).data.slice(0, 3)];
+  }, id);
+}
+
+test("without a Twitch application the Accounts tab says so once, and its Remove buttons are red", async () => {
+  const { driver } = session;
+  await createProfile(driver, "Trust E2E");
+  for (const [name, channel] of [["Main", "3131"], ["Second", "3132"]]) {
+    await invoke(driver, "add_account", {
+      input: { display_name: name, channel_id: channel, login: null, ingest_server: ingest.server },
+      streamKey: channel === "3131" ? KEY : "live_3132_e2eTrustSecondKey",
+    });
+  }
+  await (await find(driver, "tab-accounts")).click();
+  await find(driver, "twitch-setup");
+  await driver.wait(async () => (await driver.findElements(byTestId("account-row-name"))).length === 2, 10000);
+  // Said once, in plain words: no note under each account, nothing masked as if it were a secret.
+  await sleep(1000);
+  assert.equal((await driver.findElements(byTestId("stats-note"))).length, 0, "no developer paragraph under each account");
+  const page = await driver.executeScript(() => document.body.innerText);
+  assert.ok(!page.includes("[redacted]"), page);
+  assert.equal(await (await find(driver, "connect-twitch")).isEnabled(), false, "Connect with Twitch waits for the application");
+  // A destructive button is red: its own colour wins over the ghost button's.
+  const [r, g, b] = await colourOf(driver, "remove-account");
+  assert.ok(r > 200 && r > g + 40 && r > b + 40, `Remove is red, not white: rgb(${r}, ${g}, ${b})`);
+  await screenshot(driver, "80-accounts-setup-card");
+});
+
+test("a playlist's Delete asks first: the safe answer is focused and keeps it, Delete playlist removes it", async () => {
+  const { driver } = session;
+  const playlist = await invoke(driver, "create_playlist", { name: "Keep me" });
+  await (await find(driver, "tab-playlists")).click();
+  await driver.wait(async () => (await textOf(driver, "playlist-name")) === "Keep me", 10000);
+  await (await find(driver, "playlist-delete")).click();
+  await find(driver, "playlist-delete-dialog");
+  assert.equal(await focused(driver), "playlist-delete-dialog-cancel", "the safe answer has the focus");
+  assert.match(await textOf(driver, "playlist-delete-dialog-body"), /its videos stay in the library/);
+  await screenshot(driver, "81-playlist-delete-asks");
+  await (await find(driver, "playlist-delete-dialog-cancel")).click();
+  assert.deepEqual((await invoke(driver, "list_playlists", {})).map((p) => p.id), [playlist.id], "Keep it keeps it");
+  await (await find(driver, "playlist-delete")).click();
+  await (await find(driver, "playlist-delete-dialog-confirm")).click();
+  await until(async () => (await invoke(driver, "list_playlists", {})).length === 0, "the playlist deleted", 10000);
+});
+
+test("while live every tab shows the on-air strip, the bitrate is never 0 while nginx receives, and signing out asks", async () => {
+  const { driver } = session;
+  await invoke(driver, "import_videos", { paths: [path.join(ingest.dir, "Night show.mp4")] });
+  const video = await until(async () => (await invoke(driver, "list_videos", { query: {} })).items.find((v) => v.status === "ready"), "the import");
+  const account = (await invoke(driver, "list_accounts", {})).find((a) => a.display_name === "Main");
+  const started = await invoke(driver, "start_broadcast", {
+    request: {
+      video_id: video.id, account_ids: [account.id], title: "Night", category: null, tags: [],
+      quality: { fps: 30, video_bitrate_k: 1500, audio_bitrate_k: 128, width: 640, height: 360 }, loop: true, live_encode: true,
+    },
+  });
+  assert.equal(started.stream_ids.length, 1);
+  await (await find(driver, "tab-videos")).click();
+  // On a tab that is not Streams, the strip says it is live.
+  await driver.wait(async () => (await textOf(driver, "on-air-state")) === "● LIVE", 30000, "the on-air strip");
+  assert.equal(await textOf(driver, "on-air-channels"), "1/1 channel");
+  await (await find(driver, "tab-streams")).click();
+  await driver.wait(async () => (await textOf(driver, "destination-state")) === "live", 30000, "live");
+  // Once nginx has received over 1 Mb/s for a while, the window never says 0 kbps.
+  const recording = path.join(ingest.dir, "records", `${KEY}.flv`);
+  const size = () => statSync(recording, { throwIfNoEntry: false })?.size ?? 0;
+  await sleep(3000);
+  const [before, t0] = [size(), Date.now()];
+  const seen = [];
+  for (let i = 0; i < 12; i++) {
+    await sleep(500);
+    seen.push([await textOf(driver, "destination-bitrate"), await textOf(driver, "on-air-bitrate")]);
+  }
+  const receivedKbps = ((size() - before) * 8) / (Date.now() - t0);
+  assert.ok(receivedKbps > 1000, `nginx received ${receivedKbps.toFixed(0)} kbps`);
+  for (const [row, strip] of seen) {
+    assert.ok(parseInt(row, 10) > 500, `the row says ${row} while nginx receives ${receivedKbps.toFixed(0)} kbps (all: ${JSON.stringify(seen)})`);
+    assert.ok(parseInt(strip.replace(/,/g, ""), 10) > 500, `the strip says ${strip}`);
+  }
+  await screenshot(driver, "82-on-air-strip");
+  // The strip holds at the smallest window size the app supports.
+  const rect = await driver.manage().window().getRect();
+  await driver.manage().window().setRect({ width: 1024, height: 640 });
+  await (await find(driver, "tab-videos")).click();
+  await sleep(500);
+  assert.equal(await driver.executeScript(() => document.documentElement.scrollWidth <= window.innerWidth), true, "nothing runs off the side");
+  await screenshot(driver, "84-on-air-strip-1024x640");
+  await driver.manage().window().setRect({ width: rect.width, height: rect.height });
+  await (await find(driver, "tab-streams")).click();
+
+  // Signing out while live asks, says what keeps running, and the safe answer is focused.
+  await (await find(driver, "sign-out")).click();
+  await find(driver, "sign-out-dialog");
+  assert.equal(await focused(driver), "sign-out-dialog-cancel");
+  assert.match(await textOf(driver, "sign-out-dialog-body"), /^1 channel keeps streaming after you sign out/);
+  await screenshot(driver, "83-sign-out-while-live");
+  await (await find(driver, "sign-out-dialog-cancel")).click();
+  await find(driver, "dashboard");
+
+  // A channel's Stop asks too; "Keep streaming" keeps it live.
+  await (await find(driver, "stop-destination")).click();
+  await (await find(driver, "stop-destination-dialog-cancel")).click();
+  await sleep(1000);
+  assert.equal((await invoke(driver, "list_streams", {}))[0].status, "live");
+  await (await find(driver, "stop-broadcast")).click();
+  await (await find(driver, "stop-broadcast-dialog-confirm")).click();
+  await until(async () => (await invoke(driver, "list_streams", {}))[0].status === "ended", "the broadcast ended", 20000);
+  await until(async () => (await driver.findElements(byTestId("on-air"))).length === 0, "the strip gone", 10000);
+  assert.ok(!(await driver.getPageSource()).includes("e2eTrustKeyNotShown"));
+});
