@@ -330,6 +330,19 @@ export function makeVideo(file) {
     "-t", "4", "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", file]);
 }
 
+/**
+ * Starts a looping broadcast of `videoId` to `accountIds` through the window's command, encoded
+ * live at 640x360 (no preparation to wait for); returns what `start_broadcast` answered.
+ */
+export function startLive(driver, { videoId, accountIds, title, videoKbps = 800 }) {
+  return invoke(driver, "start_broadcast", {
+    request: {
+      video_id: videoId, account_ids: accountIds, title, category: null, tags: [],
+      quality: { fps: 30, video_bitrate_k: videoKbps, audio_bitrate_k: 128, width: 640, height: 360 }, loop: true, live_encode: true,
+    },
+  });
+}
+
 /** Calls a Tauri command from the page, as the UI would; fails the test on an error result. */
 export async function invoke(driver, command, args) {
   const result = await driver.executeAsyncScript(

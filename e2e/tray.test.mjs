@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { app, launch, find, screenshot, createProfile, textOf, startIngest, makeVideo, invoke, shotsDir, until, sleep, run, x11, within } from "./harness.mjs";
+import { app, launch, find, screenshot, createProfile, textOf, startIngest, makeVideo, invoke, startLive, shotsDir, until, sleep, run, x11, within } from "./harness.mjs";
 import { spawnOwned } from "./processes.mjs";
 
 let session;
@@ -87,12 +87,7 @@ test("closing the window while live hides it to the tray, and the tray's Stop al
     const page = await invoke(driver, "list_videos", { query: {} });
     return page.items.find((v) => v.status === "ready");
   }, "the import");
-  const started = await invoke(driver, "start_broadcast", {
-    request: {
-      video_id: video.id, account_ids: [account.id], title: "Tray night", category: null, tags: [],
-      quality: { fps: 30, video_bitrate_k: 800, audio_bitrate_k: 128, width: 640, height: 360 }, loop: true, live_encode: true,
-    },
-  });
+  const started = await startLive(driver, { videoId: video.id, accountIds: [account.id], title: "Tray night" });
   assert.equal(started.stream_ids.length, 1);
   await (await find(driver, "tab-streams")).click();
   await driver.wait(async () => (await textOf(driver, "destination-state")) === "live", 30000, "live");

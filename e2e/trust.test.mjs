@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { statSync } from "node:fs";
-import { launch, find, screenshot, createProfile, textOf, byTestId, startIngest, makeVideo, invoke, until, sleep } from "./harness.mjs";
+import { launch, find, screenshot, createProfile, textOf, byTestId, startIngest, makeVideo, invoke, startLive, until, sleep } from "./harness.mjs";
 
 let session;
 let ingest;
@@ -86,12 +86,7 @@ test("while live every tab shows the on-air strip, the bitrate is never 0 while 
   await invoke(driver, "import_videos", { paths: [path.join(ingest.dir, "Night show.mp4")] });
   const video = await until(async () => (await invoke(driver, "list_videos", { query: {} })).items.find((v) => v.status === "ready"), "the import");
   const account = (await invoke(driver, "list_accounts", {})).find((a) => a.display_name === "Main");
-  const started = await invoke(driver, "start_broadcast", {
-    request: {
-      video_id: video.id, account_ids: [account.id], title: "Night", category: null, tags: [],
-      quality: { fps: 30, video_bitrate_k: 1500, audio_bitrate_k: 128, width: 640, height: 360 }, loop: true, live_encode: true,
-    },
-  });
+  const started = await startLive(driver, { videoId: video.id, accountIds: [account.id], title: "Night", videoKbps: 1500 });
   assert.equal(started.stream_ids.length, 1);
   await (await find(driver, "tab-videos")).click();
   // On a tab that is not Streams, the strip says it is live.
