@@ -141,3 +141,37 @@ test("while live every tab shows the on-air strip, the bitrate is never 0 while 
   await until(async () => (await driver.findElements(byTestId("on-air"))).length === 0, "the strip gone", 10000);
   assert.ok(!(await driver.getPageSource()).includes("e2eTrustKeyNotShown"));
 });
+
+test("a destination that fails keeps its row with its reason and time, and a banner on every tab says so until dismissed", async () => {
+  const { driver } = session;
+  const video = (await invoke(driver, "list_videos", { query: {} })).items[0];
+  const main = (await invoke(driver, "list_accounts", {})).find((a) => a.display_name === "Main");
+  // An ingest nobody listens on: the destination never connects and fails after its attempts.
+  const broken = await invoke(driver, "add_account", {
+    input: { display_name: "Unreachable", channel_id: "3133", login: null, ingest_server: "rtmp://127.0.0.1:9/app" },
+    streamKey: "live_3133_e2eTrustBrokenKey",
+  });
+  await startLive(driver, { videoId: video.id, accountIds: [main.id, broken.id], title: "Half" });
+  await (await find(driver, "tab-videos")).click();
+  await find(driver, "failure-banner", 40000);
+  assert.match(await textOf(driver, "failure-text"), /^at \d\d:\d\d/);
+  await (await find(driver, "failure-show")).click();
+  // The card still has both rows: the live one and the failed one, red, with why and when.
+  await driver.wait(async () => (await driver.findElements(byTestId("destination-row"))).length === 2, 10000, "both rows");
+  const states = await driver.executeScript(() => [...document.querySelectorAll('[data-testid="destination-state"]')].map((e) => e.textContent.trim()));
+  assert.deepEqual([...states].sort(), ["failed", "live"]);
+  assert.match(await textOf(driver, "destination-failure"), /^Failed at \d{1,2}:\d\d( [AP]M)?: cannot connect to 127\.0\.0\.1:9/);
+  assert.equal((await driver.findElements(byTestId("stop-destination"))).length, 1, "only the live channel has a Stop");
+  await sleep(8000);
+  assert.equal((await driver.findElements(byTestId("destination-failure"))).length, 1, "the failed row stays");
+  await screenshot(driver, "85-failed-destination-stays");
+  await (await find(driver, "failure-dismiss")).click();
+  assert.equal((await driver.findElements(byTestId("failure-banner"))).length, 0);
+  await (await find(driver, "stop-all")).click();
+  await (await find(driver, "stop-all-dialog-confirm")).click();
+  await find(driver, "streams-empty", 20000);
+  // Recent says when each ended, how long it ran, and why the failed one failed.
+  await driver.wait(async () => (await driver.findElements(byTestId("past-reason"))).length >= 1, 10000, "the reason in Recent");
+  assert.match(await textOf(driver, "past-streams"), / – \d{1,2}:\d\d( [AP]M)? · \d+:\d\d/);
+  await screenshot(driver, "86-recent-with-reasons");
+});

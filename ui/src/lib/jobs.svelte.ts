@@ -11,6 +11,8 @@ export const HISTORY_MS = 5 * 60 * 1000;
 /** States in which a destination counts as on air (or about to be, or coming back). */
 const ON_AIR = ["pending", "queued", "starting", "live", "reconnecting", "stopping"];
 
+export type Failure = { stream_id: number; at: number; error: string | null };
+
 export type OnAir = { channels: number; live: number; trouble: boolean; uptimeSec: number; kbps: number; nowPlaying: string | null };
 
 class JobsStore {
@@ -22,6 +24,8 @@ class JobsStore {
   streams: Record<number, StreamStatus> = $state({});
   /** Bumped when a destination changes state, so stream lists know to reload. */
   streamsVersion = $state(0);
+  /** Destinations that failed while this window ran, for the banner on every tab, until dismissed. */
+  failures: Failure[] = $state([]);
   /** The last five minutes of each destination's bitrate, reconnects and state, by stream id. */
   history: Record<number, HealthSample[]> = $state({});
   #started = false;
@@ -63,6 +67,9 @@ class JobsStore {
         const before = this.streams[status.stream_id]?.state;
         this.streams[status.stream_id] = status;
         if (before !== status.state) this.streamsVersion += 1;
+        if (status.state === "failed" && before !== "failed") {
+          this.failures.push({ stream_id: status.stream_id, at: Date.now(), error: status.error });
+        }
         const now = Date.now();
         const samples = (this.history[status.stream_id] ?? []).filter((s) => now - s.at <= HISTORY_MS);
         samples.push({ at: now, kbps: status.bitrate_10s_kbps ?? status.bitrate_kbps ?? 0, reconnects: status.reconnects, state: status.state });
