@@ -152,7 +152,13 @@ test("a weekly schedule is made in the Go live dialog and lists its next seven s
   await (await near("go-live-start")).click();
   await find(driver, "schedule-card", 15000);
   await until(async () => (await driver.findElements(byTestId("go-live-dialog"))).length === 0, "the dialog closed", 5000);
-  assert.match(await textOf(driver, "schedule-when"), /^mon, wed at 20:00 \(Europe\/Berlin\) for 2 h$/);
+  // What, where and when, in the schedule's own zone (20:00 in Berlin; the clock's habit, 12 h here).
+  assert.equal(await textOf(driver, "schedule-what"), "Late show");
+  assert.equal(await textOf(driver, "schedule-where"), "to Main");
+  assert.match(await textOf(driver, "schedule-when"), /^Mon, Wed at (20:00|08:00 PM) Europe\/Berlin, for 2 h$/);
+  for (const start of await driver.findElements(By.css('[data-testid="schedule-next"] li'))) {
+    assert.match(await start.getText(), /(20:00|08:00 PM)$/, "every start in Berlin's time, as the line above");
+  }
   const starts = await driver.findElements(By.css('[data-testid="schedule-next"] li'));
   assert.equal(starts.length, 7);
   // Asked for the Twitch schedule with an account added by hand: the card says why it is not there.

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { statSync } from "node:fs";
+import { copyFileSync, statSync } from "node:fs";
 import { launch, find, screenshot, createProfile, textOf, byTestId, startIngest, makeVideo, invoke, startLive, until, sleep } from "./harness.mjs";
 
 let session;
@@ -174,4 +174,17 @@ test("a destination that fails keeps its row with its reason and time, and a ban
   await driver.wait(async () => (await driver.findElements(byTestId("past-reason"))).length >= 1, 10000, "the reason in Recent");
   assert.match(await textOf(driver, "past-streams"), / – \d{1,2}:\d\d( [AP]M)? · \d+:\d\d/);
   await screenshot(driver, "86-recent-with-reasons");
+});
+
+test("the same video imported three more times is one skip line, and Dismiss all clears it", async () => {
+  const { driver } = session;
+  const copies = [1, 2, 3].map((i) => path.join(ingest.dir, `Night show copy ${i}.mp4`));
+  for (const copy of copies) copyFileSync(path.join(ingest.dir, "Night show.mp4"), copy);
+  await (await find(driver, "tab-videos")).click();
+  await invoke(driver, "import_videos", { paths: copies });
+  await driver.wait(async () => (await textOf(driver, "import-duplicates").catch(() => "")) === "3 files skipped: already in your library", 30000, "one skip line");
+  assert.equal((await driver.findElements(byTestId("import-error"))).length, 0, "no red row per file");
+  await screenshot(driver, "87-duplicates-one-line");
+  await (await find(driver, "import-dismiss-all")).click();
+  await until(async () => (await driver.findElements(byTestId("import-summary"))).length === 0, "the summary dismissed", 5000);
 });

@@ -24,6 +24,10 @@ class JobsStore {
   streams: Record<number, StreamStatus> = $state({});
   /** Bumped when a destination changes state, so stream lists know to reload. */
   streamsVersion = $state(0);
+  /** When each destination entered its current state (ms), for "reconnecting · 0:34". */
+  since: Record<number, number> = $state({});
+  /** The time now, ticking once a second while anything runs (what "since" is read against). */
+  now = $state(Date.now());
   /** Destinations that failed while this window ran, for the banner on every tab, until dismissed. */
   failures: Failure[] = $state([]);
   /** The last five minutes of each destination's bitrate, reconnects and state, by stream id. */
@@ -66,7 +70,11 @@ class JobsStore {
         const { type: _type, ...status } = payload;
         const before = this.streams[status.stream_id]?.state;
         this.streams[status.stream_id] = status;
-        if (before !== status.state) this.streamsVersion += 1;
+        if (before !== status.state) {
+          this.streamsVersion += 1;
+          this.since[status.stream_id] = Date.now();
+        }
+        this.now = Date.now();
         if (status.state === "failed" && before !== "failed") {
           this.failures.push({ stream_id: status.stream_id, at: Date.now(), error: status.error });
         }

@@ -56,7 +56,7 @@ struct HelixChannel {
     game_name: String,
 }
 
-fn blank(account: &Account, note: Option<String>) -> AccountStats {
+fn blank(account: &Account, note: String) -> AccountStats {
     AccountStats {
         account_id: account.id,
         login: account.login.clone(),
@@ -66,7 +66,7 @@ fn blank(account: &Account, note: Option<String>) -> AccountStats {
         title: None,
         game_name: None,
         fetched_unix: None,
-        note,
+        note: Some(note),
     }
 }
 
@@ -90,13 +90,10 @@ pub async fn stats(app: &Twitcher, actor: &Profile, account_id: Option<i64>, ref
         }
         let via = if usable(account) { Some(account.id) } else { any_connected };
         let fetched = match (&client, via) {
-            // Not set up on this computer: a state of the machine, not of each account (the
-            // window says it once, above the accounts).
-            (Err(TwitchError::NoClientId), _) => Err(None),
-            (Err(e), _) => Err(Some(e.to_string())),
-            (Ok(_), None) if account.auth_problem.is_some() => Err(account.auth_problem.clone()),
-            (Ok(_), None) => Err(Some("followers and viewers need a channel connected with Twitch: use Connect with Twitch".to_string())),
-            (Ok(client), Some(via)) => fetch(app, client, actor, via, account).await.map_err(|e| Some(e.to_string())),
+            (Err(e), _) => Err(e.to_string()),
+            (Ok(_), None) if account.auth_problem.is_some() => Err(account.auth_problem.clone().unwrap_or_default()),
+            (Ok(_), None) => Err("followers and viewers need a channel connected with Twitch: use Connect with Twitch".to_string()),
+            (Ok(client), Some(via)) => fetch(app, client, actor, via, account).await.map_err(|e| e.to_string()),
         };
         match fetched {
             Ok(stats) => {
@@ -105,7 +102,7 @@ pub async fn stats(app: &Twitcher, actor: &Profile, account_id: Option<i64>, ref
             }
             // Keep showing the last numbers, saying why they are old.
             Err(note) => out.push(match cached {
-                Some(old) => AccountStats { note, ..old },
+                Some(old) => AccountStats { note: Some(note), ..old },
                 None => blank(account, note),
             }),
         }
