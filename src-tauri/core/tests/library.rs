@@ -173,6 +173,8 @@ async fn an_ffmpeg_run_past_its_limit_is_killed_and_the_next_job_still_runs() {
     let long = make_video(dir.path(), "long", "mp4", &["-t", "120"]);
     let short = make_video(dir.path(), "short", "mp4", &[]);
     std::env::set_var("TWITCHER_TEST_FFMPEG_LIMIT_MS", "1");
+    // This test's file only: another test of the run may be reading a file of the same name.
+    let pattern = format!("ff(mpeg|probe).*{}", long.display());
     let (ids, _) = library::import(&app, &ana, &[long]).await.unwrap();
     let started = std::time::Instant::now();
     let done = jobs::run_until_done(&app, &ids).await.unwrap();
@@ -180,7 +182,7 @@ async fn an_ffmpeg_run_past_its_limit_is_killed_and_the_next_job_still_runs() {
     assert_eq!(done[0].status, JobStatus::Failed);
     assert!(done[0].error.as_deref().is_some_and(|e| e.contains("longer than its limit")), "{:?}", done[0].error);
     // (A killed child may take a moment to be reaped.)
-    let running = || String::from_utf8(std::process::Command::new("pgrep").args(["-a", "-f", "ff(mpeg|probe).*long.mp4"]).output().unwrap().stdout).unwrap();
+    let running = || String::from_utf8(std::process::Command::new("pgrep").args(["-a", "-f", &pattern]).output().unwrap().stdout).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while !running().is_empty() && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -488,7 +490,7 @@ async fn a_profiles_prepared_copies_count_against_its_plan_storage_and_the_oldes
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preparation_whose_ffmpeg_is_killed_from_outside_is_tried_again_and_the_copy_is_made() {
     let (dir, app, ana) = setup().await;
-    let file = make_video(dir.path(), "long", "mp4", &["-t", "20"]);
+    let file = make_video(dir.path(), "killed midway", "mp4", &["-t", "20"]);
     let video_id = import(&app, &ana, &[file]).await[0].video_id.unwrap();
     let video = library::get(&app, &ana, video_id).await.unwrap();
     let quality = twitcher_core::broadcast::Quality { fps: 30, video_bitrate_k: 2500, audio_bitrate_k: 160, width: 1280, height: 720 };
