@@ -300,7 +300,7 @@ export async function choose(driver, id, value) {
 
 /**
  * nginx with the RTMP module on a free loopback port, recording every stream key to
- * `dir/records/<key>.flv`. Returns { dir, port, server (the ingest URL), stop }.
+ * `dir/records/<key>.flv`. Returns { dir, port, server (the ingest URL), stop, restart(downMs) }.
  */
 export async function startIngest() {
   const dir = mkdtempSync(path.join(os.tmpdir(), "twitcher-e2e-live-"));
@@ -314,14 +314,29 @@ events { worker_connections 64; }
 rtmp { server { listen 127.0.0.1:${port};
   application app { live on; record all; record_path ${dir}/records; record_unique off; record_append on; } } }
 `);
-  const nginx = spawnOwned("nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" }, "nginx");
-  try {
-    await waitForPort(port, 10000);
-  } catch (e) {
-    await nginx.unit.end();
-    throw e;
-  }
-  return { dir, port, server: `rtmp://127.0.0.1:${port}/app`, stop: () => nginx.unit.end() };
+  const spawn = async () => {
+    const nginx = spawnOwned("nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" }, "nginx");
+    try {
+      await waitForPort(port, 10000);
+    } catch (e) {
+      await nginx.unit.end();
+      throw e;
+    }
+    return nginx;
+  };
+  let nginx = await spawn();
+  return {
+    dir,
+    port,
+    server: `rtmp://127.0.0.1:${port}/app`,
+    stop: () => nginx.unit.end(),
+    /** An outage of `downMs`, then the same ingest on the same port (recording on). */
+    restart: async (downMs) => {
+      await nginx.unit.end();
+      await sleep(downMs);
+      nginx = await spawn();
+    },
+  };
 }
 
 /** A 4 s 640x360 test video with a tone, made by ffmpeg. */

@@ -130,6 +130,17 @@ test("while live every tab shows the on-air strip, the bitrate is never 0 while 
   await (await find(driver, "sign-out-dialog-cancel")).click();
   await find(driver, "dashboard");
 
+  // An ingest outage: the row says for how long it has been reconnecting, and its uptime stops
+  // instead of running on; then it is live again.
+  await ingest.restart(4000);
+  await driver.wait(async () => (await textOf(driver, "destination-state")) === "reconnecting", 15000, "reconnecting");
+  await driver.wait(async () => /^·\s\d:\d\d$/.test(await textOf(driver, "reconnecting-for").catch(() => "")), 10000, "how long it has been reconnecting");
+  assert.equal(await textOf(driver, "destination-uptime"), "–", "no uptime running on while reconnecting");
+  assert.equal(await textOf(driver, "destination-bitrate"), "–", "no bitrate while nothing is sent");
+  assert.equal(await textOf(driver, "on-air-state"), "● OFF AIR, RECONNECTING", "the bar does not say it is starting");
+  await screenshot(driver, "88-reconnecting-for");
+  await driver.wait(async () => (await textOf(driver, "destination-state")) === "live", 30000, "live again");
+
   // A channel's Stop asks too; "Keep streaming" keeps it live.
   await (await find(driver, "stop-destination")).click();
   await (await find(driver, "stop-destination-dialog-cancel")).click();
