@@ -142,7 +142,8 @@ pub async fn run(app: Twitcher, cancel: CancellationToken, notify: impl Fn(&Aler
 /// The alerts task's name in the health table.
 pub const TASK: &str = "alerts";
 
-/// [`run`], reporting each event handled and each quiet [`IDLE_TURN`] as a turn of `beat`.
+/// [`run`], reporting each event handled and each quiet period of `beat` ([`IDLE_TURN`] unless
+/// the runtime says otherwise) as a turn.
 pub async fn run_with(app: Twitcher, cancel: CancellationToken, notify: Present, beat: crate::tasks::Beat) {
     let mut events = app.events.subscribe();
     let mut seen: HashMap<i64, Seen> = HashMap::new();
@@ -157,11 +158,12 @@ pub async fn run_with(app: Twitcher, cancel: CancellationToken, notify: Present,
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a TLS backend is compiled in");
+    let idle_turn = beat.period();
     loop {
         beat.ok();
         let event = tokio::select! {
             e = events.recv() => e,
-            _ = tokio::time::sleep(IDLE_TURN) => continue,
+            _ = tokio::time::sleep(idle_turn) => continue,
             _ = cancel.cancelled() => match events.try_recv() {
                 Ok(e) => Ok(e),
                 Err(_) => return,

@@ -122,6 +122,21 @@ impl Twitcher {
         &self.db
     }
 
+    /// What this process keeps in memory, part by part, as counts: a test of a long run checks
+    /// that none grows (feature `testing`).
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn testing_registry_sizes(&self) -> Vec<(&'static str, usize)> {
+        let jobs = self.registry.running_jobs.lock().map(|j| j.len()).unwrap_or(0);
+        vec![
+            ("broadcasts running", self.registry.broadcasts.count()),
+            ("supervisors kept", self.registry.broadcasts.adopted()),
+            ("jobs running", jobs),
+            ("tasks", self.registry.tasks.report(self.instance_id()).len()),
+            ("event subscribers", self.events.subscribers()),
+        ]
+    }
+
     /// The broadcasts running in this process (the tray and `/api/health` count them).
     pub fn broadcasts(&self) -> &Running {
         &self.registry.broadcasts

@@ -74,4 +74,9 @@ impl Events {
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
     }
+
+    /// How many subscribers listen now.
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
 }

@@ -162,7 +162,7 @@ fn backoff(attempts: i64) -> Duration {
 /// Re-queues the jobs whose process stopped renewing its lease (it crashed or hung), never a live
 /// process's. The worker runs it at start and then every few seconds.
 pub async fn recover(app: &Twitcher) -> Result<(), DbError> {
-    let (requeued, failed) = app.db.recover_jobs(crate::lease::EXPIRES_AFTER.as_secs_f64()).await?;
+    let (requeued, failed) = app.db.recover_jobs(crate::lease::expires_after(app).as_secs_f64()).await?;
     if requeued + failed > 0 {
         tracing::warn!(requeued, failed, "recovered jobs left running by an earlier run");
     }
@@ -274,6 +274,7 @@ pub const WORKER_PERIOD: Duration = Duration::from_secs(1);
 pub async fn run_worker(app: Twitcher, shutdown: CancellationToken, beat: crate::tasks::Beat) {
     app.registry.worker_running.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut recovered = Instant::now() - Duration::from_secs(60);
+    let period = beat.period();
     loop {
         // Jobs of a process that died (lease expired) go back to the queue, every few seconds.
         if recovered.elapsed() >= Duration::from_secs(5) {
@@ -288,7 +289,7 @@ pub async fn run_worker(app: Twitcher, shutdown: CancellationToken, beat: crate:
         let outcome = loop {
             tokio::select! {
                 outcome = &mut one => break outcome,
-                _ = tokio::time::sleep(WORKER_PERIOD) => { beat.ok(); }
+                _ = tokio::time::sleep(period) => { beat.ok(); }
             }
         };
         match outcome {
@@ -307,7 +308,7 @@ pub async fn run_worker(app: Twitcher, shutdown: CancellationToken, beat: crate:
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = app.registry.jobs_changed.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(period) => {}
         }
     }
 }

@@ -114,6 +114,15 @@ pub struct EngineOptions {
     /// The RTMP timestamp of a stream's first tag (a test starts near 0xFFFFFF ms to cover, in
     /// seconds, the extended timestamps that take 4.66 h to reach).
     pub first_timestamp_ms: u64,
+    /// Destinations that go live at once and send their bytes nowhere: the engine faked at the
+    /// publisher boundary, for a test that drives a month of broadcasts on a simulated clock
+    /// (`tests/month.rs`). Only in builds made for tests.
+    #[cfg(feature = "testing")]
+    pub publish_nowhere: bool,
+    /// How often a process renews its leases (`lease`); one not renewed for five of these
+    /// belongs to nobody. Every process of a data dir must agree: only a test on a simulated
+    /// clock, alone on its database, changes it.
+    pub lease_renew_every: Duration,
 }
 
 impl Default for EngineOptions {
@@ -126,6 +135,9 @@ impl Default for EngineOptions {
             offline_check_every: Duration::from_secs(60),
             log_archive_every: Duration::from_secs(3600),
             first_timestamp_ms: 0,
+            #[cfg(feature = "testing")]
+            publish_nowhere: false,
+            lease_renew_every: Duration::from_secs(2),
         }
     }
 }

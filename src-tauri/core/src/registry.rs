@@ -157,4 +157,9 @@ impl Running {
     pub fn count(&self) -> usize {
         self.inner.lock().map(|m| m.len()).unwrap_or(0)
     }
+
+    /// Supervisors' join handles kept (ended ones included until the next adoption).
+    pub(crate) fn adopted(&self) -> usize {
+        self.detached.lock().map(|d| d.len()).unwrap_or(0)
+    }
 }

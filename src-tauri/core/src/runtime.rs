@@ -25,6 +25,54 @@ const WATCH_OTHERS_EVERY: Duration = Duration::from_secs(10);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// How often the prepared copies are held to their budget and the disk's free space is checked.
 const DISK_EVERY: Duration = Duration::from_secs(60);
+
+/// How often each background task turns. A product runs [`Periods::default`]; a test that drives
+/// a month on a simulated clock (`tests/month.rs`) turns them less often, or a month would be
+/// millions of turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Periods {
+    /// Recovery, recurring schedules and due broadcasts.
+    pub tick: Duration,
+    pub watch_others: Duration,
+    pub retention: Duration,
+    pub disk: Duration,
+    pub job_worker: Duration,
+    pub alerts_idle: Duration,
+    pub health_report: Duration,
+    pub token_validation: Duration,
+}
+
+impl Default for Periods {
+    fn default() -> Self {
+        Self {
+            tick: TICK,
+            watch_others: WATCH_OTHERS_EVERY,
+            retention: RETENTION_EVERY,
+            disk: DISK_EVERY,
+            job_worker: jobs::WORKER_PERIOD,
+            alerts_idle: alerts::IDLE_TURN,
+            health_report: health::REPORT_EVERY,
+            token_validation: twitch::tokens::VALIDATE_EVERY,
+        }
+    }
+}
+
+impl Periods {
+    /// Every task every `period` (a test's simulated month).
+    pub fn all(period: Duration) -> Self {
+        Self {
+            tick: period,
+            watch_others: period,
+            retention: period,
+            disk: period,
+            job_worker: period,
+            alerts_idle: period,
+            health_report: period,
+            token_validation: period,
+        }
+    }
+}
+
 /// A task that panicked starts again after this, doubling each time it panics again soon, up to
 /// [`MAX_BACKOFF`]: a task that panics at once on every start costs a log line a minute, not a
 /// busy loop.
@@ -44,6 +92,11 @@ impl Runtime {
     /// [`every`] and [`supervise`]). `present` shows each alert the surface's way (a desktop
     /// notification, a log line); the core posts webhooks itself.
     pub fn start(app: &Twitcher, present: impl Fn(&Alert) + Send + Sync + 'static) -> Self {
+        Self::start_with(app, Periods::default(), present)
+    }
+
+    /// [`Runtime::start`] with the tasks turning every `periods`.
+    pub fn start_with(app: &Twitcher, periods: Periods, present: impl Fn(&Alert) + Send + Sync + 'static) -> Self {
         let shutdown = CancellationToken::new();
         let present: alerts::Present = Arc::new(present);
         #[cfg(feature = "testing")]
@@ -61,7 +114,7 @@ impl Runtime {
                 let _ = tokio::task::spawn_blocking(move || disk::sweep_stale_uploads(&dir)).await;
             }),
             // The prepared copies within their budget, and an alert before the disk is full.
-            every(app, &shutdown, "disk watch", DISK_EVERY, {
+            every(app, &shutdown, "disk watch", periods.disk, {
                 let warned = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 move |app| {
                     let warned = warned.clone();
@@ -71,26 +124,26 @@ impl Runtime {
                     }
                 }
             }),
-            supervise(app, &shutdown, "job worker", jobs::WORKER_PERIOD, jobs::run_worker),
-            every(app, &shutdown, "log retention", RETENTION_EVERY, |app| async move {
-                broadcast::archive::apply_retention(&app, chrono::Utc::now()).await.map(|_| ())
+            supervise(app, &shutdown, "job worker", periods.job_worker, jobs::run_worker),
+            every(app, &shutdown, "log retention", periods.retention, |app| async move {
+                broadcast::archive::apply_retention(&app, crate::clock::now()).await.map(|_| ())
             }),
             // Streams of a process that died (its lease expired) are closed, or restarted here.
-            every(app, &shutdown, "recovery", TICK, |app| async move { broadcast::recover(&app).await.map(|_| ()) }),
+            every(app, &shutdown, "recovery", periods.tick, |app| async move { broadcast::recover(&app).await.map(|_| ()) }),
             // Recurring schedules: the next occurrences become scheduled broadcasts, and those
             // whose end has come are ordered to stop.
-            every(app, &shutdown, "recurring schedules", TICK, |app| async move { schedules::tick(&app, chrono::Utc::now()).await }),
-            every(app, &shutdown, "scheduler: due broadcasts", TICK, |app| async move { broadcast::start_due(&app).await }),
+            every(app, &shutdown, "recurring schedules", periods.tick, |app| async move { schedules::tick(&app, crate::clock::now()).await }),
+            every(app, &shutdown, "scheduler: due broadcasts", periods.tick, |app| async move { broadcast::start_due(&app).await }),
             // Another process (the CLI, `serve`) may schedule or cancel on this data dir: what
             // shows the next broadcast (the tray) hears of it as an event, as of this process's.
-            every(app, &shutdown, "schedule watch", WATCH_OTHERS_EVERY, {
+            every(app, &shutdown, "schedule watch", periods.watch_others, {
                 let seen = Arc::new(Mutex::new(None));
                 move |app| notice_schedule_changes(app, seen.clone())
             }),
-            supervise(app, &shutdown, "token validation", twitch::tokens::VALIDATE_EVERY, twitch::tokens::run_validation),
-            supervise(app, &shutdown, alerts::TASK, alerts::IDLE_TURN, move |app, shutdown, beat| alerts::run_with(app, shutdown, present.clone(), beat)),
+            supervise(app, &shutdown, "token validation", periods.token_validation, twitch::tokens::run_validation),
+            supervise(app, &shutdown, alerts::TASK, periods.alerts_idle, move |app, shutdown, beat| alerts::run_with(app, shutdown, present.clone(), beat)),
             // Last: the health table, copied where `twitcher doctor` reads it.
-            every(app, &shutdown, "health report", health::REPORT_EVERY, |app| async move { health::report(&app).await }),
+            every(app, &shutdown, "health report", periods.health_report, |app| async move { health::report(&app).await }),
         ];
         Self { app: app.clone(), shutdown, tasks, fleet: None }
     }

@@ -263,7 +263,7 @@ fn stamp(t: DateTime<Utc>) -> String {
 
 /// Records a recurring schedule; checks what it would start as a start would.
 pub async fn create(app: &Twitcher, actor: &Profile, input: &ScheduleInput) -> Result<Schedule, ScheduleError> {
-    create_at(app, actor, input, Utc::now()).await
+    create_at(app, actor, input, crate::clock::now()).await
 }
 
 /// [`create`] as of `now` (tests drive the clock).
@@ -349,7 +349,7 @@ fn on_twitch((account_id, ids, notice): (i64, Vec<String>, Option<String>)) -> O
 
 /// A page of the profile's schedules by id (the API's list): two queries whatever its size.
 pub async fn list_page(app: &Twitcher, actor: &Profile, page: crate::model::PageRequest) -> Result<Vec<Schedule>, ScheduleError> {
-    let now = Utc::now();
+    let now = crate::clock::now();
     let rows = app.db.schedules_page(actor.id, page.cursor.unwrap_or(0), page.limit).await?;
     let (Some(first), Some(last)) = (rows.first().map(|r| r.id), rows.last().map(|r| r.id)) else { return Ok(Vec::new()) };
     let mut on = app.db.schedules_on_twitch_between(actor.id, first, last).await?.into_iter().peekable();
@@ -365,7 +365,7 @@ pub async fn list_page(app: &Twitcher, actor: &Profile, page: crate::model::Page
 }
 
 pub async fn get(app: &Twitcher, actor: &Profile, id: i64) -> Result<Schedule, ScheduleError> {
-    get_at(app, actor, id, Utc::now()).await
+    get_at(app, actor, id, crate::clock::now()).await
 }
 
 /// [`get`] as of `now` (tests drive the clock).
@@ -375,7 +375,7 @@ pub async fn get_at(app: &Twitcher, actor: &Profile, id: i64, now: DateTime<Utc>
 }
 
 pub async fn list(app: &Twitcher, actor: &Profile) -> Result<Vec<Schedule>, ScheduleError> {
-    list_at(app, actor, Utc::now()).await
+    list_at(app, actor, crate::clock::now()).await
 }
 
 /// [`list`] as of `now`.

@@ -150,6 +150,12 @@ impl Beat {
         self.name
     }
 
+    /// How often the task turns (what the runtime started it with): a task that loops by itself
+    /// waits this long between turns.
+    pub fn period(&self) -> Duration {
+        self.tasks.lock().get(self.name).map(|task| task.period).unwrap_or_default()
+    }
+
     /// Called as a turn (or a looping task) starts: panics when a test injected a fault here.
     pub fn turn_starts(&self) {
         self.tasks.panic_if_injected(self.name);

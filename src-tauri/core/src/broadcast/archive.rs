@@ -45,7 +45,7 @@ pub async fn archive(app: &Twitcher, broadcast_id: &str) -> Result<bool, Storage
         .await?
         .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
         .map(|at| at.with_timezone(&Utc))
-        .unwrap_or_else(Utc::now);
+        .unwrap_or_else(crate::clock::now);
     let mut body = Vec::new();
     for (at, stream_id, account, level, message) in app.db.broadcast_log(broadcast_id).await? {
         // Redacted when written; again here, for whatever the rules learned since.

@@ -93,7 +93,7 @@ async fn tick(app: &Twitcher, capacity: &Capacity) -> Result<(), BroadcastError>
 /// (their leases expired) while another node is alive. Run by every node's claim loop and first
 /// thing in [`super::recover`], so the after-crash policy never closes what a fleet can carry on.
 pub(super) async fn release_silent(app: &Twitcher) -> Result<usize, BroadcastError> {
-    let released = app.db.release_from_silent_nodes(lease::EXPIRES_AFTER.as_secs_f64(), "waiting for a node: the node publishing it stopped answering").await?;
+    let released = app.db.release_from_silent_nodes(lease::expires_after(app).as_secs_f64(), "waiting for a node: the node publishing it stopped answering").await?;
     for id in &released {
         let _ = app.db.add_stream_event(*id, "warn", "its node stopped answering for 10 s: another node takes it over").await;
     }

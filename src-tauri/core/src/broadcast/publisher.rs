@@ -83,6 +83,57 @@ enum Outcome {
     Cancelled,
 }
 
+/// Starts a destination's publisher ([`run`]) as a task of its own — or, in a test's build whose
+/// engine publishes nowhere, [`nowhere`].
+pub fn spawn(
+    dest: Destination,
+    metadata: StreamMetadata,
+    tags: mpsc::Receiver<Slice>,
+    cancel: CancellationToken,
+    counters: Arc<Counters>,
+    reports: mpsc::UnboundedSender<Report>,
+    first_attempt: mpsc::Sender<()>,
+) -> tokio::task::JoinHandle<()> {
+    #[cfg(feature = "testing")]
+    if dest.engine.publish_nowhere {
+        return tokio::spawn(nowhere(dest.stream_id, tags, cancel, counters, reports, first_attempt));
+    }
+    tokio::spawn(run(dest, metadata, tags, cancel, counters, reports, first_attempt))
+}
+
+/// A destination that goes live at once and counts what it is handed, until the source ends or
+/// `cancel` fires: the same reports as [`run`] on a perfect network (tests only).
+#[cfg(feature = "testing")]
+async fn nowhere(
+    stream_id: i64,
+    mut tags: mpsc::Receiver<Slice>,
+    cancel: CancellationToken,
+    counters: Arc<Counters>,
+    reports: mpsc::UnboundedSender<Report>,
+    first_attempt: mpsc::Sender<()>,
+) {
+    let report = |state| {
+        let _ = reports.send(Report { stream_id, state, error: None });
+    };
+    report(StreamState::Starting);
+    let _ = first_attempt.try_send(());
+    report(StreamState::Live);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            slice = tags.recv() => match slice {
+                Some(slice) => {
+                    let sent: usize = slice.batch.tags.iter().skip(slice.from).map(|tag| tag.data.len()).sum();
+                    counters.bytes.fetch_add(sent as u64, Ordering::Relaxed);
+                }
+                None => break,
+            },
+        }
+    }
+    report(StreamState::Stopping);
+    report(StreamState::Ended);
+}
+
 /// Publishes until the source ends or `cancel` fires, reconnecting as needed.
 pub async fn run(
     dest: Destination,

@@ -44,7 +44,7 @@ pub async fn set_after_crash(app: &Twitcher, actor: &crate::model::Profile, valu
 }
 
 /// Takes over the streams whose lease expired — their process died or hung and has not renewed
-/// it for [`lease::EXPIRES_AFTER`] — and closes them per the `streams.after_crash` setting. The
+/// it for [`lease::expires_after`] — and closes them per the `streams.after_crash` setting. The
 /// takeover is one statement, so two processes recovering at once never close the same stream
 /// twice, and a live process's streams are never touched. Returns how many were closed. The
 /// desktop and `serve` run it at start and every few seconds (in the scheduler's loop).
@@ -53,7 +53,7 @@ pub async fn recover(app: &Twitcher) -> Result<usize, BroadcastError> {
     super::fleet::release_silent(app).await?;
     let policy = after_crash(app).await?;
     let instance = app.instance_id();
-    let taken = app.db.take_over_expired(instance, lease::EXPIRES_AFTER.as_secs_f64()).await?;
+    let taken = app.db.take_over_expired(instance, lease::expires_after(app).as_secs_f64()).await?;
     // broadcast id → its interrupted streams that were on air (a stream being stopped is not
     // restarted: the user was ending it).
     let mut interrupted: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -128,7 +128,7 @@ mod tests {
         let sql = format!("INSERT INTO streams (creator_id, broadcast_id, status, owner_instance, heartbeat_at) VALUES ({}, 'b3', 'live', $1, @now-11)", admin.id);
         run(&app, &sql, &[app.instance_id()]).await;
 
-        let taken = app.db.take_over_expired(app.instance_id(), lease::EXPIRES_AFTER.as_secs_f64()).await.unwrap();
+        let taken = app.db.take_over_expired(app.instance_id(), lease::expires_after(&app).as_secs_f64()).await.unwrap();
         let taken: Vec<&str> = taken.iter().map(|(_, broadcast, _)| broadcast.as_str()).collect();
         assert_eq!(taken, ["b2"], "only the window's stream is a crash; the dead node's go to the fleet, this process's are its own");
 

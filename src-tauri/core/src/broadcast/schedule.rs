@@ -31,7 +31,7 @@ pub fn parse_start_time(at: &str) -> Result<String, BroadcastError> {
             "'{at}' is not a start time: give an RFC 3339 time with an offset, like 2026-11-27T20:00:00Z or 2026-11-27T21:00:00+01:00"
         ))
     })?;
-    let now = OffsetDateTime::now_utc();
+    let now = OffsetDateTime::from_unix_timestamp(crate::clock::now_unix()).unwrap_or_else(|_| OffsetDateTime::now_utc());
     if when < now - PAST_GRACE {
         return Err(BroadcastError::InvalidTime(format!("'{at}' is in the past: give a time from now on")));
     }

@@ -328,7 +328,7 @@ pub(super) async fn launch(app: &Twitcher, part: Part) -> Result<BroadcastHandle
         counters.insert(dest.stream_id, (account_id, counter.clone(), notices.remove(&account_id)));
         pairs.push((dest.stream_id, account_id));
         let rx = fanout.add();
-        tokio::spawn(publisher::run(dest, metadata.clone(), rx, cancel, counter, reports_tx.clone(), attempted_tx.clone()));
+        publisher::spawn(dest, metadata.clone(), rx, cancel, counter, reports_tx.clone(), attempted_tx.clone());
     }
     drop(attempted_tx);
     drop(reports_tx);

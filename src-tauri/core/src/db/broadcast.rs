@@ -1,6 +1,6 @@
 //! The `prepared_media`, `streams` and `stream_events` tables.
 
-use super::{Db, DbError, Flag};
+use super::{Backend, Db, DbError, Flag};
 use crate::model::{Quality, StreamRow, StreamState, ACTIVE};
 
 /// The columns of a [`StreamRow`], with the account's and the video's names.
@@ -228,25 +228,38 @@ impl Db {
         Ok(sqlx::query_as(&self.sql(&sql)).bind(instance).bind(i64::from(std::process::id())).bind(expired_secs).fetch_all(self.pool()).await?)
     }
 
-    /// Records (stream id, reconnects, bytes sent) of the streams `instance` holds, in one
-    /// transaction: a broadcast to 50 channels writes once a second, not 50 times.
+    /// Records (stream id, reconnects, bytes sent) of the streams `instance` holds. On SQLite in
+    /// one transaction: a broadcast to 50 channels commits once a second, not 50 times. On
+    /// PostgreSQL one row per statement: a transaction holding one row's lock while it waits for
+    /// the next is half of a deadlock with any statement that locks the same rows in another order
+    /// (it met the stop order at a scheduled end, `order_stop_ended`, in `tests/month.rs`).
     /// `sent_ms`: the newest RTMP timestamp sent to them (see `broadcast::fleet`).
     pub async fn set_stream_counters(&self, counters: &[(i64, i64, i64)], sent_ms: Option<u32>, instance: &str) -> Result<(), DbError> {
         if counters.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool().begin().await?;
-        for (id, reconnects, bytes_sent) in counters {
+        let update = |(id, reconnects, bytes_sent): &(i64, i64, i64)| {
             sqlx::query("UPDATE streams SET reconnects = $1, bytes_sent = $2, sent_ms = COALESCE($5, sent_ms) WHERE id = $3 AND owner_instance = $4")
-                .bind(reconnects)
-                .bind(bytes_sent)
-                .bind(id)
-                .bind(instance)
+                .bind(*reconnects)
+                .bind(*bytes_sent)
+                .bind(*id)
+                .bind(instance.to_string())
                 .bind(sent_ms.map(i64::from))
-                .execute(&mut *tx)
-                .await?;
+        };
+        match self.backend {
+            Backend::Sqlite => {
+                let mut tx = self.pool().begin().await?;
+                for row in counters {
+                    update(row).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            Backend::Postgres => {
+                for row in counters {
+                    update(row).execute(self.pool()).await?;
+                }
+            }
         }
-        tx.commit().await?;
         Ok(())
     }
 

@@ -95,10 +95,15 @@ impl Db {
                     .await?;
                     Ok(())
                 })
-            })
+            });
+        #[cfg(feature = "testing")]
+        let (pool, opening) = (held_clock::hold(pool, 4), held_clock::opening());
+        let pool = pool
             .connect_with(options)
             .await
             .map_err(|source| DbError::Open { path: path.display().to_string(), source })?;
+        #[cfg(feature = "testing")]
+        held_clock::all_open(&pool, 4, opening).await;
         SQLITE_MIGRATOR.run(&pool).await?;
         Ok(Self { pool, backend: Backend::Sqlite })
     }
@@ -121,10 +126,15 @@ impl Db {
                     conn.execute("SET TIME ZONE 'UTC'").await?;
                     Ok(())
                 })
-            })
+            });
+        #[cfg(feature = "testing")]
+        let (pool, opening) = (held_clock::hold(pool, 8), held_clock::opening());
+        let pool = pool
             .connect_with(options)
             .await
             .map_err(|source| DbError::Open { path: redact_url(url), source })?;
+        #[cfg(feature = "testing")]
+        held_clock::all_open(&pool, 8, opening).await;
         POSTGRES_MIGRATOR.run(&pool).await?;
         Ok(Self { pool, backend: Backend::Postgres })
     }
@@ -269,5 +279,114 @@ pub fn redact_url(url: &str) -> String {
         }
         Ok(parsed) => parsed.to_string(),
         Err(_) => "(not a URL)".into(),
+    }
+}
+
+/// A simulated clock (tests; see [`crate::clock`]) runs on tokio's paused clock, which jumps to the
+/// next timer as soon as no task can run — also while a task waits for the database, whose
+/// connections work on threads of their own: a month's run would see leases expire during a
+/// query. So while any connection of a pool is out of its idle queue (lent, being opened or
+/// given back), or a pool is being opened, a blocking task runs — and tokio does not move a
+/// paused clock while a blocking task runs. The hold is read from the pools' own counts, so no
+/// path through sqlx can leave it unbalanced. Every connection is opened with the pool and kept
+/// (opening one later would start outside any hook). Nothing of this happens on the real clock.
+#[cfg(feature = "testing")]
+mod held_clock {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
+    use std::time::Duration;
+
+    use sqlx::any::AnyPoolOptions;
+    use sqlx::AnyPool;
+
+    /// The pools opened on the simulated clock.
+    static POOLS: Mutex<Vec<AnyPool>> = Mutex::new(Vec::new());
+    /// Pools being opened now.
+    static OPENING: AtomicUsize = AtomicUsize::new(0);
+    /// Whether a blocking task holds the clock (the lock is taken before `POOLS`).
+    static HOLDING: Mutex<bool> = Mutex::new(false);
+    static RELEASED: Condvar = Condvar::new();
+
+    /// The pool's options, holding the clock while a connection is out when it is simulated: all
+    /// `connections` opened at once and kept; none pinged before it is lent (that waits outside the
+    /// hold).
+    pub(super) fn hold(options: AnyPoolOptions, connections: u32) -> AnyPoolOptions {
+        if !crate::clock::is_simulated() {
+            return options;
+        }
+        options
+            .min_connections(connections)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_before_acquire(false)
+            .before_acquire(|_, _| {
+                Box::pin(async {
+                    hold_while_busy();
+                    Ok(true)
+                })
+            })
+            .after_release(|_, _| {
+                Box::pin(async {
+                    RELEASED.notify_all();
+                    Ok(true)
+                })
+            })
+    }
+
+    /// Holds the clock while a pool opens: until [`all_open`], or the open fails.
+    pub(super) struct Opening(bool);
+
+    pub(super) fn opening() -> Opening {
+        let simulated = crate::clock::is_simulated();
+        if simulated {
+            OPENING.fetch_add(1, Ordering::SeqCst);
+            hold_while_busy();
+        }
+        Opening(simulated)
+    }
+
+    impl Drop for Opening {
+        fn drop(&mut self) {
+            if self.0 {
+                OPENING.fetch_sub(1, Ordering::SeqCst);
+                RELEASED.notify_all();
+            }
+        }
+    }
+
+    /// Waits (holding the clock) until the pool has opened all its connections, then counts it
+    /// among those that hold the clock while busy.
+    pub(super) async fn all_open(pool: &AnyPool, connections: u32, opening: Opening) {
+        if !opening.0 {
+            return;
+        }
+        while pool.size() < connections {
+            let _ = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(1))).await;
+        }
+        POOLS.lock().unwrap_or_else(|e| e.into_inner()).push(pool.clone());
+        drop(opening);
+    }
+
+    fn busy() -> bool {
+        OPENING.load(Ordering::SeqCst) > 0 || POOLS.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|p| !p.is_closed() && p.size() as usize > p.num_idle())
+    }
+
+    fn hold_while_busy() {
+        let mut holding = HOLDING.lock().unwrap_or_else(|e| e.into_inner());
+        if *holding {
+            return;
+        }
+        *holding = true;
+        drop(holding);
+        tokio::task::spawn_blocking(|| {
+            let mut holding = HOLDING.lock().unwrap_or_else(|e| e.into_inner());
+            while busy() {
+                // Woken when a connection is given back — a moment before sqlx puts it back in
+                // the idle queue (after a ping), so also every 100 µs: every quiet moment of a
+                // simulation passes here, and a millisecond's wait would be minutes of a month.
+                holding = RELEASED.wait_timeout(holding, Duration::from_micros(100)).unwrap_or_else(|e| e.into_inner()).0;
+            }
+            *holding = false;
+        });
     }
 }

@@ -17,7 +17,8 @@
 //! (`@`, because `{}` would fight `format!`, which composes some statements.)
 //!
 //! Times are the database's own clock, not the calling process's: leases and heartbeats are
-//! compared between machines, whose clocks may disagree.
+//! compared between machines, whose clocks may disagree. (Only a test's simulated clock moves it:
+//! see [`crate::clock`], whose lead over the real clock every `@now` then adds.)
 
 use std::borrow::Cow;
 
@@ -42,8 +43,7 @@ impl Backend {
 }
 
 /// RFC 3339 with milliseconds in UTC: `2026-11-30T08:15:00.123Z`, the same text on both, so
-/// times also compare as text.
-const SQLITE_NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+/// times also compare as text (SQLite's `strftime('%Y-%m-%dT%H:%M:%fZ', …)` writes it too).
 const PG_TEXT: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
 
 impl Db {
@@ -74,6 +74,13 @@ fn expand(backend: Backend, template: &str) -> Cow<'_, str> {
         return Cow::Borrowed(template);
     }
     let pg = backend == Backend::Postgres;
+    // The database's clock, or (a test's simulated clock) that clock plus the simulation's lead,
+    // rounded up to the next millisecond and one more: the database reads its clock in whole
+    // milliseconds, and a simulated time must never come out earlier than the process's.
+    let (sqlite_now, pg_now) = match crate::clock::offset_secs().map(|lead| (lead * 1000.0).ceil() / 1000.0 + 0.001) {
+        None => (Cow::Borrowed("'now'"), Cow::Borrowed("statement_timestamp()")),
+        Some(lead) => (Cow::Owned(format!("'now', '{lead:+.3} seconds'")), Cow::Owned(format!("(statement_timestamp() + make_interval(secs => {lead:.3}))"))),
+    };
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
     while let Some(at) = rest.find('@') {
@@ -94,25 +101,25 @@ fn expand(backend: Backend, template: &str) -> Cow<'_, str> {
                         let (sign, param) = (&rest[..1], &rest[1..=len]);
                         rest = &rest[len + 1..];
                         out.push_str(&if pg {
-                            format!("to_char((statement_timestamp() {sign} make_interval(secs => {param})) AT TIME ZONE 'UTC', {PG_TEXT})")
+                            format!("to_char(({pg_now} {sign} make_interval(secs => {param})) AT TIME ZONE 'UTC', {PG_TEXT})")
                         } else {
-                            format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', {sign}({param})))")
+                            format!("strftime('%Y-%m-%dT%H:%M:%fZ', {sqlite_now}, printf('%+.3f seconds', {sign}({param})))")
                         });
                     }
-                    None if pg => out.push_str(&format!("to_char(statement_timestamp() AT TIME ZONE 'UTC', {PG_TEXT})")),
-                    None => out.push_str(SQLITE_NOW),
+                    None if pg => out.push_str(&format!("to_char({pg_now} AT TIME ZONE 'UTC', {PG_TEXT})")),
+                    None => out.push_str(&format!("strftime('%Y-%m-%dT%H:%M:%fZ', {sqlite_now})")),
                 }
             }
-            "clock" => out.push_str(if pg { "statement_timestamp()" } else { "julianday('now')" }),
+            "clock" => out.push_str(&if pg { pg_now.to_string() } else { format!("julianday({sqlite_now})") }),
             "skip_locked" => out.push_str(if pg { "FOR UPDATE SKIP LOCKED" } else { "" }),
             "age" => {
                 let close = rest.find(')').expect("@age(…) is closed");
                 let expr = &rest[1..close];
                 rest = &rest[close + 1..];
                 out.push_str(&if pg {
-                    format!("EXTRACT(EPOCH FROM statement_timestamp() - CAST({expr} AS timestamptz))::DOUBLE PRECISION")
+                    format!("EXTRACT(EPOCH FROM {pg_now} - CAST({expr} AS timestamptz))::DOUBLE PRECISION")
                 } else {
-                    format!("((julianday('now') - julianday({expr})) * 86400.0)")
+                    format!("((julianday({sqlite_now}) - julianday({expr})) * 86400.0)")
                 });
             }
             "time" => {
@@ -126,6 +133,15 @@ fn expand(backend: Backend, template: &str) -> Cow<'_, str> {
     }
     out.push_str(rest);
     Cow::Owned(out)
+}
+
+/// A real number that may be missing, as whole millionths to bind (the statement divides by
+/// `1000000.0`). sqlx 0.8.6's Any driver binds a missing `f64` as PostgreSQL's `float4` (its
+/// `AnyArguments` swaps f32 and f64 for nulls), and a statement prepared that way refuses every
+/// present value afterwards ("incorrect binary data format"); a missing integer is bound right.
+/// (`task_health.last_turn_age_sec` met it on PostgreSQL.)
+pub(crate) fn millionths(value: Option<f64>) -> Option<i64> {
+    value.filter(|v| v.is_finite()).map(|v| (v * 1e6).round() as i64)
 }
 
 /// The advisory lock key of [`Db::begin_write`] (any constant; "twitcher" in ASCII).

@@ -15,13 +15,13 @@ impl Db {
         for task in tasks {
             sqlx::query(&self.sql(
                 "INSERT INTO task_health (instance_id, name, state, period_sec, last_turn_age_sec, restarts, failures, last_error, reported_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, @now)",
+                 VALUES ($1, $2, $3, $4, $5 / 1000000.0, $6, $7, $8, @now)",
             ))
             .bind(instance)
             .bind(&task.name)
             .bind(task.state.as_str())
             .bind(task.period_sec)
-            .bind(task.last_turn_age_sec)
+            .bind(super::sql::millionths(task.last_turn_age_sec))
             .bind(i64::from(task.restarts))
             .bind(i64::from(task.failures))
             .bind(task.last_error.as_deref())

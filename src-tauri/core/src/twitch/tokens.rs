@@ -195,7 +195,7 @@ pub async fn run_validation(app: Twitcher, cancel: CancellationToken, beat: crat
         }
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(VALIDATE_EVERY) => {}
+            _ = tokio::time::sleep(beat.period()) => {}
         }
     }
 }
