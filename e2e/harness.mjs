@@ -330,6 +330,10 @@ rtmp { server { listen 127.0.0.1:${port};
     port,
     server: `rtmp://127.0.0.1:${port}/app`,
     stop: () => nginx.unit.end(),
+    /** The same ingest again on the same port, after `stop`. */
+    start: async () => {
+      nginx = await spawn();
+    },
     /** An outage of `downMs`, then the same ingest on the same port (recording on). */
     restart: async (downMs) => {
       await nginx.unit.end();

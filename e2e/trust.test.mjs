@@ -187,6 +187,46 @@ test("a destination that fails keeps its row with its reason and time, and a ban
   await screenshot(driver, "86-recent-with-reasons");
 });
 
+test("a failed destination's Retry brings it back live alone, while the other channel never notices", async () => {
+  const { driver } = session;
+  const video = (await invoke(driver, "list_videos", { query: {} })).items[0];
+  const main = (await invoke(driver, "list_accounts", {})).find((a) => a.display_name === "Main");
+  // The FREE plan links three accounts: the previous test's unreachable one makes room.
+  for (const old of (await invoke(driver, "list_accounts", {})).filter((a) => a.display_name === "Unreachable")) {
+    await invoke(driver, "remove_account", { id: old.id });
+  }
+  // Its own ingest, down when the broadcast starts and up again before Retry.
+  const spare = await startIngest();
+  await spare.stop();
+  try {
+    const late = await invoke(driver, "add_account", {
+      input: { display_name: "Late ingest", channel_id: "3134", login: null, ingest_server: spare.server },
+      streamKey: "live_3134_e2eTrustRetryKey",
+    });
+    await startLive(driver, { videoId: video.id, accountIds: [main.id, late.id], title: "Retry" });
+    await find(driver, "retry-destination", 40000);
+    assert.match(await textOf(driver, "destination-failure"), /^Failed at .*: cannot connect to 127\.0\.0\.1:\d+/);
+    await spare.start();
+    await (await find(driver, "retry-destination")).click();
+    await driver.wait(async () => {
+      const states = await driver.executeScript(() => [...document.querySelectorAll('[data-testid="destination-state"]')].map((e) => e.textContent.trim()));
+      return states.length === 2 && states.every((s) => s === "live");
+    }, 30000, "both channels live after Retry");
+    assert.equal((await driver.findElements(byTestId("destination-failure"))).length, 0, "no failure line once it is back");
+    assert.equal((await driver.findElements(byTestId("retry-destination"))).length, 0);
+    assert.equal((await driver.findElements(byTestId("failure-banner"))).length, 0, "the banner counted only the retried failure");
+    await screenshot(driver, "87-retried-destination-live");
+    const rows = await invoke(driver, "list_streams", {});
+    const mainRow = rows.find((r) => r.account_id === main.id && r.status === "live");
+    assert.equal(mainRow.reconnects, 0, "the channel that never failed did not reconnect");
+    await (await find(driver, "stop-all")).click();
+    await (await find(driver, "stop-all-dialog-confirm")).click();
+    await find(driver, "streams-empty", 20000);
+  } finally {
+    await spare.stop();
+  }
+});
+
 test("the same video imported three more times is one skip line, and Dismiss all clears it", async () => {
   const { driver } = session;
   const copies = [1, 2, 3].map((i) => path.join(ingest.dir, `Night show copy ${i}.mp4`));

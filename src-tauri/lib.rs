@@ -72,6 +72,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::streams::start_defaults,
             commands::streams::list_streams,
             commands::streams::stop_stream,
+            commands::streams::retry_stream,
             commands::streams::stop_broadcast,
             commands::streams::stop_all_broadcasts,
             commands::streams::schedule_broadcast,

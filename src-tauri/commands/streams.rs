@@ -62,6 +62,16 @@ pub async fn stop_stream(state: State<'_, AppState>, stream_id: i64) -> CommandR
     Ok(broadcast::stop(app, &actor, broadcast::StopTarget::Stream(stream_id)).await? > 0)
 }
 
+/// Starts a failed destination of a broadcast still on air again, alone: it joins the broadcast
+/// where it plays now; the other destinations are not touched.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn retry_stream(state: State<'_, AppState>, stream_id: i64) -> CommandResult<()> {
+    let (app, actor) = state.actor().await?;
+    Ok(broadcast::retry(app, &actor, stream_id).await?)
+}
+
 /// Stops a broadcast, whichever process runs it.
 #[tauri::command]
 #[specta::specta]

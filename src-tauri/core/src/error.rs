@@ -161,6 +161,7 @@ fn broadcast_code(e: &BroadcastError) -> ErrorCode {
         BroadcastError::InvalidQuality(_) | BroadcastError::InvalidTime(_) | BroadcastError::Text(_) => ErrorCode::InvalidInput,
         BroadcastError::AlreadyStarted { .. } => ErrorCode::AlreadyStarted,
         BroadcastError::Cancelled { .. } => ErrorCode::BroadcastCancelled,
+        BroadcastError::NotRetryable { .. } => ErrorCode::NotRetryable,
         BroadcastError::NoVideo { .. } => ErrorCode::VideoNotFound,
         BroadcastError::NoPlaylist { .. } => ErrorCode::PlaylistNotFound,
         BroadcastError::InvalidProgram(_) => ErrorCode::InvalidInput,

@@ -129,10 +129,14 @@ impl Running {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).get(broadcast_id).map(|parts| parts.iter().for_each(|(_, all, _)| all.cancel())).is_some()
     }
 
-    /// Stops one destination; false if it is not running here.
+    /// Stops one destination; false if it is not running here. Every part that has it is told: a
+    /// destination retried after it failed runs in a part of its own, and the part it failed in
+    /// still lists it.
     pub fn stop_stream(&self, stream_id: i64) -> bool {
         let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        map.values().flatten().find_map(|(_, _, each)| each.get(&stream_id)).map(|t| t.cancel()).is_some()
+        let tokens: Vec<&CancellationToken> = map.values().flatten().filter_map(|(_, _, each)| each.get(&stream_id)).collect();
+        tokens.iter().for_each(|t| t.cancel());
+        !tokens.is_empty()
     }
 
     /// Stops everything; returns how many broadcasts were told to.

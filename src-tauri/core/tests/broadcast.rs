@@ -265,6 +265,66 @@ async fn a_dropped_destination_comes_back_and_the_others_lose_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_destination_retried_goes_live_again_alone_and_the_other_never_notices() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let steady = Ingest::start();
+    let mut down = Ingest::start();
+    down.stop();
+    let mut s = setup(&steady, 4, 1).await;
+    let key = format!("live_200_{}", uuid::Uuid::new_v4().simple());
+    let input = AccountInput { display_name: "Down channel".into(), channel_id: "2000".into(), login: None, ingest_server: Some(down.server()) };
+    s.accounts.push((accounts::add(&s.app, &s.ana, &input, &key).await.unwrap().id, key.clone()));
+    let handle = broadcast::start(&s.app, &s.ana, &request(&s, true)).await.unwrap();
+    let (kept, failing) = (handle.destinations[0].0, handle.destinations[1].0);
+    let status = |id| {
+        let (app, ana) = (s.app.clone(), s.ana.clone());
+        async move { broadcast::stream(&app, &ana, id).await.unwrap() }
+    };
+    let wait_for = |id, state: StreamState| {
+        let status = &status;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let row = status(id).await;
+                if row.status == state {
+                    return row;
+                }
+                assert!(Instant::now() < deadline, "stream {id} is {:?}, not {state:?}: {:?}", row.status, row.error);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    // Its ingest is down: it fails after its attempts, with the reason; the other stays live.
+    let failed = wait_for(failing, StreamState::Failed).await;
+    assert!(failed.error.is_some(), "{failed:?}");
+    assert_eq!(status(kept).await.status, StreamState::Live);
+    // Only a failed destination can be retried.
+    assert!(matches!(broadcast::retry(&s.app, &s.ana, kept).await, Err(BroadcastError::NotRetryable { .. })));
+
+    down.start_again();
+    broadcast::retry(&s.app, &s.ana, failing).await.unwrap();
+    // A second retry of the same destination (another click, another process) does nothing.
+    assert!(matches!(broadcast::retry(&s.app, &s.ana, failing).await, Err(BroadcastError::NotRetryable { .. })));
+    let back = wait_for(failing, StreamState::Live).await;
+    assert!(back.error.is_none(), "{back:?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let other = status(kept).await;
+    assert_eq!((other.status, other.reconnects), (StreamState::Live, 0), "the destination that never failed noticed: {other:?}");
+
+    // Stopping the retried destination stops its new part, not the broadcast.
+    assert!(s.app.broadcasts().stop_stream(failing));
+    wait_for(failing, StreamState::Ended).await;
+    assert_eq!(status(kept).await.status, StreamState::Live);
+    s.app.broadcasts().stop_broadcast(&handle.broadcast_id);
+    let states = handle.wait().await;
+    assert_eq!(states[&kept], StreamState::Ended);
+    assert_eq!(steady.publishes(&s.accounts[0].1), 1, "the steady destination published once, start to end");
+    assert!(down.publishes(&key) >= 1);
+    let log = s.app.testing_db().stream_events(s.ana.id, failing).await.unwrap().unwrap();
+    assert!(log.iter().any(|(_, _, m)| m == "retried by hand"), "{log:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_source_fails_its_broadcast_with_a_clear_error() {
     let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();

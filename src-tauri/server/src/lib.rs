@@ -164,6 +164,7 @@ pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, tw
         .route("/api/schedules/{id}", delete(routes::schedules::delete))
         .route("/api/streams/start", post(routes::streams::start))
         .route("/api/streams/stop", post(routes::streams::stop))
+        .route("/api/streams/{id}/retry", post(routes::streams::retry))
         .route("/api/streams", get(routes::streams::list))
         .route("/api/streams/{id}/events", get(routes::streams::events))
         .route("/api/nodes", get(routes::nodes::list))

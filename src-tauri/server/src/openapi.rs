@@ -185,6 +185,7 @@ fn merge(schema: &mut serde_json::Value, rule: serde_json::Value) {
         routes::schedules::delete,
         routes::streams::start,
         routes::streams::stop,
+        routes::streams::retry,
         routes::streams::list,
         routes::streams::events,
         routes::nodes::list,

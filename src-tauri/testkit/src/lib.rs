@@ -145,6 +145,16 @@ impl Ingest {
         self.nginx = spawn_nginx(&self.conf, self.rtmp_port);
     }
 
+    /// Kills nginx, as an ingest that went down: publishes to it fail until [`Ingest::start_again`].
+    pub fn stop(&mut self) {
+        self.nginx.end();
+    }
+
+    /// Starts nginx again on the same ports after [`Ingest::stop`].
+    pub fn start_again(&mut self) {
+        self.nginx = spawn_nginx(&self.conf, self.rtmp_port);
+    }
+
     /// `rtmps://127.0.0.1:PORT/app` (only after [`Ingest::start_with_tls`]).
     pub fn tls_server(&self) -> String {
         format!("rtmps://127.0.0.1:{}/app", self.tls.as_ref().expect("started with TLS").0)

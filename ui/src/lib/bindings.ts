@@ -87,6 +87,11 @@ export const commands = {
 	listStreams: () => typedError<StreamRow[], ErrorBody>(__TAURI_INVOKE("list_streams")),
 	/**  Stops one destination, whichever process runs it (a stop order on its row). */
 	stopStream: (streamId: number) => typedError<boolean, ErrorBody>(__TAURI_INVOKE("stop_stream", { streamId })),
+	/**
+	 *  Starts a failed destination of a broadcast still on air again, alone: it joins the broadcast
+	 *  where it plays now; the other destinations are not touched.
+	 */
+	retryStream: (streamId: number) => typedError<null, ErrorBody>(__TAURI_INVOKE("retry_stream", { streamId })),
 	/**  Stops a broadcast, whichever process runs it. */
 	stopBroadcast: (broadcastId: string) => typedError<boolean, ErrorBody>(__TAURI_INVOKE("stop_broadcast", { broadcastId })),
 	/**  Stops every running broadcast of the signed-in profile; returns how many destinations. */
@@ -259,7 +264,7 @@ export type ErrorCode = "invalid_input" | "invalid_name" | "invalid_ingest" | "m
 /**  A request body that stalled or came slower than the server's minimum rate. */
 "request_timeout" | 
 /**  The request named a host this server does not answer to (`serve --public-host`). */
-"wrong_host" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "schedule_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing" | 
+"wrong_host" | "not_found" | "method_not_allowed" | "account_not_found" | "video_not_found" | "stream_not_found" | "playlist_not_found" | "schedule_not_found" | "duplicate_channel" | "video_in_use" | "duplicate_playlist" | "playlist_in_use" | "already_started" | "broadcast_cancelled" | "not_retryable" | "cancelled" | "too_large" | "stream_failed" | "key_refused" | "prepare_failed" | "source_unreadable" | "account_error" | "s3_not_configured" | "s3_error" | "not_in_s3" | "file_missing" | "disk_full" | "io" | "key_missing" | "key_mismatch" | "keyring_unavailable" | "key_store" | "secret_tampered" | "twitch_no_client_id" | "twitch_unreachable" | "twitch_error" | "twitch_missing_scope" | "twitch_rate_limited" | "twitch_denied" | "twitch_code_expired" | "twitch_reconnect_needed" | "twitch_not_connected" | "database" | "config" | "logging" | "ffmpeg_missing" | 
 /**  A bug: something panicked (the log has where; the answer names a request id). */
 "internal";
 

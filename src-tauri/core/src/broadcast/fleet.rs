@@ -104,7 +104,28 @@ pub(super) async fn release_silent(app: &Twitcher) -> Result<usize, BroadcastErr
     Ok(released.len())
 }
 
-/// Publishes destinations this node claimed: a part of their broadcast with its own source.
+/// Starts a failed destination of a broadcast still on air again (the window's Retry): its row
+/// goes back to the queue, and this process publishes it as a part of its own that joins the
+/// broadcast's playout where it is now — the other destinations are not touched. On a node of a
+/// fleet the nodes claim it like any waiting destination.
+pub async fn retry(app: &Twitcher, actor: &Profile, stream_id: i64) -> Result<(), BroadcastError> {
+    let row = super::listing::stream(app, actor, stream_id).await?;
+    let here = (!app.is_node()).then(|| app.instance_id());
+    if row.status != StreamState::Failed || !app.db.requeue_failed(stream_id, actor.id, here).await? {
+        return Err(BroadcastError::NotRetryable { id: stream_id });
+    }
+    let _ = app.db.add_stream_event(stream_id, "info", "retried by hand").await;
+    tracing::info!(stream_id, broadcast = %row.broadcast_id, "a failed destination is retried");
+    if app.is_node() {
+        app.registry.fleet_wake.notify_one();
+        return Ok(());
+    }
+    lease::keep(app);
+    publish_part(app, &row.broadcast_id, &[stream_id]).await
+}
+
+/// Publishes destinations this node claimed (or a retry put back): a part of their broadcast with
+/// its own source.
 async fn publish_part(app: &Twitcher, broadcast_id: &str, ids: &[i64]) -> Result<(), BroadcastError> {
     let rows = app.db.claimed_rows(ids, app.instance_id()).await?;
     if rows.is_empty() {
@@ -128,9 +149,11 @@ async fn publish_part(app: &Twitcher, broadcast_id: &str, ids: &[i64]) -> Result
             return Err(e);
         }
     };
-    let what = if takeover { "taken over by node" } else { "published by node" };
-    for id in &ids {
-        let _ = app.db.add_stream_event(*id, "info", &format!("{what} {}", app.instance_id())).await;
+    if app.is_node() {
+        let what = if takeover { "taken over by node" } else { "published by node" };
+        for id in &ids {
+            let _ = app.db.add_stream_event(*id, "info", &format!("{what} {}", app.instance_id())).await;
+        }
     }
     tracing::info!(broadcast = %broadcast_id, destinations = ids.len(), takeover, "fleet: publishing a part of a broadcast");
     let handle = launch(app, Part { actor, request, broadcast_id: broadcast_id.to_string(), stream_ids: ids, program, accounts, origin }).await?;

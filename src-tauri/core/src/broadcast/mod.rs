@@ -43,6 +43,7 @@ pub use listing::{list, list_page, logs, next_scheduled, stream, title, LIST_DEF
 pub use orders::{cancel, stop, stop_here, StopTarget};
 pub use recovery::{after_crash, prune_logs, recover, set_after_crash, AfterCrash};
 pub use crate::registry::Running;
+pub use fleet::retry;
 pub use schedule::{parse_start_time, schedule, start_due, start_scheduled, start_when_due};
 pub use supervisor::{start, BroadcastHandle};
 
@@ -126,6 +127,8 @@ pub enum BroadcastError {
     Cancelled { id: String },
     #[error("no stream {id} on this profile")]
     NoStream { id: i64 },
+    #[error("destination {id} cannot be retried: only a failed destination of a broadcast still on air can be (start the broadcast again instead)")]
+    NotRetryable { id: i64 },
     #[error("{failed} of {total} destinations did not end normally: see `twitcher stream logs ID`")]
     DestinationsFailed { failed: usize, total: usize },
     #[error("choose at least one account to stream to")]

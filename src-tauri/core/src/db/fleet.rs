@@ -135,6 +135,23 @@ impl Db {
     /// What it takes to publish the rows `ids` (claimed by `instance`), in id order, with whether
     /// each was on air before (a takeover, not a first start) and the newest RTMP timestamp its
     /// previous node recorded sending.
+    /// Puts a failed destination back in the queue for a retry, under `instance` (`None`: for
+    /// the nodes of a fleet to claim) — only while another destination of its broadcast is still
+    /// on (a retry joins a running broadcast), and once: of two retries at the same moment, one
+    /// wins. Returns whether it did.
+    pub async fn requeue_failed(&self, stream_id: i64, creator_id: i64, instance: Option<&str>) -> Result<bool, DbError> {
+        let done = sqlx::query(&self.sql(
+            "UPDATE streams SET status = 'queued', error = NULL, ended_at = NULL, stop_requested_at = NULL,              owner_instance = $3, owner_pid = $4, heartbeat_at = @now              WHERE id = $1 AND creator_id = $2 AND status = 'failed' AND EXISTS (SELECT 1 FROM streams o              WHERE o.broadcast_id = streams.broadcast_id AND o.id <> streams.id AND o.status IN ('queued', 'starting', 'live', 'reconnecting'))",
+        ))
+        .bind(stream_id)
+        .bind(creator_id)
+        .bind(instance)
+        .bind(i64::from(std::process::id()))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn claimed_rows(&self, ids: &[i64], instance: &str) -> Result<Vec<(ScheduledRow, bool, Option<i64>)>, DbError> {
         let mut rows = Vec::with_capacity(ids.len());
         for id in ids {

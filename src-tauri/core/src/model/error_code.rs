@@ -71,6 +71,7 @@ error_codes! {
     PlaylistInUse = "playlist_in_use",
     AlreadyStarted = "already_started",
     BroadcastCancelled = "broadcast_cancelled",
+    NotRetryable = "not_retryable",
     Cancelled = "cancelled",
     TooLarge = "too_large",
     // Streaming.
@@ -123,7 +124,7 @@ impl ErrorCode {
             NotAdmin | PlanLimit | RegistrationClosed => 403,
             NotFound | AccountNotFound | VideoNotFound | StreamNotFound | PlaylistNotFound | ScheduleNotFound => 404,
             MethodNotAllowed => 405,
-            DuplicateChannel | DuplicatePlaylist | PlaylistInUse | VideoInUse | AlreadyStarted | BroadcastCancelled | Cancelled | S3NotConfigured | NotInS3 => 409,
+            DuplicateChannel | DuplicatePlaylist | PlaylistInUse | VideoInUse | AlreadyStarted | BroadcastCancelled | NotRetryable | Cancelled | S3NotConfigured | NotInS3 => 409,
             TwitchMissingScope | TwitchDenied | TwitchCodeExpired | TwitchReconnectNeeded | TwitchNotConnected
             | TwitchNoClientId => 409,
             TooLarge => 413,

@@ -1,4 +1,4 @@
-//! `POST /api/streams/start`, `POST /api/streams/stop`, `GET /api/streams`,
+//! `POST /api/streams/start`, `POST /api/streams/stop`, `POST /api/streams/{id}/retry`, `GET /api/streams`,
 //! `GET /api/streams/{id}/events` (server-sent events of a destination's live status).
 
 use std::convert::Infallible;
@@ -149,6 +149,18 @@ pub async fn stop(State(state): State<ServerState>, Session(actor): Session, Bod
         other => other? as u32,
     };
     Ok(axum::Json(Stopped { stopped }))
+}
+
+/// Starts a failed destination of a broadcast still on air again, alone, in this process: it
+/// joins the broadcast where it plays now; the other destinations are not touched. A destination
+/// that is not failed, or whose broadcast has ended, is `not_retryable` (409).
+#[utoipa::path(post, path = "/api/streams/{id}/retry", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "publishing again"), (status = 404, body = crate::error::ErrorResponse), (status = 409, body = crate::error::ErrorResponse)))]
+pub async fn retry(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<axum::http::StatusCode> {
+    match broadcast::retry(&state.app, &actor, id).await {
+        Err(broadcast::BroadcastError::NoStream { .. }) => Err(ApiError::not_found("stream")),
+        other => other.map(|()| axum::http::StatusCode::NO_CONTENT).map_err(Into::into),
+    }
 }
 
 /// The profile's streams, newest first, a page at a time.
