@@ -104,7 +104,12 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   await (await find(driver, "go-live-account")).click();
   await choose(driver, "go-live-preset", "480p30");
   await (await find(driver, "go-live-start")).click();
-  await find(driver, "broadcast-card", 120000);
+  // Go live never waits for the preparation: the dialog closes, and the tab shows the items being
+  // prepared and the broadcast's channel waiting for them (it used to hold the whole window).
+  await until(async () => (await driver.findElements(byTestId("go-live-dialog"))).length === 0, "the dialog closed", 5000);
+  await find(driver, "preparing", 10000);
+  await find(driver, "broadcast-card", 10000);
+  await screenshot(driver, "70b-playlist-preparing");
   await until(async () => (await textOf(driver, "now-playing")).startsWith("▶ Closing"), "now playing: the first item", 120000);
   assert.match(await textOf(driver, "now-playing"), /up next: Interview/);
   await until(async () => (await textOf(driver, "now-playing")).startsWith("▶ Interview"), "the second item follows", 15000);

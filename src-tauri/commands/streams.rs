@@ -10,18 +10,16 @@ pub struct StartedBroadcast {
     pub stream_ids: Vec<i64>,
 }
 
-/// Prepares the video if needed (progress arrives as job events), then goes live. Status arrives
-/// as stream events.
+/// Checks the request and records the broadcast, then answers: the preparation (progress as job
+/// events) and going live happen in the background, status as stream events — Go live never
+/// holds the window.
 #[tauri::command]
 #[specta::specta]
 #[tracing::instrument(skip_all)]
 pub async fn start_broadcast(state: State<'_, AppState>, request: StartRequest) -> CommandResult<StartedBroadcast> {
     let (app, actor) = state.actor().await?;
-    let handle = broadcast::start(app, &actor, &request).await?;
-    let started = StartedBroadcast { broadcast_id: handle.broadcast_id.clone(), stream_ids: handle.destinations.iter().map(|d| d.0).collect() };
-    // The supervisor runs on its own; the core's registry keeps it (and can stop it).
-    handle.detach(app);
-    Ok(started)
+    let (broadcast_id, destinations) = broadcast::start_in_background(app, &actor, &request).await?;
+    Ok(StartedBroadcast { broadcast_id, stream_ids: destinations.iter().map(|d| d.0).collect() })
 }
 
 /// What the Go live dialog offers and starts with, as the core decides it: the qualities

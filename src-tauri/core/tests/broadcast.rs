@@ -325,6 +325,38 @@ async fn a_failed_destination_retried_goes_live_again_alone_and_the_other_never_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_in_the_background_answers_before_the_preparation_and_goes_live_after_it() {
+    let _one_at_a_time = REAL_TIME.lock().await;
+    let ingest = Ingest::start();
+    let s = setup(&ingest, 4, 1).await;
+    let prepared = || async {
+        let db = s.app.testing_db();
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM prepared_media").fetch_one(db.testing_pool()).await.unwrap()
+    };
+    assert_eq!(prepared().await, 0);
+    let (broadcast_id, destinations) = broadcast::start_in_background(&s.app, &s.ana, &request(&s, true)).await.unwrap();
+    // The answer came before the preparation: nothing prepared yet, the row waits for it.
+    assert_eq!(prepared().await, 0, "start_in_background waited for the preparation");
+    let row = broadcast::stream(&s.app, &s.ana, destinations[0].0).await.unwrap();
+    assert!(matches!(row.status, StreamState::Queued | StreamState::Starting), "{row:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while broadcast::stream(&s.app, &s.ana, destinations[0].0).await.unwrap().status != StreamState::Live {
+        assert!(Instant::now() < deadline, "not live after its preparation");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(prepared().await, 1);
+    // A refusal is still the answer: no such video.
+    let missing = StartRequest { video_id: Some(999_999), ..request(&s, true) };
+    assert!(matches!(broadcast::start_in_background(&s.app, &s.ana, &missing).await, Err(BroadcastError::NoVideo { .. })));
+    assert!(s.app.broadcasts().stop_broadcast(&broadcast_id));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while broadcast::stream(&s.app, &s.ana, destinations[0].0).await.unwrap().status != StreamState::Ended {
+        assert!(Instant::now() < deadline, "not ended after its stop");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_source_fails_its_broadcast_with_a_clear_error() {
     let _one_at_a_time = REAL_TIME.lock().await;
     let ingest = Ingest::start();

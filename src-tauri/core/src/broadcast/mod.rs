@@ -45,7 +45,7 @@ pub use recovery::{after_crash, prune_logs, recover, set_after_crash, AfterCrash
 pub use crate::registry::Running;
 pub use fleet::retry;
 pub use schedule::{parse_start_time, schedule, start_due, start_scheduled, start_when_due};
-pub use supervisor::{start, BroadcastHandle};
+pub use supervisor::{start, start_in_background, BroadcastHandle};
 
 use serde::{Deserialize, Serialize};
 

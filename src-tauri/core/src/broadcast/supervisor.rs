@@ -211,6 +211,46 @@ pub async fn start(app: &Twitcher, actor: &Profile, request: &StartRequest) -> R
     launch(app, part).await
 }
 
+/// [`start`] for a person at a window: the request is checked and the rows recorded now (a
+/// refusal — no such video, the plan's limit — is the answer), and the preparation and the
+/// publishes go on in the background, so the window never waits for a first preparation. The
+/// rows tell how it goes: queued while the video is prepared (its job reports the progress), then
+/// live, or failed with the reason. Returns the broadcast id and (stream id, account id) pairs.
+pub async fn start_in_background(app: &Twitcher, actor: &Profile, request: &StartRequest) -> Result<(String, Vec<(i64, i64)>), BroadcastError> {
+    let (program, accounts_) = validate(app, actor, request).await?;
+    let (broadcast_id, stream_ids) = insert_rows(app, actor, request, &program, None, None).await?;
+    let pairs: Vec<(i64, i64)> = stream_ids.iter().copied().zip(request.account_ids.iter().copied()).collect();
+    if app.is_node() {
+        super::fleet::handle(app, actor, broadcast_id.clone(), pairs.clone()).detach(app);
+        return Ok((broadcast_id, pairs));
+    }
+    let part = Part { actor: actor.clone(), request: request.clone(), broadcast_id: broadcast_id.clone(), stream_ids: stream_ids.clone(), program, accounts: accounts_, origin: Origin::Fresh };
+    let app = app.clone();
+    let id = broadcast_id.clone();
+    tokio::spawn(async move {
+        // `launch` records its own failures on the rows; a panic in it must not leave them queued
+        // under a lease this process keeps renewing.
+        let launched = tokio::spawn({
+            let app = app.clone();
+            async move { launch(&app, part).await }
+        })
+        .await;
+        match launched {
+            Ok(Ok(handle)) => handle.detach(&app),
+            Ok(Err(e)) => tracing::warn!(broadcast = %id, error = %e, "a broadcast could not start"),
+            Err(e) => {
+                let message = "internal error: this broadcast could not start (the log has the details); start it again";
+                tracing::error!(broadcast = %id, error = %e, "starting a broadcast stopped");
+                for stream_id in stream_ids {
+                    let _ = app.db.set_stream_state(stream_id, StreamState::Failed, Some(message), app.instance_id()).await;
+                    let _ = app.db.add_stream_event(stream_id, "error", message).await;
+                }
+            }
+        }
+    });
+    Ok((broadcast_id, pairs))
+}
+
 /// How far past its last record a node may have sent: a record a second, batches sent up to
 /// one batch ahead.
 const SENT_RECORD_SLACK_MS: u64 = 1000 + source::BATCH_MS + 100;
