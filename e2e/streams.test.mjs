@@ -142,12 +142,18 @@ test("a broadcast scheduled for later shows its time and can be cancelled", asyn
     el.dispatchEvent(new Event("input", { bubbles: true }));
   }, await find(driver, "go-live-at"), local);
   await (await find(driver, "go-live-start")).click();
+  // Booked for later, it is under Up next with its time and how far off it is — not drawn as a
+  // live broadcast with a graph and a Stop.
+  await find(driver, "up-next-item", 10000);
   const when = await textOf(driver, "scheduled-at");
   assert.match(when, new RegExp(String(later.getFullYear())));
+  assert.match(when, / · in \d+ days$/);
+  assert.equal((await driver.findElements(byTestId("broadcast-card"))).length, 0, "a booked broadcast is not on air");
+  await find(driver, "streams-empty");
   await screenshot(driver, "53-scheduled");
   await (await find(driver, "cancel-scheduled")).click();
   await (await find(driver, "cancel-scheduled-dialog-confirm")).click();
-  await find(driver, "streams-empty", 10000);
+  await driver.wait(async () => (await driver.findElements(byTestId("up-next"))).length === 0, 10000, "Up next empty once cancelled");
 });
 
 test("the window refuses a start time that is not RFC 3339 with an offset, or is past, and stores nothing", async () => {
