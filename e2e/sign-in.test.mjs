@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { until } from "selenium-webdriver";
-import { launch, find, screenshot, byTestId } from "./harness.mjs";
+import { launch, find, screenshot, byTestId, textOf } from "./harness.mjs";
 
 let session;
 before(async () => {
@@ -74,7 +74,12 @@ test("a wrong or malformed UUID shows a clear error and stays on the sign-in scr
   await input.clear();
   await input.sendKeys(randomUUID());
   await (await find(driver, "sign-in")).click();
-  await driver.wait(until.elementTextMatches(await find(driver, "sign-in-error"), /no profile on this data dir/), 10000);
+  await driver.wait(until.elementTextMatches(await find(driver, "sign-in-error"), /No profile on this computer has that UUID/), 10000);
+  // The plain sentence for its code; the core's own words only behind Details.
+  assert.doesNotMatch(await (await find(driver, "sign-in-error")).getText(), /data dir/);
+  await driver.executeScript(() => document.querySelector('[data-testid="sign-in-error"] summary').click());
+  assert.match(await textOf(driver, "sign-in-error-details"), /^no profile on this data dir has that UUID/);
+  await screenshot(driver, "07-plain-error-with-details");
   await screenshot(driver, "06-wrong-uuid");
   assert.equal((await driver.findElements(byTestId("dashboard"))).length, 0);
 });

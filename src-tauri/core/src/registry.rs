@@ -162,7 +162,9 @@ impl Running {
         self.inner.lock().map(|m| m.len()).unwrap_or(0)
     }
 
-    /// Supervisors' join handles kept (ended ones included until the next adoption).
+    /// Supervisors' join handles kept (ended ones included until the next adoption): a long
+    /// run's test checks they do not pile up.
+    #[cfg(feature = "testing")]
     pub(crate) fn adopted(&self) -> usize {
         self.detached.lock().map(|d| d.len()).unwrap_or(0)
     }

@@ -1,6 +1,7 @@
 // Unwraps the generated commands' `{status, data | error}` results into values or thrown
 // `CommandError`s, so screens can use try/catch and show `message`.
 import type { ErrorBody, ErrorCode } from "./bindings";
+import { capitalised, plain } from "./errors";
 
 export class CommandError extends Error {
   /** One of the core's codes: a screen can branch on it and TypeScript checks the spelling. */
@@ -19,10 +20,17 @@ export async function call<T>(result: Promise<Result<T>>): Promise<T> {
   return r.data;
 }
 
+/** The sentence to show for an error: for the core's errors, the plain one for its code. */
 export function messageOf(e: unknown): string {
-  if (e instanceof Error) return e.message;
+  if (e instanceof CommandError) return plain(e.code, e.message).text;
+  if (e instanceof Error) return capitalised(e.message);
   if (typeof e === "string") return e;
   return "Something went wrong.";
+}
+
+/** The technical detail behind an error's plain sentence (the core's own message), if any. */
+export function detailsOf(e: unknown): string | null {
+  return e instanceof CommandError ? plain(e.code, e.message).details : null;
 }
 
 /** "10 GB", "unlimited". */

@@ -1,10 +1,9 @@
 // One user action in flight: whether it is running and what went wrong, so forms do not each
 // keep their own busy flag and error string around the same try/catch.
-import { messageOf } from "./api";
-
 export class Task {
   busy = $state(false);
-  error = $state("");
+  /** The error as thrown (shown with ErrorNote: its plain sentence and Details), or "". */
+  error = $state<unknown>("");
 
   /** Runs `action`; returns its value, or undefined after showing its error. */
   async run<T>(action: () => Promise<T>): Promise<T | undefined> {
@@ -13,7 +12,7 @@ export class Task {
     try {
       return await action();
     } catch (e) {
-      this.error = messageOf(e);
+      this.error = e;
       return undefined;
     } finally {
       this.busy = false;
