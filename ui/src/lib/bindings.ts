@@ -73,8 +73,9 @@ export const commands = {
 	setPlaylistOptions: (id: number, options: PlaylistOptions) => typedError<Playlist, ErrorBody>(__TAURI_INVOKE("set_playlist_options", { id, options })),
 	deletePlaylist: (id: number) => typedError<null, ErrorBody>(__TAURI_INVOKE("delete_playlist", { id })),
 	/**
-	 *  Prepares the video if needed (progress arrives as job events), then goes live. Status arrives
-	 *  as stream events.
+	 *  Checks the request and records the broadcast, then answers: the preparation (progress as job
+	 *  events) and going live happen in the background, status as stream events — Go live never
+	 *  holds the window.
 	 */
 	startBroadcast: (request: StartRequest) => typedError<StartedBroadcast, ErrorBody>(__TAURI_INVOKE("start_broadcast", { request })),
 	/**
