@@ -76,7 +76,12 @@ test("a wrong or malformed UUID shows a clear error and stays on the sign-in scr
   await (await find(driver, "sign-in")).click();
   await driver.wait(until.elementTextMatches(await find(driver, "sign-in-error"), /No profile on this computer has that UUID/), 10000);
   // The plain sentence for its code; the core's own words only behind Details.
-  assert.doesNotMatch(await (await find(driver, "sign-in-error")).getText(), /data dir/);
+  const [sentence, open] = await driver.executeScript(() => {
+    const note = document.querySelector('[data-testid="sign-in-error"]');
+    return [note.querySelector(":scope > p").textContent, note.querySelector("details").open];
+  });
+  assert.match(sentence, /^No profile on this computer has that UUID/);
+  assert.ok(!/data dir/.test(sentence) && !open, "the core's words stay behind a closed Details");
   await driver.executeScript(() => document.querySelector('[data-testid="sign-in-error"] summary').click());
   assert.match(await textOf(driver, "sign-in-error-details"), /^no profile on this data dir has that UUID/);
   await screenshot(driver, "07-plain-error-with-details");
