@@ -362,6 +362,13 @@ export function startLive(driver, { videoId, accountIds, title, videoKbps = 800 
   });
 }
 
+/** Ticks a checkbox, whatever it was (the Go live dialog remembers the last choice, and one
+ *  window's memory is every test file's: they share the webview's storage). */
+export async function tick(driver, testid) {
+  const box = await find(driver, testid);
+  if (!(await box.isSelected())) await box.click();
+}
+
 /** Calls a Tauri command from the page, as the UI would; fails the test on an error result. */
 export async function invoke(driver, command, args) {
   const result = await driver.executeAsyncScript(

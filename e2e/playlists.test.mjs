@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { By } from "selenium-webdriver";
-import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, invoke, run, until } from "./harness.mjs";
+import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, invoke, run, until, tick } from "./harness.mjs";
 
 let session;
 let nginx;
@@ -101,7 +101,7 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   await find(driver, "go-live-dialog");
   await (await find(driver, "go-live-plays-playlist")).click();
   await choose(driver, "go-live-playlist", String(saved[0].id));
-  await (await find(driver, "go-live-account")).click();
+  await tick(driver, "go-live-account");
   await choose(driver, "go-live-preset", "480p30");
   await (await find(driver, "go-live-start")).click();
   // Go live never waits for the preparation: the dialog closes, and the tab shows the items being
@@ -143,7 +143,8 @@ test("a weekly schedule is made in the Go live dialog and lists its next seven s
   await (await find(driver, "tab-streams")).click();
   await (await find(driver, "go-live")).click();
   await find(driver, "go-live-dialog");
-  await step("go-live-account", async () => (await find(driver, "go-live-account")).click());
+  // Remembered from the last Go live.
+  await step("go-live-account", async () => assert.ok(await (await find(driver, "go-live-account")).isSelected(), "the last channel is remembered"));
   await step("go-live-title", async () => (await find(driver, "go-live-title")).sendKeys("Late show"));
   await step("go-live-recurring", async () => (await near("go-live-recurring")).click());
   await step("repeat-mon", async () => (await near("repeat-mon")).click());

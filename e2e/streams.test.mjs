@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, statSync, existsSync } from "node:fs";
 import os from "node:os";
 import http from "node:http";
 import path from "node:path";
-import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, makeVideo, invoke, within } from "./harness.mjs";
+import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, makeVideo, invoke, within, tick } from "./harness.mjs";
 import { spawnOwned } from "./processes.mjs";
 
 let session;
@@ -84,11 +84,11 @@ test("a video goes live to an account from the window and Stop all ends it", asy
   await driver.actions().keyDown(Key.CONTROL).sendKeys("l").keyUp(Key.CONTROL).perform();
   await find(driver, "go-live-dialog");
   await driver.wait(async () => (await driver.findElements(byTestId("go-live-account"))).length === 1, 10000);
-  await (await find(driver, "go-live-account")).click();
+  await tick(driver, "go-live-account");
   await choose(driver, "go-live-preset", "480p30");
   await driver.executeScript(() => {
     const loop = [...document.querySelectorAll("input[type=checkbox]")].find((c) => c.parentElement.textContent.includes("Loop"));
-    loop.click();
+    if (!loop.checked) loop.click();
   });
   await (await find(driver, "go-live-title")).sendKeys("E2E live");
   await screenshot(driver, "50-go-live");
@@ -131,7 +131,11 @@ test("a broadcast scheduled for later shows its time and can be cancelled", asyn
   const { driver } = session;
   await (await find(driver, "go-live")).click();
   await driver.wait(async () => (await driver.findElements(byTestId("go-live-account"))).length === 1, 10000);
-  await (await find(driver, "go-live-account")).click();
+  // The dialog starts where the last Go live ended: its channel ticked, its quality, its loop.
+  assert.ok(await (await find(driver, "go-live-account")).isSelected(), "the last channel is remembered");
+  assert.equal(await (await find(driver, "go-live-preset")).getAttribute("value"), "480p30");
+  // "At" holds a real time (the next whole hour) before anything is typed.
+  assert.match(await (await find(driver, "go-live-at")).getAttribute("value"), /^\d{4}-\d\d-\d\dT\d\d:00$/);
   await (await find(driver, "go-live-later")).click();
   // A month ahead (a broadcast is scheduled at most a year ahead), in the field's local form.
   const later = new Date(Date.now() + 30 * 86400000);
