@@ -172,6 +172,33 @@ pub async fn create_schedule(state: State<'_, AppState>, input: twitcher_core::s
     Ok(twitcher_core::schedules::create(app, &actor, &input).await?)
 }
 
+/// Changes a schedule in place (the Edit of its card): what it starts, when, and for how long.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn update_schedule(state: State<'_, AppState>, id: i64, input: twitcher_core::schedules::ScheduleInput) -> CommandResult<twitcher_core::schedules::Schedule> {
+    let (app, actor) = state.actor().await?;
+    Ok(twitcher_core::schedules::update(app, &actor, id, &input).await?)
+}
+
+/// Stops a schedule from starting anything until it is resumed.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn pause_schedule(state: State<'_, AppState>, id: i64) -> CommandResult<twitcher_core::schedules::Schedule> {
+    let (app, actor) = state.actor().await?;
+    Ok(twitcher_core::schedules::pause(app, &actor, id).await?)
+}
+
+/// Resumes a paused schedule from its next time.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all)]
+pub async fn resume_schedule(state: State<'_, AppState>, id: i64) -> CommandResult<twitcher_core::schedules::Schedule> {
+    let (app, actor) = state.actor().await?;
+    Ok(twitcher_core::schedules::resume(app, &actor, id).await?)
+}
+
 #[tauri::command]
 #[specta::specta]
 #[tracing::instrument(skip_all)]

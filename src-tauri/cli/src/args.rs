@@ -121,32 +121,48 @@ fn parse_upload_mbps(text: &str) -> Result<f64, String> {
 pub enum ScheduleCommand {
     /// A recurring start. Whichever Twitcher runs on the data dir then (the window or `serve`)
     /// starts each occurrence.
-    Create {
-        #[command(flatten)]
-        program: ProgramArgs,
-        /// Local start time, 24-hour.
-        #[arg(long, value_name = "HH:MM")]
-        at: String,
-        /// IANA time zone, like Europe/Berlin.
-        #[arg(long, value_name = "ZONE")]
-        tz: String,
-        /// Weekdays (mon,tue,…); every day when omitted.
-        #[arg(long, value_delimiter = ',', value_name = "DAYS")]
-        days: Vec<String>,
-        /// End each occurrence after this long (2h, 90m, 1h 30m)…
-        #[arg(long, conflicts_with = "until", value_parser = humantime::parse_duration)]
-        duration: Option<std::time::Duration>,
-        /// …or at this local time.
-        #[arg(long, value_name = "HH:MM")]
-        until: Option<String>,
-        /// Also put it on the connected channels' Twitch schedule (removed with it).
-        #[arg(long)]
-        twitch_schedule: bool,
-    },
+    Create(ScheduleArgs),
     /// Your schedules, each with its next 7 starts.
     List,
+    /// Change a schedule in place (give all of it, as to create): booked occurrences not
+    /// started yet are cancelled, and its Twitch schedule segments replaced.
+    Update {
+        id: i64,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
+    },
+    /// Start nothing from it until resumed; booked occurrences not started yet are cancelled
+    /// and it leaves the channels' Twitch schedules.
+    Pause { id: i64 },
+    /// Start it again from its next time (never one missed while it was paused).
+    Resume { id: i64 },
     /// Delete a schedule; its occurrences not started yet are cancelled.
     Delete { id: i64 },
+}
+
+/// What a schedule starts and when: `schedule create` and `schedule update`.
+#[derive(Debug, clap::Args)]
+pub struct ScheduleArgs {
+    #[command(flatten)]
+    pub program: ProgramArgs,
+    /// Local start time, 24-hour.
+    #[arg(long, value_name = "HH:MM")]
+    pub at: String,
+    /// IANA time zone, like Europe/Berlin.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: String,
+    /// Weekdays (mon,tue,…); every day when omitted.
+    #[arg(long, value_delimiter = ',', value_name = "DAYS")]
+    pub days: Vec<String>,
+    /// End each occurrence after this long (2h, 90m, 1h 30m)…
+    #[arg(long, conflicts_with = "until", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// …or at this local time.
+    #[arg(long, value_name = "HH:MM")]
+    pub until: Option<String>,
+    /// Also put it on the connected channels' Twitch schedule (removed with it).
+    #[arg(long)]
+    pub twitch_schedule: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,7 @@ mod support;
 use support::{ok, refused, twitcher};
 
 #[test]
-fn schedule_create_lists_the_next_seven_starts_in_utc_and_delete_removes_it() {
+fn schedule_create_lists_the_next_seven_starts_in_utc_update_pause_resume_keep_its_id_and_delete_removes_it() {
     let dir = tempfile::tempdir().unwrap();
     ok(twitcher(dir.path()).args(["--json", "profile", "create", "--name", "Ana"]));
     let file = twitcher_testkit::make_video(dir.path(), "Show", "mp4", &["-t", "1"]);
@@ -32,6 +32,30 @@ fn schedule_create_lists_the_next_seven_starts_in_utc_and_delete_removes_it() {
     let listed = ok(twitcher(dir.path()).args(["--json", "schedule", "list"]));
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["next"], created["next"]);
+
+    assert_eq!(listed[0]["paused"], false);
+
+    // Edited in place (the same id, all of it given again), paused, resumed.
+    let id_text = id.to_string();
+    let edited = ok(twitcher(dir.path()).args([
+        "--json", "schedule", "update", &id_text, "--video", &video, "--account", &account, "--at", "07:30", "--tz", "Asia/Tokyo", "--days", "sat",
+    ]));
+    assert_eq!((edited["id"].as_i64(), edited["at"].as_str(), edited["time_zone"].as_str()), (Some(id), Some("07:30"), Some("Asia/Tokyo")));
+    assert_eq!(edited["duration_sec"], serde_json::Value::Null, "an edit replaces all of it");
+    for start in edited["next"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()) {
+        // 07:30 in Tokyo (no summer time) is 22:30Z on the day before: a Friday.
+        assert!(start.ends_with("T22:30:00.000Z") && weekday(start) == "Fri", "{start}");
+    }
+    let paused = ok(twitcher(dir.path()).args(["--json", "schedule", "pause", &id_text]));
+    assert_eq!((&paused["paused"], &paused["next"]), (&serde_json::json!(true), &serde_json::json!([])));
+    assert_eq!(ok(twitcher(dir.path()).args(["--json", "schedule", "list"]))[0]["paused"], true);
+    let resumed = ok(twitcher(dir.path()).args(["--json", "schedule", "resume", &id_text]));
+    assert_eq!((&resumed["paused"], resumed["next"].as_array().unwrap().len()), (&serde_json::json!(false), 7));
+    assert_eq!(refused(twitcher(dir.path()).args(["--json", "schedule", "pause", "999"])), "schedule_not_found");
+    assert_eq!(
+        refused(twitcher(dir.path()).args(["--json", "schedule", "update", &id_text, "--video", &video, "--account", &account, "--at", "20:00", "--tz", "Mars/Base"])),
+        "invalid_input"
+    );
 
     assert_eq!(refused(twitcher(dir.path()).args(["--json", "schedule", "create", "--video", &video, "--account", &account, "--at", "20:00", "--tz", "Mars/Base"])), "invalid_input");
     assert_eq!(refused(twitcher(dir.path()).args(["--json", "schedule", "create", "--video", "999", "--account", &account, "--at", "20:00", "--tz", "UTC"])), "video_not_found");

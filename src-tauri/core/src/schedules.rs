@@ -215,8 +215,10 @@ pub struct Schedule {
     pub on_twitch: Vec<OnTwitch>,
     pub created_at: String,
     /// Why the scheduler skips it (a stored value it cannot use): it starts nothing more until
-    /// it is deleted and made again.
+    /// it is edited, or deleted and made again.
     pub error: Option<String>,
+    /// Paused: it starts nothing (and lists no next starts) until resumed.
+    pub paused: bool,
 }
 
 
@@ -232,9 +234,9 @@ impl ScheduleRow {
 
     fn view(self, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
         let recurrence = self.recurrence()?;
-        let next = match &self.error {
-            Some(_) => Vec::new(),
-            None => {
+        let next = match (&self.error, &self.paused_at) {
+            (Some(_), _) | (_, Some(_)) => Vec::new(),
+            (None, None) => {
                 // From the stored next occurrence (not yet materialised) on.
                 let from = self.next_at().and_then(|n| n.checked_sub_signed(chrono::Duration::seconds(1))).unwrap_or(now).max(now - LATE_LIMIT);
                 recurrence.upcoming(from, UPCOMING).into_iter().map(stamp).collect()
@@ -252,6 +254,7 @@ impl ScheduleRow {
             on_twitch: Vec::new(),
             created_at: self.created_at,
             error: self.error,
+            paused: self.paused_at.is_some(),
         })
     }
 }
@@ -387,11 +390,102 @@ pub async fn list_at(app: &Twitcher, actor: &Profile, now: DateTime<Utc>) -> Res
     Ok(all)
 }
 
-/// Deletes a schedule; its occurrences that have not started are cancelled (a running one runs
-/// on: stop it like any broadcast), and its segments leave the channels' Twitch schedules (what
-/// Twitch does not take back is logged: the schedule goes anyway).
-pub async fn delete(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), ScheduleError> {
+/// Changes what a schedule starts and when, in place (its id, and its place in lists, stay).
+/// Checked as [`create`] checks; its occurrences booked from the old settings but not started
+/// are cancelled, and on the channels' Twitch schedules its old segments are replaced. A paused
+/// schedule stays paused; one set aside for a bad stored value is usable again.
+pub async fn update(app: &Twitcher, actor: &Profile, id: i64, input: &ScheduleInput) -> Result<Schedule, ScheduleError> {
+    update_at(app, actor, id, input, crate::clock::now()).await
+}
+
+/// [`update`] as of `now`.
+pub async fn update_at(app: &Twitcher, actor: &Profile, id: i64, input: &ScheduleInput, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
     app.db.schedule(actor.id, id).await?.ok_or(ScheduleError::NotFound { id })?;
+    let recurrence = Recurrence::parse(&input.at, &input.time_zone, &input.days)?;
+    End::parse(input.duration_sec, input.until.as_deref())?;
+    broadcast::schedule::check(app, actor, &input.request).await?;
+    let first = recurrence.next_after(now).ok_or_else(|| ScheduleError::Invalid("that recurrence never comes".into()))?;
+    let request = serde_json::to_string(&input.request).expect("a request serialises");
+    let updated = app
+        .db
+        .update_schedule(id, &NewSchedule {
+            owner_id: actor.id,
+            request: &request,
+            at_local: &recurrence.at.format("%H:%M").to_string(),
+            time_zone: recurrence.zone.name(),
+            days: &recurrence.days.join(","),
+            duration_sec: input.duration_sec,
+            until_local: input.until.as_deref().map(str::trim),
+            next_at: &stamp(first),
+        })
+        .await?;
+    if !updated {
+        return Err(ScheduleError::NotFound { id });
+    }
+    tracing::info!(schedule_id = id, "recurring schedule changed");
+    withdraw_from_twitch(app, actor, id).await?;
+    app.db.clear_schedule_on_twitch(id).await?;
+    if input.twitch_schedule {
+        publish_to_twitch(app, actor, id, &recurrence, input, now).await?;
+    }
+    get_at(app, actor, id, now).await
+}
+
+/// Pauses a schedule: it starts nothing until resumed, its occurrences booked but not started
+/// are cancelled (one already live runs on: stop it like any broadcast), and its segments leave
+/// the channels' Twitch schedules, so viewers are not told of starts that will not come.
+pub async fn pause(app: &Twitcher, actor: &Profile, id: i64) -> Result<Schedule, ScheduleError> {
+    let row = app.db.schedule(actor.id, id).await?.ok_or(ScheduleError::NotFound { id })?;
+    if row.paused_at.is_none() {
+        if !app.db.set_schedule_paused(actor.id, id, true, &row.next_at).await? {
+            return Err(ScheduleError::NotFound { id });
+        }
+        withdraw_from_twitch(app, actor, id).await?;
+        for (account_id, _, _) in app.db.schedule_on_twitch(id).await? {
+            app.db.set_schedule_on_twitch(id, account_id, &[], Some("off the Twitch schedule while the schedule is paused")).await?;
+        }
+        tracing::info!(schedule_id = id, "recurring schedule paused");
+    }
+    get(app, actor, id).await
+}
+
+/// Resumes a paused schedule from its next time after now (never an occurrence missed while it
+/// was paused), and puts it back on the Twitch schedules it was on.
+pub async fn resume(app: &Twitcher, actor: &Profile, id: i64) -> Result<Schedule, ScheduleError> {
+    resume_at(app, actor, id, crate::clock::now()).await
+}
+
+/// [`resume`] as of `now`.
+pub async fn resume_at(app: &Twitcher, actor: &Profile, id: i64, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
+    let row = app.db.schedule(actor.id, id).await?.ok_or(ScheduleError::NotFound { id })?;
+    if row.paused_at.is_some() {
+        let recurrence = row.recurrence()?;
+        let next = recurrence.next_after(now).ok_or_else(|| ScheduleError::Invalid("that recurrence never comes".into()))?;
+        if !app.db.set_schedule_paused(actor.id, id, false, &stamp(next)).await? {
+            return Err(ScheduleError::NotFound { id });
+        }
+        tracing::info!(schedule_id = id, "recurring schedule resumed");
+        if !app.db.schedule_on_twitch(id).await?.is_empty() {
+            let input = ScheduleInput {
+                request: serde_json::from_str(&row.request).map_err(|e| ScheduleError::Invalid(format!("schedule {id} is damaged: {e}")))?,
+                at: row.at_local.clone(),
+                time_zone: row.time_zone.clone(),
+                days: recurrence.days(),
+                duration_sec: row.duration_sec,
+                until: row.until_local.clone(),
+                twitch_schedule: true,
+            };
+            app.db.clear_schedule_on_twitch(id).await?;
+            publish_to_twitch(app, actor, id, &recurrence, &input, now).await?;
+        }
+    }
+    get_at(app, actor, id, now).await
+}
+
+/// Takes a schedule's segments off the channels' Twitch schedules; what Twitch does not take
+/// back is logged (the change goes on: a stale segment is better than a schedule that cannot
+/// change).
+async fn withdraw_from_twitch(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), ScheduleError> {
     for (account_id, segments, _) in app.db.schedule_on_twitch(id).await? {
         if segments.is_empty() {
             continue;
@@ -404,6 +498,15 @@ pub async fn delete(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), Sche
             tracing::warn!(schedule_id = id, account_id, error = %e, "segments left on the Twitch schedule");
         }
     }
+    Ok(())
+}
+
+/// Deletes a schedule; its occurrences that have not started are cancelled (a running one runs
+/// on: stop it like any broadcast), and its segments leave the channels' Twitch schedules (what
+/// Twitch does not take back is logged: the schedule goes anyway).
+pub async fn delete(app: &Twitcher, actor: &Profile, id: i64) -> Result<(), ScheduleError> {
+    app.db.schedule(actor.id, id).await?.ok_or(ScheduleError::NotFound { id })?;
+    withdraw_from_twitch(app, actor, id).await?;
     if !app.db.delete_schedule(actor.id, id).await? {
         return Err(ScheduleError::NotFound { id });
     }

@@ -294,6 +294,91 @@ async fn a_schedule_goes_on_each_channels_twitch_schedule_as_weekly_segments_and
     // Shown the same way afterwards.
     assert_eq!(schedules::get(&app, &ana, created.id).await.unwrap().on_twitch.len(), 3);
 
+    // Paused: its segments leave Twitch (viewers are not told of starts that will not come), and
+    // each channel says why; resumed, they are back; edited, they are replaced.
+    let paused = schedules::pause(&app, &ana, created.id).await.unwrap();
+    assert!(fake.schedule("41245072").is_empty(), "no segment while paused");
+    let on_paused = paused.on_twitch.iter().find(|t| t.account_id == account_ids[0]).unwrap();
+    assert_eq!((on_paused.segments, on_paused.notice.as_deref()), (0, Some("off the Twitch schedule while the schedule is paused")));
+    schedules::resume_at(&app, &ana, created.id, utc(2026, 10, 12, 0, 0)).await.unwrap();
+    let starts = |fake: &FakeTwitch| fake.schedule("41245072").iter().map(|s| s.start_time.clone()).collect::<Vec<_>>();
+    assert_eq!(starts(&fake), ["2026-10-12T18:00:00Z", "2026-10-14T18:00:00Z"], "back on Twitch when resumed");
+    let mut friday = input.clone();
+    friday.days = vec!["fri".into()];
+    friday.at = "21:00".into();
+    let edited = schedules::update_at(&app, &ana, created.id, &friday, utc(2026, 10, 12, 0, 0)).await.unwrap();
+    assert_eq!(starts(&fake), ["2026-10-16T19:00:00Z"], "the old segments replaced by the edited one");
+    assert_eq!(edited.on_twitch.iter().find(|t| t.account_id == account_ids[0]).unwrap().segments, 1);
+
     schedules::delete(&app, &ana, created.id).await.unwrap();
     assert!(fake.schedule("41245072").is_empty(), "the segments left with the schedule");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_schedule_starts_nothing_resumes_from_its_next_time_and_an_edit_replaces_its_booked_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, ana, request) = setup(dir.path(), "rtmp://127.0.0.1:9/app").await;
+    let input = ScheduleInput {
+        request,
+        at: "20:00".into(),
+        time_zone: "Europe/Berlin".into(),
+        days: vec![],
+        duration_sec: Some(3600),
+        until: None,
+        twitch_schedule: false,
+    };
+    // Daily at 20:00 in Berlin: 18:00Z in October 2026 (summer time until the 25th).
+    let created = schedules::create_at(&app, &ana, &input, utc(2026, 10, 12, 0, 0)).await.unwrap();
+    assert!(!created.paused);
+    schedules::tick(&app, utc(2026, 10, 12, 17, 57)).await.unwrap();
+    assert_eq!(scheduled(&app, &ana).await, vec![("2026-10-12T18:00:00.000Z".to_string(), StreamState::Scheduled)]);
+
+    // Paused: the occurrence booked for tonight is cancelled, no next start is listed, and two
+    // more days of the scheduler start nothing.
+    let paused = schedules::pause(&app, &ana, created.id).await.unwrap();
+    assert!(paused.paused && paused.next.is_empty(), "{paused:?}");
+    assert_eq!(scheduled(&app, &ana).await, vec![("2026-10-12T18:00:00.000Z".to_string(), StreamState::Cancelled)]);
+    for day in [13, 14] {
+        schedules::tick(&app, utc(2026, 10, day, 17, 57)).await.unwrap();
+        schedules::tick(&app, utc(2026, 10, day, 18, 1)).await.unwrap();
+    }
+    assert_eq!(scheduled(&app, &ana).await.len(), 1, "nothing booked while paused");
+    // Another process on the same data dir sees it paused (the database is the truth).
+    let other = support::open_from_env(app.data_dir()).await;
+    assert!(schedules::get(&other, &ana, created.id).await.unwrap().paused);
+
+    // Resumed on the 14th at 19:00Z, after that day's start: it goes on from the 15th, and the
+    // start missed while paused is not made up.
+    let resumed = schedules::resume_at(&app, &ana, created.id, utc(2026, 10, 14, 19, 0)).await.unwrap();
+    assert!(!resumed.paused);
+    assert_eq!(resumed.next[0], "2026-10-15T18:00:00.000Z");
+    schedules::tick(&app, utc(2026, 10, 14, 19, 0)).await.unwrap();
+    assert_eq!(scheduled(&app, &ana).await.len(), 1, "the missed start is not made up");
+    schedules::tick(&other, utc(2026, 10, 15, 17, 57)).await.unwrap();
+    assert_eq!(scheduled(&app, &ana).await[1], ("2026-10-15T18:00:00.000Z".to_string(), StreamState::Scheduled));
+
+    // Edited to Mondays at 21:30 with another title: the same schedule (id) says so, the start
+    // booked from the old time is cancelled, and the next booking is at the new time.
+    let mut monday = input.clone();
+    monday.at = "21:30".into();
+    monday.days = vec!["mon".into()];
+    monday.request.title = "Late show".into();
+    let edited = schedules::update_at(&app, &ana, created.id, &monday, utc(2026, 10, 15, 17, 58)).await.unwrap();
+    assert_eq!((edited.id, edited.at.as_str(), edited.days.clone(), edited.request.title.as_str()), (created.id, "21:30", vec!["mon".to_string()], "Late show"));
+    assert_eq!(edited.next[0], "2026-10-19T19:30:00.000Z");
+    assert!(scheduled(&app, &ana).await.iter().all(|(_, s)| *s == StreamState::Cancelled), "the old booking is cancelled");
+    schedules::tick(&app, utc(2026, 10, 19, 19, 26)).await.unwrap();
+    assert_eq!(scheduled(&app, &ana).await.last().unwrap(), &("2026-10-19T19:30:00.000Z".to_string(), StreamState::Scheduled));
+    // An edit is checked as a new schedule is: a bad zone is refused and changes nothing.
+    let mut bad = monday.clone();
+    bad.time_zone = "Mars/Olympus".into();
+    assert!(matches!(schedules::update(&app, &ana, created.id, &bad).await, Err(schedules::ScheduleError::Invalid(_))));
+    assert_eq!(schedules::get(&app, &ana, created.id).await.unwrap().time_zone, "Europe/Berlin");
+
+    // Another profile can neither pause, resume nor edit it.
+    let bo = profiles::register(&app, Some("Bo")).await.unwrap().profile;
+    assert!(matches!(schedules::pause(&app, &bo, created.id).await, Err(schedules::ScheduleError::NotFound { .. })));
+    assert!(matches!(schedules::resume(&app, &bo, created.id).await, Err(schedules::ScheduleError::NotFound { .. })));
+    assert!(matches!(schedules::update(&app, &bo, created.id, &monday).await, Err(schedules::ScheduleError::NotFound { .. })));
+    assert!(!schedules::get(&app, &ana, created.id).await.unwrap().paused);
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use twitcher_core::error::ErrorCode;
@@ -161,7 +161,9 @@ pub async fn router(app: Twitcher, options: &ServerOptions) -> Result<Router, tw
         .route("/api/playlists/{id}/items/{item_id}", delete(routes::playlists::remove_item))
         .route("/api/playlists/{id}/items/{item_id}/move", post(routes::playlists::move_item))
         .route("/api/schedules", get(routes::schedules::list).post(routes::schedules::create))
-        .route("/api/schedules/{id}", delete(routes::schedules::delete))
+        .route("/api/schedules/{id}", put(routes::schedules::update).delete(routes::schedules::delete))
+        .route("/api/schedules/{id}/pause", post(routes::schedules::pause))
+        .route("/api/schedules/{id}/resume", post(routes::schedules::resume))
         .route("/api/streams/start", post(routes::streams::start))
         .route("/api/streams/stop", post(routes::streams::stop))
         .route("/api/streams/{id}/retry", post(routes::streams::retry))

@@ -118,7 +118,12 @@ fn links(document: &mut serde_json::Value) {
             ("remove_item", "delete_api_playlists_id_items_item_id", json!({"id": id, "item_id": "$response.body#/items/0/id"}), None),
         ]),
         ("/api/twitch/link", "post", "201", &[("unlink", "delete_api_twitch_link_id", json!({"id": id}), None)]),
-        ("/api/schedules", "post", "201", &[("delete", "delete_api_schedules_id", json!({"id": id}), None)]),
+        ("/api/schedules", "post", "201", &[
+            ("update", "put_api_schedules_id", json!({"id": id}), None),
+            ("pause", "post_api_schedules_id_pause", json!({"id": id}), None),
+            ("resume", "post_api_schedules_id_resume", json!({"id": id}), None),
+            ("delete", "delete_api_schedules_id", json!({"id": id}), None),
+        ]),
         ("/api/videos/upload", "post", "201", &[("thumbnail", "get_api_videos_id_thumbnail", json!({"id": id}), None)]),
         ("/api/streams/start", "post", "202", &[
             ("events", "get_api_streams_id_events", json!({"id": "$response.body#/streams/0/stream_id"}), None),
@@ -182,6 +187,9 @@ fn merge(schema: &mut serde_json::Value, rule: serde_json::Value) {
         routes::playlists::remove_item,
         routes::schedules::list,
         routes::schedules::create,
+        routes::schedules::update,
+        routes::schedules::pause,
+        routes::schedules::resume,
         routes::schedules::delete,
         routes::streams::start,
         routes::streams::stop,

@@ -636,7 +636,7 @@ async fn playlists_are_built_through_the_api_and_another_profile_gets_404() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recurring_schedule_is_created_listed_and_deleted_and_bad_ones_get_400() {
+async fn a_recurring_schedule_is_created_listed_edited_paused_resumed_and_deleted_and_bad_ones_get_400() {
     let s = start(ServerOptions::default()).await;
     let (_, ana) = s.register("Ana").await;
     let (_, bo) = s.register("Bo").await;
@@ -678,6 +678,26 @@ async fn a_recurring_schedule_is_created_listed_and_deleted_and_bad_ones_get_400
         assert_eq!((status, error_code(&answer)), (StatusCode::BAD_REQUEST, "invalid_input"), "{duration}: {answer}");
     }
     assert_eq!(s.call(Method::GET, "/api/schedules", Some(&ana), None).await.1.as_array().unwrap().len(), 1, "nothing more stored");
+
+    // Edited in place (PUT: all of it), paused and resumed, by its owner only.
+    let mut sunday = body.clone();
+    sunday["days"] = json!(["sun"]);
+    sunday["at"] = json!("09:00");
+    let (status, edited) = s.call(Method::PUT, &format!("/api/schedules/{id}"), Some(&ana), Some(sunday.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!((edited["id"].as_i64(), &edited["days"], &edited["at"]), (Some(id), &json!(["sun"]), &json!("09:00")));
+    let (status, answer) = s.call(Method::PUT, &format!("/api/schedules/{id}"), Some(&bo), Some(sunday.clone())).await;
+    assert_eq!((status, error_code(&answer)), (StatusCode::NOT_FOUND, "schedule_not_found"));
+    let mut bad = sunday.clone();
+    bad["at"] = json!("25:00");
+    let (status, answer) = s.call(Method::PUT, &format!("/api/schedules/{id}"), Some(&ana), Some(bad)).await;
+    assert_eq!((status, error_code(&answer)), (StatusCode::BAD_REQUEST, "invalid_input"));
+    let (status, paused) = s.call(Method::POST, &format!("/api/schedules/{id}/pause"), Some(&ana), None).await;
+    assert_eq!((status, &paused["paused"], &paused["next"]), (StatusCode::OK, &json!(true), &json!([])), "{paused}");
+    let (status, answer) = s.call(Method::POST, &format!("/api/schedules/{id}/resume"), Some(&bo), None).await;
+    assert_eq!((status, error_code(&answer)), (StatusCode::NOT_FOUND, "schedule_not_found"));
+    let (status, resumed) = s.call(Method::POST, &format!("/api/schedules/{id}/resume"), Some(&ana), None).await;
+    assert_eq!((status, &resumed["paused"], resumed["next"].as_array().map(Vec::len)), (StatusCode::OK, &json!(false), Some(7)), "{resumed}");
 
     let (status, deleted) = s.call(Method::DELETE, &format!("/api/schedules/{id}"), Some(&ana), None).await;
     assert_eq!((status, deleted), (StatusCode::OK, json!({ "deleted": id })));
@@ -766,7 +786,7 @@ async fn the_openapi_document_lists_every_endpoint() {
     for path in ["/api/auth/register", "/api/auth/login", "/api/videos", "/api/videos/upload", "/api/videos/{id}/thumbnail", "/api/twitch/link", "/api/twitch/link/{id}",
         "/api/twitch/stats", "/api/streams/start", "/api/streams/stop", "/api/streams", "/api/streams/{id}/events", "/api/health",
         "/api/playlists", "/api/playlists/{id}", "/api/playlists/{id}/items", "/api/playlists/{id}/items/{item_id}",
-        "/api/playlists/{id}/items/{item_id}/move", "/api/schedules", "/api/schedules/{id}", "/api/nodes"] {
+        "/api/playlists/{id}/items/{item_id}/move", "/api/schedules", "/api/schedules/{id}", "/api/schedules/{id}/pause", "/api/schedules/{id}/resume", "/api/nodes"] {
         assert!(paths.contains_key(path), "{path} missing");
     }
     let video = &doc["components"]["schemas"]["ApiVideo"]["properties"];

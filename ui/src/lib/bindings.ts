@@ -108,6 +108,12 @@ export const commands = {
 	listSchedules: () => typedError<Schedule[], ErrorBody>(__TAURI_INVOKE("list_schedules")),
 	/**  A recurring start from the Go live dialog. */
 	createSchedule: (input: ScheduleInput) => typedError<Schedule, ErrorBody>(__TAURI_INVOKE("create_schedule", { input })),
+	/**  Changes a schedule in place (the Edit of its card): what it starts, when, and for how long. */
+	updateSchedule: (id: number, input: ScheduleInput) => typedError<Schedule, ErrorBody>(__TAURI_INVOKE("update_schedule", { id, input })),
+	/**  Stops a schedule from starting anything until it is resumed. */
+	pauseSchedule: (id: number) => typedError<Schedule, ErrorBody>(__TAURI_INVOKE("pause_schedule", { id })),
+	/**  Resumes a paused schedule from its next time. */
+	resumeSchedule: (id: number) => typedError<Schedule, ErrorBody>(__TAURI_INVOKE("resume_schedule", { id })),
 	deleteSchedule: (id: number) => typedError<null, ErrorBody>(__TAURI_INVOKE("delete_schedule", { id })),
 	setLoudnessTarget: (lufs: number | null) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_loudness_target", { lufs })),
 	setAfterCrash: (policy: AfterCrash) => typedError<null, ErrorBody>(__TAURI_INVOKE("set_after_crash", { policy })),
@@ -523,9 +529,11 @@ export type Schedule = {
 	created_at: string,
 	/**
 	 *  Why the scheduler skips it (a stored value it cannot use): it starts nothing more until
-	 *  it is deleted and made again.
+	 *  it is edited, or deleted and made again.
 	 */
 	error: string | null,
+	/**  Paused: it starts nothing (and lists no next starts) until resumed. */
+	paused: boolean,
 };
 
 /**  What a schedule starts, when, and until when. */

@@ -3,7 +3,7 @@
 use super::{Db, DbError};
 
 
-const COLUMNS: &str = "id, owner_id, request, at_local, time_zone, days, duration_sec, until_local, next_at, created_at, error";
+const COLUMNS: &str = "id, owner_id, request, at_local, time_zone, days, duration_sec, until_local, next_at, created_at, error, paused_at";
 
 /// A schedule to record.
 pub struct NewSchedule<'a> {
@@ -107,7 +107,7 @@ impl Db {
 
     /// Every profile's schedules the scheduler walks: not those set aside with an error.
     pub async fn all_schedules(&self) -> Result<Vec<ScheduleRow>, DbError> {
-        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE error IS NULL ORDER BY id")).fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE error IS NULL AND paused_at IS NULL ORDER BY id")).fetch_all(self.pool()).await?)
     }
 
     /// Sets a schedule aside: the scheduler skips it from then on, and it shows why.
@@ -123,17 +123,69 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Replaces what a schedule starts and when (its next start `s.next_at`), clears a reason it
+    /// was set aside for, and cancels its occurrences booked but not started: they were made
+    /// from what it said before. False when the profile has no such schedule.
+    pub async fn update_schedule(&self, id: i64, s: &NewSchedule<'_>) -> Result<bool, DbError> {
+        // Writes first: SQLite takes its write lock at the first UPDATE.
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE schedules SET request = $1, at_local = $2, time_zone = $3, days = $4, duration_sec = $5, until_local = $6, \
+             next_at = $7, error = NULL WHERE owner_id = $8 AND id = $9",
+        )
+        .bind(s.request)
+        .bind(s.at_local)
+        .bind(s.time_zone)
+        .bind(s.days)
+        .bind(s.duration_sec)
+        .bind(s.until_local)
+        .bind(s.next_at)
+        .bind(s.owner_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            cancel_booked(self, &mut tx, s.owner_id, id).await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Pauses a schedule (cancelling its occurrences booked but not started) or resumes it from
+    /// `next_at`. False when the profile has no such schedule.
+    pub async fn set_schedule_paused(&self, owner_id: i64, id: i64, paused: bool, next_at: &str) -> Result<bool, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let done = if paused {
+            sqlx::query(&self.sql("UPDATE schedules SET paused_at = COALESCE(paused_at, @now) WHERE owner_id = $1 AND id = $2"))
+                .bind(owner_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+        } else {
+            sqlx::query("UPDATE schedules SET paused_at = NULL, next_at = $1 WHERE owner_id = $2 AND id = $3")
+                .bind(next_at)
+                .bind(owner_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+        };
+        if paused && done.rows_affected() == 1 {
+            cancel_booked(self, &mut tx, owner_id, id).await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets what was published of a schedule to the channels' Twitch schedules.
+    pub async fn clear_schedule_on_twitch(&self, schedule_id: i64) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM schedule_on_twitch WHERE schedule_id = $1").bind(schedule_id).execute(self.pool()).await?;
+        Ok(())
+    }
+
     /// Deletes a schedule and cancels its occurrences that have not started.
     pub async fn delete_schedule(&self, owner_id: i64, id: i64) -> Result<bool, DbError> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            &self.sql("UPDATE streams SET status = 'cancelled', ended_at = @now \
-             WHERE schedule_id = $1 AND creator_id = $2 AND status = 'scheduled'"),
-        )
-        .bind(id)
-        .bind(owner_id)
-        .execute(&mut *tx)
-        .await?;
+        cancel_booked(self, &mut tx, owner_id, id).await?;
         let done = sqlx::query("DELETE FROM schedules WHERE owner_id = $1 AND id = $2").bind(owner_id).bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
@@ -165,4 +217,19 @@ pub struct ScheduleRow {
     pub next_at: String,
     pub created_at: String,
     pub error: Option<String>,
+    /// When it was paused; `None` while it runs.
+    pub paused_at: Option<String>,
+}
+
+/// Cancels a schedule's occurrences booked (materialised) but not started.
+async fn cancel_booked(db: &Db, tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner_id: i64, schedule_id: i64) -> Result<(), DbError> {
+    sqlx::query(
+        &db.sql("UPDATE streams SET status = 'cancelled', ended_at = @now \
+         WHERE schedule_id = $1 AND creator_id = $2 AND status = 'scheduled'"),
+    )
+    .bind(schedule_id)
+    .bind(owner_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -27,6 +27,29 @@ pub async fn create(State(state): State<ServerState>, Session(actor): Session, B
     Ok((StatusCode::CREATED, axum::Json(schedules::create(&state.app, &actor, &input).await?)))
 }
 
+/// Changes it in place: what it starts, when, for how long; its occurrences booked from the old
+/// settings but not started are cancelled, and its Twitch schedule segments replaced.
+#[utoipa::path(put, path = "/api/schedules/{id}", params(("id" = i64, Path)), request_body = ScheduleInput, security(("bearer" = [])),
+    responses((status = 200, body = Schedule), (status = 400, body = crate::error::ErrorResponse),
+        (status = 404, description = "no such schedule, video, playlist or account", body = crate::error::ErrorResponse)))]
+pub async fn update(State(state): State<ServerState>, Session(actor): Session, Id(id): Id, Body(input): Body<ScheduleInput>) -> ApiResult<axum::Json<Schedule>> {
+    Ok(axum::Json(schedules::update(&state.app, &actor, id, &input).await?))
+}
+
+/// Pauses it: it starts nothing until resumed (booked occurrences not started are cancelled).
+#[utoipa::path(post, path = "/api/schedules/{id}/pause", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = Schedule), (status = 404, body = crate::error::ErrorResponse)))]
+pub async fn pause(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<axum::Json<Schedule>> {
+    Ok(axum::Json(schedules::pause(&state.app, &actor, id).await?))
+}
+
+/// Resumes it from its next time after now (never an occurrence missed while paused).
+#[utoipa::path(post, path = "/api/schedules/{id}/resume", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = Schedule), (status = 404, body = crate::error::ErrorResponse)))]
+pub async fn resume(State(state): State<ServerState>, Session(actor): Session, Id(id): Id) -> ApiResult<axum::Json<Schedule>> {
+    Ok(axum::Json(schedules::resume(&state.app, &actor, id).await?))
+}
+
 /// Deletes it; its occurrences not started yet are cancelled.
 #[utoipa::path(delete, path = "/api/schedules/{id}", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = Deleted), (status = 404, body = crate::error::ErrorResponse)))]
