@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { until } from "selenium-webdriver";
-import { launch, find, screenshot, byTestId, createProfile } from "./harness.mjs";
+import { launch, find, screenshot, byTestId, createProfile, textOf, invoke } from "./harness.mjs";
 
 let session;
 before(async () => {
@@ -29,6 +29,17 @@ test("an account is linked, shown masked, edited and removed", async () => {
 
   await (await find(driver, "add-account")).click();
   await find(driver, "account-dialog");
+  // Every field is checked at once, each mistake beside its own field (not one at a time after
+  // Save, not the webview's light bubble); nothing is sent while any is wrong.
+  await (await find(driver, "account-save")).click();
+  assert.equal(await textOf(driver, "account-name-problem"), "Give it a name.");
+  assert.equal(await textOf(driver, "account-channel-problem"), "Twitch's numeric channel id is needed here.");
+  assert.match(await textOf(driver, "account-key-problem"), /^Paste the stream key from Twitch's Creator Dashboard/);
+  await (await find(driver, "account-login")).sendKeys("main channel");
+  assert.match(await textOf(driver, "account-login-problem"), /^A Twitch user name: up to 25 letters/);
+  await screenshot(driver, "10a-account-fields-checked");
+  assert.equal((await invoke(driver, "list_accounts", {})).length, 0, "nothing was saved");
+  await (await find(driver, "account-login")).clear();
   await (await find(driver, "account-name")).sendKeys("Main channel");
   await (await find(driver, "account-channel")).sendKeys("141981764");
   await (await find(driver, "account-login")).sendKeys("main_channel");
@@ -65,7 +76,7 @@ test("an account is linked, shown masked, edited and removed", async () => {
   await (await find(driver, "account-ingest")).sendKeys("Custom");
   await (await find(driver, "account-ingest-url")).sendKeys("rtmp://127.0.0.1/app/live_1234567890");
   await (await find(driver, "account-save")).click();
-  assert.match(await (await find(driver, "account-error")).getText(), /seems to include a stream key/);
+  assert.equal(await textOf(driver, "account-ingest-problem"), "Only the server, without the stream key: the key goes in its own field.");
   await screenshot(driver, "12-account-invalid-ingest");
   await driver.actions().sendKeys("\uE00C").perform(); // Escape closes the dialog
   await driver.wait(async () => (await driver.findElements(byTestId("account-dialog"))).length === 0, 5000);

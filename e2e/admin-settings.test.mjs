@@ -3,7 +3,8 @@
 // directly; the ADMIN can still change them.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, find, screenshot, createProfile, invoke, textOf } from "./harness.mjs";
+import { Key } from "selenium-webdriver";
+import { launch, find, screenshot, createProfile, invoke, textOf, until } from "./harness.mjs";
 
 let session;
 before(async () => {
@@ -19,6 +20,21 @@ test("a USER profile cannot change the installation's settings, an ADMIN can", a
   await (await find(driver, "tab-settings")).click();
   assert.equal(await (await find(driver, "rotate-key")).isEnabled(), true, "the first profile is the ADMIN");
   await invoke(driver, "set_max_import_bytes", { bytes: 300 * 1024 * 1024 });
+
+  // A loudness target out of range is said beside the field as it is typed, and never saved.
+  const typeLufs = async (value) => {
+    await (await find(driver, "loudness-target")).click();
+    // The keyboard, as a person: select what is there, type over it, Tab out (a change).
+    await driver.actions().keyDown(Key.CONTROL).sendKeys("a").keyUp(Key.CONTROL).sendKeys(value, Key.TAB).perform();
+  };
+  await typeLufs("-3");
+  assert.match(await textOf(driver, "loudness-problem"), /^Between −70 and −5 LUFS \(−16 is usual\)\. Not saved: videos are still brought to -16 LUFS\.$/);
+  await driver.executeScript((el) => el.scrollIntoView({ block: "center" }), await find(driver, "loudness-problem"));
+  await screenshot(driver, "77-loudness-out-of-range");
+  assert.equal(await invoke(driver, "loudness_target", {}), -16, "the bad value was not saved");
+  await typeLufs("-14");
+  await until(async () => (await driver.findElements({ css: '[data-testid="loudness-saved"]' })).length === 1, "the good value saved", 5000);
+  assert.equal(await invoke(driver, "loudness_target", {}), -14);
 
   await (await find(driver, "sign-out")).click();
   await createProfile(driver, "Guest");

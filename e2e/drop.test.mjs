@@ -75,6 +75,6 @@ test("three files dropped on the window from the OS: the two videos import, the 
   await until(async () => JSON.stringify(await titles()) === JSON.stringify(["Encore", "Opening night"]), "the dropped videos' titles", 30000)
     .catch(async (e) => assert.fail(`${e.message}: ${JSON.stringify(await titles())}`));
   const failure = await find(driver, "import-error", 30000);
-  assert.match(await failure.getText(), /^notes\.avi: not a video file FFmpeg can read/);
+  assert.match(await failure.getText(), /^notes\.avi: not a video Twitcher can play: it may be damaged/);
   await screenshot(driver, "34-videos-dropped-from-the-os");
 });

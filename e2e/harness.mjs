@@ -299,6 +299,19 @@ export async function choose(driver, id, value) {
 }
 
 /**
+ * Picks an entry of a searchable picker (ui/src/lib/Picker.svelte) as a person does: clicks it,
+ * types `search`, clicks the entry whose value is `value`; waits until the picker holds it.
+ */
+export async function pick(driver, id, search, value) {
+  const input = await find(driver, id);
+  await driver.executeScript((e) => e.scrollIntoView({ block: "center" }), input);
+  await input.click();
+  await input.sendKeys(search);
+  await (await driver.wait(elementUntil.elementLocated(By.css(`[data-testid="${id}-option"][data-value="${value}"]`)), 5000, `${id}: no entry ${value} for "${search}"`)).click();
+  await until(async () => (await input.getAttribute("data-value")) === String(value), `${id} holds ${value}`, 5000);
+}
+
+/**
  * nginx with the RTMP module on a free loopback port, recording every stream key to
  * `dir/records/<key>.flv`. Returns { dir, port, server (the ingest URL), stop, restart(downMs) }.
  */

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { By } from "selenium-webdriver";
-import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, invoke, run, until, tick } from "./harness.mjs";
+import { launch, find, screenshot, createProfile, textOf, choose, pick, byTestId, startIngest, invoke, run, until, tick } from "./harness.mjs";
 
 let session;
 let nginx;
@@ -63,13 +63,28 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   await (await find(driver, "playlist-new-name")).sendKeys("Night shift");
   await (await find(driver, "playlist-create")).click();
   assert.equal(await textOf(driver, "playlist-name"), "Night shift");
-  // The library is sorted by title: Closing, Interview, Opening. Add them in the order of CLIPS.
+  // The library is sorted by title: Closing, Interview, Opening. Opening by its own Add; then the
+  // other two found by search, ticked in the playlist's order (Interview, then Closing), added at once.
   const byTitle = {};
   for (const [name] of CLIPS) byTitle[name] = await driver.findElement(By.css(`[data-testid="library-video"][data-title="${name}"]`));
-  for (const [name] of CLIPS) {
-    await (await byTitle[name].findElement(byTestId("library-add"))).click();
-    await until(async () => (await titles(driver)).includes(name), `${name} added`, 5000);
-  }
+  await (await byTitle.Opening.findElement(byTestId("library-add"))).click();
+  await until(async () => (await titles(driver)).includes("Opening"), "Opening added", 5000);
+  const search = await find(driver, "library-search");
+  const tickFound = async (words, title) => {
+    await search.clear();
+    await search.sendKeys(words);
+    await until(async () => (await textOf(driver, "library-count")) === "1 of 3", `only ${title} found for "${words}"`, 5000);
+    await (await driver.findElement(By.css(`[data-testid="library-video"][data-title="${title}"] [data-testid="library-tick"]`))).click();
+  };
+  await tickFound("VIEW", "Interview");
+  await tickFound("clos", "Closing");
+  assert.equal(await textOf(driver, "library-add-chosen"), "Add 2");
+  await (await find(driver, "library-add-chosen")).click();
+  await until(async () => (await titles(driver)).length === 3, "the two ticked videos added", 10000);
+  await search.clear();
+  await search.sendKeys(" ");
+  await until(async () => (await textOf(driver, "library-count")) === "3 videos", "the search cleared", 5000);
+  for (const [name] of CLIPS) byTitle[name] = await driver.findElement(By.css(`[data-testid="library-video"][data-title="${name}"]`));
   assert.deepEqual(await titles(driver), ["Opening", "Interview", "Closing"]);
   assert.match(await textOf(driver, "playlist-total"), /^3 items · 0:09$/);
 
@@ -87,7 +102,7 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   await until(async () => (await find(driver, "playlist-loop")).isSelected(), "Loop ticked", 5000);
   // The slate: what plays in place of an item that cannot.
   const opening = (await invoke(driver, "list_playlists", {}))[0].items.find((i) => i.video_title === "Opening").video_id;
-  await choose(driver, "playlist-slate", String(opening));
+  await pick(driver, "playlist-slate", "open", opening);
   await until(async () => (await invoke(driver, "list_playlists", {}))[0].slate_video_id === opening, "the slate saved", 5000);
   // The order is the core's, not only the page's: a reload shows the same.
   const saved = await invoke(driver, "list_playlists", {});
@@ -100,7 +115,10 @@ test("a playlist is built from the library, reordered by dragging and goes live 
   await (await find(driver, "go-live")).click();
   await find(driver, "go-live-dialog");
   await (await find(driver, "go-live-plays-playlist")).click();
-  await choose(driver, "go-live-playlist", String(saved[0].id));
+  await pick(driver, "go-live-playlist", "night", saved[0].id);
+  // One loop control: the playlist loops (set above), so the dialog's box says so and is fixed.
+  assert.ok(await (await find(driver, "go-live-loop")).isSelected(), "a looping playlist's Go live shows Loop ticked");
+  assert.ok(!(await (await find(driver, "go-live-loop")).isEnabled()), "and not as a second control");
   await tick(driver, "go-live-account");
   await choose(driver, "go-live-preset", "480p30");
   await (await find(driver, "go-live-start")).click();
@@ -151,8 +169,7 @@ test("a weekly schedule is made in the Go live dialog and lists its next seven s
   await step("repeat-wed", async () => (await near("repeat-wed")).click());
   assert.ok(await (await near("repeat-mon")).isSelected() && await (await near("repeat-wed")).isSelected(), "Monday and Wednesday ticked");
   await driver.executeScript((el) => { el.value = "20:00"; el.dispatchEvent(new Event("input", { bubbles: true })); }, await near("repeat-at"));
-  const zone = await near("repeat-zone");
-  await step("repeat-zone", async () => { await zone.clear(); await zone.sendKeys("Europe/Berlin"); });
+  await step("repeat-zone", () => pick(driver, "repeat-zone", "berlin", "Europe/Berlin"));
   await step("repeat-hours", async () => (await near("repeat-hours")).sendKeys("2"));
   await step("repeat-twitch-schedule", async () => (await near("repeat-twitch-schedule")).click());
   await (await near("go-live-start")).click();
@@ -176,6 +193,34 @@ test("a weekly schedule is made in the Go live dialog and lists its next seven s
     assert.ok([1, 3].includes(new Date(start).getUTCDay()), `${start} is a Monday or a Wednesday`);
   }
   await screenshot(driver, "72-recurring-schedule");
+
+  // Paused from its card: it says so, lists no next start, and the core has it paused; resumed,
+  // the seven starts are back.
+  await (await find(driver, "schedule-pause")).click();
+  await find(driver, "schedule-paused");
+  assert.equal((await driver.findElements(By.css('[data-testid="schedule-next"] li'))).length, 0);
+  assert.equal((await invoke(driver, "list_schedules", {}))[0].paused, true);
+  await screenshot(driver, "72b-schedule-paused");
+  await (await find(driver, "schedule-resume")).click();
+  await until(async () => (await driver.findElements(By.css('[data-testid="schedule-next"] li'))).length === 7, "resumed: seven starts again", 5000);
+
+  // Edited from its card: the dialog opens filled from the schedule (Berlin, 20:00, Mon and Wed,
+  // 2 h), and a new time and zone picked in it are what the card then says.
+  await (await find(driver, "schedule-edit")).click();
+  await find(driver, "go-live-dialog");
+  assert.equal(await textOf(driver, "go-live-dialog-title"), "Edit schedule");
+  assert.equal(await (await find(driver, "repeat-zone")).getAttribute("data-value"), "Europe/Berlin");
+  assert.ok(await (await near("repeat-mon")).isSelected() && await (await near("repeat-wed")).isSelected(), "its days");
+  assert.equal(await (await near("repeat-hours")).getAttribute("value"), "2");
+  await driver.executeScript((el) => { el.value = "21:30"; el.dispatchEvent(new Event("input", { bubbles: true })); }, await near("repeat-at"));
+  await step("repeat-zone", () => pick(driver, "repeat-zone", "tokyo", "Asia/Tokyo"));
+  await (await near("go-live-start")).click();
+  await until(async () => (await driver.findElements(byTestId("go-live-dialog"))).length === 0, "the edit saved", 10000);
+  await until(async () => /^Mon, Wed at (21:30|09:30 PM) Asia\/Tokyo, for 2 h$/.test(await textOf(driver, "schedule-when")), "the card shows the edit", 5000);
+  const edited = await invoke(driver, "list_schedules", {});
+  assert.deepEqual([edited.length, edited[0].id, edited[0].at, edited[0].time_zone], [1, saved[0].id, "21:30", "Asia/Tokyo"], "the same schedule, changed");
+  await screenshot(driver, "72c-schedule-edited");
+
   await (await find(driver, "schedule-delete")).click();
   // Asked first: "Keep it" keeps it.
   await (await find(driver, "schedule-delete-dialog-cancel")).click();

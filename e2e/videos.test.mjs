@@ -56,7 +56,7 @@ test("imported videos appear with thumbnail and metadata; a bad file shows its e
   await driver.wait(async () => (await thumb.getAttribute("src")).startsWith("data:image/jpeg;base64,"), 10000);
   assert.ok(await driver.executeScript((img) => img.naturalWidth === 480, thumb), "a 480 px wide thumbnail rendered");
   const failure = await find(driver, "import-error", 30000);
-  assert.match(await failure.getText(), /^broken\.avi: not a video file FFmpeg can read/);
+  assert.match(await failure.getText(), /^broken\.avi: not a video Twitcher can play: it may be damaged/);
   await screenshot(driver, "31-videos-imported");
 
   await card.click();

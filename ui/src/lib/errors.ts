@@ -84,3 +84,24 @@ export function plain(code: ErrorCode, message: string): { text: string; details
 export function capitalised(message: string): string {
   return message ? message[0].toUpperCase() + message.slice(1) : message;
 }
+
+// A failed job (an import, a preparation) carries the core's message, not a code. The phrases
+// below are the core's own (media/probe.rs); each gets the creator's sentence, and the part in
+// FFmpeg's words goes behind "Details".
+const JOB_PHRASES: [RegExp, string][] = [
+  [/not a video file FFmpeg can read \((.*)\)$/s, "not a video Twitcher can play: it may be damaged, or in a format other than MP4, WebM, OGG, AVI, MOV, WMV or FLV."],
+  [/the file is damaged \((.*)\)$/s, "the file is damaged: copy or export it again, then import that copy."],
+  [/FFmpeg took longer than its limit of (\d+ s) on this file and was stopped: is it damaged\?$/s, "reading it took too long, so Twitcher stopped: the file may be damaged. Try another copy of it."],
+];
+
+/**
+ * A failed job's message as a creator reads it, and FFmpeg's words as the details (or null).
+ * Not capitalised: an import's message starts with the file's name, which is shown as it is.
+ */
+export function plainJobError(message: string): { text: string; details: string | null } {
+  for (const [pattern, sentence] of JOB_PHRASES) {
+    const found = pattern.exec(message);
+    if (found) return { text: message.slice(0, found.index) + sentence, details: found[1] ?? null };
+  }
+  return { text: message, details: null };
+}
