@@ -271,31 +271,57 @@ pub async fn create(app: &Twitcher, actor: &Profile, input: &ScheduleInput) -> R
 
 /// [`create`] as of `now` (tests drive the clock).
 pub async fn create_at(app: &Twitcher, actor: &Profile, input: &ScheduleInput, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
-    let recurrence = Recurrence::parse(&input.at, &input.time_zone, &input.days)?;
-    End::parse(input.duration_sec, input.until.as_deref())?;
-    broadcast::schedule::check(app, actor, &input.request).await?;
-    let first = recurrence.next_after(now).ok_or_else(|| ScheduleError::Invalid("that recurrence never comes".into()))?;
-    let request = serde_json::to_string(&input.request).expect("a request serialises");
+    let checked = Checked::new(app, actor, input, now).await?;
     let max = crate::model::PlanLimits::for_role(actor.limits.max_schedules, actor.role);
     let id = app
         .db
-        .insert_schedule(max, &NewSchedule {
-            owner_id: actor.id,
-            request: &request,
-            at_local: &recurrence.at.format("%H:%M").to_string(),
-            time_zone: recurrence.zone.name(),
-            days: &recurrence.days.join(","),
-            duration_sec: input.duration_sec,
-            until_local: input.until.as_deref().map(str::trim),
-            next_at: &stamp(first),
-        })
+        .insert_schedule(max, &checked.row(actor.id, input))
         .await?
         .ok_or(ScheduleError::PlanLimit { plan: actor.plan, limit: max.unwrap_or(0) })?;
     tracing::info!(schedule_id = id, "recurring schedule created");
     if input.twitch_schedule {
-        publish_to_twitch(app, actor, id, &recurrence, input, now).await?;
+        publish_to_twitch(app, actor, id, &checked.recurrence, input, now).await?;
     }
     get_at(app, actor, id, now).await
+}
+
+/// A schedule's input checked as a start would be (what [`create`] and [`update`] store), with
+/// its first start after `now`.
+struct Checked {
+    recurrence: Recurrence,
+    request: String,
+    at_local: String,
+    days: String,
+    next_at: String,
+}
+
+impl Checked {
+    async fn new(app: &Twitcher, actor: &Profile, input: &ScheduleInput, now: DateTime<Utc>) -> Result<Self, ScheduleError> {
+        let recurrence = Recurrence::parse(&input.at, &input.time_zone, &input.days)?;
+        End::parse(input.duration_sec, input.until.as_deref())?;
+        broadcast::schedule::check(app, actor, &input.request).await?;
+        let first = recurrence.next_after(now).ok_or_else(|| ScheduleError::Invalid("that recurrence never comes".into()))?;
+        Ok(Self {
+            request: serde_json::to_string(&input.request).expect("a request serialises"),
+            at_local: recurrence.at.format("%H:%M").to_string(),
+            days: recurrence.days.join(","),
+            next_at: stamp(first),
+            recurrence,
+        })
+    }
+
+    fn row<'a>(&'a self, owner_id: i64, input: &'a ScheduleInput) -> NewSchedule<'a> {
+        NewSchedule {
+            owner_id,
+            request: &self.request,
+            at_local: &self.at_local,
+            time_zone: self.recurrence.zone.name(),
+            days: &self.days,
+            duration_sec: input.duration_sec,
+            until_local: input.until.as_deref().map(str::trim),
+            next_at: &self.next_at,
+        }
+    }
 }
 
 /// Puts a new schedule on each of its channels' Twitch schedule: one weekly segment per weekday
@@ -401,24 +427,8 @@ pub async fn update(app: &Twitcher, actor: &Profile, id: i64, input: &ScheduleIn
 /// [`update`] as of `now`.
 pub async fn update_at(app: &Twitcher, actor: &Profile, id: i64, input: &ScheduleInput, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
     app.db.schedule(actor.id, id).await?.ok_or(ScheduleError::NotFound { id })?;
-    let recurrence = Recurrence::parse(&input.at, &input.time_zone, &input.days)?;
-    End::parse(input.duration_sec, input.until.as_deref())?;
-    broadcast::schedule::check(app, actor, &input.request).await?;
-    let first = recurrence.next_after(now).ok_or_else(|| ScheduleError::Invalid("that recurrence never comes".into()))?;
-    let request = serde_json::to_string(&input.request).expect("a request serialises");
-    let updated = app
-        .db
-        .update_schedule(id, &NewSchedule {
-            owner_id: actor.id,
-            request: &request,
-            at_local: &recurrence.at.format("%H:%M").to_string(),
-            time_zone: recurrence.zone.name(),
-            days: &recurrence.days.join(","),
-            duration_sec: input.duration_sec,
-            until_local: input.until.as_deref().map(str::trim),
-            next_at: &stamp(first),
-        })
-        .await?;
+    let checked = Checked::new(app, actor, input, now).await?;
+    let updated = app.db.update_schedule(id, &checked.row(actor.id, input)).await?;
     if !updated {
         return Err(ScheduleError::NotFound { id });
     }
@@ -426,7 +436,7 @@ pub async fn update_at(app: &Twitcher, actor: &Profile, id: i64, input: &Schedul
     withdraw_from_twitch(app, actor, id).await?;
     app.db.clear_schedule_on_twitch(id).await?;
     if input.twitch_schedule {
-        publish_to_twitch(app, actor, id, &recurrence, input, now).await?;
+        publish_to_twitch(app, actor, id, &checked.recurrence, input, now).await?;
     }
     get_at(app, actor, id, now).await
 }
