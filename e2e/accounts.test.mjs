@@ -33,7 +33,8 @@ test("an account is linked, shown masked, edited and removed", async () => {
   // Save, not the webview's light bubble); nothing is sent while any is wrong.
   await (await find(driver, "account-save")).click();
   assert.equal(await textOf(driver, "account-name-problem"), "Give it a name.");
-  assert.equal(await textOf(driver, "account-channel-problem"), "Twitch's numeric channel id is needed here.");
+  // The channel id is optional (as in OBS, a server and a key are enough): its line is a hint.
+  assert.match(await textOf(driver, "account-channel-hint"), /^Twitch's number for the channel\. Leave it empty/);
   assert.match(await textOf(driver, "account-key-problem"), /^Paste the stream key from Twitch's Creator Dashboard/);
   await (await find(driver, "account-login")).sendKeys("main channel");
   assert.match(await textOf(driver, "account-login-problem"), /^A Twitch user name: up to 25 letters/);
@@ -93,4 +94,20 @@ test("an account is linked, shown masked, edited and removed", async () => {
   await (await find(driver, "confirm-remove")).click();
   await find(driver, "accounts-empty");
   assert.equal((await rows(driver)).length, 0);
+});
+
+test("an account by hand needs only a name, a server and a key, as in OBS", async () => {
+  const { driver } = session;
+  await (await find(driver, "add-account")).click();
+  await find(driver, "account-dialog");
+  await (await find(driver, "account-name")).sendKeys("Side channel");
+  await (await find(driver, "account-key")).sendKeys(KEY);
+  await (await find(driver, "account-ingest")).sendKeys("Custom");
+  await (await find(driver, "account-ingest-url")).sendKeys("rtmp://127.0.0.1/app");
+  await (await find(driver, "account-save")).click();
+  await driver.wait(async () => (await rows(driver)).length === 1, 10000, "the account appears");
+  const [account] = await invoke(driver, "list_accounts", {});
+  assert.equal(account.channel_id, null, "no channel id was needed");
+  assert.doesNotMatch(await (await find(driver, "account-row")).getText(), /channel null|channel undefined/);
+  await screenshot(driver, "13-account-by-hand-without-channel-id");
 });

@@ -20,7 +20,7 @@ pub async fn list_accounts(state: State<'_, AppState>) -> CommandResult<Vec<Acco
 pub async fn add_account(state: State<'_, AppState>, input: AccountInput, stream_key: String) -> CommandResult<Account> {
     let (app, actor) = state.actor().await?;
     let stream_key = zeroize::Zeroizing::new(stream_key);
-    Ok(accounts::add(app, &actor, &input, &stream_key).await?)
+    Ok(twitcher_core::twitch::add_by_hand(app, &actor, &input, &stream_key).await?)
 }
 
 /// Saves the edit dialog: the fields, and a new key when one was typed.
@@ -34,7 +34,7 @@ pub async fn update_account(
     stream_key: Option<String>,
 ) -> CommandResult<Account> {
     let (app, actor) = state.actor().await?;
-    let account = accounts::update(app, &actor, id, &input).await?;
+    let account = twitcher_core::twitch::update_by_hand(app, &actor, id, &input).await?;
     match stream_key.map(zeroize::Zeroizing::new).filter(|k| !k.trim().is_empty()) {
         Some(key) => Ok(accounts::set_key(app, &actor, id, &key).await?),
         None => Ok(account),

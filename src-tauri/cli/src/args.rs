@@ -241,9 +241,10 @@ pub enum AccountCommand {
         /// Display name shown in Twitcher.
         #[arg(long)]
         name: String,
-        /// Twitch's numeric user id of the channel.
+        /// Twitch's numeric user id of the channel. Optional: left out with --login, it is
+        /// looked up on Twitch when a connected account can ask; else the account has none.
         #[arg(long)]
-        channel_id: String,
+        channel_id: Option<String>,
         /// Twitch login (user name).
         #[arg(long)]
         login: Option<String>,

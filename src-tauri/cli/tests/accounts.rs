@@ -84,6 +84,18 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
+/// Issue 31, item 12: as in OBS, a name, a server and a key are enough (`"channel_id": null`).
+#[test]
+fn account_add_without_a_channel_id_links_it_with_none() {
+    let dir = tempfile::tempdir().unwrap();
+    profile(dir.path());
+    let mut cmd = twitcher(dir.path());
+    cmd.args(["--json", "account", "add", "--name", "Side", "--ingest", "rtmp://127.0.0.1:1935/app"]).write_stdin(format!("{KEY}\n"));
+    let account = ok(&mut cmd);
+    assert_eq!((&account["channel_id"], &account["stream_key"]), (&serde_json::Value::Null, &serde_json::json!("live_****1234")));
+    fails(&mut add(dir.path(), "Bad", "not-a-number", KEY), "invalid_input");
+}
+
 #[test]
 fn account_add_takes_the_key_from_stdin_and_shows_it_masked() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,8 +20,10 @@ use crate::Twitcher;
 pub enum AccountError {
     #[error("{0}")]
     InvalidName(crate::text::TextError),
-    #[error("the channel id must be Twitch's numeric user id (1 to 20 digits)")]
+    #[error("the channel id must be Twitch's numeric user id (1 to 20 digits), or left out")]
     InvalidChannelId,
+    #[error("Twitch has no channel named {login}: check the login (the NAME of twitch.tv/NAME), or leave it out")]
+    UnknownLogin { login: String },
     #[error("the login must be a Twitch user name: 1 to 25 letters, digits or underscores")]
     InvalidLogin,
     #[error("the stream key must be 8 to 256 characters with no spaces, '/' or '?': copy it again from Twitch's Creator Dashboard (Settings → Stream)")]
@@ -51,7 +53,10 @@ pub enum AccountError {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AccountInput {
     pub display_name: String,
-    pub channel_id: String,
+    /// Twitch's numeric user id; optional, as in OBS only the server and key are needed. Left
+    /// out with a login, it is looked up on Twitch where Twitcher can ask ([`crate::twitch::add_by_hand`]).
+    #[serde(default)]
+    pub channel_id: Option<String>,
     pub login: Option<String>,
     /// `None`, empty or "auto": automatic; otherwise an rtmp:// or rtmps:// server URL.
     pub ingest_server: Option<String>,
@@ -59,7 +64,7 @@ pub struct AccountInput {
 
 struct Valid {
     display_name: String,
-    channel_id: String,
+    channel_id: Option<String>,
     login: Option<String>,
     ingest_server: Option<String>,
 }
@@ -69,7 +74,7 @@ impl Valid {
         AccountFields {
             display_name: &self.display_name,
             login: self.login.as_deref(),
-            channel_id: &self.channel_id,
+            channel_id: self.channel_id.as_deref(),
             ingest_server: self.ingest_server.as_deref(),
         }
     }
@@ -77,10 +82,12 @@ impl Valid {
 
 async fn validate(app: &Twitcher, input: &AccountInput) -> Result<Valid, AccountError> {
     let display_name = crate::text::line("display name", &input.display_name, 64).map_err(AccountError::InvalidName)?;
-    let channel_id = input.channel_id.trim();
-    if channel_id.is_empty() || channel_id.len() > 20 || !channel_id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AccountError::InvalidChannelId);
-    }
+    // Left out (`None`) is fine; given, it is Twitch's number (an empty one is a mistake).
+    let channel_id = match input.channel_id.as_deref().map(str::trim) {
+        None => None,
+        Some(c) if !c.is_empty() && c.len() <= 20 && c.bytes().all(|b| b.is_ascii_digit()) => Some(c.to_string()),
+        Some(_) => return Err(AccountError::InvalidChannelId),
+    };
     let login = match input.login.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
         None => None,
         Some(l) if l.len() <= 25 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => Some(l.to_ascii_lowercase()),
@@ -99,7 +106,7 @@ async fn validate(app: &Twitcher, input: &AccountInput) -> Result<Valid, Account
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(Valid { display_name: display_name.to_string(), channel_id: channel_id.to_string(), login, ingest_server })
+    Ok(Valid { display_name: display_name.to_string(), channel_id, login, ingest_server })
 }
 
 fn validate_key(key: &str) -> Result<&str, AccountError> {
@@ -133,7 +140,7 @@ pub async fn add(app: &Twitcher, actor: &Profile, input: &AccountInput, stream_k
             tracing::info!(account_id = account.id, profile_id = actor.id, "Twitch account linked");
             Ok(account)
         }
-        InsertOutcome::DuplicateChannel => Err(AccountError::DuplicateChannel { channel_id: valid.channel_id }),
+        InsertOutcome::DuplicateChannel => Err(AccountError::DuplicateChannel { channel_id: valid.channel_id.unwrap_or_default() }),
         InsertOutcome::PlanLimitReached => {
             // Read the plan afresh: an ADMIN may have changed it since the actor was loaded.
             let profile = app.db.user_by_id(actor.id).await?.unwrap_or_else(|| actor.clone());
@@ -164,7 +171,7 @@ pub async fn update(app: &Twitcher, actor: &Profile, id: i64, input: &AccountInp
             get(app, actor, id).await
         }
         UpdateOutcome::NotFound => Err(AccountError::NotFound { id }),
-        UpdateOutcome::DuplicateChannel => Err(AccountError::DuplicateChannel { channel_id: valid.channel_id }),
+        UpdateOutcome::DuplicateChannel => Err(AccountError::DuplicateChannel { channel_id: valid.channel_id.unwrap_or_default() }),
     }
 }
 

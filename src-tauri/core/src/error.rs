@@ -185,6 +185,7 @@ fn account_code(e: &AccountError) -> ErrorCode {
         AccountError::InvalidName(_)
         | AccountError::InvalidChannelId
         | AccountError::InvalidLogin
+        | AccountError::UnknownLogin { .. }
         | AccountError::InvalidStreamKey
         | AccountError::MissingStreamKey => ErrorCode::InvalidInput,
         AccountError::InvalidIngest(_) | AccountError::Outbound(_) => ErrorCode::InvalidIngest,

@@ -13,7 +13,7 @@ use twitcher_core::Twitcher;
 const KEY: &str = "live_123456789_QwErTyUiOpAsDfGhJkLzXcVbNm1234";
 
 fn input(name: &str, channel: &str) -> AccountInput {
-    AccountInput { display_name: name.into(), channel_id: channel.into(), login: None, ingest_server: None }
+    AccountInput { display_name: name.into(), channel_id: Some(channel.into()), login: None, ingest_server: None }
 }
 
 async fn setup() -> (tempfile::TempDir, Twitcher, Profile) {
@@ -43,7 +43,7 @@ async fn update_changes_the_fields_and_keeps_the_key_and_set_key_replaces_it() {
     let changed = accounts::update(&app, &ana, account.id, &AccountInput { ingest_server: Some("auto".into()), ..input("New", "2") })
         .await
         .unwrap();
-    assert_eq!((changed.display_name.as_str(), changed.channel_id.as_str()), ("New", "2"));
+    assert_eq!((changed.display_name.as_str(), changed.channel_id.as_deref()), ("New", Some("2")));
     assert_eq!(changed.ingest_server, None);
     assert_eq!(accounts::stream_key(&app, &ana, account.id).await.unwrap().as_str(), KEY);
 
@@ -98,7 +98,7 @@ async fn a_channel_id_is_unique_per_profile_but_not_across_profiles() {
     let second = accounts::add(&app, &ana, &input("C", "778"), KEY).await.unwrap();
     let clash = accounts::update(&app, &ana, second.id, &input("C", "777")).await;
     assert!(matches!(clash, Err(AccountError::DuplicateChannel { .. })));
-    assert_eq!(accounts::get(&app, &ana, first.id).await.unwrap().channel_id, "777");
+    assert_eq!(accounts::get(&app, &ana, first.id).await.unwrap().channel_id.as_deref(), Some("777"));
 }
 
 #[tokio::test]
@@ -218,4 +218,26 @@ async fn an_error_answer_from_twitch_falls_back_without_failing() {
     let app = open_with_ingest(dir.path(), KeyringPreference::File, &format!("{url}/ingests")).await;
     let list = ingest::list(&app.testing_db(), &app.options().ingest_list_url).await.unwrap();
     assert_eq!((list.source, list.automatic.as_str()), (IngestSource::BuiltIn, BUILT_IN_DEFAULT));
+}
+
+/// Issue 31, item 12: as in OBS, a server and a key are enough; any number of accounts may lack
+/// a channel id, and one given must still be Twitch's number.
+#[tokio::test]
+async fn an_account_needs_only_its_server_and_key_and_several_may_lack_a_channel_id() {
+    let (_dir, app, ana) = setup().await;
+    let bare = |name: &str| AccountInput { display_name: name.into(), channel_id: None, login: None, ingest_server: Some("rtmp://127.0.0.1:1935/app".into()) };
+    let first = accounts::add(&app, &ana, &bare("First"), KEY).await.unwrap();
+    let second = accounts::add(&app, &ana, &bare("Second"), "live_2_AnotherKeyQwErTy1234").await.unwrap();
+    assert_eq!((first.channel_id.as_deref(), second.channel_id.as_deref()), (None, None));
+    assert_eq!(accounts::stream_key(&app, &ana, first.id).await.unwrap().as_str(), KEY);
+    // An empty or non-numeric one given is a mistake, said as such; nothing is stored.
+    for wrong in ["", "  ", "nightowl"] {
+        let input = AccountInput { channel_id: Some(wrong.into()), ..bare("Third") };
+        assert!(matches!(accounts::add(&app, &ana, &input, KEY).await, Err(AccountError::InvalidChannelId)), "{wrong:?}");
+    }
+    assert_eq!(accounts::list(&app, &ana).await.unwrap().len(), 2);
+    // Edited later to name its channel; the key stays.
+    let named = accounts::update(&app, &ana, first.id, &AccountInput { channel_id: Some("4242".into()), ..bare("First") }).await.unwrap();
+    assert_eq!(named.channel_id.as_deref(), Some("4242"));
+    assert_eq!(accounts::stream_key(&app, &ana, first.id).await.unwrap().as_str(), KEY);
 }

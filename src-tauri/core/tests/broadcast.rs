@@ -52,7 +52,7 @@ async fn setup_engine(server: String, seconds: u32, destinations: usize, format:
         let key = format!("live_{}_{}", 100 + i, uuid::Uuid::new_v4().simple());
         let input = AccountInput {
             display_name: format!("Channel {i}"),
-            channel_id: format!("{}", 1000 + i),
+            channel_id: Some(format!("{}", 1000 + i)),
             login: None,
             ingest_server: Some(server.clone()),
         };
@@ -272,7 +272,7 @@ async fn a_failed_destination_retried_goes_live_again_alone_and_the_other_never_
     down.stop();
     let mut s = setup(&steady, 4, 1).await;
     let key = format!("live_200_{}", uuid::Uuid::new_v4().simple());
-    let input = AccountInput { display_name: "Down channel".into(), channel_id: "2000".into(), login: None, ingest_server: Some(down.server()) };
+    let input = AccountInput { display_name: "Down channel".into(), channel_id: Some("2000".into()), login: None, ingest_server: Some(down.server()) };
     s.accounts.push((accounts::add(&s.app, &s.ana, &input, &key).await.unwrap().id, key.clone()));
     let handle = broadcast::start(&s.app, &s.ana, &request(&s, true)).await.unwrap();
     let (kept, failing) = (handle.destinations[0].0, handle.destinations[1].0);
@@ -804,7 +804,7 @@ async fn a_free_profile_runs_one_broadcast_at_once_even_when_starts_race_and_an_
     let video_id = jobs::run_until_done(&s.app, &ids).await.unwrap()[0].video_id.unwrap();
     let mut bo_accounts = Vec::new();
     for i in 0..2 {
-        let input = AccountInput { display_name: format!("Bo {i}"), channel_id: format!("{}", 2000 + i), login: None, ingest_server: Some(ingest.server()) };
+        let input = AccountInput { display_name: format!("Bo {i}"), channel_id: Some(format!("{}", 2000 + i)), login: None, ingest_server: Some(ingest.server()) };
         bo_accounts.push(accounts::add(&s.app, &bo, &input, &format!("live_{}_{}", 2000 + i, uuid::Uuid::new_v4().simple())).await.unwrap().id);
     }
     let to = |account: i64| StartRequest { video_id: Some(video_id), playlist_id: None, account_ids: vec![account], title: "Bo".into(), category: None, tags: vec![], quality: QUALITY, looped: false, live_encode: false };
@@ -883,7 +883,7 @@ async fn a_plan_limits_live_encodes_at_once_separately_from_broadcasts_and_only_
     let video_id = jobs::run_until_done(&s.app, &ids).await.unwrap()[0].video_id.unwrap();
     let mut bo_accounts = Vec::new();
     for i in 0..3 {
-        let input = AccountInput { display_name: format!("Bo {i}"), channel_id: format!("{}", 3000 + i), login: None, ingest_server: Some(ingest.server()) };
+        let input = AccountInput { display_name: format!("Bo {i}"), channel_id: Some(format!("{}", 3000 + i)), login: None, ingest_server: Some(ingest.server()) };
         bo_accounts.push(accounts::add(&s.app, &bo, &input, &format!("live_{}_{}", 3000 + i, uuid::Uuid::new_v4().simple())).await.unwrap().id);
     }
     let live = |account: i64| StartRequest {

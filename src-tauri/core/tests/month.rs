@@ -91,7 +91,7 @@ fn set_up(data: &std::path::Path, media: &std::path::Path) -> (Profile, i64, Vec
         broadcast::prepare::ensure_prepared(&app, &owner, &video, &QUALITY).await.unwrap();
         let mut accounts = Vec::new();
         for (i, name) in ["Berlin channel", "Shared channel"].iter().enumerate() {
-            let input = AccountInput { display_name: name.to_string(), channel_id: format!("{}", 4000 + i), login: None, ingest_server: Some("rtmp://127.0.0.1:9/app".into()) };
+            let input = AccountInput { display_name: name.to_string(), channel_id: Some(format!("{}", 4000 + i)), login: None, ingest_server: Some("rtmp://127.0.0.1:9/app".into()) };
             accounts.push(accounts::add(&app, &owner, &input, &format!("live_{}_MonthKey{i}abcdefghijklmnop", 4000 + i)).await.unwrap().id);
         }
         app.close().await;

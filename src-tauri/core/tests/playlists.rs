@@ -165,7 +165,7 @@ async fn a_playlist_of_different_sources_played_twice_is_one_stream_without_gaps
         playlists::add(&s.app, &s.ana, p.id, *video, None, &meta).await.unwrap();
     }
     let key = format!("live_1_{}", uuid::Uuid::new_v4().simple());
-    let input = AccountInput { display_name: "Main".into(), channel_id: "1001".into(), login: None, ingest_server: Some(ingest.server()) };
+    let input = AccountInput { display_name: "Main".into(), channel_id: Some("1001".into()), login: None, ingest_server: Some(ingest.server()) };
     let account = accounts::add(&s.app, &s.ana, &input, &key).await.unwrap();
 
     let mut events = s.app.events.subscribe();
@@ -303,7 +303,7 @@ async fn the_planned_reconnect_near_twitchs_48_hour_limit_happens_between_two_it
         playlists::add(&s.app, &s.ana, p.id, video, None, &ItemMeta { title: Some(format!("Part {}", i + 1)), ..Default::default() }).await.unwrap();
     }
     let key = format!("live_1_{}", uuid::Uuid::new_v4().simple());
-    let input = AccountInput { display_name: "Main".into(), channel_id: "1001".into(), login: None, ingest_server: Some(ingest.server()) };
+    let input = AccountInput { display_name: "Main".into(), channel_id: Some("1001".into()), login: None, ingest_server: Some(ingest.server()) };
     let account = accounts::add(&s.app, &s.ana, &input, &key).await.unwrap();
     let handle = broadcast::start(&s.app, &s.ana, &playing(p.id, vec![account.id])).await.unwrap();
     let stream_id = handle.destinations[0].0;
@@ -405,7 +405,7 @@ async fn an_item_whose_file_is_damaged_is_covered_by_the_slate_and_the_next_item
         playlists::add(&s.app, &s.ana, p.id, *video, None, &ItemMeta { title: Some(format!("Item {}", i + 1)), ..Default::default() }).await.unwrap();
     }
     let key = format!("live_1_{}", uuid::Uuid::new_v4().simple());
-    let input = AccountInput { display_name: "Main".into(), channel_id: "1001".into(), login: None, ingest_server: Some(ingest.server()) };
+    let input = AccountInput { display_name: "Main".into(), channel_id: Some("1001".into()), login: None, ingest_server: Some(ingest.server()) };
     let account = accounts::add(&s.app, &s.ana, &input, &key).await.unwrap();
     let (url, posted) = webhook().await;
     twitcher_core::alerts::set_webhook_url(&s.app, &s.ana, &url).await.unwrap();
@@ -475,7 +475,7 @@ async fn a_playlists_own_slate_video_covers_an_item_that_cannot_play() {
     let p = playlists::set_options(&s.app, &s.ana, p.id, &PlaylistOptions { slate_video_id: Some(slate), ..Default::default() }).await.unwrap();
     assert_eq!(p.options.slate_video_id, Some(slate));
     let key = format!("live_1_{}", uuid::Uuid::new_v4().simple());
-    let input = AccountInput { display_name: "Main".into(), channel_id: "1001".into(), login: None, ingest_server: Some(ingest.server()) };
+    let input = AccountInput { display_name: "Main".into(), channel_id: Some("1001".into()), login: None, ingest_server: Some(ingest.server()) };
     let account = accounts::add(&s.app, &s.ana, &input, &key).await.unwrap();
     for video in [first, last] {
         let video = library::get(&s.app, &s.ana, video).await.unwrap();

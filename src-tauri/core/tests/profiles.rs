@@ -277,3 +277,64 @@ async fn only_an_admin_changes_what_the_whole_data_dir_shares_and_a_refusal_chan
     assert_eq!(alerts::webhook_url(&app).await.unwrap().as_deref(), Some("https://hooks.example.com/x"));
     assert_eq!(broadcast::after_crash(&app).await.unwrap(), broadcast::AfterCrash::Restart);
 }
+
+/// Issue 31, item 12: SQLite cannot drop a NOT NULL, so migration 25 makes `twitch_accounts`
+/// again. Run on a database as the previous release left it (migrations 1 to 24, with an account
+/// that a stream and a Twitch-schedule row point at), it keeps every row and every reference, and
+/// the references still act (removing the account cascades as before). SQLite only: PostgreSQL's
+/// migration is one ALTER.
+#[tokio::test]
+async fn making_the_channel_id_optional_keeps_every_account_and_everything_that_points_at_it() {
+    if std::env::var_os("TWITCHER_TEST_POSTGRES").is_some() {
+        return;
+    }
+    use sqlx::{Connection, Row};
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
+    for entry in std::fs::read_dir(&source).unwrap().map(Result::unwrap) {
+        let name = entry.file_name().into_string().unwrap();
+        if name.as_str() < "20261207000025" {
+            std::fs::copy(entry.path(), migrations.join(&name)).unwrap();
+        }
+    }
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", data.join("twitcher.db").display());
+    let mut old = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(migrations.as_path()).await.unwrap().run(&mut old).await.unwrap();
+    for statement in [
+        "INSERT INTO users (id, uuid_hash, uuid_hint, name, role) VALUES (1, printf('%064d', 1), 'abcd', 'Ana', 'ADMIN')",
+        "INSERT INTO twitch_accounts (id, user_id, display_name, login, channel_id, stream_key_hint) VALUES (7, 1, 'Main', 'main', '1001', '1234')",
+        "INSERT INTO streams (id, creator_id, twitch_account_id, broadcast_id, status) VALUES (5, 1, 7, 'b-1', 'ended')",
+        "INSERT INTO schedules (id, owner_id, request, at_local, time_zone, next_at) VALUES (3, 1, '{}', '20:00', 'UTC', '2030-01-01T20:00:00.000Z')",
+        "INSERT INTO schedule_on_twitch (schedule_id, account_id, segment_ids) VALUES (3, 7, '[\"s-1\"]')",
+    ] {
+        sqlx::query(statement).execute(&mut old).await.unwrap();
+    }
+    old.close().await.unwrap();
+
+    let app = support::open_from_env(&data).await;
+    let db = app.testing_db();
+    assert_eq!(db.applied_migrations().await.unwrap() as usize, db.known_migrations());
+    app.close().await;
+
+    let mut new = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let account = sqlx::query("SELECT display_name, channel_id, stream_key_hint FROM twitch_accounts WHERE id = 7").fetch_one(&mut new).await.unwrap();
+    assert_eq!((account.get::<String, _>(0), account.get::<String, _>(1), account.get::<String, _>(2)), ("Main".into(), "1001".into(), "1234".into()));
+    let stream: Option<i64> = sqlx::query_scalar("SELECT twitch_account_id FROM streams WHERE id = 5").fetch_one(&mut new).await.unwrap();
+    assert_eq!(stream, Some(7), "the stream still points at its account");
+    let on_twitch: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schedule_on_twitch WHERE account_id = 7").fetch_one(&mut new).await.unwrap();
+    assert_eq!(on_twitch, 1, "the Twitch-schedule row was not cascaded away");
+    // Now optional, several accounts may lack one; and the references still act.
+    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut new).await.unwrap();
+    for id in [8, 9] {
+        sqlx::query("INSERT INTO twitch_accounts (id, user_id, display_name) VALUES ($1, 1, 'By hand')").bind(id).execute(&mut new).await.unwrap();
+    }
+    sqlx::query("DELETE FROM twitch_accounts WHERE id = 7").execute(&mut new).await.unwrap();
+    let stream: Option<i64> = sqlx::query_scalar("SELECT twitch_account_id FROM streams WHERE id = 5").fetch_one(&mut new).await.unwrap();
+    assert_eq!(stream, None, "ON DELETE SET NULL still acts");
+    let on_twitch: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schedule_on_twitch").fetch_one(&mut new).await.unwrap();
+    assert_eq!(on_twitch, 0, "ON DELETE CASCADE still acts");
+}

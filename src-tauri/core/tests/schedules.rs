@@ -27,7 +27,7 @@ async fn setup(dir: &std::path::Path, ingest: &str) -> (Twitcher, Profile, Start
     let file = make_video(dir, "show", "mp4", &["-t", "4"]);
     let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
     let video_id = jobs::run_until_done(&app, &ids).await.unwrap()[0].video_id.unwrap();
-    let input = AccountInput { display_name: "Main".into(), channel_id: "1001".into(), login: None, ingest_server: Some(ingest.into()) };
+    let input = AccountInput { display_name: "Main".into(), channel_id: Some("1001".into()), login: None, ingest_server: Some(ingest.into()) };
     let account = accounts::add(&app, &ana, &input, "live_1001_ScheduledKey1234567").await.unwrap();
     let request = StartRequest {
         video_id: Some(video_id),
@@ -144,7 +144,7 @@ async fn a_plan_caps_playlists_schedules_and_broadcasts_booked_ahead_and_an_admi
     let file = make_video(dir.path(), "bo", "mp4", &["-t", "2"]);
     let (ids, _) = library::import(&app, &bo, &[file]).await.unwrap();
     let video_id = jobs::run_until_done(&app, &ids).await.unwrap()[0].video_id.unwrap();
-    let input = AccountInput { display_name: "Bo".into(), channel_id: "2002".into(), login: None, ingest_server: Some("rtmp://127.0.0.1:9/app".into()) };
+    let input = AccountInput { display_name: "Bo".into(), channel_id: Some("2002".into()), login: None, ingest_server: Some("rtmp://127.0.0.1:9/app".into()) };
     let account = accounts::add(&app, &bo, &input, "live_2002_BoScheduledKey12345").await.unwrap();
     let bo_request = StartRequest { video_id: Some(video_id), account_ids: vec![account.id], ..request.clone() };
     let code = |e: twitcher_core::Error| e.code().as_str().to_string();
@@ -254,7 +254,7 @@ async fn a_schedule_goes_on_each_channels_twitch_schedule_as_weekly_segments_and
     let (ids, _) = library::import(&app, &ana, &[file]).await.unwrap();
     let video_id = jobs::run_until_done(&app, &ids).await.unwrap()[0].video_id.unwrap();
     let mut account_ids = support::connect_accounts(&app, &ana, &fake, &["41245072", "77701"], "rtmp://127.0.0.1:9/app").await;
-    let by_hand = AccountInput { display_name: "Side".into(), channel_id: "1001".into(), login: None, ingest_server: None };
+    let by_hand = AccountInput { display_name: "Side".into(), channel_id: Some("1001".into()), login: None, ingest_server: None };
     account_ids.push(accounts::add(&app, &ana, &by_hand, "live_1001_SegKeyThree333333").await.unwrap().id);
     let request = StartRequest {
         video_id: Some(video_id),

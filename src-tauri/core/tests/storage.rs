@@ -178,7 +178,7 @@ async fn a_broadcasts_log_goes_to_the_bucket_while_it_runs_and_when_it_ends_reda
     storage::save_settings(&app, &ana, &settings(&server.endpoint, "logs"), Some(SECRET)).await.unwrap();
     let video = import_one(&app, &ana, make_video(dir.path(), "clip", "mp4", &["-t", "6"])).await;
     let key = "live_4242_ArchivedStreamKeySecret99";
-    let input = AccountInput { display_name: "Main".into(), channel_id: "4242".into(), login: None, ingest_server: Some(ingest.server()) };
+    let input = AccountInput { display_name: "Main".into(), channel_id: Some("4242".into()), login: None, ingest_server: Some(ingest.server()) };
     let account = accounts::add(&app, &ana, &input, key).await.unwrap();
     let quality = Quality { fps: 30, video_bitrate_k: 800, audio_bitrate_k: 128, width: 640, height: 360 };
     let request = StartRequest { video_id: Some(video.id), playlist_id: None, account_ids: vec![account.id], title: "Archived".into(), category: None, tags: vec![], quality, looped: false, live_encode: false };

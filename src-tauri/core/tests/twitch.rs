@@ -71,7 +71,7 @@ async fn connect_waits_while_pending_then_links_the_account_with_twitchs_stream_
     assert!(connected.created);
     assert_eq!(connected.scopes, vec!["channel:read:stream_key", "channel:manage:broadcast", "channel:manage:schedule"]);
     let account = &connected.account;
-    assert_eq!((account.login.as_deref(), account.display_name.as_str(), account.channel_id.as_str()), (Some("nightowl"), "NIGHTOWL", "41245072"));
+    assert_eq!((account.login.as_deref(), account.display_name.as_str(), account.channel_id.as_deref()), (Some("nightowl"), "NIGHTOWL", Some("41245072")));
     assert!(account.connected);
     assert!(account.avatar_url.as_deref().unwrap().starts_with("https://static-cdn.jtvnw.net/"));
     assert_eq!(account.stream_key.as_deref(), Some("live_****9876"));
@@ -195,7 +195,7 @@ async fn stats_report_followers_live_viewers_title_and_category_and_are_cached()
     let s = setup().await;
     let owl = connect(&s, "41245072").await.account.id;
     // Added by hand: looked up with the connected account's token.
-    let input = AccountInput { display_name: "Day".into(), channel_id: "55501".into(), login: Some("dayshift".into()), ingest_server: None };
+    let input = AccountInput { display_name: "Day".into(), channel_id: Some("55501".into()), login: Some("dayshift".into()), ingest_server: None };
     let day = accounts::add(&s.app, &s.ana, &input, "live_55501_SecondChannelKey0000").await.unwrap().id;
 
     let all = twitch::stats(&s.app, &s.ana, None, false).await.unwrap();
@@ -233,7 +233,7 @@ async fn channel_settings_apply_per_destination_and_a_refusal_stays_on_its_desti
     let day = accounts::add(
         &s.app,
         &s.ana,
-        &AccountInput { display_name: "Day".into(), channel_id: "55501".into(), login: None, ingest_server: None },
+        &AccountInput { display_name: "Day".into(), channel_id: Some("55501".into()), login: None, ingest_server: None },
         "live_55501_SecondChannelKey0000",
     )
     .await
@@ -297,4 +297,39 @@ async fn without_a_client_id_connect_says_how_to_get_one() {
     twitch::set_client_id(&app, &admin, twitcher_testkit::twitch::CLIENT_ID).await.unwrap();
     assert!(twitch::begin_connect(&app).await.is_ok());
     assert!(matches!(twitch::set_client_id(&app, &admin, "not a client id!").await, Err(TwitchError::InvalidClientId)));
+}
+
+/// Issue 31, item 12: an account by hand as OBS takes it. Its login, with no channel id, is looked
+/// up through Helix with the profile's connected account (an unknown login is refused, nothing
+/// stored); with nobody to ask, it is linked without one; connecting it later fills it in on the
+/// same account rather than adding a second.
+#[tokio::test]
+async fn a_login_typed_by_hand_is_looked_up_for_its_channel_id_an_unknown_one_is_refused_and_connecting_fills_it_in() {
+    let s = setup().await;
+    let by_hand = |login: &str| AccountInput { display_name: format!("By hand {login}"), channel_id: None, login: Some(login.into()), ingest_server: None };
+
+    // Nobody to ask with yet: linked without a channel id.
+    let owl = twitch::add_by_hand(&s.app, &s.ana, &by_hand("NightOwl"), KEY).await.unwrap();
+    assert_eq!((owl.channel_id.as_deref(), owl.login.as_deref(), owl.connected), (None, Some("nightowl"), false));
+    assert!(!s.fake.requests().iter().any(|r| r.path == "/helix/users"), "nothing asked without a connected account");
+
+    // Connecting that channel fills the id in on the same account (not a second one).
+    let connected = connect(&s, "41245072").await;
+    assert_eq!((connected.account.id, connected.created), (owl.id, false));
+    assert_eq!(connected.account.channel_id.as_deref(), Some("41245072"));
+    assert_eq!(accounts::list(&s.app, &s.ana).await.unwrap().len(), 1);
+
+    // Now there is someone to ask: a login typed by hand gets its channel id from Twitch.
+    let day = twitch::add_by_hand(&s.app, &s.ana, &by_hand("dayshift"), "live_55501_SecondChannelKey0000").await.unwrap();
+    assert_eq!(day.channel_id.as_deref(), Some("55501"));
+    assert!(s.fake.requests().iter().any(|r| r.path == "/helix/users" && r.query.get("login").map(String::as_str) == Some("dayshift")));
+    // A login Twitch does not know is a typing mistake: refused with its name, nothing stored.
+    let err = twitch::add_by_hand(&s.app, &s.ana, &by_hand("no_such_channel"), "live_1_SomeOtherKey00000").await.unwrap_err();
+    assert!(matches!(&err, accounts::AccountError::UnknownLogin { login } if login == "no_such_channel"), "{err:?}");
+    assert_eq!(accounts::list(&s.app, &s.ana).await.unwrap().len(), 2);
+    // A channel id given is taken as given (nothing looked up).
+    let asked = s.fake.requests().iter().filter(|r| r.path == "/helix/users").count();
+    let given = AccountInput { channel_id: Some("777".into()), ..by_hand("whoever") };
+    assert_eq!(twitch::add_by_hand(&s.app, &s.ana, &given, "live_777_GivenChannelKey000").await.unwrap().channel_id.as_deref(), Some("777"));
+    assert_eq!(s.fake.requests().iter().filter(|r| r.path == "/helix/users").count(), asked);
 }

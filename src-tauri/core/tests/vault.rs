@@ -10,7 +10,7 @@ use twitcher_core::vault::{KeyringBackend, KeyringPreference, VaultError, KEY_FI
 use twitcher_core::Twitcher;
 
 fn input(name: &str, channel: &str) -> AccountInput {
-    AccountInput { display_name: name.into(), channel_id: channel.into(), login: None, ingest_server: None }
+    AccountInput { display_name: name.into(), channel_id: Some(channel.into()), login: None, ingest_server: None }
 }
 
 async fn with_accounts(app: &Twitcher, keys: &[&str]) -> Profile {
@@ -275,7 +275,7 @@ async fn rotation_can_move_the_key_from_the_os_keyring_to_a_key_file() {
 }
 
 fn account(name: &str, channel: &str) -> AccountInput {
-    AccountInput { display_name: name.into(), channel_id: channel.into(), login: None, ingest_server: None }
+    AccountInput { display_name: name.into(), channel_id: Some(channel.into()), login: None, ingest_server: None }
 }
 
 /// (cipher, nonce, tag) of an account's sealed stream key, as stored.

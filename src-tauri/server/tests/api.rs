@@ -318,7 +318,7 @@ async fn a_server_links_and_publishes_only_to_twitch_and_its_operators_hosts_nev
     let restricted = s.app.outbound();
     s.app.restrict_outbound(Default::default());
     let key = "live_4712_SavedBeforeRestricted1";
-    let input = twitcher_core::accounts::AccountInput { display_name: "Saved".into(), channel_id: "4712".into(), login: None, ingest_server: Some(ingest.server()) };
+    let input = twitcher_core::accounts::AccountInput { display_name: "Saved".into(), channel_id: Some("4712".into()), login: None, ingest_server: Some(ingest.server()) };
     let account = twitcher_core::accounts::add(&s.app, &profile, &input, key).await.unwrap();
     s.app.restrict_outbound(restricted);
     let file = make_video(s.dir.path(), "clip", "mp4", &["-t", "2"]);
@@ -1376,4 +1376,20 @@ async fn a_json_body_trickled_in_byte_by_byte_is_ended_at_its_deadline() {
     assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("request_timeout"), "{answer}");
     let took = started.elapsed();
     assert!(took >= Duration::from_secs(29) && took < Duration::from_secs(40), "ended after {took:?}");
+}
+
+/// Issue 31, item 12: `POST /api/twitch/link` takes an account as OBS does (name, server, key);
+/// its `channel_id` is then null, and one given must still be Twitch's number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_is_linked_without_a_channel_id_and_a_bad_one_is_refused() {
+    let s = start(ServerOptions::default()).await;
+    let (_, ana) = s.register("Ana").await;
+    let body = json!({ "display_name": "Side", "stream_key": "live_0_SideChannelKey12345", "ingest_server": "rtmps://ingest.global-contribute.live-video.net/app" });
+    let (status, account) = s.call(Method::POST, "/api/twitch/link", Some(&ana), Some(body.clone())).await;
+    assert_eq!((status, &account["channel_id"]), (StatusCode::CREATED, &Value::Null), "{account}");
+    let mut bad = body.clone();
+    bad["channel_id"] = json!("nightowl");
+    let (status, answer) = s.call(Method::POST, "/api/twitch/link", Some(&ana), Some(bad)).await;
+    assert_eq!((status, error_code(&answer)), (StatusCode::BAD_REQUEST, "invalid_input"), "{answer}");
+    assert_eq!(s.call(Method::GET, "/api/twitch/link", Some(&ana), None).await.1.as_array().unwrap().len(), 1);
 }

@@ -143,7 +143,11 @@ export type Account = {
 	id: number,
 	display_name: string,
 	login: string | null,
-	channel_id: string,
+	/**
+	 *  Twitch's numeric user id of the channel: set when connected, or given (or looked up by
+	 *  login) when added by hand; `None` for an account added with its server and key alone.
+	 */
+	channel_id: string | null,
 	ingest_server: string | null,
 	stream_key: string | null,
 	/**  Linked through "Connect with Twitch" (Twitcher holds its tokens), not typed in by hand. */
@@ -158,7 +162,11 @@ export type Account = {
 /**  What a person enters for an account, besides its key. */
 export type AccountInput = {
 	display_name: string,
-	channel_id: string,
+	/**
+	 *  Twitch's numeric user id; optional, as in OBS only the server and key are needed. Left
+	 *  out with a login, it is looked up on Twitch where Twitcher can ask ([`crate::twitch::add_by_hand`]).
+	 */
+	channel_id?: string | null,
 	login: string | null,
 	/**  `None`, empty or "auto": automatic; otherwise an rtmp:// or rtmps:// server URL. */
 	ingest_server: string | null,

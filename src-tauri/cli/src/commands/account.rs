@@ -16,7 +16,7 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: AccountCommand, out: &Out
         AccountCommand::Add { name, channel_id, login, ingest } => {
             let input = AccountInput { display_name: name, channel_id, login, ingest_server: ingest };
             let key = read_secret(KEY_PROMPT);
-            let account = accounts::add(app, &actor, &input, &key).await?;
+            let account = twitch::add_by_hand(app, &actor, &input, &key).await?;
             out.print(&account, || format!("Linked {}.\n{}", account.display_name, rows(&[account.clone()])));
         }
         AccountCommand::List => {
@@ -28,11 +28,11 @@ pub async fn run(app: &Twitcher, global: &Global, cmd: AccountCommand, out: &Out
             let current = accounts::get(app, &actor, id).await?;
             let input = AccountInput {
                 display_name: name.unwrap_or(current.display_name),
-                channel_id: channel_id.unwrap_or(current.channel_id),
+                channel_id: channel_id.or(current.channel_id),
                 login: login.or(current.login),
                 ingest_server: ingest.or(current.ingest_server),
             };
-            let account = accounts::update(app, &actor, id, &input).await?;
+            let account = twitch::update_by_hand(app, &actor, id, &input).await?;
             out.print(&account, || format!("Updated.\n{}", rows(&[account.clone()])));
         }
         AccountCommand::Remove { id } => {
@@ -91,7 +91,7 @@ fn rows(accounts: &[Account]) -> String {
             vec![
                 a.id.to_string(),
                 a.display_name.clone(),
-                a.channel_id.clone(),
+                a.channel_id.clone().unwrap_or_else(|| "–".to_string()),
                 a.login.clone().unwrap_or_default(),
                 a.ingest_server.clone().unwrap_or_else(|| "auto".to_string()),
                 a.stream_key.clone().unwrap_or_else(|| "(none)".to_string()),

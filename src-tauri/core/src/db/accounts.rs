@@ -14,7 +14,7 @@ struct AccountRow {
     id: i64,
     display_name: String,
     login: Option<String>,
-    channel_id: String,
+    channel_id: Option<String>,
     ingest_server: Option<String>,
     stream_key_hint: Option<String>,
     #[sqlx(try_from = "crate::db::Flag")]
@@ -52,7 +52,7 @@ const SELECT: &str = "SELECT id, display_name, login, channel_id, ingest_server,
 pub struct AccountFields<'a> {
     pub display_name: &'a str,
     pub login: Option<&'a str>,
-    pub channel_id: &'a str,
+    pub channel_id: Option<&'a str>,
     pub ingest_server: Option<&'a str>,
 }
 

@@ -104,7 +104,7 @@ impl Db {
             .map_err(|source| DbError::Open { path: path.display().to_string(), source })?;
         #[cfg(feature = "testing")]
         held_clock::all_open(&pool, 4, opening).await;
-        SQLITE_MIGRATOR.run(&pool).await?;
+        migrate_sqlite(&pool).await?;
         Ok(Self { pool, backend: Backend::Sqlite })
     }
 
@@ -389,4 +389,28 @@ mod held_clock {
             *holding = false;
         });
     }
+}
+
+/// Applies SQLite's pending migrations on one connection with foreign keys off, as SQLite's
+/// documentation asks for a table made again (the only way to drop a NOT NULL): with them on,
+/// dropping the old table would first delete its rows and cascade to every row pointing at
+/// them. Each migration still runs in its own transaction; afterwards every reference must
+/// hold (`foreign_key_check`), or opening fails and says so.
+async fn migrate_sqlite(pool: &AnyPool) -> Result<(), DbError> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
+    let migrated = SQLITE_MIGRATOR.run(&mut *conn).await;
+    let checked: Result<Vec<(String, Option<i64>, String)>, _> =
+        sqlx::query_as("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check").fetch_all(&mut *conn).await;
+    // Back on before anything else can use this connection, whatever happened.
+    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+    migrated?;
+    let broken = checked?;
+    if let Some((table, row, parent)) = broken.first() {
+        let row = row.map_or_else(|| "?".to_string(), |r| r.to_string());
+        return Err(DbError::Migrate(sqlx::migrate::MigrateError::Source(
+            format!("{} row(s) point at rows that are gone (first: {table} row {row} → {parent})", broken.len()).into(),
+        )));
+    }
+    Ok(())
 }

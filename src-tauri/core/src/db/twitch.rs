@@ -25,6 +25,8 @@ pub struct SealedTokens {
 
 /// What Twitch says about the user behind a token.
 pub struct TwitchProfile<'a> {
+    /// Twitch's user id: the channel the account streams to.
+    pub channel_id: &'a str,
     pub login: &'a str,
     pub display_name: &'a str,
     pub avatar_url: Option<&'a str>,
@@ -45,13 +47,18 @@ struct TokenRow {
 }
 
 impl Db {
-    /// The account of this profile that streams to `channel_id`, if linked.
-    pub async fn account_by_channel(&self, user_id: i64, channel_id: &str) -> Result<Option<i64>, DbError> {
-        Ok(sqlx::query_scalar("SELECT id FROM twitch_accounts WHERE user_id = $1 AND channel_id = $2")
-            .bind(user_id)
-            .bind(channel_id)
-            .fetch_optional(self.pool())
-            .await?)
+    /// The account of this profile that streams to `channel_id`, if linked; else one added by
+    /// hand without a channel id under the same `login` (connecting it fills the id in).
+    pub async fn account_by_channel(&self, user_id: i64, channel_id: &str, login: &str) -> Result<Option<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM twitch_accounts WHERE user_id = $1 AND (channel_id = $2 OR (channel_id IS NULL AND lower(login) = lower($3))) \
+             ORDER BY CASE WHEN channel_id IS NULL THEN 1 ELSE 0 END, id LIMIT 1",
+        )
+        .bind(user_id)
+        .bind(channel_id)
+        .bind(login)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// Records a fresh connection: Twitch's profile, the sealed tokens and scopes; clears any
@@ -69,12 +76,13 @@ impl Db {
         let mut tx = self.pool().begin().await?;
         let result = sqlx::query(
             &self.sql("UPDATE twitch_accounts SET login = $1, display_name = $2, avatar_url = $3, scopes = $4, \
-             validated_at = @now WHERE user_id = $5 AND id = $6"),
+             channel_id = $5, validated_at = @now WHERE user_id = $6 AND id = $7"),
         )
         .bind(profile.login)
         .bind(profile.display_name)
         .bind(profile.avatar_url)
         .bind(scopes)
+        .bind(profile.channel_id)
         .bind(user_id)
         .bind(id)
         .execute(&mut *tx)

@@ -11,7 +11,9 @@ pub struct Account {
     pub id: i64,
     pub display_name: String,
     pub login: Option<String>,
-    pub channel_id: String,
+    /// Twitch's numeric user id of the channel: set when connected, or given (or looked up by
+    /// login) when added by hand; `None` for an account added with its server and key alone.
+    pub channel_id: Option<String>,
     pub ingest_server: Option<String>,
     pub stream_key: Option<String>,
     /// Linked through "Connect with Twitch" (Twitcher holds its tokens), not typed in by hand.
@@ -21,4 +23,12 @@ pub struct Account {
     pub auth_problem: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl Account {
+    /// The channel id for Twitch's API. A connected account always has one (connecting sets it);
+    /// the calls that use this are made for connected accounts only.
+    pub fn channel(&self) -> &str {
+        self.channel_id.as_deref().unwrap_or_default()
+    }
 }

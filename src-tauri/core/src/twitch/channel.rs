@@ -57,7 +57,7 @@ pub async fn apply(app: &Twitcher, actor: &Profile, account: &Account, title: &s
     if let Some(id) = game_id {
         body["game_id"] = json!(id);
     }
-    let (body, channel) = (&body, account.channel_id.as_str());
+    let (body, channel) = (&body, account.channel());
     with_token(app, c, actor.id, account.id, |token| async move { c.patch(&token, "/channels", &[("broadcaster_id", channel)], body).await }).await
 }
 
@@ -115,7 +115,7 @@ const MARKER_MAX: usize = 140;
 pub async fn mark(app: &Twitcher, actor: &Profile, account: &Account, description: &str) -> Result<(), TwitchError> {
     let client = Client::new(app).await?;
     let c = &client;
-    let body = json!({ "user_id": account.channel_id, "description": description.chars().take(MARKER_MAX).collect::<String>() });
+    let body = json!({ "user_id": account.channel(), "description": description.chars().take(MARKER_MAX).collect::<String>() });
     let body = &body;
     with_token(app, c, actor.id, account.id, |token| async move {
         c.post::<super::client::Data<serde_json::Value>>(&token, "/streams/markers", &[], body).await.map(|_| ())

@@ -46,8 +46,8 @@ pub struct Connected {
 }
 
 #[derive(Deserialize)]
-struct HelixUser {
-    id: String,
+pub(crate) struct HelixUser {
+    pub(crate) id: String,
     login: String,
     display_name: String,
     #[serde(default)]
@@ -132,13 +132,13 @@ async fn link(app: &Twitcher, actor: &Profile, client: &Client<'_>, tokens: &Tok
         .stream_key;
     redact::register_secret(&key);
 
-    let (id, created) = match app.db.account_by_channel(actor.id, &user.id).await? {
+    let (id, created) = match app.db.account_by_channel(actor.id, &user.id, &user.login).await? {
         Some(id) => {
             accounts::set_key(app, actor, id, &key).await?;
             (id, false)
         }
         None => {
-            let input = AccountInput { display_name: user.display_name.clone(), channel_id: user.id.clone(), login: Some(user.login.clone()), ingest_server: None };
+            let input = AccountInput { display_name: user.display_name.clone(), channel_id: Some(user.id.clone()), login: Some(user.login.clone()), ingest_server: None };
             (accounts::add(app, actor, &input, &key).await?.id, true)
         }
     };
@@ -146,7 +146,7 @@ async fn link(app: &Twitcher, actor: &Profile, client: &Client<'_>, tokens: &Tok
     let binding = app.db.account_binding(id).await?.unwrap_or_default();
     let (access, refresh, expires_at) = seal_pair(&vault, id, &binding, tokens);
     let avatar = Some(user.profile_image_url.as_str()).filter(|u| u.starts_with("https://") || u.starts_with("http://"));
-    let profile = TwitchProfile { login: &user.login, display_name: &user.display_name, avatar_url: avatar };
+    let profile = TwitchProfile { channel_id: &user.id, login: &user.login, display_name: &user.display_name, avatar_url: avatar };
     let scopes = validation.scopes.join(" ");
     let saved = app.db.set_account_connection(actor.id, id, &profile, &access, &refresh, expires_at, &scopes).await;
     if let Err(e) = saved {

@@ -15,6 +15,7 @@
 //! sent. Tokens are sealed by the vault like stream keys and registered with the log redaction
 //! the moment they exist in memory.
 
+pub mod by_hand;
 pub mod channel;
 pub mod client;
 pub mod connect;
@@ -29,6 +30,7 @@ use crate::profiles::Profile;
 use crate::vault::VaultError;
 
 pub use crate::options::{TwitchConfig, DEFAULT_API_URL, DEFAULT_AUTH_URL};
+pub use by_hand::{add_by_hand, update_by_hand};
 pub use connect::{begin_connect, finish_connect, opens_in_browser, Connected, DeviceLogin, DevicePrompt};
 pub use stats::{stats, AccountStats};
 

@@ -70,7 +70,7 @@ pub async fn publish(app: &Twitcher, actor: &Profile, account: &Account, segment
         if let Some(id) = &game_id {
             body["category_id"] = json!(id);
         }
-        let (body, channel, start) = (&body, account.channel_id.as_str(), segment.start_time.as_str());
+        let (body, channel, start) = (&body, account.channel(), segment.start_time.as_str());
         let created = with_token(app, c, actor.id, account.id, |token| async move {
             c.post::<Created>(&token, "/schedule/segment", &[("broadcaster_id", channel)], body).await
         })
@@ -92,7 +92,7 @@ pub async fn unpublish(app: &Twitcher, actor: &Profile, account: &Account, segme
     let client = Client::new(app).await?;
     let c = &client;
     for id in segment_ids {
-        let (channel, id) = (account.channel_id.as_str(), id.as_str());
+        let (channel, id) = (account.channel(), id.as_str());
         let removed = with_token(app, c, actor.id, account.id, |token| async move {
             c.delete(&token, "/schedule/segment", &[("broadcaster_id", channel), ("id", id)]).await
         })

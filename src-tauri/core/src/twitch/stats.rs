@@ -93,6 +93,9 @@ pub async fn stats(app: &Twitcher, actor: &Profile, account_id: Option<i64>, ref
             (Err(e), _) => Err(e.to_string()),
             (Ok(_), None) if account.auth_problem.is_some() => Err(account.auth_problem.clone().unwrap_or_default()),
             (Ok(_), None) => Err("followers and viewers need a channel connected with Twitch: use Connect with Twitch".to_string()),
+            (Ok(_), Some(_)) if account.channel_id.is_none() => {
+                Err("followers and viewers need the channel's id: use Connect with Twitch, or add its login".to_string())
+            }
             (Ok(client), Some(via)) => fetch(app, client, actor, via, account).await.map_err(|e| e.to_string()),
         };
         match fetched {
@@ -111,7 +114,7 @@ pub async fn stats(app: &Twitcher, actor: &Profile, account_id: Option<i64>, ref
 }
 
 async fn fetch(app: &Twitcher, client: &Client<'_>, actor: &Profile, via: i64, account: &Account) -> Result<AccountStats, TwitchError> {
-    let channel = account.channel_id.as_str();
+    let channel = account.channel();
     let stats = with_token(app, client, actor.id, via, |token| async move {
         let followers: Followers = client.get(&token, "/channels/followers", &[("broadcaster_id", channel)]).await?;
         let live: Option<HelixStream> = client.get_one(&token, "/streams", &[("user_id", channel)]).await?;
@@ -142,7 +145,7 @@ async fn fetch(app: &Twitcher, client: &Client<'_>, actor: &Profile, via: i64, a
 /// broadcast watchdog: a stream published to an ingest that Twitch does not show is going nowhere).
 pub async fn channel_is_live(app: &Twitcher, actor: &Profile, account: &Account) -> Result<bool, TwitchError> {
     let client = Client::new(app).await?;
-    let channel = account.channel_id.as_str();
+    let channel = account.channel();
     let client = &client;
     with_token(app, client, actor.id, account.id, |token| async move {
         let live: Option<HelixStream> = client.get_one(&token, "/streams", &[("user_id", channel)]).await?;

@@ -160,10 +160,10 @@ pub async fn verify(app: &Twitcher, user_id: i64, account: &crate::accounts::Acc
     let c = &client;
     let user: Option<User> = with_token(app, c, user_id, account.id, |token| async move { c.get_one(&token, "/users", &[]).await }).await?;
     match user {
-        Some(u) if u.id == account.channel_id => {
+        Some(u) if account.channel_id.as_deref() == Some(u.id.as_str()) => {
             Ok(format!("Twitch knows this account as {} and accepts Twitcher's access ({} scopes)", u.login, validation.scopes.len()))
         }
-        Some(u) => Err(TwitchError::Unexpected(format!("the token belongs to {}, not to channel {}", u.login, account.channel_id))),
+        Some(u) => Err(TwitchError::Unexpected(format!("the token belongs to {}, not to channel {}", u.login, account.channel()))),
         None => Err(TwitchError::Unexpected("/users returned no user for the token".into())),
     }
 }

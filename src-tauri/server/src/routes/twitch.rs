@@ -17,9 +17,11 @@ pub struct LinkRequest {
     /// Not blank, no control characters.
     #[schema(min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*[^\s\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069][^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$")]
     pub display_name: String,
-    /// Twitch's numeric user id, as a string.
+    /// Twitch's numeric user id, as a string. Optional: left out with a `login`, it is looked up
+    /// on Twitch when a connected account of the profile can ask; else the account has none.
+    #[serde(default)]
     #[schema(min_length = 1, max_length = 20, pattern = "^[0-9]+$")]
-    pub channel_id: String,
+    pub channel_id: Option<String>,
     /// Write-only: stored sealed, answered masked (`live_****1234`). 8 to 256 characters, no
     /// spaces, `/` or `?`.
     #[schema(pattern = r"^\s*[^\s/?\u0000-\u001F\u007F-\u009F]{8,256}\s*$")]
@@ -51,7 +53,7 @@ pub async fn list(State(state): State<ServerState>, Session(actor): Session, Par
 pub async fn link(State(state): State<ServerState>, Session(actor): Session, Body(request): Body<LinkRequest>) -> ApiResult<(StatusCode, axum::Json<Account>)> {
     let key = zeroize::Zeroizing::new(request.stream_key);
     let input = AccountInput { display_name: request.display_name, channel_id: request.channel_id, login: request.login, ingest_server: request.ingest_server };
-    Ok((StatusCode::CREATED, axum::Json(accounts::add(&state.app, &actor, &input, &key).await?)))
+    Ok((StatusCode::CREATED, axum::Json(twitcher_core::twitch::add_by_hand(&state.app, &actor, &input, &key).await?)))
 }
 
 /// Unlinks an account (a connected one's grant is revoked on Twitch).
