@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, statSync, existsSync } from "node:fs";
 import os from "node:os";
 import http from "node:http";
 import path from "node:path";
-import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, makeVideo, invoke, within, tick } from "./harness.mjs";
+import { launch, find, screenshot, createProfile, textOf, choose, byTestId, startIngest, makeVideo, invoke, within, tick, sleep, until } from "./harness.mjs";
 import { spawnOwned } from "./processes.mjs";
 
 let session;
@@ -91,6 +91,25 @@ test("a video goes live to an account from the window and Stop all ends it", asy
     if (!loop.checked) loop.click();
   });
   await (await find(driver, "go-live-title")).sendKeys("E2E live");
+  // Fields are checked as they are typed, each mistake beside its field, and nothing starts.
+  const streamsBefore = (await invoke(driver, "list_streams", {})).length;
+  // Typed as a person does: click the field, select what is there, type over it.
+  const typeInto = async (id, text) => {
+    await (await find(driver, id)).click();
+    await driver.actions().keyDown(Key.CONTROL).sendKeys("a").keyUp(Key.CONTROL).sendKeys(text).perform();
+  };
+  await typeInto("go-live-tags", "English, has space");
+  assert.equal(await textOf(driver, "go-live-tags-problem"), "“has space” is not a tag Twitch takes: 1 to 25 letters or digits, no spaces.");
+  await typeInto("go-live-bitrate", "9000");
+  assert.equal(await textOf(driver, "go-live-quality-problem"), "Video bitrate: 300 to 6000 kbps (Twitch's most is 6000).");
+  await screenshot(driver, "50a-go-live-fields-checked");
+  await (await find(driver, "go-live-start")).click();
+  await sleep(500);
+  assert.equal((await driver.findElements(byTestId("go-live-dialog"))).length, 1, "the dialog stays");
+  assert.equal((await invoke(driver, "list_streams", {})).length, streamsBefore, "nothing started");
+  await typeInto("go-live-tags", "English");
+  await choose(driver, "go-live-preset", "480p30");
+  await until(async () => (await driver.findElements(byTestId("go-live-quality-problem"))).length === 0, "the preset's bitrate is fine", 5000);
   await screenshot(driver, "50-go-live");
   await (await find(driver, "go-live-start")).click();
 

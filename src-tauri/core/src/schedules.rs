@@ -577,6 +577,10 @@ async fn materialise(app: &Twitcher, now: DateTime<Utc>) -> Result<(), ScheduleE
         if let Err(e) = broadcast::schedule::schedule_occurrence(app, &actor, &request, &at, row.id, ends.map(stamp).as_deref()).await {
             tracing::warn!(schedule_id = row.id, error = %e, "a recurring occurrence could not be scheduled");
         }
+        // Paused between the advance and the booking: the pause's cancel ran too early for it.
+        if app.db.cancel_booked_if_paused(row.id).await? > 0 {
+            tracing::info!(schedule_id = row.id, "an occurrence booked as its schedule was paused: cancelled");
+        }
     }
     Ok(())
 }

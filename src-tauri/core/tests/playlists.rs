@@ -83,6 +83,33 @@ async fn a_playlist_keeps_its_order_through_adds_moves_and_removes() {
     assert_eq!(playlists::get(&s.app, &s.ana, p.id).await.unwrap().items.iter().map(|i| i.video_id).collect::<Vec<_>>(), [b]);
 }
 
+/// Found by the 200-video window test: adding items read the count, then wrote, in a deferred
+/// transaction, and SQLite refuses such a read-turned-write at once ("database is locked") when
+/// another writer went first. Two processes' pools adding at the same time, while a third keeps
+/// writing elsewhere, now each get their turn: every item lands, every position once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_added_from_two_processes_at_once_all_land_each_in_its_own_position() {
+    let s = setup().await;
+    let a = clip(&s, &s.ana, "a", &["-t", "1"]).await;
+    let p = playlists::create(&s.app, &s.ana, "Both at once").await.unwrap();
+    let other = support::open_from_env(&s.dir.path().join("data")).await;
+    const EACH: usize = 40;
+    let adding = |app: Twitcher, ana: Profile| async move {
+        for _ in 0..EACH {
+            playlists::add(&app, &ana, p.id, a, None, &ItemMeta::default()).await.unwrap();
+        }
+    };
+    let writing = |app: Twitcher, ana: Profile| async move {
+        for i in 0..EACH {
+            let options = PlaylistOptions { looped: i % 2 == 0, shuffle: false, insert_every: None, insert_video_id: None, slate_video_id: None };
+            playlists::set_options(&app, &ana, p.id, &options).await.unwrap();
+        }
+    };
+    tokio::join!(adding(s.app.clone(), s.ana.clone()), adding(other.clone(), s.ana.clone()), writing(other.clone(), s.ana.clone()));
+    let p = playlists::get(&s.app, &s.ana, p.id).await.unwrap();
+    assert_eq!(p.items.iter().map(|i| i.position).collect::<Vec<_>>(), (1..=2 * EACH as u32).collect::<Vec<_>>());
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_with_its_code_and_changes_nothing() {
     let s = setup().await;

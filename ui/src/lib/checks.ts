@@ -63,3 +63,24 @@ export function checkLufs(value: string): string | null {
   if (n < -70 || n > -5) return "Between −70 and −5 LUFS (−16 is usual).";
   return null;
 }
+
+/** Twitch's tags, comma-separated: at most 10, each 1 to 25 letters or digits (text.rs). */
+export function checkTags(text: string): string | null {
+  const tags = text.split(",").map((t) => t.trim()).filter(Boolean);
+  if (tags.length > 10) return `At most 10 tags (there are ${tags.length}).`;
+  const bad = tags.find((t) => !/^[\p{L}\p{N}]{1,25}$/u.test(t));
+  return bad === undefined ? null : `“${bad}” is not a tag Twitch takes: 1 to 25 letters or digits, no spaces.`;
+}
+
+export type QualityFields = { width: number; height: number; fps: number; video_bitrate_k: number };
+
+/** What Twitch takes (model/stream.rs Quality::validate), field by field. */
+export function checkQuality(q: QualityFields): { size: string | null; fps: string | null; kbps: string | null } {
+  const whole = (n: unknown) => typeof n === "number" && Number.isInteger(n);
+  const evenIn = (n: number, lo: number, hi: number) => whole(n) && n >= lo && n <= hi && n % 2 === 0;
+  return {
+    size: evenIn(q.width, 160, 3840) && evenIn(q.height, 90, 2160) ? null : "Width and height are even numbers, from 160×90 to 3840×2160.",
+    fps: whole(q.fps) && q.fps >= 1 && q.fps <= 60 ? null : "1 to 60 frames a second.",
+    kbps: whole(q.video_bitrate_k) && q.video_bitrate_k >= 300 && q.video_bitrate_k <= 6000 ? null : "300 to 6000 kbps (Twitch's most is 6000).",
+  };
+}

@@ -164,7 +164,9 @@ impl Db {
 
     /// Replaces the sealed key; false when there is no such account for this user.
     pub async fn set_account_key(&self, user_id: i64, id: i64, sealed: &Sealed, key_hint: &str) -> Result<bool, DbError> {
-        let mut tx = self.pool().begin().await?;
+        // Reads, then writes: the write lock from the start (a read turned write fails at once on
+        // SQLite when another writer went first).
+        let mut tx = self.begin_write().await?;
         let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM twitch_accounts WHERE user_id = $1 AND id = $2")
             .bind(user_id)
             .bind(id)

@@ -95,8 +95,10 @@ impl Db {
     }
 
     /// Inserts an item at `index` (0-based, clamped to the end), shifting the ones after it.
+    /// The write lock from the start: the count it reads decides the new position, and on SQLite
+    /// a read turned write fails at once ("database is locked") when another writer went first.
     pub async fn insert_playlist_item(&self, playlist_id: i64, index: Option<u32>, video_id: i64, meta: &ItemMeta) -> Result<(), DbError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM playlist_items WHERE playlist_id = $1").bind(playlist_id).fetch_one(&mut *tx).await?;
         let at = index.map(|i| (i as i64).min(count)).unwrap_or(count);
         sqlx::query("UPDATE playlist_items SET position = position + 1 WHERE playlist_id = $1 AND position >= $2")
@@ -119,7 +121,8 @@ impl Db {
 
     /// Moves the item at `from` to `to` (0-based); false when `from` is not an item.
     pub async fn move_playlist_item(&self, playlist_id: i64, from: u32, to: u32) -> Result<bool, DbError> {
-        let mut tx = self.pool().begin().await?;
+        // Reads the count, then writes: the write lock from the start, as insert_playlist_item.
+        let mut tx = self.begin_write().await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM playlist_items WHERE playlist_id = $1").bind(playlist_id).fetch_one(&mut *tx).await?;
         let (from, to) = (from as i64, (to as i64).min(count - 1));
         if from >= count {

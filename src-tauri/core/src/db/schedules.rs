@@ -117,10 +117,28 @@ impl Db {
     }
 
     /// Moves a schedule's next occurrence from `from` to `to`; false when another process did
-    /// first (then that process materialises the occurrence).
+    /// first (then that process materialises the occurrence), or it was paused meanwhile.
     pub async fn advance_schedule(&self, id: i64, from: &str, to: &str) -> Result<bool, DbError> {
-        let done = sqlx::query("UPDATE schedules SET next_at = $1 WHERE id = $2 AND next_at = $3").bind(to).bind(id).bind(from).execute(self.pool()).await?;
+        let done = sqlx::query("UPDATE schedules SET next_at = $1 WHERE id = $2 AND next_at = $3 AND paused_at IS NULL")
+            .bind(to)
+            .bind(id)
+            .bind(from)
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Cancels what a schedule has booked when it is paused: for an occurrence booked while a
+    /// pause was being written (the pause's own cancel ran before the booking landed).
+    pub async fn cancel_booked_if_paused(&self, id: i64) -> Result<u64, DbError> {
+        let done = sqlx::query(&self.sql(
+            "UPDATE streams SET status = 'cancelled', ended_at = @now WHERE schedule_id = $1 AND status = 'scheduled' \
+             AND EXISTS (SELECT 1 FROM schedules WHERE id = $1 AND paused_at IS NOT NULL)",
+        ))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Replaces what a schedule starts and when (its next start `s.next_at`), clears a reason it
